@@ -1,0 +1,327 @@
+//! The checked program: the checker's output and the next stage's input.
+//!
+//! Everything here is resolved: constants are folded, blocks are expanded
+//! into their layers, defaults are filled in, every tensor has a static
+//! shape (the batch dimension is implicit and not part of any shape), and
+//! every node refers only to nodes before it (the node list of a model is in
+//! topological order).
+
+use nnc_diag::Span;
+use serde::Serialize;
+
+/// A static tensor shape without the batch dimension: `[784]`, `[1, 28, 28]`.
+pub type Shape = Vec<usize>;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Program {
+    pub models: Vec<Model>,
+    pub data: Vec<DataSpec>,
+    pub trains: Vec<TrainSpec>,
+}
+
+impl Program {
+    pub fn model(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    pub fn data(&self, name: &str) -> Option<&DataSpec> {
+        self.data.iter().find(|d| d.name == name)
+    }
+}
+
+/// Index of a node in [`Model::nodes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct NodeId(pub usize);
+
+/// Index of a parameter set in [`Model::layers`]; nodes that share weights
+/// (a `layer` instance used twice) share a `LayerId`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct LayerId(pub usize);
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Model {
+    pub name: String,
+    pub span: Span,
+    /// Input nodes, in declaration order.
+    pub inputs: Vec<NodeId>,
+    /// Named outputs, in declaration order.
+    pub outputs: Vec<(String, NodeId)>,
+    pub nodes: Vec<Node>,
+    /// Parameter-owning layers (dense, conv2d), each with its parameters.
+    pub layers: Vec<Layer>,
+    pub cost: Option<Cost>,
+    pub regularizers: Vec<Regularizer>,
+}
+
+impl Model {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0]
+    }
+}
+
+/// One tensor-producing operation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Node {
+    /// A readable, unique path: `image`, `dense_1`, `conv_pool_2.conv2d`,
+    /// or the `let` name when the node is the value of a `let`.
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<NodeId>,
+    pub shape: Shape,
+    /// Where the node came from in the source (the layer call).
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Op {
+    Input,
+    /// `x W^T + b`, then the activation; weights in `layer`.
+    Dense { layer: LayerId, units: usize, act: Activation },
+    Conv2d {
+        layer: LayerId,
+        filters: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        /// top, bottom, left, right
+        padding: [usize; 4],
+        act: Activation,
+    },
+    Pool {
+        kind: PoolKind,
+        size: [usize; 2],
+        stride: [usize; 2],
+        /// top, bottom, left, right
+        padding: [usize; 4],
+        rounding: Rounding,
+    },
+    Flatten,
+    Reshape,
+    Dropout { p: f64 },
+    Activation(Activation),
+    Add,
+    Sub,
+    Mul,
+    /// Multiplies by a constant.
+    Scale(f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Activation {
+    Identity,
+    Sigmoid,
+    Tanh,
+    Relu,
+    Softmax,
+    Step,
+}
+
+impl Activation {
+    pub const ALL: [(&'static str, Activation); 6] = [
+        ("identity", Activation::Identity),
+        ("sigmoid", Activation::Sigmoid),
+        ("tanh", Activation::Tanh),
+        ("relu", Activation::Relu),
+        ("softmax", Activation::Softmax),
+        ("step", Activation::Step),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("identity")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum PoolKind {
+    Max,
+    Average,
+    L2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Rounding {
+    Floor,
+    Ceil,
+}
+
+/// A set of trainable parameters (weights and bias of one dense or conv layer).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Layer {
+    pub name: String,
+    /// Dense: `[units, n_in]`; conv2d: `[filters, channels, kh, kw]`.
+    pub weight_shape: Shape,
+    /// `[units]` or `[filters]`.
+    pub bias_shape: Shape,
+    pub weight_init: Init,
+    pub bias_init: Init,
+    /// Inputs feeding one output unit (n_in, or channels*kh*kw).
+    pub fan_in: usize,
+    /// Outputs one input unit feeds (units, or filters*kh*kw).
+    pub fan_out: usize,
+    pub span: Span,
+}
+
+impl Layer {
+    pub fn param_count(&self) -> usize {
+        self.weight_shape.iter().product::<usize>() + self.bias_shape.iter().product::<usize>()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Init {
+    /// N(0, std^2); `gaussian(1.0)` is the book's old init.
+    Gaussian { std: f64 },
+    /// N(0, 1/n_in): std = 1/sqrt(fan_in), the book's default for weights.
+    ScaledGaussian,
+    Zeros,
+    Constant(f64),
+    /// Explicit values in row-major order, exactly as many as the parameter has.
+    Values(Vec<f64>),
+    /// Glorot uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
+    Xavier,
+    /// N(0, 2/fan_in).
+    He,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cost {
+    pub kind: CostKind,
+    /// The output the cost applies to.
+    pub output: NodeId,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum CostKind {
+    Quadratic,
+    CrossEntropy,
+    LogLikelihood,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Regularizer {
+    L2 { lambda: f64, span: Span },
+    L1 { lambda: f64, span: Span },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DataSpec {
+    pub name: String,
+    pub span: Span,
+    pub train: Option<Split>,
+    pub validation: Option<Split>,
+    pub test: Option<Split>,
+    /// Pixels/features are multiplied by this.
+    pub scale: f64,
+    pub labels: Labels,
+}
+
+/// A split: a source and an optional `[start..end)` range of its examples.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Split {
+    pub source: Source,
+    pub start: Option<usize>,
+    pub end: Option<usize>,
+    pub span: Span,
+}
+
+/// Where examples come from. Paths are as written, relative to the folder
+/// of the `.nnet` file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Source {
+    Idx { images: String, labels: String, span: Span },
+    Csv { path: String, label: LabelColumn, header: bool, span: Span },
+    Folder { path: String, size: Shape, span: Span },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum LabelColumn {
+    Name(String),
+    Index(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Labels {
+    /// Class index -> one-hot vector of this many classes.
+    OneHot { classes: usize, span: Span },
+    /// Class index kept as is.
+    Index,
+    /// The label is a real-valued target (regression).
+    Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainSpec {
+    pub model: String,
+    pub data: String,
+    pub span: Span,
+    pub epochs: usize,
+    pub seed: u64,
+    /// Phase 0 starts at epoch 1; later phases at their `at epoch N`.
+    pub phases: Vec<Phase>,
+    pub decay: Option<PlateauDecay>,
+    pub early_stop: Option<EarlyStop>,
+}
+
+/// Settings in force from `start_epoch` (1-based) until the next phase.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Phase {
+    pub start_epoch: usize,
+    pub optimizer: Optimizer,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Optimizer {
+    Sgd,
+    Momentum { mu: f64 },
+    Nesterov { mu: f64 },
+    Adam { beta1: f64, beta2: f64, eps: f64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Metric {
+    TrainCost,
+    TrainAccuracy,
+    ValidationCost,
+    ValidationAccuracy,
+    TestCost,
+    TestAccuracy,
+}
+
+impl Metric {
+    pub const ALL: [(&'static str, Metric); 6] = [
+        ("train_cost", Metric::TrainCost),
+        ("train_accuracy", Metric::TrainAccuracy),
+        ("validation_cost", Metric::ValidationCost),
+        ("validation_accuracy", Metric::ValidationAccuracy),
+        ("test_cost", Metric::TestCost),
+        ("test_accuracy", Metric::TestAccuracy),
+    ];
+
+    /// Costs improve downwards, accuracies upwards.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::TrainAccuracy | Metric::ValidationAccuracy | Metric::TestAccuracy)
+    }
+}
+
+/// Multiply the learning rate by `factor` when `metric` has not improved for
+/// `patience` epochs; stop training once the rate falls below
+/// `stop_below * initial rate`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlateauDecay {
+    pub metric: Metric,
+    pub factor: f64,
+    pub patience: usize,
+    pub stop_below: Option<f64>,
+    pub span: Span,
+}
+
+/// Stop when `metric` has not improved for `patience` epochs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EarlyStop {
+    pub metric: Metric,
+    pub patience: usize,
+    pub span: Span,
+}
