@@ -1,1 +1,254 @@
-fn main() {}
+//! `nnc`: check, summarise and format `.nnet` files.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use nnc_cli::driver::{self, Options, Report};
+use nnc_cli::summary_table;
+use nnc_diag::render;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "nnc", version, about = "The compiler for .nnet neural-network files")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files: syntax, names, every tensor shape, costs, data and training settings.
+    Check {
+        /// The .nnet files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also open the data files the program names (existence, IDX headers and sizes, splits, labels).
+        #[arg(long)]
+        data: bool,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// When to colour text output.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Show, per layer, the output shape, parameters, FLOPs and activation memory of each model.
+    Summary {
+        /// The .nnet file.
+        file: PathBuf,
+        /// Only this model (default: every model in the file).
+        #[arg(long)]
+        model: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Format files in the canonical style (in place).
+    Fmt {
+        /// The .nnet files to format.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Do not write; exit 1 if any file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Exit status of a command: everything fine, problems found in the input,
+/// or the command could not do its work (usage, unreadable files).
+const EXIT_PROBLEMS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            files,
+            data,
+            deny_warnings,
+            format,
+            color,
+        } => check(&files, data, deny_warnings, format, color),
+        Command::Summary { file, model, format } => summary(&file, model.as_deref(), format),
+        Command::Fmt { files, check } => fmt(&files, check),
+    }
+}
+
+fn read(path: &Path) -> Result<String, ExitCode> {
+    std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {e}", path.display());
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+fn check(files: &[PathBuf], data: bool, deny_warnings: bool, format: Format, color: Color) -> ExitCode {
+    let color = match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut errors = 0;
+    let mut warnings = 0;
+    let mut json = Vec::new();
+    let mut unreadable = false;
+    for path in files {
+        let Ok(source) = read(path) else {
+            unreadable = true;
+            continue;
+        };
+        let report: Report = driver::check_source(&source, driver::base_dir(path), Options { inspect_data: data });
+        errors += report.error_count();
+        warnings += report.warning_count();
+        let name = path.display().to_string();
+        match format {
+            Format::Text => eprint!("{}", render::to_text(&report.diagnostics, &name, &source, color)),
+            Format::Json => json.extend(render::to_json(&report.diagnostics, &name, &source)),
+        }
+    }
+    let failed = errors > 0 || (deny_warnings && warnings > 0);
+    match format {
+        Format::Text => {
+            if errors + warnings > 0 {
+                eprintln!("{}", tally(errors, warnings));
+            }
+        }
+        Format::Json => {
+            let doc = serde_json::json!({
+                "files": files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": json,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+    }
+    if unreadable {
+        ExitCode::from(EXIT_USAGE)
+    } else if failed {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn tally(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, w) => format!("check passed with {}", plural(w, "warning")),
+        (e, 0) => format!("check failed: {}", plural(e, "error")),
+        (e, w) => format!("check failed: {}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
+    let Ok(source) = read(path) else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let report = driver::check_source(&source, driver::base_dir(path), Options::default());
+    let Some(program) = report.clean_program() else {
+        eprint!(
+            "{}",
+            render::to_text(&report.diagnostics, &path.display().to_string(), &source, false)
+        );
+        eprintln!("error: `{}` has errors; fix them to see its summary", path.display());
+        return ExitCode::from(EXIT_PROBLEMS);
+    };
+    let models: Vec<_> = program
+        .models
+        .iter()
+        .filter(|m| only.is_none_or(|name| m.name == name))
+        .collect();
+    if models.is_empty() {
+        let names: Vec<&str> = program.models.iter().map(|m| m.name.as_str()).collect();
+        match only {
+            Some(name) => eprintln!(
+                "error: no model `{name}` in `{}`; its models are: {}",
+                path.display(),
+                names.join(", ")
+            ),
+            None => eprintln!("error: `{}` defines no model", path.display()),
+        }
+        return ExitCode::from(EXIT_PROBLEMS);
+    }
+    let summaries: Vec<_> = models.iter().map(|m| nnc_check::summary::summarize(m)).collect();
+    let mut out = std::io::stdout().lock();
+    let text = match format {
+        Format::Text => summaries
+            .iter()
+            .map(summary_table::render)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Format::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({ "models": summaries })).unwrap_or_default() + "\n"
+        }
+    };
+    // A closed pipe (`nnc summary f | head`) is not an error worth a message.
+    let _ = out.write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
+fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
+    let mut status = ExitCode::SUCCESS;
+    for path in files {
+        let Ok(source) = read(path) else {
+            status = ExitCode::from(EXIT_USAGE);
+            continue;
+        };
+        let formatted = match nnc_fmt::format(&source) {
+            Ok(text) => text,
+            Err(error) => {
+                let diagnostics: Vec<_> = error.errors.iter().map(|e| e.to_diagnostic()).collect();
+                eprint!(
+                    "{}",
+                    render::to_text(&diagnostics, &path.display().to_string(), &source, false)
+                );
+                eprintln!("error: `{}` has syntax errors; it was not formatted", path.display());
+                status = ExitCode::from(EXIT_PROBLEMS);
+                continue;
+            }
+        };
+        if formatted == source {
+            continue;
+        }
+        if check_only {
+            eprintln!("{} is not formatted", path.display());
+            status = ExitCode::from(EXIT_PROBLEMS);
+        } else if let Err(e) = write_atomically(path, &formatted) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            status = ExitCode::from(EXIT_USAGE);
+        }
+    }
+    status
+}
+
+/// Writes through a temporary file in the same folder and a rename, so an
+/// interrupted write never leaves a half-written source file.
+fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = driver::base_dir(path);
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.nnc-fmt.tmp"));
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,211 @@
+//! The checker's state: the file's items by name, the errors so far and the
+//! model being built. The passes are `impl Checker` blocks in the modules
+//! named after what they check.
+
+use crate::builder::Builder;
+use crate::scope::{Scope, FUNCTION_NAMES, LAYER_NAMES};
+use crate::value::Value;
+use nnc_diag::check::{CheckError, DefKind};
+use nnc_diag::{suggestions, Span};
+use nnc_syntax::ast::{BlockBody, BlockItem, ConstItem, DataItem, File, Item, ModelItem, Stmt};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Debug)]
+pub(crate) enum ConstState {
+    Pending,
+    Evaluating,
+    Done(Value),
+}
+
+pub(crate) struct ConstDef<'a> {
+    pub item: &'a ConstItem,
+    pub state: ConstState,
+    pub used: bool,
+}
+
+pub(crate) struct BlockDef<'a> {
+    pub item: &'a BlockItem,
+    /// Part of a cycle of blocks (reported once); never expanded.
+    pub recursive: bool,
+    pub used: bool,
+}
+
+impl BlockDef<'_> {
+    /// How many input tensors the block takes: one for a sequential block,
+    /// one per `input` statement for a dataflow block.
+    pub fn input_count(&self) -> usize {
+        match &self.item.body {
+            BlockBody::Layers(_) => 1,
+            BlockBody::Dataflow(stmts) => stmts.iter().filter(|s| matches!(s, Stmt::Input { .. })).count(),
+        }
+    }
+}
+
+pub(crate) struct Checker<'a> {
+    pub errors: Vec<CheckError>,
+    pub consts: Vec<ConstDef<'a>>,
+    pub const_index: HashMap<String, usize>,
+    /// Constants being evaluated, innermost last (for cycle reports).
+    pub const_stack: Vec<usize>,
+    pub blocks: Vec<BlockDef<'a>>,
+    pub block_index: HashMap<String, usize>,
+    pub models: Vec<&'a ModelItem>,
+    /// Models whose name repeats an earlier model's: checked, not kept.
+    pub duplicate_models: HashSet<usize>,
+    pub data: Vec<&'a DataItem>,
+    pub duplicate_data: HashSet<usize>,
+    /// The graph of the model being checked (a scratch one otherwise).
+    pub builder: Builder,
+}
+
+impl<'a> Checker<'a> {
+    /// Indexes the items of `file`, reporting names defined twice (E0103).
+    /// Constants and blocks share one namespace; models and data blocks
+    /// have one each (`train mnist on mnist` is fine).
+    pub fn new(file: &'a File) -> Checker<'a> {
+        let mut checker = Checker {
+            errors: Vec::new(),
+            consts: Vec::new(),
+            const_index: HashMap::new(),
+            const_stack: Vec::new(),
+            blocks: Vec::new(),
+            block_index: HashMap::new(),
+            models: Vec::new(),
+            duplicate_models: HashSet::new(),
+            data: Vec::new(),
+            duplicate_data: HashSet::new(),
+            builder: Builder::new(),
+        };
+        let mut values: HashMap<String, Span> = HashMap::new();
+        let mut models: HashMap<String, Span> = HashMap::new();
+        let mut datas: HashMap<String, Span> = HashMap::new();
+        for item in &file.items {
+            match item {
+                Item::Const(c) => {
+                    if checker.first_definition(&mut values, &c.name.name, c.name.span, DefKind::Const) {
+                        checker.const_index.insert(c.name.name.clone(), checker.consts.len());
+                    }
+                    checker.consts.push(ConstDef {
+                        item: c,
+                        state: ConstState::Pending,
+                        used: false,
+                    });
+                }
+                Item::Block(b) => {
+                    if checker.first_definition(&mut values, &b.name.name, b.name.span, DefKind::Block) {
+                        checker.block_index.insert(b.name.name.clone(), checker.blocks.len());
+                    }
+                    checker.blocks.push(BlockDef {
+                        item: b,
+                        recursive: false,
+                        used: false,
+                    });
+                }
+                Item::Model(m) => {
+                    if !checker.first_definition(&mut models, &m.name.name, m.name.span, DefKind::Model) {
+                        checker.duplicate_models.insert(checker.models.len());
+                    }
+                    checker.models.push(m);
+                }
+                Item::Data(d) => {
+                    if !checker.first_definition(&mut datas, &d.name.name, d.name.span, DefKind::Data) {
+                        checker.duplicate_data.insert(checker.data.len());
+                    }
+                    checker.data.push(d);
+                }
+                Item::Train(_) => {}
+            }
+        }
+        checker
+    }
+
+    /// Records a definition; reports E0103 and returns false if the name
+    /// was defined before.
+    fn first_definition(&mut self, seen: &mut HashMap<String, Span>, name: &str, span: Span, kind: DefKind) -> bool {
+        if let Some(first) = seen.get(name) {
+            self.report(CheckError::Duplicate {
+                name: name.to_string(),
+                kind,
+                span,
+                first: *first,
+            });
+            // A duplicate is not also "unused".
+            if let Some(&i) = self.const_index.get(name) {
+                if let Some(c) = self.consts.get_mut(i) {
+                    c.used = true;
+                }
+            }
+            if let Some(&i) = self.block_index.get(name) {
+                if let Some(b) = self.blocks.get_mut(i) {
+                    b.used = true;
+                }
+            }
+            return false;
+        }
+        seen.insert(name.to_string(), span);
+        true
+    }
+
+    pub fn report(&mut self, error: CheckError) {
+        self.errors.push(error);
+    }
+
+    /// How many errors (not warnings) were reported so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.iter().filter(|e| e.is_error()).count()
+    }
+
+    pub fn block_of(&self, name: &str) -> Option<usize> {
+        self.block_index.get(name).copied()
+    }
+
+    pub fn mark_block_used(&mut self, index: usize) {
+        if let Some(b) = self.blocks.get_mut(index) {
+            b.used = true;
+        }
+    }
+
+    /// Bound names close to `name`: locals, constants.
+    pub fn near_values(&self, scope: &Scope, name: &str) -> Vec<String> {
+        let names: Vec<&str> = scope.names().chain(self.const_index.keys().map(String::as_str)).collect();
+        suggestions(name, names)
+    }
+
+    /// Callables close to `name`: builtin layers and functions, blocks,
+    /// and the scope's names (`layer` instances).
+    pub fn near_callees(&self, scope: &Scope, name: &str) -> Vec<String> {
+        let names: Vec<&str> = LAYER_NAMES
+            .iter()
+            .chain(FUNCTION_NAMES.iter())
+            .copied()
+            .chain(self.block_index.keys().map(String::as_str))
+            .chain(scope.names())
+            .collect();
+        suggestions(name, names)
+    }
+
+    /// Layers close to `name`: builtin layers, blocks and scope names.
+    pub fn near_layers(&self, scope: &Scope, name: &str) -> Vec<String> {
+        let names: Vec<&str> = LAYER_NAMES
+            .iter()
+            .copied()
+            .chain(self.block_index.keys().map(String::as_str))
+            .chain(scope.names())
+            .collect();
+        suggestions(name, names)
+    }
+
+    /// The errors sorted by position, each (code, primary span) once: a
+    /// block expanded several times reports a problem in its body once.
+    pub fn finish(self) -> Vec<CheckError> {
+        let mut keyed: Vec<(Span, &'static str, CheckError)> =
+            self.errors.into_iter().map(|e| (e.span(), e.code(), e)).collect();
+        keyed.sort_by_key(|(span, _, _)| (span.start, span.end));
+        let mut seen: HashSet<(Span, &'static str)> = HashSet::new();
+        keyed
+            .into_iter()
+            .filter(|(span, code, _)| seen.insert((*span, code)))
+            .map(|(_, _, e)| e)
+            .collect()
+    }
+}

@@ -1,0 +1,181 @@
+//! Scopes: the names a body binds, and the builtin names every body knows.
+//!
+//! Each model, block instantiation, data block and constant has its own
+//! flat [`Scope`]; scopes do not nest (a block sees its parameters, the
+//! constants and the builtins, never the model that uses it). Lookups fall
+//! back to the file's constants, then blocks, then builtins.
+
+use crate::value::{Tensor, Value};
+use nnc_diag::check::DefKind;
+use nnc_diag::Span;
+use std::collections::HashMap;
+
+/// Builtin layers, usable as stack items, pipe stages and calls.
+pub(crate) const LAYER_NAMES: &[&str] = &[
+    "dense", "conv2d", "max_pool", "avg_pool", "l2_pool", "flatten", "reshape", "dropout", "sigmoid", "tanh", "relu",
+    "softmax", "identity", "step", "add", "mul",
+];
+
+/// Builtin functions: calls that describe a value (an initialiser, a data
+/// source, an optimizer...) rather than a layer.
+pub(crate) const FUNCTION_NAMES: &[&str] = &[
+    "gaussian",
+    "scaled_gaussian",
+    "zeros",
+    "constant",
+    "values",
+    "xavier",
+    "he",
+    "idx",
+    "csv",
+    "folder",
+    "one_hot",
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adam",
+    "on_plateau",
+    "early_stop",
+    "l1",
+    "l2",
+    "quadratic",
+    "cross_entropy",
+    "log_likelihood",
+];
+
+/// Option words that are neither layers nor functions.
+const OPTION_WORDS: &[&str] = &[
+    "valid",
+    "same",
+    "floor",
+    "ceil",
+    "index",
+    "value",
+    "train_cost",
+    "train_accuracy",
+    "validation_cost",
+    "validation_accuracy",
+    "test_cost",
+    "test_accuracy",
+];
+
+/// Whether `name` means something to nnc without being defined: a layer, a
+/// function or an option word. Such a name in the wrong place is a value of
+/// the wrong kind, not an unknown name.
+pub(crate) fn is_builtin_word(name: &str) -> bool {
+    LAYER_NAMES.contains(&name) || FUNCTION_NAMES.contains(&name) || OPTION_WORDS.contains(&name)
+}
+
+/// What kind of body a scope belongs to; it decides what calls mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScopeKind {
+    /// A constant: no tensors; layer calls stay data.
+    Const,
+    /// A data block: like a constant, with `let` sources.
+    Data,
+    /// A model body: tensors and layers.
+    Model,
+    /// A block instantiation (or a block checked on its own).
+    Block,
+}
+
+impl ScopeKind {
+    /// Whether tensors exist here, so that calls of layers build graph nodes.
+    pub fn has_tensors(self) -> bool {
+        matches!(self, ScopeKind::Model | ScopeKind::Block)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Binding {
+    Value(Value),
+    Tensor(Tensor),
+    /// A `layer` instance (index into the model builder).
+    Instance(usize),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Local {
+    pub name: String,
+    pub span: Span,
+    pub kind: DefKind,
+    pub binding: Binding,
+    pub used: bool,
+}
+
+/// Where nodes built in a scope go: their naming scope and block depth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// Index of the naming scope in the model builder.
+    pub naming: usize,
+    /// How many block expansions deep this scope is.
+    pub depth: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Scope {
+    pub kind: ScopeKind,
+    pub locals: Vec<Local>,
+    /// Every name the body defines, with its definition: a use before the
+    /// definition is reported with a pointer to it.
+    pub later: HashMap<String, Span>,
+    pub place: Place,
+}
+
+impl Scope {
+    pub fn new(kind: ScopeKind, place: Place) -> Scope {
+        Scope {
+            kind,
+            locals: Vec::new(),
+            later: HashMap::new(),
+            place,
+        }
+    }
+
+    /// A scope for a constant expression.
+    pub fn constant() -> Scope {
+        Scope::new(ScopeKind::Const, Place { naming: 0, depth: 0 })
+    }
+
+    /// The latest binding of `name`, marked as used.
+    pub fn use_name(&mut self, name: &str) -> Option<&Local> {
+        let local = self.locals.iter_mut().rev().find(|l| l.name == name)?;
+        local.used = true;
+        Some(local)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Local> {
+        self.locals.iter().rev().find(|l| l.name == name)
+    }
+
+    /// Binds `name`; returns the span of an earlier binding of the same
+    /// name in this scope (a duplicate), which is marked used so that it is
+    /// not also reported as unused.
+    pub fn define(&mut self, name: &str, span: Span, kind: DefKind, binding: Binding) -> Option<Span> {
+        let earlier = self.locals.iter_mut().rev().find(|l| l.name == name).map(|l| {
+            l.used = true;
+            l.span
+        });
+        let used = matches!(kind, DefKind::Input | DefKind::Output | DefKind::Param) || name.starts_with('_');
+        self.locals.push(Local {
+            name: name.to_string(),
+            span,
+            kind,
+            binding,
+            used,
+        });
+        earlier
+    }
+
+    /// Names bound here, for "did you mean".
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.locals.iter().map(|l| l.name.as_str())
+    }
+
+    /// `let` and `layer` bindings never used, in definition order.
+    pub fn unused(&self) -> impl Iterator<Item = &Local> {
+        self.locals
+            .iter()
+            .filter(|l| !l.used && matches!(l.kind, DefKind::Let | DefKind::Layer))
+    }
+}

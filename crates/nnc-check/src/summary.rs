@@ -1,0 +1,148 @@
+//! What a checked model costs, layer by layer: `nnc summary`.
+//!
+//! Conventions (also in docs/language.md):
+//! - parameters: dense `(n_in + 1) * units`, conv2d `(kh * kw * channels + 1) * filters`; a layer instance used
+//!   several times (shared weights) is counted once, on its first use;
+//! - forward FLOPs per example: a multiply-add counts 2, a bias add 1, a non-identity activation 1 per output
+//!   value, pooling `size_h * size_w` per output value, elementwise ops 1 per output value; flatten, reshape and
+//!   dropout (an identity at inference) cost nothing;
+//! - activation bytes per example: the node's output values times 4 (f32).
+
+use crate::program::{Activation, Model, Op, Shape};
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// Bytes per stored value (f32).
+pub const BYTES_PER_VALUE: u64 = 4;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub model: String,
+    pub rows: Vec<SummaryRow>,
+    pub total_params: u64,
+    pub total_flops: u64,
+    pub total_activation_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SummaryRow {
+    /// The node's name, e.g. `dense_1` or `conv_pool_2.conv2d`.
+    pub layer: String,
+    /// What the node computes, e.g. `dense(30, sigmoid)`.
+    pub op: String,
+    pub shape: Shape,
+    pub params: u64,
+    pub flops: u64,
+    pub activation_bytes: u64,
+}
+
+/// Computes the per-layer costs of `model`.
+pub fn summarize(model: &Model) -> Summary {
+    let mut seen_layers = HashSet::new();
+    let mut rows = Vec::with_capacity(model.nodes.len());
+    for node in &model.nodes {
+        let out = elements(&node.shape);
+        let input = node
+            .inputs
+            .first()
+            .and_then(|id| model.nodes.get(id.0))
+            .map(|n| n.shape.as_slice())
+            .unwrap_or(&[]);
+        let params = match &node.op {
+            Op::Dense { layer, .. } | Op::Conv2d { layer, .. } if seen_layers.insert(*layer) => {
+                model.layers.get(layer.0).map_or(0, |l| l.param_count() as u64)
+            }
+            _ => 0,
+        };
+        let flops = match &node.op {
+            Op::Input | Op::Flatten | Op::Reshape | Op::Dropout { .. } => 0,
+            Op::Dense { act, .. } => {
+                let n_in = elements(input);
+                mul(2, mul(n_in, out)).saturating_add(out).saturating_add(activation_flops(*act, out))
+            }
+            Op::Conv2d { kernel, act, .. } => {
+                let channels = input.first().copied().unwrap_or(0) as u64;
+                let window = mul(kernel[0] as u64, kernel[1] as u64);
+                mul(2, mul(mul(window, channels), out))
+                    .saturating_add(out)
+                    .saturating_add(activation_flops(*act, out))
+            }
+            Op::Pool { size, .. } => mul(mul(size[0] as u64, size[1] as u64), out),
+            Op::Activation(act) => activation_flops(*act, out),
+            Op::Add | Op::Sub | Op::Mul | Op::Scale(_) => out,
+        };
+        rows.push(SummaryRow {
+            layer: node.name.clone(),
+            op: describe(&node.op),
+            shape: node.shape.clone(),
+            params,
+            flops,
+            activation_bytes: mul(out, BYTES_PER_VALUE),
+        });
+    }
+    let sum = |f: fn(&SummaryRow) -> u64| rows.iter().map(f).fold(0u64, u64::saturating_add);
+    Summary {
+        model: model.name.clone(),
+        total_params: sum(|r| r.params),
+        total_flops: sum(|r| r.flops),
+        total_activation_bytes: sum(|r| r.activation_bytes),
+        rows,
+    }
+}
+
+fn elements(shape: &[usize]) -> u64 {
+    shape.iter().fold(1u64, |acc, &d| mul(acc, d as u64))
+}
+
+fn mul(a: u64, b: u64) -> u64 {
+    a.saturating_mul(b)
+}
+
+fn activation_flops(act: Activation, out: u64) -> u64 {
+    match act {
+        Activation::Identity => 0,
+        _ => out,
+    }
+}
+
+/// A short description of an op, as the summary table shows it.
+pub fn describe(op: &Op) -> String {
+    let act_suffix = |act: &Activation| match act {
+        Activation::Identity => String::new(),
+        other => format!(", {}", other.name()),
+    };
+    match op {
+        Op::Input => "input".to_string(),
+        Op::Dense { units, act, .. } => format!("dense({units}{})", act_suffix(act)),
+        Op::Conv2d {
+            filters,
+            kernel,
+            stride,
+            act,
+            ..
+        } => {
+            let stride = if stride == &[1, 1] {
+                String::new()
+            } else {
+                format!(", stride {}x{}", stride[0], stride[1])
+            };
+            format!("conv2d({filters}, {}x{}{stride}{})", kernel[0], kernel[1], act_suffix(act))
+        }
+        Op::Pool { kind, size, .. } => {
+            let name = match kind {
+                crate::program::PoolKind::Max => "max_pool",
+                crate::program::PoolKind::Average => "avg_pool",
+                crate::program::PoolKind::L2 => "l2_pool",
+            };
+            format!("{name}({}x{})", size[0], size[1])
+        }
+        Op::Flatten => "flatten".to_string(),
+        Op::Reshape => "reshape".to_string(),
+        Op::Dropout { p } => format!("dropout({p})"),
+        Op::Activation(act) => act.name().to_string(),
+        Op::Add => "add".to_string(),
+        Op::Sub => "sub".to_string(),
+        Op::Mul => "mul".to_string(),
+        Op::Scale(k) => format!("scale({k})"),
+    }
+}

@@ -1,0 +1,579 @@
+//! The data stage over a whole program: every source of every data block is
+//! read once (headers, sizes, label scans, listings), then the splits are
+//! checked against the sources' example counts, the labels against
+//! `one_hot(k)`, and, for each `train MODEL on DATA`, the examples and labels
+//! against that model's input and output.
+
+use crate::csv::{inspect_csv, CsvOptions};
+use crate::folder::inspect_folder;
+use crate::idx::{check_idx_file, scan_idx_labels, IdxHeader, LabelStats};
+use crate::open::{describe_missing, display_path, resolve};
+use nnc_check::program::{DataSpec, Labels, Model, NodeId, Program, Source, Split};
+use nnc_diag::data::{
+    ClassLabels, ClassLimit, DataError, ExampleShape, FileProblem, FileRole, FoundClasses, LabelAt,
+    SplitKind,
+};
+use nnc_diag::Span;
+use std::path::Path;
+
+/// Checks the data files a program names against the program. Paths in the
+/// program are relative to `base_dir`, the folder of the `.nnet` file.
+/// Returns every problem found, each once, in program order.
+pub fn inspect(program: &Program, base_dir: &Path) -> Vec<DataError> {
+    let mut stage = Inspector {
+        base_dir,
+        sources: Vec::new(),
+        errors: Vec::new(),
+    };
+    for data in &program.data {
+        stage.data_block(data);
+    }
+    for train in &program.trains {
+        if let (Some(model), Some(data)) = (program.model(&train.model), program.data(&train.data))
+        {
+            stage.against_model(model, data);
+        }
+    }
+    stage.errors
+}
+
+/// What reading one source found, kept so each source is read once.
+#[derive(Clone, Debug)]
+struct SourceFacts {
+    /// Examples, when the source could be read.
+    examples: Option<u64>,
+    /// The shape of one example, when known.
+    shape: Option<ExampleShape>,
+    labels: Option<LabelFacts>,
+    /// The path labels come from, as written.
+    labels_written: String,
+}
+
+#[derive(Clone, Debug)]
+enum LabelFacts {
+    /// Numeric labels: a labels file (`dims` are its dimensions) or a CSV
+    /// column (`dims` is empty).
+    Values {
+        stats: LabelStats,
+        non_class_at: Option<LabelAt>,
+        dims: Vec<u32>,
+        images_dims: Option<Vec<u32>>,
+    },
+    /// The class subfolders of an image folder, sorted.
+    Folders(Vec<String>),
+}
+
+struct Inspector<'a> {
+    base_dir: &'a Path,
+    /// Sources read so far (compared without their spans) and what was found.
+    sources: Vec<(Source, SourceFacts)>,
+    errors: Vec<DataError>,
+}
+
+impl Inspector<'_> {
+    fn report(&mut self, error: DataError) {
+        if !self.errors.contains(&error) {
+            self.errors.push(error);
+        }
+    }
+
+    fn data_block(&mut self, data: &DataSpec) {
+        for (kind, split) in splits(data) {
+            let facts = self.source(&split.source);
+            if let Some(available) = facts.examples {
+                self.check_split(kind, split, available);
+            }
+        }
+        for source in distinct_sources(data) {
+            let facts = self.source(source);
+            self.check_labels(source_span(source), &facts, &data.labels);
+        }
+    }
+
+    fn against_model(&mut self, model: &Model, data: &DataSpec) {
+        for source in distinct_sources(data) {
+            let facts = self.source(source);
+            let span = source_span(source);
+            if let (Some(shape), [input]) = (&facts.shape, model.inputs.as_slice()) {
+                self.check_input(span, shape, model, *input);
+            }
+            if let Some(output) = model_output(model) {
+                self.check_output(span, &facts, &data.labels, model, output);
+            }
+        }
+    }
+
+    /// The facts of a source, reading it the first time it is asked for.
+    fn source(&mut self, source: &Source) -> SourceFacts {
+        if let Some((_, facts)) = self.sources.iter().find(|(s, _)| same_source(s, source)) {
+            return facts.clone();
+        }
+        let facts = self.read_source(source);
+        self.sources.push((source.clone(), facts.clone()));
+        facts
+    }
+
+    fn read_source(&mut self, source: &Source) -> SourceFacts {
+        match source {
+            Source::Idx {
+                images,
+                labels,
+                span,
+            } => self.read_idx(images, labels, *span),
+            Source::Csv {
+                path,
+                label,
+                header,
+                span,
+            } => {
+                let options = CsvOptions {
+                    label: label.clone(),
+                    header: *header,
+                };
+                self.read_csv(path, &options, *span)
+            }
+            Source::Folder { path, size, span } => self.read_folder(path, size, *span),
+        }
+    }
+
+    fn file_error(&mut self, span: Span, role: FileRole, written: &str, problem: FileProblem) {
+        let problem = match problem {
+            FileProblem::NotFound(_) => {
+                FileProblem::NotFound(describe_missing(self.base_dir, written))
+            }
+            other => other,
+        };
+        let error = DataError::File {
+            span,
+            role,
+            written: written.to_string(),
+            resolved: display_path(&resolve(self.base_dir, written)),
+            base_dir: display_path(self.base_dir),
+            problem,
+        };
+        self.report(error);
+    }
+
+    fn read_idx(&mut self, images: &str, labels: &str, span: Span) -> SourceFacts {
+        let image_header = self.idx_images(images, span);
+        let label_scan = match scan_idx_labels(&resolve(self.base_dir, labels)) {
+            Ok(scan) => Some(scan),
+            Err(problem) => {
+                self.file_error(span, FileRole::Labels, labels, problem);
+                None
+            }
+        };
+        if let (Some(header), Some((label_header, _))) = (&image_header, &label_scan) {
+            if header.count() != label_header.count() {
+                self.report(DataError::CountMismatch {
+                    span,
+                    images_path: images.to_string(),
+                    labels_path: labels.to_string(),
+                    images: header.count(),
+                    labels: label_header.count(),
+                });
+            }
+        }
+        let images_dims = image_header.as_ref().map(|h| h.dims.clone());
+        SourceFacts {
+            examples: image_header.as_ref().map(IdxHeader::count),
+            shape: image_header
+                .as_ref()
+                .map(|h| ExampleShape::Idx(h.example_shape())),
+            labels: label_scan.map(|(header, stats)| LabelFacts::Values {
+                non_class_at: stats.first_non_class.map(|(i, _)| LabelAt::Example(i)),
+                stats,
+                dims: header.dims,
+                images_dims,
+            }),
+            labels_written: labels.to_string(),
+        }
+    }
+
+    /// Reads and size-checks an images file. A size mismatch is reported but
+    /// the header is still used: its count and shape are what was meant.
+    fn idx_images(&mut self, images: &str, span: Span) -> Option<IdxHeader> {
+        let path = resolve(self.base_dir, images);
+        match check_idx_file(&path) {
+            Ok(header) => Some(header),
+            Err(problem) => {
+                let header = match &problem {
+                    FileProblem::IdxSize { .. } => crate::idx::read_idx_header(&path).ok(),
+                    _ => None,
+                };
+                self.file_error(span, FileRole::Images, images, problem);
+                header
+            }
+        }
+    }
+
+    fn read_csv(&mut self, path: &str, options: &CsvOptions, span: Span) -> SourceFacts {
+        match inspect_csv(&resolve(self.base_dir, path), options) {
+            Ok(summary) => SourceFacts {
+                examples: Some(summary.rows),
+                shape: Some(ExampleShape::Csv {
+                    features: summary.features(),
+                }),
+                labels: Some(LabelFacts::Values {
+                    non_class_at: summary.first_non_class_line.map(|line| LabelAt::CsvCell {
+                        line,
+                        column: summary.label_index + 1,
+                    }),
+                    stats: summary.labels,
+                    dims: Vec::new(),
+                    images_dims: None,
+                }),
+                labels_written: path.to_string(),
+            },
+            Err(problem) => {
+                self.file_error(span, FileRole::Csv, path, problem);
+                unread(path)
+            }
+        }
+    }
+
+    fn read_folder(&mut self, path: &str, size: &[usize], span: Span) -> SourceFacts {
+        match inspect_folder(&resolve(self.base_dir, path)) {
+            Ok(summary) => SourceFacts {
+                examples: Some(summary.examples()),
+                shape: Some(ExampleShape::Folder(size.to_vec())),
+                labels: Some(LabelFacts::Folders(summary.class_names())),
+                labels_written: path.to_string(),
+            },
+            Err(problem) => {
+                self.file_error(span, FileRole::Folder, path, problem);
+                unread(path)
+            }
+        }
+    }
+
+    fn check_split(&mut self, kind: SplitKind, split: &Split, available: u64) {
+        let past_end = split.end.is_some_and(|e| e as u64 > available);
+        let empty_start = split.start.is_some_and(|s| s as u64 >= available);
+        if past_end || empty_start {
+            self.report(DataError::SplitTooLarge {
+                span: split.span,
+                source_span: source_span(&split.source),
+                split: kind,
+                start: split.start,
+                end: split.end,
+                available,
+            });
+        }
+    }
+
+    /// Checks labels against the data block alone: class labels must be
+    /// whole numbers, one per example, and fit `one_hot(k)`.
+    fn check_labels(&mut self, span: Span, facts: &SourceFacts, labels: &Labels) {
+        let (class_labels, one_hot) = match labels {
+            Labels::OneHot { classes, span } => (ClassLabels::OneHot, Some((*classes, *span))),
+            Labels::Index => (ClassLabels::Index, None),
+            Labels::Value => return,
+        };
+        let Some(found) = self.class_facts(span, facts, class_labels) else {
+            return;
+        };
+        let Some((classes, one_hot_span)) = one_hot else {
+            return;
+        };
+        let exceeds = match &found {
+            FoundClasses::Labels { .. } => found.count() > classes as u64,
+            FoundClasses::Folders { .. } => found.count() != classes as u64,
+        };
+        if exceeds {
+            let limit = ClassLimit::OneHot {
+                classes,
+                span: one_hot_span,
+            };
+            let written = facts.labels_written.clone();
+            self.report(DataError::ClassesMismatch {
+                span,
+                written,
+                found,
+                limit,
+            });
+        }
+    }
+
+    /// The classes of a source read with class labels, reporting labels that
+    /// cannot be classes. `None` when unknown or not usable.
+    fn class_facts(
+        &mut self,
+        span: Span,
+        facts: &SourceFacts,
+        labels: ClassLabels,
+    ) -> Option<FoundClasses> {
+        let written = facts.labels_written.clone();
+        match facts.labels.as_ref()? {
+            LabelFacts::Folders(names) => Some(FoundClasses::Folders {
+                names: names.clone(),
+            }),
+            LabelFacts::Values {
+                stats,
+                non_class_at,
+                dims,
+                images_dims,
+            } => {
+                if dims
+                    .get(1..)
+                    .is_some_and(|rest| rest.iter().any(|d| *d != 1))
+                {
+                    let (dims, images_dims) = (dims.clone(), images_dims.clone());
+                    self.report(DataError::LabelsNotScalar {
+                        span,
+                        written,
+                        dims,
+                        images_dims,
+                    });
+                    return None;
+                }
+                if let (Some(at), Some((_, value))) = (non_class_at, stats.first_non_class) {
+                    self.report(DataError::LabelNotClass {
+                        span,
+                        written,
+                        at: at.clone(),
+                        value,
+                        labels,
+                    });
+                    return None;
+                }
+                let largest = stats.range.map_or(0.0, |(_, hi)| hi);
+                stats.range.map(|_| FoundClasses::Labels {
+                    largest: largest as u64,
+                })
+            }
+        }
+    }
+
+    fn check_input(&mut self, span: Span, example: &ExampleShape, model: &Model, input: NodeId) {
+        let Some(node) = model.nodes.get(input.0) else {
+            return;
+        };
+        if !fits(example, &node.shape) {
+            self.report(DataError::InputMismatch {
+                span,
+                example: example.clone(),
+                model: model.name.clone(),
+                input: node.name.clone(),
+                input_shape: node.shape.clone(),
+                input_span: node.span,
+            });
+        }
+    }
+
+    fn check_output(
+        &mut self,
+        span: Span,
+        facts: &SourceFacts,
+        labels: &Labels,
+        model: &Model,
+        output: Output,
+    ) {
+        match labels {
+            // `one_hot(k)` against the output size is the checker's E0208.
+            Labels::OneHot { .. } => {}
+            Labels::Index => {
+                let Some(found) = self.class_facts(span, facts, ClassLabels::Index) else {
+                    return;
+                };
+                let wrong = match &found {
+                    FoundClasses::Labels { .. } => found.count() > output.units as u64,
+                    FoundClasses::Folders { .. } => found.count() != output.units as u64,
+                };
+                if wrong {
+                    let limit = ClassLimit::ModelOutput {
+                        model: model.name.clone(),
+                        output: output.name,
+                        units: output.units,
+                        span: output.span,
+                    };
+                    let written = facts.labels_written.clone();
+                    self.report(DataError::ClassesMismatch {
+                        span,
+                        written,
+                        found,
+                        limit,
+                    });
+                }
+            }
+            Labels::Value => {
+                let Some(LabelFacts::Values { dims, .. }) = &facts.labels else {
+                    return;
+                };
+                let target = dims
+                    .get(1..)
+                    .map_or(Some(1), |rest| {
+                        value_count(&rest.iter().map(|d| *d as usize).collect::<Vec<_>>())
+                    })
+                    .unwrap_or(usize::MAX);
+                if target != output.units {
+                    self.report(DataError::TargetMismatch {
+                        span,
+                        target,
+                        model: model.name.clone(),
+                        output: output.name,
+                        units: output.units,
+                        output_span: output.span,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The model output labels are compared with.
+struct Output {
+    name: String,
+    units: usize,
+    span: Span,
+}
+
+/// The output the cost applies to, or the only output.
+fn model_output(model: &Model) -> Option<Output> {
+    let id = match (&model.cost, model.outputs.as_slice()) {
+        (Some(cost), _) => cost.output,
+        (None, [(_, id)]) => *id,
+        _ => return None,
+    };
+    let node = model.nodes.get(id.0)?;
+    let name = model
+        .outputs
+        .iter()
+        .find(|(_, o)| *o == id)
+        .map_or_else(|| node.name.clone(), |(n, _)| n.clone());
+    Some(Output {
+        name,
+        units: value_count(&node.shape)?,
+        span: node.span,
+    })
+}
+
+/// Whether examples of this shape can feed an input of `input` shape.
+/// IDX images fit a flat input of as many values, or the same shape up to
+/// leading 1s (`[28, 28]` fits `[784]` and `[1, 28, 28]`); CSV rows fit any
+/// input of as many values; a folder's `size` must equal the input shape.
+fn fits(example: &ExampleShape, input: &[usize]) -> bool {
+    let values = value_count(input);
+    match example {
+        ExampleShape::Idx(shape) => {
+            values.is_some()
+                && value_count(shape) == values
+                && (input.len() == 1 || without_leading_ones(shape) == without_leading_ones(input))
+        }
+        ExampleShape::Csv { features } => values == Some(*features),
+        ExampleShape::Folder(size) => size.as_slice() == input,
+    }
+}
+
+/// The number of values in a shape, if it fits in a `usize`.
+fn value_count(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d))
+}
+
+fn without_leading_ones(shape: &[usize]) -> &[usize] {
+    let ones = shape.iter().take_while(|d| **d == 1).count();
+    shape.get(ones..).unwrap_or(&[])
+}
+
+fn unread(written: &str) -> SourceFacts {
+    SourceFacts {
+        examples: None,
+        shape: None,
+        labels: None,
+        labels_written: written.to_string(),
+    }
+}
+
+fn splits(data: &DataSpec) -> impl Iterator<Item = (SplitKind, &Split)> {
+    [
+        (SplitKind::Train, &data.train),
+        (SplitKind::Validation, &data.validation),
+        (SplitKind::Test, &data.test),
+    ]
+    .into_iter()
+    .filter_map(|(kind, split)| split.as_ref().map(|s| (kind, s)))
+}
+
+/// The sources of a data block's splits, each once.
+fn distinct_sources(data: &DataSpec) -> Vec<&Source> {
+    let mut out: Vec<&Source> = Vec::new();
+    for (_, split) in splits(data) {
+        if !out.iter().any(|s| same_source(s, &split.source)) {
+            out.push(&split.source);
+        }
+    }
+    out
+}
+
+fn source_span(source: &Source) -> Span {
+    match source {
+        Source::Idx { span, .. } | Source::Csv { span, .. } | Source::Folder { span, .. } => *span,
+    }
+}
+
+/// Whether two sources read the same files the same way (spans aside).
+fn same_source(a: &Source, b: &Source) -> bool {
+    match (a, b) {
+        (
+            Source::Idx {
+                images: i1,
+                labels: l1,
+                ..
+            },
+            Source::Idx {
+                images: i2,
+                labels: l2,
+                ..
+            },
+        ) => i1 == i2 && l1 == l2,
+        (
+            Source::Csv {
+                path: p1,
+                label: c1,
+                header: h1,
+                ..
+            },
+            Source::Csv {
+                path: p2,
+                label: c2,
+                header: h2,
+                ..
+            },
+        ) => p1 == p2 && c1 == c2 && h1 == h2,
+        (
+            Source::Folder {
+                path: p1, size: s1, ..
+            },
+            Source::Folder {
+                path: p2, size: s2, ..
+            },
+        ) => p1 == p2 && s1 == s2,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idx_images_fit_flat_and_channel_inputs() {
+        let mnist = ExampleShape::Idx(vec![28, 28]);
+        assert!(fits(&mnist, &[784]));
+        assert!(fits(&mnist, &[1, 28, 28]));
+        assert!(fits(&mnist, &[28, 28]));
+        assert!(!fits(&mnist, &[100]));
+        assert!(!fits(&mnist, &[4, 14, 14]));
+        assert!(!fits(&mnist, &[28, 28, 1]));
+        let huge = ExampleShape::Idx(vec![usize::MAX, usize::MAX]);
+        assert!(!fits(&huge, &[1]));
+    }
+
+    #[test]
+    fn csv_and_folder_fit_rules() {
+        assert!(fits(&ExampleShape::Csv { features: 784 }, &[1, 28, 28]));
+        assert!(!fits(&ExampleShape::Csv { features: 783 }, &[784]));
+        assert!(fits(&ExampleShape::Folder(vec![3, 8, 8]), &[3, 8, 8]));
+        assert!(!fits(&ExampleShape::Folder(vec![3, 8, 8]), &[192]));
+    }
+}

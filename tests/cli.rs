@@ -1,0 +1,140 @@
+//! The `nnc` binary: exit codes, output formats and the formatter in place.
+
+mod common;
+
+use common::root;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nnc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nnc"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("nnc runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nnc-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const CLEAN: &str = "model m {\n  input x: [784]\n  layers {\n    dense(30, act: sigmoid)\n    dense(10, act: sigmoid)\n  }\n  cost cross_entropy\n}\n";
+const BROKEN: &str = "model m {\n  input x: [1, 28, 28]\n  layers {\n    conv2d(3, kernel: 31)\n    dense(10, act: sigmod)\n  }\n}\n";
+
+#[test]
+fn check_exits_0_when_clean_1_on_errors_2_on_usage() {
+    let dir = scratch("exit");
+    let clean = write(&dir, "clean.nnet", CLEAN);
+    let broken = write(&dir, "broken.nnet", BROKEN);
+    assert_eq!(nnc(&["check", &clean]).status.code(), Some(0));
+    let out = nnc(&["check", &broken]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error[E0203]"), "{stderr}");
+    assert!(stderr.contains("did you mean `sigmoid`?"), "{stderr}");
+    assert!(stderr.contains("broken.nnet:4:"), "{stderr}");
+    assert_eq!(nnc(&["check"]).status.code(), Some(2));
+    assert_eq!(nnc(&["check", "--bogus", &clean]).status.code(), Some(2));
+    assert_eq!(nnc(&["check", &dir.join("missing.nnet").display().to_string()]).status.code(), Some(2));
+}
+
+#[test]
+fn deny_warnings_turns_lints_into_failure() {
+    let dir = scratch("deny");
+    let linted = write(
+        &dir,
+        "lint.nnet",
+        "model m {\n  input x: [784]\n  layers { dense(10, act: sigmoid) }\n  cost quadratic\n}\n",
+    );
+    let out = nnc(&["check", &linted]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning[W0102]"));
+    assert_eq!(nnc(&["check", "--deny-warnings", &linted]).status.code(), Some(1));
+}
+
+#[test]
+fn check_json_lists_every_diagnostic_with_positions() {
+    let dir = scratch("json");
+    let broken = write(&dir, "broken.nnet", BROKEN);
+    let out = nnc(&["check", "--format", "json", &broken]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let diags = doc["diagnostics"].as_array().unwrap();
+    assert!(diags.len() >= 2, "{doc}");
+    let conv = diags.iter().find(|d| d["code"] == "E0203").expect("E0203");
+    assert_eq!(conv["severity"], "error");
+    assert_eq!(conv["file"], broken.as_str());
+    assert_eq!(conv["start"]["line"], 4);
+    assert!(conv["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("= -2")));
+    assert!(!conv["hints"].as_array().unwrap().is_empty());
+    assert_eq!(doc["errors"].as_u64().unwrap() as usize, diags.iter().filter(|d| d["severity"] == "error").count());
+}
+
+#[test]
+fn summary_prints_a_table_and_json() {
+    let out = nnc(&["summary", "models/lenet5.nnet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("61,706"), "{text}");
+    assert!(text.contains("output shape"), "{text}");
+    let out = nnc(&["summary", "--format", "json", "models/lenet5.nnet"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(doc["models"][0]["total_params"], 61_706);
+    let rows = doc["models"][0]["rows"].as_array().unwrap();
+    for key in ["layer", "shape", "params", "flops", "activation_bytes"] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "missing {key}");
+    }
+}
+
+#[test]
+fn fmt_rewrites_in_place_and_check_mode_reports() {
+    let dir = scratch("fmt");
+    let messy = "// the net\nmodel   m{input x:[784]\n layers{dense(30,act:sigmoid)  // hidden\n dense(10)}}\n";
+    let path = write(&dir, "messy.nnet", messy);
+    assert_eq!(nnc(&["fmt", "--check", &path]).status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), messy, "--check must not write");
+    assert_eq!(nnc(&["fmt", &path]).status.code(), Some(0));
+    let formatted = std::fs::read_to_string(&path).unwrap();
+    assert_ne!(formatted, messy);
+    assert!(formatted.contains("// the net") && formatted.contains("// hidden"));
+    assert_eq!(nnc(&["fmt", "--check", &path]).status.code(), Some(0));
+    let broken = write(&dir, "broken.nnet", "model m {\n");
+    assert_eq!(nnc(&["fmt", &broken]).status.code(), Some(1));
+}
+
+#[test]
+fn check_with_data_reports_missing_files() {
+    let dir = scratch("data");
+    let text = CLEAN.to_string()
+        + "data d {\n  train idx(\"nope-images.gz\", labels: \"nope-labels.gz\")\n  labels one_hot(10)\n}\n"
+        + "train m on d {\n  learning_rate 0.1\n  batch_size 10\n  epochs 1\n}\n";
+    let path = write(&dir, "d.nnet", &text);
+    assert_eq!(nnc(&["check", &path]).status.code(), Some(0), "without --data the files are not opened");
+    let out = nnc(&["check", "--data", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E0501"));
+}
+
+#[test]
+fn every_shipped_model_checks_clean_from_the_command_line() {
+    let mut args = vec!["check".to_string()];
+    for entry in std::fs::read_dir(root().join("models")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "nnet") {
+            args.push(path.display().to_string());
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = nnc(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

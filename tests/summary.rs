@@ -1,0 +1,79 @@
+//! `nnc summary` against the book's hand counts (chapters 40-46).
+
+mod common;
+
+use common::{read, root};
+use nnc_check::summary::{summarize, Summary};
+use nnc_cli::driver::{self, Options};
+
+fn summaries(source: &str) -> Vec<Summary> {
+    let report = driver::check_source(source, &root(), Options::default());
+    let program = report.clean_program().unwrap_or_else(|| {
+        panic!("source should check clean: {:?}", report.diagnostics)
+    });
+    program.models.iter().map(summarize).collect()
+}
+
+fn one(source: &str) -> Summary {
+    summaries(source).remove(0)
+}
+
+#[test]
+fn twenty_5x5_maps_on_one_channel_have_520_parameters() {
+    let s = one("model m {\n  input x: [1, 28, 28]\n  layers { conv2d(20, kernel: 5) -> [20, 24, 24] }\n}\n");
+    assert_eq!(s.total_params, 520);
+    assert_eq!(s.rows.last().unwrap().shape, vec![20, 24, 24]);
+    // 2 * 5*5*1 multiply-adds per output value, plus the bias, over 20*24*24 values.
+    assert_eq!(s.total_flops, (2 * 25 + 1) * 20 * 24 * 24);
+}
+
+#[test]
+fn dense_784_to_30_has_23550_parameters() {
+    let s = one("model m {\n  input x: [784]\n  layers { dense(30, act: sigmoid) }\n}\n");
+    assert_eq!(s.total_params, 23_550);
+    assert_eq!(s.total_flops, 2 * 784 * 30 + 30 + 30);
+    assert_eq!(s.rows.last().unwrap().activation_bytes, 30 * 4);
+}
+
+#[test]
+fn conv_3x3_from_32_to_64_maps_has_18496_parameters() {
+    let s = one("model m {\n  input x: [32, 50, 50]\n  layers { conv2d(64, kernel: 3) -> [64, 48, 48] }\n}\n");
+    assert_eq!(s.total_params, 18_496);
+    let padded = one("model m {\n  input x: [32, 50, 50]\n  layers { conv2d(64, kernel: 3, padding: 1) }\n}\n");
+    assert_eq!(padded.rows.last().unwrap().shape, vec![64, 50, 50]);
+}
+
+#[test]
+fn pooling_has_no_parameters_and_halves_the_maps() {
+    let s = one("model m {\n  input x: [3, 24, 24]\n  layers { max_pool(2) }\n}\n");
+    assert_eq!(s.total_params, 0);
+    assert_eq!(s.rows.last().unwrap().shape, vec![3, 12, 12]);
+}
+
+#[test]
+fn lenet5_has_61706_parameters() {
+    let source = read(&root().join("models/lenet5.nnet"));
+    let report = driver::check_source(&source, &root().join("models"), Options::default());
+    let program = report.clean_program().expect("lenet5 checks clean");
+    let s = summarize(&program.models[0]);
+    assert_eq!(s.total_params, 61_706);
+}
+
+#[test]
+fn chapter_43_net_counts() {
+    // 28x28 -> conv 5x5, 3 maps -> 3x24x24 -> max-pool 2x2 -> 3x12x12 -> dense 10.
+    let s = one(
+        "model m {\n  input x: [1, 28, 28]\n  layers {\n    conv2d(3, kernel: 5, act: sigmoid)\n    max_pool(2)\n    flatten\n    dense(10, act: softmax)\n  }\n}\n",
+    );
+    let shapes: Vec<_> = s.rows.iter().map(|r| r.shape.clone()).collect();
+    assert_eq!(shapes, vec![vec![1, 28, 28], vec![3, 24, 24], vec![3, 12, 12], vec![432], vec![10]]);
+    assert_eq!(s.total_params, (25 + 1) * 3 + (432 + 1) * 10);
+}
+
+#[test]
+fn shared_layers_count_their_weights_once() {
+    let s = one(
+        "model m {\n  input a: [8]\n  input b: [8]\n  layer enc = dense(4)\n  let x = enc(a)\n  let y = b |> enc\n  output z = x + y\n}\n",
+    );
+    assert_eq!(s.total_params, (8 + 1) * 4);
+}
