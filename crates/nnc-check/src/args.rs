@@ -82,7 +82,9 @@ impl<'a> Checker<'a> {
             .iter()
             .zip(params.required.iter())
             .zip(slots.iter())
-            .filter(|((name, required), slot)| **required && slot.is_none() && !meant.iter().any(|m| m == *name))
+            .filter(|((name, required), slot)| {
+                **required && slot.is_none() && !meant.iter().any(|m| m == *name)
+            })
             .map(|((name, _), _)| name.to_string())
             .collect();
         if !missing.is_empty() {
@@ -96,14 +98,27 @@ impl<'a> Checker<'a> {
         slots
     }
 
-    fn fill(&mut self, callee: &str, slots: &mut [Option<ArgValue>], index: usize, arg: ArgValue, params: Params<'_>) {
-        let Some(slot) = slots.get_mut(index) else { return };
+    fn fill(
+        &mut self,
+        callee: &str,
+        slots: &mut [Option<ArgValue>],
+        index: usize,
+        arg: ArgValue,
+        params: Params<'_>,
+    ) {
+        let Some(slot) = slots.get_mut(index) else {
+            return;
+        };
         match slot {
             Some(first) => {
                 let first_span = first.arg_span;
                 self.report(CheckError::ArgumentTwice {
                     callee: callee.to_string(),
-                    name: params.names.get(index).map(|n| n.to_string()).unwrap_or_default(),
+                    name: params
+                        .names
+                        .get(index)
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
                     span: arg.arg_span,
                     first: first_span,
                 });

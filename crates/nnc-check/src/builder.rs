@@ -192,7 +192,11 @@ impl Builder {
 
     /// The parameter set for a new dense or conv2d node: a fresh one, or
     /// inside a `layer` instance the shared one of the first use.
-    pub fn param_layer(&mut self, mut draft: LayerDraft, site: Span) -> Result<LayerId, SharedMismatch> {
+    pub fn param_layer(
+        &mut self,
+        mut draft: LayerDraft,
+        site: Span,
+    ) -> Result<LayerId, SharedMismatch> {
         let Some((instance, ordinal)) = self.sharing.last().copied() else {
             return Ok(self.push_layer(draft));
         };
@@ -263,7 +267,10 @@ impl Builder {
         }
         for (i, n) in self.nodes.iter().enumerate() {
             if n.bound.is_none() {
-                groups.entry((n.naming, n.base.as_str())).or_default().push((n.seq, Member::Node(i)));
+                groups
+                    .entry((n.naming, n.base.as_str()))
+                    .or_default()
+                    .push((n.seq, Member::Node(i)));
             }
         }
         let mut scope_labels: HashMap<usize, String> = HashMap::new();
@@ -288,7 +295,10 @@ impl Builder {
         for (i, n) in self.nodes.iter().enumerate() {
             let leaf = match &n.bound {
                 Some(b) => b.clone(),
-                None => node_labels.get(&i).cloned().unwrap_or_else(|| n.base.clone()),
+                None => node_labels
+                    .get(&i)
+                    .cloned()
+                    .unwrap_or_else(|| n.base.clone()),
             };
             let name = format!("{}{leaf}", self.prefix(n.naming, &scope_labels));
             names.push(unique(name, &mut taken));

@@ -36,7 +36,10 @@ impl BlockDef<'_> {
     pub fn input_count(&self) -> usize {
         match &self.item.body {
             BlockBody::Layers(_) => 1,
-            BlockBody::Dataflow(stmts) => stmts.iter().filter(|s| matches!(s, Stmt::Input { .. })).count(),
+            BlockBody::Dataflow(stmts) => stmts
+                .iter()
+                .filter(|s| matches!(s, Stmt::Input { .. }))
+                .count(),
         }
     }
 }
@@ -56,6 +59,11 @@ pub(crate) struct Checker<'a> {
     pub duplicate_data: HashSet<usize>,
     /// The graph of the model being checked (a scratch one otherwise).
     pub builder: Builder,
+    /// The name of the model being checked, for reports about it.
+    pub model_name: String,
+    /// While a `layer` instance is applied: its use, where its nodes and
+    /// their errors point (the definition would mislead).
+    pub site_override: Option<Span>,
 }
 
 impl<'a> Checker<'a> {
@@ -75,6 +83,8 @@ impl<'a> Checker<'a> {
             data: Vec::new(),
             duplicate_data: HashSet::new(),
             builder: Builder::new(),
+            model_name: String::new(),
+            site_override: None,
         };
         let mut values: HashMap<String, Span> = HashMap::new();
         let mut models: HashMap<String, Span> = HashMap::new();
@@ -82,33 +92,62 @@ impl<'a> Checker<'a> {
         for item in &file.items {
             match item {
                 Item::Const(c) => {
-                    if checker.first_definition(&mut values, &c.name.name, c.name.span, DefKind::Const) {
-                        checker.const_index.insert(c.name.name.clone(), checker.consts.len());
+                    // A duplicate is reported as such, not also as unused.
+                    let name = &c.name;
+                    let first = checker.first_definition(
+                        &mut values,
+                        &name.name,
+                        name.span,
+                        DefKind::Const,
+                    );
+                    if first {
+                        checker
+                            .const_index
+                            .insert(name.name.clone(), checker.consts.len());
                     }
                     checker.consts.push(ConstDef {
                         item: c,
                         state: ConstState::Pending,
-                        used: false,
+                        used: !first,
                     });
                 }
                 Item::Block(b) => {
-                    if checker.first_definition(&mut values, &b.name.name, b.name.span, DefKind::Block) {
-                        checker.block_index.insert(b.name.name.clone(), checker.blocks.len());
+                    let name = &b.name;
+                    let first = checker.first_definition(
+                        &mut values,
+                        &name.name,
+                        name.span,
+                        DefKind::Block,
+                    );
+                    if first {
+                        checker
+                            .block_index
+                            .insert(name.name.clone(), checker.blocks.len());
                     }
                     checker.blocks.push(BlockDef {
                         item: b,
                         recursive: false,
-                        used: false,
+                        used: !first,
                     });
                 }
                 Item::Model(m) => {
-                    if !checker.first_definition(&mut models, &m.name.name, m.name.span, DefKind::Model) {
+                    if !checker.first_definition(
+                        &mut models,
+                        &m.name.name,
+                        m.name.span,
+                        DefKind::Model,
+                    ) {
                         checker.duplicate_models.insert(checker.models.len());
                     }
                     checker.models.push(m);
                 }
                 Item::Data(d) => {
-                    if !checker.first_definition(&mut datas, &d.name.name, d.name.span, DefKind::Data) {
+                    if !checker.first_definition(
+                        &mut datas,
+                        &d.name.name,
+                        d.name.span,
+                        DefKind::Data,
+                    ) {
                         checker.duplicate_data.insert(checker.data.len());
                     }
                     checker.data.push(d);
@@ -121,7 +160,13 @@ impl<'a> Checker<'a> {
 
     /// Records a definition; reports E0103 and returns false if the name
     /// was defined before.
-    fn first_definition(&mut self, seen: &mut HashMap<String, Span>, name: &str, span: Span, kind: DefKind) -> bool {
+    fn first_definition(
+        &mut self,
+        seen: &mut HashMap<String, Span>,
+        name: &str,
+        span: Span,
+        kind: DefKind,
+    ) -> bool {
         if let Some(first) = seen.get(name) {
             self.report(CheckError::Duplicate {
                 name: name.to_string(),
@@ -129,17 +174,6 @@ impl<'a> Checker<'a> {
                 span,
                 first: *first,
             });
-            // A duplicate is not also "unused".
-            if let Some(&i) = self.const_index.get(name) {
-                if let Some(c) = self.consts.get_mut(i) {
-                    c.used = true;
-                }
-            }
-            if let Some(&i) = self.block_index.get(name) {
-                if let Some(b) = self.blocks.get_mut(i) {
-                    b.used = true;
-                }
-            }
             return false;
         }
         seen.insert(name.to_string(), span);
@@ -167,7 +201,10 @@ impl<'a> Checker<'a> {
 
     /// Bound names close to `name`: locals, constants.
     pub fn near_values(&self, scope: &Scope, name: &str) -> Vec<String> {
-        let names: Vec<&str> = scope.names().chain(self.const_index.keys().map(String::as_str)).collect();
+        let names: Vec<&str> = scope
+            .names()
+            .chain(self.const_index.keys().map(String::as_str))
+            .collect();
         suggestions(name, names)
     }
 
@@ -198,8 +235,11 @@ impl<'a> Checker<'a> {
     /// The errors sorted by position, each (code, primary span) once: a
     /// block expanded several times reports a problem in its body once.
     pub fn finish(self) -> Vec<CheckError> {
-        let mut keyed: Vec<(Span, &'static str, CheckError)> =
-            self.errors.into_iter().map(|e| (e.span(), e.code(), e)).collect();
+        let mut keyed: Vec<(Span, &'static str, CheckError)> = self
+            .errors
+            .into_iter()
+            .map(|e| (e.span(), e.code(), e))
+            .collect();
         keyed.sort_by_key(|(span, _, _)| (span.start, span.end));
         let mut seen: HashSet<(Span, &'static str)> = HashSet::new();
         keyed

@@ -54,7 +54,11 @@ impl<'a> Checker<'a> {
     }
 
     fn report_const_cycle(&mut self, index: usize, use_span: Option<Span>) {
-        let start = self.const_stack.iter().position(|&i| i == index).unwrap_or(0);
+        let start = self
+            .const_stack
+            .iter()
+            .position(|&i| i == index)
+            .unwrap_or(0);
         let mut cycle: Vec<String> = self
             .const_stack
             .iter()
@@ -72,7 +76,14 @@ impl<'a> Checker<'a> {
     }
 
     /// `lhs op rhs` on two numbers; `None` when an operand is not a number.
-    pub fn fold_numbers(&mut self, op: BinOp, lhs: &Value, rhs: &Value, rhs_span: Span, span: Span) -> Option<Value> {
+    pub fn fold_numbers(
+        &mut self,
+        op: BinOp,
+        lhs: &Value,
+        rhs: &Value,
+        rhs_span: Span,
+        span: Span,
+    ) -> Option<Value> {
         match (lhs, rhs) {
             (Value::Int(a), Value::Int(b)) => Some(self.fold_ints(op, *a, *b, rhs_span, span)),
             _ => {
@@ -89,7 +100,10 @@ impl<'a> Checker<'a> {
             BinOp::Mul => a.checked_mul(b),
             BinOp::Div => {
                 if b == 0 {
-                    self.report(CheckError::DivisionByZero { span, divisor: rhs_span });
+                    self.report(CheckError::DivisionByZero {
+                        span,
+                        divisor: rhs_span,
+                    });
                     return Value::Unknown;
                 }
                 if a.checked_rem(b) != Some(0) {
@@ -117,7 +131,10 @@ impl<'a> Checker<'a> {
             BinOp::Mul => a * b,
             BinOp::Div => {
                 if b == 0.0 {
-                    self.report(CheckError::DivisionByZero { span, divisor: rhs_span });
+                    self.report(CheckError::DivisionByZero {
+                        span,
+                        divisor: rhs_span,
+                    });
                     return Value::Unknown;
                 }
                 a / b
@@ -142,7 +159,10 @@ impl<'a> Checker<'a> {
             Value::Int(i) => Some(match i.checked_neg() {
                 Some(v) => Value::Int(v),
                 None => {
-                    self.report(CheckError::ConstOverflow { op: "-".into(), span });
+                    self.report(CheckError::ConstOverflow {
+                        op: "-".into(),
+                        span,
+                    });
                     Value::Unknown
                 }
             }),

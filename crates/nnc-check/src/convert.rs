@@ -10,8 +10,10 @@ use crate::checker::Checker;
 use crate::program::Shape;
 use crate::scope::is_builtin_word;
 use crate::shape::element_count;
-use crate::value::{Item, Value, Word};
-use nnc_diag::check::{Bound, CheckError, Expected, NameKind, Num, OptionKind, Range, ShapeProblem, Subject};
+use crate::value::{Item, LayerFn, Value, Word};
+use nnc_diag::check::{
+    Bound, CheckError, Expected, Found, NameKind, Num, OptionKind, Range, ShapeProblem, Subject,
+};
 use nnc_diag::{suggestions, Span};
 
 /// Whether `x` lies in `range`.
@@ -64,22 +66,28 @@ impl<'a> Checker<'a> {
     pub fn wrong_kind(&mut self, value: &Value, span: Span, subject: Subject, expected: Expected) {
         match value {
             Value::Unknown => {}
-            Value::Tensor(t) if t.shape.is_none() && !matches!(expected, Expected::Tensor) => {
-                // An unknown tensor (its error is reported) still is a tensor.
-                self.report(CheckError::WrongKind {
-                    subject,
-                    expected,
-                    found: value.found(),
-                    span,
-                });
-            }
             Value::Word(w) if self.unknown_word(w) => {}
             _ => self.report(CheckError::WrongKind {
                 subject,
                 expected,
-                found: value.found(),
+                found: self.found(value),
                 span,
             }),
+        }
+    }
+
+    /// A value as a "found ..." fact; a `layer` instance by its name.
+    pub fn found(&self, value: &Value) -> Found {
+        match value {
+            Value::Layer(LayerFn::Instance(i)) => {
+                let name = self
+                    .builder
+                    .instances
+                    .get(*i)
+                    .map_or("layer", |inst| inst.name.as_str());
+                Found::Layer(name.to_string())
+            }
+            other => other.found(),
         }
     }
 
@@ -134,7 +142,13 @@ impl<'a> Checker<'a> {
     }
 
     /// A number (an integer reads as a float) within `range`.
-    pub fn number_in(&mut self, value: &Value, span: Span, subject: Subject, range: Option<Range>) -> Option<f64> {
+    pub fn number_in(
+        &mut self,
+        value: &Value,
+        span: Span,
+        subject: Subject,
+        range: Option<Range>,
+    ) -> Option<f64> {
         let Some(x) = value.as_number() else {
             self.wrong_kind(value, span, subject, Expected::Number);
             return None;
@@ -221,9 +235,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn list_item_positive(&mut self, item: Option<&Item>, span: Span, subject: Subject) -> Option<usize> {
+    fn list_item_positive(
+        &mut self,
+        item: Option<&Item>,
+        span: Span,
+        subject: Subject,
+    ) -> Option<usize> {
         let item = item?;
-        let at = if item.span.is_empty() { span } else { item.span };
+        let at = if item.span.is_empty() {
+            span
+        } else {
+            item.span
+        };
         self.positive_int(&item.value, at, subject)
     }
 

@@ -76,7 +76,11 @@ pub struct Node {
 pub enum Op {
     Input,
     /// `x W^T + b`, then the activation; weights in `layer`.
-    Dense { layer: LayerId, units: usize, act: Activation },
+    Dense {
+        layer: LayerId,
+        units: usize,
+        act: Activation,
+    },
     Conv2d {
         layer: LayerId,
         filters: usize,
@@ -96,7 +100,9 @@ pub enum Op {
     },
     Flatten,
     Reshape,
-    Dropout { p: f64 },
+    Dropout {
+        p: f64,
+    },
     Activation(Activation),
     Add,
     Sub,
@@ -126,7 +132,11 @@ impl Activation {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("identity")
+        Self::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("identity")
     }
 }
 
@@ -169,7 +179,9 @@ impl Layer {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Init {
     /// N(0, std^2); `gaussian(1.0)` is the book's old init.
-    Gaussian { std: f64 },
+    Gaussian {
+        std: f64,
+    },
     /// N(0, 1/n_in): std = 1/sqrt(fan_in), the book's default for weights.
     ScaledGaussian,
     Zeros,
@@ -228,9 +240,22 @@ pub struct Split {
 /// of the `.nnet` file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Source {
-    Idx { images: String, labels: String, span: Span },
-    Csv { path: String, label: LabelColumn, header: bool, span: Span },
-    Folder { path: String, size: Shape, span: Span },
+    Idx {
+        images: String,
+        labels: String,
+        span: Span,
+    },
+    Csv {
+        path: String,
+        label: LabelColumn,
+        header: bool,
+        span: Span,
+    },
+    Folder {
+        path: String,
+        size: Shape,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -260,6 +285,10 @@ pub struct TrainSpec {
     pub phases: Vec<Phase>,
     pub decay: Option<PlateauDecay>,
     pub early_stop: Option<EarlyStop>,
+    /// Measured and reported after every epoch (`metrics [...]`); without
+    /// the setting, the accuracy (for `labels value`, the cost) of each
+    /// evaluation split the data has, or of the training data if none.
+    pub metrics: Vec<Metric>,
 }
 
 /// Settings in force from `start_epoch` (1-based) until the next phase.
@@ -302,7 +331,10 @@ impl Metric {
 
     /// Costs improve downwards, accuracies upwards.
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::TrainAccuracy | Metric::ValidationAccuracy | Metric::TestAccuracy)
+        matches!(
+            self,
+            Metric::TrainAccuracy | Metric::ValidationAccuracy | Metric::TestAccuracy
+        )
     }
 }
 

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 /// Builtin layers, usable as stack items, pipe stages and calls.
 pub(crate) const LAYER_NAMES: &[&str] = &[
-    "dense", "conv2d", "max_pool", "avg_pool", "l2_pool", "flatten", "reshape", "dropout", "sigmoid", "tanh", "relu",
-    "softmax", "identity", "step", "add", "mul",
+    "dense", "conv2d", "max_pool", "avg_pool", "l2_pool", "flatten", "reshape", "dropout",
+    "sigmoid", "tanh", "relu", "softmax", "identity", "step", "add", "mul",
 ];
 
 /// Builtin functions: calls that describe a value (an initialiser, a data
@@ -134,7 +134,13 @@ impl Scope {
 
     /// A scope for a constant expression.
     pub fn constant() -> Scope {
-        Scope::new(ScopeKind::Const, Place { naming: 0, depth: 0 })
+        Scope::new(
+            ScopeKind::Const,
+            Place {
+                naming: 0,
+                depth: 0,
+            },
+        )
     }
 
     /// The latest binding of `name`, marked as used.
@@ -144,19 +150,27 @@ impl Scope {
         Some(local)
     }
 
-    pub fn get(&self, name: &str) -> Option<&Local> {
-        self.locals.iter().rev().find(|l| l.name == name)
-    }
-
     /// Binds `name`; returns the span of an earlier binding of the same
     /// name in this scope (a duplicate), which is marked used so that it is
     /// not also reported as unused.
-    pub fn define(&mut self, name: &str, span: Span, kind: DefKind, binding: Binding) -> Option<Span> {
-        let earlier = self.locals.iter_mut().rev().find(|l| l.name == name).map(|l| {
-            l.used = true;
-            l.span
-        });
-        let used = matches!(kind, DefKind::Input | DefKind::Output | DefKind::Param) || name.starts_with('_');
+    pub fn define(
+        &mut self,
+        name: &str,
+        span: Span,
+        kind: DefKind,
+        binding: Binding,
+    ) -> Option<Span> {
+        let earlier = self
+            .locals
+            .iter_mut()
+            .rev()
+            .find(|l| l.name == name)
+            .map(|l| {
+                l.used = true;
+                l.span
+            });
+        let used = matches!(kind, DefKind::Input | DefKind::Output | DefKind::Param)
+            || name.starts_with('_');
         self.locals.push(Local {
             name: name.to_string(),
             span,
@@ -165,6 +179,13 @@ impl Scope {
             used,
         });
         earlier
+    }
+
+    /// Marks the latest binding as used.
+    pub fn mark_last_used(&mut self) {
+        if let Some(last) = self.locals.last_mut() {
+            last.used = true;
+        }
     }
 
     /// Names bound here, for "did you mean".

@@ -48,7 +48,10 @@ fn output_len(
         Rounding::Ceil => -(-span).div_euclid(stride),
     };
     let out = steps + 1;
-    if rounding == Rounding::Ceil && out > 1 && (out - 1) * stride >= input as i128 + pad_before as i128 {
+    if rounding == Rounding::Ceil
+        && out > 1
+        && (out - 1) * stride >= input as i128 + pad_before as i128
+    {
         return (out - 1, true);
     }
     (out, false)
@@ -157,7 +160,10 @@ mod tests {
         assert_eq!(conv2d_output_len(28, 31, 2, 0, 0, FLOOR), Err(-1));
         let huge = 1_000_000_000_000_000_000usize;
         assert!(conv2d_output_len(28, huge, 1, 0, 0, FLOOR).is_err());
-        assert_eq!(conv2d_output_len(usize::MAX, 1, 1, usize::MAX, usize::MAX, FLOOR).ok(), None);
+        assert_eq!(
+            conv2d_output_len(usize::MAX, 1, 1, usize::MAX, usize::MAX, FLOOR).ok(),
+            None
+        );
     }
 
     #[test]

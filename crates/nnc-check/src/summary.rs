@@ -50,7 +50,10 @@ pub fn summarize(model: &Model) -> Summary {
             .unwrap_or(&[]);
         let params = match &node.op {
             Op::Dense { layer, .. } | Op::Conv2d { layer, .. } if seen_layers.insert(*layer) => {
-                model.layers.get(layer.0).map_or(0, |l| l.param_count() as u64)
+                model
+                    .layers
+                    .get(layer.0)
+                    .map_or(0, |l| l.param_count() as u64)
             }
             _ => 0,
         };
@@ -58,7 +61,9 @@ pub fn summarize(model: &Model) -> Summary {
             Op::Input | Op::Flatten | Op::Reshape | Op::Dropout { .. } => 0,
             Op::Dense { act, .. } => {
                 let n_in = elements(input);
-                mul(2, mul(n_in, out)).saturating_add(out).saturating_add(activation_flops(*act, out))
+                mul(2, mul(n_in, out))
+                    .saturating_add(out)
+                    .saturating_add(activation_flops(*act, out))
             }
             Op::Conv2d { kernel, act, .. } => {
                 let channels = input.first().copied().unwrap_or(0) as u64;
@@ -126,7 +131,12 @@ pub fn describe(op: &Op) -> String {
             } else {
                 format!(", stride {}x{}", stride[0], stride[1])
             };
-            format!("conv2d({filters}, {}x{}{stride}{})", kernel[0], kernel[1], act_suffix(act))
+            format!(
+                "conv2d({filters}, {}x{}{stride}{})",
+                kernel[0],
+                kernel[1],
+                act_suffix(act)
+            )
         }
         Op::Pool { kind, size, .. } => {
             let name = match kind {

@@ -376,9 +376,12 @@ impl Inspector<'_> {
                 let Some(found) = self.class_facts(span, facts, ClassLabels::Index) else {
                     return;
                 };
+                // One output unit is a binary classifier (a sigmoid giving
+                // the probability of class 1): it serves two classes.
+                let classes = if output.units == 1 { 2 } else { output.units as u64 };
                 let wrong = match &found {
-                    FoundClasses::Labels { .. } => found.count() > output.units as u64,
-                    FoundClasses::Folders { .. } => found.count() != output.units as u64,
+                    FoundClasses::Labels { .. } => found.count() > classes,
+                    FoundClasses::Folders { .. } => found.count() != classes,
                 };
                 if wrong {
                     let limit = ClassLimit::ModelOutput {

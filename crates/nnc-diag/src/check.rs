@@ -46,7 +46,10 @@ impl Range {
     /// `>= value`.
     pub fn at_least(value: Num) -> Self {
         Range {
-            min: Some(Bound { value, inclusive: true }),
+            min: Some(Bound {
+                value,
+                inclusive: true,
+            }),
             max: None,
         }
     }
@@ -54,7 +57,10 @@ impl Range {
     /// `> value`.
     pub fn above(value: Num) -> Self {
         Range {
-            min: Some(Bound { value, inclusive: false }),
+            min: Some(Bound {
+                value,
+                inclusive: false,
+            }),
             max: None,
         }
     }
@@ -74,18 +80,23 @@ impl Range {
     }
 
     fn describe(&self) -> String {
+        // Bounds read as math: `[0, 1)`, `greater than 0`.
+        let b = |n: Num| match n {
+            Num::Int(i) => i.to_string(),
+            Num::Float(x) => x.to_string(),
+        };
         match (self.min, self.max) {
             (Some(lo), Some(hi)) => format!(
                 "in {}{}, {}{}",
                 if lo.inclusive { "[" } else { "(" },
-                lo.value,
-                hi.value,
+                b(lo.value),
+                b(hi.value),
                 if hi.inclusive { "]" } else { ")" }
             ),
-            (Some(lo), None) if lo.inclusive => format!("at least {}", lo.value),
-            (Some(lo), None) => format!("greater than {}", lo.value),
-            (None, Some(hi)) if hi.inclusive => format!("at most {}", hi.value),
-            (None, Some(hi)) => format!("less than {}", hi.value),
+            (Some(lo), None) if lo.inclusive => format!("at least {}", b(lo.value)),
+            (Some(lo), None) => format!("greater than {}", b(lo.value)),
+            (None, Some(hi)) if hi.inclusive => format!("at most {}", b(hi.value)),
+            (None, Some(hi)) => format!("less than {}", b(hi.value)),
             (None, None) => "a valid value".to_string(),
         }
     }
@@ -102,6 +113,8 @@ pub enum Subject {
     Let { name: String },
     /// The value of `layer name = ...`.
     LayerDef { name: String },
+    /// What `output name` refers to.
+    Output { name: String },
     /// The value of `const name = ...`.
     Const { name: String },
     /// A dimension of a shape.
@@ -124,6 +137,8 @@ pub enum Subject {
     Split { split: String },
     /// An element of `values([...])`.
     InitValue,
+    /// The number of channels of an image.
+    Channels,
 }
 
 impl Subject {
@@ -133,6 +148,7 @@ impl Subject {
             Subject::Setting { key } => format!("setting `{key}`"),
             Subject::Let { name } => format!("`let {name}`"),
             Subject::LayerDef { name } => format!("`layer {name}`"),
+            Subject::Output { name } => format!("output `{name}`"),
             Subject::Const { name } => format!("constant `{name}`"),
             Subject::Dimension => "a shape dimension".to_string(),
             Subject::InputShape { name } => format!("the shape of input `{name}`"),
@@ -144,6 +160,7 @@ impl Subject {
             Subject::Epoch => "the epoch of `at epoch`".to_string(),
             Subject::Split { split } => format!("split `{split}`"),
             Subject::InitValue => "an element of `values`".to_string(),
+            Subject::Channels => "the number of channels".to_string(),
         }
     }
 }
@@ -192,7 +209,8 @@ impl Expected {
             Expected::Bool => "`true` or `false`".into(),
             Expected::IntOrPair => "an integer or a list of 2 integers".into(),
             Expected::Padding => {
-                "`valid`, `same`, an integer, `[rows, columns]` or `[top, bottom, left, right]`".into()
+                "`valid`, `same`, an integer, `[rows, columns]` or `[top, bottom, left, right]`"
+                    .into()
             }
             Expected::Shape => "a list of positive integers".into(),
             Expected::ReshapeShape => "a list of positive integers (one may be -1)".into(),
@@ -357,9 +375,13 @@ pub enum StmtKind {
     At,
     Section,
     /// A setting with a known key that does not belong in this body.
-    Setting { key: String },
+    Setting {
+        key: String,
+    },
     /// A layer call written as a statement, `dense(30)`.
-    LayerCall { name: String },
+    LayerCall {
+        name: String,
+    },
     /// A second `output` in a block.
     ExtraOutput,
 }
@@ -617,9 +639,17 @@ pub enum CheckError {
         span: Span,
     },
     /// E0113: blocks nested deeper than the checker expands.
-    BlocksTooDeep { block: String, limit: usize, span: Span },
+    BlocksTooDeep {
+        block: String,
+        limit: usize,
+        span: Span,
+    },
     /// E0113: a model whose blocks expand to too many nodes.
-    ExpansionTooLarge { model: String, limit: usize, span: Span },
+    ExpansionTooLarge {
+        model: String,
+        limit: usize,
+        span: Span,
+    },
     /// E0114: `layers` in a model without exactly one input.
     LayersNeedOneInput {
         model: String,
@@ -645,7 +675,11 @@ pub enum CheckError {
         model_span: Span,
     },
     /// E0115: a model or block without output.
-    NoOutput { name: String, block: bool, span: Span },
+    NoOutput {
+        name: String,
+        block: bool,
+        span: Span,
+    },
     /// E0116: division by zero in a constant expression.
     DivisionByZero { span: Span, divisor: Span },
     /// E0116: constants that depend on themselves.
@@ -655,9 +689,17 @@ pub enum CheckError {
     /// E0116: a constant expression that is not a finite number.
     NotFinite { span: Span },
     /// E0116: arithmetic on something that is not a number.
-    ConstOperand { op: String, found: Found, span: Span },
+    ConstOperand {
+        op: String,
+        found: Found,
+        span: Span,
+    },
     /// E0117: a setting given twice in one body.
-    SettingTwice { key: String, span: Span, first: Span },
+    SettingTwice {
+        key: String,
+        span: Span,
+        first: Span,
+    },
     /// E0201: dense on a tensor that is not a vector.
     DenseNeedsVector {
         input: Shape,
@@ -755,12 +797,12 @@ pub enum CheckError {
     /// E0401: `at epoch N` outside `1..=epochs`.
     PhaseEpochOutOfRange {
         epoch: i64,
-        epochs: usize,
+        /// The number of epochs and where it is set, when known.
+        epochs: Option<(usize, Span)>,
         span: Span,
-        epochs_span: Span,
     },
-    /// E0402: a required training setting not given.
-    MissingSetting { key: String, span: Span },
+    /// E0402: required training settings not given.
+    MissingSettings { keys: Vec<String>, span: Span },
     /// E0403: a data split that is needed but not defined.
     MissingSplit {
         split: String,
@@ -803,14 +845,34 @@ pub enum CheckError {
         output_span: Span,
     },
     /// W0105: a definition that is never used.
-    Unused { kind: DefKind, name: String, span: Span },
+    Unused {
+        kind: DefKind,
+        name: String,
+        span: Span,
+    },
+    /// Any fact found while expanding one instantiation of a block: the
+    /// fact, with the instantiation it happened in.
+    InBlock {
+        block: String,
+        site: Span,
+        error: Box<CheckError>,
+    },
 }
 
 impl CheckError {
+    /// The fact itself, without the blocks it was found in.
+    pub fn innermost(&self) -> &CheckError {
+        match self {
+            CheckError::InBlock { error, .. } => error.innermost(),
+            other => other,
+        }
+    }
+
     /// The stable code of this fact.
     pub fn code(&self) -> &'static str {
         use CheckError::*;
         match self {
+            InBlock { error, .. } => error.code(),
             UnknownName { .. } => "E0101",
             UnknownCallee { .. } => "E0102",
             Duplicate { .. } => "E0103",
@@ -849,7 +911,7 @@ impl CheckError {
             CostNeedsSigmoid { .. } => "E0301",
             NoCost { .. } => "E0302",
             PhaseEpochOutOfRange { .. } => "E0401",
-            MissingSetting { .. } => "E0402",
+            MissingSettings { .. } => "E0402",
             MissingSplit { .. } => "E0403",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",
@@ -883,6 +945,9 @@ impl CheckError {
     pub fn to_diagnostic(&self) -> Diagnostic {
         let code = self.code();
         let d = match self {
+            CheckError::InBlock { block, site, error } => error
+                .to_diagnostic()
+                .with_secondary(*site, format!("in this use of block `{block}`")),
             CheckError::UnknownName {
                 name,
                 kind,
@@ -1278,34 +1343,35 @@ impl CheckError {
             .with_hint(format!(
                 "add a cost to `{model}`: `cost cross_entropy` (sigmoid outputs), `cost log_likelihood` (softmax outputs) or `cost quadratic`"
             )),
-            CheckError::PhaseEpochOutOfRange {
-                epoch,
-                epochs,
-                span,
-                epochs_span,
-            } => {
-                let d = if *epoch < 1 {
-                    Diagnostic::error(
+            CheckError::PhaseEpochOutOfRange { epoch, epochs, span } => {
+                let d = match epochs {
+                    Some((n, _)) if *epoch >= 1 => Diagnostic::error(
+                        code,
+                        format!("`at epoch {epoch}` is beyond the last epoch ({n})"),
+                        Label::new(*span, "this phase never starts"),
+                    ),
+                    _ => Diagnostic::error(
                         code,
                         format!("`at epoch {epoch}` is before the first epoch"),
                         Label::new(*span, "epochs are numbered from 1"),
-                    )
-                } else {
-                    Diagnostic::error(
-                        code,
-                        format!("`at epoch {epoch}` is beyond the last epoch ({epochs})"),
-                        Label::new(*span, "this phase never starts"),
-                    )
+                    ),
                 };
-                d.with_secondary(*epochs_span, format!("training runs for {epochs} epochs"))
-                    .with_hint(format!("use an epoch from 1 to {epochs}"))
+                match epochs {
+                    Some((n, epochs_span)) => d
+                        .with_secondary(*epochs_span, format!("training runs for {n} epoch{}", plural(*n)))
+                        .with_hint(format!("use an epoch from 1 to {n}")),
+                    None => d,
+                }
             }
-            CheckError::MissingSetting { key, span } => Diagnostic::error(
-                code,
-                format!("missing setting `{key}`"),
-                Label::new(*span, format!("this train block has no `{key}`")),
-            )
-            .with_hint(format!("add e.g. `{key} {}`", setting_example(key))),
+            CheckError::MissingSettings { keys, span } => {
+                let examples: Vec<String> = keys.iter().map(|k| format!("`{k} {}`", setting_example(k))).collect();
+                Diagnostic::error(
+                    code,
+                    format!("missing setting{} {}", plural(keys.len()), tick_list(keys)),
+                    Label::new(*span, format!("this train block has no {}", tick_list(keys))),
+                )
+                .with_hint(format!("add e.g. {}", examples.join(", ")))
+            }
             CheckError::MissingSplit {
                 split,
                 data,
@@ -1395,11 +1461,23 @@ fn unknown_name(
     defined_later: Option<Span>,
 ) -> Diagnostic {
     let (message, label) = match kind {
-        NameKind::Value => (format!("unknown name `{name}`"), "not defined in this scope"),
+        NameKind::Value => (
+            format!("unknown name `{name}`"),
+            "not defined in this scope",
+        ),
         NameKind::Model => (format!("unknown model `{name}`"), "no model with this name"),
-        NameKind::Data => (format!("unknown data block `{name}`"), "no data block with this name"),
-        NameKind::Source => (format!("unknown data source `{name}`"), "not a `let` of this data block"),
-        NameKind::Output => (format!("unknown output `{name}`"), "not an output of this model"),
+        NameKind::Data => (
+            format!("unknown data block `{name}`"),
+            "no data block with this name",
+        ),
+        NameKind::Source => (
+            format!("unknown data source `{name}`"),
+            "not a `let` of this data block",
+        ),
+        NameKind::Output => (
+            format!("unknown output `{name}`"),
+            "not an output of this model",
+        ),
     };
     let mut d = Diagnostic::error(code, message, Label::new(span, label));
     if let Some(later) = defined_later {
@@ -1410,7 +1488,13 @@ fn unknown_name(
     with_did_you_mean(d, did_you_mean)
 }
 
-fn missing_arguments(code: &'static str, callee: &str, names: &[String], span: Span, takes: &[String]) -> Diagnostic {
+fn missing_arguments(
+    code: &'static str,
+    callee: &str,
+    names: &[String],
+    span: Span,
+    takes: &[String],
+) -> Diagnostic {
     let (message, label) = if names.len() == 1 {
         let name = names.first().map(String::as_str).unwrap_or("?");
         (
@@ -1426,7 +1510,13 @@ fn missing_arguments(code: &'static str, callee: &str, names: &[String], span: S
     Diagnostic::error(code, message, Label::new(span, label)).with_note(takes_note(callee, takes))
 }
 
-fn wrong_kind(code: &'static str, subject: &Subject, expected: &Expected, found: &Found, span: Span) -> Diagnostic {
+fn wrong_kind(
+    code: &'static str,
+    subject: &Subject,
+    expected: &Expected,
+    found: &Found,
+    span: Span,
+) -> Diagnostic {
     let mut d = Diagnostic::error(
         code,
         format!("{} must be {}", subject.describe(), expected.describe()),
@@ -1439,7 +1529,9 @@ fn wrong_kind(code: &'static str, subject: &Subject, expected: &Expected, found:
             ));
         }
         (Subject::LayerDef { name }, _, Found::Tensor(_)) => {
-            d = d.with_hint(format!("`layer` names a layer; to name a tensor write `let {name} = ...`"));
+            d = d.with_hint(format!(
+                "`layer` names a layer; to name a tensor write `let {name} = ...`"
+            ));
         }
         (_, Expected::PositiveInt | Expected::NonNegativeInt | Expected::Int, Found::Float(x))
             if x.fract() == 0.0 && x.abs() < 1e15 =>
@@ -1461,17 +1553,21 @@ fn not_allowed(code: &'static str, stmt: &StmtKind, body: BodyKind, span: Span) 
         Label::new(span, "not allowed here"),
     );
     let hint = match (stmt, body) {
-        (StmtKind::LayerCall { .. }, _) => {
-            Some("put layers inside `layers { ... }`, or apply them with `let h = x |> ...`".to_string())
+        (StmtKind::LayerCall { .. }, _) => Some(
+            "put layers inside `layers { ... }`, or apply them with `let h = x |> ...`".to_string(),
+        ),
+        (StmtKind::Setting { .. }, BodyKind::Phase) => Some(
+            "only `learning_rate`, `batch_size` and `optimizer` can change in an `at epoch` phase"
+                .to_string(),
+        ),
+        (StmtKind::Section, _) => {
+            Some("named sections are reserved for training several models at once".to_string())
         }
-        (StmtKind::Setting { .. }, BodyKind::Phase) => {
-            Some("only `learning_rate`, `batch_size` and `optimizer` can change in an `at epoch` phase".to_string())
-        }
-        (StmtKind::Section, _) => Some("named sections are reserved for training several models at once".to_string()),
         (StmtKind::ExtraOutput, _) => Some("a block has exactly one output".to_string()),
-        (StmtKind::Layers | StmtKind::Layer | StmtKind::Input | StmtKind::Output, BodyKind::Data | BodyKind::Train | BodyKind::Phase) => {
-            Some("layers and tensors belong in a `model` or `block`".to_string())
-        }
+        (
+            StmtKind::Layers | StmtKind::Layer | StmtKind::Input | StmtKind::Output,
+            BodyKind::Data | BodyKind::Train | BodyKind::Phase,
+        ) => Some("layers and tensors belong in a `model` or `block`".to_string()),
         (StmtKind::At, _) => Some("`at epoch` phases belong in a `train` block".to_string()),
         (StmtKind::Setting { .. }, BodyKind::Block) => {
             Some("costs and regularizers belong to the model that uses the block".to_string())
@@ -1484,7 +1580,12 @@ fn not_allowed(code: &'static str, stmt: &StmtKind, body: BodyKind, span: Span) 
     }
 }
 
-fn layers_need_one_input(code: &'static str, model: &str, inputs: &[(String, Span)], span: Span) -> Diagnostic {
+fn layers_need_one_input(
+    code: &'static str,
+    model: &str,
+    inputs: &[(String, Span)],
+    span: Span,
+) -> Diagnostic {
     if inputs.is_empty() {
         return Diagnostic::error(
             code,
@@ -1504,10 +1605,19 @@ fn layers_need_one_input(code: &'static str, model: &str, inputs: &[(String, Spa
     for (name, input_span) in inputs {
         d = d.with_secondary(*input_span, format!("input `{name}`"));
     }
-    d.with_hint("with several inputs, say which one each layer takes: `let h = image |> dense(30)`")
+    let first = inputs.first().map_or("x", |(name, _)| name.as_str());
+    d.with_hint(format!(
+        "with several inputs, say which one each layer takes: `let h = {first} |> dense(30)`"
+    ))
 }
 
-fn dense_needs_vector(code: &'static str, input: &[usize], size: Option<usize>, span: Span, input_from: Span) -> Diagnostic {
+fn dense_needs_vector(
+    code: &'static str,
+    input: &[usize],
+    size: Option<usize>,
+    span: Span,
+    input_from: Span,
+) -> Diagnostic {
     let shape = shape_str(input);
     let mut d = Diagnostic::error(
         code,
@@ -1519,9 +1629,8 @@ fn dense_needs_vector(code: &'static str, input: &[usize], size: Option<usize>, 
         Some(n) => {
             d = d
                 .with_note(format!(
-                    "the input has rank {} and {} values; `dense` takes a vector [n]",
-                    input.len(),
-                    thousands(n as u64)
+                    "the input has rank {} and {n} values; `dense` takes a vector [n]",
+                    input.len()
                 ))
                 .with_hint(format!(
                     "insert `flatten` before this layer: the previous layer produces {shape} = {n} values"
@@ -1536,7 +1645,10 @@ fn dense_needs_vector(code: &'static str, input: &[usize], size: Option<usize>, 
 
 fn derivation_notes(derivation: &Derivation, actual: &[usize]) -> Vec<String> {
     match derivation {
-        Derivation::Input { name } => vec![format!("{} is the declared shape of input `{name}`", shape_str(actual))],
+        Derivation::Input { name } => vec![format!(
+            "{} is the declared shape of input `{name}`",
+            shape_str(actual)
+        )],
         Derivation::Layer {
             layer,
             inputs,
@@ -1570,22 +1682,45 @@ fn window_too_large(
 ) -> Diagnostic {
     let fits: Vec<String> = axes
         .iter()
-        .map(|(axis, arith)| format!("{} {} (padded: {})", axis.word(), arith.input, arith.padded_input()))
+        .map(|(axis, arith)| {
+            format!(
+                "{} {} (padded: {})",
+                axis.word(),
+                arith.input,
+                arith.padded_input()
+            )
+        })
         .collect();
     let window = axes.first().map_or(0, |(_, a)| a.window);
     let mut d = Diagnostic::error(
         code,
         format!("{what} of `{layer}` is larger than its input"),
-        Label::new(span, format!("{what} {window} does not fit the {}", fits.join(" or the "))),
+        Label::new(
+            span,
+            format!("{what} {window} does not fit the {}", fits.join(" or the ")),
+        ),
     )
-    .with_secondary(input_from, format!("the input {} comes from here", shape_str(input)));
+    .with_secondary(
+        input_from,
+        format!("the input {} comes from here", shape_str(input)),
+    );
     for (axis, arith) in axes {
-        let prefix = if axes.len() > 1 { format!("{}: ", axis.word()) } else { String::new() };
+        let prefix = if axes.len() > 1 {
+            format!("{}: ", axis.word())
+        } else {
+            String::new()
+        };
         d = d.with_note(format!("{prefix}out = {}", arith.formula()));
     }
-    let largest = axes.iter().map(|(_, a)| a.padded_input()).min().unwrap_or(0);
+    let largest = axes
+        .iter()
+        .map(|(_, a)| a.padded_input())
+        .min()
+        .unwrap_or(0);
     if is_conv {
-        d.with_hint(format!("use `padding: same` to keep the size, or a kernel of at most {largest}"))
+        d.with_hint(format!(
+            "use `padding: same` to keep the size, or a kernel of at most {largest}"
+        ))
     } else {
         d.with_hint(format!(
             "use a window of at most {largest} or `padding: same`, or pool earlier while the input is larger"
@@ -1593,7 +1728,14 @@ fn window_too_large(
     }
 }
 
-fn wrong_rank(code: &'static str, layer: &str, need: RankNeed, actual: &[usize], span: Span, input_from: Span) -> Diagnostic {
+fn wrong_rank(
+    code: &'static str,
+    layer: &str,
+    need: RankNeed,
+    actual: &[usize],
+    span: Span,
+    input_from: Span,
+) -> Diagnostic {
     let (wanted, rank) = match need {
         RankNeed::Vector => ("a vector [n]", 1),
         RankNeed::Image => ("a [channels, height, width] tensor", 3),
@@ -1601,7 +1743,10 @@ fn wrong_rank(code: &'static str, layer: &str, need: RankNeed, actual: &[usize],
     let d = Diagnostic::error(
         code,
         format!("`{layer}` needs {wanted}, found {}", shape_str(actual)),
-        Label::new(span, format!("needs rank {rank}, the input has rank {}", actual.len())),
+        Label::new(
+            span,
+            format!("needs rank {rank}, the input has rank {}", actual.len()),
+        ),
     )
     .with_secondary(input_from, format!("this produces {}", shape_str(actual)));
     match need {
@@ -1666,15 +1811,22 @@ fn reshape_count(
             "reshape changes the number of values",
             Label::new(span, format!("{target} holds {to_count} values")),
         )
-        .with_note(format!("the input {} holds {from_count} values", shape_str(from)))
+        .with_note(format!(
+            "the input {} holds {from_count} values",
+            shape_str(from)
+        ))
         .with_hint("write `-1` for one dimension to infer it")
     }
 }
 
 fn invalid_shape(code: &'static str, problem: &ShapeProblem, span: Span) -> Diagnostic {
     match problem {
-        ShapeProblem::Empty => Diagnostic::error(code, "a shape needs at least one dimension", Label::new(span, "empty shape"))
-            .with_hint("write e.g. `[784]` or `[1, 28, 28]`"),
+        ShapeProblem::Empty => Diagnostic::error(
+            code,
+            "a shape needs at least one dimension",
+            Label::new(span, "empty shape"),
+        )
+        .with_hint("write e.g. `[784]` or `[1, 28, 28]`"),
         ShapeProblem::NonPositive { value } => Diagnostic::error(
             code,
             format!("shape dimension {value} is not positive"),
@@ -1685,7 +1837,10 @@ fn invalid_shape(code: &'static str, problem: &ShapeProblem, span: Span) -> Diag
             Diagnostic::error(
                 code,
                 "shape holds more values than can be counted",
-                Label::new(span, format!("[{}] overflows a 64-bit count", inner.join(", "))),
+                Label::new(
+                    span,
+                    format!("[{}] overflows a 64-bit count", inner.join(", ")),
+                ),
             )
         }
         ShapeProblem::SeveralInferred => Diagnostic::error(
@@ -1693,7 +1848,11 @@ fn invalid_shape(code: &'static str, problem: &ShapeProblem, span: Span) -> Diag
             "only one dimension of a reshape can be `-1`",
             Label::new(span, "several `-1`"),
         ),
-        ShapeProblem::InitValues { param, expected, found } => {
+        ShapeProblem::InitValues {
+            param,
+            expected,
+            found,
+        } => {
             let what = match param {
                 ParamKind::Weights => "weights",
                 ParamKind::Bias => "bias",
@@ -1712,12 +1871,23 @@ fn invalid_shape(code: &'static str, problem: &ShapeProblem, span: Span) -> Diag
     }
 }
 
-fn stride_drops(code: &'static str, layer: &str, axes: &[(Axis, WindowArith, usize)], span: Span) -> Diagnostic {
-    let parts: Vec<String> = axes.iter().map(|(axis, _, dropped)| lines_word(*axis, *dropped)).collect();
+fn stride_drops(
+    code: &'static str,
+    layer: &str,
+    axes: &[(Axis, WindowArith, usize)],
+    span: Span,
+) -> Diagnostic {
+    let parts: Vec<String> = axes
+        .iter()
+        .map(|(axis, _, dropped)| lines_word(*axis, *dropped))
+        .collect();
     let stride = axes.first().map_or(1, |(_, a, _)| a.stride);
     let mut d = Diagnostic::warning(
         code,
-        format!("stride {stride} of `{layer}` drops the last {}", parts.join(" and the last ")),
+        format!(
+            "stride {stride} of `{layer}` drops the last {}",
+            parts.join(" and the last ")
+        ),
         Label::new(span, "never covered by a window"),
     );
     let mut divisors = Vec::new();
@@ -1753,7 +1923,14 @@ fn lines_word(axis: Axis, n: usize) -> String {
     }
 }
 
-fn large_init(code: &'static str, std: f64, fan_in: usize, bias_std: Option<f64>, span: Span, layer_span: Span) -> Diagnostic {
+fn large_init(
+    code: &'static str,
+    std: f64,
+    fan_in: usize,
+    bias_std: Option<f64>,
+    span: Span,
+    layer_span: Span,
+) -> Diagnostic {
     let half = fan_in / 2;
     let b = bias_std.unwrap_or(0.0);
     let z_std = ((half as f64) * std * std + b * b).sqrt();
@@ -1872,7 +2049,12 @@ mod tests {
         };
         let d = e.to_diagnostic();
         assert_eq!(d.code, "E0203");
-        assert!(d.notes.iter().any(|n| n == "out = floor((28 + 0 + 0 - 31) / 1) + 1 = -2"), "{d:?}");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n == "out = floor((28 + 0 + 0 - 31) / 1) + 1 = -2"),
+            "{d:?}"
+        );
         assert!(d.hints.iter().any(|h| h.contains("padding: same")), "{d:?}");
         assert_eq!(d.secondary.len(), 1);
     }
@@ -1902,7 +2084,12 @@ mod tests {
         };
         let d = e.to_diagnostic();
         assert_eq!(d.severity, Severity::Warning);
-        assert!(d.notes.iter().any(|n| n.contains("sqrt(500 * 1.0^2 + 1.0^2) = 22.4")), "{d:?}");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("sqrt(500 * 1.0^2 + 1.0^2) = 22.4")),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -1910,7 +2097,7 @@ mod tests {
         assert_eq!(Range::at_least(Num::Int(1)).describe(), "at least 1");
         assert_eq!(
             Range::between(Num::Float(0.0), true, Num::Float(1.0), false).describe(),
-            "in [0.0, 1.0)"
+            "in [0, 1)"
         );
     }
 

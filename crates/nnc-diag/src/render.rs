@@ -58,9 +58,12 @@ fn to_codespan(d: &Diagnostic, source_len: usize) -> cs::Diagnostic<()> {
         Severity::Warning => cs::Diagnostic::warning(),
     };
     let mut labels =
-        vec![cs::Label::primary((), clamp(d.primary.span, source_len)).with_message(&d.primary.message)];
+        vec![cs::Label::primary((), clamp(d.primary.span, source_len))
+            .with_message(&d.primary.message)];
     for label in &d.secondary {
-        labels.push(cs::Label::secondary((), clamp(label.span, source_len)).with_message(&label.message));
+        labels.push(
+            cs::Label::secondary((), clamp(label.span, source_len)).with_message(&label.message),
+        );
     }
     let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
     notes.extend(d.hints.iter().map(|h| format!("help: {h}")));
@@ -158,9 +161,13 @@ mod tests {
     #[test]
     fn text_shows_code_note_and_help() {
         let src = "model m {\n  input x: [784]\n}\n";
-        let d = Diagnostic::error("E9999", "something is off", Label::new(Span::new(18, 23), "here"))
-            .with_note("1 + 1 = 2")
-            .with_hint("do the other thing");
+        let d = Diagnostic::error(
+            "E9999",
+            "something is off",
+            Label::new(Span::new(18, 23), "here"),
+        )
+        .with_note("1 + 1 = 2")
+        .with_hint("do the other thing");
         let text = to_text(&[d], "m.nnet", src, false);
         assert!(text.contains("error[E9999]: something is off"), "{text}");
         assert!(text.contains("m.nnet:2:9"), "{text}");

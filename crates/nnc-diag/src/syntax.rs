@@ -89,13 +89,22 @@ pub enum Expected {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Cause {
     /// A name and `(` or `[` separated by white space: `dense (30)`.
-    SpaceBeforeBracket { name: String, bracket: char, space: Span },
+    SpaceBeforeBracket {
+        name: String,
+        bracket: char,
+        space: Span,
+    },
     /// A top-level item keyword at the start of a line while the `{` at
     /// `open` is still open: a `}` is probably missing before it.
-    UnclosedBrace { open: Span, keyword: String, keyword_span: Span },
-    /// The file ends while the bracket at `open` is still open; `close` is
-    /// the bracket that would close it.
-    UnclosedAtEnd { open: Span, close: char },
+    UnclosedBrace {
+        open: Span,
+        keyword: String,
+        keyword_span: Span,
+    },
+    /// The bracket at `open` is still open where the error is: at the end
+    /// of the file, or on a later line where its closing bracket `close`
+    /// was expected.
+    Unclosed { open: Span, close: char },
 }
 
 impl SyntaxError {
@@ -126,7 +135,9 @@ impl SyntaxError {
                 "unterminated string",
                 Label::new(*span, "this string has no closing `\"`"),
             )
-            .with_hint("close the string with `\"` on the same line; write `\\\"` for a quote inside it"),
+            .with_hint(
+                "close the string with `\"` on the same line; write `\\\"` for a quote inside it",
+            ),
             SyntaxError::UnterminatedComment { span } => Diagnostic::error(
                 E0001,
                 "unterminated block comment",
@@ -169,7 +180,12 @@ fn number_too_large(span: Span, text: &str) -> Diagnostic {
     }
 }
 
-fn unexpected(span: Span, found: &Found, expected: &[Expected], cause: Option<&Cause>) -> Diagnostic {
+fn unexpected(
+    span: Span,
+    found: &Found,
+    expected: &[Expected],
+    cause: Option<&Cause>,
+) -> Diagnostic {
     let found_text = describe_found(found);
     let message = if expected.is_empty() {
         format!("unexpected {found_text}")
@@ -177,7 +193,11 @@ fn unexpected(span: Span, found: &Found, expected: &[Expected], cause: Option<&C
         format!("expected {}, found {found_text}", join_expected(expected))
     };
     let label = if !expected.is_empty() && expected.len() <= 2 {
-        format!("expected {} here", join_expected(expected))
+        let words: Vec<String> = expected
+            .iter()
+            .map(|e| describe_expected(e, false))
+            .collect();
+        format!("expected {} here", join_words(words))
     } else {
         format!("unexpected {}", short_found(found))
     };
@@ -193,7 +213,11 @@ fn unexpected(span: Span, found: &Found, expected: &[Expected], cause: Option<&C
 
 fn with_cause(diagnostic: Diagnostic, cause: &Cause) -> Diagnostic {
     match cause {
-        Cause::SpaceBeforeBracket { name, bracket, space } => {
+        Cause::SpaceBeforeBracket {
+            name,
+            bracket,
+            space,
+        } => {
             let what = if *bracket == '(' { "a call" } else { "a slice" };
             diagnostic
                 .with_secondary(*space, "remove this space")
@@ -209,14 +233,14 @@ fn with_cause(diagnostic: Diagnostic, cause: &Cause) -> Diagnostic {
             .with_secondary(*open, "this `{` is not closed")
             .with_secondary(*keyword_span, format!("`{keyword}` starts a new item here"))
             .with_hint(format!("is a `}}` missing before `{keyword}`?")),
-        Cause::UnclosedAtEnd { open, close } => {
+        Cause::Unclosed { open, close } => {
             let opener = match close {
                 ')' => '(',
                 ']' => '[',
                 _ => '{',
             };
             diagnostic
-                .with_secondary(*open, format!("this `{opener}` is not closed"))
+                .with_secondary(*open, format!("unclosed `{opener}`"))
                 .with_hint(format!("add the missing `{close}`"))
         }
     }
@@ -224,7 +248,11 @@ fn with_cause(diagnostic: Diagnostic, cause: &Cause) -> Diagnostic {
 
 /// Hints that follow from the found token and the expected set alone.
 fn token_hints(found: &Found, expected: &[Expected]) -> Vec<String> {
-    let expects = |symbol: &str| expected.iter().any(|e| matches!(e, Expected::Symbol(s) if s == symbol));
+    let expects = |symbol: &str| {
+        expected
+            .iter()
+            .any(|e| matches!(e, Expected::Symbol(s) if s == symbol))
+    };
     let mut hints = Vec::new();
     match found {
         Found::Symbol(s) if s == ":" && expects("=") => hints.push(
@@ -233,11 +261,14 @@ fn token_hints(found: &Found, expected: &[Expected]) -> Vec<String> {
                 .to_string(),
         ),
         Found::Symbol(s) if s == "=" && expects(":") => hints.push(
-            "named arguments and input shapes use `:`, as in `act: relu` or `input x: [784]`".to_string(),
+            "named arguments and input shapes use `:`, as in `act: relu` or `input x: [784]`"
+                .to_string(),
         ),
-        Found::Symbol(s) if s == "[" && expects("..") => {
-            hints.push("a slice needs a range, as in `file[..50000]` or `file[50000..]`".to_string())
-        }
+        Found::Keyword(k) if expected.contains(&Expected::Name) => hints.push(format!(
+            "`{k}` is a reserved word and cannot be used as a name; choose another name"
+        )),
+        Found::Symbol(s) if s == "[" && expects("..") => hints
+            .push("a slice needs a range, as in `file[..50000]` or `file[50000..]`".to_string()),
         _ => {}
     }
     hints
@@ -265,7 +296,8 @@ fn short_found(found: &Found) -> String {
     }
 }
 
-fn describe_expected(expected: &Expected) -> String {
+/// Names an expected thing; `long` adds examples to statements and items.
+fn describe_expected(expected: &Expected, long: bool) -> String {
     match expected {
         Expected::Symbol(s) | Expected::Keyword(s) => format!("`{s}`"),
         Expected::Name => "a name".to_string(),
@@ -273,8 +305,14 @@ fn describe_expected(expected: &Expected) -> String {
         Expected::Parameter => "a parameter name".to_string(),
         Expected::Expression => "an expression".to_string(),
         Expected::Layer => "a layer".to_string(),
-        Expected::Statement => "a statement (`input`, `let`, `output`, `layer`, `layers`, a setting, ...)".to_string(),
-        Expected::Item => "an item (`model`, `data`, `train`, `block` or `const`)".to_string(),
+        Expected::Statement if long => {
+            "a statement (`input`, `let`, `output`, `layer`, `layers`, a setting, ...)".to_string()
+        }
+        Expected::Statement => "a statement".to_string(),
+        Expected::Item if long => {
+            "an item (`model`, `data`, `train`, `block` or `const`)".to_string()
+        }
+        Expected::Item => "an item".to_string(),
         Expected::Operator => "an operator".to_string(),
         Expected::EndOfFile => "the end of the file".to_string(),
     }
@@ -282,7 +320,15 @@ fn describe_expected(expected: &Expected) -> String {
 
 /// Joins the expected things as English: "a, b or c".
 fn join_expected(expected: &[Expected]) -> String {
-    let words: Vec<String> = expected.iter().map(describe_expected).collect();
+    join_words(
+        expected
+            .iter()
+            .map(|e| describe_expected(e, true))
+            .collect(),
+    )
+}
+
+fn join_words(words: Vec<String>) -> String {
     match words.split_last() {
         None => String::new(),
         Some((last, [])) => last.clone(),
@@ -301,7 +347,10 @@ mod tests {
     #[test]
     fn codes_are_in_the_table() {
         assert_eq!(crate::codes::title(E0001), Some("syntax error"));
-        assert_eq!(crate::codes::title(E0002), Some("number literal out of range"));
+        assert_eq!(
+            crate::codes::title(E0002),
+            Some("number literal out of range")
+        );
     }
 
     #[test]
@@ -329,7 +378,10 @@ mod tests {
             cause: None,
         };
         let d = error.to_diagnostic();
-        assert_eq!(d.message, "expected `,`, `)` or an operator, found the end of the file");
+        assert_eq!(
+            d.message,
+            "expected `,`, `)` or an operator, found the end of the file"
+        );
         assert_eq!(d.primary.message, "unexpected end of file");
     }
 
@@ -346,7 +398,11 @@ mod tests {
             }),
         };
         let d = error.to_diagnostic();
-        assert!(d.hints.iter().any(|h| h.contains("`dense(...`")), "{:?}", d.hints);
+        assert!(
+            d.hints.iter().any(|h| h.contains("`dense(...`")),
+            "{:?}",
+            d.hints
+        );
         assert_eq!(d.secondary.len(), 1);
     }
 

@@ -1,8 +1,8 @@
 //! The canonical formatter of `.nnet` files (`nnc fmt`).
 //!
-//! [`format`] parses a source text and prints its syntax tree back in the one
+//! [`format()`] parses a source text and prints its syntax tree back in the one
 //! canonical layout; [`format_file`] prints an already parsed tree. A file
-//! with syntax errors is not formatted: [`format`] returns the errors.
+//! with syntax errors is not formatted: [`format()`] returns the errors.
 //!
 //! # Invariants
 //!
@@ -41,9 +41,12 @@
 //! - Lines aim at 100 columns. A pipe that does not fit breaks before every
 //!   `|>`, each stage on its own line indented 4 spaces from the statement.
 //!   An argument, parameter or list that does not fit breaks one element per
-//!   line, indented 2 spaces, with a trailing comma. A list of two or more
+//!   line, indented 2 spaces, with a trailing comma. A call whose only
+//!   argument is a list hugs it: `values([` ... `])`. A list of two or more
 //!   lists (a matrix, as in `values([[...], [...]])`) is always one row per
-//!   line. Nothing else breaks.
+//!   line. A break inside an element breaks the lists and pipes around it
+//!   (so `x |> layers { ... }` puts its stage on its own line). Nothing else
+//!   breaks: long arithmetic, item headers and comments stay on their line.
 //!
 //! # Comments
 //!
@@ -51,10 +54,11 @@
 //! item, layer or list element that follows it (a comment before a closing
 //! `}` stays at the end of the body). A comment after code on the same line
 //! stays at the end of that line, two spaces after the code. A block comment
-//! with code after it on its line stays inline before that code. A comment
-//! anywhere else inside a statement (say, a `//` comment between `=` and the
-//! value) moves, with the other comments of that statement's header, onto its
-//! own line before the statement.
+//! with code after it on its line stays inline before that code (a name, a
+//! value, a list element or the `{` of a body). A comment anywhere else
+//! inside a statement (say, a `//` comment between `=` and the value) moves,
+//! with the other comments of that statement's header, onto its own line
+//! before the statement.
 
 mod doc;
 mod printer;

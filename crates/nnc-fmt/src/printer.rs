@@ -22,6 +22,11 @@
 //! layer holding it (its *unit*) is printed again with every comment of its
 //! header moved, in order, onto their own lines before it. The result is a
 //! fixed point: the second run finds those comments before the unit.
+//!
+//! The parser's spans may run past a node's last token over the whitespace
+//! and comments after it (pest skips them before an optional part that then
+//! does not match); the printer measures every end itself ([`Printer::end`]),
+//! so a trailing comment is never mistaken for a comment inside the node.
 
 use crate::doc::{comma_if_broken, concat, empty, group, nest, text, Doc};
 use crate::source::Source;
@@ -472,7 +477,8 @@ impl<'a> Printer<'a> {
         span_of: impl Fn(&T) -> Span,
         unit: impl Fn(&mut Self, &T) -> Unit,
     ) -> Doc {
-        let lines = self.lines(elems, brace + 1, close, true, span_of, unit, |_| false);
+        let start = brace.saturating_add(1);
+        let lines = self.lines(elems, start, close, true, span_of, unit, |_| false);
         let mut docs = vec![text("{")];
         docs.extend(lines.opener);
         if lines.started {
@@ -551,6 +557,7 @@ impl<'a> Printer<'a> {
                         p.ident(&b.name),
                         p.params(&b.params, open, close),
                         text(" "),
+                        p.inline_comments(brace),
                     ])
                 });
                 let body = match &b.body {
@@ -574,6 +581,7 @@ impl<'a> Printer<'a> {
                     docs.push(text(" on "));
                     docs.push(p.ident(&t.data));
                     docs.push(text(" "));
+                    docs.push(p.inline_comments(brace));
                     concat(docs)
                 });
                 let body = self.stmt_body(&t.body, brace, self.close(t.span));
@@ -586,7 +594,12 @@ impl<'a> Printer<'a> {
     fn named_body(&mut self, keyword: &str, name: &Ident, body: &[Stmt], span: Span) -> Unit {
         let brace = self.brace(name.span.end, span);
         let head = self.unit(brace, |p| {
-            concat(vec![text(format!("{keyword} ")), p.ident(name), text(" ")])
+            concat(vec![
+                text(format!("{keyword} ")),
+                p.ident(name),
+                text(" "),
+                p.inline_comments(brace),
+            ])
         });
         let body = self.stmt_body(body, brace, self.close(span));
         head.then(body)
@@ -635,8 +648,10 @@ impl<'a> Printer<'a> {
             Stmt::Let { name, value, span } => self.binding("let", name, value, *span),
             Stmt::Layer { name, value, span } => self.binding("layer", name, value, *span),
             Stmt::Layers { items, span } => {
-                let brace = self.brace(span.start + "layers".len(), *span);
-                let head = self.unit(brace, |_| text("layers "));
+                let brace = self.brace(span.start.saturating_add("layers".len()), *span);
+                let head = self.unit(brace, |p| {
+                    concat(vec![text("layers "), p.inline_comments(brace)])
+                });
                 let body = self.layer_body(items, brace, self.close(*span));
                 head.then(body)
             }
@@ -649,7 +664,13 @@ impl<'a> Printer<'a> {
             } => {
                 let brace = self.brace(name.span.end, *span);
                 let head = self.unit(brace, |p| {
-                    concat(vec![p.ident(kind), text(" "), p.ident(name), text(" ")])
+                    concat(vec![
+                        p.ident(kind),
+                        text(" "),
+                        p.ident(name),
+                        text(" "),
+                        p.inline_comments(brace),
+                    ])
                 });
                 let body = self.stmt_body(body, brace, self.close(*span));
                 head.then(body)
@@ -675,7 +696,12 @@ impl<'a> Printer<'a> {
     fn at(&mut self, epoch: &Expr, body: &[Stmt], span: Span) -> Unit {
         let brace = self.brace(epoch.span.end, span);
         let head = self.unit(brace, |p| {
-            concat(vec![text("at epoch "), p.expr(epoch), text(" ")])
+            concat(vec![
+                text("at epoch "),
+                p.expr(epoch),
+                text(" "),
+                p.inline_comments(brace),
+            ])
         });
         let single = match body {
             [only @ Stmt::Setting(_)] if self.no_comments_before(self.end(span)) => Some(only),
@@ -765,10 +791,10 @@ impl<'a> Printer<'a> {
                 concat(vec![self.expr(value), text(" -> "), self.expr(shape)])
             }
             ExprKind::Layers(items) => {
-                let brace = self.brace(expr.span.start + "layers".len(), expr.span);
-                let rest = self.leftovers(brace);
+                let brace = self.brace(expr.span.start.saturating_add("layers".len()), expr.span);
+                let rest = self.inline_comments(brace);
                 let body = self.layer_body(items, brace, self.close(expr.span));
-                concat(vec![text("layers"), rest, text(" "), body])
+                concat(vec![text("layers "), rest, body])
             }
             ExprKind::Paren(inner) => concat(vec![text("("), self.expr(inner), text(")")]),
         };
@@ -813,7 +839,7 @@ impl<'a> Printer<'a> {
     /// written one row per line.
     fn list(&mut self, elems: &[Expr], span: Span) -> Doc {
         let matrix = elems.len() >= 2 && elems.iter().all(|e| matches!(e.kind, ExprKind::List(_)));
-        let open_end = span.start + 1;
+        let open_end = span.start.saturating_add(1);
         let close = self.close(span);
         self.seq(
             ("[", "]"),

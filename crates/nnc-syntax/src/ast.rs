@@ -120,21 +120,46 @@ pub struct TrainItem {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Stmt {
     /// `input image: [784]` (the shape may be omitted inside blocks).
-    Input { name: Ident, shape: Option<Expr>, span: Span },
+    Input {
+        name: Ident,
+        shape: Option<Expr>,
+        span: Span,
+    },
     /// `output digit = h |> dense(10)` or `output h`.
-    Output { name: Ident, value: Option<Expr>, span: Span },
+    Output {
+        name: Ident,
+        value: Option<Expr>,
+        span: Span,
+    },
     /// `let code = dense(x, 32)`
-    Let { name: Ident, value: Expr, span: Span },
+    Let {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
     /// `layer encoder = dense(32, act: relu)`: one set of weights, usable
     /// several times.
-    Layer { name: Ident, value: Expr, span: Span },
+    Layer {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
     /// `layers { dense(30) dense(10) }`: a stack applied to the model's one
     /// input; its result is the model's output.
     Layers { items: Vec<Expr>, span: Span },
     /// `at epoch 31 { learning_rate 0.1 }`
-    At { epoch: Expr, body: Vec<Stmt>, span: Span },
+    At {
+        epoch: Expr,
+        body: Vec<Stmt>,
+        span: Span,
+    },
     /// `step generator { ... }`: a named section.
-    Section { kind: Ident, name: Ident, body: Vec<Stmt>, span: Span },
+    Section {
+        kind: Ident,
+        name: Ident,
+        body: Vec<Stmt>,
+        span: Span,
+    },
     /// `cost cross_entropy`, `learning_rate 0.1`, `early_stop(patience: 10)`.
     Setting(Setting),
 }
@@ -180,14 +205,20 @@ pub enum ExprKind {
     /// `30`, `50_000`
     Int(i64),
     /// `0.1`, `5.0`, `1e-8`; `text` is the literal as written.
-    Float { value: f64, text: String },
+    Float {
+        value: f64,
+        text: String,
+    },
     /// `"../data/mnist/train-images-idx3-ubyte.gz"` (escapes resolved).
     Str(String),
     Bool(bool),
     /// `x`, `relu`, `HIDDEN`
     Name(Ident),
     /// `dense(30, act: sigmoid)`
-    Call { callee: Ident, args: Vec<Arg> },
+    Call {
+        callee: Ident,
+        args: Vec<Arg>,
+    },
     /// `train_file[0..50000]`, `train_file[50000..]`
     Slice {
         base: Ident,
@@ -199,11 +230,18 @@ pub enum ExprKind {
     /// `-x`
     Neg(Box<Expr>),
     /// `a + b`, `1 / 255`
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `x |> dense(30) |> dense(10)`: at least two stages.
     Pipe(Vec<Expr>),
     /// `conv2d(20, kernel: 5) -> [20, 24, 24]`
-    Assert { value: Box<Expr>, shape: Box<Expr> },
+    Assert {
+        value: Box<Expr>,
+        shape: Box<Expr>,
+    },
     /// `layers { conv2d(20, kernel: 5) max_pool(2) }` as a value.
     Layers(Vec<Expr>),
     /// `(a + b)`: kept so the formatter preserves the user's parentheses.

@@ -63,16 +63,15 @@ pub(crate) fn is_limit(error: &Error<Rule>) -> bool {
 fn from_rule(rule: Rule) -> Option<Expected> {
     use Rule::*;
     let expected = match rule {
-        file | item_prefix | const_item | block_item | model_item | data_item | train_item | kw_const | kw_block
-        | kw_model | kw_data | kw_train => Expected::Item,
+        file | item_prefix | const_item | block_item | model_item | data_item | train_item
+        | kw_const | kw_block | kw_model | kw_data | kw_train => Expected::Item,
         EOI => Expected::EndOfFile,
-        input_stmt | output_stmt | let_stmt | layer_stmt | layers_stmt | at_stmt | section_stmt | setting
-        | setting_key | kw_output | kw_let | kw_layer | kw_at | kw_layers | layers_block | dataflow_body => {
-            Expected::Statement
-        }
+        input_stmt | output_stmt | let_stmt | layer_stmt | layers_stmt | at_stmt | section_stmt
+        | setting | setting_key | kw_output | kw_let | kw_layer | kw_at | kw_layers
+        | layers_block | dataflow_body => Expected::Statement,
         layer_items | stage => Expected::Layer,
-        expr | sum | product | unary | float | int | string | string_inner | boolean | call | index | list
-        | paren | neg_op => Expected::Expression,
+        expr | sum | product | unary | float | int | string | string_inner | boolean | call
+        | index | list | paren | neg_op => Expected::Expression,
         pipe_op | arrow | add_op | sub_op | mul_op | div_op => Expected::Operator,
         ident | ident_list => Expected::Name,
         params | param => Expected::Parameter,
@@ -83,8 +82,8 @@ fn from_rule(rule: Rule) -> Option<Expected> {
         kw_input => Expected::Keyword("input".to_string()),
         kw_epoch => Expected::Keyword("epoch".to_string()),
         // Silent rules: pest never reports them.
-        WHITESPACE | COMMENT | line_comment | block_comment | item | block_body | stmt | atom | exponent
-        | ident_char | keyword | stmt_keyword => return None,
+        WHITESPACE | COMMENT | line_comment | block_comment | item | block_body | stmt | atom
+        | exponent | ident_char | keyword | stmt_keyword => return None,
     };
     Some(expected)
 }
@@ -113,11 +112,19 @@ pub(crate) fn simplify(mut set: BTreeSet<Expected>, in_layer_list: bool) -> Vec<
     if set.contains(&Expected::Statement) {
         set.remove(&Expected::Keyword("input".to_string()));
     }
-    let broad = [Expected::Statement, Expected::Expression, Expected::Layer, Expected::Argument];
+    let broad = [
+        Expected::Statement,
+        Expected::Expression,
+        Expected::Layer,
+        Expected::Argument,
+    ];
     if broad.iter().any(|b| set.contains(b)) {
         set.remove(&Expected::Name);
     }
-    if set.contains(&Expected::Expression) || set.contains(&Expected::Layer) || set.contains(&Expected::Argument) {
+    if set.contains(&Expected::Expression)
+        || set.contains(&Expected::Layer)
+        || set.contains(&Expected::Argument)
+    {
         // `(` and `[` only open a parenthesised expression or a list here.
         set.remove(&Expected::Symbol("(".to_string()));
         set.remove(&Expected::Symbol("[".to_string()));
@@ -179,7 +186,8 @@ fn number_len(text: &str) -> usize {
     while i < bytes.len() {
         let b = bytes[i];
         let decimal_point = b == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-        let exponent_sign = matches!(b, b'+' | b'-') && i > 0 && matches!(bytes[i - 1], b'e' | b'E');
+        let exponent_sign =
+            matches!(b, b'+' | b'-') && i > 0 && matches!(bytes[i - 1], b'e' | b'E');
         if b.is_ascii_alphanumeric() || b == b'_' || decimal_point || exponent_sign {
             i += 1;
         } else {
@@ -224,16 +232,37 @@ mod tests {
     #[test]
     fn found_names_the_token() {
         let src = "ab model 12_000 |> \"s\" )";
-        assert_eq!(found_at(src, 0), (Found::Name("ab".into()), Span::new(0, 2)));
-        assert_eq!(found_at(src, 3), (Found::Keyword("model".into()), Span::new(3, 8)));
-        assert_eq!(found_at(src, 9), (Found::Number("12_000".into()), Span::new(9, 15)));
-        assert_eq!(found_at(src, 16), (Found::Symbol("|>".into()), Span::new(16, 18)));
+        assert_eq!(
+            found_at(src, 0),
+            (Found::Name("ab".into()), Span::new(0, 2))
+        );
+        assert_eq!(
+            found_at(src, 3),
+            (Found::Keyword("model".into()), Span::new(3, 8))
+        );
+        assert_eq!(
+            found_at(src, 9),
+            (Found::Number("12_000".into()), Span::new(9, 15))
+        );
+        assert_eq!(
+            found_at(src, 16),
+            (Found::Symbol("|>".into()), Span::new(16, 18))
+        );
         assert_eq!(found_at(src, 19), (Found::Str, Span::new(19, 22)));
-        assert_eq!(found_at(src, 23), (Found::Symbol(")".into()), Span::new(23, 24)));
+        assert_eq!(
+            found_at(src, 23),
+            (Found::Symbol(")".into()), Span::new(23, 24))
+        );
         assert_eq!(found_at(src, 24), (Found::EndOfFile, Span::new(24, 24)));
         assert_eq!(found_at("x\n", 1), (Found::Newline, Span::new(1, 2)));
-        assert_eq!(found_at("1.5e-3,", 0), (Found::Number("1.5e-3".into()), Span::new(0, 6)));
-        assert_eq!(found_at("é", 0), (Found::Symbol("é".into()), Span::new(0, 2)));
+        assert_eq!(
+            found_at("1.5e-3,", 0),
+            (Found::Number("1.5e-3".into()), Span::new(0, 6))
+        );
+        assert_eq!(
+            found_at("é", 0),
+            (Found::Symbol("é".into()), Span::new(0, 2))
+        );
     }
 
     #[test]

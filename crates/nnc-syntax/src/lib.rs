@@ -67,7 +67,9 @@ pub fn parse(source: &str) -> (File, Vec<SyntaxError>) {
     while let Some(from) = start {
         start = recovery.segment(from);
     }
-    let Recovery { items, mut errors, .. } = recovery;
+    let Recovery {
+        items, mut errors, ..
+    } = recovery;
     errors.sort_by_key(|e| e.span().start);
     let file = File {
         items,
@@ -89,13 +91,16 @@ impl Recovery<'_> {
     /// Parses the text from `start` on, keeps what parses and records the
     /// first error. Returns where to resume, if anywhere.
     fn segment(&mut self, start: usize) -> Option<usize> {
-        let deep = self.scan.first_too_deep(start, self.source.len(), MAX_NESTING);
+        let deep = self
+            .scan
+            .first_too_deep(start, self.source.len(), MAX_NESTING);
         let end = deep.unwrap_or(self.source.len());
         let text = &self.source[start..end];
         match NnetParser::parse(Rule::file, text) {
             Ok(mut pairs) => {
                 if let Some(root) = pairs.next() {
-                    Lowerer::new(start, self.source, &self.scan.comments, &mut self.errors).items(root, &mut self.items);
+                    Lowerer::new(start, self.source, &self.scan.comments, &mut self.errors)
+                        .items(root, &mut self.items);
                 }
                 // A text cut before an over-deep bracket cannot parse (its
                 // brackets are unbalanced); this keeps the guarantee anyway.
@@ -134,7 +139,8 @@ impl Recovery<'_> {
         };
         let end = start + root.as_span().end();
         let kept_before = self.items.len();
-        Lowerer::new(start, self.source, &self.scan.comments, &mut self.errors).items(root, &mut self.items);
+        Lowerer::new(start, self.source, &self.scan.comments, &mut self.errors)
+            .items(root, &mut self.items);
         let failed_at = self.skip_trivia(end);
         let starts_item = scan::ITEM_KEYWORDS.contains(&scan::word_at(self.source, failed_at));
         if pos > failed_at && !starts_item && self.items.len() > kept_before {
@@ -172,11 +178,13 @@ impl Recovery<'_> {
             return (None, None);
         };
         let cause = if line.pos < pos {
-            self.scan.open_brace_at(failed_at, line.pos).map(|open| Cause::UnclosedBrace {
-                open: Span::new(open, open + 1),
-                keyword: scan::word_at(self.source, line.pos).to_string(),
-                keyword_span: Span::new(line.pos, line.pos + line.len),
-            })
+            self.scan
+                .open_brace_at(failed_at, line.pos)
+                .map(|open| Cause::UnclosedBrace {
+                    open: Span::new(open, open + 1),
+                    keyword: scan::word_at(self.source, line.pos).to_string(),
+                    keyword_span: Span::new(line.pos, line.pos + line.len),
+                })
         } else {
             None
         };
@@ -193,8 +201,18 @@ impl Recovery<'_> {
 
     /// The fact for a pest error; `expected` is what pest would have
     /// accepted at the error position.
-    fn fact(&self, context: Context, expected: BTreeSet<Expected>, unclosed: Option<Cause>) -> SyntaxError {
-        let Context { start, pos, deep, limit } = context;
+    fn fact(
+        &self,
+        context: Context,
+        expected: BTreeSet<Expected>,
+        unclosed: Option<Cause>,
+    ) -> SyntaxError {
+        let Context {
+            start,
+            pos,
+            deep,
+            limit,
+        } = context;
         if let Some(deep) = deep.filter(|d| pos >= *d) {
             return too_deep(deep);
         }
@@ -214,7 +232,7 @@ impl Recovery<'_> {
         let in_layer_list = self.scan.in_layer_list(self.source, start, pos);
         let expected = expected::simplify(expected, in_layer_list);
         let cause = unclosed
-            .or_else(|| self.unclosed_at_end(start, pos, &found))
+            .or_else(|| self.unclosed(start, pos, &found, &expected))
             .or_else(|| expected::space_before_bracket(self.source, pos, &found));
         SyntaxError::Unexpected {
             span,
@@ -224,21 +242,35 @@ impl Recovery<'_> {
         }
     }
 
-    /// At the end of the file, the innermost bracket still open.
-    fn unclosed_at_end(&self, start: usize, pos: usize, found: &Found) -> Option<Cause> {
-        if *found != Found::EndOfFile {
-            return None;
-        }
+    /// The innermost bracket still open at the error, when it is the
+    /// likely culprit: at the end of the file, or a `(` or `[` opened on an
+    /// earlier line whose closing bracket was among the expected tokens.
+    fn unclosed(
+        &self,
+        start: usize,
+        pos: usize,
+        found: &Found,
+        expected: &[Expected],
+    ) -> Option<Cause> {
         let open = self.scan.open_stack(start, pos).last().copied()?;
         let close = match open.ch {
             b'(' => ')',
             b'[' => ']',
             _ => '}',
         };
-        Some(Cause::UnclosedAtEnd {
+        let cause = Cause::Unclosed {
             open: Span::new(open.pos, open.pos + 1),
             close,
-        })
+        };
+        if *found == Found::EndOfFile {
+            return Some(cause);
+        }
+        let closer_expected = expected.contains(&Expected::Symbol(close.to_string()));
+        let on_earlier_line = self
+            .source
+            .get(open.pos..pos)
+            .is_some_and(|between| between.contains('\n'));
+        (close != '}' && closer_expected && on_earlier_line).then_some(cause)
     }
 }
 

@@ -12,7 +12,7 @@
 
 use crate::ast::*;
 use crate::grammar::Rule;
-use nnc_diag::syntax::SyntaxError;
+use nnc_diag::syntax::{Cause, Found, SyntaxError};
 use nnc_diag::Span;
 use pest::iterators::{Pair, Pairs};
 
@@ -20,7 +20,8 @@ use pest::iterators::{Pair, Pairs};
 pub const MAX_EXPR_DEPTH: usize = 256;
 
 /// The outcome of lowering one node: an error here drops the whole item.
-type Lowered<T> = Result<T, SyntaxError>;
+/// (Boxed: the error is rare and large, the `Ok` path is hot.)
+type Lowered<T> = Result<T, Box<SyntaxError>>;
 
 /// Lowers pairs of one parsed text that starts at `offset` in the file.
 pub(crate) struct Lowerer<'e> {
@@ -33,7 +34,12 @@ pub(crate) struct Lowerer<'e> {
 }
 
 impl<'e> Lowerer<'e> {
-    pub fn new(offset: usize, source: &'e str, comments: &'e [Comment], errors: &'e mut Vec<SyntaxError>) -> Self {
+    pub fn new(
+        offset: usize,
+        source: &'e str,
+        comments: &'e [Comment],
+        errors: &'e mut Vec<SyntaxError>,
+    ) -> Self {
         Lowerer {
             offset,
             source,
@@ -51,7 +57,7 @@ impl<'e> Lowerer<'e> {
             }
             match self.item(pair) {
                 Ok(item) => items.push(item),
-                Err(error) => self.errors.push(error),
+                Err(error) => self.errors.push(*error),
             }
         }
     }
@@ -68,18 +74,25 @@ impl<'e> Lowerer<'e> {
             end = start + text.trim_end_matches([' ', '\t', '\r', '\n']).len();
             let at = self.comments.partition_point(|c| c.span.end < end);
             match self.comments.get(at) {
-                Some(comment) if comment.span.end == end && comment.span.start >= start => end = comment.span.start,
+                Some(comment) if comment.span.end == end && comment.span.start >= start => {
+                    end = comment.span.start
+                }
                 _ => return Span::new(start, end),
             }
         }
     }
 
-    fn internal(&self, span: Span, detail: &'static str) -> SyntaxError {
-        SyntaxError::Internal { span, detail }
+    fn internal(&self, span: Span, detail: &'static str) -> Box<SyntaxError> {
+        Box::new(SyntaxError::Internal { span, detail })
     }
 
     /// The next significant child (keywords skipped), or an internal error.
-    fn next<'i>(&self, children: &mut Pairs<'i, Rule>, parent: Span, what: &'static str) -> Lowered<Pair<'i, Rule>> {
+    fn next<'i>(
+        &self,
+        children: &mut Pairs<'i, Rule>,
+        parent: Span,
+        what: &'static str,
+    ) -> Lowered<Pair<'i, Rule>> {
         next_significant(children).ok_or_else(|| self.internal(parent, what))
     }
 
@@ -140,8 +153,12 @@ impl<'e> Lowerer<'e> {
                         params.push(self.param(param)?);
                     }
                 }
-                Rule::dataflow_body => body = Some(BlockBody::Dataflow(self.stmts(child.into_inner())?)),
-                Rule::layer_items => body = Some(BlockBody::Layers(self.stages(child.into_inner(), 0)?)),
+                Rule::dataflow_body => {
+                    body = Some(BlockBody::Dataflow(self.stmts(child.into_inner())?))
+                }
+                Rule::layer_items => {
+                    body = Some(BlockBody::Layers(self.stages(child.into_inner(), 0)?))
+                }
                 _ => return Err(self.internal(span, "a block part")),
             }
         }
@@ -162,13 +179,20 @@ impl<'e> Lowerer<'e> {
             Some(value) => Some(self.expr(value, 0)?),
             None => None,
         };
-        Ok(Param { name, default, span })
+        Ok(Param {
+            name,
+            default,
+            span,
+        })
     }
 
     // ------------------------------------------------------------ statements
 
     fn stmts(&mut self, children: Pairs<'_, Rule>) -> Lowered<Vec<Stmt>> {
-        children.filter(is_significant).map(|pair| self.stmt(pair)).collect()
+        children
+            .filter(is_significant)
+            .map(|pair| self.stmt(pair))
+            .collect()
     }
 
     fn stmt(&mut self, pair: Pair<'_, Rule>) -> Lowered<Stmt> {
@@ -210,7 +234,12 @@ impl<'e> Lowerer<'e> {
                 let kind = self.ident(&self.next(&mut children, span, "a section kind")?);
                 let name = self.ident(&self.next(&mut children, span, "a section name")?);
                 let body = self.stmts(children)?;
-                Ok(Stmt::Section { kind, name, body, span })
+                Ok(Stmt::Section {
+                    kind,
+                    name,
+                    body,
+                    span,
+                })
             }
             Rule::setting => self.setting(children, span).map(Stmt::Setting),
             _ => Err(self.internal(span, "a statement")),
@@ -254,20 +283,58 @@ impl<'e> Lowerer<'e> {
 
     fn check_depth(&self, depth: usize, span: Span) -> Lowered<()> {
         if depth > MAX_EXPR_DEPTH {
-            return Err(SyntaxError::TooDeep {
+            return Err(Box::new(SyntaxError::TooDeep {
                 span,
                 limit: MAX_EXPR_DEPTH,
-            });
+            }));
         }
         Ok(())
     }
 
     /// The stages of a layer list (`layers { ... }` or a sequential block).
     fn stages(&mut self, children: Pairs<'_, Rule>, depth: usize) -> Lowered<Vec<Expr>> {
-        children
+        let stages = children
             .filter(is_significant)
             .map(|pair| self.expr(pair, depth))
-            .collect()
+            .collect::<Lowered<Vec<Expr>>>()?;
+        self.reject_spaced_calls(&stages)?;
+        Ok(stages)
+    }
+
+    /// In a layer list, `dense (30)` is two stages for the grammar: the name
+    /// `dense`, then `(30)`. A parenthesised or list stage is no layer, so a
+    /// name followed on the same line by white space and `(` or `[` is
+    /// reported as the call or slice it was meant to be. (On a new line,
+    /// `relu` then `(x)` stays two stages, as the language says.)
+    fn reject_spaced_calls(&self, stages: &[Expr]) -> Lowered<()> {
+        for pair in stages.windows(2) {
+            let (ExprKind::Name(name), ExprKind::Paren(_) | ExprKind::List(_)) =
+                (&pair[0].kind, &pair[1].kind)
+            else {
+                continue;
+            };
+            let gap = Span::new(pair[0].span.end, pair[1].span.start);
+            let between = self.source.get(gap.start..gap.end).unwrap_or("");
+            if between.is_empty() || !between.chars().all(|c| c == ' ' || c == '\t') {
+                continue;
+            }
+            let bracket = if matches!(pair[1].kind, ExprKind::Paren(_)) {
+                '('
+            } else {
+                '['
+            };
+            return Err(Box::new(SyntaxError::Unexpected {
+                span: Span::new(gap.end, gap.end + 1),
+                found: Found::Symbol(bracket.to_string()),
+                expected: Vec::new(),
+                cause: Some(Cause::SpaceBeforeBracket {
+                    name: name.name.clone(),
+                    bracket,
+                    space: gap,
+                }),
+            }));
+        }
+        Ok(())
     }
 
     /// Lowers any expression pair; the new node sits `depth` levels below
@@ -380,7 +447,9 @@ impl<'e> Lowerer<'e> {
         let kind = match pair.as_rule() {
             Rule::int => ExprKind::Int(self.int(pair.as_str(), span)),
             Rule::float => self.float(pair.as_str(), span),
-            Rule::string => ExprKind::Str(unescape(pair.into_inner().next().map_or("", |p| p.as_str()))),
+            Rule::string => ExprKind::Str(unescape(
+                pair.into_inner().next().map_or("", |p| p.as_str()),
+            )),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::ident => ExprKind::Name(self.ident(&pair)),
             Rule::layers_block => ExprKind::Layers(self.stages(pair.into_inner(), depth + 1)?),
@@ -432,7 +501,11 @@ impl<'e> Lowerer<'e> {
         let inner = self.next(&mut children, span, "an argument")?;
         if inner.as_rule() != Rule::named_arg {
             let value = self.expr(inner, depth)?;
-            return Ok(Arg { name: None, value, span });
+            return Ok(Arg {
+                name: None,
+                value,
+                span,
+            });
         }
         let mut parts = inner.into_inner();
         let name = self.ident(&self.next(&mut parts, span, "an argument name")?);

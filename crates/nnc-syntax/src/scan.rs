@@ -14,8 +14,8 @@ pub(crate) const ITEM_KEYWORDS: &[&str] = &["const", "block", "model", "data", "
 
 /// Every reserved word of the language.
 pub(crate) const KEYWORDS: &[&str] = &[
-    "const", "block", "model", "data", "train", "input", "output", "let", "layers", "layer", "at", "on", "true",
-    "false",
+    "const", "block", "model", "data", "train", "input", "output", "let", "layers", "layer", "at",
+    "on", "true", "false",
 ];
 
 /// The result of [`scan`].
@@ -119,7 +119,9 @@ pub(crate) fn word_at(source: &str, pos: usize) -> &str {
 }
 
 fn line_comment(source: &str, start: usize, out: &mut Scan) -> usize {
-    let end = source[start..].find('\n').map_or(source.len(), |n| start + n);
+    let end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |n| start + n);
     push_comment(source, start, end, out);
     end
 }
@@ -198,7 +200,10 @@ impl Scan {
 
     /// The outermost `{` opened at or after `from` and still open at `at`.
     pub fn open_brace_at(&self, from: usize, at: usize) -> Option<usize> {
-        self.open_stack(from, at).iter().find(|b| b.ch == b'{').map(|b| b.pos)
+        self.open_stack(from, at)
+            .iter()
+            .find(|b| b.ch == b'{')
+            .map(|b| b.pos)
     }
 
     /// Whether `pos` lies directly inside a layer list: the innermost
@@ -215,7 +220,11 @@ impl Scan {
         if ends_with_word(before, "layers") {
             return true;
         }
-        let Some(close) = before.len().checked_sub(1).filter(|_| before.ends_with(')')) else {
+        let Some(close) = before
+            .len()
+            .checked_sub(1)
+            .filter(|_| before.ends_with(')'))
+        else {
             return false;
         };
         let Some(paren) = self.open_stack(from, close).last().copied() else {

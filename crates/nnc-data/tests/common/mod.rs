@@ -224,6 +224,7 @@ pub fn train(model: &str, data: &str) -> TrainSpec {
         phases: vec![],
         decay: None,
         early_stop: None,
+        metrics: vec![],
     }
 }
 

@@ -205,5 +205,8 @@ fn line_breaks_of_the_source_do_not_matter() {
 
 /// Mutants per source: 40, or `NNC_FMT_MUTANTS` for a longer run.
 fn rounds() -> usize {
-    std::env::var("NNC_FMT_MUTANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(40)
+    std::env::var("NNC_FMT_MUTANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
 }

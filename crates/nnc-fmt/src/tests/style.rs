@@ -342,3 +342,42 @@ fn files_with_syntax_errors_are_not_formatted() {
     let error = crate::format("model m {").expect_err("a syntax error");
     assert!(!error.errors.is_empty());
 }
+
+/// A tree printed with a text it was not parsed from gives odd output, but
+/// never a panic.
+#[test]
+fn a_tree_with_the_wrong_text_does_not_panic() {
+    let sources = super::all_sources();
+    for (_, tree_source) in &sources {
+        let (file, _) = nnc_syntax::parse(tree_source);
+        for (_, text) in sources.iter().take(8) {
+            let _ = crate::format_file(&file, text);
+            let _ = crate::format_file(&file, "");
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_and_long_files_format() {
+    let deep = format!("const X = {}1{}\n", "[(".repeat(25), ")]".repeat(25));
+    super::check_invariants("deep", &deep);
+    let mut long = String::from("model m {\n  input x: [4]\n");
+    for i in 0..2000 {
+        long.push_str(&format!(
+            "  let a{i} = x |> dense({i}) // c{i}\n  /* d{i} */\n"
+        ));
+    }
+    long.push_str("}\n");
+    super::check_invariants("long", &long);
+}
+
+#[test]
+fn windows_line_ends_become_newlines() {
+    let source =
+        "// a\r\nmodel m {\r\n  input x: [2]  /* b \r\n c */\r\n\r\n  cost quadratic\r\n}\r\n";
+    let got = super::check_invariants("crlf", source);
+    assert_eq!(
+        got,
+        "// a\nmodel m {\n  input x: [2]  /* b\n c */\n\n  cost quadratic\n}\n"
+    );
+}

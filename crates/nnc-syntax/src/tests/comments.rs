@@ -4,15 +4,26 @@
 use super::parse_clean;
 
 fn comment_texts(source: &str) -> Vec<String> {
-    parse_clean(source).comments.into_iter().map(|c| c.text).collect()
+    parse_clean(source)
+        .comments
+        .into_iter()
+        .map(|c| c.text)
+        .collect()
 }
 
 #[test]
 fn line_and_block_comments_are_collected_in_order() {
-    let source = "// head\nmodel /* inline */ m { // tail\n  input x: [1] /* multi\n line */\n}\n// last";
+    let source =
+        "// head\nmodel /* inline */ m { // tail\n  input x: [1] /* multi\n line */\n}\n// last";
     assert_eq!(
         comment_texts(source),
-        vec!["// head", "/* inline */", "// tail", "/* multi\n line */", "// last"]
+        vec![
+            "// head",
+            "/* inline */",
+            "// tail",
+            "/* multi\n line */",
+            "// last"
+        ]
     );
 }
 

@@ -91,14 +91,20 @@ fn the_book_example_parses_into_every_item() {
         .iter()
         .map(|p| (p.name.name.clone(), p.default.as_ref().map(sexp)))
         .collect();
-    assert_eq!(params, vec![("maps".into(), None), ("kernel".into(), Some("5".into()))]);
+    assert_eq!(
+        params,
+        vec![("maps".into(), None), ("kernel".into(), Some("5".into()))]
+    );
     let BlockBody::Layers(layers) = &conv_pool.body else {
         panic!("conv_pool is sequential");
     };
     let layers: Vec<String> = layers.iter().map(sexp).collect();
     assert_eq!(
         layers,
-        vec!["(call conv2d maps kernel:kernel act:relu)", "(call max_pool 2 round:ceil)"]
+        vec![
+            "(call conv2d maps kernel:kernel act:relu)",
+            "(call max_pool 2 round:ceil)"
+        ]
     );
 
     let BlockBody::Dataflow(body) = &residual.body else {
@@ -178,7 +184,12 @@ fn item_spans_cover_keyword_to_brace() {
 
 #[test]
 fn empty_and_comment_only_files_have_no_items() {
-    for source in ["", "   \n\t\n", "// only a comment", "/* a */ /* b */\n// c\n"] {
+    for source in [
+        "",
+        "   \n\t\n",
+        "// only a comment",
+        "/* a */ /* b */\n// c\n",
+    ] {
         let file = parse_clean(source);
         assert!(file.items.is_empty());
     }
@@ -301,7 +312,10 @@ fn calls_and_arguments() {
         expr_sexp("dense(30, act: sigmoid, init: gaussian(1.0))"),
         "(call dense 30 act:sigmoid init:(call gaussian 1.0))"
     );
-    assert_eq!(expr_sexp("reshape([-1, 10])"), "(call reshape [(neg 1) 10])");
+    assert_eq!(
+        expr_sexp("reshape([-1, 10])"),
+        "(call reshape [(neg 1) 10])"
+    );
     assert_eq!(
         expr_sexp("conv2d(x, 20, kernel: [5, 5], padding: [1, 1, 2, 2])"),
         "(call conv2d x 20 kernel:[5 5] padding:[1 1 2 2])"
@@ -310,7 +324,10 @@ fn calls_and_arguments() {
         expr_sexp("init(values([[1, 2], [3, 4]]))"),
         "(call init (call values [[1 2] [3 4]]))"
     );
-    assert_eq!(expr_sexp("dense(\n  30,\n  act: relu\n)"), "(call dense 30 act:relu)");
+    assert_eq!(
+        expr_sexp("dense(\n  30,\n  act: relu\n)"),
+        "(call dense 30 act:relu)"
+    );
 }
 
 #[test]
@@ -327,6 +344,27 @@ fn a_call_needs_its_paren_right_after_the_name() {
     // On a new line, `(x)` is a separate stage: `relu` is never called.
     let body = model_body("model m { input x: [2] layers { relu\n(x) } }");
     assert_eq!(body[1], "(layers relu (paren x))");
+}
+
+#[test]
+fn a_space_before_a_call_paren_in_a_layer_list_is_an_error() {
+    let source = "model m { input x: [2] layers { dense (30) } }\nmodel n { }";
+    let (file, errors) = super::parse_checked(source);
+    assert_eq!(file.items.len(), 1, "the broken model is dropped");
+    let d = errors
+        .first()
+        .map(|e| e.to_diagnostic())
+        .unwrap_or_else(|| panic!("an error"));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(d.message, "unexpected `(`");
+    assert_eq!(d.primary.span, nnc_diag::Span::new(38, 39));
+    assert!(
+        d.hints.iter().any(|h| h.contains("`dense(...`")),
+        "{:?}",
+        d.hints
+    );
+    let block = "block b() { reshape [1, 2] }";
+    assert_eq!(super::one_error(block).secondary.len(), 1);
 }
 
 #[test]
@@ -507,7 +545,8 @@ fn keywords_are_words_only_as_whole_words() {
 
 #[test]
 fn items_may_share_a_line_and_come_in_any_order() {
-    let file = parse_clean("train m on d { epochs 1 } model m { input x: [1] } const A = 1 data d { }");
+    let file =
+        parse_clean("train m on d { epochs 1 } model m { input x: [1] } const A = 1 data d { }");
     let kinds: Vec<&str> = file
         .items
         .iter()

@@ -18,7 +18,10 @@ fn colon_instead_of_equals() {
 #[test]
 fn equals_instead_of_colon_in_arguments() {
     let d = one_error("model m { input x: [1] layers { dense(3, act = relu) } }");
-    assert_eq!(d.message, "expected `)`, `,`, `:` or an operator, found `=`");
+    assert_eq!(
+        d.message,
+        "expected `)`, `,`, `:` or an operator, found `=`"
+    );
     assert_eq!(d.primary.span, Span::new(45, 46));
     assert!(d.hints[0].contains("named arguments"), "{:?}", d.hints);
 }
@@ -32,7 +35,11 @@ fn missing_equals_in_let() {
 #[test]
 fn input_shape_with_equals() {
     let d = one_error("model m {\n  input x = [784]\n}");
-    assert!(d.message.starts_with("expected `:`, `}` or a statement"), "{}", d.message);
+    assert!(
+        d.message.starts_with("expected `:`, `}` or a statement"),
+        "{}",
+        d.message
+    );
     assert!(d.message.ends_with("found `=`"), "{}", d.message);
 }
 
@@ -44,9 +51,15 @@ fn space_before_a_call_paren() {
         panic!("one unexpected token: {errors:#?}");
     };
     assert_eq!(*found, Found::Symbol("(".into()));
-    assert!(matches!(cause, Some(Cause::SpaceBeforeBracket { name, bracket: '(', .. }) if name == "dense"));
+    assert!(
+        matches!(cause, Some(Cause::SpaceBeforeBracket { name, bracket: '(', .. }) if name == "dense")
+    );
     let d = errors[0].to_diagnostic();
-    assert!(d.hints.iter().any(|h| h.contains("write `dense(...`")), "{:?}", d.hints);
+    assert!(
+        d.hints.iter().any(|h| h.contains("write `dense(...`")),
+        "{:?}",
+        d.hints
+    );
 }
 
 #[test]
@@ -67,7 +80,10 @@ fn missing_on_in_train() {
 
 #[test]
 fn missing_epoch_keyword_and_value() {
-    assert_eq!(one_error("train m on d { at 3 { } }").message, "expected `epoch`, found `3`");
+    assert_eq!(
+        one_error("train m on d { at 3 { } }").message,
+        "expected `epoch`, found `3`"
+    );
     assert_eq!(
         one_error("train m on d { at epoch { } }").message,
         "expected an expression, found `{`"
@@ -76,9 +92,18 @@ fn missing_epoch_keyword_and_value() {
 
 #[test]
 fn missing_expression() {
-    assert_eq!(one_error("model m { let x = }").message, "expected an expression, found `}`");
-    assert_eq!(one_error("model m { cost }").message, "expected an expression, found `}`");
-    assert_eq!(one_error("const x = 1 +").message, "expected an expression, found the end of the file");
+    assert_eq!(
+        one_error("model m { let x = }").message,
+        "expected an expression, found `}`"
+    );
+    assert_eq!(
+        one_error("model m { cost }").message,
+        "expected an expression, found `}`"
+    );
+    assert_eq!(
+        one_error("const x = 1 +").message,
+        "expected an expression, found the end of the file"
+    );
     assert_eq!(
         one_error("model m { output y = x |> }").message,
         "expected an expression, found `}`"
@@ -122,8 +147,14 @@ fn items_are_described() {
 #[test]
 fn block_headers() {
     assert_eq!(one_error("block b { }").message, "expected `(`, found `{`");
-    assert_eq!(one_error("block b(x { }").message, "expected `)`, `,` or `=`, found `{`");
-    assert_eq!(one_error("block b(1) { }").message, "expected `)` or a name, found `1`");
+    assert_eq!(
+        one_error("block b(x { }").message,
+        "expected `)`, `,` or `=`, found `{`"
+    );
+    assert_eq!(
+        one_error("block b(1) { }").message,
+        "expected `)` or a name, found `1`"
+    );
 }
 
 #[test]
@@ -152,7 +183,10 @@ fn lists_and_calls() {
 fn the_end_of_the_file_inside_braces_points_at_the_open_brace() {
     let source = "model a { input x: [784]\n  layers {\n    dense(30)";
     let (_, errors) = parse_checked(source);
-    let [SyntaxError::Unexpected { found, cause, span, .. }] = errors.as_slice() else {
+    let [SyntaxError::Unexpected {
+        found, cause, span, ..
+    }] = errors.as_slice()
+    else {
         panic!("one error: {errors:#?}");
     };
     assert_eq!(*found, Found::EndOfFile);
@@ -160,7 +194,7 @@ fn the_end_of_the_file_inside_braces_points_at_the_open_brace() {
     let open = source.find("layers {").map(|i| i + 7).unwrap_or(0);
     assert_eq!(
         *cause,
-        Some(Cause::UnclosedAtEnd {
+        Some(Cause::Unclosed {
             open: Span::new(open, open + 1),
             close: '}'
         })
@@ -197,7 +231,12 @@ fn unterminated_block_comment() {
     let source = "model a { } /* open\nmodel b { }";
     let (file, errors) = parse_checked(source);
     assert_eq!(file.items.len(), 1);
-    assert_eq!(errors, vec![SyntaxError::UnterminatedComment { span: Span::new(12, 14) }]);
+    assert_eq!(
+        errors,
+        vec![SyntaxError::UnterminatedComment {
+            span: Span::new(12, 14)
+        }]
+    );
     let source = "const x = 1 /* open";
     assert_eq!(one_error(source).message, "unterminated block comment");
     let source = "const x = 2 * /* open";
@@ -218,7 +257,10 @@ fn integer_overflow_is_e0002_and_keeps_the_item() {
     );
     let d = errors[0].to_diagnostic();
     assert_eq!(d.code, "E0002");
-    assert_eq!(d.message, "integer `99_999_999_999_999_999_999` is too large");
+    assert_eq!(
+        d.message,
+        "integer `99_999_999_999_999_999_999` is too large"
+    );
     // One past i64::MAX overflows; i64::MAX itself does not.
     assert_eq!(parse_checked("const A = 9223372036854775808").1.len(), 1);
     assert!(parse_checked("const A = 9223372036854775807").1.is_empty());

@@ -22,14 +22,21 @@ pub(crate) fn parse_checked(source: &str) -> (File, Vec<SyntaxError>) {
 /// Parses `source`, which must have no syntax error.
 pub(crate) fn parse_clean(source: &str) -> File {
     let (file, errors) = parse_checked(source);
-    assert!(errors.is_empty(), "unexpected syntax errors in {source:?}: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "unexpected syntax errors in {source:?}: {errors:#?}"
+    );
     file
 }
 
 /// The one error of `source`, worded.
 pub(crate) fn one_error(source: &str) -> nnc_diag::Diagnostic {
     let (_, errors) = parse_checked(source);
-    assert_eq!(errors.len(), 1, "expected one error in {source:?}: {errors:#?}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one error in {source:?}: {errors:#?}"
+    );
     errors[0].to_diagnostic()
 }
 
@@ -66,7 +73,9 @@ pub(crate) fn sexp(expr: &Expr) -> String {
         }
         ExprKind::List(items) => format!("[{}]", list(items)),
         ExprKind::Neg(inner) => format!("(neg {})", sexp(inner)),
-        ExprKind::Binary { op, lhs, rhs } => format!("({} {} {})", op.symbol(), sexp(lhs), sexp(rhs)),
+        ExprKind::Binary { op, lhs, rhs } => {
+            format!("({} {} {})", op.symbol(), sexp(lhs), sexp(rhs))
+        }
         ExprKind::Pipe(stages) => format!("(|> {})", list(stages)),
         ExprKind::Assert { value, shape } => format!("(-> {} {})", sexp(value), sexp(shape)),
         ExprKind::Layers(items) => format!("(layers {})", list(items)),
@@ -91,11 +100,17 @@ pub(crate) fn stmt_sexp(stmt: &Stmt) -> String {
         Stmt::Let { name, value, .. } => format!("(let {} {})", name.name, sexp(value)),
         Stmt::Layer { name, value, .. } => format!("(layer {} {})", name.name, sexp(value)),
         Stmt::Layers { items, .. } => {
-            format!("(layers {})", items.iter().map(sexp).collect::<Vec<_>>().join(" "))
+            format!(
+                "(layers {})",
+                items.iter().map(sexp).collect::<Vec<_>>().join(" ")
+            )
         }
         Stmt::At { epoch, body: b, .. } => format!("(at {} {})", sexp(epoch), body(b)),
         Stmt::Section {
-            kind, name, body: b, ..
+            kind,
+            name,
+            body: b,
+            ..
         } => format!("(section {} {} {})", kind.name, name.name, body(b)),
         Stmt::Setting(s) => match &s.value {
             SettingValue::Expr(e) => format!("(set {} {})", s.key.name, sexp(e)),

@@ -60,7 +60,11 @@ fn a_missing_brace_keeps_the_next_item() {
     assert_eq!(open.start, 8);
     assert_eq!(keyword, "model");
     let d = errors[0].to_diagnostic();
-    assert!(d.hints.iter().any(|h| h.contains("missing before `model`")), "{:?}", d.hints);
+    assert!(
+        d.hints.iter().any(|h| h.contains("missing before `model`")),
+        "{:?}",
+        d.hints
+    );
 }
 
 #[test]

@@ -9,7 +9,10 @@ use nnc_diag::syntax::SyntaxError;
 fn on_small_stack(f: impl FnOnce() + Send + 'static) {
     let handle = std::thread::Builder::new().stack_size(1 << 20).spawn(f);
     let joined = handle.map(|h| h.join());
-    assert!(matches!(joined, Ok(Ok(()))), "the parse panicked or could not start");
+    assert!(
+        matches!(joined, Ok(Ok(()))),
+        "the parse panicked or could not start"
+    );
 }
 
 fn tricky_inputs() -> Vec<String> {
@@ -83,7 +86,9 @@ fn tricky_inputs() -> Vec<String> {
     inputs.push("train m on d { ".to_string() + &"s n { ".repeat(1_000));
     inputs.push("model m {\n".to_string() + &"model n\nstep s {\n".repeat(200));
     inputs.push("const x = f(".to_string() + &"g(".repeat(10_000));
-    inputs.push("(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((".repeat(100));
+    inputs.push(
+        "(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((".repeat(100),
+    );
     inputs.push(")))))))))".repeat(1000));
     inputs.push("model a { ) }\n".repeat(1_000));
     inputs
@@ -121,7 +126,11 @@ fn nesting_up_to_the_limit_parses() {
         let (file, errors) = parse_checked(&nested_parens(MAX_NESTING));
         assert!(errors.is_empty(), "{errors:#?}");
         assert_eq!(file.items.len(), 1);
-        let list = format!("const x = {}1{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+        let list = format!(
+            "const x = {}1{}",
+            "[".repeat(MAX_NESTING),
+            "]".repeat(MAX_NESTING)
+        );
         assert!(parse_checked(&list).1.is_empty());
     });
 }
@@ -152,24 +161,124 @@ fn long_operator_chains_are_capped() {
         assert!(parse_checked(&ok).1.is_empty());
         let deep = "const x = 1".to_string() + &" + 1".repeat(MAX_EXPR_DEPTH + 1) + "\nconst y = 1";
         let (file, errors) = parse_checked(&deep);
-        assert!(matches!(errors.as_slice(), [SyntaxError::TooDeep { .. }]), "{errors:#?}");
+        assert!(
+            matches!(errors.as_slice(), [SyntaxError::TooDeep { .. }]),
+            "{errors:#?}"
+        );
         assert_eq!(file.items.len(), 1, "only the deep item is dropped");
         let negs = "const x = ".to_string() + &"-".repeat(MAX_EXPR_DEPTH + 1) + "1";
-        assert!(matches!(parse_checked(&negs).1.as_slice(), [SyntaxError::TooDeep { .. }]));
+        assert!(matches!(
+            parse_checked(&negs).1.as_slice(),
+            [SyntaxError::TooDeep { .. }]
+        ));
+    });
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "model",
+    "block",
+    "const",
+    "data",
+    "train",
+    "on",
+    "input",
+    "output",
+    "let",
+    "layer",
+    "layers",
+    "at",
+    "epoch",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    "->",
+    "|>",
+    "+",
+    "-",
+    "*",
+    "/",
+    "..",
+    "x",
+    "dense",
+    "relu",
+    "act",
+    "0",
+    "1",
+    "28",
+    "0.5",
+    "1e9",
+    "99999999999999999999",
+    "\"a.gz\"",
+    "\"",
+    "// c\n",
+    "/* c */",
+    "/*",
+    "\n",
+    " ",
+    "é",
+    "true",
+];
+
+#[test]
+fn token_soups_never_panic() {
+    on_small_stack(|| {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3_000 {
+            let len = rng.below(60);
+            let soup: Vec<&str> = (0..len).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
+            let separator = if rng.below(2) == 0 { " " } else { "" };
+            let source = soup.join(separator);
+            let (_, errors) = parse_checked(&source);
+            for error in &errors {
+                let _ = error.to_diagnostic();
+            }
+        }
     });
 }
 
 #[test]
-fn stack_probe() {
-    use crate::grammar::{NnetParser, Rule};
-    use pest::Parser;
-    println!("sizes: err {} expr {} pair {}", std::mem::size_of::<SyntaxError>(), std::mem::size_of::<crate::ast::Expr>(), std::mem::size_of::<pest::iterators::Pair<'static, Rule>>());
-    for kb in [384usize, 512, 768, 1024, 1536] {
-        let r = std::thread::Builder::new().stack_size(kb << 10).spawn(|| {
-            let src = nested_parens(MAX_NESTING);
-            let _ = NnetParser::parse(Rule::file, &src).is_ok();
-            crate::parse(&src).1.len()
-        }).map(|h| h.join());
-        println!("pest {kb} KiB: {:?}", r.map(|j| j.ok()).ok());
-    }
+fn mutated_models_never_panic() {
+    let source = include_str!("../../../../models/lenet5.nnet");
+    on_small_stack(move || {
+        let mut rng = Rng(42);
+        let chars: Vec<char> = source.chars().collect();
+        for _ in 0..1_000 {
+            let mut mutated = chars.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(mutated.len());
+                match rng.below(3) {
+                    0 => {
+                        mutated.remove(at);
+                    }
+                    1 => mutated.insert(at, mutated[at]),
+                    _ => {
+                        mutated[at] = TOKENS[rng.below(TOKENS.len())]
+                            .chars()
+                            .next()
+                            .unwrap_or('x')
+                    }
+                }
+            }
+            let text: String = mutated.into_iter().collect();
+            let _ = parse_checked(&text);
+        }
+    });
 }

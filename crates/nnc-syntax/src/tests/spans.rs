@@ -25,7 +25,10 @@ pub(crate) fn check(file: &File, errors: &[SyntaxError], source: &str) {
     for error in errors {
         let span = error.span();
         walker.inside(span, root);
-        assert!(span.start >= previous, "errors are in source order: {errors:?}");
+        assert!(
+            span.start >= previous,
+            "errors are in source order: {errors:?}"
+        );
         previous = span.start;
         let diagnostic = error.to_diagnostic();
         for label in diagnostic.secondary.iter().chain([&diagnostic.primary]) {
@@ -54,13 +57,20 @@ impl Walker<'_> {
     fn ordered(&self, spans: impl Iterator<Item = Span>) {
         let spans: Vec<Span> = spans.collect();
         for pair in spans.windows(2) {
-            assert!(pair[0].end <= pair[1].start, "siblings overlap or are out of order: {pair:?}");
+            assert!(
+                pair[0].end <= pair[1].start,
+                "siblings overlap or are out of order: {pair:?}"
+            );
         }
     }
 
     fn ident(&self, ident: &Ident, parent: Span) {
         self.inside(ident.span, parent);
-        assert_eq!(ident.name, self.source[ident.span.start..ident.span.end], "name text");
+        assert_eq!(
+            ident.name,
+            self.source[ident.span.start..ident.span.end],
+            "name text"
+        );
     }
 
     fn item(&self, item: &Item, parent: Span) {
@@ -118,7 +128,10 @@ impl Walker<'_> {
         let span = stmt.span();
         self.inside(span, parent);
         match stmt {
-            Stmt::Input { name, shape: value, .. } | Stmt::Output { name, value, .. } => {
+            Stmt::Input {
+                name, shape: value, ..
+            }
+            | Stmt::Output { name, value, .. } => {
                 self.ident(name, span);
                 if let Some(value) = value {
                     self.expr(value, span);
@@ -135,7 +148,9 @@ impl Walker<'_> {
                 self.expr(epoch, span);
                 self.stmts(body, span);
             }
-            Stmt::Section { kind, name, body, .. } => {
+            Stmt::Section {
+                kind, name, body, ..
+            } => {
                 self.ident(kind, span);
                 self.ident(name, span);
                 self.ordered([kind.span, name.span].into_iter());
@@ -188,7 +203,9 @@ impl Walker<'_> {
                     self.expr(bound, span);
                 }
             }
-            ExprKind::List(items) | ExprKind::Pipe(items) | ExprKind::Layers(items) => self.exprs(items, span),
+            ExprKind::List(items) | ExprKind::Pipe(items) | ExprKind::Layers(items) => {
+                self.exprs(items, span)
+            }
             ExprKind::Neg(inner) | ExprKind::Paren(inner) => self.expr(inner, span),
             ExprKind::Binary { lhs, rhs, .. } => {
                 self.expr(lhs, span);

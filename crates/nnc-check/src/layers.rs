@@ -1,0 +1,901 @@
+//! The builtin layers: each one's argument schema and shape rule together.
+//!
+//! [`Checker::make_builtin`] reads a call's arguments into a validated
+//! [`LayerKind`] (kinds E0108, ranges E0109, options E0110, argument
+//! binding E0104-E0107); [`Checker::apply_builtin`] computes the output
+//! shape for given inputs (E0201, E0203-E0207, W0101, W0103) and adds the
+//! node. A field that is `None` held an invalid argument: the layer still
+//! checks its input's rank, but its output is unknown.
+
+use crate::args::Params;
+use crate::builder::{LayerDraft, OutAct};
+use crate::checker::Checker;
+use crate::init::InitArg;
+use crate::program::{Activation, Init, Op, PoolKind, Rounding, Shape};
+use crate::scope::Place;
+use crate::shape::{dropped_lines, element_count, same_padding, window_arith};
+use crate::value::{ArgValue, LayerFn, Tensor, Value};
+use nnc_diag::check::{
+    Axis, Bound, CheckError, Derivation, Expected, Num, OptionKind, ParamKind, Range, RankNeed,
+    ShapeProblem, Subject, WindowArith,
+};
+use nnc_diag::Span;
+use nnc_syntax::ast::Ident;
+use std::rc::Rc;
+
+/// A builtin layer with its arguments read.
+#[derive(Clone, Debug)]
+pub(crate) struct BuiltinLayer {
+    /// The callee as written (`dense`, `max_pool`).
+    pub name: String,
+    /// The call (or the bare name).
+    pub span: Span,
+    pub kind: LayerKind,
+    /// Input tensors given in the call, after the piped one (`add(y)`).
+    pub bound: Vec<Tensor>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum LayerKind {
+    Dense(DenseSpec),
+    Conv(ConvSpec),
+    Pool(PoolSpec),
+    Flatten,
+    /// The target dimensions, `-1` for the inferred one.
+    Reshape(Option<Vec<i64>>),
+    Dropout(Option<f64>),
+    Activation(Activation),
+    Elementwise(Op),
+}
+
+impl LayerKind {
+    /// How many input tensors the layer takes.
+    pub fn arity(&self) -> usize {
+        match self {
+            LayerKind::Elementwise(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct DenseSpec {
+    pub units: Option<usize>,
+    pub act: Option<Activation>,
+    pub init: InitArg,
+    pub bias_init: InitArg,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ConvSpec {
+    pub filters: Option<usize>,
+    pub kernel: Option<[usize; 2]>,
+    pub stride: Option<[usize; 2]>,
+    pub padding: Option<Padding>,
+    pub act: Option<Activation>,
+    pub init: InitArg,
+    pub bias_init: InitArg,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct PoolSpec {
+    pub kind: PoolKind,
+    pub size: Option<[usize; 2]>,
+    pub stride: Option<[usize; 2]>,
+    pub padding: Option<Padding>,
+    pub rounding: Option<Rounding>,
+}
+
+/// Padding as written: `valid`, `same`, or top, bottom, left, right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Padding {
+    Valid,
+    Same,
+    Explicit([usize; 4]),
+}
+
+const DENSE: &[&str] = &["units", "act", "init", "bias_init"];
+const DENSE_REQUIRED: &[bool] = &[true, false, false, false];
+const CONV: &[&str] = &[
+    "filters",
+    "kernel",
+    "stride",
+    "padding",
+    "act",
+    "init",
+    "bias_init",
+];
+const CONV_REQUIRED: &[bool] = &[true, true, false, false, false, false, false];
+const POOL: &[&str] = &["size", "stride", "padding", "round"];
+const POOL_REQUIRED: &[bool] = &[true, false, false, false];
+const ONE: &[bool] = &[true];
+const ROUNDINGS: &[(&str, Rounding)] = &[("floor", Rounding::Floor), ("ceil", Rounding::Ceil)];
+const PADDINGS: &[(&str, Padding)] = &[("valid", Padding::Valid), ("same", Padding::Same)];
+
+/// Reads the arguments of one call against its parameter list.
+struct ArgReader<'c, 'a> {
+    checker: &'c mut Checker<'a>,
+    callee: String,
+    slots: Vec<Option<ArgValue>>,
+}
+
+impl ArgReader<'_, '_> {
+    fn take(&mut self, index: usize) -> Option<ArgValue> {
+        self.slots.get_mut(index).and_then(Option::take)
+    }
+
+    fn subject(&self, param: &str) -> Subject {
+        Subject::Argument {
+            callee: self.callee.clone(),
+            param: param.to_string(),
+        }
+    }
+
+    /// A positive integer; absent reads as `default`.
+    fn positive(&mut self, index: usize, param: &str, default: Option<usize>) -> Option<usize> {
+        let subject = self.subject(param);
+        match self.take(index) {
+            Some(arg) => self.checker.positive_int(&arg.value, arg.span, subject),
+            None => default,
+        }
+    }
+
+    fn pair(
+        &mut self,
+        index: usize,
+        param: &str,
+        default: Option<[usize; 2]>,
+    ) -> Option<[usize; 2]> {
+        let subject = self.subject(param);
+        match self.take(index) {
+            Some(arg) => self.checker.int_pair(&arg.value, arg.span, subject),
+            None => default,
+        }
+    }
+
+    fn activation(&mut self, index: usize) -> Option<Activation> {
+        let subject = self.subject("act");
+        match self.take(index) {
+            Some(arg) => self.checker.option(
+                &arg.value,
+                arg.span,
+                subject,
+                OptionKind::Activation,
+                &Activation::ALL,
+            ),
+            None => Some(Activation::Identity),
+        }
+    }
+
+    fn init(&mut self, index: usize, param: &str, default: Init, call: Span) -> InitArg {
+        let slot = self.take(index);
+        let callee = self.callee.clone();
+        self.checker.init_arg(&callee, param, slot, default, call)
+    }
+
+    /// `padding`: a word, an integer, `[rows, columns]` or four sides.
+    /// `window`, when known, bounds explicit pooling padding (pad < size).
+    fn padding(
+        &mut self,
+        index: usize,
+        default: Padding,
+        window: Option<[usize; 2]>,
+    ) -> Option<Padding> {
+        let subject = self.subject("padding");
+        let Some(arg) = self.take(index) else {
+            return Some(default);
+        };
+        let padding = match &arg.value {
+            Value::Word(_) => self.checker.option(
+                &arg.value,
+                arg.span,
+                subject.clone(),
+                OptionKind::Padding,
+                PADDINGS,
+            )?,
+            Value::Int(_) => {
+                let p = self.non_negative(&arg.value, arg.span, &subject)?;
+                Padding::Explicit([p, p, p, p])
+            }
+            Value::List(items) if items.len() == 2 || items.len() == 4 => {
+                let mut sides = Vec::with_capacity(4);
+                for item in items {
+                    sides.push(self.non_negative(&item.value, item.span, &subject));
+                }
+                let sides: Option<Vec<usize>> = sides.into_iter().collect();
+                match sides?.as_slice() {
+                    [h, w] => Padding::Explicit([*h, *h, *w, *w]),
+                    [t, b, l, r] => Padding::Explicit([*t, *b, *l, *r]),
+                    _ => return None,
+                }
+            }
+            other => {
+                self.checker
+                    .wrong_kind(other, arg.span, subject, Expected::Padding);
+                return None;
+            }
+        };
+        if let (Padding::Explicit(pads), Some([wh, ww])) = (padding, window) {
+            let limits = [wh, wh, ww, ww];
+            if let Some((pad, limit)) = pads.iter().zip(limits).find(|(p, l)| **p >= *l) {
+                self.checker.report(CheckError::OutOfRange {
+                    subject,
+                    value: Num::Int(i64::try_from(*pad).unwrap_or(i64::MAX)),
+                    range: Range {
+                        min: None,
+                        max: Some(Bound {
+                            value: Num::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
+                            inclusive: false,
+                        }),
+                    },
+                    span: arg.span,
+                });
+                return None;
+            }
+        }
+        Some(padding)
+    }
+
+    fn non_negative(&mut self, value: &Value, span: Span, subject: &Subject) -> Option<usize> {
+        let n = self
+            .checker
+            .non_negative_int(value, span, subject.clone())?;
+        usize::try_from(n).ok()
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// A builtin layer from a call's arguments (input tensors removed).
+    pub fn make_builtin(&mut self, callee: &Ident, args: Vec<ArgValue>, span: Span) -> LayerFn {
+        let name = callee.name.as_str();
+        let (names, required): (&[&str], &[bool]) = match name {
+            "dense" => (DENSE, DENSE_REQUIRED),
+            "conv2d" => (CONV, CONV_REQUIRED),
+            "max_pool" | "avg_pool" | "l2_pool" => (POOL, POOL_REQUIRED),
+            "reshape" => (&["shape"], ONE),
+            "dropout" => (&["p"], ONE),
+            _ => (&[], &[]),
+        };
+        let slots = self.bind_args(name, span, Params { names, required }, args);
+        let mut reader = ArgReader {
+            checker: self,
+            callee: name.to_string(),
+            slots,
+        };
+        let kind = match name {
+            "dense" => LayerKind::Dense(DenseSpec {
+                units: reader.positive(0, "units", None),
+                act: reader.activation(1),
+                init: reader.init(2, "init", Init::ScaledGaussian, span),
+                bias_init: reader.init(3, "bias_init", Init::Gaussian { std: 1.0 }, span),
+            }),
+            "conv2d" => LayerKind::Conv(ConvSpec {
+                filters: reader.positive(0, "filters", None),
+                kernel: reader.pair(1, "kernel", None),
+                stride: reader.pair(2, "stride", Some([1, 1])),
+                padding: reader.padding(3, Padding::Valid, None),
+                act: reader.activation(4),
+                init: reader.init(5, "init", Init::ScaledGaussian, span),
+                bias_init: reader.init(6, "bias_init", Init::Gaussian { std: 1.0 }, span),
+            }),
+            "max_pool" | "avg_pool" | "l2_pool" => {
+                let size = reader.pair(0, "size", None);
+                let stride = reader.pair(1, "stride", size);
+                LayerKind::Pool(PoolSpec {
+                    kind: match name {
+                        "max_pool" => PoolKind::Max,
+                        "avg_pool" => PoolKind::Average,
+                        _ => PoolKind::L2,
+                    },
+                    size,
+                    stride,
+                    padding: reader.padding(2, Padding::Explicit([0; 4]), size),
+                    rounding: match reader.take(3) {
+                        Some(arg) => {
+                            let subject = reader.subject("round");
+                            reader.checker.option(
+                                &arg.value,
+                                arg.span,
+                                subject,
+                                OptionKind::Rounding,
+                                ROUNDINGS,
+                            )
+                        }
+                        None => Some(Rounding::Floor),
+                    },
+                })
+            }
+            "reshape" => {
+                let arg = reader.take(0);
+                LayerKind::Reshape(
+                    arg.and_then(|a| reader.checker.reshape_target(&a.value, a.span)),
+                )
+            }
+            "dropout" => {
+                let subject = reader.subject("p");
+                let p = reader.take(0).and_then(|a| {
+                    let range = Range::between(Num::Float(0.0), true, Num::Float(1.0), false);
+                    reader
+                        .checker
+                        .number_in(&a.value, a.span, subject, Some(range))
+                });
+                LayerKind::Dropout(p)
+            }
+            "add" => LayerKind::Elementwise(Op::Add),
+            "mul" => LayerKind::Elementwise(Op::Mul),
+            "flatten" => LayerKind::Flatten,
+            other => match Activation::ALL.iter().find(|(n, _)| *n == other) {
+                Some((_, act)) => LayerKind::Activation(*act),
+                None => LayerKind::Flatten,
+            },
+        };
+        LayerFn::Builtin(Rc::new(BuiltinLayer {
+            name: callee.name.clone(),
+            span,
+            kind,
+            bound: Vec::new(),
+        }))
+    }
+
+    /// The target of `reshape`: positive integers and at most one `-1`.
+    fn reshape_target(&mut self, value: &Value, span: Span) -> Option<Vec<i64>> {
+        let Value::List(items) = value else {
+            let subject = Subject::Argument {
+                callee: "reshape".into(),
+                param: "shape".into(),
+            };
+            self.wrong_kind(value, span, subject, Expected::ReshapeShape);
+            return None;
+        };
+        if items.is_empty() {
+            self.report(CheckError::InvalidShape {
+                problem: ShapeProblem::Empty,
+                span,
+            });
+            return None;
+        }
+        let mut dims = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            match &item.value {
+                Value::Int(d) if *d >= 1 || *d == -1 => dims.push(*d),
+                Value::Int(d) => {
+                    self.report(CheckError::InvalidShape {
+                        problem: ShapeProblem::NonPositive { value: *d },
+                        span: item.span,
+                    });
+                    ok = false;
+                }
+                other => {
+                    self.wrong_kind(other, item.span, Subject::Dimension, Expected::Int);
+                    ok = false;
+                }
+            }
+        }
+        if dims.iter().filter(|d| **d == -1).count() > 1 {
+            self.report(CheckError::InvalidShape {
+                problem: ShapeProblem::SeveralInferred,
+                span,
+            });
+            ok = false;
+        }
+        ok.then_some(dims)
+    }
+
+    /// Applies a builtin layer. `base` names the node (a `layer` instance's
+    /// name), `site` is where it is applied.
+    pub fn apply_builtin(
+        &mut self,
+        place: Place,
+        b: &BuiltinLayer,
+        inputs: Vec<Tensor>,
+        site: Option<Span>,
+        base: Option<&str>,
+    ) -> Tensor {
+        let span = self.site_override.unwrap_or(b.span);
+        let mut all = inputs;
+        all.extend(b.bound.iter().cloned());
+        let expected = b.kind.arity();
+        if all.len() != expected {
+            return self.wrong_input_count(&b.name, expected, all.len(), site.unwrap_or(b.span));
+        }
+        let base = base.unwrap_or(&b.name);
+        let mut all = all.into_iter();
+        let (Some(x), second) = (all.next(), all.next()) else {
+            return Tensor::unknown(span);
+        };
+        match &b.kind {
+            LayerKind::Elementwise(op) => match second {
+                Some(y) => self.elementwise_named(place, op.clone(), base, &b.name, x, y, span),
+                None => Tensor::unknown(span),
+            },
+            kind => {
+                let Some(shape) = x.shape.clone() else {
+                    return Tensor::unknown(span);
+                };
+                let ctx = Applied {
+                    place,
+                    name: &b.name,
+                    base,
+                    span,
+                    x: &x,
+                    shape: &shape,
+                };
+                match kind {
+                    LayerKind::Dense(spec) => self.apply_dense(&ctx, spec),
+                    LayerKind::Conv(spec) => self.apply_conv(&ctx, spec),
+                    LayerKind::Pool(spec) => self.apply_pool(&ctx, spec),
+                    LayerKind::Flatten => self.apply_flatten(&ctx),
+                    LayerKind::Reshape(target) => self.apply_reshape(&ctx, target.as_deref()),
+                    LayerKind::Dropout(p) => match p {
+                        Some(p) => self.simple_node(
+                            &ctx,
+                            Op::Dropout { p: *p },
+                            shape.clone(),
+                            self.out_act(&x),
+                        ),
+                        None => Tensor::unknown(span),
+                    },
+                    LayerKind::Activation(act) => self.apply_activation(&ctx, *act),
+                    LayerKind::Elementwise(_) => Tensor::unknown(span),
+                }
+            }
+        }
+    }
+
+    /// A node whose derivation is just "this layer on that input".
+    fn simple_node(&mut self, ctx: &Applied<'_>, op: Op, shape: Shape, act: OutAct) -> Tensor {
+        let derivation = Derivation::Layer {
+            layer: ctx.name.to_string(),
+            inputs: vec![ctx.shape.clone()],
+            windows: Vec::new(),
+        };
+        self.new_node(
+            ctx.place,
+            ctx.base,
+            op,
+            &[ctx.x],
+            shape,
+            ctx.span,
+            derivation,
+            act,
+        )
+    }
+
+    fn apply_dense(&mut self, ctx: &Applied<'_>, spec: &DenseSpec) -> Tensor {
+        let [n] = ctx.shape.as_slice() else {
+            self.report(CheckError::DenseNeedsVector {
+                input: ctx.shape.clone(),
+                size: element_count(ctx.shape),
+                span: ctx.span,
+                input_from: ctx.x.from,
+            });
+            return Tensor::unknown(ctx.span);
+        };
+        let Some(units) = spec.units else {
+            return Tensor::unknown(ctx.span);
+        };
+        let weights = vec![units, *n];
+        let bias = vec![units];
+        self.lint_wide_gaussian(&spec.init, &spec.bias_init, *n, ctx.span);
+        let Some(layer) = self.params(
+            ctx,
+            &spec.init,
+            &spec.bias_init,
+            weights,
+            bias,
+            *n,
+            Some(units),
+        ) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let op = Op::Dense {
+            layer,
+            units,
+            act: spec.act.unwrap_or(Activation::Identity),
+        };
+        self.simple_node(ctx, op, vec![units], act_of(spec.act))
+    }
+
+    /// Checks and registers a parameter set (weights and bias).
+    #[allow(clippy::too_many_arguments)]
+    fn params(
+        &mut self,
+        ctx: &Applied<'_>,
+        init: &InitArg,
+        bias_init: &InitArg,
+        weights: Shape,
+        bias: Shape,
+        fan_in: usize,
+        fan_out: Option<usize>,
+    ) -> Option<crate::program::LayerId> {
+        let counts = element_count(&weights).and_then(|w| w.checked_add(*bias.first()?));
+        let (Some(_), Some(fan_out)) = (counts, fan_out) else {
+            self.report(CheckError::InvalidShape {
+                problem: ShapeProblem::TooLarge {
+                    dims: weights.iter().map(|d| *d as u128).collect(),
+                },
+                span: ctx.span,
+            });
+            return None;
+        };
+        let weight_init = self.resolve_init(init, &weights, ParamKind::Weights);
+        let bias_init = self.resolve_init(bias_init, &bias, ParamKind::Bias);
+        let draft = LayerDraft {
+            weight_shape: weights,
+            bias_shape: bias,
+            weight_init: weight_init?,
+            bias_init: bias_init?,
+            fan_in,
+            fan_out,
+            span: ctx.span,
+            name_hint: None,
+            first_node: None,
+        };
+        match self.builder.param_layer(draft.clone(), ctx.span) {
+            Ok(id) => Some(id),
+            Err(mismatch) => {
+                self.report(CheckError::SharedLayerShape {
+                    name: mismatch.name,
+                    first: mismatch.first,
+                    now: draft.weight_shape,
+                    span: ctx.span,
+                    first_span: mismatch.first_span,
+                });
+                None
+            }
+        }
+    }
+
+    /// The image dimensions `[c, h, w]` of a conv or pool input (E0205).
+    fn image_dims(&mut self, ctx: &Applied<'_>) -> Option<[usize; 3]> {
+        match ctx.shape.as_slice() {
+            [c, h, w] => Some([*c, *h, *w]),
+            _ => {
+                self.report(CheckError::WrongRank {
+                    layer: ctx.name.to_string(),
+                    need: RankNeed::Image,
+                    actual: ctx.shape.clone(),
+                    span: ctx.span,
+                    input_from: ctx.x.from,
+                });
+                None
+            }
+        }
+    }
+
+    /// The window arithmetic of both axes; reports a window larger than its
+    /// input (E0203 for convolutions, E0204 for pools) and dropped lines
+    /// (W0101).
+    fn windows(&mut self, ctx: &Applied<'_>, spec: WindowSpec) -> Option<Windows> {
+        let WindowSpec {
+            hw,
+            window,
+            stride,
+            padding,
+            rounding,
+            is_conv,
+        } = spec;
+        let pads = match padding {
+            Padding::Valid => [0; 4],
+            Padding::Explicit(p) => p,
+            Padding::Same => {
+                let h = same_padding(hw[0], window[0], stride[0]);
+                let w = same_padding(hw[1], window[1], stride[1]);
+                match (h, w) {
+                    (Some((t, b)), Some((l, r))) => [t, b, l, r],
+                    _ => {
+                        self.too_large(ctx, window);
+                        return None;
+                    }
+                }
+            }
+        };
+        let axes = [
+            (
+                Axis::Height,
+                window_arith(hw[0], window[0], stride[0], pads[0], pads[1], rounding),
+            ),
+            (
+                Axis::Width,
+                window_arith(hw[1], window[1], stride[1], pads[2], pads[3], rounding),
+            ),
+        ];
+        let failing: Vec<(Axis, WindowArith)> =
+            axes.iter().filter(|(_, a)| a.output < 1).copied().collect();
+        if !failing.is_empty() {
+            let (layer, input, span, input_from) = (
+                ctx.name.to_string(),
+                ctx.shape.clone(),
+                ctx.span,
+                ctx.x.from,
+            );
+            self.report(if is_conv {
+                CheckError::KernelTooLarge {
+                    layer,
+                    axes: failing,
+                    input,
+                    span,
+                    input_from,
+                }
+            } else {
+                CheckError::PoolTooLarge {
+                    layer,
+                    axes: failing,
+                    input,
+                    span,
+                    input_from,
+                }
+            });
+            return None;
+        }
+        let (Ok(oh), Ok(ow)) = (
+            usize::try_from(axes[0].1.output),
+            usize::try_from(axes[1].1.output),
+        ) else {
+            self.too_large(ctx, window);
+            return None;
+        };
+        let dropped: Vec<(Axis, WindowArith, usize)> = axes
+            .iter()
+            .map(|(axis, a)| {
+                let n = dropped_lines(
+                    a.input,
+                    a.window,
+                    a.stride,
+                    a.pad_before,
+                    a.pad_after,
+                    rounding,
+                );
+                (*axis, *a, n)
+            })
+            .filter(|(_, _, n)| *n > 0)
+            .collect();
+        if !dropped.is_empty() {
+            self.report(CheckError::StrideDropsPixels {
+                layer: ctx.name.to_string(),
+                axes: dropped,
+                span: ctx.span,
+            });
+        }
+        Some(Windows {
+            pads,
+            out: [oh, ow],
+            axes: axes.to_vec(),
+        })
+    }
+
+    fn too_large(&mut self, ctx: &Applied<'_>, window: [usize; 2]) {
+        let mut dims: Vec<u128> = ctx.shape.iter().map(|d| *d as u128).collect();
+        dims.extend(window.iter().map(|d| *d as u128));
+        self.report(CheckError::InvalidShape {
+            problem: ShapeProblem::TooLarge { dims },
+            span: ctx.span,
+        });
+    }
+
+    fn apply_conv(&mut self, ctx: &Applied<'_>, spec: &ConvSpec) -> Tensor {
+        let Some([c, h, w]) = self.image_dims(ctx) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let (Some(filters), Some(kernel), Some(stride), Some(padding)) =
+            (spec.filters, spec.kernel, spec.stride, spec.padding)
+        else {
+            return Tensor::unknown(ctx.span);
+        };
+        let window = WindowSpec {
+            hw: [h, w],
+            window: kernel,
+            stride,
+            padding,
+            rounding: Rounding::Floor,
+            is_conv: true,
+        };
+        let Some(Windows {
+            pads,
+            out: [oh, ow],
+            axes,
+        }) = self.windows(ctx, window)
+        else {
+            return Tensor::unknown(ctx.span);
+        };
+        let area = kernel[0].checked_mul(kernel[1]);
+        let fan_in = area.and_then(|a| a.checked_mul(c));
+        let fan_out = area.and_then(|a| a.checked_mul(filters));
+        let weights = vec![filters, c, kernel[0], kernel[1]];
+        let Some(fan_in) = fan_in else {
+            self.too_large(ctx, kernel);
+            return Tensor::unknown(ctx.span);
+        };
+        self.lint_wide_gaussian(&spec.init, &spec.bias_init, fan_in, ctx.span);
+        let Some(layer) = self.params(
+            ctx,
+            &spec.init,
+            &spec.bias_init,
+            weights,
+            vec![filters],
+            fan_in,
+            fan_out,
+        ) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let op = Op::Conv2d {
+            layer,
+            filters,
+            kernel,
+            stride,
+            padding: pads,
+            act: spec.act.unwrap_or(Activation::Identity),
+        };
+        let derivation = Derivation::Layer {
+            layer: ctx.name.to_string(),
+            inputs: vec![ctx.shape.clone()],
+            windows: axes,
+        };
+        let shape = vec![filters, oh, ow];
+        self.new_node(
+            ctx.place,
+            ctx.base,
+            op,
+            &[ctx.x],
+            shape,
+            ctx.span,
+            derivation,
+            act_of(spec.act),
+        )
+    }
+
+    fn apply_pool(&mut self, ctx: &Applied<'_>, spec: &PoolSpec) -> Tensor {
+        let Some([c, h, w]) = self.image_dims(ctx) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let (Some(size), Some(stride), Some(padding), Some(rounding)) =
+            (spec.size, spec.stride, spec.padding, spec.rounding)
+        else {
+            return Tensor::unknown(ctx.span);
+        };
+        let window = WindowSpec {
+            hw: [h, w],
+            window: size,
+            stride,
+            padding,
+            rounding,
+            is_conv: false,
+        };
+        let Some(Windows {
+            pads,
+            out: [oh, ow],
+            axes,
+        }) = self.windows(ctx, window)
+        else {
+            return Tensor::unknown(ctx.span);
+        };
+        let op = Op::Pool {
+            kind: spec.kind,
+            size,
+            stride,
+            padding: pads,
+            rounding,
+        };
+        let derivation = Derivation::Layer {
+            layer: ctx.name.to_string(),
+            inputs: vec![ctx.shape.clone()],
+            windows: axes,
+        };
+        let shape = vec![c, oh, ow];
+        self.new_node(
+            ctx.place,
+            ctx.base,
+            op,
+            &[ctx.x],
+            shape,
+            ctx.span,
+            derivation,
+            OutAct::Plain,
+        )
+    }
+
+    fn apply_flatten(&mut self, ctx: &Applied<'_>) -> Tensor {
+        let Some(n) = element_count(ctx.shape) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let act = self.out_act(ctx.x);
+        self.simple_node(ctx, Op::Flatten, vec![n], act)
+    }
+
+    fn apply_reshape(&mut self, ctx: &Applied<'_>, target: Option<&[i64]>) -> Tensor {
+        let (Some(target), Some(count)) = (target, element_count(ctx.shape)) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let known: u128 = target.iter().filter(|d| **d != -1).fold(1u128, |acc, d| {
+            acc.saturating_mul(u128::try_from(*d).unwrap_or(0))
+        });
+        let inferred = target.contains(&-1);
+        let fits = if inferred {
+            known != 0 && (count as u128).is_multiple_of(known)
+        } else {
+            known == count as u128
+        };
+        if !fits {
+            self.report(CheckError::ReshapeCount {
+                from: ctx.shape.clone(),
+                from_count: count,
+                to: target.to_vec(),
+                to_count: known,
+                inferred,
+                span: ctx.span,
+            });
+            return Tensor::unknown(ctx.span);
+        }
+        let fill = (count as u128)
+            .checked_div(known)
+            .and_then(|f| usize::try_from(f).ok())
+            .unwrap_or(0);
+        let shape: Shape = target
+            .iter()
+            .map(|d| {
+                if *d == -1 {
+                    fill
+                } else {
+                    usize::try_from(*d).unwrap_or(0)
+                }
+            })
+            .collect();
+        let act = self.out_act(ctx.x);
+        self.simple_node(ctx, Op::Reshape, shape, act)
+    }
+
+    fn apply_activation(&mut self, ctx: &Applied<'_>, act: Activation) -> Tensor {
+        if act == Activation::Softmax && ctx.shape.len() != 1 {
+            self.report(CheckError::WrongRank {
+                layer: ctx.name.to_string(),
+                need: RankNeed::Vector,
+                actual: ctx.shape.clone(),
+                span: ctx.span,
+                input_from: ctx.x.from,
+            });
+            return Tensor::unknown(ctx.span);
+        }
+        self.simple_node(
+            ctx,
+            Op::Activation(act),
+            ctx.shape.clone(),
+            OutAct::Act(act),
+        )
+    }
+}
+
+/// The sliding-window parameters of a convolution or pool.
+struct WindowSpec {
+    /// Input height and width.
+    hw: [usize; 2],
+    window: [usize; 2],
+    stride: [usize; 2],
+    padding: Padding,
+    rounding: Rounding,
+    is_conv: bool,
+}
+
+/// The window arithmetic's result: padding used (top, bottom, left,
+/// right), output height and width, and each axis's arithmetic.
+struct Windows {
+    pads: [usize; 4],
+    out: [usize; 2],
+    axes: Vec<(Axis, WindowArith)>,
+}
+
+/// What every shape rule needs about one application.
+struct Applied<'c> {
+    place: Place,
+    /// The layer's name as written (for messages).
+    name: &'c str,
+    /// The node's base name.
+    base: &'c str,
+    span: Span,
+    x: &'c Tensor,
+    shape: &'c Shape,
+}
+
+fn act_of(act: Option<Activation>) -> OutAct {
+    act.map_or(OutAct::Unknown, OutAct::Act)
+}

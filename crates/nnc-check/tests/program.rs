@@ -1,0 +1,209 @@
+//! The data and train parts of the checked program, and costs.
+
+mod common;
+
+use common::program;
+use nnc_check::program::{
+    CostKind, LabelColumn, Labels, Metric, Optimizer, Regularizer, Source, Split,
+};
+
+const MODEL: &str = "
+model mlp {
+  input image: [784]
+  layers { dense(30, act: sigmoid) dense(10, act: sigmoid) }
+  cost cross_entropy
+  regularize l2(5.0)
+  regularize l1(0.1)
+}
+";
+
+#[test]
+fn costs_and_regularizers() {
+    let p = program(MODEL);
+    let m = &p.models[0];
+    let cost = m.cost.as_ref().unwrap();
+    assert_eq!(cost.kind, CostKind::CrossEntropy);
+    assert_eq!(cost.output, m.outputs[0].1);
+    assert!(matches!(m.regularizers[0], Regularizer::L2 { lambda, .. } if lambda == 5.0));
+    assert!(matches!(m.regularizers[1], Regularizer::L1 { lambda, .. } if lambda == 0.1));
+}
+
+#[test]
+fn a_cost_can_name_one_of_several_outputs() {
+    let p = program(
+        "model two {
+           input x: [4]
+           let h = x |> dense(8, act: relu)
+           output kind = h |> dense(3, act: softmax)
+           output size = h |> dense(1)
+           cost log_likelihood(kind)
+         }",
+    );
+    let m = &p.models[0];
+    assert_eq!(m.cost.as_ref().unwrap().output, m.outputs[0].1);
+    assert_eq!(m.outputs[0].0, "kind");
+}
+
+#[test]
+fn data_sources_splits_scale_labels() {
+    let p = program(
+        "const FIRST = 2
+         data digits {
+           let all = idx(\"i.gz\", labels: \"l.gz\")
+           train      all[FIRST..6]
+           validation all[..FIRST]
+           test       all[6..]
+           scale      1 / 255
+           labels     one_hot(10)
+         }
+         data table {
+           train  csv(\"t.csv\", label: 4, header: false)
+           test   csv(\"t.csv\", label: \"y\")
+           labels value
+         }
+         data pictures {
+           train folder(\"pics\", size: [3, 8, 8])
+         }",
+    );
+    let d = p.data("digits").unwrap();
+    let Some(Split {
+        source: Source::Idx { images, labels, .. },
+        start,
+        end,
+        ..
+    }) = &d.train
+    else {
+        panic!("{:?}", d.train)
+    };
+    assert_eq!((images.as_str(), labels.as_str()), ("i.gz", "l.gz"));
+    assert_eq!((*start, *end), (Some(2), Some(6)));
+    assert_eq!(
+        d.validation.as_ref().map(|s| (s.start, s.end)),
+        Some((None, Some(2)))
+    );
+    assert_eq!(
+        d.test.as_ref().map(|s| (s.start, s.end)),
+        Some((Some(6), None))
+    );
+    assert!((d.scale - 1.0 / 255.0).abs() < 1e-12);
+    assert!(matches!(d.labels, Labels::OneHot { classes: 10, .. }));
+
+    let t = p.data("table").unwrap();
+    let Some(Split {
+        source: Source::Csv { label, header, .. },
+        ..
+    }) = &t.train
+    else {
+        panic!()
+    };
+    assert_eq!((label, *header), (&LabelColumn::Index(4), false));
+    let Some(Split {
+        source: Source::Csv { label, header, .. },
+        ..
+    }) = &t.test
+    else {
+        panic!()
+    };
+    assert_eq!((label, *header), (&LabelColumn::Name("y".into()), true));
+    assert_eq!(t.labels, Labels::Value);
+    assert_eq!(t.scale, 1.0);
+
+    let f = p.data("pictures").unwrap();
+    let Some(Split {
+        source: Source::Folder { size, .. },
+        ..
+    }) = &f.train
+    else {
+        panic!()
+    };
+    assert_eq!(size, &vec![3, 8, 8]);
+    assert_eq!(f.labels, Labels::Index);
+}
+
+#[test]
+fn train_phases_inherit_and_override() {
+    let source = format!(
+        "{MODEL}
+         data d {{
+           let all = idx(\"i\", labels: \"l\")
+           train all[..6]
+           validation all[6..]
+           labels one_hot(10)
+         }}
+         train mlp on d {{
+           optimizer     momentum(0.9)
+           learning_rate 0.01
+           batch_size    4
+           epochs        60
+           seed          7
+           at epoch 2  {{ batch_size 2 }}
+           at epoch 31 {{ learning_rate 0.1  optimizer adam }}
+           decay on_plateau(metric: validation_accuracy, factor: 0.5, patience: 10, stop_below: 1 / 128)
+           early_stop(metric: validation_cost, patience: 20)
+           metrics [train_cost, validation_accuracy]
+         }}"
+    );
+    let p = program(&source);
+    let t = &p.trains[0];
+    assert_eq!(
+        (t.model.as_str(), t.data.as_str(), t.epochs, t.seed),
+        ("mlp", "d", 60, 7)
+    );
+    let phases: Vec<(usize, f64, usize)> = t
+        .phases
+        .iter()
+        .map(|p| (p.start_epoch, p.learning_rate, p.batch_size))
+        .collect();
+    assert_eq!(phases, [(1, 0.01, 4), (2, 0.01, 2), (31, 0.1, 2)]);
+    assert_eq!(t.phases[1].optimizer, Optimizer::Momentum { mu: 0.9 });
+    assert_eq!(
+        t.phases[2].optimizer,
+        Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8
+        }
+    );
+    let decay = t.decay.as_ref().unwrap();
+    assert_eq!(decay.metric, Metric::ValidationAccuracy);
+    assert_eq!((decay.factor, decay.patience), (0.5, 10));
+    assert_eq!(decay.stop_below, Some(1.0 / 128.0));
+    let stop = t.early_stop.as_ref().unwrap();
+    assert_eq!((stop.metric, stop.patience), (Metric::ValidationCost, 20));
+    assert_eq!(t.metrics, [Metric::TrainCost, Metric::ValidationAccuracy]);
+}
+
+#[test]
+fn train_defaults() {
+    let source = format!(
+        "{MODEL}
+         data d {{ train idx(\"i\", labels: \"l\") test idx(\"j\", labels: \"k\") labels one_hot(10) }}
+         train mlp on d {{ learning_rate 0.1 batch_size 10 epochs 30 at epoch 1 {{ batch_size 5 }} }}"
+    );
+    let p = program(&source);
+    let t = &p.trains[0];
+    assert_eq!(t.seed, 0);
+    assert_eq!(t.phases.len(), 1, "`at epoch 1` changes the first phase");
+    assert_eq!(
+        (t.phases[0].batch_size, t.phases[0].optimizer.clone()),
+        (5, Optimizer::Sgd)
+    );
+    assert_eq!(t.metrics, [Metric::TestAccuracy]);
+    assert!(t.decay.is_none() && t.early_stop.is_none());
+}
+
+#[test]
+fn parts_with_errors_are_left_out() {
+    let checked = common::check(&format!(
+        "{MODEL}
+         model broken {{ input x: [4] layers {{ dense(0) }} }}
+         data d {{ train idx(\"i\", labels: \"l\") labels one_hot(10) }}
+         train mlp on d {{ batch_size 10 epochs 30 }}"
+    ));
+    assert!(checked.has_errors());
+    let p = &checked.program;
+    assert!(p.model("mlp").is_some());
+    assert!(p.model("broken").is_none());
+    assert!(p.data("d").is_some());
+    assert!(p.trains.is_empty());
+}
