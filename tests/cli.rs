@@ -45,7 +45,12 @@ fn check_exits_0_when_clean_1_on_errors_2_on_usage() {
     assert!(stderr.contains("broken.nnet:4:"), "{stderr}");
     assert_eq!(nnc(&["check"]).status.code(), Some(2));
     assert_eq!(nnc(&["check", "--bogus", &clean]).status.code(), Some(2));
-    assert_eq!(nnc(&["check", &dir.join("missing.nnet").display().to_string()]).status.code(), Some(2));
+    assert_eq!(
+        nnc(&["check", &dir.join("missing.nnet").display().to_string()])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -59,7 +64,10 @@ fn deny_warnings_turns_lints_into_failure() {
     let out = nnc(&["check", &linted]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning[W0102]"));
-    assert_eq!(nnc(&["check", "--deny-warnings", &linted]).status.code(), Some(1));
+    assert_eq!(
+        nnc(&["check", "--deny-warnings", &linted]).status.code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -75,15 +83,27 @@ fn check_json_lists_every_diagnostic_with_positions() {
     assert_eq!(conv["severity"], "error");
     assert_eq!(conv["file"], broken.as_str());
     assert_eq!(conv["start"]["line"], 4);
-    assert!(conv["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("= -2")));
+    assert!(conv["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("= -2")));
     assert!(!conv["hints"].as_array().unwrap().is_empty());
-    assert_eq!(doc["errors"].as_u64().unwrap() as usize, diags.iter().filter(|d| d["severity"] == "error").count());
+    assert_eq!(
+        doc["errors"].as_u64().unwrap() as usize,
+        diags.iter().filter(|d| d["severity"] == "error").count()
+    );
 }
 
 #[test]
 fn summary_prints_a_table_and_json() {
     let out = nnc(&["summary", "models/lenet5.nnet"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("61,706"), "{text}");
     assert!(text.contains("output shape"), "{text}");
@@ -102,7 +122,11 @@ fn fmt_rewrites_in_place_and_check_mode_reports() {
     let messy = "// the net\nmodel   m{input x:[784]\n layers{dense(30,act:sigmoid)  // hidden\n dense(10)}}\n";
     let path = write(&dir, "messy.nnet", messy);
     assert_eq!(nnc(&["fmt", "--check", &path]).status.code(), Some(1));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), messy, "--check must not write");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        messy,
+        "--check must not write"
+    );
     assert_eq!(nnc(&["fmt", &path]).status.code(), Some(0));
     let formatted = std::fs::read_to_string(&path).unwrap();
     assert_ne!(formatted, messy);
@@ -119,7 +143,11 @@ fn check_with_data_reports_missing_files() {
         + "data d {\n  train idx(\"nope-images.gz\", labels: \"nope-labels.gz\")\n  labels one_hot(10)\n}\n"
         + "train m on d {\n  learning_rate 0.1\n  batch_size 10\n  epochs 1\n}\n";
     let path = write(&dir, "d.nnet", &text);
-    assert_eq!(nnc(&["check", &path]).status.code(), Some(0), "without --data the files are not opened");
+    assert_eq!(
+        nnc(&["check", &path]).status.code(),
+        Some(0),
+        "without --data the files are not opened"
+    );
     let out = nnc(&["check", "--data", &path]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("E0501"));
@@ -136,5 +164,10 @@ fn every_shipped_model_checks_clean_from_the_command_line() {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = nnc(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -18,11 +18,17 @@ fn compact_spans(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             if map.len() == 2 {
-                if let (Some(Value::Number(s)), Some(Value::Number(e))) = (map.get("start"), map.get("end")) {
+                if let (Some(Value::Number(s)), Some(Value::Number(e))) =
+                    (map.get("start"), map.get("end"))
+                {
                     return Value::String(format!("{s}..{e}"));
                 }
             }
-            Value::Object(map.into_iter().map(|(k, v)| (k, compact_spans(v))).collect())
+            Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, compact_spans(v)))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.into_iter().map(compact_spans).collect()),
         other => other,
@@ -39,7 +45,11 @@ fn settings() -> insta::Settings {
 #[test]
 fn ok_fixtures_parse_check_clean_and_match_snapshots() {
     let files = nnet_files("tests/fixtures/ok");
-    assert!(files.len() >= 15, "expected at least 15 ok fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 15,
+        "expected at least 15 ok fixtures, found {}",
+        files.len()
+    );
     for path in files {
         let source = read(&path);
         let name = stem(&path);
@@ -53,7 +63,11 @@ fn ok_fixtures_parse_check_clean_and_match_snapshots() {
         );
         let (file, syntax_errors) = nnc_syntax::parse(&source);
         assert!(syntax_errors.is_empty());
-        assert_spans_nested(&serde_json::to_value(&file).unwrap(), Span::new(0, source.len()), &name);
+        assert_spans_nested(
+            &serde_json::to_value(&file).unwrap(),
+            Span::new(0, source.len()),
+            &name,
+        );
         let ast = compact_spans(serde_json::to_value(&file.items).unwrap());
         let program = report.program.as_ref().expect("a program");
         let shapes: String = program
@@ -74,7 +88,10 @@ fn ok_fixtures_parse_check_clean_and_match_snapshots() {
 fn assert_spans_nested(value: &Value, parent: Span, file: &str) {
     let span_of = |v: &Value| -> Option<Span> {
         let s = v.get("span")?;
-        Some(Span::new(s.get("start")?.as_u64()? as usize, s.get("end")?.as_u64()? as usize))
+        Some(Span::new(
+            s.get("start")?.as_u64()? as usize,
+            s.get("end")?.as_u64()? as usize,
+        ))
     };
     match value {
         Value::Object(map) => {
@@ -93,7 +110,10 @@ fn assert_spans_nested(value: &Value, parent: Span, file: &str) {
             let mut last_start = parent.start;
             for item in items {
                 if let Some(s) = span_of(item) {
-                    assert!(s.start >= last_start, "{file}: siblings out of order at {s:?}");
+                    assert!(
+                        s.start >= last_start,
+                        "{file}: siblings out of order at {s:?}"
+                    );
                     last_start = s.start;
                 }
                 assert_spans_nested(item, parent, file);
@@ -106,12 +126,20 @@ fn assert_spans_nested(value: &Value, parent: Span, file: &str) {
 #[test]
 fn err_fixtures_report_their_code_and_match_snapshots() {
     let files = nnet_files("tests/fixtures/err");
-    assert!(files.len() >= 45, "expected at least 45 err fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 45,
+        "expected at least 45 err fixtures, found {}",
+        files.len()
+    );
     for path in files {
         let source = read(&path);
         let name = stem(&path);
         let expected = name.split('_').next().unwrap().to_string();
-        let report = driver::check_source(&source, driver::base_dir(&path), Options { inspect_data: true });
+        let report = driver::check_source(
+            &source,
+            driver::base_dir(&path),
+            Options { inspect_data: true },
+        );
         let found = codes(&report);
         assert!(
             found.contains(&expected.as_str()),
@@ -120,18 +148,32 @@ fn err_fixtures_report_their_code_and_match_snapshots() {
             render::to_text(&report.diagnostics, &name, &source, false)
         );
         for d in &report.diagnostics {
-            assert!(d.primary.span.end <= source.len(), "{name}: span past the end of the file");
-            assert!(nnc_diag::codes::title(d.code).is_some(), "{name}: unknown code {}", d.code);
-            assert!(!d.message.ends_with('.'), "{name}: messages have no trailing period");
+            assert!(
+                d.primary.span.end <= source.len(),
+                "{name}: span past the end of the file"
+            );
+            assert!(
+                nnc_diag::codes::title(d.code).is_some(),
+                "{name}: unknown code {}",
+                d.code
+            );
+            assert!(
+                !d.message.ends_with('.'),
+                "{name}: messages have no trailing period"
+            );
         }
-        let rendered = render::to_text(&report.diagnostics, &format!("{name}.nnet"), &source, false);
+        let rendered =
+            render::to_text(&report.diagnostics, &format!("{name}.nnet"), &source, false);
         settings().bind(|| insta::assert_snapshot!(format!("err__{name}"), rendered));
     }
 }
 
 #[test]
 fn every_code_has_an_error_fixture() {
-    let names: Vec<String> = nnet_files("tests/fixtures/err").iter().map(|p| stem(p)).collect();
+    let names: Vec<String> = nnet_files("tests/fixtures/err")
+        .iter()
+        .map(|p| stem(p))
+        .collect();
     for (code, title) in nnc_diag::codes::ALL {
         assert!(
             names.iter().any(|n| n.starts_with(&format!("{code}_"))),
@@ -150,8 +192,16 @@ fn shipped_models_check_clean() {
             let report = driver::check_source(&source, driver::base_dir(&path), Options::default());
             let name = stem(&path);
             // The old-initialisation model exists to show the W0103 lint.
-            let allowed: &[&str] = if name.contains("old_init") { &["W0103"] } else { &[] };
-            let unexpected: Vec<_> = report.diagnostics.iter().filter(|d| !allowed.contains(&d.code)).collect();
+            let allowed: &[&str] = if name.contains("old_init") {
+                &["W0103"]
+            } else {
+                &[]
+            };
+            let unexpected: Vec<_> = report
+                .diagnostics
+                .iter()
+                .filter(|d| !allowed.contains(&d.code))
+                .collect();
             assert!(
                 unexpected.is_empty(),
                 "{} should check clean:\n{}",
@@ -160,7 +210,10 @@ fn shipped_models_check_clean() {
             );
         }
     }
-    assert!(count >= 15, "expected the book's models, found {count} files");
+    assert!(
+        count >= 15,
+        "expected the book's models, found {count} files"
+    );
 }
 
 #[test]
@@ -170,8 +223,15 @@ fn shipped_mnist_models_check_clean_with_data() {
         if !source.contains("data/mnist/") {
             continue;
         }
-        let report = driver::check_source(&source, driver::base_dir(&path), Options { inspect_data: true });
-        let data_codes: Vec<_> = codes(&report).into_iter().filter(|c| c.starts_with("E05")).collect();
+        let report = driver::check_source(
+            &source,
+            driver::base_dir(&path),
+            Options { inspect_data: true },
+        );
+        let data_codes: Vec<_> = codes(&report)
+            .into_iter()
+            .filter(|c| c.starts_with("E05"))
+            .collect();
         assert!(data_codes.is_empty(), "{}: {data_codes:?}", path.display());
     }
 }
@@ -188,21 +248,48 @@ fn fmt_is_idempotent_and_preserves_meaning() {
         let source = read(&path);
         let Ok(once) = nnc_fmt::format(&source) else {
             // Files with syntax errors are not formatted.
-            assert!(!nnc_syntax::parse(&source).1.is_empty(), "{} did not format", path.display());
+            assert!(
+                !nnc_syntax::parse(&source).1.is_empty(),
+                "{} did not format",
+                path.display()
+            );
             continue;
         };
         let twice = nnc_fmt::format(&once).expect("formatted output parses");
-        assert_eq!(once, twice, "{}: formatting is not idempotent", path.display());
+        assert_eq!(
+            once,
+            twice,
+            "{}: formatting is not idempotent",
+            path.display()
+        );
         let base = driver::base_dir(&path);
         let before = driver::check_source(&source, base, Options::default());
         let after = driver::check_source(&once, base, Options::default());
         let describe = |r: &driver::Report| -> Vec<(&str, String)> {
-            r.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect()
+            r.diagnostics
+                .iter()
+                .map(|d| (d.code, d.message.clone()))
+                .collect()
         };
-        assert_eq!(describe(&before), describe(&after), "{}: check(fmt(x)) differs", path.display());
+        assert_eq!(
+            describe(&before),
+            describe(&after),
+            "{}: check(fmt(x)) differs",
+            path.display()
+        );
         let comments = |text: &str| -> Vec<String> {
-            nnc_syntax::parse(text).0.comments.into_iter().map(|c| c.text.trim_end().to_string()).collect()
+            nnc_syntax::parse(text)
+                .0
+                .comments
+                .into_iter()
+                .map(|c| c.text.trim_end().to_string())
+                .collect()
         };
-        assert_eq!(comments(&source), comments(&once), "{}: comments changed", path.display());
+        assert_eq!(
+            comments(&source),
+            comments(&once),
+            "{}: comments changed",
+            path.display()
+        );
     }
 }

@@ -14,8 +14,16 @@ use std::path::Path;
 fn run_all_stages(source: &str) {
     let report = driver::check_source(source, Path::new("."), Options::default());
     for d in &report.diagnostics {
-        assert!(d.primary.span.start <= d.primary.span.end, "inverted span {:?}", d.primary.span);
-        assert!(d.primary.span.end <= source.len(), "span past the end: {:?}", d.primary.span);
+        assert!(
+            d.primary.span.start <= d.primary.span.end,
+            "inverted span {:?}",
+            d.primary.span
+        );
+        assert!(
+            d.primary.span.end <= source.len(),
+            "span past the end: {:?}",
+            d.primary.span
+        );
     }
     let _ = nnc_diag::render::to_text(&report.diagnostics, "fuzz.nnet", source, false);
     if let Some(program) = report.program.as_ref() {
@@ -37,12 +45,76 @@ fn corpus() -> Vec<String> {
 }
 
 const TOKENS: &[&str] = &[
-    "model", "block", "const", "data", "train", "on", "input", "output", "let", "layer", "layers", "at",
-    "epoch", "{", "}", "(", ")", "[", "]", ",", ":", "=", "->", "|>", "+", "-", "*", "/", "..", "x", "y",
-    "dense", "conv2d", "max_pool", "flatten", "reshape", "dropout", "relu", "sigmoid", "softmax", "act",
-    "kernel", "stride", "padding", "same", "valid", "cost", "cross_entropy", "regularize", "l2", "0", "1",
-    "5", "28", "784", "0.5", "1e9", "99999999999999999999", "-3", "\"a.gz\"", "idx", "labels", "one_hot",
-    "epochs", "batch_size", "learning_rate", "// c\n", "/* c */", "\n", " ",
+    "model",
+    "block",
+    "const",
+    "data",
+    "train",
+    "on",
+    "input",
+    "output",
+    "let",
+    "layer",
+    "layers",
+    "at",
+    "epoch",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    "->",
+    "|>",
+    "+",
+    "-",
+    "*",
+    "/",
+    "..",
+    "x",
+    "y",
+    "dense",
+    "conv2d",
+    "max_pool",
+    "flatten",
+    "reshape",
+    "dropout",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "act",
+    "kernel",
+    "stride",
+    "padding",
+    "same",
+    "valid",
+    "cost",
+    "cross_entropy",
+    "regularize",
+    "l2",
+    "0",
+    "1",
+    "5",
+    "28",
+    "784",
+    "0.5",
+    "1e9",
+    "99999999999999999999",
+    "-3",
+    "\"a.gz\"",
+    "idx",
+    "labels",
+    "one_hot",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "// c\n",
+    "/* c */",
+    "\n",
+    " ",
 ];
 
 fn token_soup() -> impl Strategy<Value = String> {
@@ -91,8 +163,15 @@ fn deep_nesting_does_not_overflow_the_stack() {
         let open = "(".repeat(depth);
         let close = ")".repeat(depth);
         run_all_stages(&format!("const A = {open}1{close}\n"));
-        run_all_stages(&format!("const A = {}1{}\n", "[".repeat(depth), "]".repeat(depth)));
+        run_all_stages(&format!(
+            "const A = {}1{}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        ));
         run_all_stages(&format!("const A = {}1\n", "-".repeat(depth)));
-        run_all_stages(&format!("model m {{ input x: [4] layers {{ {} }} }}\n", "relu ".repeat(depth)));
+        run_all_stages(&format!(
+            "model m {{ input x: [4] layers {{ {} }} }}\n",
+            "relu ".repeat(depth)
+        ));
     }
 }

@@ -8,9 +8,9 @@ use nnc_cli::driver::{self, Options};
 
 fn summaries(source: &str) -> Vec<Summary> {
     let report = driver::check_source(source, &root(), Options::default());
-    let program = report.clean_program().unwrap_or_else(|| {
-        panic!("source should check clean: {:?}", report.diagnostics)
-    });
+    let program = report
+        .clean_program()
+        .unwrap_or_else(|| panic!("source should check clean: {:?}", report.diagnostics));
     program.models.iter().map(summarize).collect()
 }
 
@@ -39,7 +39,9 @@ fn dense_784_to_30_has_23550_parameters() {
 fn conv_3x3_from_32_to_64_maps_has_18496_parameters() {
     let s = one("model m {\n  input x: [32, 50, 50]\n  layers { conv2d(64, kernel: 3) -> [64, 48, 48] }\n}\n");
     assert_eq!(s.total_params, 18_496);
-    let padded = one("model m {\n  input x: [32, 50, 50]\n  layers { conv2d(64, kernel: 3, padding: 1) }\n}\n");
+    let padded = one(
+        "model m {\n  input x: [32, 50, 50]\n  layers { conv2d(64, kernel: 3, padding: 1) }\n}\n",
+    );
     assert_eq!(padded.rows.last().unwrap().shape, vec![64, 50, 50]);
 }
 
@@ -66,7 +68,16 @@ fn chapter_43_net_counts() {
         "model m {\n  input x: [1, 28, 28]\n  layers {\n    conv2d(3, kernel: 5, act: sigmoid)\n    max_pool(2)\n    flatten\n    dense(10, act: softmax)\n  }\n}\n",
     );
     let shapes: Vec<_> = s.rows.iter().map(|r| r.shape.clone()).collect();
-    assert_eq!(shapes, vec![vec![1, 28, 28], vec![3, 24, 24], vec![3, 12, 12], vec![432], vec![10]]);
+    assert_eq!(
+        shapes,
+        vec![
+            vec![1, 28, 28],
+            vec![3, 24, 24],
+            vec![3, 12, 12],
+            vec![432],
+            vec![10]
+        ]
+    );
     assert_eq!(s.total_params, (25 + 1) * 3 + (432 + 1) * 10);
 }
 

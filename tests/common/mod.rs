@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root (the folder holding `models/` and `tests/`).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// The `.nnet` files of a folder under the root, sorted by name.

@@ -16,7 +16,8 @@
 //!   counts), so absurd sizes are reported (E0209), not overflowed.
 //! - Every error of a file is reported in one run. A value whose error was
 //!   reported becomes *unknown*, and everything computed from an unknown
-//!   value is unknown and reports nothing: one mistake gives one error.
+//!   value is unknown and reports nothing, so a mistake is reported where
+//!   it is made and not again downstream.
 //!   The same fact at the same place is reported once (a block expanded
 //!   twice reports a problem in its body once). Facts come sorted by
 //!   position.
@@ -29,11 +30,13 @@
 //! - Warnings (the `W` codes) never remove anything from the program.
 //!
 //! The passes, in order: index the items (`checker.rs`), find recursive
-//! blocks and check each block on its own (`blocks.rs`), evaluate the
-//! constants (`consts.rs`), check models (`model.rs`, with `eval.rs`,
-//! `apply.rs`, `layers.rs`, `init.rs`, `costs.rs`), data blocks
-//! (`data.rs`) and train blocks (`train.rs`), then report unused items
-//! (`lints.rs`).
+//! blocks (`blocks.rs`), evaluate the constants (`consts.rs`), check each
+//! block once on its own with unknown inputs (`blocks.rs`), then check
+//! models (`model.rs`, with `eval.rs` for expressions, `apply.rs` and
+//! `layers.rs` for layers and shapes, `init.rs`, `costs.rs`), data blocks
+//! (`data.rs`) and train blocks (`train.rs`), and finally report unused
+//! items (`lints.rs`). A fact found while expanding a block instantiation
+//! is wrapped in `CheckError::InBlock`, which names the instantiation.
 
 mod apply;
 mod args;

@@ -19,11 +19,17 @@ pub struct Report {
 
 impl Report {
     pub fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     pub fn warning_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 
     /// The program, only when the file is free of errors (warnings allowed).
@@ -58,7 +64,8 @@ pub fn check_source(source: &str, base_dir: &Path, options: Options) -> Report {
         };
     }
     let checked = nnc_check::check(&file);
-    let mut diagnostics: Vec<Diagnostic> = checked.errors.iter().map(|e| e.to_diagnostic()).collect();
+    let mut diagnostics: Vec<Diagnostic> =
+        checked.errors.iter().map(|e| e.to_diagnostic()).collect();
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     if options.inspect_data && !has_errors {
         diagnostics.extend(

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "nnc", version, about = "The compiler for .nnet neural-network files")]
+#[command(
+    name = "nnc",
+    version,
+    about = "The compiler for .nnet neural-network files"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,7 +89,11 @@ fn main() -> ExitCode {
             format,
             color,
         } => check(&files, data, deny_warnings, format, color),
-        Command::Summary { file, model, format } => summary(&file, model.as_deref(), format),
+        Command::Summary {
+            file,
+            model,
+            format,
+        } => summary(&file, model.as_deref(), format),
         Command::Fmt { files, check } => fmt(&files, check),
     }
 }
@@ -97,7 +105,13 @@ fn read(path: &Path) -> Result<String, ExitCode> {
     })
 }
 
-fn check(files: &[PathBuf], data: bool, deny_warnings: bool, format: Format, color: Color) -> ExitCode {
+fn check(
+    files: &[PathBuf],
+    data: bool,
+    deny_warnings: bool,
+    format: Format,
+    color: Color,
+) -> ExitCode {
     let color = match color {
         Color::Always => true,
         Color::Never => false,
@@ -112,12 +126,19 @@ fn check(files: &[PathBuf], data: bool, deny_warnings: bool, format: Format, col
             unreadable = true;
             continue;
         };
-        let report: Report = driver::check_source(&source, driver::base_dir(path), Options { inspect_data: data });
+        let report: Report = driver::check_source(
+            &source,
+            driver::base_dir(path),
+            Options { inspect_data: data },
+        );
         errors += report.error_count();
         warnings += report.warning_count();
         let name = path.display().to_string();
         match format {
-            Format::Text => eprint!("{}", render::to_text(&report.diagnostics, &name, &source, color)),
+            Format::Text => eprint!(
+                "{}",
+                render::to_text(&report.diagnostics, &name, &source, color)
+            ),
             Format::Json => json.extend(render::to_json(&report.diagnostics, &name, &source)),
         }
     }
@@ -152,7 +173,11 @@ fn tally(errors: usize, warnings: usize) -> String {
     match (errors, warnings) {
         (0, w) => format!("check passed with {}", plural(w, "warning")),
         (e, 0) => format!("check failed: {}", plural(e, "error")),
-        (e, w) => format!("check failed: {}, {}", plural(e, "error"), plural(w, "warning")),
+        (e, w) => format!(
+            "check failed: {}, {}",
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
     }
 }
 
@@ -164,9 +189,17 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
     let Some(program) = report.clean_program() else {
         eprint!(
             "{}",
-            render::to_text(&report.diagnostics, &path.display().to_string(), &source, false)
+            render::to_text(
+                &report.diagnostics,
+                &path.display().to_string(),
+                &source,
+                false
+            )
         );
-        eprintln!("error: `{}` has errors; fix them to see its summary", path.display());
+        eprintln!(
+            "error: `{}` has errors; fix them to see its summary",
+            path.display()
+        );
         return ExitCode::from(EXIT_PROBLEMS);
     };
     let models: Vec<_> = program
@@ -186,7 +219,10 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
         }
         return ExitCode::from(EXIT_PROBLEMS);
     }
-    let summaries: Vec<_> = models.iter().map(|m| nnc_check::summary::summarize(m)).collect();
+    let summaries: Vec<_> = models
+        .iter()
+        .map(|m| nnc_check::summary::summarize(m))
+        .collect();
     let mut out = std::io::stdout().lock();
     let text = match format {
         Format::Text => summaries
@@ -195,7 +231,9 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
             .collect::<Vec<_>>()
             .join("\n"),
         Format::Json => {
-            serde_json::to_string_pretty(&serde_json::json!({ "models": summaries })).unwrap_or_default() + "\n"
+            serde_json::to_string_pretty(&serde_json::json!({ "models": summaries }))
+                .unwrap_or_default()
+                + "\n"
         }
     };
     // A closed pipe (`nnc summary f | head`) is not an error worth a message.
@@ -218,7 +256,10 @@ fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
                     "{}",
                     render::to_text(&diagnostics, &path.display().to_string(), &source, false)
                 );
-                eprintln!("error: `{}` has syntax errors; it was not formatted", path.display());
+                eprintln!(
+                    "error: `{}` has syntax errors; it was not formatted",
+                    path.display()
+                );
                 status = ExitCode::from(EXIT_PROBLEMS);
                 continue;
             }
@@ -241,7 +282,10 @@ fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
 /// interrupted write never leaves a half-written source file.
 fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     let dir = driver::base_dir(path);
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.nnc-fmt.tmp"));
     {
         let mut file = std::fs::File::create(&tmp)?;

@@ -5,7 +5,14 @@ use nnc_diag::{shape_str, thousands};
 
 /// Lays a summary out as an aligned table with a totals line.
 pub fn render(summary: &Summary) -> String {
-    let header = ["layer", "op", "output shape", "params", "FLOPs/example", "activation bytes/example"];
+    let header = [
+        "layer",
+        "op",
+        "output shape",
+        "params",
+        "FLOPs/example",
+        "activation bytes/example",
+    ];
     let mut rows: Vec<[String; 6]> = summary
         .rows
         .iter()
@@ -38,7 +45,11 @@ pub fn render(summary: &Summary) -> String {
         let mut out = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             // Text columns are left-aligned, numbers right-aligned.
-            let padded = if i < 3 { format!("{cell:<w$}") } else { format!("{cell:>w$}") };
+            let padded = if i < 3 {
+                format!("{cell:<w$}")
+            } else {
+                format!("{cell:>w$}")
+            };
             if i > 0 {
                 out.push_str("  ");
             }

@@ -378,7 +378,11 @@ impl Inspector<'_> {
                 };
                 // One output unit is a binary classifier (a sigmoid giving
                 // the probability of class 1): it serves two classes.
-                let classes = if output.units == 1 { 2 } else { output.units as u64 };
+                let classes = if output.units == 1 {
+                    2
+                } else {
+                    output.units as u64
+                };
                 let wrong = match &found {
                     FoundClasses::Labels { .. } => found.count() > classes,
                     FoundClasses::Folders { .. } => found.count() != classes,
