@@ -1,0 +1,139 @@
+//! The boundary between the training loop and the backends that execute
+//! training steps (the reference interpreter now; the Cranelift JIT and wgpu
+//! later). The loop never sees graphs or kernels: it hands a backend batches
+//! and learning rates, and gets costs and counts back.
+//!
+//! Contract every backend keeps:
+//! - Parameters and optimizer state live in the backend between calls; they
+//!   survive `configure` (a phase change) unless the optimizer kind changes,
+//!   in which case the optimizer state restarts at zero.
+//! - A batch may be shorter than the phase's batch size (the last batch of an
+//!   epoch); the mean over the batch is used, as the book does.
+//! - Given the same parameters, batches, learning rates and step seeds, the
+//!   results are bit-for-bit the same run after run (determinism).
+
+use nnc_check::program::{Model, Optimizer};
+
+/// A host tensor: row-major `f32` values and their shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Tensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Tensor { shape, data }
+    }
+
+    pub fn zeros(shape: Vec<usize>) -> Self {
+        let len = shape.iter().product();
+        Tensor {
+            shape,
+            data: vec![0.0; len],
+        }
+    }
+}
+
+/// Everything a backend needs to build the training step of one phase. The
+/// cost and regularizers are the model's own (`Model::cost`,
+/// `Model::regularizers`); a trained model always has a cost.
+#[derive(Clone, Debug)]
+pub struct TrainSetup<'a> {
+    pub model: &'a Model,
+    pub optimizer: &'a Optimizer,
+    /// Examples per step in this phase.
+    pub batch_size: usize,
+    /// Size of the training split: the `n` of the book's `(1 - eta*lambda/n)`.
+    pub train_size: usize,
+}
+
+/// One batch, examples stored one after another.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// `len * input_size` values: the model's input, already scaled.
+    pub inputs: &'a [f32],
+    /// `len * target_size` values: one-hot rows for classifiers, values for
+    /// regression.
+    pub targets: &'a [f32],
+    /// Number of examples in the batch (at most the phase's batch size).
+    pub len: usize,
+}
+
+/// What one training step reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// The mean cost of the batch before the update (data term only).
+    pub cost: f64,
+}
+
+/// What evaluating a batch reports (sums, so batches can be added up).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EvalStats {
+    /// Sum over the examples of the cost (data term only).
+    pub cost_sum: f64,
+    /// Examples whose arg-max output equals the arg-max target.
+    pub correct: usize,
+    pub count: usize,
+}
+
+impl EvalStats {
+    pub fn add(&mut self, other: EvalStats) {
+        self.cost_sum += other.cost_sum;
+        self.correct += other.correct;
+        self.count += other.count;
+    }
+}
+
+/// Why a backend could not do what was asked.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackendError {
+    /// The model or settings use something this backend cannot run.
+    Unsupported { what: String },
+    /// A value became NaN or infinite (`tensor` names where, when known).
+    NonFinite { tensor: String },
+    /// Anything else, described.
+    Failed { message: String },
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendError::Unsupported { what } => write!(f, "this backend cannot run {what}"),
+            BackendError::NonFinite { tensor } => write!(f, "`{tensor}` became NaN or infinite"),
+            BackendError::Failed { message } => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// A backend executes training steps and evaluations of one model.
+pub trait Backend {
+    /// A short name, e.g. `interp`.
+    fn name(&self) -> &'static str;
+
+    /// Builds (or rebuilds, at a phase change) the training step for
+    /// `setup`. Parameters given earlier to `set_params` are kept.
+    fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError>;
+
+    /// Replaces all parameters, in the order of `Model::layers`, weight then
+    /// bias for each layer.
+    fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError>;
+
+    /// The current parameters, in the order `set_params` takes them.
+    fn params(&self) -> Vec<Tensor>;
+
+    /// One step of the optimizer on `batch` at this learning rate. The
+    /// `step_seed` drives dropout masks, so the step is reproducible.
+    fn train_step(
+        &mut self,
+        batch: Batch<'_>,
+        learning_rate: f32,
+        step_seed: u64,
+    ) -> Result<StepStats, BackendError>;
+
+    /// Runs the model in inference mode (no dropout) on `batch`.
+    fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError>;
+}
