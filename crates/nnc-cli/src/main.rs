@@ -8,6 +8,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod run;
+
 #[derive(Parser)]
 #[command(
     name = "nnc",
@@ -59,6 +61,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Train a model: check the file and its data, then run its train block.
+    Run(run::RunArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
             format,
         } => summary(&file, model.as_deref(), format),
         Command::Fmt { files, check } => fmt(&files, check),
+        Command::Run(args) => run::run(&args),
     }
 }
 

@@ -55,6 +55,17 @@ impl CsvSummary {
 /// Reads a whole CSV file and checks it: the label column exists, every row
 /// has as many columns as the first, every cell is a finite number.
 pub fn inspect_csv(path: &Path, options: &CsvOptions) -> Result<CsvSummary, FileProblem> {
+    read_csv(path, options, |_, _| {})
+}
+
+/// Reads and checks a whole CSV file as [`inspect_csv`] does, handing the
+/// cells of each data row (label included, in file order) and the label
+/// column's 0-based index to `row`.
+pub fn read_csv(
+    path: &Path,
+    options: &CsvOptions,
+    mut row: impl FnMut(&[f64], usize),
+) -> Result<CsvSummary, FileProblem> {
     let mut file = open_data_file(path)?;
     let mut lines = Lines {
         line: 0,
@@ -62,6 +73,7 @@ pub fn inspect_csv(path: &Path, options: &CsvOptions) -> Result<CsvSummary, File
         bytes: 0,
     };
     let mut fields: Vec<(usize, usize)> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
     let mut state: Option<Layout> = None;
     let mut rows = 0u64;
     let mut labels = LabelStats::new();
@@ -82,12 +94,14 @@ pub fn inspect_csv(path: &Path, options: &CsvOptions) -> Result<CsvSummary, File
             continue;
         };
         layout.check_columns(fields.len(), line)?;
-        let label = layout.check_row(text, &fields, line, options.header)?;
+        layout.parse_row(text, &fields, line, options.header, &mut values)?;
+        let label = values.get(layout.label_index).copied().unwrap_or(0.0);
         let before = labels.first_non_class.is_some();
         labels.add(label);
         if !before && labels.first_non_class.is_some() {
             first_non_class_line = Some(line);
         }
+        row(&values, layout.label_index);
         rows += 1;
     }
     let Some(layout) = state else {
@@ -167,15 +181,17 @@ impl Layout {
         }))
     }
 
-    /// Checks every cell of a row is a number; returns the label.
-    fn check_row(
+    /// Parses every cell of a row into `values` (cleared first); fails on
+    /// the first cell that is not a finite number.
+    fn parse_row(
         &self,
         text: &str,
         fields: &[(usize, usize)],
         line: u64,
         header: bool,
-    ) -> Result<f64, FileProblem> {
-        let mut label = 0.0;
+        values: &mut Vec<f64>,
+    ) -> Result<(), FileProblem> {
+        values.clear();
         for (index, (start, end)) in fields.iter().enumerate() {
             let cell = text.get(*start..*end).unwrap_or("").trim();
             let Some(value) = parse_number(cell) else {
@@ -189,11 +205,9 @@ impl Layout {
                     header,
                 }));
             };
-            if index == self.label_index {
-                label = value;
-            }
+            values.push(value);
         }
-        Ok(label)
+        Ok(())
     }
 }
 

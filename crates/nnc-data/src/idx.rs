@@ -196,6 +196,20 @@ impl IdxReader {
         &self.header
     }
 
+    /// Reads exactly `out.len()` payload bytes as they are: for a `u8` file,
+    /// the values themselves, with no conversion.
+    pub fn read_bytes(&mut self, out: &mut [u8]) -> Result<(), FileProblem> {
+        let (got, err) = read_counted(self.file.reader(), out);
+        self.consumed += got as u64;
+        if let Some(e) = err {
+            return Err(self.payload_error(&e));
+        }
+        if got < out.len() {
+            return Err(self.short_payload());
+        }
+        Ok(())
+    }
+
     /// Reads exactly `out.len()` values, converted to `f32`.
     pub fn read_f32(&mut self, out: &mut [f32]) -> Result<(), FileProblem> {
         let mut at = 0;
@@ -227,6 +241,15 @@ impl IdxReader {
             Ok(())
         } else {
             Err(self.header.size_problem(total, at_least, ended))
+        }
+    }
+
+    /// The size fact of a file whose payload does not fit what was read:
+    /// the rest of the stream is counted (bounded) to say how long it is.
+    pub fn size_problem(&mut self) -> FileProblem {
+        match self.count_payload() {
+            Ok((total, at_least, ended)) => self.header.size_problem(total, at_least, ended),
+            Err(problem) => problem,
         }
     }
 

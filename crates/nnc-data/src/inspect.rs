@@ -8,6 +8,7 @@ use crate::csv::{inspect_csv, CsvOptions};
 use crate::folder::inspect_folder;
 use crate::idx::{check_idx_file, scan_idx_labels, IdxHeader, LabelStats};
 use crate::open::{describe_missing, display_path, resolve};
+use crate::spec::{distinct_sources, fits, model_output, same_source, source_span, splits, Output};
 use nnc_check::program::{DataSpec, Labels, Model, NodeId, Program, Source, Split};
 use nnc_diag::data::{
     ClassLabels, ClassLimit, DataError, ExampleShape, FileProblem, FileRole, FoundClasses, LabelAt,
@@ -20,11 +21,7 @@ use std::path::Path;
 /// program are relative to `base_dir`, the folder of the `.nnet` file.
 /// Returns every problem found, each once, in program order.
 pub fn inspect(program: &Program, base_dir: &Path) -> Vec<DataError> {
-    let mut stage = Inspector {
-        base_dir,
-        sources: Vec::new(),
-        errors: Vec::new(),
-    };
+    let mut stage = Inspector::new(base_dir);
     for data in &program.data {
         stage.data_block(data);
     }
@@ -34,23 +31,25 @@ pub fn inspect(program: &Program, base_dir: &Path) -> Vec<DataError> {
             stage.against_model(model, data);
         }
     }
-    stage.errors
+    stage.finish()
 }
 
-/// What reading one source found, kept so each source is read once.
+/// What reading one source found, kept so each source is read once. The
+/// loaders fill it in from what they read, so that loading checks exactly
+/// what inspection checks.
 #[derive(Clone, Debug)]
-struct SourceFacts {
+pub(crate) struct SourceFacts {
     /// Examples, when the source could be read.
-    examples: Option<u64>,
+    pub examples: Option<u64>,
     /// The shape of one example, when known.
-    shape: Option<ExampleShape>,
-    labels: Option<LabelFacts>,
+    pub shape: Option<ExampleShape>,
+    pub labels: Option<LabelFacts>,
     /// The path labels come from, as written.
-    labels_written: String,
+    pub labels_written: String,
 }
 
 #[derive(Clone, Debug)]
-enum LabelFacts {
+pub(crate) enum LabelFacts {
     /// Numeric labels: a labels file (`dims` are its dimensions) or a CSV
     /// column (`dims` is empty).
     Values {
@@ -63,21 +62,46 @@ enum LabelFacts {
     Folders(Vec<String>),
 }
 
-struct Inspector<'a> {
+/// The checks of the data stage, over sources read once each.
+pub(crate) struct Inspector<'a> {
     base_dir: &'a Path,
     /// Sources read so far (compared without their spans) and what was found.
     sources: Vec<(Source, SourceFacts)>,
     errors: Vec<DataError>,
 }
 
-impl Inspector<'_> {
-    fn report(&mut self, error: DataError) {
+impl<'a> Inspector<'a> {
+    pub(crate) fn new(base_dir: &'a Path) -> Self {
+        Inspector {
+            base_dir,
+            sources: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The problems found, each once, in the order found.
+    pub(crate) fn finish(self) -> Vec<DataError> {
+        self.errors
+    }
+
+    /// Records what a loader read from `source`, so that the checks use it
+    /// instead of reading the files again.
+    pub(crate) fn remember(&mut self, source: &Source, facts: SourceFacts) {
+        if !self.sources.iter().any(|(s, _)| same_source(s, source)) {
+            self.sources.push((source.clone(), facts));
+        }
+    }
+
+    /// Reports a problem (once, however often it is found).
+    pub(crate) fn report(&mut self, error: DataError) {
         if !self.errors.contains(&error) {
             self.errors.push(error);
         }
     }
 
-    fn data_block(&mut self, data: &DataSpec) {
+    /// Checks a data block alone: its splits against the sources' sizes,
+    /// its labels against `one_hot(k)`.
+    pub(crate) fn data_block(&mut self, data: &DataSpec) {
         for (kind, split) in splits(data) {
             let facts = self.source(&split.source);
             if let Some(available) = facts.examples {
@@ -90,7 +114,9 @@ impl Inspector<'_> {
         }
     }
 
-    fn against_model(&mut self, model: &Model, data: &DataSpec) {
+    /// Checks a data block against the model trained on it: examples
+    /// against the input, labels against the output.
+    pub(crate) fn against_model(&mut self, model: &Model, data: &DataSpec) {
         for source in distinct_sources(data) {
             let facts = self.source(source);
             let span = source_span(source);
@@ -136,7 +162,15 @@ impl Inspector<'_> {
         }
     }
 
-    fn file_error(&mut self, span: Span, role: FileRole, written: &str, problem: FileProblem) {
+    /// Reports a problem with a file of a source (a missing file is
+    /// described relative to the `.nnet` file's folder).
+    pub(crate) fn file_error(
+        &mut self,
+        span: Span,
+        role: FileRole,
+        written: &str,
+        problem: FileProblem,
+    ) {
         let problem = match problem {
             FileProblem::NotFound(_) => {
                 FileProblem::NotFound(describe_missing(self.base_dir, written))
@@ -247,9 +281,10 @@ impl Inspector<'_> {
         }
     }
 
+    /// A split must end within its source and hold at least one example.
     fn check_split(&mut self, kind: SplitKind, split: &Split, available: u64) {
         let past_end = split.end.is_some_and(|e| e as u64 > available);
-        let empty_start = split.start.is_some_and(|s| s as u64 >= available);
+        let empty_start = split.start.unwrap_or(0) as u64 >= available;
         if past_end || empty_start {
             self.report(DataError::SplitTooLarge {
                 span: split.span,
@@ -404,15 +439,10 @@ impl Inspector<'_> {
                 }
             }
             Labels::Value => {
-                let Some(LabelFacts::Values { dims, .. }) = &facts.labels else {
+                let Some(labels) = &facts.labels else {
                     return;
                 };
-                let target = dims
-                    .get(1..)
-                    .map_or(Some(1), |rest| {
-                        value_count(&rest.iter().map(|d| *d as usize).collect::<Vec<_>>())
-                    })
-                    .unwrap_or(usize::MAX);
+                let target = labels.value_width().unwrap_or(usize::MAX);
                 if target != output.units {
                     self.report(DataError::TargetMismatch {
                         span,
@@ -428,159 +458,27 @@ impl Inspector<'_> {
     }
 }
 
-/// The model output labels are compared with.
-struct Output {
-    name: String,
-    units: usize,
-    span: Span,
-}
-
-/// The output the cost applies to, or the only output.
-fn model_output(model: &Model) -> Option<Output> {
-    let id = match (&model.cost, model.outputs.as_slice()) {
-        (Some(cost), _) => cost.output,
-        (None, [(_, id)]) => *id,
-        _ => return None,
-    };
-    let node = model.nodes.get(id.0)?;
-    let name = model
-        .outputs
-        .iter()
-        .find(|(_, o)| *o == id)
-        .map_or_else(|| node.name.clone(), |(n, _)| n.clone());
-    Some(Output {
-        name,
-        units: value_count(&node.shape)?,
-        span: node.span,
-    })
-}
-
-/// Whether examples of this shape can feed an input of `input` shape.
-/// IDX images fit a flat input of as many values, or the same shape up to
-/// leading 1s (`[28, 28]` fits `[784]` and `[1, 28, 28]`); CSV rows fit any
-/// input of as many values; a folder's `size` must equal the input shape.
-fn fits(example: &ExampleShape, input: &[usize]) -> bool {
-    let values = value_count(input);
-    match example {
-        ExampleShape::Idx(shape) => {
-            values.is_some()
-                && value_count(shape) == values
-                && (input.len() == 1 || without_leading_ones(shape) == without_leading_ones(input))
+impl LabelFacts {
+    /// Values per example when labels are read as real-valued targets: the
+    /// labels file's dimensions after the count, one CSV column, or the
+    /// class index of a folder. `None` if it does not fit in a `usize`.
+    pub(crate) fn value_width(&self) -> Option<usize> {
+        match self {
+            LabelFacts::Values { dims, .. } => dims.get(1..).map_or(Some(1), |rest| {
+                rest.iter()
+                    .try_fold(1usize, |acc, d| acc.checked_mul(*d as usize))
+            }),
+            LabelFacts::Folders(_) => Some(1),
         }
-        ExampleShape::Csv { features } => values == Some(*features),
-        ExampleShape::Folder(size) => size.as_slice() == input,
     }
 }
 
-/// The number of values in a shape, if it fits in a `usize`.
-fn value_count(shape: &[usize]) -> Option<usize> {
-    shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d))
-}
-
-fn without_leading_ones(shape: &[usize]) -> &[usize] {
-    let ones = shape.iter().take_while(|d| **d == 1).count();
-    shape.get(ones..).unwrap_or(&[])
-}
-
-fn unread(written: &str) -> SourceFacts {
+/// The facts of a source that could not be read.
+pub(crate) fn unread(written: &str) -> SourceFacts {
     SourceFacts {
         examples: None,
         shape: None,
         labels: None,
         labels_written: written.to_string(),
-    }
-}
-
-fn splits(data: &DataSpec) -> impl Iterator<Item = (SplitKind, &Split)> {
-    [
-        (SplitKind::Train, &data.train),
-        (SplitKind::Validation, &data.validation),
-        (SplitKind::Test, &data.test),
-    ]
-    .into_iter()
-    .filter_map(|(kind, split)| split.as_ref().map(|s| (kind, s)))
-}
-
-/// The sources of a data block's splits, each once.
-fn distinct_sources(data: &DataSpec) -> Vec<&Source> {
-    let mut out: Vec<&Source> = Vec::new();
-    for (_, split) in splits(data) {
-        if !out.iter().any(|s| same_source(s, &split.source)) {
-            out.push(&split.source);
-        }
-    }
-    out
-}
-
-fn source_span(source: &Source) -> Span {
-    match source {
-        Source::Idx { span, .. } | Source::Csv { span, .. } | Source::Folder { span, .. } => *span,
-    }
-}
-
-/// Whether two sources read the same files the same way (spans aside).
-fn same_source(a: &Source, b: &Source) -> bool {
-    match (a, b) {
-        (
-            Source::Idx {
-                images: i1,
-                labels: l1,
-                ..
-            },
-            Source::Idx {
-                images: i2,
-                labels: l2,
-                ..
-            },
-        ) => i1 == i2 && l1 == l2,
-        (
-            Source::Csv {
-                path: p1,
-                label: c1,
-                header: h1,
-                ..
-            },
-            Source::Csv {
-                path: p2,
-                label: c2,
-                header: h2,
-                ..
-            },
-        ) => p1 == p2 && c1 == c2 && h1 == h2,
-        (
-            Source::Folder {
-                path: p1, size: s1, ..
-            },
-            Source::Folder {
-                path: p2, size: s2, ..
-            },
-        ) => p1 == p2 && s1 == s2,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idx_images_fit_flat_and_channel_inputs() {
-        let mnist = ExampleShape::Idx(vec![28, 28]);
-        assert!(fits(&mnist, &[784]));
-        assert!(fits(&mnist, &[1, 28, 28]));
-        assert!(fits(&mnist, &[28, 28]));
-        assert!(!fits(&mnist, &[100]));
-        assert!(!fits(&mnist, &[4, 14, 14]));
-        assert!(!fits(&mnist, &[28, 28, 1]));
-        let huge = ExampleShape::Idx(vec![usize::MAX, usize::MAX]);
-        assert!(!fits(&huge, &[1]));
-    }
-
-    #[test]
-    fn csv_and_folder_fit_rules() {
-        assert!(fits(&ExampleShape::Csv { features: 784 }, &[1, 28, 28]));
-        assert!(!fits(&ExampleShape::Csv { features: 783 }, &[784]));
-        assert!(fits(&ExampleShape::Folder(vec![3, 8, 8]), &[3, 8, 8]));
-        assert!(!fits(&ExampleShape::Folder(vec![3, 8, 8]), &[192]));
     }
 }

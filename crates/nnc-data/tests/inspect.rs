@@ -590,3 +590,36 @@ fn truncated_gzip_csv_is_a_clear_error() {
     let d = errors[0].to_diagnostic();
     assert_eq!(d.message, "CSV file `t.csv.gz` is cut off");
 }
+
+#[test]
+fn e0504_an_empty_source_makes_an_empty_split() {
+    let dir = TempDir::new("empty-split");
+    dir.write("i.idx", &idx_u8(&[0, 2, 2], 256));
+    dir.write("l.idx", &idx_u8(&[0], 10));
+    let source = idx_source("i.idx", "l.idx");
+    let spec = data("d", Some(split(&source, None, None)), one_hot(10));
+    let errors = inspect(&program(spec, None), base(&dir));
+    only(&errors, "E0504");
+}
+
+#[test]
+fn e0505_folder_class_values_are_one_target() {
+    let dir = TempDir::new("folder-value");
+    dir.write("f/a/1.png", &png(2, 2));
+    dir.write("f/b/1.png", &png(2, 2));
+    let source = folder_source("f", &[1, 2, 2]);
+    let spec = data("d", Some(split(&source, None, None)), Labels::Value);
+    let errors = inspect(&program(spec, Some(model("m", &[1, 2, 2], 2))), base(&dir));
+    only(&errors, "E0505");
+    assert!(
+        matches!(
+            errors[0],
+            DataError::TargetMismatch {
+                target: 1,
+                units: 2,
+                ..
+            }
+        ),
+        "{errors:#?}"
+    );
+}

@@ -175,6 +175,42 @@ pub enum FolderProblem {
     EmptyClass { class: String, other_files: u64 },
 }
 
+/// The image formats of `folder(...)` sources, told apart by their first
+/// bytes (not by their names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum ImageFormat {
+    Png,
+    Jpeg,
+}
+
+impl ImageFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "PNG",
+            ImageFormat::Jpeg => "JPEG",
+        }
+    }
+}
+
+/// Why one image of an image folder cannot be used.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ImageProblem {
+    /// The file starts with neither the PNG nor the JPEG signature; `found`
+    /// holds its first bytes (at most 4).
+    NotAnImage { found: Vec<u8> },
+    /// The decoder rejected the file.
+    Decode { format: ImageFormat, reason: String },
+    /// Decoded, the image would take more than `limit` bytes.
+    TooLarge {
+        format: ImageFormat,
+        width: u64,
+        height: u64,
+        limit: u64,
+    },
+    /// The operating system refused to read the file.
+    Unreadable { reason: String },
+}
+
 /// What is wrong with one data file or folder, independent of the program.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum FileProblem {
@@ -214,6 +250,15 @@ pub enum FileProblem {
     Csv(CsvProblem),
     /// E0508.
     Folder(FolderProblem),
+    /// E0510: an image of an image folder that cannot be decoded; `image`
+    /// is its path inside the folder (`cats/cat.3.jpg`).
+    BadImage {
+        image: String,
+        problem: ImageProblem,
+    },
+    /// E0510: the examples, decoded, need more memory (`bytes`) than could
+    /// be reserved.
+    OutOfMemory { bytes: u64 },
 }
 
 /// A split of a data block.
@@ -523,7 +568,9 @@ pub fn file_problem_code(problem: &FileProblem) -> &'static str {
         | FileProblem::NotAFolder
         | FileProblem::Unreadable { .. }
         | FileProblem::CorruptGzip { .. }
-        | FileProblem::GzipEndsEarly { .. } => "E0510",
+        | FileProblem::GzipEndsEarly { .. }
+        | FileProblem::BadImage { .. }
+        | FileProblem::OutOfMemory { .. } => "E0510",
     }
 }
 
@@ -619,6 +666,73 @@ fn file_diagnostic(file: &FileFact, problem: &FileProblem) -> Diagnostic {
         }
         FileProblem::Csv(csv) => csv_diagnostic(file, csv),
         FileProblem::Folder(folder) => folder_diagnostic(file, folder),
+        FileProblem::BadImage { image, problem } => bad_image_diagnostic(file, image, problem),
+        FileProblem::OutOfMemory { bytes } => Diagnostic::error(
+            "E0510",
+            format!(
+                "{} `{}` does not fit in memory",
+                file.role.noun(),
+                file.written
+            ),
+            file.label(),
+        )
+        .with_note(format!(
+            "its examples need {} bytes, more than could be reserved",
+            thousands(*bytes)
+        ))
+        .with_hint(match file.role {
+            FileRole::Folder => "use a smaller `size:` or fewer images",
+            _ => "use a smaller data set",
+        }),
+    }
+}
+
+fn bad_image_diagnostic(file: &FileFact, image: &str, problem: &ImageProblem) -> Diagnostic {
+    let w = file.written;
+    let path = format!("{}/{image}", file.resolved);
+    let d = Diagnostic::error(
+        "E0510",
+        format!("cannot read image `{image}` of image folder `{w}`"),
+        file.label(),
+    );
+    match problem {
+        ImageProblem::NotAnImage { found } => {
+            let mut d = d.with_note(format!(
+                "`{path}` is neither a PNG nor a JPEG image (they start with `89 50 4e 47` and `ff d8 ff`)"
+            ));
+            d = d.with_note(match guess_format(found) {
+                Some(format) => format!(
+                    "the file starts with `{}`, which looks like {format}",
+                    hex_bytes(found)
+                ),
+                None if found.is_empty() => "the file is empty".to_string(),
+                None => format!("the file starts with `{}`", hex_bytes(found)),
+            });
+            d.with_hint("images are recognised by their first bytes, not by their names: convert the file to PNG or JPEG, or remove it")
+        }
+        ImageProblem::Decode { format, reason } => d
+            .with_note(format!(
+                "decoding `{path}` as {} failed: {reason}",
+                format.name()
+            ))
+            .with_hint("the file is damaged: replace it or remove it from the folder"),
+        ImageProblem::TooLarge {
+            format,
+            width,
+            height,
+            limit,
+        } => d
+            .with_note(format!(
+                "`{path}` is a {} image of {} x {} pixels; decoded, it would take more than {} bytes",
+                format.name(),
+                thousands(*width),
+                thousands(*height),
+                thousands(*limit)
+            ))
+            .with_hint("shrink the image before training: it is resized to the folder's `size:` anyway"),
+        ImageProblem::Unreadable { reason } => {
+            d.with_note(format!("reading `{path}` failed: {reason}"))
+        }
     }
 }
 
@@ -1304,6 +1418,26 @@ mod tests {
     }
 
     #[test]
+    fn bad_image_names_the_file_and_what_it_looks_like() {
+        let d = file(FileProblem::BadImage {
+            image: "cats/cat.3.jpg".into(),
+            problem: ImageProblem::NotAnImage {
+                found: b"<htm".to_vec(),
+            },
+        })
+        .to_diagnostic();
+        assert_eq!(d.code, "E0510");
+        assert!(d.message.contains("`cats/cat.3.jpg`"), "{d:?}");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("/d/data/x.gz/cats/cat.3.jpg")),
+            "{d:?}"
+        );
+        assert!(d.notes.iter().any(|n| n.contains("HTML")), "{d:?}");
+    }
+
+    #[test]
     fn every_code_is_in_the_table() {
         let errors = [
             file(FileProblem::NotAFile),
@@ -1311,6 +1445,14 @@ mod tests {
             file(FileProblem::Folder(FolderProblem::NoClassFolders {
                 files: 2,
             })),
+            file(FileProblem::OutOfMemory { bytes: 1 << 40 }),
+            file(FileProblem::BadImage {
+                image: "cats/a.png".into(),
+                problem: ImageProblem::Decode {
+                    format: ImageFormat::Png,
+                    reason: "bad".into(),
+                },
+            }),
             DataError::SplitTooLarge {
                 span: Span::new(0, 1),
                 source_span: Span::new(2, 3),

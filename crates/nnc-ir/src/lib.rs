@@ -1,2 +1,50 @@
-//! The tensor IR (skeleton; see backend.rs for the backend contract).
+//! The tensor IR of nnc: a checked model becomes a graph of typed tensor
+//! ops with static shapes, which passes extend (reverse-mode autodiff, the
+//! optimizer step) and clean up, and which backends execute.
+//!
+//! The pipeline (`passes`): `lower` (model to forward graph), `autodiff`,
+//! `update`, `simplify`, `dce`; [`compile_training`] and
+//! [`compile_inference`] run it, verifying the graph after every pass, and
+//! can stop after any pass by name. [`print`] gives the text form.
+//!
+//! Invariants:
+//! - **Static shapes, explicit batch.** Every node has a shape fixed at
+//!   compile time; `[batch, ...]` tensors carry the batch dimension first,
+//!   and a graph is built for one batch size (a shorter last batch gets its
+//!   own graph). Scalars have shape `[]`.
+//! - **Arena order is topological.** Nodes live in one arena addressed by
+//!   [`NodeId`]; every operand comes before the node reading it, so
+//!   running the nodes in order is always correct.
+//! - **Each op in one place.** An op family's module in `ops/` holds the
+//!   shape rule and the gradient rule of its ops; the interpreter's kernels
+//!   (crate `nnc-interp`) are found by one `match` on the same [`Op`] enum.
+//! - **Verified between passes.** [`verify`] checks operands, shapes
+//!   (against each op's shape rule), inputs and outputs; the driver runs it
+//!   after every pass and turns a failure into an error naming the pass.
+//! - **Deterministic.** Compiling the same model and setup gives the same
+//!   graph and the same text; no pass iterates a hash map into its output.
+//! - **Randomness only through [`rng::Rng`].** Parameter initialisation
+//!   ([`init_params`]) and dropout masks draw from derived streams.
+//!
+//! The boundary with the training loop is [`backend`]: the loop hands a
+//! backend batches and learning rates and never sees a graph.
+
 pub mod backend;
+pub mod error;
+pub mod graph;
+pub mod init;
+pub mod ops;
+pub mod params;
+pub mod passes;
+pub mod print;
+pub mod rng;
+pub mod verify;
+
+pub use error::CompileError;
+pub use graph::{Graph, GraphKind, InputKind, Node, NodeId, Output, OutputKind, Shape};
+pub use init::init_params;
+pub use ops::{CostFn, Op, PoolGeometry, ShapeError};
+pub use params::{optimizer_state, param_specs, ParamSpec, StateSpec};
+pub use passes::{compile_inference, compile_training, INFERENCE_PASSES, TRAINING_PASSES};
+pub use print::print;
+pub use verify::{verify, VerifyError};

@@ -1,0 +1,597 @@
+//! `nnc run FILE`: check the file and its data, then train.
+//!
+//! The command strings the stages together: parse and check with data
+//! inspection (diagnostics printed as `nnc check` prints them), pick the
+//! train block, load the data, initialise the parameters from the seed, and
+//! run the loop of `nnc-train` on the chosen backend. While it trains it
+//! draws a progress bar on stderr (only on a terminal, never with
+//! `--quiet`), prints one line per epoch on stdout and, with `--log`, writes
+//! one JSON object per epoch.
+//!
+//! Exit codes: 0 when training ran to its end (or stopped by its schedule),
+//! 1 when the file, its data or the training failed (diagnostics, a
+//! diverging cost, a backend error), 2 on usage errors and unwritable or
+//! unreadable files.
+
+use clap::builder::RangedU64ValueParser;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use nnc_check::program::{Labels, Program, TrainSpec};
+use nnc_cli::driver::{self, Options};
+use nnc_diag::render;
+use nnc_ir::backend::Backend;
+use nnc_train::{
+    EpochRecord, EpochStart, Examples, Observer, Overrides, Schedule, SplitKind, Splits,
+    StepProgress, TrainError, TrainReport,
+};
+use serde_json::{json, Map, Value};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const EXIT_PROBLEMS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+/// The arguments of `nnc run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The .nnet file to train.
+    pub file: PathBuf,
+    /// The backend that executes the training steps.
+    #[arg(long, value_enum, default_value_t = BackendKind::Interp)]
+    pub backend: BackendKind,
+    /// Which train block to run, by its model's name (needed when the file
+    /// has several).
+    #[arg(long, value_name = "MODEL")]
+    pub train: Option<String>,
+    /// Run this many epochs instead of the file's `epochs` (fewer truncate
+    /// the schedule).
+    #[arg(long, value_name = "N", value_parser = positive())]
+    pub epochs: Option<usize>,
+    /// Use this seed instead of the file's `seed`.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Train on the first N examples of the training split only (quick runs
+    /// and tests).
+    #[arg(long, value_name = "N", value_parser = positive())]
+    pub train_limit: Option<usize>,
+    /// Measure only the first N examples of the validation and test splits
+    /// after each epoch (quick runs); by default they are measured whole.
+    #[arg(long, value_name = "N", value_parser = positive())]
+    pub eval_limit: Option<usize>,
+    /// Write one JSON object per epoch to this file (JSON lines).
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Parses a count of at least 1.
+fn positive() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..)
+}
+
+/// The backends `nnc run` can train on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// The reference interpreter (ndarray, op by op).
+    Interp,
+}
+
+/// Runs `nnc run` and returns its exit code.
+pub fn run(args: &RunArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { message, code }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Why `nnc run` stopped: the message and the exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn problem(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: EXIT_PROBLEMS,
+        }
+    }
+
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: EXIT_USAGE,
+        }
+    }
+}
+
+fn run_inner(args: &RunArgs) -> Result<(), Failure> {
+    let path = &args.file;
+    let name = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
+    let base_dir = driver::base_dir(path);
+    let report = driver::check_source(&source, base_dir, Options { inspect_data: true });
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!(
+        "{}",
+        render::to_text(&report.diagnostics, &name, &source, color)
+    );
+    let program = report.clean_program().ok_or_else(|| {
+        Failure::problem(format!(
+            "`{name}` has errors ({}); fix them to train",
+            plural(report.error_count(), "error")
+        ))
+    })?;
+    let checked = Checked {
+        name: &name,
+        source: &source,
+        base_dir,
+        program,
+        color,
+    };
+    let spec = pick_train(program, &name, args.train.as_deref())?;
+    let overrides = Overrides {
+        epochs: args.epochs,
+        seed: args.seed,
+    };
+    let schedule = Schedule::new(spec, overrides);
+    let regression = program
+        .data(&spec.data)
+        .is_some_and(|d| matches!(d.labels, Labels::Value));
+    let log = args
+        .log
+        .as_deref()
+        .map(JsonLog::create)
+        .transpose()
+        .map_err(Failure::usage)?;
+    let options = nnc_train::Options {
+        train_limit: args.train_limit,
+        eval_limit: args.eval_limit,
+        eval_batch_size: None,
+    };
+    let mut console = Console::new(!args.quiet, regression, log);
+    let report = train(
+        &checked,
+        spec,
+        &schedule,
+        &options,
+        args.backend,
+        &mut console,
+    );
+    console.finish();
+    let report = report?;
+    if let Some(error) = console.log_error() {
+        return Err(Failure::usage(error));
+    }
+    print_outcome(&report);
+    Ok(())
+}
+
+/// The checked file, with what rendering its diagnostics needs.
+struct Checked<'a> {
+    name: &'a str,
+    source: &'a str,
+    base_dir: &'a Path,
+    program: &'a Program,
+    color: bool,
+}
+
+impl Checked<'_> {
+    fn render(&self, diagnostics: &[nnc_diag::Diagnostic]) -> String {
+        render::to_text(diagnostics, self.name, self.source, self.color)
+    }
+}
+
+/// The train block to run: the only one, or the one of `--train MODEL`.
+fn pick_train<'p>(
+    program: &'p Program,
+    file: &str,
+    choice: Option<&str>,
+) -> Result<&'p TrainSpec, Failure> {
+    let blocks = || {
+        program
+            .trains
+            .iter()
+            .map(|t| format!("`{}` on `{}`", t.model, t.data))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (choice, program.trains.as_slice()) {
+        (_, []) => Err(Failure::problem(format!(
+            "`{file}` has no `train` block; add one, e.g. `train MODEL on DATA {{ ... }}`"
+        ))),
+        (None, [only]) => Ok(only),
+        (None, _) => Err(Failure::usage(format!(
+            "`{file}` has {} train blocks ({}); choose one with `--train MODEL`",
+            program.trains.len(),
+            blocks()
+        ))),
+        (Some(model), trains) => {
+            let mut matching = trains.iter().filter(|t| t.model == model);
+            match (matching.next(), matching.next()) {
+                (Some(spec), None) => Ok(spec),
+                (Some(_), Some(_)) => Err(Failure::usage(format!(
+                    "`{file}` has several train blocks for model `{model}` ({}); \
+                     keep one of them",
+                    blocks()
+                ))),
+                (None, _) => Err(Failure::usage(format!(
+                    "`{file}` has no train block for model `{model}`; its train blocks: {}",
+                    blocks()
+                ))),
+            }
+        }
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn print_outcome(report: &TrainReport) {
+    if let Some(stop) = report.stop {
+        let epoch = report.last().map_or(0, |r| r.epoch);
+        println!("stopped after epoch {epoch}: {stop}");
+    }
+}
+
+/// Loads the data, builds the backend, initialises the parameters and
+/// trains.
+fn train(
+    checked: &Checked<'_>,
+    spec: &TrainSpec,
+    schedule: &Schedule,
+    options: &nnc_train::Options,
+    backend: BackendKind,
+    console: &mut Console,
+) -> Result<TrainReport, Failure> {
+    let program = checked.program;
+    let (Some(model), Some(data)) = (program.model(&spec.model), program.data(&spec.data)) else {
+        return Err(Failure::problem(format!(
+            "`{}` has no model `{}` or no data `{}`",
+            checked.name, spec.model, spec.data
+        )));
+    };
+    let loaded = nnc_data::load(data, checked.base_dir, Some(model)).map_err(|errors| {
+        let diagnostics: Vec<_> = errors.iter().map(|e| e.to_diagnostic()).collect();
+        eprint!("{}", checked.render(&diagnostics));
+        Failure::problem(format!(
+            "cannot load the data `{}` ({})",
+            data.name,
+            plural(diagnostics.len(), "error")
+        ))
+    })?;
+    let Some(train_split) = loaded.train.as_ref() else {
+        return Err(Failure::problem(format!(
+            "the data `{}` has no `train` split to train on",
+            data.name
+        )));
+    };
+    let splits = Splits {
+        train: train_split,
+        validation: loaded.validation.as_ref().map(|d| d as &dyn Examples),
+        test: loaded.test.as_ref().map(|d| d as &dyn Examples),
+    };
+    let mut backend = make_backend(backend);
+    let failed = |e: TrainError| Failure::problem(e.to_string());
+    nnc_train::init_params(backend.as_mut(), model, schedule.seed).map_err(failed)?;
+    nnc_train::train(backend.as_mut(), model, schedule, splits, options, console).map_err(failed)
+}
+
+/// A fresh backend of `kind`.
+fn make_backend(kind: BackendKind) -> Box<dyn Backend> {
+    match kind {
+        BackendKind::Interp => Box::new(nnc_interp::InterpBackend::new()),
+    }
+}
+
+/// The observer of `nnc run`: progress bar, epoch lines and the JSON log.
+struct Console {
+    progress: bool,
+    regression: bool,
+    bar: Option<ProgressBar>,
+    /// When the bar's message was last refreshed (`None`: not yet this epoch).
+    last_draw: Option<Instant>,
+    log: Option<JsonLog>,
+}
+
+/// How often the running cost on the bar is refreshed.
+const REFRESH: Duration = Duration::from_millis(100);
+
+impl Console {
+    fn new(progress: bool, regression: bool, log: Option<JsonLog>) -> Console {
+        Console {
+            progress: progress && std::io::stderr().is_terminal(),
+            regression,
+            bar: None,
+            last_draw: None,
+            log,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn log_error(&self) -> Option<String> {
+        self.log.as_ref().and_then(|log| log.error.clone())
+    }
+
+    fn new_bar(start: &EpochStart) -> ProgressBar {
+        let style = ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} examples, {rate}, ETA {eta}, {msg}",
+        )
+        .map(|s| {
+            s.progress_chars("=> ").with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn fmt::Write| {
+                    let _ = write!(w, "{:.0} examples/s", state.per_sec());
+                },
+            )
+        })
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        ProgressBar::with_draw_target(
+            Some(start.examples as u64),
+            ProgressDrawTarget::stderr_with_hz(10),
+        )
+        .with_style(style)
+        .with_prefix(format!("{}/{}", start.epoch, start.epochs))
+        .with_message(format!("batch 0/{}", start.steps))
+    }
+}
+
+impl Observer for Console {
+    fn epoch_started(&mut self, start: &EpochStart) {
+        if self.progress {
+            self.bar = Some(Console::new_bar(start));
+            self.last_draw = None;
+        }
+    }
+
+    fn step_finished(&mut self, p: &StepProgress) {
+        let Some(bar) = &self.bar else { return };
+        bar.set_position(p.examples_done as u64);
+        let due = self.last_draw.is_none_or(|t| t.elapsed() >= REFRESH);
+        if due || p.step == p.steps {
+            self.last_draw = Some(Instant::now());
+            bar.set_message(format!(
+                "batch {}/{}, cost {:.4}",
+                p.step, p.steps, p.running_cost
+            ));
+        }
+    }
+
+    fn evaluating(&mut self, _epoch: usize, split: SplitKind) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("evaluating {}", split.name()));
+        }
+    }
+
+    fn epoch_finished(&mut self, record: &EpochRecord) {
+        self.finish();
+        let line = epoch_line(record, self.regression);
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`nnc run f | head`) must not stop training.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        if let Some(log) = &mut self.log {
+            log.write(&log_object(record, self.regression));
+        }
+    }
+}
+
+/// The line printed after each epoch.
+fn epoch_line(r: &EpochRecord, regression: bool) -> String {
+    let mut parts = vec![
+        format!("epoch {}", r.epoch),
+        format!("phase {}", r.phase),
+        format!("lr {}", r.learning_rate),
+        format!("batch {}", r.batch_size),
+        format!("train cost {:.4}", r.train_cost),
+    ];
+    let splits = [
+        ("train", r.train),
+        ("validation", r.validation),
+        ("test", r.test),
+    ];
+    for (name, score) in splits {
+        let Some(score) = score else { continue };
+        parts.push(if regression {
+            format!("{name} cost {:.4}", score.cost)
+        } else {
+            format!("{name} {:.2}%", 100.0 * score.accuracy)
+        });
+    }
+    parts.push(format!(
+        "{:.1} s ({:.0} examples/s)",
+        r.seconds, r.examples_per_second
+    ));
+    let mut line = parts.join("  ");
+    if r.decayed {
+        line.push_str("  (learning rate decayed)");
+    }
+    line
+}
+
+/// The JSON object logged for an epoch. Accuracies are fractions; they are
+/// left out for regression (`labels value`), where only costs mean anything.
+fn log_object(r: &EpochRecord, regression: bool) -> Value {
+    let mut object = Map::new();
+    let mut put = |key: &str, value: Value| {
+        object.insert(key.to_string(), value);
+    };
+    put("epoch", json!(r.epoch));
+    put("phase", json!(r.phase));
+    put("learning_rate", json!(r.learning_rate));
+    put("batch_size", json!(r.batch_size));
+    put("steps", json!(r.steps));
+    put("examples", json!(r.examples));
+    put("train_cost", json!(r.train_cost));
+    let splits = [
+        ("train", r.train),
+        ("validation", r.validation),
+        ("test", r.test),
+    ];
+    for (name, score) in splits {
+        let Some(score) = score else { continue };
+        if !regression {
+            put(&format!("{name}_accuracy"), json!(score.accuracy));
+        }
+        put(&format!("{name}_cost"), json!(score.cost));
+    }
+    put("seconds", json!(r.seconds));
+    put("train_seconds", json!(r.train_seconds));
+    put("examples_per_second", json!(r.examples_per_second));
+    put("decayed", json!(r.decayed));
+    if let Some(stop) = r.stop {
+        put("stop", json!(stop.to_string()));
+    }
+    Value::Object(object)
+}
+
+/// `--log PATH`: one JSON object per line, flushed as each epoch ends. A
+/// write error is kept and reported when training ends.
+struct JsonLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+    error: Option<String>,
+}
+
+impl JsonLog {
+    fn create(path: &Path) -> Result<JsonLog, String> {
+        let file = File::create(path)
+            .map_err(|e| format!("cannot write the log `{}`: {e}", path.display()))?;
+        Ok(JsonLog {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            error: None,
+        })
+    }
+
+    fn write(&mut self, object: &Value) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = writeln!(self.out, "{object}").and_then(|()| self.out.flush());
+        if let Err(e) = written {
+            self.error = Some(format!(
+                "cannot write the log `{}`: {e}",
+                self.path.display()
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nnc_train::{Score, Stop};
+
+    fn record() -> EpochRecord {
+        EpochRecord {
+            epoch: 3,
+            phase: 2,
+            learning_rate: 0.05,
+            batch_size: 10,
+            steps: 5000,
+            examples: 50_000,
+            train_cost: 0.123456,
+            train: None,
+            validation: Some(Score {
+                accuracy: 0.9312,
+                cost: 0.3,
+                count: 10_000,
+            }),
+            test: None,
+            seconds: 12.34,
+            train_seconds: 10.0,
+            examples_per_second: 5000.0,
+            decayed: true,
+            stop: Some(Stop::EarlyStop {
+                metric: nnc_check::program::Metric::ValidationAccuracy,
+                patience: 10,
+            }),
+        }
+    }
+
+    #[test]
+    fn epoch_line_shows_settings_metrics_and_time() {
+        assert_eq!(
+            epoch_line(&record(), false),
+            "epoch 3  phase 2  lr 0.05  batch 10  train cost 0.1235  validation 93.12%  \
+             12.3 s (5000 examples/s)  (learning rate decayed)"
+        );
+        assert!(epoch_line(&record(), true).contains("validation cost 0.3000"));
+    }
+
+    #[test]
+    fn log_object_has_the_keys_of_the_splits_measured() {
+        let object = log_object(&record(), false);
+        assert_eq!(object["epoch"], 3);
+        assert_eq!(object["phase"], 2);
+        assert_eq!(object["learning_rate"], 0.05);
+        assert_eq!(object["validation_accuracy"], 0.9312);
+        assert_eq!(object["validation_cost"], 0.3);
+        assert!(object.get("test_accuracy").is_none());
+        assert!(object.get("train_accuracy").is_none());
+        assert_eq!(
+            object["stop"],
+            "early stop: validation_accuracy has not improved for 10 epochs"
+        );
+        let regression = log_object(&record(), true);
+        assert!(regression.get("validation_accuracy").is_none());
+        assert_eq!(regression["validation_cost"], 0.3);
+    }
+
+    fn program(models: &[&str]) -> Program {
+        let source: String = models
+            .iter()
+            .map(|m| {
+                format!(
+                    "model {m} {{\n  input x: [2]\n  layers {{ dense(1, act: sigmoid) }}\n  cost cross_entropy\n}}\n\
+                     train {m} on d {{\n  learning_rate 0.1\n  batch_size 1\n  epochs 1\n}}\n"
+                )
+            })
+            .chain(["data d {\n  train csv(\"d.csv\", label: \"y\", header: true)\n}\n".into()])
+            .collect();
+        let report = driver::check_source(&source, Path::new("."), Options::default());
+        assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+        report.program.unwrap()
+    }
+
+    fn message(result: Result<&TrainSpec, Failure>) -> String {
+        match result {
+            Ok(spec) => format!("ok {}", spec.model),
+            Err(f) => format!("{} {}", f.code, f.message),
+        }
+    }
+
+    #[test]
+    fn train_block_is_the_only_one_or_the_one_named() {
+        let one = program(&["a"]);
+        assert_eq!(message(pick_train(&one, "f.nnet", None)), "ok a");
+        let two = program(&["a", "b"]);
+        assert_eq!(message(pick_train(&two, "f.nnet", Some("b"))), "ok b");
+        assert_eq!(
+            message(pick_train(&two, "f.nnet", None)),
+            "2 `f.nnet` has 2 train blocks (`a` on `d`, `b` on `d`); choose one with `--train MODEL`"
+        );
+        assert_eq!(
+            message(pick_train(&two, "f.nnet", Some("c"))),
+            "2 `f.nnet` has no train block for model `c`; its train blocks: `a` on `d`, `b` on `d`"
+        );
+    }
+}

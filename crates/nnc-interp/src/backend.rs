@@ -1,0 +1,387 @@
+//! [`InterpBackend`]: the reference backend. It compiles the training-step
+//! graph of a phase (once per batch size: the last batch of an epoch may be
+//! shorter) and the inference graph (once per batch size), runs them on the
+//! interpreter in `f32`, and keeps the parameters and optimizer state
+//! between calls.
+//!
+//! Batches (see `nnc_ir::backend::Batch`), beyond the contract:
+//! - a model with several inputs reads each example's values as its inputs
+//!   one after another, in declaration order;
+//! - targets are either rows of the compared output's size (one-hot rows,
+//!   values), or, for an output of several values, one class index per
+//!   example, which the backend turns into a one-hot row.
+
+use crate::interpreter::{InterpError, Interpreter};
+use ndarray::{ArrayD, IxDyn};
+use nnc_check::program::{Model, Optimizer};
+use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_ir::params::same_state_layout;
+use nnc_ir::{
+    compile_inference, compile_training, optimizer_state, param_specs, InputKind, OutputKind,
+};
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The reference interpreter as a training backend.
+#[derive(Debug, Default)]
+pub struct InterpBackend {
+    /// The model of the last `configure`.
+    model: Option<Arc<Model>>,
+    optimizer: Option<Optimizer>,
+    train_size: usize,
+    /// Parameters in `param_specs` order; empty until `set_params`.
+    params: Vec<ArrayD<f32>>,
+    /// Optimizer state in `optimizer_state` order.
+    state: Vec<ArrayD<f32>>,
+    /// Training-step interpreters by batch size, for the configured setup.
+    train: BTreeMap<usize, Interpreter<f32>>,
+    /// Inference interpreters by batch size.
+    eval: BTreeMap<usize, Interpreter<f32>>,
+    /// Reused buffers for batches that need rearranging.
+    scratch: Scratch,
+}
+
+#[derive(Debug, Default)]
+struct Scratch {
+    inputs: Vec<f32>,
+    targets: Vec<f32>,
+}
+
+impl InterpBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The training-step graph the backend runs for batches of `batch_size`
+    /// (compiled on first use), for inspection.
+    pub fn training_graph(&self, batch_size: usize) -> Option<&nnc_ir::Graph> {
+        self.train.get(&batch_size).map(Interpreter::graph)
+    }
+
+    fn model(&self) -> Result<Arc<Model>, BackendError> {
+        self.model.clone().ok_or_else(not_configured)
+    }
+
+    /// Checks that `params` fit the model's parameter shapes.
+    fn check_params(model: &Model, shapes: &[&[usize]]) -> Result<(), BackendError> {
+        let specs = param_specs(model);
+        if specs.len() != shapes.len() {
+            return Err(failed(format!(
+                "model `{}` has {} parameter tensors, {} were given",
+                model.name,
+                specs.len(),
+                shapes.len()
+            )));
+        }
+        for (spec, shape) in specs.iter().zip(shapes) {
+            if spec.shape.as_slice() != *shape {
+                return Err(failed(format!(
+                    "parameter `{}` has shape {:?}, the value given has {:?}",
+                    spec.name, spec.shape, shape
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_params(&self) -> Result<(), BackendError> {
+        if self.params.is_empty() && !param_specs(&*self.model()?).is_empty() {
+            return Err(failed(
+                "no parameters were set; call `set_params` before training",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn not_configured() -> BackendError {
+    failed("the interpreter backend was not configured; call `configure` first")
+}
+
+fn failed(message: impl Into<String>) -> BackendError {
+    BackendError::Failed {
+        message: message.into(),
+    }
+}
+
+fn interp_error(e: InterpError) -> BackendError {
+    failed(e.to_string())
+}
+
+impl Backend for InterpBackend {
+    fn name(&self) -> &'static str {
+        "interp"
+    }
+
+    fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError> {
+        let model_changed = self.model.as_deref() != Some(setup.model);
+        let state_kept = !model_changed
+            && self
+                .optimizer
+                .as_ref()
+                .is_some_and(|old| same_state_layout(old, setup.optimizer));
+        let graphs_kept = state_kept
+            && self.optimizer.as_ref() == Some(setup.optimizer)
+            && self.train_size == setup.train_size;
+        if model_changed {
+            self.model = Some(Arc::new(setup.model.clone()));
+            self.eval.clear();
+        }
+        if !graphs_kept {
+            self.train.clear();
+        }
+        if !state_kept {
+            self.state = optimizer_state(setup.model, setup.optimizer)
+                .iter()
+                .map(|s| ArrayD::zeros(IxDyn(&s.shape)))
+                .collect();
+        }
+        self.optimizer = Some(setup.optimizer.clone());
+        self.train_size = setup.train_size;
+        if !self.params.is_empty() {
+            let shapes: Vec<&[usize]> = self.params.iter().map(|p| p.shape()).collect();
+            Self::check_params(setup.model, &shapes)?;
+        }
+        let batch = setup.batch_size.max(1);
+        if let Entry::Vacant(slot) = self.train.entry(batch) {
+            slot.insert(training_interpreter(
+                setup.model,
+                setup.optimizer,
+                setup.train_size,
+                batch,
+            )?);
+        }
+        Ok(())
+    }
+
+    fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError> {
+        if let Some(model) = &self.model {
+            let shapes: Vec<&[usize]> = params.iter().map(|p| p.shape.as_slice()).collect();
+            Self::check_params(model, &shapes)?;
+        }
+        self.params = params
+            .into_iter()
+            .map(|t| {
+                ArrayD::from_shape_vec(IxDyn(&t.shape), t.data)
+                    .map_err(|e| failed(format!("a parameter's values do not fit its shape: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    fn params(&self) -> Vec<Tensor> {
+        self.params
+            .iter()
+            .map(|p| Tensor::new(p.shape().to_vec(), p.iter().copied().collect()))
+            .collect()
+    }
+
+    fn train_step(
+        &mut self,
+        batch: Batch<'_>,
+        learning_rate: f32,
+        step_seed: u64,
+    ) -> Result<StepStats, BackendError> {
+        self.ensure_params()?;
+        let model = self.model()?;
+        let optimizer = self.optimizer.clone().ok_or_else(not_configured)?;
+        if batch.len == 0 {
+            return Err(failed("a training batch needs at least one example"));
+        }
+        let interp = match self.train.entry(batch.len) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert(training_interpreter(
+                &model,
+                &optimizer,
+                self.train_size,
+                batch.len,
+            )?),
+        };
+        bind_batch(interp, &model, &batch, &mut self.scratch)?;
+        bind_tensors(interp, &self.params, InputKind::Param)?;
+        bind_tensors(interp, &self.state, InputKind::State)?;
+        interp
+            .set_input(InputKind::LearningRate, &[learning_rate])
+            .map_err(interp_error)?;
+        interp.run(step_seed);
+        let cost = interp
+            .output_of(OutputKind::Cost)
+            .and_then(|c| c.iter().next().copied())
+            .ok_or_else(|| failed("the training graph has no cost"))?;
+        if !cost.is_finite() {
+            return Err(BackendError::NonFinite {
+                tensor: "cost".to_string(),
+            });
+        }
+        take_outputs(interp, &mut self.params, OutputKind::NewParam);
+        take_outputs(interp, &mut self.state, OutputKind::NewState);
+        Ok(StepStats { cost: cost as f64 })
+    }
+
+    fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
+        self.ensure_params()?;
+        let model = self.model()?;
+        if batch.len == 0 {
+            return Ok(EvalStats::default());
+        }
+        let interp = match self.eval.entry(batch.len) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert(inference_interpreter(&model, batch.len)?),
+        };
+        bind_batch(interp, &model, &batch, &mut self.scratch)?;
+        bind_tensors(interp, &self.params, InputKind::Param)?;
+        interp.run(0);
+        let scalar = |kind| {
+            interp
+                .output_of(kind)
+                .and_then(|v| v.iter().next().copied())
+        };
+        let cost_sum = scalar(OutputKind::CostSum).unwrap_or(0.0) as f64;
+        let correct = scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize;
+        Ok(EvalStats {
+            cost_sum,
+            correct,
+            count: batch.len,
+        })
+    }
+}
+
+/// Compiles and prepares a training-step graph.
+fn training_interpreter(
+    model: &Model,
+    optimizer: &Optimizer,
+    train_size: usize,
+    batch_size: usize,
+) -> Result<Interpreter<f32>, BackendError> {
+    let setup = TrainSetup {
+        model,
+        optimizer,
+        batch_size,
+        train_size,
+    };
+    let graph = compile_training(&setup, batch_size, None).map_err(|e| failed(e.to_string()))?;
+    Interpreter::new(graph).map_err(interp_error)
+}
+
+/// Compiles and prepares an inference graph.
+fn inference_interpreter(
+    model: &Model,
+    batch_size: usize,
+) -> Result<Interpreter<f32>, BackendError> {
+    let graph = compile_inference(model, batch_size, None).map_err(|e| failed(e.to_string()))?;
+    Interpreter::new(graph).map_err(interp_error)
+}
+
+/// Binds the inputs and targets of `batch`.
+fn bind_batch(
+    interp: &mut Interpreter<f32>,
+    model: &Model,
+    batch: &Batch<'_>,
+    scratch: &mut Scratch,
+) -> Result<(), BackendError> {
+    let sizes: Vec<usize> = model
+        .inputs
+        .iter()
+        .map(|&id| model.node(id).shape.iter().product())
+        .collect();
+    let per_example: usize = sizes.iter().sum();
+    if batch.inputs.len() != batch.len * per_example {
+        return Err(failed(format!(
+            "a batch of {} examples of {} input values needs {} values, it has {}",
+            batch.len,
+            per_example,
+            batch.len * per_example,
+            batch.inputs.len()
+        )));
+    }
+    if sizes.len() == 1 {
+        interp
+            .set_input(InputKind::Data(0), batch.inputs)
+            .map_err(interp_error)?;
+    } else {
+        let mut offset = 0;
+        for (k, &size) in sizes.iter().enumerate() {
+            scratch.inputs.clear();
+            for example in batch.inputs.chunks(per_example.max(1)) {
+                scratch
+                    .inputs
+                    .extend_from_slice(&example[offset..offset + size]);
+            }
+            offset += size;
+            interp
+                .set_input(InputKind::Data(k), &scratch.inputs)
+                .map_err(interp_error)?;
+        }
+    }
+    bind_targets(interp, batch, &mut scratch.targets)
+}
+
+/// Binds the targets: rows as given, or class indices made one-hot.
+fn bind_targets(
+    interp: &mut Interpreter<f32>,
+    batch: &Batch<'_>,
+    one_hot: &mut Vec<f32>,
+) -> Result<(), BackendError> {
+    let Some(target) = interp.input_node(InputKind::Target) else {
+        return Ok(());
+    };
+    let width = interp.graph().node(target).shape.iter().product::<usize>() / batch.len.max(1);
+    let rows = if batch.targets.len() == batch.len * width {
+        batch.targets
+    } else if width > 1 && batch.targets.len() == batch.len {
+        one_hot.clear();
+        one_hot.resize(batch.len * width, 0.0);
+        for (i, &label) in batch.targets.iter().enumerate() {
+            let class = label as usize;
+            if label < 0.0 || label.fract() != 0.0 || class >= width {
+                return Err(failed(format!(
+                    "target {label} of example {i} is not a class index below {width}"
+                )));
+            }
+            one_hot[i * width + class] = 1.0;
+        }
+        one_hot.as_slice()
+    } else {
+        return Err(failed(format!(
+            "a batch of {} examples needs {} target values ({} per example), it has {}",
+            batch.len,
+            batch.len * width,
+            width,
+            batch.targets.len()
+        )));
+    };
+    interp
+        .set_input(InputKind::Target, rows)
+        .map_err(interp_error)?;
+    Ok(())
+}
+
+/// Binds parameter or state tensors by index.
+fn bind_tensors(
+    interp: &mut Interpreter<f32>,
+    tensors: &[ArrayD<f32>],
+    kind: fn(usize) -> InputKind,
+) -> Result<(), BackendError> {
+    for (k, tensor) in tensors.iter().enumerate() {
+        let values = tensor
+            .as_slice()
+            .ok_or_else(|| failed("a parameter is not contiguous"))?;
+        interp.set_input(kind(k), values).map_err(interp_error)?;
+    }
+    Ok(())
+}
+
+/// Moves the new values of parameters or state out of the interpreter
+/// (a swap of buffers; the interpreter overwrites them next run).
+fn take_outputs(
+    interp: &mut Interpreter<f32>,
+    tensors: &mut [ArrayD<f32>],
+    kind: fn(usize) -> OutputKind,
+) {
+    for (k, tensor) in tensors.iter_mut().enumerate() {
+        if let Some(node) = interp.graph().output_of(kind(k)).map(|o| o.node) {
+            std::mem::swap(tensor, interp.value_mut(node));
+        }
+    }
+}

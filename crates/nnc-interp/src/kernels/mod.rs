@@ -1,0 +1,80 @@
+//! The kernels: for every op of `nnc_ir::Op`, the code that computes its
+//! value. The modules mirror the op families of `nnc_ir::ops` (where the
+//! shape and gradient rules live), and [`eval`] is the one `match` that
+//! finds an op's kernel.
+//!
+//! Kernels write into a buffer of the node's shape, allocated once per
+//! graph; they may assume the shapes the verifier checked. Every buffer is
+//! a standard-layout (row-major, contiguous) array.
+
+mod activation;
+mod conv;
+mod cost;
+mod dropout;
+mod elementwise;
+mod layout;
+mod matmul;
+mod pool;
+mod reduce;
+
+use crate::real::Real;
+use ndarray::ArrayD;
+use nnc_ir::Op;
+
+/// Computes `op` of `inputs` into `out`. `step_seed` drives dropout masks.
+pub(crate) fn eval<T: Real>(op: &Op, inputs: &[&ArrayD<T>], out: &mut ArrayD<T>, step_seed: u64) {
+    match op {
+        // Inputs are bound before the run.
+        Op::Input { .. } => {}
+        Op::Fill { value, .. } => out.fill(T::of(*value)),
+        Op::Add | Op::Sub | Op::Mul | Op::Div => elementwise::binary(op, inputs[0], inputs[1], out),
+        Op::Neg | Op::Scale(_) | Op::AddConst(_) | Op::Exp | Op::Log | Op::Sqrt | Op::Sign => {
+            elementwise::unary(op, inputs[0], out)
+        }
+        Op::Sigmoid | Op::Tanh | Op::Relu | Op::Step => activation::pointwise(op, inputs[0], out),
+        Op::Softmax => activation::softmax(inputs[0], out),
+        Op::SigmoidGrad | Op::TanhGrad | Op::ReluGrad => {
+            activation::pointwise_grad(op, inputs[0], inputs[1], out)
+        }
+        Op::SoftmaxGrad => activation::softmax_grad(inputs[0], inputs[1], out),
+        Op::BiasAdd => reduce::bias_add(inputs[0], inputs[1], out),
+        Op::ScaleBy => reduce::scale_by(inputs[0], inputs[1], out),
+        Op::SumAxes { axes } => reduce::sum_axes(inputs[0], axes, out),
+        Op::Expand { axes, .. } => reduce::expand(inputs[0], axes, out),
+        Op::MatMul { ta, tb } => matmul::matmul(inputs[0], *ta, inputs[1], *tb, out),
+        Op::Conv2d { stride, padding } => {
+            conv::conv2d(inputs[0], inputs[1], *stride, *padding, out)
+        }
+        Op::Conv2dInputGrad {
+            stride, padding, ..
+        } => conv::input_grad(inputs[0], inputs[1], *stride, *padding, out),
+        Op::Conv2dWeightGrad {
+            stride, padding, ..
+        } => conv::weight_grad(inputs[0], inputs[1], *stride, *padding, out),
+        Op::Pool(g) => pool::pool(g, inputs[0], out),
+        Op::PoolGrad(g) => pool::pool_grad(g, inputs[0], inputs[1], inputs[2], out),
+        Op::Reshape { .. } => layout::reshape(inputs[0], out),
+        Op::DropoutMask { p, stream, .. } => dropout::mask(*p, *stream, step_seed, out),
+        Op::Cost(cost) => cost::cost(*cost, inputs[0], inputs[1], out),
+        Op::CostGrad(cost) => cost::cost_grad(*cost, inputs[0], inputs[1], inputs[2], out),
+        Op::CorrectCount => cost::correct_count(inputs[0], inputs[1], out),
+    }
+}
+
+/// The values of a buffer, row-major.
+pub(crate) fn values<T>(a: &ArrayD<T>) -> &[T] {
+    a.as_slice()
+        .expect("interpreter buffers are contiguous and row-major")
+}
+
+/// The values of a buffer, row-major, for writing.
+pub(crate) fn values_mut<T>(a: &mut ArrayD<T>) -> &mut [T] {
+    a.as_slice_mut()
+        .expect("interpreter buffers are contiguous and row-major")
+}
+
+/// `(examples, values per example)` of a `[batch, ...]` tensor.
+pub(crate) fn rows<T>(a: &ArrayD<T>) -> (usize, usize) {
+    let batch = a.shape().first().copied().unwrap_or(1).max(1);
+    (batch, a.len() / batch)
+}

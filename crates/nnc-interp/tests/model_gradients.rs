@@ -1,0 +1,170 @@
+//! Whole-model gradient checks: source text is parsed and checked, lowered
+//! and differentiated (`compile_training(.., Some("autodiff"))`), and the
+//! gradient of the mean cost with respect to every parameter value is
+//! compared with finite differences, in `f64` (tolerance in
+//! `support/gradcheck.rs`).
+
+mod support;
+
+use nnc_check::program::{Model, Optimizer};
+use nnc_ir::backend::TrainSetup;
+use nnc_ir::rng::Rng;
+use nnc_ir::{compile_training, init_params, param_specs, InputKind};
+use support::gradcheck::{check, Problem};
+
+/// The gradient-check problem of `model` on a random batch.
+fn model_problem(model: &Model, batch: usize, seed: u64) -> Problem {
+    let setup = TrainSetup {
+        model,
+        optimizer: &Optimizer::Sgd,
+        batch_size: batch,
+        train_size: 100,
+    };
+    let graph = compile_training(&setup, batch, Some("autodiff")).unwrap();
+    let mut rng = Rng::new(seed);
+    let mut values = Vec::new();
+    for (k, p) in init_params(model, seed).into_iter().enumerate() {
+        // Small random biases too, so no unit sits exactly at a kink.
+        let v = p
+            .data
+            .iter()
+            .map(|&x| x as f64 + 0.1 * rng.normal())
+            .collect();
+        values.push((InputKind::Param(k), v));
+    }
+    for (k, &input) in model.inputs.iter().enumerate() {
+        let n = batch * model.node(input).shape.iter().product::<usize>();
+        values.push((InputKind::Data(k), (0..n).map(|_| rng.normal()).collect()));
+    }
+    let target = graph.input(InputKind::Target).unwrap();
+    let shape = graph.shape(target).to_vec();
+    let width = shape[1..].iter().product::<usize>();
+    let mut y = vec![0.0; batch * width];
+    for row in 0..batch {
+        if width == 1 {
+            y[row] = rng.uniform();
+        } else {
+            y[row * width + rng.below(width)] = 1.0;
+        }
+    }
+    values.push((InputKind::Target, y));
+    let wrt = (0..param_specs(model).len())
+        .map(InputKind::Param)
+        .collect();
+    Problem {
+        graph,
+        values,
+        wrt,
+        seed: 99,
+    }
+}
+
+fn check_model(source: &str, batch: usize) {
+    let model = support::model(source);
+    let compared = check(model_problem(&model, batch, 5), &model.name);
+    let params: usize = param_specs(&model)
+        .iter()
+        .map(|p| p.shape.iter().product::<usize>())
+        .sum();
+    assert_eq!(compared, params, "every parameter value is checked");
+}
+
+#[test]
+fn dense_network() {
+    check_model(
+        "model dense {
+           input x: [4]
+           layers {
+             dense(5, act: tanh)
+             dense(4, act: relu)
+             dense(3, act: sigmoid)
+           }
+           cost cross_entropy
+         }",
+        3,
+    );
+}
+
+#[test]
+fn conv_pool_dense_network() {
+    check_model(
+        "model cnn {
+           input image: [2, 7, 7]
+           layers {
+             conv2d(3, kernel: 3, stride: 2, padding: [1, 0, 1, 2], act: relu) -> [3, 3, 4]
+             max_pool(2, round: ceil) -> [3, 2, 2]
+             flatten
+             dense(4, act: softmax)
+           }
+           cost log_likelihood
+         }",
+        2,
+    );
+}
+
+#[test]
+fn conv_with_average_and_l2_pooling_and_dropout() {
+    check_model(
+        "model pools {
+           input image: [1, 6, 6]
+           layers {
+             conv2d(2, kernel: 3, padding: 1, act: sigmoid) -> [2, 6, 6]
+             avg_pool(3, stride: 2, round: ceil) -> [2, 3, 3]
+             dropout(0.3)
+             l2_pool(2, stride: 1) -> [2, 2, 2]
+             flatten
+             dense(2)
+           }
+           cost quadratic
+         }",
+        3,
+    );
+}
+
+#[test]
+fn shared_layer_gets_the_sum_of_both_gradients() {
+    check_model(
+        "model tied {
+           input a: [5]
+           input b: [5]
+           layer proj = dense(3, act: tanh)
+           let pa = proj(a)
+           let pb = b |> proj
+           output score = (pa * pb) |> dense(1, act: sigmoid)
+           cost cross_entropy
+         }",
+        3,
+    );
+}
+
+#[test]
+fn dataflow_arithmetic_and_activation_calls() {
+    check_model(
+        "model flow {
+           input x: [4]
+           let h = x |> dense(4, act: relu)
+           let mixed = 0.5 * (x + h) - h * x
+           let logits = dense(mixed, 3)
+           output probs = softmax(logits)
+           cost log_likelihood
+         }",
+        2,
+    );
+}
+
+#[test]
+fn repeated_layer_in_a_stack() {
+    check_model(
+        "model repeated {
+           input x: [3]
+           layer hop = dense(3, act: tanh)
+           layers {
+             hop
+             hop
+             dense(2, act: softmax)
+           }
+           cost log_likelihood
+         }",
+        2,
+    );
+}

@@ -1,0 +1,455 @@
+//! A finite-difference gradient check for every differentiable op of the
+//! IR (and a zero-gradient check for the piecewise-constant ones): each
+//! op's gradient rule, run by the interpreter, against central differences
+//! of its kernel, in `f64` (tolerance in `support/gradcheck.rs`).
+
+mod support;
+
+use nnc_check::program::{PoolKind, Rounding};
+use nnc_interp::Interpreter;
+use nnc_ir::passes::autodiff::gradients;
+use nnc_ir::rng::Rng;
+use nnc_ir::{CostFn, Graph, GraphKind, InputKind, Op, OutputKind, PoolGeometry, Shape};
+use support::gradcheck::{check, Problem};
+
+/// How an operand's values are drawn.
+#[derive(Clone, Copy)]
+enum Gen {
+    /// `N(0, s^2)`.
+    Normal(f64),
+    /// Uniform on `[lo, hi)`.
+    Uniform(f64, f64),
+    /// One-hot rows (the last dimension is the class).
+    OneHot,
+}
+
+fn draw(gen: Gen, shape: &[usize], rng: &mut Rng) -> Vec<f64> {
+    let n: usize = shape.iter().product();
+    match gen {
+        Gen::Normal(s) => (0..n).map(|_| s * rng.normal()).collect(),
+        Gen::Uniform(lo, hi) => (0..n).map(|_| lo + (hi - lo) * rng.uniform()).collect(),
+        Gen::OneHot => {
+            let width = *shape.last().unwrap();
+            let mut v = vec![0.0; n];
+            for row in 0..n / width {
+                v[row * width + rng.below(width)] = 1.0;
+            }
+            v
+        }
+    }
+}
+
+/// The objective `sum(op(operands) * r)` for random `r`, differentiated
+/// with respect to the operands marked in `diff`.
+fn op_problem(op: Op, operands: &[(Shape, Gen)], diff: &[bool], seed: u64) -> Problem {
+    let mut rng = Rng::new(seed);
+    let mut graph = Graph::new(GraphKind::Training, 1);
+    let mut values = Vec::new();
+    let mut ids = Vec::new();
+    for (i, (shape, gen)) in operands.iter().enumerate() {
+        let kind = InputKind::Param(i);
+        let id = graph
+            .add(
+                Op::Input {
+                    kind,
+                    shape: shape.clone(),
+                },
+                Vec::new(),
+                format!("x{i}"),
+            )
+            .unwrap();
+        ids.push(id);
+        values.push((kind, draw(*gen, shape, &mut rng)));
+    }
+    let y = graph.add(op, ids.clone(), "y").unwrap();
+    let y_shape = graph.shape(y).to_vec();
+    let r_kind = InputKind::Param(operands.len());
+    let r = graph
+        .add(
+            Op::Input {
+                kind: r_kind,
+                shape: y_shape.clone(),
+            },
+            Vec::new(),
+            "r",
+        )
+        .unwrap();
+    values.push((r_kind, draw(Gen::Normal(1.0), &y_shape, &mut rng)));
+    objective(graph, y, r, &ids, diff, values, 0)
+}
+
+/// Adds `sum(y * r)` as the cost and the gradients of the marked operands.
+fn objective(
+    mut graph: Graph,
+    y: nnc_ir::NodeId,
+    r: nnc_ir::NodeId,
+    operands: &[nnc_ir::NodeId],
+    diff: &[bool],
+    values: Vec<(InputKind, Vec<f64>)>,
+    seed: u64,
+) -> Problem {
+    let prod = graph.add(Op::Mul, vec![y, r], "y*r").unwrap();
+    let axes = (0..graph.shape(prod).len()).collect();
+    let obj = graph
+        .add(Op::SumAxes { axes }, vec![prod], "objective")
+        .unwrap();
+    graph.add_output("objective", OutputKind::Cost, obj);
+    let wrt: Vec<_> = operands
+        .iter()
+        .zip(diff)
+        .filter(|(_, d)| **d)
+        .map(|(id, _)| *id)
+        .collect();
+    let grads = gradients(&mut graph, obj, &wrt).unwrap();
+    let mut kinds = Vec::new();
+    for (k, (g, w)) in grads.into_iter().zip(&wrt).enumerate() {
+        graph.add_output(format!("grad{k}"), OutputKind::Gradient(k), g);
+        let Op::Input { kind, .. } = graph.node(*w).op else {
+            unreachable!()
+        };
+        kinds.push(kind);
+    }
+    nnc_ir::verify(&graph).unwrap();
+    Problem {
+        graph,
+        values,
+        wrt: kinds,
+        seed,
+    }
+}
+
+/// Checks `op` with every operand differentiated.
+fn check_op(label: &str, op: Op, operands: &[(Shape, Gen)]) {
+    let diff = vec![true; operands.len()];
+    let compared = check(op_problem(op, operands, &diff, 7), label);
+    assert!(compared > 0, "{label}: nothing compared");
+}
+
+const N: Gen = Gen::Normal(1.0);
+
+#[test]
+fn elementwise_binary() {
+    let s = vec![3, 4];
+    check_op("add", Op::Add, &[(s.clone(), N), (s.clone(), N)]);
+    check_op("sub", Op::Sub, &[(s.clone(), N), (s.clone(), N)]);
+    check_op("mul", Op::Mul, &[(s.clone(), N), (s.clone(), N)]);
+    check_op(
+        "div",
+        Op::Div,
+        &[(s.clone(), N), (s.clone(), Gen::Uniform(0.5, 2.0))],
+    );
+    // One tensor on both sides: the two contributions are summed.
+    let mut graph = Graph::new(GraphKind::Training, 1);
+    let x = graph
+        .add(
+            Op::Input {
+                kind: InputKind::Param(0),
+                shape: s.clone(),
+            },
+            Vec::new(),
+            "x",
+        )
+        .unwrap();
+    let y = graph.add(Op::Mul, vec![x, x], "x*x").unwrap();
+    let r = graph
+        .add(
+            Op::Input {
+                kind: InputKind::Param(1),
+                shape: s.clone(),
+            },
+            Vec::new(),
+            "r",
+        )
+        .unwrap();
+    let mut rng = Rng::new(3);
+    let values = vec![
+        (InputKind::Param(0), draw(N, &s, &mut rng)),
+        (InputKind::Param(1), draw(N, &s, &mut rng)),
+    ];
+    check(
+        objective(graph, y, r, &[x], &[true], values, 0),
+        "mul(x, x)",
+    );
+}
+
+#[test]
+fn elementwise_unary() {
+    let s = vec![2, 5];
+    check_op("neg", Op::Neg, &[(s.clone(), N)]);
+    check_op("scale", Op::Scale(-1.7), &[(s.clone(), N)]);
+    check_op("add_const", Op::AddConst(0.3), &[(s.clone(), N)]);
+    check_op("exp", Op::Exp, &[(s.clone(), N)]);
+    check_op("log", Op::Log, &[(s.clone(), Gen::Uniform(0.2, 3.0))]);
+    check_op("sqrt", Op::Sqrt, &[(s.clone(), Gen::Uniform(0.2, 3.0))]);
+    check_op("sign (zero gradient)", Op::Sign, &[(s.clone(), N)]);
+}
+
+#[test]
+fn activations() {
+    let s = vec![3, 5];
+    check_op("sigmoid", Op::Sigmoid, &[(s.clone(), Gen::Normal(3.0))]);
+    check_op("tanh", Op::Tanh, &[(s.clone(), Gen::Normal(2.0))]);
+    check_op("relu", Op::Relu, &[(s.clone(), N)]);
+    check_op("step (zero gradient)", Op::Step, &[(s.clone(), N)]);
+    check_op("softmax", Op::Softmax, &[(s.clone(), Gen::Normal(2.0))]);
+    check_op("softmax of images", Op::Softmax, &[(vec![2, 2, 3, 2], N)]);
+}
+
+#[test]
+fn broadcasts_and_reductions() {
+    check_op(
+        "bias_add [b, n]",
+        Op::BiasAdd,
+        &[(vec![3, 4], N), (vec![4], N)],
+    );
+    check_op(
+        "bias_add [b, c, h, w]",
+        Op::BiasAdd,
+        &[(vec![2, 3, 4, 5], N), (vec![3], N)],
+    );
+    check_op("scale_by", Op::ScaleBy, &[(vec![3, 4], N), (vec![], N)]);
+    let x = vec![2, 3, 4, 5];
+    for axes in [
+        vec![0],
+        vec![1],
+        vec![3],
+        vec![0, 2, 3],
+        vec![0, 1, 2, 3],
+        vec![],
+    ] {
+        let label = format!("sum over {axes:?}");
+        check_op(&label, Op::SumAxes { axes }, &[(x.clone(), N)]);
+    }
+    let expand = Op::Expand {
+        axes: vec![0, 2],
+        shape: vec![2, 3, 4],
+    };
+    check_op("expand", expand, &[(vec![3], N)]);
+}
+
+#[test]
+fn matmul_with_every_transpose() {
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        let a = if ta { vec![4, 3] } else { vec![3, 4] };
+        let b = if tb { vec![5, 4] } else { vec![4, 5] };
+        let label = format!("matmul ta={ta} tb={tb}");
+        check_op(&label, Op::MatMul { ta, tb }, &[(a, N), (b, N)]);
+    }
+}
+
+#[test]
+fn conv2d_with_stride_padding_and_channels() {
+    let strided = Op::Conv2d {
+        stride: [2, 1],
+        padding: [1, 0, 2, 1],
+    };
+    check_op(
+        "conv2d strided, padded",
+        strided,
+        &[(vec![2, 3, 6, 7], N), (vec![4, 3, 3, 2], N)],
+    );
+    let plain = Op::Conv2d {
+        stride: [1, 1],
+        padding: [0; 4],
+    };
+    check_op(
+        "conv2d valid",
+        plain,
+        &[(vec![1, 2, 5, 5], N), (vec![2, 2, 3, 3], N)],
+    );
+    let wide_stride = Op::Conv2d {
+        stride: [3, 2],
+        padding: [2, 2, 1, 1],
+    };
+    check_op(
+        "conv2d stride 3",
+        wide_stride,
+        &[(vec![2, 2, 7, 6], N), (vec![3, 2, 2, 3], N)],
+    );
+}
+
+#[test]
+fn pooling_of_every_kind_and_rounding() {
+    let geometries = [
+        // ceil rounding with uneven padding: windows run past the input
+        (
+            [3, 2],
+            [2, 2],
+            [1, 0, 0, 1],
+            Rounding::Ceil,
+            vec![2, 2, 7, 6],
+        ),
+        // tiling windows
+        (
+            [2, 2],
+            [2, 2],
+            [0, 0, 0, 0],
+            Rounding::Floor,
+            vec![1, 2, 5, 5],
+        ),
+        // overlapping windows with padding
+        (
+            [3, 3],
+            [1, 1],
+            [1, 1, 1, 1],
+            Rounding::Floor,
+            vec![1, 1, 5, 5],
+        ),
+        // stride larger than the window, ceil
+        (
+            [2, 2],
+            [3, 3],
+            [0, 0, 0, 0],
+            Rounding::Ceil,
+            vec![1, 2, 7, 7],
+        ),
+    ];
+    for kind in [PoolKind::Max, PoolKind::Average, PoolKind::L2] {
+        for (size, stride, padding, rounding, x) in &geometries {
+            let g = PoolGeometry {
+                kind,
+                size: *size,
+                stride: *stride,
+                padding: *padding,
+                rounding: *rounding,
+            };
+            let label = format!("{kind:?} pool {size:?}/{stride:?} pad {padding:?} {rounding:?}");
+            check_op(&label, Op::Pool(g), &[(x.clone(), N)]);
+        }
+    }
+}
+
+#[test]
+fn reshape() {
+    let op = Op::Reshape { shape: vec![2, 12] };
+    check_op("reshape", op, &[(vec![2, 3, 4], N)]);
+}
+
+/// Checks a cost op, differentiating the prediction only.
+fn check_cost(cost: CostFn, prediction: Gen, target: Gen) {
+    let s = vec![3, 4];
+    let op = Op::Cost(cost);
+    let problem = op_problem(
+        op,
+        &[(s.clone(), prediction), (s, target)],
+        &[true, false],
+        11,
+    );
+    check(problem, cost.name());
+}
+
+#[test]
+fn every_cost() {
+    let probability = Gen::Uniform(0.1, 0.9);
+    check_cost(CostFn::Quadratic, N, N);
+    check_cost(CostFn::CrossEntropy, probability, Gen::Uniform(0.0, 1.0));
+    check_cost(
+        CostFn::SigmoidCrossEntropy,
+        Gen::Normal(3.0),
+        Gen::Uniform(0.0, 1.0),
+    );
+    check_cost(CostFn::LogLikelihood, Gen::Uniform(0.1, 1.0), Gen::OneHot);
+    check_cost(CostFn::SoftmaxLogLikelihood, Gen::Normal(2.0), Gen::OneHot);
+    // The fused formula holds for any target, not only one-hot rows.
+    check_cost(
+        CostFn::SoftmaxLogLikelihood,
+        Gen::Normal(2.0),
+        Gen::Uniform(0.0, 1.0),
+    );
+}
+
+#[test]
+fn correct_count_has_zero_gradient() {
+    let s = vec![4, 3];
+    let op = Op::CorrectCount;
+    let problem = op_problem(op, &[(s.clone(), N), (s, Gen::OneHot)], &[true, false], 5);
+    check(problem, "correct_count");
+}
+
+/// `x * dropout_mask(seed)`, differentiated with respect to `x`.
+fn dropout_problem(p: f64, seed: u64) -> Problem {
+    let s = vec![4, 6];
+    let mut graph = Graph::new(GraphKind::Training, 4);
+    let x = graph
+        .add(
+            Op::Input {
+                kind: InputKind::Param(0),
+                shape: s.clone(),
+            },
+            Vec::new(),
+            "x",
+        )
+        .unwrap();
+    let step_seed = graph
+        .add(
+            Op::Input {
+                kind: InputKind::StepSeed,
+                shape: vec![],
+            },
+            Vec::new(),
+            "seed",
+        )
+        .unwrap();
+    let mask_op = Op::DropoutMask {
+        p,
+        stream: 0,
+        shape: s.clone(),
+    };
+    let mask = graph.add(mask_op, vec![step_seed], "mask").unwrap();
+    let y = graph.add(Op::Mul, vec![x, mask], "dropout").unwrap();
+    let r = graph
+        .add(
+            Op::Input {
+                kind: InputKind::Param(1),
+                shape: s.clone(),
+            },
+            Vec::new(),
+            "r",
+        )
+        .unwrap();
+    let mut rng = Rng::new(9);
+    let values = vec![
+        (InputKind::Param(0), draw(N, &s, &mut rng)),
+        (InputKind::Param(1), draw(N, &s, &mut rng)),
+    ];
+    objective(graph, y, r, &[x], &[true], values, seed)
+}
+
+#[test]
+fn dropout() {
+    check(dropout_problem(0.5, 42), "dropout");
+}
+
+#[test]
+fn dropout_masks_are_inverted_seeded_and_about_p() {
+    let mask_of = |seed: u64| -> Vec<f32> {
+        let mut graph = Graph::new(GraphKind::Training, 100);
+        let s = graph
+            .add(
+                Op::Input {
+                    kind: InputKind::StepSeed,
+                    shape: vec![],
+                },
+                Vec::new(),
+                "seed",
+            )
+            .unwrap();
+        let op = Op::DropoutMask {
+            p: 0.25,
+            stream: 3,
+            shape: vec![100, 100],
+        };
+        let m = graph.add(op, vec![s], "mask").unwrap();
+        graph.add_output("mask", OutputKind::Prediction, m);
+        let mut interp = Interpreter::<f32>::new(graph).unwrap();
+        interp.run(seed);
+        interp.output("mask").unwrap().iter().copied().collect()
+    };
+    let a = mask_of(1);
+    assert_eq!(a, mask_of(1), "the same seed gives the same mask");
+    assert_ne!(a, mask_of(2), "another seed gives another mask");
+    let kept = 1.0 / 0.75;
+    assert!(a.iter().all(|&v| v == 0.0 || (v - kept).abs() < 1e-6));
+    let dropped = a.iter().filter(|&&v| v == 0.0).count() as f64 / a.len() as f64;
+    assert!((dropped - 0.25).abs() < 0.02, "dropped fraction {dropped}");
+}

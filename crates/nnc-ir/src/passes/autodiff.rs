@@ -1,0 +1,137 @@
+//! Pass `autodiff`: reverse-mode differentiation of the mean cost with
+//! respect to every parameter (as the forward pass reads it), appending
+//! the backward nodes to the graph and an output `grad(NAME)` per
+//! parameter.
+//!
+//! The algorithm is the textbook one. The nodes that lie on a path from a
+//! parameter to the cost are found first (forward reach from the
+//! parameters, backward reach from the cost); then, walking the arena
+//! backwards from the cost, each such node sums the gradient contributions
+//! its consumers made (`add` nodes named `grad(NAME)`) and hands the sum to
+//! its op's gradient rule (`Op::gradient`), which appends the local
+//! vector-Jacobian products for the operands that lie on a path. A tensor
+//! read twice (a shared layer's weights) thus gets the sum of both
+//! contributions. Nodes off every path get no backward nodes at all.
+
+use crate::error::CompileError;
+use crate::graph::{Graph, InputKind, NodeId, OutputKind};
+use crate::ops::{grad_name, Op};
+
+/// Adds `grad(NAME)` outputs for every parameter of a graph with a `cost`.
+pub fn autodiff(graph: &mut Graph) -> Result<(), CompileError> {
+    let cost = graph
+        .output_of(OutputKind::Cost)
+        .map(|o| o.node)
+        .ok_or_else(|| CompileError::Internal {
+            what: "autodiff needs a graph with a `cost` output".to_string(),
+        })?;
+    let reads = graph
+        .param_reads
+        .iter()
+        .enumerate()
+        .map(|(k, read)| {
+            read.ok_or_else(|| CompileError::Internal {
+                what: format!("parameter {k} has no read node to differentiate"),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let grads = gradients(graph, cost, &reads)?;
+    for (k, grad) in grads.into_iter().enumerate() {
+        let name = match graph.input(InputKind::Param(k)) {
+            Some(id) => graph.node(id).name.clone(),
+            None => graph.node(reads[k]).name.clone(),
+        };
+        graph.add_output(format!("grad({name})"), OutputKind::Gradient(k), grad);
+    }
+    Ok(())
+}
+
+/// Appends nodes computing the gradient of `of` (its gradient seeded with
+/// ones) with respect to each node of `wrt`, and returns them in order. A
+/// node `of` does not depend on gets a zero gradient.
+pub fn gradients(
+    graph: &mut Graph,
+    of: NodeId,
+    wrt: &[NodeId],
+) -> Result<Vec<NodeId>, CompileError> {
+    if of.index() >= graph.len() || wrt.iter().any(|w| w.index() >= graph.len()) {
+        return Err(CompileError::Internal {
+            what: "gradient asked of or with respect to a node outside the graph".to_string(),
+        });
+    }
+    let on_path = nodes_on_paths(graph, of, wrt);
+    let mut contributions: Vec<Vec<NodeId>> = vec![Vec::new(); graph.len()];
+    let mut totals: Vec<Option<NodeId>> = vec![None; graph.len()];
+    let seed_op = Op::Fill {
+        value: 1.0,
+        shape: graph.shape(of).to_vec(),
+    };
+    let seed = graph.add(seed_op, Vec::new(), grad_name(graph, of))?;
+    contributions[of.index()].push(seed);
+    for index in (0..=of.index()).rev() {
+        if !on_path[index] || contributions[index].is_empty() {
+            continue;
+        }
+        let id = NodeId::new(index);
+        let dy = sum(graph, id, &contributions[index])?;
+        totals[index] = Some(dy);
+        let operands = graph.node(id).inputs.clone();
+        let wants: Vec<bool> = operands.iter().map(|o| on_path[o.index()]).collect();
+        if !wants.contains(&true) {
+            continue;
+        }
+        let grads = Op::gradient(graph, id, dy, &wants)?;
+        for (operand, grad) in operands.iter().zip(grads) {
+            if let Some(grad) = grad {
+                contributions[operand.index()].push(grad);
+            }
+        }
+    }
+    wrt.iter()
+        .map(|&w| match totals[w.index()] {
+            Some(total) => Ok(total),
+            None => {
+                let zero = Op::Fill {
+                    value: 0.0,
+                    shape: graph.shape(w).to_vec(),
+                };
+                graph.add(zero, Vec::new(), grad_name(graph, w))
+            }
+        })
+        .collect()
+}
+
+/// Marks the nodes that depend on some node of `wrt` and that `of`
+/// depends on.
+fn nodes_on_paths(graph: &Graph, of: NodeId, wrt: &[NodeId]) -> Vec<bool> {
+    let n = graph.len();
+    let mut from_wrt = vec![false; n];
+    for w in wrt {
+        from_wrt[w.index()] = true;
+    }
+    for id in graph.ids() {
+        if graph.node(id).inputs.iter().any(|i| from_wrt[i.index()]) {
+            from_wrt[id.index()] = true;
+        }
+    }
+    let mut to_of = vec![false; n];
+    to_of[of.index()] = true;
+    for index in (0..n).rev() {
+        if to_of[index] {
+            for i in &graph.node(NodeId::new(index)).inputs {
+                to_of[i.index()] = true;
+            }
+        }
+    }
+    (0..n).map(|i| from_wrt[i] && to_of[i]).collect()
+}
+
+/// The sum of the gradient contributions to `id` (no node for one).
+fn sum(graph: &mut Graph, id: NodeId, parts: &[NodeId]) -> Result<NodeId, CompileError> {
+    let name = grad_name(graph, id);
+    let mut total = parts[0];
+    for &part in &parts[1..] {
+        total = graph.add(Op::Add, vec![total, part], name.clone())?;
+    }
+    Ok(total)
+}

@@ -1,0 +1,125 @@
+//! The pass pipeline. Every pass is a named function from graph to graph;
+//! the two pipelines below are the whole list, in order, and the verifier
+//! runs after each pass.
+//!
+//! | pass       | does                                                                 |
+//! |------------|----------------------------------------------------------------------|
+//! | `lower`    | checked model to forward graph: cost, (inference) accuracy, outputs  |
+//! | `autodiff` | backward graph: `grad(NAME)` of the mean cost for every parameter    |
+//! | `update`   | optimizer step and regularization: `new(NAME)` for params and state  |
+//! | `simplify` | removes no-op nodes, merges duplicate nodes                          |
+//! | `dce`      | removes nodes no output depends on                                   |
+//!
+//! Training graphs run all five; inference graphs run `lower`, `simplify`
+//! and `dce`. `stop_after: Some("autodiff")` returns the graph as that
+//! pass left it (what `nnc emit ir FILE --after autodiff` prints).
+
+pub mod autodiff;
+pub mod dce;
+pub mod lower;
+mod rebuild;
+pub mod simplify;
+pub mod update;
+
+use crate::backend::TrainSetup;
+use crate::error::CompileError;
+use crate::graph::Graph;
+use crate::verify::verify;
+use lower::Lowering;
+use nnc_check::program::{Model, Optimizer};
+
+/// The passes of a training-step graph, in order.
+pub const TRAINING_PASSES: [&str; 5] = ["lower", "autodiff", "update", "simplify", "dce"];
+
+/// The passes of an inference graph, in order.
+pub const INFERENCE_PASSES: [&str; 3] = ["lower", "simplify", "dce"];
+
+/// The training-step graph of `setup` for batches of `batch_size` (which
+/// may differ from `setup.batch_size`: the last batch of an epoch is
+/// shorter). Stops after the pass named `stop_after`, if given.
+pub fn compile_training(
+    setup: &TrainSetup<'_>,
+    batch_size: usize,
+    stop_after: Option<&str>,
+) -> Result<Graph, CompileError> {
+    known_pass(stop_after, &TRAINING_PASSES)?;
+    if setup.model.cost.is_none() {
+        return Err(CompileError::NoCost {
+            model: setup.model.name.clone(),
+        });
+    }
+    let nesterov_mu = match setup.optimizer {
+        Optimizer::Nesterov { mu } => Some(*mu),
+        _ => None,
+    };
+    let mode = Lowering {
+        training: true,
+        nesterov_mu,
+    };
+    let mut graph = lower::lower(setup.model, mode, batch_size)?;
+    if finished(&graph, "lower", stop_after)? {
+        return Ok(graph);
+    }
+    autodiff::autodiff(&mut graph)?;
+    if finished(&graph, "autodiff", stop_after)? {
+        return Ok(graph);
+    }
+    update::update(&mut graph, setup)?;
+    if finished(&graph, "update", stop_after)? {
+        return Ok(graph);
+    }
+    let graph = simplify::simplify(&graph);
+    if finished(&graph, "simplify", stop_after)? {
+        return Ok(graph);
+    }
+    let graph = dce::dce(&graph);
+    finished(&graph, "dce", stop_after)?;
+    Ok(graph)
+}
+
+/// The inference graph of `model` for batches of `batch_size`: no dropout;
+/// outputs `cost_sum` (when the model has a cost), `correct` and
+/// `prediction(NAME)` for each model output.
+pub fn compile_inference(
+    model: &Model,
+    batch_size: usize,
+    stop_after: Option<&str>,
+) -> Result<Graph, CompileError> {
+    known_pass(stop_after, &INFERENCE_PASSES)?;
+    let mode = Lowering {
+        training: false,
+        nesterov_mu: None,
+    };
+    let graph = lower::lower(model, mode, batch_size)?;
+    if finished(&graph, "lower", stop_after)? {
+        return Ok(graph);
+    }
+    let graph = simplify::simplify(&graph);
+    if finished(&graph, "simplify", stop_after)? {
+        return Ok(graph);
+    }
+    let graph = dce::dce(&graph);
+    finished(&graph, "dce", stop_after)?;
+    Ok(graph)
+}
+
+/// Rejects a `stop_after` that names no pass of `passes`.
+fn known_pass(stop_after: Option<&str>, passes: &[&'static str]) -> Result<(), CompileError> {
+    match stop_after {
+        Some(name) if !passes.contains(&name) => Err(CompileError::UnknownPass {
+            name: name.to_string(),
+            known: passes.to_vec(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Verifies the graph `pass` produced; true when the pipeline stops here.
+fn finished(
+    graph: &Graph,
+    pass: &'static str,
+    stop_after: Option<&str>,
+) -> Result<bool, CompileError> {
+    verify(graph).map_err(|errors| CompileError::Verify { pass, errors })?;
+    Ok(stop_after == Some(pass))
+}

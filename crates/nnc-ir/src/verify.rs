@@ -1,0 +1,231 @@
+//! The verifier: checks the invariants every pass must keep, and reports
+//! each broken one as a fact pointing at a node.
+//!
+//! - every operand of a node exists and comes before it (the arena order
+//!   is a topological order);
+//! - every node's shape is what its op's shape rule gives for its
+//!   operands' shapes;
+//! - data and target inputs have the graph's batch size as their first
+//!   dimension, and no input kind appears twice;
+//! - every output (and every parameter read) names an existing node, and
+//!   no two outputs share a name.
+//!
+//! The pass driver runs it after every pass; it costs one walk over the
+//! graph.
+
+use crate::graph::{Graph, InputKind, NodeId, Shape};
+use crate::ops::{Op, ShapeError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// One broken invariant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VerifyError {
+    /// An operand handle that is not a node of the graph.
+    MissingOperand {
+        node: NodeId,
+        name: String,
+        operand: NodeId,
+    },
+    /// An operand that comes at or after the node reading it.
+    ForwardReference {
+        node: NodeId,
+        name: String,
+        operand: NodeId,
+    },
+    /// The op's shape rule rejects the operands' shapes.
+    Shape {
+        node: NodeId,
+        name: String,
+        op: &'static str,
+        error: ShapeError,
+    },
+    /// The node's recorded shape differs from what its shape rule gives.
+    WrongShape {
+        node: NodeId,
+        name: String,
+        op: &'static str,
+        expected: Shape,
+        recorded: Shape,
+    },
+    /// A data or target input without the batch size as first dimension.
+    BatchSize {
+        node: NodeId,
+        name: String,
+        batch_size: usize,
+        shape: Shape,
+    },
+    /// Two inputs of one kind.
+    DuplicateInput { kind: InputKind, nodes: [NodeId; 2] },
+    /// An output pointing at no node.
+    MissingOutput { output: String, node: NodeId },
+    /// Two outputs with one name.
+    DuplicateOutput { output: String },
+    /// A parameter read pointing at no node.
+    MissingParamRead { param: usize, node: NodeId },
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::MissingOperand {
+                node,
+                name,
+                operand,
+            } => write!(f, "{node} ({name}) reads {operand}, which does not exist"),
+            VerifyError::ForwardReference {
+                node,
+                name,
+                operand,
+            } => write!(
+                f,
+                "{node} ({name}) reads {operand}, which does not come before it"
+            ),
+            VerifyError::Shape {
+                node,
+                name,
+                op,
+                error,
+            } => write!(f, "{node} ({name}): `{op}` {error}"),
+            VerifyError::WrongShape {
+                node,
+                name,
+                op,
+                expected,
+                recorded,
+            } => write!(
+                f,
+                "{node} ({name}): `{op}` gives {expected:?}, but the node records {recorded:?}"
+            ),
+            VerifyError::BatchSize {
+                node,
+                name,
+                batch_size,
+                shape,
+            } => write!(
+                f,
+                "{node} ({name}): input {shape:?} does not start with the batch size {batch_size}"
+            ),
+            VerifyError::DuplicateInput { kind, nodes } => {
+                write!(
+                    f,
+                    "input {kind} appears twice: {} and {}",
+                    nodes[0], nodes[1]
+                )
+            }
+            VerifyError::MissingOutput { output, node } => {
+                write!(f, "output `{output}` names {node}, which does not exist")
+            }
+            VerifyError::DuplicateOutput { output } => {
+                write!(f, "two outputs are named `{output}`")
+            }
+            VerifyError::MissingParamRead { param, node } => {
+                write!(
+                    f,
+                    "parameter {param} is read through {node}, which does not exist"
+                )
+            }
+        }
+    }
+}
+
+/// Checks every invariant; `Err` lists every broken one.
+pub fn verify(graph: &Graph) -> Result<(), Vec<VerifyError>> {
+    let mut errors = Vec::new();
+    let mut inputs: BTreeMap<InputKind, NodeId> = BTreeMap::new();
+    for id in graph.ids() {
+        verify_node(graph, id, &mut errors);
+        if let Op::Input { kind, .. } = graph.node(id).op {
+            if let Some(&first) = inputs.get(&kind) {
+                errors.push(VerifyError::DuplicateInput {
+                    kind,
+                    nodes: [first, id],
+                });
+            } else {
+                inputs.insert(kind, id);
+            }
+        }
+    }
+    let mut names = BTreeSet::new();
+    for output in &graph.outputs {
+        if output.node.index() >= graph.len() {
+            errors.push(VerifyError::MissingOutput {
+                output: output.name.clone(),
+                node: output.node,
+            });
+        }
+        if !names.insert(output.name.as_str()) {
+            errors.push(VerifyError::DuplicateOutput {
+                output: output.name.clone(),
+            });
+        }
+    }
+    for (param, read) in graph.param_reads.iter().enumerate() {
+        if let Some(node) = *read {
+            if node.index() >= graph.len() {
+                errors.push(VerifyError::MissingParamRead { param, node });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks the operands and the shape of one node.
+fn verify_node(graph: &Graph, id: NodeId, errors: &mut Vec<VerifyError>) {
+    let node = graph.node(id);
+    let mut operands_ok = true;
+    for &operand in &node.inputs {
+        if operand.index() >= graph.len() {
+            operands_ok = false;
+            errors.push(VerifyError::MissingOperand {
+                node: id,
+                name: node.name.clone(),
+                operand,
+            });
+        } else if operand >= id {
+            operands_ok = false;
+            errors.push(VerifyError::ForwardReference {
+                node: id,
+                name: node.name.clone(),
+                operand,
+            });
+        }
+    }
+    if !operands_ok {
+        return;
+    }
+    match graph.infer_shape(&node.op, &node.inputs) {
+        Err(error) => errors.push(VerifyError::Shape {
+            node: id,
+            name: node.name.clone(),
+            op: node.op.mnemonic(),
+            error,
+        }),
+        Ok(expected) if expected != node.shape => errors.push(VerifyError::WrongShape {
+            node: id,
+            name: node.name.clone(),
+            op: node.op.mnemonic(),
+            expected,
+            recorded: node.shape.clone(),
+        }),
+        Ok(_) => {}
+    }
+    if let Op::Input {
+        kind: InputKind::Data(_) | InputKind::Target,
+        shape,
+    } = &node.op
+    {
+        if shape.first() != Some(&graph.batch_size) {
+            errors.push(VerifyError::BatchSize {
+                node: id,
+                name: node.name.clone(),
+                batch_size: graph.batch_size,
+                shape: shape.clone(),
+            });
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What the loop needs of a data split: its size, and a way to copy chosen
+//! examples into a batch.
+
+/// A split of examples the loop can draw batches from. The loaders of
+/// `nnc-data` implement it; the tests use small in-memory tables.
+pub trait Examples {
+    /// Number of examples.
+    fn len(&self) -> usize;
+
+    /// Whether there are no examples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Replaces the contents of `inputs` and `targets` with the examples at
+    /// `indices` (each below `len()`), one after another: the inputs already
+    /// scaled, the targets as the cost reads them (one-hot rows, indices or
+    /// values).
+    fn fill_batch(&self, indices: &[usize], inputs: &mut Vec<f32>, targets: &mut Vec<f32>);
+}
+
+impl Examples for nnc_data::Dataset {
+    fn len(&self) -> usize {
+        nnc_data::Dataset::len(self)
+    }
+
+    fn fill_batch(&self, indices: &[usize], inputs: &mut Vec<f32>, targets: &mut Vec<f32>) {
+        nnc_data::Dataset::fill_batch(self, indices, inputs, targets);
+    }
+}
+
+/// The splits of one run. Only the training split is required.
+#[derive(Clone, Copy)]
+pub struct Splits<'a> {
+    pub train: &'a dyn Examples,
+    pub validation: Option<&'a dyn Examples>,
+    pub test: Option<&'a dyn Examples>,
+}
+
+/// Which split a measurement is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SplitKind {
+    Train,
+    Validation,
+    Test,
+}
+
+impl SplitKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitKind::Train => "train",
+            SplitKind::Validation => "validation",
+            SplitKind::Test => "test",
+        }
+    }
+}
+
+/// A table of examples in memory: `input_size` values then `target_size`
+/// values per example. Small and simple, for tests and for data built in
+/// code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InMemory {
+    pub input_size: usize,
+    pub target_size: usize,
+    pub inputs: Vec<f32>,
+    pub targets: Vec<f32>,
+}
+
+impl Examples for InMemory {
+    fn len(&self) -> usize {
+        self.inputs.len().checked_div(self.input_size).unwrap_or(0)
+    }
+
+    fn fill_batch(&self, indices: &[usize], inputs: &mut Vec<f32>, targets: &mut Vec<f32>) {
+        inputs.clear();
+        targets.clear();
+        for &i in indices {
+            inputs.extend_from_slice(&self.inputs[i * self.input_size..][..self.input_size]);
+            targets.extend_from_slice(&self.targets[i * self.target_size..][..self.target_size]);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! A scripted backend and small builders for the loop's unit tests.
+
+use nnc_check::program::{Metric, Model, Optimizer, Phase, TrainSpec};
+use nnc_diag::Span;
+use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+
+pub fn phase(start_epoch: usize, learning_rate: f64, batch_size: usize) -> Phase {
+    Phase {
+        start_epoch,
+        optimizer: Optimizer::Sgd,
+        learning_rate,
+        batch_size,
+        span: Span::default(),
+    }
+}
+
+pub fn spec(epochs: usize) -> TrainSpec {
+    TrainSpec {
+        model: "m".into(),
+        data: "d".into(),
+        span: Span::default(),
+        epochs,
+        seed: 0,
+        phases: vec![phase(1, 0.1, 10)],
+        decay: None,
+        early_stop: None,
+        metrics: vec![Metric::ValidationAccuracy],
+    }
+}
+
+pub fn model() -> Model {
+    Model {
+        name: "m".into(),
+        span: Span::default(),
+        inputs: vec![],
+        outputs: vec![],
+        nodes: vec![],
+        layers: vec![],
+        cost: None,
+        regularizers: vec![],
+    }
+}
+
+/// What the loop asked of the fake backend, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Call {
+    Configure {
+        batch_size: usize,
+        train_size: usize,
+    },
+    Step {
+        /// The first input value of each example: its index in the tests'
+        /// data.
+        examples: Vec<f32>,
+        learning_rate: f32,
+        seed: u64,
+    },
+    Evaluate {
+        len: usize,
+    },
+}
+
+/// A backend that trains nothing: each step's cost comes from `step_cost`
+/// (by global step number, 0-based), each evaluation's accuracy from
+/// `accuracy` (by epoch, 1-based; the epoch counts up at the first
+/// evaluation after training steps).
+pub struct Fake {
+    pub calls: Vec<Call>,
+    pub step_cost: Box<dyn Fn(usize) -> f64>,
+    pub accuracy: Box<dyn Fn(usize) -> f64>,
+    pub fail_step: Option<(usize, BackendError)>,
+    steps: usize,
+    epoch: usize,
+    stepped: bool,
+}
+
+impl Fake {
+    pub fn new() -> Fake {
+        Fake {
+            calls: Vec::new(),
+            step_cost: Box::new(|_| 1.0),
+            accuracy: Box::new(|_| 0.5),
+            fail_step: None,
+            steps: 0,
+            epoch: 0,
+            stepped: false,
+        }
+    }
+
+    pub fn configures(&self) -> Vec<&Call> {
+        self.calls
+            .iter()
+            .filter(|c| matches!(c, Call::Configure { .. }))
+            .collect()
+    }
+
+    pub fn steps(&self) -> Vec<(&[f32], f32, u64)> {
+        self.calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Step {
+                    examples,
+                    learning_rate,
+                    seed,
+                } => Some((examples.as_slice(), *learning_rate, *seed)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Backend for Fake {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError> {
+        self.calls.push(Call::Configure {
+            batch_size: setup.batch_size,
+            train_size: setup.train_size,
+        });
+        Ok(())
+    }
+
+    fn set_params(&mut self, _params: Vec<Tensor>) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn params(&self) -> Vec<Tensor> {
+        Vec::new()
+    }
+
+    fn train_step(
+        &mut self,
+        batch: Batch<'_>,
+        learning_rate: f32,
+        step_seed: u64,
+    ) -> Result<StepStats, BackendError> {
+        if let Some((at, error)) = &self.fail_step {
+            if *at == self.steps {
+                return Err(error.clone());
+            }
+        }
+        let width = batch.inputs.len() / batch.len;
+        self.calls.push(Call::Step {
+            examples: batch.inputs.iter().step_by(width).copied().collect(),
+            learning_rate,
+            seed: step_seed,
+        });
+        let cost = (self.step_cost)(self.steps);
+        self.steps += 1;
+        self.stepped = true;
+        Ok(StepStats { cost })
+    }
+
+    fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
+        if self.stepped {
+            self.epoch += 1;
+            self.stepped = false;
+        }
+        self.calls.push(Call::Evaluate { len: batch.len });
+        let accuracy = (self.accuracy)(self.epoch);
+        Ok(EvalStats {
+            cost_sum: (1.0 - accuracy) * batch.len as f64,
+            correct: (accuracy * batch.len as f64).round() as usize,
+            count: batch.len,
+        })
+    }
+}
+
+/// `count` examples of two inputs each: the example's index and zero; the
+/// target is one value, zero.
+pub fn numbered(count: usize) -> crate::InMemory {
+    crate::InMemory {
+        input_size: 2,
+        target_size: 1,
+        inputs: (0..count).flat_map(|i| [i as f32, 0.0]).collect(),
+        targets: vec![0.0; count],
+    }
+}
