@@ -171,3 +171,50 @@ fn every_shipped_model_checks_clean_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn emit_ir_prints_the_graph_after_each_pass() {
+    let full = nnc(&["emit", "ir", "models/mnist_784_30_10.nnet"]);
+    assert_eq!(
+        full.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let full = String::from_utf8_lossy(&full.stdout).into_owned();
+    assert!(full.starts_with("graph training (batch 10) {"), "{full}");
+    assert!(full.contains("output new(dense_1.weight)"), "{full}");
+    // L2 decay in the book's form: 1 - eta * lambda / n with lambda 5, n 50,000.
+    assert!(full.contains("scale(%24, -0.0001)"), "{full}");
+    let backward = nnc(&[
+        "emit",
+        "ir",
+        "models/mnist_784_30_10.nnet",
+        "--after",
+        "autodiff",
+    ]);
+    let backward = String::from_utf8_lossy(&backward.stdout).into_owned();
+    assert!(backward.contains("grad(dense_1.weight)"), "{backward}");
+    assert!(!backward.contains("new(dense_1.weight)"), "{backward}");
+    let forward = nnc(&[
+        "emit",
+        "ir",
+        "models/mnist_784_30_10.nnet",
+        "--after",
+        "lower",
+    ]);
+    let forward = String::from_utf8_lossy(&forward.stdout).into_owned();
+    assert!(!forward.contains("grad("), "{forward}");
+    let inference = nnc(&["emit", "ir", "--inference", "models/mnist_784_30_10.nnet"]);
+    let inference = String::from_utf8_lossy(&inference.stdout).into_owned();
+    assert!(inference.contains("output correct"), "{inference}");
+    let bad = nnc(&[
+        "emit",
+        "ir",
+        "models/mnist_784_30_10.nnet",
+        "--after",
+        "bogus",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("lower, autodiff, update"));
+}

@@ -1,4 +1,4 @@
-//! `nnc`: check, summarise and format `.nnet` files.
+//! `nnc`: check, summarise, format, train and inspect the compilation of `.nnet` files.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nnc_cli::driver::{self, Options, Report};
@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod emit;
 mod run;
 
 #[derive(Parser)]
@@ -63,6 +64,9 @@ enum Command {
     },
     /// Train a model: check the file and its data, then run its train block.
     Run(run::RunArgs),
+    /// Print what the compiler makes of a file (`nnc emit ir FILE --after PASS`).
+    #[command(subcommand)]
+    Emit(emit::EmitKind),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         } => summary(&file, model.as_deref(), format),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Run(args) => run::run(&args),
+        Command::Emit(kind) => emit::emit(&kind),
     }
 }
 

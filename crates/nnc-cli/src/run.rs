@@ -94,20 +94,20 @@ pub fn run(args: &RunArgs) -> ExitCode {
 }
 
 /// Why `nnc run` stopped: the message and the exit code.
-struct Failure {
-    message: String,
-    code: u8,
+pub(crate) struct Failure {
+    pub(crate) message: String,
+    pub(crate) code: u8,
 }
 
 impl Failure {
-    fn problem(message: impl Into<String>) -> Failure {
+    pub(crate) fn problem(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
             code: EXIT_PROBLEMS,
         }
     }
 
-    fn usage(message: impl Into<String>) -> Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
             code: EXIT_USAGE,
@@ -194,7 +194,7 @@ impl Checked<'_> {
 }
 
 /// The train block to run: the only one, or the one of `--train MODEL`.
-fn pick_train<'p>(
+pub(crate) fn pick_train<'p>(
     program: &'p Program,
     file: &str,
     choice: Option<&str>,
