@@ -241,6 +241,26 @@ fn a_missing_data_file_is_e0501() {
 }
 
 #[test]
+fn a_file_that_is_not_idx_is_e0502() {
+    let dir = scratch("magic");
+    let path = dir.join("magic.nnet");
+    let not_idx = root().join("tests/fixtures/err/data/not-idx-images-idx3-ubyte");
+    let labels = root().join("data/mnist/train-labels-idx1-ubyte.gz");
+    let source = BOOK_NET.to_string()
+        + &format!(
+            "\n\ndata mnist {{\n  train idx(\"{}\", labels: \"{}\")\n  labels one_hot(10)\n}}\n",
+            not_idx.display(),
+            labels.display()
+        );
+    std::fs::write(&path, source).unwrap();
+    let out = nnc(&["run", &path.display().to_string(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error[E0502]"), "{stderr}");
+    assert!(stderr.contains("not-idx-images-idx3-ubyte"), "{stderr}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = scratch("usage");
     let file = small_mnist(&dir, "net.nnet", BOOK_NET, "..100");

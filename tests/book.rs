@@ -1,0 +1,94 @@
+//! The book's numbers, reproduced by `nnc run` on the shipped MNIST. These are
+//! long runs (30 epochs each, a minute or more apiece), so they are ignored by
+//! default; run them on demand with
+//!
+//! ```text
+//! cargo test --release -p nnc-cli --test book -- --ignored --nocapture
+//! ```
+//!
+//! Accuracies are validation accuracies (the last 10,000 training images),
+//! as the book reports them (chapters 25 and 34).
+
+mod common;
+
+use common::root;
+use serde_json::Value;
+use std::process::Command;
+
+/// Trains `models/NAME.nnet` with the file's settings (optionally fewer
+/// epochs) and returns the validation accuracy of every epoch, in percent.
+fn validation_curve(name: &str, epochs: Option<usize>) -> Vec<f64> {
+    let log = std::env::temp_dir().join(format!("nnc-book-{}-{name}.jsonl", std::process::id()));
+    let model = format!("models/{name}.nnet");
+    let log_arg = log.display().to_string();
+    let mut args = vec!["run", model.as_str(), "--quiet", "--log", log_arg.as_str()];
+    let epochs_arg = epochs.map(|e| e.to_string());
+    if let Some(e) = &epochs_arg {
+        args.extend(["--epochs", e.as_str()]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_nnc"))
+        .args(&args)
+        .current_dir(root())
+        .output()
+        .expect("nnc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{name}:\n{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::read_to_string(&log)
+        .expect("log written")
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).expect("JSON line");
+            record["validation_accuracy"]
+                .as_f64()
+                .expect("validation accuracy")
+                * 100.0
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "30 epochs of MNIST: run on demand"]
+fn chapter_25_initialisation_experiment() {
+    let new = validation_curve("mnist_784_30_10", None);
+    assert!(
+        new[0] > 92.0,
+        "after epoch 1 the book has about 93%, got {:.2}%",
+        new[0]
+    );
+    assert!(
+        new[29] > 96.0,
+        "after 30 epochs the book has above 96%, got {:.2}%",
+        new[29]
+    );
+    let old = validation_curve("mnist_784_30_10_old_init", Some(1));
+    assert!(
+        old[0] < new[0] - 3.0,
+        "N(0, 1) init must start clearly worse: {:.2}% vs {:.2}%",
+        old[0],
+        new[0]
+    );
+}
+
+#[test]
+#[ignore = "4 x 30 epochs of MNIST: run on demand"]
+fn chapter_34_depth_table() {
+    let book = [
+        ("mnist_784_30_10", 96.48),
+        ("mnist_deep_2", 96.90),
+        ("mnist_deep_3", 96.57),
+        ("mnist_deep_4", 96.5),
+    ];
+    for (name, expected) in book {
+        let curve = validation_curve(name, None);
+        let last = curve[curve.len() - 1];
+        println!("{name}: {last:.2}% (book {expected}%)");
+        assert!(
+            (last - expected).abs() <= 0.5,
+            "{name}: {last:.2}% is not within 0.5 of the book's {expected}%"
+        );
+    }
+}
