@@ -2,24 +2,11 @@
 
 mod common;
 
-use common::root;
+use common::{nnc, root};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn nnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nnc"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("nnc runs")
-}
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nnc-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("cli", name)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

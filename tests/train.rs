@@ -8,26 +8,13 @@
 
 mod common;
 
-use common::root;
+use common::{nnc, root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Instant;
 
-fn nnc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nnc"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("nnc runs")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nnc-train-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("train", name)
 }
 
 fn text(bytes: &[u8]) -> String {

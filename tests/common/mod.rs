@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// The workspace root (the folder holding `models/` and `tests/`).
 pub fn root() -> PathBuf {
@@ -35,4 +36,22 @@ pub fn stem(path: &Path) -> String {
 /// The diagnostic codes a report holds, in order.
 pub fn codes(report: &nnc_cli::driver::Report) -> Vec<&'static str> {
     report.diagnostics.iter().map(|d| d.code).collect()
+}
+
+/// Runs the `nnc` binary from the workspace root, without colour.
+pub fn nnc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nnc"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("nnc runs")
+}
+
+/// A fresh, empty folder for one test (`suite` and `name` keep tests apart).
+pub fn scratch(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nnc-{suite}-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
