@@ -16,8 +16,9 @@ use serde_json::Value;
 use std::process::Command;
 
 /// Trains `models/NAME.nnet` with the file's settings (optionally fewer
-/// epochs) and returns the validation accuracy of every epoch, in percent.
-fn validation_curve(name: &str, epochs: Option<usize>) -> Vec<f64> {
+/// epochs, another seed) and returns the validation accuracy of every epoch,
+/// in percent.
+fn validation_curve(name: &str, epochs: Option<usize>, seed: Option<u64>) -> Vec<f64> {
     let log = std::env::temp_dir().join(format!("nnc-book-{}-{name}.jsonl", std::process::id()));
     let model = format!("models/{name}.nnet");
     let log_arg = log.display().to_string();
@@ -25,6 +26,10 @@ fn validation_curve(name: &str, epochs: Option<usize>) -> Vec<f64> {
     let epochs_arg = epochs.map(|e| e.to_string());
     if let Some(e) = &epochs_arg {
         args.extend(["--epochs", e.as_str()]);
+    }
+    let seed_arg = seed.map(|s| s.to_string());
+    if let Some(s) = &seed_arg {
+        args.extend(["--seed", s.as_str()]);
     }
     let out = Command::new(env!("CARGO_BIN_EXE_nnc"))
         .args(&args)
@@ -53,7 +58,7 @@ fn validation_curve(name: &str, epochs: Option<usize>) -> Vec<f64> {
 #[test]
 #[ignore = "30 epochs of MNIST: run on demand"]
 fn chapter_25_initialisation_experiment() {
-    let new = validation_curve("mnist_784_30_10", None);
+    let new = validation_curve("mnist_784_30_10", None, None);
     assert!(
         new[0] > 92.0,
         "after epoch 1 the book has about 93%, got {:.2}%",
@@ -64,7 +69,7 @@ fn chapter_25_initialisation_experiment() {
         "after 30 epochs the book has above 96%, got {:.2}%",
         new[29]
     );
-    let old = validation_curve("mnist_784_30_10_old_init", Some(1));
+    let old = validation_curve("mnist_784_30_10_old_init", Some(1), None);
     assert!(
         old[0] < new[0] - 3.0,
         "N(0, 1) init must start clearly worse: {:.2}% vs {:.2}%",
@@ -74,8 +79,12 @@ fn chapter_25_initialisation_experiment() {
 }
 
 #[test]
-#[ignore = "4 x 30 epochs of MNIST: run on demand"]
+#[ignore = "12 x 30 epochs of MNIST: run on demand"]
 fn chapter_34_depth_table() {
+    // The book's figures are single runs; a single seed of the deeper nets
+    // varies by about half a point (the four-hidden-layer net gave 95.84,
+    // 96.44 and 95.92% for seeds 0, 1, 2), so the mean of three seeds is
+    // compared with the book.
     let book = [
         ("mnist_784_30_10", 96.48),
         ("mnist_deep_2", 96.90),
@@ -83,12 +92,18 @@ fn chapter_34_depth_table() {
         ("mnist_deep_4", 96.5),
     ];
     for (name, expected) in book {
-        let curve = validation_curve(name, None);
-        let last = curve[curve.len() - 1];
-        println!("{name}: {last:.2}% (book {expected}%)");
+        let finals: Vec<f64> = (0..3)
+            .map(|seed| {
+                *validation_curve(name, None, Some(seed))
+                    .last()
+                    .expect("30 epochs")
+            })
+            .collect();
+        let mean = finals.iter().sum::<f64>() / finals.len() as f64;
+        println!("{name}: {finals:.2?} mean {mean:.2}% (book {expected}%)");
         assert!(
-            (last - expected).abs() <= 0.5,
-            "{name}: {last:.2}% is not within 0.5 of the book's {expected}%"
+            (mean - expected).abs() <= 0.5,
+            "{name}: mean {mean:.2}% is not within 0.5 of the book's {expected}%"
         );
     }
 }

@@ -204,4 +204,23 @@ fn emit_ir_prints_the_graph_after_each_pass() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lower, autodiff, update"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("fuse"));
+    let emit = |after: &str| {
+        let out = nnc(&[
+            "emit",
+            "ir",
+            "models/mnist_784_30_10.nnet",
+            "--after",
+            after,
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let fused = emit("fuse");
+    assert!(fused.contains("fused matmul+epilogue("), "{fused}");
+    assert!(fused.contains("fused update("), "{fused}");
+    assert_eq!(
+        full,
+        emit("dce"),
+        "without --after the graph is the one after dce"
+    );
 }

@@ -2,9 +2,10 @@
 //!
 //! By default this is the training-step graph of the first phase of the
 //! file's train block (forward, backward and optimizer update) at that
-//! phase's batch size; `--inference` prints the evaluation graph instead, and
-//! `--after PASS` stops the pipeline after the named pass (`nnc emit ir FILE
-//! --after autodiff`). The update pass bakes in the training-set size `n` of
+//! phase's batch size, as the interpreter runs it; `--inference` prints the
+//! evaluation graph instead, and `--after PASS` stops the pipeline after the
+//! named pass (`nnc emit ir FILE --after autodiff`), or goes one further to
+//! the fused kernels (`--after fuse`). The update pass bakes in the training-set size `n` of
 //! the L2/L1 decay: it is read from the split's bounds when they are written
 //! (`train_file[..50_000]`), otherwise from the data files, or given with
 //! `--train-size`.
@@ -30,8 +31,9 @@ pub enum EmitKind {
 pub struct IrArgs {
     /// The .nnet file.
     pub file: PathBuf,
-    /// Stop after this pass (training: lower, autodiff, update, simplify, dce;
-    /// inference: lower, simplify, dce).
+    /// Stop after this pass (training: lower, autodiff, update, simplify, dce,
+    /// fuse; inference: lower, simplify, dce, fuse). Without it, the graph
+    /// after `dce`, as the interpreter runs it.
     #[arg(long, value_name = "PASS")]
     pub after: Option<String>,
     /// Print the inference graph (no gradients, no update, no dropout).
@@ -97,8 +99,11 @@ fn emit_ir(args: &IrArgs) -> Result<String, Failure> {
     if batch == 0 {
         return Err(Failure::usage("the batch size must be at least 1"));
     }
+    // The interpreter runs the graph after `dce`; `fuse` (the kernels the JIT
+    // compiles) is shown only when asked for.
+    let after = args.after.as_deref().or(Some("dce"));
     let graph = if args.inference {
-        nnc_ir::compile_inference(model, batch, args.after.as_deref())
+        nnc_ir::compile_inference_fused(model, batch, after)
     } else {
         let train_size = match args.train_size {
             Some(n) => n,
@@ -110,7 +115,7 @@ fn emit_ir(args: &IrArgs) -> Result<String, Failure> {
             batch_size: batch,
             train_size,
         };
-        nnc_ir::compile_training(&setup, batch, args.after.as_deref())
+        nnc_ir::compile_training_fused(&setup, batch, after)
     };
     graph
         .map(|g| nnc_ir::print(&g))

@@ -1,4 +1,4 @@
-//! `nnc`: check, summarise, format, train and inspect the compilation of `.nnet` files.
+//! `nnc`: check, summarise, format, train, benchmark and inspect the compilation of `.nnet` files.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nnc_cli::driver::{self, Options, Report};
@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod bench;
 mod emit;
 mod run;
 
@@ -64,6 +65,9 @@ enum Command {
     },
     /// Train a model: check the file and its data, then run its train block.
     Run(run::RunArgs),
+    /// Time the training of a model: median epoch seconds, examples/s and
+    /// compile time over a few epochs, without evaluation.
+    Bench(bench::BenchArgs),
     /// Print what the compiler makes of a file (`nnc emit ir FILE --after PASS`).
     #[command(subcommand)]
     Emit(emit::EmitKind),
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         } => summary(&file, model.as_deref(), format),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Run(args) => run::run(&args),
+        Command::Bench(args) => bench::bench(&args),
         Command::Emit(kind) => emit::emit(&kind),
     }
 }

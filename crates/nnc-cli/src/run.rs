@@ -16,8 +16,9 @@
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use nnc_check::program::{Labels, Program, TrainSpec};
+use nnc_check::program::{Labels, Model, Program, TrainSpec};
 use nnc_cli::driver::{self, Options};
+use nnc_data::Dataset;
 use nnc_diag::render;
 use nnc_ir::backend::Backend;
 use nnc_train::{
@@ -71,11 +72,11 @@ pub struct RunArgs {
 }
 
 /// Parses a count of at least 1.
-fn positive() -> RangedU64ValueParser<usize> {
+pub(crate) fn positive() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(1..)
 }
 
-/// The backends `nnc run` can train on.
+/// The backends `nnc run` and `nnc bench` can train on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
     /// The reference interpreter (ndarray, op by op).
@@ -116,31 +117,9 @@ impl Failure {
 }
 
 fn run_inner(args: &RunArgs) -> Result<(), Failure> {
-    let path = &args.file;
-    let name = path.display().to_string();
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
-    let base_dir = driver::base_dir(path);
-    let report = driver::check_source(&source, base_dir, Options { inspect_data: true });
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    eprint!(
-        "{}",
-        render::to_text(&report.diagnostics, &name, &source, color)
-    );
-    let program = report.clean_program().ok_or_else(|| {
-        Failure::problem(format!(
-            "`{name}` has errors ({}); fix them to train",
-            plural(report.error_count(), "error")
-        ))
-    })?;
-    let checked = Checked {
-        name: &name,
-        source: &source,
-        base_dir,
-        program,
-        color,
-    };
-    let spec = pick_train(program, &name, args.train.as_deref())?;
+    let checked = CheckedFile::open(&args.file)?;
+    let program = checked.program()?;
+    let spec = pick_train(program, checked.name(), args.train.as_deref())?;
     let overrides = Overrides {
         epochs: args.epochs,
         seed: args.seed,
@@ -159,10 +138,12 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         train_limit: args.train_limit,
         eval_limit: args.eval_limit,
         eval_batch_size: None,
+        skip_evaluation: false,
     };
     let mut console = Console::new(!args.quiet, regression, log);
     let report = train(
         &checked,
+        program,
         spec,
         &schedule,
         &options,
@@ -178,18 +159,57 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The checked file, with what rendering its diagnostics needs.
-struct Checked<'a> {
-    name: &'a str,
-    source: &'a str,
-    base_dir: &'a Path,
-    program: &'a Program,
+/// A file read and checked with its data inspected; its diagnostics have
+/// been printed on stderr, as `nnc check` prints them.
+pub(crate) struct CheckedFile {
+    name: String,
+    source: String,
+    base_dir: PathBuf,
+    report: driver::Report,
     color: bool,
 }
 
-impl Checked<'_> {
+impl CheckedFile {
+    /// Reads and checks `path`. Fails (usage) only when the file cannot be
+    /// read; a file with errors fails later, in [`CheckedFile::program`].
+    pub(crate) fn open(path: &Path) -> Result<CheckedFile, Failure> {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
+        let base_dir = driver::base_dir(path).to_path_buf();
+        let report = driver::check_source(&source, &base_dir, Options { inspect_data: true });
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            render::to_text(&report.diagnostics, &name, &source, color)
+        );
+        Ok(CheckedFile {
+            name,
+            source,
+            base_dir,
+            report,
+            color,
+        })
+    }
+
+    /// The file's name as the user wrote it.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The checked program, when the file has no errors.
+    pub(crate) fn program(&self) -> Result<&Program, Failure> {
+        self.report.clean_program().ok_or_else(|| {
+            Failure::problem(format!(
+                "`{}` has errors ({}); fix them to train",
+                self.name,
+                plural(self.report.error_count(), "error")
+            ))
+        })
+    }
+
     fn render(&self, diagnostics: &[nnc_diag::Diagnostic]) -> String {
-        render::to_text(diagnostics, self.name, self.source, self.color)
+        render::to_text(diagnostics, &self.name, &self.source, self.color)
     }
 }
 
@@ -249,21 +269,62 @@ fn print_outcome(report: &TrainReport) {
 /// Loads the data, builds the backend, initialises the parameters and
 /// trains.
 fn train(
-    checked: &Checked<'_>,
+    checked: &CheckedFile,
+    program: &Program,
     spec: &TrainSpec,
     schedule: &Schedule,
     options: &nnc_train::Options,
     backend: BackendKind,
     console: &mut Console,
 ) -> Result<TrainReport, Failure> {
-    let program = checked.program;
+    let prepared = prepare(checked, program, spec)?;
+    let mut backend = make_backend(backend);
+    nnc_train::init_params(backend.as_mut(), prepared.model, schedule.seed)
+        .map_err(train_failure)?;
+    nnc_train::train(
+        backend.as_mut(),
+        prepared.model,
+        schedule,
+        prepared.splits(),
+        options,
+        console,
+    )
+    .map_err(train_failure)
+}
+
+/// The model of a train block and its data, loaded.
+pub(crate) struct Prepared<'p> {
+    pub(crate) model: &'p Model,
+    train: Dataset,
+    validation: Option<Dataset>,
+    test: Option<Dataset>,
+}
+
+impl Prepared<'_> {
+    /// The splits the loop trains on and measures.
+    pub(crate) fn splits(&self) -> Splits<'_> {
+        Splits {
+            train: &self.train,
+            validation: self.validation.as_ref().map(|d| d as &dyn Examples),
+            test: self.test.as_ref().map(|d| d as &dyn Examples),
+        }
+    }
+}
+
+/// Finds the model and data of `spec` and loads the data; a data error is
+/// printed as a diagnostic. The data must have a training split.
+pub(crate) fn prepare<'p>(
+    checked: &CheckedFile,
+    program: &'p Program,
+    spec: &TrainSpec,
+) -> Result<Prepared<'p>, Failure> {
     let (Some(model), Some(data)) = (program.model(&spec.model), program.data(&spec.data)) else {
         return Err(Failure::problem(format!(
             "`{}` has no model `{}` or no data `{}`",
             checked.name, spec.model, spec.data
         )));
     };
-    let loaded = nnc_data::load(data, checked.base_dir, Some(model)).map_err(|errors| {
+    let loaded = nnc_data::load(data, &checked.base_dir, Some(model)).map_err(|errors| {
         let diagnostics: Vec<_> = errors.iter().map(|e| e.to_diagnostic()).collect();
         eprint!("{}", checked.render(&diagnostics));
         Failure::problem(format!(
@@ -272,25 +333,27 @@ fn train(
             plural(diagnostics.len(), "error")
         ))
     })?;
-    let Some(train_split) = loaded.train.as_ref() else {
+    let Some(train) = loaded.train else {
         return Err(Failure::problem(format!(
             "the data `{}` has no `train` split to train on",
             data.name
         )));
     };
-    let splits = Splits {
-        train: train_split,
-        validation: loaded.validation.as_ref().map(|d| d as &dyn Examples),
-        test: loaded.test.as_ref().map(|d| d as &dyn Examples),
-    };
-    let mut backend = make_backend(backend);
-    let failed = |e: TrainError| Failure::problem(e.to_string());
-    nnc_train::init_params(backend.as_mut(), model, schedule.seed).map_err(failed)?;
-    nnc_train::train(backend.as_mut(), model, schedule, splits, options, console).map_err(failed)
+    Ok(Prepared {
+        model,
+        train,
+        validation: loaded.validation,
+        test: loaded.test,
+    })
+}
+
+/// The failure of a run that stopped with `error`.
+pub(crate) fn train_failure(error: TrainError) -> Failure {
+    Failure::problem(error.to_string())
 }
 
 /// A fresh backend of `kind`.
-fn make_backend(kind: BackendKind) -> Box<dyn Backend> {
+pub(crate) fn make_backend(kind: BackendKind) -> Box<dyn Backend> {
     match kind {
         BackendKind::Interp => Box::new(nnc_interp::InterpBackend::new()),
     }

@@ -1,12 +1,13 @@
 //! The interpreter: runs a graph node by node, in arena order, each node's
 //! kernel writing into a buffer allocated once when the interpreter is
 //! built (shapes are static, so a run allocates nothing but operand
-//! lists).
+//! lists). A fused graph (pass `fuse`) runs too: each fused kernel's body
+//! op by op, into buffers of its own.
 
 use crate::kernels;
 use crate::real::Real;
 use ndarray::{ArrayD, IxDyn};
-use nnc_ir::{verify, Graph, InputKind, NodeId, Op, OutputKind, VerifyError};
+use nnc_ir::{verify, Arg, Graph, InputKind, NodeId, Op, OutputKind, VerifyError};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -47,11 +48,15 @@ impl fmt::Display for InterpError {
 
 impl std::error::Error for InterpError {}
 
-/// A graph with a value buffer per node.
+/// A graph with a value buffer per node (and, for a fused kernel, one per
+/// op of its body).
 #[derive(Clone, Debug)]
 pub struct Interpreter<T: Real> {
     graph: Graph,
     values: Vec<ArrayD<T>>,
+    /// For each fused kernel node, the values of its body ops; empty for
+    /// other nodes.
+    bodies: Vec<Vec<ArrayD<T>>>,
     inputs: BTreeMap<InputKind, NodeId>,
 }
 
@@ -64,10 +69,23 @@ impl<T: Real> Interpreter<T> {
             .iter()
             .map(|n| ArrayD::zeros(IxDyn(&n.shape)))
             .collect();
+        let bodies = graph
+            .nodes()
+            .iter()
+            .map(|n| match &n.op {
+                Op::Fused(kernel) => kernel
+                    .body
+                    .iter()
+                    .map(|micro| ArrayD::zeros(IxDyn(&micro.shape)))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         let inputs = graph.inputs().into_iter().collect();
         Ok(Interpreter {
             graph,
             values,
+            bodies,
             inputs,
         })
     }
@@ -101,17 +119,43 @@ impl<T: Real> Interpreter<T> {
     }
 
     /// Computes every node from the bound inputs; `step_seed` drives the
-    /// dropout masks.
+    /// dropout masks. A fused kernel runs its body op by op, with the same
+    /// kernels as unfused ops, and copies out its output 0; a kernel output
+    /// node copies its value from the kernel's body.
     pub fn run(&mut self, step_seed: u64) {
         for index in 0..self.values.len() {
             let node = &self.graph.nodes()[index];
-            if let Op::Input { .. } = node.op {
-                continue;
-            }
             let (before, rest) = self.values.split_at_mut(index);
-            let operands: Vec<&ArrayD<T>> =
-                node.inputs.iter().map(|i| &before[i.index()]).collect();
-            kernels::eval(&node.op, &operands, &mut rest[0], step_seed);
+            match &node.op {
+                Op::Input { .. } => {}
+                Op::Fused(kernel) => {
+                    let body = &mut self.bodies[index];
+                    for (j, micro) in kernel.body.iter().enumerate() {
+                        let (done, todo) = body.split_at_mut(j);
+                        let operands: Vec<&ArrayD<T>> = micro
+                            .args
+                            .iter()
+                            .map(|arg| match *arg {
+                                Arg::Input(k) => &before[node.inputs[k].index()],
+                                Arg::Value(v) => &done[v],
+                            })
+                            .collect();
+                        kernels::eval(&micro.op, &operands, &mut todo[0], step_seed);
+                    }
+                    rest[0].assign(&body[kernel.outputs[0]]);
+                }
+                Op::KernelOutput { index: k, .. } => {
+                    let kernel = node.inputs[0].index();
+                    if let Op::Fused(fused) = &self.graph.nodes()[kernel].op {
+                        rest[0].assign(&self.bodies[kernel][fused.outputs[*k]]);
+                    }
+                }
+                op => {
+                    let operands: Vec<&ArrayD<T>> =
+                        node.inputs.iter().map(|i| &before[i.index()]).collect();
+                    kernels::eval(op, &operands, &mut rest[0], step_seed);
+                }
+            }
         }
     }
 

@@ -6,6 +6,11 @@
 //! `update`, `simplify`, `dce`; [`compile_training`] and
 //! [`compile_inference`] run it, verifying the graph after every pass, and
 //! can stop after any pass by name. [`print`] gives the text form.
+//! Compiled backends add the pass `fuse`, which groups the ops into fused
+//! kernels ([`fused`]; [`compile_training_fused`],
+//! [`compile_inference_fused`]). The analysis [`plan_memory`] places every
+//! value of a finished graph in one arena, reusing memory between values
+//! whose lifetimes do not overlap ([`plan`]).
 //!
 //! Invariants:
 //! - **Static shapes, explicit batch.** Every node has a shape fixed at
@@ -31,20 +36,29 @@
 
 pub mod backend;
 pub mod error;
+pub mod fused;
 pub mod graph;
 pub mod init;
 pub mod ops;
 pub mod params;
 pub mod passes;
+pub mod plan;
 pub mod print;
 pub mod rng;
 pub mod verify;
 
 pub use error::CompileError;
+pub use fused::{Arg, FusedKernel, FusedOp, KernelKind};
 pub use graph::{Graph, GraphKind, InputKind, Node, NodeId, Output, OutputKind, Shape};
 pub use init::init_params;
 pub use ops::{CostFn, Op, PoolGeometry, ShapeError};
 pub use params::{optimizer_state, param_specs, ParamSpec, StateSpec};
-pub use passes::{compile_inference, compile_training, INFERENCE_PASSES, TRAINING_PASSES};
+pub use passes::{
+    compile_inference, compile_inference_fused, compile_training, compile_training_fused,
+    INFERENCE_PASSES, JIT_INFERENCE_PASSES, JIT_TRAINING_PASSES, TRAINING_PASSES,
+};
+pub use plan::{
+    plan_memory, plan_memory_with, Buffer, BufferKind, Lifetime, MemoryPlan, PlanError, PlanOptions,
+};
 pub use print::print;
 pub use verify::{verify, VerifyError};

@@ -8,7 +8,10 @@
 //! - data and target inputs have the graph's batch size as their first
 //!   dimension, and no input kind appears twice;
 //! - every output (and every parameter read) names an existing node, and
-//!   no two outputs share a name.
+//!   no two outputs share a name;
+//! - a fused kernel's body reads valid operands and keeps its shapes (its
+//!   shape rule, `FusedKernel::shape`), and a kernel output names a
+//!   further output of a fused kernel, with its shape.
 //!
 //! The pass driver runs it after every pass; it costs one walk over the
 //! graph.
@@ -63,6 +66,13 @@ pub enum VerifyError {
     DuplicateOutput { output: String },
     /// A parameter read pointing at no node.
     MissingParamRead { param: usize, node: NodeId },
+    /// A kernel output that does not name a further output of a fused
+    /// kernel with its shape.
+    KernelOutput {
+        node: NodeId,
+        name: String,
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for VerifyError {
@@ -118,6 +128,9 @@ impl fmt::Display for VerifyError {
             }
             VerifyError::DuplicateOutput { output } => {
                 write!(f, "two outputs are named `{output}`")
+            }
+            VerifyError::KernelOutput { node, name, why } => {
+                write!(f, "{node} ({name}): {why}")
             }
             VerifyError::MissingParamRead { param, node } => {
                 write!(
@@ -214,6 +227,15 @@ fn verify_node(graph: &Graph, id: NodeId, errors: &mut Vec<VerifyError>) {
         }),
         Ok(_) => {}
     }
+    if let (Op::KernelOutput { index, shape }, Some(&kernel)) = (&node.op, node.inputs.first()) {
+        if let Some(why) = kernel_output_problem(graph, kernel, *index, shape) {
+            errors.push(VerifyError::KernelOutput {
+                node: id,
+                name: node.name.clone(),
+                why,
+            });
+        }
+    }
     if let Op::Input {
         kind: InputKind::Data(_) | InputKind::Target,
         shape,
@@ -227,5 +249,27 @@ fn verify_node(graph: &Graph, id: NodeId, errors: &mut Vec<VerifyError>) {
                 shape: shape.clone(),
             });
         }
+    }
+}
+
+/// What is wrong with reading output `index` of `shape` from `kernel`.
+fn kernel_output_problem(
+    graph: &Graph,
+    kernel: NodeId,
+    index: usize,
+    shape: &[usize],
+) -> Option<&'static str> {
+    let Op::Fused(fused) = &graph.node(kernel).op else {
+        return Some("a kernel output reads a node that is not a fused kernel");
+    };
+    if index == 0 {
+        return Some("output 0 of a kernel is the kernel node itself");
+    }
+    match fused.output_shape(index) {
+        None => Some("a kernel output reads an output the kernel does not yield"),
+        Some(yielded) if yielded != shape => {
+            Some("a kernel output's shape differs from the value the kernel yields")
+        }
+        Some(_) => None,
     }
 }

@@ -26,7 +26,7 @@
 //!   split, when a metric asks for its accuracy) are evaluated in inference
 //!   mode; the train cost is the mean of the epoch's batch costs, each
 //!   measured before its update. [`Options`] limits the examples trained on
-//!   and measured, for quick runs.
+//!   and measured, for quick runs, or skips the evaluation (benchmarks).
 //! - A NaN or infinite cost ends the run with [`TrainError::Diverged`],
 //!   naming the epoch and the batch; no later step runs on broken weights.
 

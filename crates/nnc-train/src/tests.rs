@@ -306,6 +306,7 @@ fn train_limit_uses_the_first_examples_and_sets_n() {
         train_limit: Some(30),
         eval_batch_size: Some(40),
         eval_limit: None,
+        skip_evaluation: false,
     };
     let report = run(&mut fake, &spec(2), Overrides::default(), options, 95).unwrap();
     assert_eq!(report.epochs[0].examples, 30);
@@ -432,4 +433,34 @@ fn eval_limit_measures_the_first_examples_of_validation_and_test() {
     assert!(fake
         .calls
         .ends_with(&[Call::Evaluate { len: 20 }, Call::Evaluate { len: 10 }]));
+}
+
+#[test]
+fn skip_evaluation_trains_every_epoch_and_measures_nothing() {
+    let mut s = spec(2);
+    s.metrics = vec![Metric::TrainAccuracy, Metric::ValidationAccuracy];
+    let mut fake = Fake::new();
+    let options = Options {
+        skip_evaluation: true,
+        ..Options::default()
+    };
+    let report = run(&mut fake, &s, Overrides::default(), options, 25).unwrap();
+    assert_eq!(report.epochs.len(), 2);
+    assert!(report
+        .epochs
+        .iter()
+        .all(|r| r.train.is_none() && r.validation.is_none() && r.test.is_none()));
+    assert!(
+        !fake
+            .calls
+            .iter()
+            .any(|c| matches!(c, Call::Evaluate { .. })),
+        "no evaluation call: {:?}",
+        fake.calls
+    );
+    assert_eq!(
+        fake.steps().len(),
+        6,
+        "three steps of 10, 10 and 5 per epoch"
+    );
 }

@@ -25,6 +25,10 @@ pub struct Options {
     /// Examples per evaluation call; by default the phase's batch size or
     /// [`MIN_EVAL_BATCH`], whichever is larger.
     pub eval_batch_size: Option<usize>,
+    /// Evaluate nothing after the epochs (benchmarks): the records then
+    /// hold no scores, and the decay and early stopping see only the train
+    /// cost measured.
+    pub skip_evaluation: bool,
 }
 
 /// The smallest default evaluation batch. Evaluating 100 examples at a time
@@ -137,7 +141,11 @@ impl Run<'_> {
             .options
             .eval_batch_size
             .unwrap_or(batch_size.max(MIN_EVAL_BATCH));
-        let scores = self.measure(backend, epoch, eval_batch, observer)?;
+        let scores = if self.options.skip_evaluation {
+            [None; 3]
+        } else {
+            self.measure(backend, epoch, eval_batch, observer)?
+        };
         let [train, validation, test] = scores;
         let mut record = EpochRecord {
             epoch,

@@ -58,6 +58,9 @@ pub(crate) fn eval<T: Real>(op: &Op, inputs: &[&ArrayD<T>], out: &mut ArrayD<T>,
         Op::Cost(cost) => cost::cost(*cost, inputs[0], inputs[1], out),
         Op::CostGrad(cost) => cost::cost_grad(*cost, inputs[0], inputs[1], inputs[2], out),
         Op::CorrectCount => cost::correct_count(inputs[0], inputs[1], out),
+        // The interpreter runs fused kernels body op by op, and copies
+        // kernel outputs, itself (`Interpreter::run`).
+        Op::Fused(_) | Op::KernelOutput { .. } => {}
     }
 }
 

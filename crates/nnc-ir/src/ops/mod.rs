@@ -154,6 +154,16 @@ pub enum Op {
     /// `(output, target) -> []`: the examples whose arg-max output is the
     /// arg-max target (one output unit: both on the same side of 0.5).
     CorrectCount,
+
+    // --- fused kernels (crate::fused; only after the `fuse` pass) ---
+    /// A kernel: its operands are the kernel's inputs, its value is the
+    /// kernel's output 0.
+    Fused(Box<crate::fused::FusedKernel>),
+    /// `(kernel) -> output index of that kernel` (`index >= 1`), of `shape`.
+    KernelOutput {
+        index: usize,
+        shape: Shape,
+    },
 }
 
 /// A per-example cost, with what its first operand is.
@@ -339,6 +349,8 @@ impl Op {
                 CostFn::SoftmaxLogLikelihood => "cost_softmax_log_likelihood_grad",
             },
             Op::CorrectCount => "correct_count",
+            Op::Fused(_) => "fused",
+            Op::KernelOutput { .. } => "kernel_output",
         }
     }
 
@@ -377,6 +389,11 @@ impl Op {
             Op::Reshape { .. } => layout::shape(self, inputs),
             Op::DropoutMask { .. } => dropout::shape(self, inputs),
             Op::Cost(_) | Op::CostGrad(_) | Op::CorrectCount => cost::shape(self, inputs),
+            Op::Fused(kernel) => kernel.shape(inputs),
+            Op::KernelOutput { shape, .. } => {
+                arity(inputs, 1)?;
+                Ok(shape.clone())
+            }
         }
     }
 
@@ -419,6 +436,7 @@ impl Op {
             Op::Cost(_) | Op::CorrectCount => cost::gradient(graph, node, dy, wants),
             // Backward ops are the result of differentiation; the language
             // has no higher derivatives, so nothing differentiates them.
+            // Fused kernels only exist after `fuse`, the last pass.
             Op::SigmoidGrad
             | Op::TanhGrad
             | Op::ReluGrad
@@ -426,7 +444,9 @@ impl Op {
             | Op::Conv2dInputGrad { .. }
             | Op::Conv2dWeightGrad { .. }
             | Op::PoolGrad(_)
-            | Op::CostGrad(_) => Err(CompileError::NoSecondDerivative {
+            | Op::CostGrad(_)
+            | Op::Fused(_)
+            | Op::KernelOutput { .. } => Err(CompileError::NoSecondDerivative {
                 op: op.mnemonic(),
                 node: graph.node(node).name.clone(),
             }),

@@ -9,13 +9,20 @@
 //! | `update`   | optimizer step and regularization: `new(NAME)` for params and state  |
 //! | `simplify` | removes no-op nodes, merges duplicate nodes                          |
 //! | `dce`      | removes nodes no output depends on                                   |
+//! | `fuse`     | groups the ops into fused kernels (compiled backends only)           |
 //!
-//! Training graphs run all five; inference graphs run `lower`, `simplify`
-//! and `dce`. `stop_after: Some("autodiff")` returns the graph as that
-//! pass left it (what `nnc emit ir FILE --after autodiff` prints).
+//! Training graphs run the first five; inference graphs run `lower`,
+//! `simplify` and `dce`. `stop_after: Some("autodiff")` returns the graph
+//! as that pass left it (what `nnc emit ir FILE --after autodiff` prints).
+//! The interpreter, the specification, runs these unfused graphs op by op.
+//!
+//! Compiled backends run the same pipelines followed by `fuse`
+//! ([`JIT_TRAINING_PASSES`], [`JIT_INFERENCE_PASSES`], through
+//! [`compile_training_fused`] and [`compile_inference_fused`]).
 
 pub mod autodiff;
 pub mod dce;
+pub mod fuse;
 pub mod lower;
 mod rebuild;
 pub mod simplify;
@@ -33,6 +40,13 @@ pub const TRAINING_PASSES: [&str; 5] = ["lower", "autodiff", "update", "simplify
 
 /// The passes of an inference graph, in order.
 pub const INFERENCE_PASSES: [&str; 3] = ["lower", "simplify", "dce"];
+
+/// The passes of a training-step graph for a compiled backend, in order.
+pub const JIT_TRAINING_PASSES: [&str; 6] =
+    ["lower", "autodiff", "update", "simplify", "dce", "fuse"];
+
+/// The passes of an inference graph for a compiled backend, in order.
+pub const JIT_INFERENCE_PASSES: [&str; 4] = ["lower", "simplify", "dce", "fuse"];
 
 /// The training-step graph of `setup` for batches of `batch_size` (which
 /// may differ from `setup.batch_size`: the last batch of an epoch is
@@ -100,6 +114,39 @@ pub fn compile_inference(
     }
     let graph = dce::dce(&graph);
     finished(&graph, "dce", stop_after)?;
+    Ok(graph)
+}
+
+/// The training-step graph of `setup` in fused kernels: the passes of
+/// [`JIT_TRAINING_PASSES`]. Stops after the pass named `stop_after` (one
+/// of that list), if given.
+pub fn compile_training_fused(
+    setup: &TrainSetup<'_>,
+    batch_size: usize,
+    stop_after: Option<&str>,
+) -> Result<Graph, CompileError> {
+    known_pass(stop_after, &JIT_TRAINING_PASSES)?;
+    if stop_after.is_some_and(|pass| pass != "fuse") {
+        return compile_training(setup, batch_size, stop_after);
+    }
+    let graph = fuse::fuse(&compile_training(setup, batch_size, None)?);
+    finished(&graph, "fuse", stop_after)?;
+    Ok(graph)
+}
+
+/// The inference graph of `model` in fused kernels: the passes of
+/// [`JIT_INFERENCE_PASSES`].
+pub fn compile_inference_fused(
+    model: &Model,
+    batch_size: usize,
+    stop_after: Option<&str>,
+) -> Result<Graph, CompileError> {
+    known_pass(stop_after, &JIT_INFERENCE_PASSES)?;
+    if stop_after.is_some_and(|pass| pass != "fuse") {
+        return compile_inference(model, batch_size, stop_after);
+    }
+    let graph = fuse::fuse(&compile_inference(model, batch_size, None)?);
+    finished(&graph, "fuse", stop_after)?;
     Ok(graph)
 }
 
