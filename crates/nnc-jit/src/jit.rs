@@ -1,0 +1,315 @@
+//! Compiling kernels to machine code with cranelift-jit, and calling them
+//! safely on slices.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::UserFuncName;
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+
+use crate::codegen::{host_has_fma, signature, translate};
+use crate::error::JitError;
+use crate::ir::{Access, Kernel};
+
+/// The host's instruction set with nnc's settings: optimise for speed,
+/// verify the IR, absolute addressing (cranelift-jit does not support PIC).
+pub(crate) fn host_isa() -> Result<OwnedTargetIsa, JitError> {
+    let err = |e: &dyn std::fmt::Display| JitError::Codegen(e.to_string());
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").map_err(|e| err(&e))?;
+    flags
+        .set("use_colocated_libcalls", "false")
+        .map_err(|e| err(&e))?;
+    flags.set("is_pic", "false").map_err(|e| err(&e))?;
+    let isa = cranelift_native::builder().map_err(|e| err(&e))?;
+    isa.finish(settings::Flags::new(flags)).map_err(|e| err(&e))
+}
+
+/// The Cranelift IR of `kernel` as text, exactly as it is handed to the
+/// code generator (before Cranelift's own optimisations).
+pub fn clif_text(kernel: &Kernel) -> Result<String, JitError> {
+    let isa = host_isa()?;
+    let mut func = translate(kernel, isa.as_ref(), host_has_fma(isa.as_ref()))?;
+    func.name = UserFuncName::testcase(kernel.name.as_str());
+    Ok(func.display().to_string())
+}
+
+/// The machine instructions Cranelift selects for `kernel` on this host
+/// after register allocation (its "VCode" listing), for inspecting the
+/// quality of generated code.
+pub fn machine_text(kernel: &Kernel) -> Result<String, JitError> {
+    let isa = host_isa()?;
+    let mut ctx =
+        Context::for_function(translate(kernel, isa.as_ref(), host_has_fma(isa.as_ref()))?);
+    ctx.set_disasm(true);
+    let code = ctx
+        .compile(isa.as_ref(), &mut ControlPlane::default())
+        .map_err(|e| JitError::Codegen(format!("{:?}", e.inner)))?;
+    Ok(code.vcode.clone().unwrap_or_default())
+}
+
+/// Owns the executable memory of one or more compiled kernels.
+struct Code {
+    module: Option<JITModule>,
+}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: every function pointer into this module is held by a
+            // `CompiledKernel` together with an `Rc<Code>`; the last of them
+            // is being dropped, so no pointer into the memory survives.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// A kernel compiled to machine code, callable on slices.
+pub struct CompiledKernel {
+    kernel: Kernel,
+    entry: unsafe extern "C" fn(*const *mut f32),
+    code_size: usize,
+    compile_time: Duration,
+    /// One zero-initialised vector per [`Access::Scratch`] buffer, in
+    /// declaration order.
+    scratch: RefCell<Vec<Vec<f32>>>,
+    _code: Rc<Code>,
+}
+
+impl std::fmt::Debug for CompiledKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledKernel")
+            .field("name", &self.kernel.name)
+            .field("code_size", &self.code_size)
+            .field("compile_time", &self.compile_time)
+            .finish()
+    }
+}
+
+/// Compiles one kernel.
+pub fn compile(kernel: &Kernel) -> Result<CompiledKernel, JitError> {
+    let mut all = compile_many(std::slice::from_ref(kernel))?;
+    all.pop()
+        .ok_or_else(|| JitError::Codegen("no kernel compiled".into()))
+}
+
+/// Compiles several kernels into one JIT module (their code is finalized
+/// together and freed when the last of them is dropped), returning them in
+/// order. Each kernel is validated first; the first error is returned.
+pub fn compile_many(kernels: &[Kernel]) -> Result<Vec<CompiledKernel>, JitError> {
+    compile_with(kernels, None)
+}
+
+/// [`compile_many`], optionally overriding whether FMA is used (tests run
+/// the multiply-then-add fallback on hosts that have FMA).
+fn compile_with(
+    kernels: &[Kernel],
+    use_fma: Option<bool>,
+) -> Result<Vec<CompiledKernel>, JitError> {
+    let err = |e: &dyn std::fmt::Display| JitError::Codegen(e.to_string());
+    let isa = host_isa()?;
+    let has_fma = use_fma.unwrap_or_else(|| host_has_fma(isa.as_ref()));
+    let sig = signature(isa.as_ref());
+    // The module lives in `Code` from the start, so that its memory is
+    // freed on every path, errors included.
+    let mut code = Code {
+        module: Some(JITModule::new(JITBuilder::with_isa(
+            isa.clone(),
+            default_libcall_names(),
+        ))),
+    };
+    let module = code
+        .module
+        .as_mut()
+        .ok_or_else(|| JitError::Codegen("JIT module missing".into()))?;
+    let mut ctx = Context::new();
+    let mut pending = Vec::with_capacity(kernels.len());
+    for (n, kernel) in kernels.iter().enumerate() {
+        let started = Instant::now();
+        let symbol = format!("nnc_{}_{n}", kernel.name);
+        let id = module
+            .declare_function(&symbol, Linkage::Local, &sig)
+            .map_err(|e| err(&e))?;
+        ctx.func = translate(kernel, isa.as_ref(), has_fma)?;
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| err(&format!("{e:?}")))?;
+        let code_size = ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+        module.clear_context(&mut ctx);
+        pending.push((id, code_size, started.elapsed()));
+    }
+    module.finalize_definitions().map_err(|e| err(&e))?;
+    let entries: Vec<*const u8> = pending
+        .iter()
+        .map(|(id, _, _)| module.get_finalized_function(*id))
+        .collect();
+    let code = Rc::new(code);
+    Ok(kernels
+        .iter()
+        .zip(pending)
+        .zip(entries)
+        .map(|((kernel, (_, code_size, compile_time)), ptr)| {
+            // SAFETY: `ptr` is the finalized entry of a function generated
+            // with `signature()`: one pointer argument, no result, the
+            // platform's default calling convention, which is the C ABI.
+            let entry = unsafe {
+                std::mem::transmute::<*const u8, unsafe extern "C" fn(*const *mut f32)>(ptr)
+            };
+            let scratch = kernel
+                .buffers
+                .iter()
+                .filter(|d| d.access == Access::Scratch)
+                .map(|d| vec![0.0; d.len])
+                .collect();
+            CompiledKernel {
+                kernel: kernel.clone(),
+                entry,
+                code_size,
+                compile_time,
+                scratch: RefCell::new(scratch),
+                _code: Rc::clone(&code),
+            }
+        })
+        .collect())
+}
+
+impl CompiledKernel {
+    /// The kernel this code was generated from.
+    pub fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    /// The size of the machine code in bytes.
+    pub fn code_size(&self) -> usize {
+        self.code_size
+    }
+
+    /// The time spent translating and compiling this kernel (excluding the
+    /// shared setup of [`compile_many`]).
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+
+    /// Runs the kernel. `inputs` are the kernel's [`Access::Read`] buffers
+    /// and `outputs` its [`Access::Write`] buffers, each in declaration
+    /// order; every slice must have exactly its buffer's declared length.
+    /// [`Access::Scratch`] buffers are supplied by the kernel itself.
+    pub fn call(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), JitError> {
+        let decls = &self.kernel.buffers;
+        let count = |a: Access| decls.iter().filter(|d| d.access == a).count();
+        for (role, expected, found) in [
+            ("inputs", count(Access::Read), inputs.len()),
+            ("outputs", count(Access::Write), outputs.len()),
+        ] {
+            if expected != found {
+                return Err(JitError::BufferCount {
+                    kernel: self.kernel.name.clone(),
+                    role,
+                    expected,
+                    found,
+                });
+            }
+        }
+        let mut table: Vec<*mut f32> = Vec::with_capacity(decls.len());
+        let mut scratch = self.scratch.borrow_mut();
+        let mut scratch = scratch.iter_mut();
+        let (mut next_in, mut next_out) = (0, 0);
+        for d in decls {
+            let (len, ptr) = match d.access {
+                Access::Read => {
+                    let s = inputs[next_in];
+                    next_in += 1;
+                    (s.len(), s.as_ptr() as *mut f32)
+                }
+                Access::Write => {
+                    let s = &mut outputs[next_out];
+                    next_out += 1;
+                    (s.len(), s.as_mut_ptr())
+                }
+                Access::Scratch => match scratch.next() {
+                    Some(s) => (s.len(), s.as_mut_ptr()),
+                    None => return Err(JitError::Codegen("scratch buffers out of step".into())),
+                },
+            };
+            if len != d.len {
+                return Err(JitError::BufferLength {
+                    kernel: self.kernel.name.clone(),
+                    buffer: d.name.clone(),
+                    expected: d.len,
+                    found: len,
+                });
+            }
+            table.push(ptr);
+        }
+        // SAFETY: the code was generated from `self.kernel`, which passed
+        // `validate`: every load and store touches elements `0..len` of its
+        // buffer only (static interval analysis over constant loop bounds),
+        // and stores target `Write` buffers only. Each pointer in `table`
+        // comes from a slice of exactly `len` elements borrowed for the whole
+        // call (scratch vectors are owned by `self` and borrowed mutably
+        // through the `RefCell` for the call); `Write` buffers are exclusive borrows, so no two buffers a
+        // store can reach overlap each other or any input, and inputs
+        // (shared borrows of plain `f32`) cannot change during the call,
+        // which justifies the `readonly` flag on their loads. The code
+        // memory is kept alive by `self._code`. The function reads `table`
+        // (`decls.len()` pointers) and nothing else of the caller's memory.
+        unsafe { (self.entry)(table.as_ptr()) };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{matmul, Activation, MatmulSpec};
+
+    /// The multiply-then-add fallback for hosts without FMA computes the
+    /// same product to within rounding.
+    #[test]
+    fn matmul_without_fma_matches_with_fma() {
+        let spec = MatmulSpec {
+            m: 9,
+            k: 37,
+            n: 13,
+            transpose_b: false,
+            bias: true,
+            activation: Activation::Tanh,
+        };
+        let kernel = matmul("mm", spec);
+        let a: Vec<f32> = (0..9 * 37)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 10.0)
+            .collect();
+        let b: Vec<f32> = (0..37 * 13)
+            .map(|i| ((i * 5 % 13) as f32 - 6.0) / 10.0)
+            .collect();
+        let bias: Vec<f32> = (0..13).map(|i| i as f32 / 20.0).collect();
+        let mut outs = Vec::new();
+        for use_fma in [false, true] {
+            let f = compile_with(std::slice::from_ref(&kernel), Some(use_fma))
+                .unwrap()
+                .pop()
+                .unwrap();
+            let mut c = vec![0.0; 9 * 13];
+            f.call(&[&a, &b, &bias], &mut [&mut c]).unwrap();
+            outs.push(c);
+        }
+        for (x, y) in outs[0].iter().zip(&outs[1]) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+        let text = {
+            let isa = host_isa().unwrap();
+            translate(&kernel, isa.as_ref(), false)
+                .unwrap()
+                .display()
+                .to_string()
+        };
+        assert!(!text.contains(" fma "), "the fallback emits no fma");
+    }
+}
