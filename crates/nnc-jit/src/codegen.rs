@@ -279,6 +279,7 @@ impl<'a> Emitter<'a, '_> {
                     UnOp::Abs => self.b.ins().fabs(v),
                     UnOp::Sqrt => self.b.ins().sqrt(v),
                     UnOp::Exp => self.math(ty).exp(v),
+                    UnOp::Log => self.math(ty).log(v),
                     UnOp::Sigmoid => self.math(ty).sigmoid(v),
                     UnOp::Tanh => self.math(ty).tanh(v),
                 }

@@ -134,6 +134,9 @@ pub enum UnOp {
     Sqrt,
     /// `e^x` by range reduction and a degree-6 polynomial (see `math.rs`).
     Exp,
+    /// `ln x` for positive normal `x`, by splitting off the exponent and an
+    /// odd series in `(m - 1) / (m + 1)` (see `math.rs`).
+    Log,
     /// `1 / (1 + e^-x)`.
     Sigmoid,
     /// `tanh(x)`.

@@ -15,7 +15,7 @@
 //! 1. **Kernel IR** ([`ir`]): buffers with static lengths, counted loops
 //!    with constant bounds, typed variables (scalar or `f32x4`), loads and
 //!    stores at affine indices, lane-wise arithmetic (including `exp`,
-//!    `sigmoid`, `tanh` and compare/select), fused multiply-add and
+//!    `log`, `sigmoid`, `tanh` and compare/select), fused multiply-add and
 //!    horizontal sums. Loops carry an unroll factor: Cranelift does almost
 //!    no loop optimisation, so unrolling and register tiling are decided
 //!    here, by the kernel builders.

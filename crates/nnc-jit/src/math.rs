@@ -11,6 +11,16 @@
 //!   truncation error is below `0.347^7 / 7! ≈ 1.3e-7`; the total relative
 //!   error is a few units in the last place (measured: below `2.3e-7` over
 //!   `[-87, 88]`).
+//! * `log(x)`: the exponent field gives `e` and the mantissa `m` in
+//!   `[1, 2)`, halved (and `e` incremented) above `sqrt(2)` so that
+//!   `m` lies in `[sqrt(1/2), sqrt(2)]`; then `ln m = 2 atanh(s)` with
+//!   `s = (m - 1) / (m + 1)`, `|s| <= 0.172`, by its odd series to `s^11`,
+//!   and `ln x = e ln2 + ln m` with `ln2` split as for `exp`. Measured:
+//!   relative error below `1.4e-7` where `|ln x| > 1e-3`, absolute error
+//!   below `6.2e-8` on `[0.5, 2]`. Defined
+//!   only there: zero and subnormals give about `-88` (not `-inf`), `+inf`
+//!   about `88.7`, negative numbers and NaN unspecified values. Callers
+//!   clamp their arguments (costs clamp probabilities at `1e-30`).
 //! * `sigmoid(x) = 1 / (1 + exp(-x))`: relative error below `1e-6` for
 //!   `x >= -88` (measured: `2.5e-7`); below that it returns
 //!   `1 / (1 + e^88) ≈ 6e-39` instead of a smaller number.
@@ -136,6 +146,50 @@ impl Math<'_, '_> {
         let e = self.b.ins().ishl(biased, shift);
         let scale = self.bitcast(self.ty, e);
         self.b.ins().fmul(p, scale)
+    }
+
+    pub fn log(&mut self, x: Value) -> Value {
+        // x = 2^e m with m in [1, 2): the exponent and mantissa fields.
+        let it = self.int_ty();
+        let bits = self.bitcast(it, x);
+        let shift = self.b.ins().iconst(types::I32, 23);
+        let biased = self.b.ins().sshr(bits, shift);
+        let bias = self.ci(127);
+        let e = self.b.ins().isub(biased, bias);
+        let e = self.b.ins().fcvt_from_sint(self.ty, e);
+        let mantissa = self.ci(0x007F_FFFF);
+        let one_bits = self.ci(0x3F80_0000);
+        let m = self.b.ins().band(bits, mantissa);
+        let m = self.b.ins().bor(m, one_bits);
+        let m = self.bitcast(self.ty, m);
+        // Centre m on 1: above sqrt(2), halve it and count one more power.
+        let sqrt2 = self.c(std::f32::consts::SQRT_2);
+        let big = self.b.ins().fcmp(FloatCC::GreaterThan, m, sqrt2);
+        let half = self.c(0.5);
+        let halved = self.b.ins().fmul(m, half);
+        let m = self.select(big, halved, m);
+        let one = self.c(1.0);
+        let zero = self.c(0.0);
+        let step = self.select(big, one, zero);
+        let e = self.b.ins().fadd(e, step);
+        // ln m = 2 atanh(s) = 2 (s + s^3/3 + ... + s^11/11), s = (m-1)/(m+1),
+        // |s| <= 0.172: the first omitted term is below 2e-11 of ln m.
+        let num = self.b.ins().fsub(m, one);
+        let den = self.b.ins().fadd(m, one);
+        let s = self.b.ins().fdiv(num, den);
+        let s2 = self.b.ins().fmul(s, s);
+        let coeffs = [2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0];
+        let mut p = self.c(coeffs[0]);
+        for &k in &coeffs[1..] {
+            let kc = self.c(k);
+            p = self.mul_add(p, s2, kc);
+        }
+        let ln_m = self.b.ins().fmul(s, p);
+        // e ln 2, with ln 2 split so that e * LN2_HI is exact.
+        let ln2_lo = self.c(LN2_LO);
+        let ln2_hi = self.c(LN2_HI);
+        let low = self.mul_add(e, ln2_lo, ln_m);
+        self.mul_add(e, ln2_hi, low)
     }
 
     pub fn sigmoid(&mut self, x: Value) -> Value {

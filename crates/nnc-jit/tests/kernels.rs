@@ -93,6 +93,33 @@ fn transcendental_accuracy_over_a_wide_range() {
         let want: Vec<f64> = x.iter().map(|&v| reference(v as f64)).collect();
         assert_close(&format!("{op:?}"), &out, &want, &vec![0.0; n]);
     }
+    // The logarithm over positive normal numbers, from the smallest to
+    // the largest magnitudes.
+    let positive: Vec<f32> = (0..n)
+        .map(|i| 2f32.powf(-126.0 + 253.0 * i as f32 / (n - 1) as f32))
+        .chain([
+            1.0,
+            2.0,
+            0.5,
+            std::f32::consts::SQRT_2,
+            1e-30,
+            1e-7,
+            1.0 - 1e-7,
+        ])
+        .collect();
+    let k = elementwise("log", 1, positive.len(), &[Operand::Full], |a, _| {
+        Expr::unary(UnOp::Log, a[0].clone())
+    });
+    let mut out = vec![0.0; positive.len()];
+    compile(&k)
+        .unwrap()
+        .call(&[&positive], &mut [&mut out])
+        .unwrap();
+    let want: Vec<f64> = positive.iter().map(|&v| (v as f64).ln()).collect();
+    // Near 1 the logarithm itself is near 0: an absolute allowance of
+    // 1e-7 (about one unit in the last place of 1) covers the rounding of
+    // the argument.
+    assert_close("log", &out, &want, &vec![1e-2; positive.len()]);
     // Tiny arguments, where tanh must not lose relative accuracy.
     let tiny: Vec<f32> = (1..=64)
         .map(|i| i as f32 * 1e-5 * if i % 2 == 0 { -1.0 } else { 1.0 })

@@ -1,0 +1,352 @@
+//! `JitBackend`: the [`Backend`] contract on lowered, JIT-compiled
+//! programs.
+//!
+//! Parameters and optimizer state live here as flat vectors. A step swaps
+//! each of them in as the program's input vector, runs the program, swaps
+//! them back, and copies the new values out of the program's arena into
+//! them: nothing is allocated.
+
+use crate::lower::lower;
+use crate::program::Program;
+use nnc_check::program::{Model, Optimizer};
+use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_ir::params::same_state_layout;
+use nnc_ir::{
+    compile_inference_fused, compile_training_fused, optimizer_state, param_specs, InputKind,
+    OutputKind,
+};
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The Cranelift JIT backend (see the crate documentation for what it
+/// lowers so far).
+#[derive(Debug, Default)]
+pub struct JitBackend {
+    model: Option<Arc<Model>>,
+    optimizer: Option<Optimizer>,
+    train_size: usize,
+    params: Vec<Vec<f32>>,
+    state: Vec<Vec<f32>>,
+    /// Training programs by batch size.
+    train: BTreeMap<usize, Program>,
+    /// Inference programs by batch size.
+    eval: BTreeMap<usize, Program>,
+}
+
+fn failed(message: impl Into<String>) -> BackendError {
+    BackendError::Failed {
+        message: message.into(),
+    }
+}
+
+fn not_configured() -> BackendError {
+    failed("the JIT backend was not configured; call `configure` first")
+}
+
+impl JitBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The training program for batches of `batch_size`, if compiled.
+    pub fn training_program(&self, batch_size: usize) -> Option<&Program> {
+        self.train.get(&batch_size)
+    }
+
+    fn check_params(model: &Model, shapes: &[&[usize]]) -> Result<(), BackendError> {
+        let specs = param_specs(model);
+        if specs.len() != shapes.len() {
+            return Err(failed(format!(
+                "model `{}` has {} parameter tensors, {} were given",
+                model.name,
+                specs.len(),
+                shapes.len()
+            )));
+        }
+        for (spec, shape) in specs.iter().zip(shapes) {
+            if spec.shape.as_slice() != *shape {
+                return Err(failed(format!(
+                    "parameter `{}` has shape {:?}, the value given has {:?}",
+                    spec.name, spec.shape, shape
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_params(&self, model: &Model) -> Result<(), BackendError> {
+        if self.params.is_empty() && !param_specs(model).is_empty() {
+            return Err(failed(
+                "no parameters were set; call `set_params` before training",
+            ));
+        }
+        Ok(())
+    }
+
+    fn training(
+        model: &Model,
+        optimizer: &Optimizer,
+        train_size: usize,
+        batch_size: usize,
+    ) -> Result<Program, BackendError> {
+        let setup = TrainSetup {
+            model,
+            optimizer,
+            batch_size,
+            train_size,
+        };
+        let graph =
+            compile_training_fused(&setup, batch_size, None).map_err(|e| failed(e.to_string()))?;
+        Ok(lower(&graph)?)
+    }
+}
+
+impl Backend for JitBackend {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+
+    fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError> {
+        let model_changed = self.model.as_deref() != Some(setup.model);
+        let state_kept = !model_changed
+            && self
+                .optimizer
+                .as_ref()
+                .is_some_and(|old| same_state_layout(old, setup.optimizer));
+        let programs_kept = state_kept
+            && self.optimizer.as_ref() == Some(setup.optimizer)
+            && self.train_size == setup.train_size;
+        if model_changed {
+            self.model = Some(Arc::new(setup.model.clone()));
+            self.eval.clear();
+        }
+        if !programs_kept {
+            self.train.clear();
+        }
+        if !state_kept {
+            self.state = optimizer_state(setup.model, setup.optimizer)
+                .iter()
+                .map(|s| vec![0.0; s.shape.iter().product()])
+                .collect();
+        }
+        self.optimizer = Some(setup.optimizer.clone());
+        self.train_size = setup.train_size;
+        if !self.params.is_empty() {
+            let specs = param_specs(setup.model);
+            if specs.len() != self.params.len()
+                || specs
+                    .iter()
+                    .zip(&self.params)
+                    .any(|(s, p)| s.shape.iter().product::<usize>() != p.len())
+            {
+                return Err(failed("the parameters set do not fit the model"));
+            }
+        }
+        // The full batch and the short last batch of an epoch.
+        let batch = setup.batch_size.max(1);
+        let mut sizes = vec![batch];
+        let rest = setup.train_size % batch;
+        if rest != 0 {
+            sizes.push(rest);
+        }
+        for size in sizes {
+            if let Entry::Vacant(slot) = self.train.entry(size) {
+                slot.insert(Self::training(
+                    setup.model,
+                    setup.optimizer,
+                    setup.train_size,
+                    size,
+                )?);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError> {
+        if let Some(model) = &self.model {
+            let shapes: Vec<&[usize]> = params.iter().map(|p| p.shape.as_slice()).collect();
+            Self::check_params(model, &shapes)?;
+        }
+        for p in &params {
+            if p.shape.iter().product::<usize>() != p.data.len() {
+                return Err(failed("a parameter's values do not fit its shape"));
+            }
+        }
+        self.params = params.into_iter().map(|t| t.data).collect();
+        Ok(())
+    }
+
+    fn params(&self) -> Vec<Tensor> {
+        let Some(model) = &self.model else {
+            return self
+                .params
+                .iter()
+                .map(|p| Tensor::new(vec![p.len()], p.clone()))
+                .collect();
+        };
+        param_specs(model)
+            .into_iter()
+            .zip(&self.params)
+            .map(|(spec, p)| Tensor::new(spec.shape.clone(), p.clone()))
+            .collect()
+    }
+
+    fn train_step(
+        &mut self,
+        batch: Batch<'_>,
+        learning_rate: f32,
+        step_seed: u64,
+    ) -> Result<StepStats, BackendError> {
+        let model = self.model.clone().ok_or_else(not_configured)?;
+        let optimizer = self.optimizer.clone().ok_or_else(not_configured)?;
+        self.ensure_params(&model)?;
+        if batch.len == 0 {
+            return Err(failed("a training batch needs at least one example"));
+        }
+        let program = match self.train.entry(batch.len) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert(Self::training(
+                &model,
+                &optimizer,
+                self.train_size,
+                batch.len,
+            )?),
+        };
+        bind_batch(program, &model, &batch)?;
+        if let Some(lr) = program.input_mut(InputKind::LearningRate) {
+            lr.fill(learning_rate);
+        }
+        swap_in(program, &mut self.params, InputKind::Param);
+        swap_in(program, &mut self.state, InputKind::State);
+        let ran = program.run(step_seed);
+        // The inputs go back first, so that on an error the old values stay.
+        swap_in(program, &mut self.params, InputKind::Param);
+        swap_in(program, &mut self.state, InputKind::State);
+        ran.map_err(BackendError::from)?;
+        let cost = program
+            .scalar(OutputKind::Cost)
+            .ok_or_else(|| failed("the training graph has no cost"))?;
+        if !cost.is_finite() {
+            return Err(BackendError::NonFinite {
+                tensor: "cost".to_string(),
+            });
+        }
+        copy_out(program, &mut self.params, OutputKind::NewParam);
+        copy_out(program, &mut self.state, OutputKind::NewState);
+        Ok(StepStats { cost: cost as f64 })
+    }
+
+    fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
+        let model = self.model.clone().ok_or_else(not_configured)?;
+        self.ensure_params(&model)?;
+        if batch.len == 0 {
+            return Ok(EvalStats::default());
+        }
+        let program = match self.eval.entry(batch.len) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => {
+                let graph = compile_inference_fused(&model, batch.len, None)
+                    .map_err(|e| failed(e.to_string()))?;
+                slot.insert(lower(&graph)?)
+            }
+        };
+        bind_batch(program, &model, &batch)?;
+        swap_in(program, &mut self.params, InputKind::Param);
+        let ran = program.run(0);
+        swap_in(program, &mut self.params, InputKind::Param);
+        ran.map_err(BackendError::from)?;
+        let cost_sum = program.scalar(OutputKind::CostSum).unwrap_or(0.0) as f64;
+        let correct = program.scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize;
+        Ok(EvalStats {
+            cost_sum,
+            correct,
+            count: batch.len,
+        })
+    }
+}
+
+/// Exchanges each vector of `values` with the program's input buffer of
+/// `kind(k)` (both have the same length); doing it twice restores both.
+fn swap_in(program: &mut Program, values: &mut [Vec<f32>], kind: fn(usize) -> InputKind) {
+    for (k, v) in values.iter_mut().enumerate() {
+        if let Some(buf) = program.input_mut(kind(k)) {
+            if buf.len() == v.len() {
+                std::mem::swap(buf, v);
+            }
+        }
+    }
+}
+
+/// Copies the program's output of `kind(k)` into each vector of
+/// `values` (the new parameters live in the arena, so they are copied out
+/// rather than swapped).
+fn copy_out(program: &Program, values: &mut [Vec<f32>], kind: fn(usize) -> OutputKind) {
+    for (k, v) in values.iter_mut().enumerate() {
+        if let Some(new) = program.output(kind(k)) {
+            if new.len() == v.len() {
+                v.copy_from_slice(new);
+            }
+        }
+    }
+}
+
+/// Copies the batch's inputs and targets into the program's buffers
+/// (splitting examples across several model inputs; one-hot encoding class
+/// indices), as the interpreter backend accepts them.
+fn bind_batch(program: &mut Program, model: &Model, batch: &Batch<'_>) -> Result<(), BackendError> {
+    let size_of = |id| model.node(id).shape.iter().product::<usize>();
+    let per_example: usize = model.inputs.iter().map(|&id| size_of(id)).sum();
+    if batch.inputs.len() != batch.len * per_example {
+        return Err(failed(format!(
+            "a batch of {} examples of {} input values needs {} values, it has {}",
+            batch.len,
+            per_example,
+            batch.len * per_example,
+            batch.inputs.len()
+        )));
+    }
+    let mut offset = 0;
+    for (k, &id) in model.inputs.iter().enumerate() {
+        let size = size_of(id);
+        if let Some(buf) = program.input_mut(InputKind::Data(k)) {
+            if buf.len() != batch.len * size {
+                return Err(failed("a data buffer does not fit the batch"));
+            }
+            for (dst, example) in buf
+                .chunks_mut(size.max(1))
+                .zip(batch.inputs.chunks(per_example.max(1)))
+            {
+                dst.copy_from_slice(&example[offset..offset + size]);
+            }
+        }
+        offset += size;
+    }
+    let Some(buf) = program.input_mut(InputKind::Target) else {
+        return Ok(());
+    };
+    let width = buf.len() / batch.len.max(1);
+    if batch.targets.len() == buf.len() {
+        buf.copy_from_slice(batch.targets);
+    } else if width > 1 && batch.targets.len() == batch.len {
+        buf.fill(0.0);
+        for (i, &label) in batch.targets.iter().enumerate() {
+            let class = label as usize;
+            if label < 0.0 || label.fract() != 0.0 || class >= width {
+                return Err(failed(format!(
+                    "target {label} of example {i} is not a class index below {width}"
+                )));
+            }
+            buf[i * width + class] = 1.0;
+        }
+    } else {
+        return Err(failed(format!(
+            "a batch of {} examples needs {} target values ({} per example), it has {}",
+            batch.len,
+            buf.len(),
+            width,
+            batch.targets.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Host ops: the few computations the lowering runs in plain Rust instead
+//! of a JIT kernel: the softmax gradient and the correct count (rows of a
+//! few values per example, next to nothing beside the matrix products;
+//! the arg-max has no kernel builder yet), reshapes (a copy), and dropout
+//! masks (drawn with `nnc_ir::rng::Rng`, to get exactly the interpreter's
+//! numbers). The formulas are the interpreter's (`nnc_interp`
+//! `kernels/cost.rs`, `kernels/activation.rs`, `kernels/dropout.rs`), in
+//! `f32`.
+
+use nnc_ir::rng::Rng;
+
+/// A host op and the row length of its operands.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum HostOp {
+    /// `(y, dy) -> y (dy - sum(dy y))` per example.
+    SoftmaxGrad,
+    /// `(output, target) -> []` the examples classified correctly.
+    CorrectCount,
+    /// `x -> x` (a reshape: the same values).
+    Copy,
+    /// `(seed) -> mask`: each value `0` with probability `p`, else
+    /// `1 / (1 - p)`, drawn in row-major order from
+    /// `Rng::derive(step_seed, stream)`, as the interpreter draws them.
+    DropoutMask { p: f64, stream: u64 },
+}
+
+impl HostOp {
+    /// Runs the op on `inputs` into `out`; `n` is the row length (values
+    /// per example) of the first input.
+    pub(crate) fn run(self, n: usize, inputs: &[&[f32]], out: &mut [f32], step_seed: u64) {
+        let n = n.max(1);
+        let x = inputs.first().copied().unwrap_or(&[]);
+        match self {
+            HostOp::SoftmaxGrad => {
+                let dy = inputs.get(1).copied().unwrap_or(&[]);
+                for ((o, y), dy) in out.chunks_mut(n).zip(x.chunks(n)).zip(dy.chunks(n)) {
+                    let dot = y.iter().zip(dy).fold(0.0, |acc, (&y, &d)| acc + y * d);
+                    for ((o, &y), &d) in o.iter_mut().zip(y).zip(dy) {
+                        *o = y * (d - dot);
+                    }
+                }
+            }
+            HostOp::CorrectCount => {
+                let y = inputs.get(1).copied().unwrap_or(&[]);
+                let correct = x
+                    .chunks(n)
+                    .zip(y.chunks(n))
+                    .filter(|(a, y)| {
+                        if n == 1 {
+                            (a[0] > 0.5) == (y[0] > 0.5)
+                        } else {
+                            first_argmax(a) == first_argmax(y)
+                        }
+                    })
+                    .count();
+                out.fill(correct as f32);
+            }
+            HostOp::Copy => out.copy_from_slice(x),
+            HostOp::DropoutMask { p, stream } => {
+                let mut rng = Rng::derive(step_seed, stream);
+                let kept = (1.0 / (1.0 - p)) as f32;
+                for o in out.iter_mut() {
+                    *o = if rng.uniform() < p { 0.0 } else { kept };
+                }
+            }
+        }
+    }
+}
+
+fn first_argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}

@@ -1,0 +1,91 @@
+//! nnc-cpu: the CPU backend of nnc, running training steps as native code
+//! generated with Cranelift (through `nnc-jit`).
+//!
+//! # Purpose
+//!
+//! The reference interpreter (`nnc-interp`) runs the unfused graph op by
+//! op. This crate runs the *fused* graph (`nnc_ir::compile_training_fused`,
+//! `nnc_ir::compile_inference_fused`): each fused kernel is lowered to a
+//! few `nnc-jit` loop nests, compiled once per graph, and called every
+//! step. [`JitBackend`] implements `nnc_ir::backend::Backend`, so the
+//! training loop can drive it exactly as it drives the interpreter. It is
+//! not exposed on the command line yet.
+//!
+//! # Pipeline
+//!
+//! 1. `nnc-ir` builds the training (or inference) graph and fuses it.
+//! 2. [`lower()`] walks the fused graph and turns each kernel into
+//!    actions (module `lower`): pointwise groups become one loop nest each
+//!    (module `pointwise`), matrix products use `nnc-jit`'s tiled builder
+//!    with the bias and activation fused into its epilogue where possible,
+//!    sums over the batch become column sums, per-example costs, softmax
+//!    and the softmax log-likelihood gradient are row kernels (module
+//!    `rows`). All kernels of a graph are compiled together into one
+//!    module.
+//! 3. [`Program::run`] runs the actions in order over memory allocated
+//!    once, at lowering (module `program`).
+//!
+//! # Coverage (this first slice)
+//!
+//! Lowered: the elementwise ops, the activations and their gradients,
+//! bias adds and other broadcasts along the batch or feature axis, scalar
+//! arithmetic (the optimizers' constants, Adam's bias corrections), matrix
+//! products in all four transpose combinations, sums over leading or
+//! trailing axes, all five costs and their gradients, softmax and its
+//! gradient, the correct count, reshapes, dropout masks, `log`; hence dense
+//! networks with any cost, dropout, L1/L2 decay, and the sgd, momentum,
+//! Nesterov and Adam updates.
+//!
+//! Not lowered yet, reported as `BackendError::Unsupported` naming the op
+//! (never a panic): convolutions and their gradients, pooling, and
+//! broadcasts of a bias over tensors of rank above two.
+//!
+//! Host ops: the softmax gradient and the correct count (rows of a few
+//! values per example), reshapes (a copy) and dropout masks (drawn with
+//! the interpreter's generator, so masks are identical) run in plain Rust
+//! (module `host`), as actions between kernels.
+//!
+//! # Invariants
+//!
+//! * **Same arithmetic as the specification.** Every lowered op computes
+//!   the interpreter's formula; results differ only by rounding (operation
+//!   order in sums and products, fused multiply-adds) and by `nnc-jit`'s
+//!   `exp`/`log`/`sigmoid`/`tanh`, which are accurate to a few units in
+//!   the last place. The tests hold the JIT to the interpreter within
+//!   `1e-4` relative on costs and parameters after several steps (Adam
+//!   with a small extra allowance, see `tests/agreement.rs`).
+//! * **No allocation in a step.** Each program's memory is allocated at
+//!   lowering: one arena laid out by `nnc_ir::plan_memory_with` (gradients
+//!   die after the update reads them; the temporaries that are not
+//!   pointwise have scratch slots), a small auxiliary buffer for what the
+//!   lowering adds inside a kernel (transposed operands, the pointwise
+//!   temporaries it stores between loop nests), and one vector per graph
+//!   input. On W2 (batch 64) the arena holds 2.9M values where one buffer
+//!   per value would take 6.2M. Parameters and optimizer state are swapped
+//!   in as input vectors and the new values copied out of the arena. (One
+//!   allocation remains below this crate: `nnc_jit::CompiledKernel::call`
+//!   builds its table of buffer pointers in a fresh vector on every call;
+//!   `tests/allocations.rs` counts.)
+//! * **Actions never read what they write.** The plan keeps a step's
+//!   inputs and outputs apart; [`Program::run`] cuts the written buffers
+//!   out of the arena as disjoint mutable slices and finds every read
+//!   buffer in the pieces between them, so an overlap would be an error,
+//!   never a data race.
+//! * **Errors are values.** An op the lowering cannot handle is
+//!   [`LowerError::Unsupported`]; a kernel the JIT rejects is
+//!   [`LowerError::Jit`]; neither panics.
+//! * **Determinism.** Kernels run in a fixed order and each does the same
+//!   operations in the same order every call.
+
+mod backend;
+mod error;
+mod host;
+mod lower;
+mod pointwise;
+mod program;
+mod rows;
+
+pub use backend::JitBackend;
+pub use error::LowerError;
+pub use lower::lower;
+pub use program::Program;

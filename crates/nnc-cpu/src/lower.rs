@@ -1,0 +1,568 @@
+//! Lowering a fused graph to a [`Program`]: buffers and a list of actions
+//! (JIT kernels and a few host ops), in graph order.
+//!
+//! Memory follows the plan of `nnc_ir::plan_memory_with`: graph inputs
+//! are vectors of their own, every other node's value and every
+//! temporary of a fused kernel that is not pointwise (a product, a sum, a
+//! cost) has its planned place in the arena. What the
+//! lowering adds inside a kernel (a transposed operand, an output no node
+//! names, a pointwise temporary the plan keeps in registers but a group
+//! boundary stores) goes to the auxiliary buffer, reused from kernel to
+//! kernel.
+//!
+//! Inside a fused kernel the body is walked in order:
+//! - pointwise ops gather into open groups, one per output shape; a group
+//!   is closed (built into one loop nest, see [`crate::pointwise`]) when an
+//!   op of another kind or shape needs one of its values, or at the end of
+//!   the kernel. Only values read outside the group, or yielded, are
+//!   stored.
+//! - a matrix product uses `nnc_jit`'s tiled builder; a product followed
+//!   by a bias add (and an activation) whose intermediate values are used
+//!   nowhere else becomes one kernel with the fused epilogue. A product
+//!   with its first operand transposed first transposes that operand into
+//!   a buffer of its own.
+//! - sums over leading (trailing) axes are column (row) sums.
+//! - per-example costs, softmax and the softmax log-likelihood gradient
+//!   are row kernels (see [`crate::rows`]).
+//! - the softmax gradient, the correct count, reshapes and dropout masks
+//!   are host ops (see [`crate::host`]).
+//! - anything else is [`LowerError::Unsupported`], naming the op.
+
+use crate::error::LowerError;
+use crate::host::HostOp;
+use crate::pointwise::{is_pointwise, operand_bcast, Bcast, Group, GroupOp, Src};
+use crate::program::{Action, Exec, Memory, Place, Program, Slot, MAX_INPUTS, MAX_OUTPUTS};
+use crate::rows;
+use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
+use nnc_ir::plan::{plan_memory_with, MemoryPlan, Outputs, PlanOptions, Temporaries};
+use nnc_ir::{CostFn, Graph, GraphKind, NodeId, Op};
+use nnc_jit::kernels::{col_sum, matmul, row_sum, Activation, MatmulSpec};
+use nnc_jit::{Access, Affine, Expr, Kernel, Stmt, Ty};
+use std::collections::HashMap;
+
+/// An action before compilation.
+enum Pending {
+    Jit(Kernel),
+    Host(HostOp, usize),
+}
+
+struct Lowering<'g> {
+    graph: &'g Graph,
+    plan: MemoryPlan,
+    slots: Vec<Slot>,
+    external_lens: Vec<usize>,
+    /// The next free element of the auxiliary buffer in this kernel, and
+    /// the most any kernel used.
+    aux_cursor: usize,
+    aux_len: usize,
+    node_slot: Vec<usize>,
+    /// `(kernel node, output index) -> kernel output node`.
+    kernel_outputs: HashMap<(usize, usize), usize>,
+    actions: Vec<(Pending, Vec<usize>, Vec<usize>)>,
+}
+
+/// Lowers `graph` (after the `fuse` pass, or any verified graph: plain
+/// nodes are lowered as one-op kernels) and compiles its kernels.
+pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
+    // Gradients are not read after a training step, so their memory is
+    // reused once the update has read them. Temporaries that are not
+    // pointwise get planned scratch slots; the few pointwise ones a group
+    // boundary forces into memory go to the auxiliary buffer.
+    let options = PlanOptions {
+        outputs: match graph.kind {
+            GraphKind::Training => Outputs::StepResults,
+            GraphKind::Inference => Outputs::All,
+        },
+        temporaries: Temporaries::NonPointwise,
+    };
+    let mut l = Lowering {
+        graph,
+        plan: plan_memory_with(graph, options),
+        slots: Vec::new(),
+        external_lens: Vec::new(),
+        aux_cursor: 0,
+        aux_len: 0,
+        node_slot: Vec::new(),
+        kernel_outputs: HashMap::new(),
+        actions: Vec::new(),
+    };
+    for id in graph.ids() {
+        let node = graph.node(id);
+        let len = node.shape.iter().product();
+        let place = if let Op::Input { .. } = node.op {
+            l.external_lens.push(len);
+            Place::External(l.external_lens.len() - 1)
+        } else {
+            let offset = l
+                .plan
+                .offset(id)
+                .ok_or_else(|| internal("the memory plan gives a node no buffer"))?;
+            Place::Arena(offset)
+        };
+        let slot = l.slot(place, len);
+        l.node_slot.push(slot);
+        if let Op::KernelOutput { index, .. } = node.op {
+            if let Some(kernel) = node.inputs.first() {
+                l.kernel_outputs.insert((kernel.index(), index), id.index());
+            }
+        }
+    }
+    for id in graph.ids() {
+        let node = graph.node(id);
+        match &node.op {
+            Op::Input { .. } | Op::KernelOutput { .. } => {}
+            Op::Fused(kernel) => l.kernel(id, &node.inputs, kernel)?,
+            op => {
+                let single = FusedKernel {
+                    kind: KernelKind::Single,
+                    body: vec![FusedOp {
+                        op: op.clone(),
+                        args: (0..node.inputs.len()).map(Arg::Input).collect(),
+                        shape: node.shape.clone(),
+                        name: node.name.clone(),
+                    }],
+                    outputs: vec![0],
+                };
+                l.kernel(id, &node.inputs, &single)?;
+            }
+        }
+    }
+    let mut kernels = Vec::new();
+    for (pending, _, _) in &l.actions {
+        if let Pending::Jit(k) = pending {
+            kernels.push(k.clone());
+        }
+    }
+    let mut compiled = nnc_jit::compile_many(&kernels)
+        .map_err(|e| LowerError::jit("graph", e))?
+        .into_iter();
+    let mut actions = Vec::with_capacity(l.actions.len());
+    for (pending, inputs, outputs) in l.actions {
+        let exec = match pending {
+            Pending::Jit(_) => Exec::Jit(compiled.next().ok_or_else(|| internal("kernel count"))?),
+            Pending::Host(op, n) => Exec::Host { op, n },
+        };
+        actions.push(Action {
+            exec,
+            inputs,
+            outputs,
+        });
+    }
+    let memory = Memory {
+        arena_len: l.plan.arena_len,
+        aux_len: l.aux_len,
+        external_lens: l.external_lens,
+    };
+    Ok(Program::new(
+        graph.clone(),
+        memory,
+        l.slots,
+        l.node_slot,
+        actions,
+    ))
+}
+
+fn internal(message: &str) -> LowerError {
+    LowerError::Internal {
+        message: message.to_string(),
+    }
+}
+
+fn unsupported(op: &Op) -> LowerError {
+    LowerError::Unsupported {
+        op: op.mnemonic().to_string(),
+    }
+}
+
+/// `(rows, cols)` of the loop domain of a value of `shape`.
+fn domain(shape: &[usize]) -> (usize, usize) {
+    match shape {
+        [] => (1, 1),
+        [n] => (1, *n),
+        [b, rest @ ..] => (*b, rest.iter().product()),
+    }
+}
+
+/// The state of one fused kernel's lowering.
+struct KernelState<'k> {
+    node: NodeId,
+    inputs: &'k [NodeId],
+    body: &'k [FusedOp],
+    val_slot: Vec<Option<usize>>,
+    yielded: Vec<bool>,
+    consumers: Vec<Vec<usize>>,
+    absorbed: Vec<bool>,
+    /// Open pointwise groups: their shape and members (body indices).
+    open: Vec<(Vec<usize>, Vec<usize>)>,
+}
+
+impl Lowering<'_> {
+    fn slot(&mut self, place: Place, len: usize) -> usize {
+        self.slots.push((place, len));
+        self.slots.len() - 1
+    }
+
+    /// A slot in the auxiliary buffer, valid during the current kernel.
+    fn fresh_aux(&mut self, len: usize) -> usize {
+        let offset = self.aux_cursor;
+        self.aux_cursor += nnc_ir::plan::align_up(len);
+        self.aux_len = self.aux_len.max(self.aux_cursor);
+        self.slot(Place::Aux(offset), len)
+    }
+
+    fn push(
+        &mut self,
+        p: Pending,
+        inputs: Vec<usize>,
+        outputs: Vec<usize>,
+    ) -> Result<(), LowerError> {
+        if inputs.len() > MAX_INPUTS || outputs.len() > MAX_OUTPUTS {
+            return Err(internal("an action has too many buffers"));
+        }
+        self.actions.push((p, inputs, outputs));
+        Ok(())
+    }
+
+    fn kernel(
+        &mut self,
+        node: NodeId,
+        inputs: &[NodeId],
+        k: &FusedKernel,
+    ) -> Result<(), LowerError> {
+        let n = k.body.len();
+        self.aux_cursor = 0;
+        let mut s = KernelState {
+            node,
+            inputs,
+            body: &k.body,
+            val_slot: vec![None; n],
+            yielded: vec![false; n],
+            consumers: vec![Vec::new(); n],
+            absorbed: vec![false; n],
+            open: Vec::new(),
+        };
+        for (index, &v) in k.outputs.iter().enumerate() {
+            let slot = if index == 0 {
+                self.node_slot[node.index()]
+            } else {
+                match self.kernel_outputs.get(&(node.index(), index)) {
+                    Some(&out) => self.node_slot[out],
+                    None => self.fresh_aux(k.body[v].shape.iter().product()),
+                }
+            };
+            if s.yielded.get(v).copied().unwrap_or(true) {
+                return Err(internal("a kernel yields a value twice or one it lacks"));
+            }
+            s.yielded[v] = true;
+            s.val_slot[v] = Some(slot);
+        }
+        for (j, op) in k.body.iter().enumerate() {
+            for arg in &op.args {
+                if let Arg::Value(i) = *arg {
+                    s.consumers[i].push(j);
+                }
+            }
+        }
+        for j in 0..n {
+            if s.absorbed[j] {
+                continue;
+            }
+            let op = &k.body[j];
+            if is_pointwise(&op.op) {
+                // Values of open groups of another shape are closed first.
+                for arg in &op.args {
+                    if let Arg::Value(i) = *arg {
+                        if let Some(g) = s
+                            .open
+                            .iter()
+                            .position(|(shape, m)| m.contains(&i) && *shape != op.shape)
+                        {
+                            let (shape, members) = s.open.remove(g);
+                            self.close(&mut s, &shape, &members)?;
+                        }
+                    }
+                }
+                match s.open.iter_mut().find(|(shape, _)| *shape == op.shape) {
+                    Some((_, members)) => members.push(j),
+                    None => s.open.push((op.shape.clone(), vec![j])),
+                }
+            } else {
+                for (shape, members) in std::mem::take(&mut s.open) {
+                    self.close(&mut s, &shape, &members)?;
+                }
+                self.single(&mut s, j)?;
+            }
+        }
+        for (shape, members) in std::mem::take(&mut s.open) {
+            self.close(&mut s, &shape, &members)?;
+        }
+        Ok(())
+    }
+
+    /// The buffer holding operand `arg`, which must be materialized.
+    fn arg_slot(&self, s: &KernelState<'_>, arg: Arg) -> Result<usize, LowerError> {
+        match arg {
+            Arg::Input(k) => s
+                .inputs
+                .get(k)
+                .map(|id| self.node_slot[id.index()])
+                .ok_or_else(|| internal("a body op reads a missing kernel input")),
+            Arg::Value(i) => s
+                .val_slot
+                .get(i)
+                .copied()
+                .flatten()
+                .ok_or_else(|| internal("a body op reads a value that is not stored")),
+        }
+    }
+
+    fn arg_shape<'a>(&'a self, s: &'a KernelState<'_>, arg: Arg) -> &'a [usize] {
+        match arg {
+            Arg::Input(k) => s.inputs.get(k).map_or(&[][..], |id| self.graph.shape(*id)),
+            Arg::Value(i) => s.body.get(i).map_or(&[][..], |op| op.shape.as_slice()),
+        }
+    }
+
+    /// The buffer of body value `j`, allocated when it has none yet.
+    fn out_slot(&mut self, s: &mut KernelState<'_>, j: usize) -> usize {
+        match s.val_slot[j] {
+            Some(slot) => slot,
+            None => {
+                // A temporary: its slot in the kernel's scratch memory.
+                let len = s.body[j].shape.iter().product();
+                let planned = self
+                    .plan
+                    .scratch_of(s.node)
+                    .and_then(|sc| sc.slots.iter().find(|slot| slot.0 == j))
+                    .map(|&(_, offset, _)| offset);
+                let slot = match planned {
+                    Some(offset) => self.slot(Place::Arena(offset), len),
+                    None => self.fresh_aux(len),
+                };
+                s.val_slot[j] = Some(slot);
+                slot
+            }
+        }
+    }
+
+    /// Builds the loop nest of one pointwise group.
+    fn close(
+        &mut self,
+        s: &mut KernelState<'_>,
+        shape: &[usize],
+        members: &[usize],
+    ) -> Result<(), LowerError> {
+        let (rows, cols) = domain(shape);
+        let mut group = Group {
+            rows,
+            cols,
+            ..Group::default()
+        };
+        let mut read_slots: Vec<usize> = Vec::new();
+        let mut read_index: HashMap<(usize, Bcast), usize> = HashMap::new();
+        for &m in members {
+            let op = &s.body[m];
+            let mut args = Vec::new();
+            for (index, &arg) in op.args.iter().enumerate() {
+                if let Arg::Value(i) = arg {
+                    if let Some(local) = members.iter().position(|&x| x == i) {
+                        args.push(Src::Op(local));
+                        continue;
+                    }
+                }
+                let bcast = operand_bcast(&op.op, index, self.arg_shape(s, arg), shape)
+                    .ok_or_else(|| unsupported(&op.op))?;
+                let slot = self.arg_slot(s, arg)?;
+                let next = read_slots.len();
+                let k = *read_index.entry((slot, bcast)).or_insert(next);
+                if k == next {
+                    read_slots.push(slot);
+                    group.reads.push((self.slots[slot].1, bcast));
+                }
+                args.push(Src::Read(k));
+            }
+            group.ops.push(GroupOp {
+                op: op.op.clone(),
+                args,
+            });
+        }
+        let mut write_slots = Vec::new();
+        for (local, &m) in members.iter().enumerate() {
+            let outside = s.consumers[m].iter().any(|c| !members.contains(c));
+            if s.yielded[m] || outside {
+                group.stores.push(local);
+                write_slots.push(self.out_slot(s, m));
+            }
+        }
+        if group.stores.is_empty() {
+            return Ok(());
+        }
+        let name = format!("k{}_pointwise{}", s.node.index(), members[0]);
+        let kernel = group.kernel(&name)?;
+        self.push(Pending::Jit(kernel), read_slots, write_slots)
+    }
+
+    /// Lowers one body op that is not pointwise.
+    fn single(&mut self, s: &mut KernelState<'_>, j: usize) -> Result<(), LowerError> {
+        let body = s.body;
+        let op = &body[j];
+        let args = op.args.clone();
+        let mut slots = Vec::new();
+        for &a in &args {
+            slots.push(self.arg_slot(s, a)?);
+        }
+        let name = format!("k{}_{}{}", s.node.index(), op.op.mnemonic(), j);
+        let row_len = |shape: &[usize]| shape.iter().skip(1).product::<usize>();
+        match &op.op {
+            Op::MatMul { ta, tb } => self.matmul(s, j, *ta, *tb, &name),
+            Op::SumAxes { axes } => {
+                let x = self.arg_shape(s, args[0]).to_vec();
+                let r = axes.len();
+                let kernel = if axes.iter().enumerate().all(|(i, &a)| a == i) {
+                    let rows = x[..r].iter().product();
+                    col_sum(&name, rows, x[r..].iter().product())
+                } else if axes.iter().enumerate().all(|(i, &a)| a == x.len() - r + i) {
+                    let cut = x.len() - r;
+                    row_sum(&name, x[..cut].iter().product(), x[cut..].iter().product())
+                } else {
+                    return Err(unsupported(&op.op));
+                };
+                let out = self.out_slot(s, j);
+                self.push(Pending::Jit(kernel), slots, vec![out])
+            }
+            Op::Cost(_) | Op::CostGrad(CostFn::SoftmaxLogLikelihood) | Op::Softmax => {
+                let shape = self.arg_shape(s, args[0]);
+                let (rows, n) = (shape.first().copied().unwrap_or(1), row_len(shape));
+                let kernel = match op.op {
+                    Op::Cost(cost) => rows::cost(&name, cost, rows, n),
+                    Op::Softmax => rows::softmax(&name, rows, n),
+                    _ => rows::softmax_log_likelihood_grad(&name, rows, n),
+                };
+                let out = self.out_slot(s, j);
+                self.push(Pending::Jit(kernel), slots, vec![out])
+            }
+            Op::SoftmaxGrad | Op::CorrectCount | Op::Reshape { .. } | Op::DropoutMask { .. } => {
+                let host = match op.op {
+                    Op::DropoutMask { p, stream, .. } => HostOp::DropoutMask { p, stream },
+                    Op::SoftmaxGrad => HostOp::SoftmaxGrad,
+                    Op::CorrectCount => HostOp::CorrectCount,
+                    _ => HostOp::Copy,
+                };
+                let n = row_len(self.arg_shape(s, args[0]));
+                let out = self.out_slot(s, j);
+                self.push(Pending::Host(host, n), slots, vec![out])
+            }
+            other => Err(unsupported(other)),
+        }
+    }
+
+    /// A matrix product, with the bias and activation that follow it fused
+    /// into its epilogue where nothing else reads the values in between.
+    fn matmul(
+        &mut self,
+        s: &mut KernelState<'_>,
+        j: usize,
+        ta: bool,
+        tb: bool,
+        name: &str,
+    ) -> Result<(), LowerError> {
+        let args = s.body[j].args.clone();
+        let (a, b) = match args.as_slice() {
+            [a, b] => (*a, *b),
+            _ => return Err(internal("a matrix product without two operands")),
+        };
+        let a_shape = self.arg_shape(s, a).to_vec();
+        let b_shape = self.arg_shape(s, b).to_vec();
+        let (&[a0, a1], &[b0, b1]) = (a_shape.as_slice(), b_shape.as_slice()) else {
+            return Err(internal(
+                "a matrix product of operands that are not matrices",
+            ));
+        };
+        let (m, k) = if ta { (a1, a0) } else { (a0, a1) };
+        let n = if tb { b0 } else { b1 };
+        let mut a_slot = self.arg_slot(s, a)?;
+        let b_slot = self.arg_slot(s, b)?;
+        if ta {
+            let t = self.fresh_aux(m * k);
+            let kernel = transpose(&format!("{name}_transpose"), a0, a1);
+            self.push(Pending::Jit(kernel), vec![a_slot], vec![t])?;
+            a_slot = t;
+        }
+        // The epilogue: `bias_add($j, bias)` then maybe an activation.
+        let sole = |s: &KernelState<'_>, v: usize| -> Option<usize> {
+            match s.consumers[v].as_slice() {
+                [c] if !s.yielded[v] => Some(*c),
+                _ => None,
+            }
+        };
+        let mut last = j;
+        let mut bias = None;
+        let mut activation = Activation::None;
+        let body = s.body;
+        if let Some(c) = sole(s, j) {
+            let op = &body[c];
+            if op.op == Op::BiasAdd && op.args.first() == Some(&Arg::Value(j)) {
+                // The bias must be ready now: a kernel input or a value
+                // computed before the product (a yielded value has its
+                // buffer from the start, before it is computed).
+                let ready = |b: &Arg| match *b {
+                    Arg::Input(_) => true,
+                    Arg::Value(i) => i < j,
+                };
+                let bias_arg = op.args.get(1).filter(|b| ready(b));
+                if let Some(slot) = bias_arg.and_then(|&b| self.arg_slot(s, b).ok()) {
+                    bias = Some(slot);
+                    s.absorbed[c] = true;
+                    last = c;
+                    if let Some(c2) = sole(s, c) {
+                        let act = match body[c2].op {
+                            Op::Sigmoid => Some(Activation::Sigmoid),
+                            Op::Tanh => Some(Activation::Tanh),
+                            Op::Relu => Some(Activation::Relu),
+                            _ => None,
+                        };
+                        if let Some(act) = act {
+                            activation = act;
+                            s.absorbed[c2] = true;
+                            last = c2;
+                        }
+                    }
+                }
+            }
+        }
+        let spec = MatmulSpec {
+            m,
+            k,
+            n,
+            transpose_b: tb,
+            bias: bias.is_some(),
+            activation,
+        };
+        let out = self.out_slot(s, last);
+        let mut inputs = vec![a_slot, b_slot];
+        inputs.extend(bias);
+        self.push(Pending::Jit(matmul(name, spec)), inputs, vec![out])
+    }
+}
+
+/// `out[c, r] = x[r, c]` for a `rows x cols` matrix `x`.
+fn transpose(name: &str, rows: usize, cols: usize) -> Kernel {
+    let mut k = Kernel::new(name);
+    let x = k.buffer("x", rows * cols, Access::Read);
+    let out = k.buffer("out", rows * cols, Access::Write);
+    let body = k.for_loop(0, cols, 1, 1, |k, c| {
+        vec![k.for_loop(0, rows, 1, 4, |_, r| {
+            vec![Stmt::Store {
+                buf: out,
+                index: Affine::var(c).times(rows as i64).plus_term(r, 1),
+                value: Expr::load(
+                    x,
+                    Affine::var(r).times(cols as i64).plus_term(c, 1),
+                    Ty::F32,
+                ),
+            }]
+        })]
+    });
+    k.body.push(body);
+    k
+}

@@ -1,0 +1,332 @@
+//! A lowered graph ready to run: its memory, and its actions in order.
+//!
+//! Memory comes in three kinds, all allocated once, at lowering:
+//! - the **arena**, laid out by `nnc_ir::plan_memory`: every value a step
+//!   computes (kernel outputs, and the temporaries of each fused kernel in
+//!   its scratch slots), with buffers that are never live at the same time
+//!   sharing memory;
+//! - the **auxiliary** buffer: memory the lowering adds inside one fused
+//!   kernel (a transposed operand, a pointwise temporary stored between
+//!   two loop nests, an output nobody reads), laid out back to back and
+//!   reused by the next kernel;
+//! - one vector per graph input (data, targets, parameters, optimizer
+//!   state, learning rate), owned by whoever binds it.
+//!
+//! An action borrows its buffers from these: the buffers it writes are
+//! cut out of the arena (or the auxiliary buffer) as disjoint mutable
+//! slices, the ones it reads come from the pieces in between. The plan
+//! guarantees that an action never reads memory it writes; the cutting
+//! checks it again and reports a violation as an internal error.
+
+use crate::error::LowerError;
+use crate::host::HostOp;
+use nnc_ir::{Graph, InputKind, OutputKind};
+use nnc_jit::CompiledKernel;
+
+/// The most buffers an action reads.
+pub(crate) const MAX_INPUTS: usize = 16;
+/// The most buffers an action writes.
+pub(crate) const MAX_OUTPUTS: usize = 8;
+
+/// What an action runs.
+pub(crate) enum Exec {
+    /// A compiled kernel.
+    Jit(CompiledKernel),
+    /// A host op over rows of `n` values.
+    Host { op: HostOp, n: usize },
+}
+
+/// One action: what runs, the slots it reads and the ones it writes.
+pub(crate) struct Action {
+    pub exec: Exec,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<usize>,
+}
+
+/// Where a slot's values live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// At this offset of the arena.
+    Arena(usize),
+    /// At this offset of the auxiliary buffer.
+    Aux(usize),
+    /// Graph input vector number `k`.
+    External(usize),
+}
+
+/// A slot: a place and a length.
+pub(crate) type Slot = (Place, usize);
+
+/// The sizes of a program's memory.
+pub(crate) struct Memory {
+    pub arena_len: usize,
+    pub aux_len: usize,
+    pub external_lens: Vec<usize>,
+}
+
+/// A graph lowered to compiled kernels over memory allocated once.
+/// Running it allocates nothing: each action borrows its buffers.
+pub struct Program {
+    graph: Graph,
+    arena: Vec<f32>,
+    aux: Vec<f32>,
+    externals: Vec<Vec<f32>>,
+    slots: Vec<Slot>,
+    node_slot: Vec<usize>,
+    actions: Vec<Action>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("arena", &self.arena.len())
+            .field("aux", &self.aux.len())
+            .field("actions", &self.actions.len())
+            .finish()
+    }
+}
+
+/// The pieces of a region left between the buffers an action writes:
+/// `(first element, values)`.
+struct Gaps<'a> {
+    parts: [(usize, &'a [f32]); MAX_OUTPUTS + 1],
+    count: usize,
+}
+
+impl<'a> Gaps<'a> {
+    fn new() -> Self {
+        Gaps {
+            parts: [(0, &[]); MAX_OUTPUTS + 1],
+            count: 0,
+        }
+    }
+
+    /// The `len` values at `offset`, if they lie in one piece.
+    fn find(&self, offset: usize, len: usize) -> Option<&'a [f32]> {
+        self.parts[..self.count]
+            .iter()
+            .find(|(start, part)| offset >= *start && offset + len <= start + part.len())
+            .map(|&(start, part)| &part[offset - start..offset - start + len])
+    }
+}
+
+fn overlap() -> LowerError {
+    LowerError::Internal {
+        message: "an action's buffers overlap or leave their memory".into(),
+    }
+}
+
+/// Cuts the buffers `writes` (`(output position, offset, length)`, at
+/// most [`MAX_OUTPUTS`]) out of `region` into `outs`, and records the
+/// pieces between them in `gaps`.
+fn carve<'a>(
+    region: &'a mut [f32],
+    writes: &mut [(usize, usize, usize)],
+    outs: &mut [&'a mut [f32]],
+    gaps: &mut Gaps<'a>,
+) -> Result<(), LowerError> {
+    writes.sort_unstable_by_key(|w| w.1);
+    let total = region.len();
+    let mut rest = region;
+    let mut cursor = 0;
+    for &(position, offset, len) in writes.iter() {
+        if offset < cursor || offset + len > total {
+            return Err(overlap());
+        }
+        let (gap, tail) = std::mem::take(&mut rest).split_at_mut(offset - cursor);
+        gaps.parts[gaps.count] = (cursor, gap);
+        gaps.count += 1;
+        let (written, tail) = tail.split_at_mut(len);
+        *outs.get_mut(position).ok_or_else(overlap)? = written;
+        rest = tail;
+        cursor = offset + len;
+    }
+    gaps.parts[gaps.count] = (cursor, rest);
+    gaps.count += 1;
+    Ok(())
+}
+
+impl Program {
+    pub(crate) fn new(
+        graph: Graph,
+        memory: Memory,
+        slots: Vec<Slot>,
+        node_slot: Vec<usize>,
+        actions: Vec<Action>,
+    ) -> Self {
+        Program {
+            graph,
+            arena: vec![0.0; memory.arena_len],
+            aux: vec![0.0; memory.aux_len],
+            externals: memory
+                .external_lens
+                .into_iter()
+                .map(|len| vec![0.0; len])
+                .collect(),
+            slots,
+            node_slot,
+            actions,
+        }
+    }
+
+    /// The graph this program runs.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// How many JIT kernels and host ops run per call of [`Program::run`].
+    pub fn action_counts(&self) -> (usize, usize) {
+        let jit = self
+            .actions
+            .iter()
+            .filter(|a| matches!(a.exec, Exec::Jit(_)))
+            .count();
+        (jit, self.actions.len() - jit)
+    }
+
+    /// A line per action, in order: the kernel's name and its buffers'
+    /// lengths, or the host op (for tests and for reading what a graph
+    /// became).
+    pub fn describe(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .map(|a| match &a.exec {
+                Exec::Jit(k) => {
+                    let lens: Vec<String> = k
+                        .kernel()
+                        .buffers
+                        .iter()
+                        .map(|b| format!("{}:{}", b.name, b.len))
+                        .collect();
+                    format!("jit {} ({})", k.kernel().name, lens.join(", "))
+                }
+                Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
+            })
+            .collect()
+    }
+
+    /// The elements of the arena and of the auxiliary buffer.
+    pub fn work_elements(&self) -> (usize, usize) {
+        (self.arena.len(), self.aux.len())
+    }
+
+    /// The elements of the arena, the auxiliary buffer and the graph
+    /// inputs together.
+    pub fn memory_elements(&self) -> usize {
+        self.arena.len() + self.aux.len() + self.externals.iter().map(Vec::len).sum::<usize>()
+    }
+
+    /// The vector of the graph input of `kind`, if the graph has one. It
+    /// may be replaced by another of the same length (the backend swaps
+    /// parameters in and out).
+    pub fn input_mut(&mut self, kind: InputKind) -> Option<&mut Vec<f32>> {
+        let node = self.graph.input(kind)?;
+        match self.slots.get(*self.node_slot.get(node.index())?)? {
+            (Place::External(k), _) => self.externals.get_mut(*k),
+            _ => None,
+        }
+    }
+
+    /// The values of the graph output of `kind` after [`Program::run`].
+    /// Gradients of a training program are not kept past their last use,
+    /// so they are not available.
+    pub fn output(&self, kind: OutputKind) -> Option<&[f32]> {
+        if matches!(kind, OutputKind::Gradient(_)) && self.graph.kind == nnc_ir::GraphKind::Training
+        {
+            return None;
+        }
+        let node = self.graph.output_of(kind)?.node;
+        let &(place, len) = self.slots.get(*self.node_slot.get(node.index())?)?;
+        match place {
+            Place::Arena(offset) => self.arena.get(offset..offset + len),
+            Place::Aux(offset) => self.aux.get(offset..offset + len),
+            Place::External(k) => self.externals.get(k).map(Vec::as_slice),
+        }
+    }
+
+    /// The first value of the output of `kind` (for scalar outputs).
+    pub fn scalar(&self, kind: OutputKind) -> Option<f32> {
+        self.output(kind).and_then(|v| v.first().copied())
+    }
+
+    /// Runs every action in order; `step_seed` drives the dropout masks.
+    pub fn run(&mut self, step_seed: u64) -> Result<(), LowerError> {
+        for index in 0..self.actions.len() {
+            self.run_action(index, step_seed)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every action in order, timing each (the order of
+    /// [`Program::describe`]); for finding the slow kernels.
+    pub fn run_profiled(&mut self, step_seed: u64) -> Result<Vec<std::time::Duration>, LowerError> {
+        let mut times = Vec::with_capacity(self.actions.len());
+        for index in 0..self.actions.len() {
+            let started = std::time::Instant::now();
+            self.run_action(index, step_seed)?;
+            times.push(started.elapsed());
+        }
+        Ok(times)
+    }
+
+    fn run_action(&mut self, index: usize, step_seed: u64) -> Result<(), LowerError> {
+        let Program {
+            arena,
+            aux,
+            externals,
+            slots,
+            actions,
+            ..
+        } = self;
+        let action = &actions[index];
+        let mut arena_writes = [(0, 0, 0); MAX_OUTPUTS];
+        let mut aux_writes = [(0, 0, 0); MAX_OUTPUTS];
+        let (mut na, mut nx) = (0, 0);
+        for (position, &slot) in action.outputs.iter().enumerate() {
+            match slots[slot] {
+                (Place::Arena(offset), len) => {
+                    arena_writes[na] = (position, offset, len);
+                    na += 1;
+                }
+                (Place::Aux(offset), len) => {
+                    aux_writes[nx] = (position, offset, len);
+                    nx += 1;
+                }
+                (Place::External(_), _) => return Err(overlap()),
+            }
+        }
+        let mut outs: [&mut [f32]; MAX_OUTPUTS] = Default::default();
+        let (mut arena_gaps, mut aux_gaps) = (Gaps::new(), Gaps::new());
+        {
+            // Split `outs` so both regions can fill it.
+            carve(arena, &mut arena_writes[..na], &mut outs, &mut arena_gaps)?;
+        }
+        let mut aux_outs: [&mut [f32]; MAX_OUTPUTS] = Default::default();
+        carve(aux, &mut aux_writes[..nx], &mut aux_outs, &mut aux_gaps)?;
+        for (position, &slot) in action.outputs.iter().enumerate() {
+            if matches!(slots[slot].0, Place::Aux(_)) {
+                outs[position] = std::mem::take(&mut aux_outs[position]);
+            }
+        }
+        let mut ins: [&[f32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+        for (i, &slot) in ins.iter_mut().zip(&action.inputs) {
+            *i = match slots[slot] {
+                (Place::Arena(offset), len) => arena_gaps.find(offset, len).ok_or_else(overlap)?,
+                (Place::Aux(offset), len) => aux_gaps.find(offset, len).ok_or_else(overlap)?,
+                (Place::External(k), _) => externals.get(k).ok_or_else(overlap)?,
+            };
+        }
+        let ins = &ins[..action.inputs.len()];
+        let outs = &mut outs[..action.outputs.len()];
+        match &action.exec {
+            Exec::Jit(kernel) => kernel
+                .call(ins, outs)
+                .map_err(|e| LowerError::jit(&kernel.kernel().name, e)),
+            Exec::Host { op, n } => {
+                let out = outs.first_mut().ok_or_else(overlap)?;
+                op.run(*n, ins, out, step_seed);
+                Ok(())
+            }
+        }
+    }
+}

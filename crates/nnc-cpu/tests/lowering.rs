@@ -1,0 +1,192 @@
+//! What the lowering makes of a graph: the kernels it emits for the book
+//! networks, determinism, and errors for what it does not lower yet.
+
+use nnc_check::program::{Model, Optimizer};
+use nnc_cpu::{lower, JitBackend, LowerError};
+use nnc_ir::backend::{Backend, BackendError, Batch, TrainSetup};
+use nnc_ir::{compile_inference_fused, compile_training_fused, init_params};
+use std::path::PathBuf;
+
+fn model_file(path: &str) -> Model {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let source = std::fs::read_to_string(root.join(path)).unwrap();
+    model(&source)
+}
+
+fn model(source: &str) -> Model {
+    let (file, syntax) = nnc_syntax::parse(source);
+    assert!(syntax.is_empty(), "{syntax:?}");
+    let checked = nnc_check::check(&file);
+    assert!(!checked.has_errors(), "{:?}", checked.errors);
+    checked.program.models.into_iter().next().unwrap()
+}
+
+fn training_lines(model: &Model, batch: usize) -> Vec<String> {
+    let setup = TrainSetup {
+        model,
+        optimizer: &Optimizer::Sgd,
+        batch_size: batch,
+        train_size: 50_000,
+    };
+    let graph = compile_training_fused(&setup, batch, None).unwrap();
+    lower(&graph).unwrap().describe()
+}
+
+#[test]
+fn w1_layers_are_matrix_products_with_the_bias_and_sigmoid_fused() {
+    let lines = training_lines(&model_file("models/mnist_784_30_10.nnet"), 10);
+    // The first layer: one kernel, x [10, 784] times W1^T [784, 30], bias
+    // of 30, writing the activations; no pointwise kernel for the sigmoid.
+    assert!(
+        lines[0].starts_with("jit k7_matmul0 (a:7840, b:23520, bias:30, c:300"),
+        "{lines:#?}"
+    );
+    assert!(lines[1].starts_with("jit k8_matmul0 (a:300, b:300, bias:10, c:100"));
+    // The cost's per-example values: a row kernel, from z.
+    assert!(lines[2].starts_with("jit k9_cost_sigmoid_cross_entropy0 (a:100, y:100, out:10)"));
+    assert!(lines.iter().all(|l| l.starts_with("jit ")), "no host ops");
+    let matmuls = lines.iter().filter(|l| l.contains("_matmul0 (")).count();
+    assert_eq!(matmuls, 5, "two forward, three backward products");
+    // One update kernel per parameter, plus the decay factor of each weight.
+    let updates = lines
+        .iter()
+        .filter(|l| l.starts_with("jit k1") && l.contains("pointwise"))
+        .count();
+    assert!(updates >= 4, "{lines:#?}");
+}
+
+#[test]
+fn w2_keeps_z_for_the_backward_pass_and_fuses_only_the_bias() {
+    let lines = training_lines(&model_file("models/mlp_1024_batch64.nnet"), 64);
+    // `dense_1.z` is yielded (relu_grad reads it), so the product writes z
+    // with the bias added, and a pointwise kernel applies the relu.
+    assert!(lines[0].starts_with("jit k9_matmul0 (a:50176, b:802816, bias:1024, c:65536"));
+    assert!(lines[1].starts_with("jit k9_pointwise2 (in0:65536, out0:65536"));
+    assert!(lines.iter().any(|l| l
+        .starts_with("jit k14_cost_softmax_log_likelihood_grad6 (z:640, y:640, dy:64, out:640)")));
+}
+
+#[test]
+fn inference_graphs_lower_with_softmax_and_the_correct_count() {
+    let m = model_file("models/mlp_1024_batch64.nnet");
+    let graph = compile_inference_fused(&m, 5, None).unwrap();
+    let lines = lower(&graph).unwrap().describe();
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("jit k11_softmax0 (x:50, out:50)")));
+    assert!(lines.iter().any(|l| l.starts_with("host CorrectCount")));
+}
+
+#[test]
+fn runs_are_bit_for_bit_identical() {
+    let m = model_file("models/mnist_784_30_10.nnet");
+    let run = || {
+        let mut backend = JitBackend::new();
+        let setup = TrainSetup {
+            model: &m,
+            optimizer: &Optimizer::Momentum { mu: 0.9 },
+            batch_size: 10,
+            train_size: 100,
+        };
+        backend.configure(&setup).unwrap();
+        backend.set_params(init_params(&m, 4)).unwrap();
+        let xs: Vec<f32> = (0..7840).map(|i| (i % 255) as f32 / 255.0).collect();
+        let ys: Vec<f32> = (0..10).map(|i| (i % 10) as f32).collect();
+        let mut costs = Vec::new();
+        for step in 0..3 {
+            let batch = Batch {
+                inputs: &xs,
+                targets: &ys,
+                len: 10,
+            };
+            costs.push(backend.train_step(batch, 0.1, step).unwrap().cost);
+        }
+        (costs, backend.params())
+    };
+    assert_eq!(run(), run());
+}
+
+fn configure_error(source: &str) -> BackendError {
+    let m = model(source);
+    let setup = TrainSetup {
+        model: &m,
+        optimizer: &Optimizer::Sgd,
+        batch_size: 2,
+        train_size: 10,
+    };
+    JitBackend::new().configure(&setup).unwrap_err()
+}
+
+#[test]
+fn pooling_is_an_unsupported_error_naming_the_op() {
+    let pool = configure_error(
+        "model p {
+           input x: [1, 4, 4]
+           layers {
+             max_pool(2) -> [1, 2, 2]
+             flatten -> [4]
+             dense(3, act: softmax)
+           }
+           cost log_likelihood
+         }",
+    );
+    assert!(
+        matches!(&pool, BackendError::Unsupported { what } if what.contains("pool")),
+        "{pool:?}"
+    );
+}
+
+#[test]
+fn lower_errors_name_the_op() {
+    let e = LowerError::Unsupported {
+        op: "conv2d".into(),
+    };
+    assert_eq!(e.to_string(), "the JIT backend does not lower `conv2d` yet");
+}
+
+/// Every model of the repository lowers, for training (with the plainest
+/// and the richest optimizer) and for inference, or is refused with an
+/// `Unsupported` error: never a panic, never an internal or JIT error.
+#[test]
+fn every_repository_model_lowers_or_is_unsupported() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let mut lowered = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "nnet"))
+        .collect();
+    entries.sort();
+    let adam = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+    for path in entries {
+        let source = std::fs::read_to_string(&path).unwrap();
+        let (file, _) = nnc_syntax::parse(&source);
+        let checked = nnc_check::check(&file);
+        for m in &checked.program.models {
+            let mut graphs = vec![compile_inference_fused(m, 3, None).unwrap()];
+            if m.cost.is_some() {
+                for optimizer in [&Optimizer::Sgd, &adam] {
+                    let setup = TrainSetup {
+                        model: m,
+                        optimizer,
+                        batch_size: 3,
+                        train_size: 30,
+                    };
+                    graphs.push(compile_training_fused(&setup, 3, None).unwrap());
+                }
+            }
+            for graph in graphs {
+                match lower(&graph) {
+                    Ok(_) => lowered += 1,
+                    Err(LowerError::Unsupported { .. }) => {}
+                    Err(e) => panic!("{}: {e}", path.display()),
+                }
+            }
+        }
+    }
+    assert!(lowered >= 40, "only {lowered} graphs lowered");
+}
