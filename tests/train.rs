@@ -279,3 +279,62 @@ fn usage_errors_exit_2() {
         text(&out.stderr)
     );
 }
+
+/// The JIT trains like the interpreter: same file, seed and data give the
+/// same accuracies within 0.3 points per epoch (the bound), and the
+/// JIT itself is deterministic.
+#[test]
+fn the_jit_backend_trains_like_the_interpreter() {
+    let dir = scratch("jit");
+    let file = small_mnist(&dir, "net.nnet", BOOK_NET, "..5_000");
+    let run = |backend: &str, log: &str| -> Vec<Value> {
+        let log = dir.join(log);
+        let log_arg = log.display().to_string();
+        let out = nnc(&[
+            "run",
+            &file,
+            "--backend",
+            backend,
+            "--quiet",
+            "--log",
+            &log_arg,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        read_log(&log)
+    };
+    let interp = run("interp", "interp.jsonl");
+    let jit = run("jit", "jit.jsonl");
+    let again = run("jit", "jit2.jsonl");
+    assert_eq!(interp.len(), 2);
+    assert_eq!(jit.len(), 2);
+    for (epoch, (a, b)) in interp.iter().zip(&jit).enumerate() {
+        for key in ["validation_accuracy", "test_accuracy"] {
+            let (a, b) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+            assert!(
+                (a - b).abs() <= 0.003,
+                "epoch {}: {key} interp {a} jit {b}",
+                epoch + 1
+            );
+        }
+        let (a, b) = (
+            a["train_cost"].as_f64().unwrap(),
+            b["train_cost"].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 1e-3 * a.abs(),
+            "epoch {}: train cost interp {a} jit {b}",
+            epoch + 1
+        );
+    }
+    assert!(
+        jit[1]["validation_accuracy"].as_f64().unwrap() > 0.85,
+        "{:?}",
+        jit[1]
+    );
+    let strip = |log: &[Value]| -> Vec<f64> {
+        log.iter()
+            .map(|l| l["validation_accuracy"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(strip(&jit), strip(&again), "the JIT is deterministic");
+}

@@ -81,6 +81,9 @@ pub(crate) fn positive() -> RangedU64ValueParser<usize> {
 pub enum BackendKind {
     /// The reference interpreter (ndarray, op by op).
     Interp,
+    /// Fused kernels compiled with Cranelift, matrix products by shape
+    /// (JIT micro-kernels or a library GEMM).
+    Jit,
 }
 
 /// Runs `nnc run` and returns its exit code.
@@ -356,6 +359,7 @@ pub(crate) fn train_failure(error: TrainError) -> Failure {
 pub(crate) fn make_backend(kind: BackendKind) -> Box<dyn Backend> {
     match kind {
         BackendKind::Interp => Box::new(nnc_interp::InterpBackend::new()),
+        BackendKind::Jit => Box::new(nnc_cpu::JitBackend::new()),
     }
 }
 

@@ -17,7 +17,9 @@
 //! 2. [`lower()`] walks the fused graph and turns each kernel into
 //!    actions (module `lower`): pointwise groups become one loop nest each
 //!    (module `pointwise`), matrix products use `nnc-jit`'s tiled builder
-//!    with the bias and activation fused into its epilogue where possible,
+//!    with the bias and activation fused into its epilogue where possible
+//!    (large products go to the `gemm` library instead, followed by the
+//!    epilogue as a JIT kernel; module `gemm`),
 //!    sums over the batch become column sums, per-example costs, softmax
 //!    and the softmax log-likelihood gradient are row kernels (module
 //!    `rows`). All kernels of a graph are compiled together into one
@@ -36,9 +38,14 @@
 //! networks with any cost, dropout, L1/L2 decay, and the sgd, momentum,
 //! Nesterov and Adam updates.
 //!
-//! Not lowered yet, reported as `BackendError::Unsupported` naming the op
-//! (never a panic): convolutions and their gradients, pooling, and
-//! broadcasts of a bias over tensors of rank above two.
+//! Convolutions and their two gradients, pooling (max, average, L2, any
+//! window, stride and padding, floor or ceil rounding) and its gradient,
+//! and a convolution's bias (added along the channel axis of a rank-4
+//! tensor, summed over the other axes for its gradient) are one kernel
+//! each (module `lower_conv`, kernels in `nnc_jit::kernels::conv` and
+//! `pool`); hence the book's convolutional networks. An op the lowering
+//! does not handle would be reported as `BackendError::Unsupported`
+//! naming it (never a panic).
 //!
 //! Host ops: the softmax gradient and the correct count (rows of a few
 //! values per example), reshapes (a copy) and dropout masks (drawn with
@@ -62,10 +69,11 @@
 //!   temporaries it stores between loop nests), and one vector per graph
 //!   input. On W2 (batch 64) the arena holds 2.9M values where one buffer
 //!   per value would take 6.2M. Parameters and optimizer state are swapped
-//!   in as input vectors and the new values copied out of the arena. (One
-//!   allocation remains below this crate: `nnc_jit::CompiledKernel::call`
-//!   builds its table of buffer pointers in a fresh vector on every call;
-//!   `tests/allocations.rs` counts.)
+//!   in as input vectors and the new values copied out of the arena.
+//!   Neither this crate nor `nnc-jit` allocates during a step; the one
+//!   exception is inside the `gemm` library, which allocates its packing
+//!   buffers on each call of a large product (module `gemm`);
+//!   `tests/allocations.rs` counts.
 //! * **Actions never read what they write.** The plan keeps a step's
 //!   inputs and outputs apart; [`Program::run`] cuts the written buffers
 //!   out of the arena as disjoint mutable slices and finds every read
@@ -75,12 +83,15 @@
 //!   [`LowerError::Unsupported`]; a kernel the JIT rejects is
 //!   [`LowerError::Jit`]; neither panics.
 //! * **Determinism.** Kernels run in a fixed order and each does the same
-//!   operations in the same order every call.
+//!   operations in the same order every call (library products on two
+//!   threads too: each block of the result is summed by one thread).
 
 mod backend;
 mod error;
+mod gemm;
 mod host;
 mod lower;
+mod lower_conv;
 mod pointwise;
 mod program;
 mod rows;

@@ -20,16 +20,23 @@
 //!   by a bias add (and an activation) whose intermediate values are used
 //!   nowhere else becomes one kernel with the fused epilogue. A product
 //!   with its first operand transposed first transposes that operand into
-//!   a buffer of its own.
+//!   a buffer of its own. A large product is instead a library product
+//!   (see [`crate::gemm`]), which reads transposed operands in place,
+//!   followed by a pointwise kernel for its bias and activation, if any.
 //! - sums over leading (trailing) axes are column (row) sums.
 //! - per-example costs, softmax and the softmax log-likelihood gradient
 //!   are row kernels (see [`crate::rows`]).
+//! - convolutions and their gradients, pooling and its gradient, and a
+//!   bias added along the channel axis of a rank-4 tensor (and its sum)
+//!   are one kernel each (see [`crate::lower_conv`]).
 //! - the softmax gradient, the correct count, reshapes and dropout masks
 //!   are host ops (see [`crate::host`]).
 //! - anything else is [`LowerError::Unsupported`], naming the op.
 
 use crate::error::LowerError;
+use crate::gemm::{self, LibraryProduct};
 use crate::host::HostOp;
+use crate::lower_conv;
 use crate::pointwise::{is_pointwise, operand_bcast, Bcast, Group, GroupOp, Src};
 use crate::program::{Action, Exec, Memory, Place, Program, Slot, MAX_INPUTS, MAX_OUTPUTS};
 use crate::rows;
@@ -44,6 +51,7 @@ use std::collections::HashMap;
 enum Pending {
     Jit(Kernel),
     Host(HostOp, usize),
+    Library(LibraryProduct),
 }
 
 struct Lowering<'g> {
@@ -141,6 +149,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
         let exec = match pending {
             Pending::Jit(_) => Exec::Jit(compiled.next().ok_or_else(|| internal("kernel count"))?),
             Pending::Host(op, n) => Exec::Host { op, n },
+            Pending::Library(p) => Exec::Library(p),
         };
         actions.push(Action {
             exec,
@@ -268,7 +277,9 @@ impl Lowering<'_> {
                 continue;
             }
             let op = &k.body[j];
-            if is_pointwise(&op.op) {
+            let arg_shapes: Vec<&[usize]> =
+                op.args.iter().map(|&a| self.arg_shape(&s, a)).collect();
+            if is_pointwise(&op.op) && !lower_conv::is_channel_bias(&op.op, &arg_shapes) {
                 // Values of open groups of another shape are closed first.
                 for arg in &op.args {
                     if let Arg::Value(i) = *arg {
@@ -413,6 +424,11 @@ impl Lowering<'_> {
         }
         let name = format!("k{}_{}{}", s.node.index(), op.op.mnemonic(), j);
         let row_len = |shape: &[usize]| shape.iter().skip(1).product::<usize>();
+        let arg_shapes: Vec<&[usize]> = args.iter().map(|&a| self.arg_shape(s, a)).collect();
+        if let Some(kernel) = lower_conv::kernel(&name, &op.op, &arg_shapes, &op.shape)? {
+            let out = self.out_slot(s, j);
+            return self.push(Pending::Jit(kernel), slots, vec![out]);
+        }
         match &op.op {
             Op::MatMul { ta, tb } => self.matmul(s, j, *ta, *tb, &name),
             Op::SumAxes { axes } => {
@@ -482,7 +498,10 @@ impl Lowering<'_> {
         let n = if tb { b0 } else { b1 };
         let mut a_slot = self.arg_slot(s, a)?;
         let b_slot = self.arg_slot(s, b)?;
-        if ta {
+        // Large products go to the library, which reads a transposed `A`
+        // in place (module `gemm`).
+        let library = gemm::use_library(m, k, n);
+        if ta && !library {
             let t = self.fresh_aux(m * k);
             let kernel = transpose(&format!("{name}_transpose"), a0, a1);
             self.push(Pending::Jit(kernel), vec![a_slot], vec![t])?;
@@ -539,6 +558,32 @@ impl Lowering<'_> {
             activation,
         };
         let out = self.out_slot(s, last);
+        if library {
+            let threads = gemm::threads_for(m, k, n);
+            let product = Pending::Library(LibraryProduct {
+                m,
+                k,
+                n,
+                ta,
+                tb,
+                threads,
+            });
+            if bias.is_none() && activation == Activation::None {
+                return self.push(product, vec![a_slot, b_slot], vec![out]);
+            }
+            let t = self.fresh_aux(m * n);
+            self.push(product, vec![a_slot, b_slot], vec![t])?;
+            let kernel = gemm::epilogue(
+                &format!("{name}_epilogue"),
+                m,
+                n,
+                bias.is_some(),
+                activation,
+            );
+            let mut inputs = vec![t];
+            inputs.extend(bias);
+            return self.push(Pending::Jit(kernel), inputs, vec![out]);
+        }
         let mut inputs = vec![a_slot, b_slot];
         inputs.extend(bias);
         self.push(Pending::Jit(matmul(name, spec)), inputs, vec![out])

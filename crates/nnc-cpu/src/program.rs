@@ -19,6 +19,7 @@
 //! checks it again and reports a violation as an internal error.
 
 use crate::error::LowerError;
+use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
 use nnc_ir::{Graph, InputKind, OutputKind};
 use nnc_jit::CompiledKernel;
@@ -34,6 +35,8 @@ pub(crate) enum Exec {
     Jit(CompiledKernel),
     /// A host op over rows of `n` values.
     Host { op: HostOp, n: usize },
+    /// A matrix product computed by the `gemm` library.
+    Library(LibraryProduct),
 }
 
 /// One action: what runs, the slots it reads and the ones it writes.
@@ -201,6 +204,10 @@ impl Program {
                     format!("jit {} ({})", k.kernel().name, lens.join(", "))
                 }
                 Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
+                Exec::Library(p) => format!(
+                    "library gemm {}x{}x{} (ta:{}, tb:{})",
+                    p.m, p.k, p.n, p.ta, p.tb
+                ),
             })
             .collect()
     }
@@ -327,6 +334,10 @@ impl Program {
                 op.run(*n, ins, out, step_seed);
                 Ok(())
             }
+            Exec::Library(product) => match (ins, outs) {
+                ([a, b], [c]) => product.run(a, b, c),
+                _ => Err(overlap()),
+            },
         }
     }
 }

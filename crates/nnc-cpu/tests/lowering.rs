@@ -3,7 +3,7 @@
 
 use nnc_check::program::{Model, Optimizer};
 use nnc_cpu::{lower, JitBackend, LowerError};
-use nnc_ir::backend::{Backend, BackendError, Batch, TrainSetup};
+use nnc_ir::backend::{Backend, Batch, TrainSetup};
 use nnc_ir::{compile_inference_fused, compile_training_fused, init_params};
 use std::path::PathBuf;
 
@@ -35,17 +35,22 @@ fn training_lines(model: &Model, batch: usize) -> Vec<String> {
 #[test]
 fn w1_layers_are_matrix_products_with_the_bias_and_sigmoid_fused() {
     let lines = training_lines(&model_file("models/mnist_784_30_10.nnet"), 10);
-    // The first layer: one kernel, x [10, 784] times W1^T [784, 30], bias
-    // of 30, writing the activations; no pointwise kernel for the sigmoid.
+    // The first layer: x [10, 784] times W1^T [784, 30] by the library
+    // (module `gemm`), then one kernel adding the bias of 30 and applying
+    // the sigmoid; the second, small, one kernel with the fused epilogue.
     assert!(
-        lines[0].starts_with("jit k7_matmul0 (a:7840, b:23520, bias:30, c:300"),
+        lines[0].starts_with("library gemm 10x784x30 (ta:false, tb:true)"),
         "{lines:#?}"
     );
-    assert!(lines[1].starts_with("jit k8_matmul0 (a:300, b:300, bias:10, c:100"));
+    assert!(lines[1].starts_with("jit k7_matmul0_epilogue (in0:300, in1:30, out:300)"));
+    assert!(lines[2].starts_with("jit k8_matmul0 (a:300, b:300, bias:10, c:100"));
     // The cost's per-example values: a row kernel, from z.
-    assert!(lines[2].starts_with("jit k9_cost_sigmoid_cross_entropy0 (a:100, y:100, out:10)"));
-    assert!(lines.iter().all(|l| l.starts_with("jit ")), "no host ops");
-    let matmuls = lines.iter().filter(|l| l.contains("_matmul0 (")).count();
+    assert!(lines[3].starts_with("jit k9_cost_sigmoid_cross_entropy0 (a:100, y:100, out:10)"));
+    assert!(lines.iter().all(|l| !l.starts_with("host ")), "no host ops");
+    let matmuls = lines
+        .iter()
+        .filter(|l| l.contains("_matmul0 (") || l.starts_with("library gemm"))
+        .count();
     assert_eq!(matmuls, 5, "two forward, three backward products");
     // One update kernel per parameter, plus the decay factor of each weight.
     let updates = lines
@@ -60,8 +65,10 @@ fn w2_keeps_z_for_the_backward_pass_and_fuses_only_the_bias() {
     let lines = training_lines(&model_file("models/mlp_1024_batch64.nnet"), 64);
     // `dense_1.z` is yielded (relu_grad reads it), so the product writes z
     // with the bias added, and a pointwise kernel applies the relu.
-    assert!(lines[0].starts_with("jit k9_matmul0 (a:50176, b:802816, bias:1024, c:65536"));
-    assert!(lines[1].starts_with("jit k9_pointwise2 (in0:65536, out0:65536"));
+    // The product itself goes to the library, the bias to an epilogue kernel.
+    assert!(lines[0].starts_with("library gemm 64x784x1024 (ta:false, tb:true)"));
+    assert!(lines[1].starts_with("jit k9_matmul0_epilogue (in0:65536, in1:1024, out:65536)"));
+    assert!(lines[2].starts_with("jit k9_pointwise2 (in0:65536, out0:65536"));
     assert!(lines.iter().any(|l| l
         .starts_with("jit k14_cost_softmax_log_likelihood_grad6 (z:640, y:640, dy:64, out:640)")));
 }
@@ -106,23 +113,13 @@ fn runs_are_bit_for_bit_identical() {
     assert_eq!(run(), run());
 }
 
-fn configure_error(source: &str) -> BackendError {
-    let m = model(source);
-    let setup = TrainSetup {
-        model: &m,
-        optimizer: &Optimizer::Sgd,
-        batch_size: 2,
-        train_size: 10,
-    };
-    JitBackend::new().configure(&setup).unwrap_err()
-}
-
 #[test]
-fn pooling_is_an_unsupported_error_naming_the_op() {
-    let pool = configure_error(
+fn pooling_and_its_gradient_are_one_kernel_each() {
+    let m = model(
         "model p {
-           input x: [1, 4, 4]
+           input x: [1, 5, 5]
            layers {
+             conv2d(1, kernel: 2) -> [1, 4, 4]
              max_pool(2) -> [1, 2, 2]
              flatten -> [4]
              dense(3, act: softmax)
@@ -130,9 +127,23 @@ fn pooling_is_an_unsupported_error_naming_the_op() {
            cost log_likelihood
          }",
     );
+    let lines = training_lines(&m, 2);
+    // The pooling, then its gradient (reading x, y and dy).
+    let pools: Vec<_> = lines.iter().filter(|l| l.contains("pool")).collect();
+    assert_eq!(pools.len(), 2, "{lines:#?}");
+    assert!(pools[0].contains("max_pool0 (x:32, y:8)"), "{lines:#?}");
+    assert!(pools[1].contains("(x:32, y:8, dy:8, dx:32)"), "{lines:#?}");
+    // The convolution, its weight gradient and its bias gradient, all
+    // JIT kernels.
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("jit") && l.contains("conv2d0 (")));
+    assert!(lines.iter().any(|l| l.contains("conv2d_weight_grad")));
     assert!(
-        matches!(&pool, BackendError::Unsupported { what } if what.contains("pool")),
-        "{pool:?}"
+        lines
+            .iter()
+            .all(|l| !l.starts_with("host") || l.contains("Copy")),
+        "{lines:#?}"
     );
 }
 

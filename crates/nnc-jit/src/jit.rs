@@ -79,6 +79,13 @@ pub struct CompiledKernel {
     /// One zero-initialised vector per [`Access::Scratch`] buffer, in
     /// declaration order.
     scratch: RefCell<Vec<Vec<f32>>>,
+    /// The table of buffer pointers handed to the code, one per buffer in
+    /// declaration order, allocated once here so that [`CompiledKernel::call`]
+    /// allocates nothing. Each call overwrites every entry before the code
+    /// runs and resets them to null pointers after it returns, so no stale
+    /// pointer is ever read (an early error return may leave some entries
+    /// set; the next call overwrites them all before use).
+    table: RefCell<Vec<*mut f32>>,
     _code: Rc<Code>,
 }
 
@@ -174,6 +181,7 @@ fn compile_with(
                 code_size,
                 compile_time,
                 scratch: RefCell::new(scratch),
+                table: RefCell::new(vec![std::ptr::null_mut(); kernel.buffers.len()]),
                 _code: Rc::clone(&code),
             }
         })
@@ -217,11 +225,14 @@ impl CompiledKernel {
                 });
             }
         }
-        let mut table: Vec<*mut f32> = Vec::with_capacity(decls.len());
+        let mut table = self.table.borrow_mut();
+        if table.len() != decls.len() {
+            return Err(JitError::Codegen("pointer table out of step".into()));
+        }
         let mut scratch = self.scratch.borrow_mut();
         let mut scratch = scratch.iter_mut();
         let (mut next_in, mut next_out) = (0, 0);
-        for d in decls {
+        for (slot, d) in table.iter_mut().zip(decls) {
             let (len, ptr) = match d.access {
                 Access::Read => {
                     let s = inputs[next_in];
@@ -246,7 +257,7 @@ impl CompiledKernel {
                     found: len,
                 });
             }
-            table.push(ptr);
+            *slot = ptr;
         }
         // SAFETY: the code was generated from `self.kernel`, which passed
         // `validate`: every load and store touches elements `0..len` of its
@@ -254,13 +265,15 @@ impl CompiledKernel {
         // and stores target `Write` buffers only. Each pointer in `table`
         // comes from a slice of exactly `len` elements borrowed for the whole
         // call (scratch vectors are owned by `self` and borrowed mutably
-        // through the `RefCell` for the call); `Write` buffers are exclusive borrows, so no two buffers a
+        // through the `RefCell` for the call, as is `table` itself);
+        // `Write` buffers are exclusive borrows, so no two buffers a
         // store can reach overlap each other or any input, and inputs
         // (shared borrows of plain `f32`) cannot change during the call,
         // which justifies the `readonly` flag on their loads. The code
         // memory is kept alive by `self._code`. The function reads `table`
         // (`decls.len()` pointers) and nothing else of the caller's memory.
         unsafe { (self.entry)(table.as_ptr()) };
+        table.fill(std::ptr::null_mut());
         Ok(())
     }
 }

@@ -6,12 +6,18 @@
 //! follow, so every size is supported and no access ever strays past a
 //! buffer's end (which the validator checks again).
 
+mod conv;
 mod elementwise;
 mod matmul;
+mod pool;
 mod reduce;
 
+pub use conv::{
+    channel_bias_add, channel_sum, conv2d, conv2d_input_grad, conv2d_weight_grad, ConvSpec,
+};
 pub use elementwise::{axpy, elementwise, scale, Operand};
 pub use matmul::{matmul, MatmulSpec};
+pub use pool::{pool, pool_grad, PoolReduce, PoolSpec};
 pub use reduce::{col_sum, row_sum};
 
 use crate::ir::{Expr, Ty, UnOp};

@@ -1,0 +1,247 @@
+//! Matrix products computed by the `gemm` library, for the shapes where it
+//! beats `nnc-jit`'s tiled kernel (see "Matrix products" in
+//! ARCHITECTURE.md for the measurements behind [`use_library`]).
+//!
+//! A library product is an action of its own ([`LibraryProduct`]); the
+//! bias and activation that `nnc-jit` would fuse into the product's
+//! epilogue become a second, pointwise JIT kernel ([`epilogue`]) run right
+//! after it on the product's result, which is still in cache (the largest,
+//! `64 x 1024`, is 256 KiB). Transposed operands are read in place through
+//! the library's strides, so no transposing kernel runs before it.
+//!
+//! The library allocates its packing buffers on every call that packs
+//! (the one allocation left in a training step; `tests/allocations.rs`
+//! bounds it). Products of at least 16M multiply-adds (the four large W2
+//! products) run on two threads of rayon's global pool when the machine
+//! has two cores, where the measurements show 1.2x to 1.9x; the rest run
+//! single-threaded. The split is over blocks of the result, each summed
+//! over `k` by one thread in a fixed order, so results do not depend on
+//! the thread count (tested below).
+
+use crate::error::LowerError;
+use nnc_jit::kernels::{elementwise, Activation, Operand};
+use nnc_jit::Kernel;
+
+/// Products with fewer multiply-adds than this (`m * k * n`) stay with
+/// `nnc-jit`: at the W1 shapes (`10 x 30 x 10`, `10 x 10 x 30`) its kernel
+/// is as fast or faster and keeps the epilogue in registers; from
+/// `10 x 784 x 30` (235k) up the library is as fast or, on every W2
+/// shape, 1.5 to 3 times faster.
+const LIBRARY_MIN_MACS: usize = 100_000;
+
+/// Whether the product `[m, k] x [k, n]` goes to the library.
+pub(crate) fn use_library(m: usize, k: usize, n: usize) -> bool {
+    m.saturating_mul(k).saturating_mul(n) >= LIBRARY_MIN_MACS
+}
+
+/// Products with at least this many multiply-adds are split over two
+/// threads, when the machine has two cores or more.
+const TWO_THREADS_MIN_MACS: usize = 16_000_000;
+
+/// The threads for the product `[m, k] x [k, n]` (decided at lowering:
+/// asking the system for its cores allocates).
+pub(crate) fn threads_for(m: usize, k: usize, n: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let macs = m.saturating_mul(k).saturating_mul(n);
+    if macs >= TWO_THREADS_MIN_MACS && cores >= 2 {
+        2
+    } else {
+        1
+    }
+}
+
+/// `C[m, n] = op(A) op(B)`: `A` is stored `[m, k]`, or `[k, m]` and used
+/// transposed when `ta`; `B` is stored `[k, n]`, or `[n, k]` and used
+/// transposed when `tb`; `C` is row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LibraryProduct {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub ta: bool,
+    pub tb: bool,
+    /// 1, or 2 to split the product over two threads of rayon's pool.
+    pub threads: usize,
+}
+
+impl LibraryProduct {
+    /// Computes the product of `a` and `b` into `c`. Every slice must have
+    /// exactly its matrix's length (checked; a mismatch is an error).
+    pub(crate) fn run(&self, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), LowerError> {
+        let (m, k, n) = (self.m, self.k, self.n);
+        if a.len() != m * k || b.len() != k * n || c.len() != m * n {
+            return Err(LowerError::Internal {
+                message: format!(
+                    "a {m}x{k}x{n} library product given buffers of {}, {} and {} values",
+                    a.len(),
+                    b.len(),
+                    c.len()
+                ),
+            });
+        }
+        // Element `(i, p)` of `op(A)` lies at `i * a_rs + p * a_cs`, and
+        // likewise for `op(B)` and `C`.
+        let (a_rs, a_cs) = if self.ta { (1, m) } else { (k, 1) };
+        let (b_rs, b_cs) = if self.tb { (1, k) } else { (n, 1) };
+        let parallelism = if self.threads > 1 {
+            gemm::Parallelism::Rayon(self.threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: with the length checks above, every element the strides
+        // reach (`i < m`, `p < k`, `j < n`) lies inside its slice: for `A`,
+        // `i * a_rs + p * a_cs <= (m - 1) * k + (k - 1) < m * k` (or the
+        // transposed bound), and the same for `B` and `C`. `c` is an
+        // exclusive borrow, so it overlaps neither input, and the inputs
+        // (shared borrows) cannot change during the call. With
+        // `read_dst = false` and `alpha = 0` the library writes `C` without
+        // reading it; `beta = 1` scales the product by one; no conjugation
+        // (real numbers). With two threads the library's workers only
+        // touch these buffers inside the call, which returns after they
+        // finish (rayon's scoped parallelism), so nothing outlives it.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                a_cs as isize,
+                a_rs as isize,
+                b.as_ptr(),
+                b_cs as isize,
+                b_rs as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The epilogue of a library product as a JIT kernel: `out = act(c +
+/// bias)` over a `rows x cols` result, the bias (a row of `cols`) added
+/// only when `bias` is set. Buffers: the product, then the bias if any
+/// (read), then the output (written).
+pub(crate) fn epilogue(
+    name: &str,
+    rows: usize,
+    cols: usize,
+    bias: bool,
+    activation: Activation,
+) -> Kernel {
+    let operands: &[Operand] = if bias {
+        &[Operand::Full, Operand::Row]
+    } else {
+        &[Operand::Full]
+    };
+    elementwise(name, rows, cols, operands, |x, ty| {
+        let v = match x {
+            [c, b] => nnc_jit::Expr::add(c.clone(), b.clone()),
+            [c, ..] => c.clone(),
+            [] => nnc_jit::Expr::constant(0.0, ty),
+        };
+        activation.apply(v, ty)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The library agrees with a plain triple loop in all four transpose
+    /// combinations, on a shape that is no multiple of any register tile.
+    #[test]
+    fn library_product_matches_a_plain_loop() {
+        let (m, k, n) = (7, 13, 5);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 8.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 13) as f32 - 6.0) / 8.0)
+            .collect();
+        for ta in [false, true] {
+            for tb in [false, true] {
+                let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] };
+                let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] };
+                let mut c = vec![f32::NAN; m * n];
+                LibraryProduct {
+                    m,
+                    k,
+                    n,
+                    ta,
+                    tb,
+                    threads: 1,
+                }
+                .run(&a, &b, &mut c)
+                .unwrap();
+                for i in 0..m {
+                    for j in 0..n {
+                        let want: f32 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                        let got = c[i * n + j];
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                            "{got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_lengths_are_an_error() {
+        let p = LibraryProduct {
+            m: 2,
+            k: 3,
+            n: 4,
+            ta: false,
+            tb: false,
+            threads: 1,
+        };
+        let mut c = vec![0.0; 8];
+        assert!(p.run(&[0.0; 5], &[0.0; 12], &mut c).is_err());
+    }
+
+    /// Two threads give bit-for-bit the result of one, on a W2 shape.
+    #[test]
+    fn two_threads_compute_the_same_bits_as_one() {
+        let (m, k, n) = (64, 1024, 1024);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 8.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 13) as f32 - 6.0) / 8.0)
+            .collect();
+        let run = |threads| {
+            let mut c = vec![0.0; m * n];
+            LibraryProduct {
+                m,
+                k,
+                n,
+                ta: false,
+                tb: true,
+                threads,
+            }
+            .run(&a, &b, &mut c)
+            .unwrap();
+            c
+        };
+        let one = run(1);
+        assert!(one
+            .iter()
+            .zip(run(2))
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(one
+            .iter()
+            .zip(run(2))
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+}
