@@ -1,4 +1,6 @@
-//! `nnc emit ir FILE`: print the tensor IR of a model, after any pass.
+//! `nnc emit ir FILE`: print the tensor IR of a model, after any pass;
+//! `nnc emit clif FILE`: print the Cranelift IR of every kernel the JIT
+//! backend compiles for it.
 //!
 //! By default this is the training-step graph of the first phase of the
 //! file's train block (forward, backward and optimizer update) at that
@@ -9,13 +11,25 @@
 //! the L2/L1 decay: it is read from the split's bounds when they are written
 //! (`train_file[..50_000]`), otherwise from the data files, or given with
 //! `--train-size`.
+//!
+//! `nnc emit clif` builds the same graph through every pass (fused, as the
+//! JIT backend runs it), lowers it with `nnc_cpu::lower`, and prints each
+//! action in execution order: a header `; kernel N: NAME (jit)` followed by
+//! the kernel's Cranelift IR as handed to the code generator
+//! (`nnc_jit::clif_text`), or a single comment line for a host op or a
+//! product computed by the `gemm` library (no Cranelift IR for those). The
+//! text is the host's: on a host without FMA, multiply-adds appear as an
+//! `fmul` and an `fadd`.
 
 use crate::run::{pick_train, Failure};
 use clap::{Args, Subcommand};
 use nnc_check::program::{Program, Split, TrainSpec};
 use nnc_cli::driver::{self, Options};
+use nnc_cpu::Step;
 use nnc_diag::render;
 use nnc_ir::backend::TrainSetup;
+use nnc_ir::Graph;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,18 +39,17 @@ use std::process::ExitCode;
 pub enum EmitKind {
     /// The tensor IR: one node per line, with shapes and names.
     Ir(IrArgs),
+    /// The Cranelift IR of every kernel the JIT backend compiles, in
+    /// execution order.
+    Clif(ClifArgs),
 }
 
+/// Which graph of a file to build: shared by `emit ir` and `emit clif`.
 #[derive(Args, Debug)]
-pub struct IrArgs {
+pub struct GraphArgs {
     /// The .nnet file.
     pub file: PathBuf,
-    /// Stop after this pass (training: lower, autodiff, update, simplify, dce,
-    /// fuse; inference: lower, simplify, dce, fuse). Without it, the graph
-    /// after `dce`, as the interpreter runs it.
-    #[arg(long, value_name = "PASS")]
-    pub after: Option<String>,
-    /// Print the inference graph (no gradients, no update, no dropout).
+    /// Use the inference graph (no gradients, no update, no dropout).
     #[arg(long)]
     pub inference: bool,
     /// Which train block, by its model's name (when the file has several).
@@ -53,10 +66,30 @@ pub struct IrArgs {
     pub train_size: Option<usize>,
 }
 
+#[derive(Args, Debug)]
+pub struct IrArgs {
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    /// Stop after this pass (training: lower, autodiff, update, simplify, dce,
+    /// fuse; inference: lower, simplify, dce, fuse). Without it, the graph
+    /// after `dce`, as the interpreter runs it.
+    #[arg(long, value_name = "PASS")]
+    pub after: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ClifArgs {
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
 /// Runs `nnc emit` and returns its exit code.
 pub fn emit(kind: &EmitKind) -> ExitCode {
-    let EmitKind::Ir(args) = kind;
-    match emit_ir(args) {
+    let result = match kind {
+        EmitKind::Ir(args) => emit_ir(args),
+        EmitKind::Clif(args) => emit_clif(args),
+    };
+    match result {
         Ok(text) => {
             // A closed pipe (`nnc emit ir f | head`) is not an error worth a message.
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -70,6 +103,50 @@ pub fn emit(kind: &EmitKind) -> ExitCode {
 }
 
 fn emit_ir(args: &IrArgs) -> Result<String, Failure> {
+    // The interpreter runs the graph after `dce`; `fuse` (the kernels the JIT
+    // compiles) is shown only when asked for.
+    let after = args.after.as_deref().or(Some("dce"));
+    build_graph(&args.graph, after, "its IR").map(|g| nnc_ir::print(&g))
+}
+
+fn emit_clif(args: &ClifArgs) -> Result<String, Failure> {
+    // The JIT backend lowers the graph after every pass, `fuse` included.
+    let graph = build_graph(&args.graph, None, "its Cranelift IR")?;
+    let program = nnc_cpu::lower(&graph).map_err(|e| Failure::problem(e.to_string()))?;
+    let mut text = String::new();
+    for (n, step) in program.steps().enumerate() {
+        match step {
+            Step::Jit(kernel) => {
+                let clif = nnc_jit::clif_text(kernel)
+                    .map_err(|e| Failure::problem(format!("kernel `{}`: {e}", kernel.name)))?;
+                let _ = writeln!(text, "; kernel {n}: {} (jit)", kernel.name);
+                text.push_str(&clif);
+                if !clif.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
+            Step::Host(what) => {
+                let _ = writeln!(
+                    text,
+                    "; kernel {n}: {what} (host): plain Rust, no Cranelift IR"
+                );
+            }
+            Step::Library(what) => {
+                let _ = writeln!(
+                    text,
+                    "; kernel {n}: gemm (library): {what}; no Cranelift IR"
+                );
+            }
+        }
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Checks `args.file` and builds the graph it asks for, stopped after the
+/// pass `after` (`None`: every pass, `fuse` included). `what` names the
+/// output in the error for a file with errors.
+fn build_graph(args: &GraphArgs, after: Option<&str>, what: &str) -> Result<Graph, Failure> {
     let name = args.file.display().to_string();
     let source = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
@@ -81,7 +158,7 @@ fn emit_ir(args: &IrArgs) -> Result<String, Failure> {
             render::to_text(&report.diagnostics, &name, &source, false)
         );
         return Err(Failure::problem(format!(
-            "`{name}` has errors; fix them to see its IR"
+            "`{name}` has errors; fix them to see {what}"
         )));
     };
     let spec = pick_train(program, &name, args.train.as_deref())?;
@@ -99,9 +176,6 @@ fn emit_ir(args: &IrArgs) -> Result<String, Failure> {
     if batch == 0 {
         return Err(Failure::usage("the batch size must be at least 1"));
     }
-    // The interpreter runs the graph after `dce`; `fuse` (the kernels the JIT
-    // compiles) is shown only when asked for.
-    let after = args.after.as_deref().or(Some("dce"));
     let graph = if args.inference {
         nnc_ir::compile_inference_fused(model, batch, after)
     } else {
@@ -117,9 +191,7 @@ fn emit_ir(args: &IrArgs) -> Result<String, Failure> {
         };
         nnc_ir::compile_training_fused(&setup, batch, after)
     };
-    graph
-        .map(|g| nnc_ir::print(&g))
-        .map_err(|e| Failure::usage(e.to_string()))
+    graph.map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// The `n` of the decay: the written bounds of the training split, or the

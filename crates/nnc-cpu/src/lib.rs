@@ -8,8 +8,9 @@
 //! `nnc_ir::compile_inference_fused`): each fused kernel is lowered to a
 //! few `nnc-jit` loop nests, compiled once per graph, and called every
 //! step. [`JitBackend`] implements `nnc_ir::backend::Backend`, so the
-//! training loop can drive it exactly as it drives the interpreter. It is
-//! not exposed on the command line yet.
+//! training loop can drive it exactly as it drives the interpreter; the
+//! command line offers it as `nnc run --backend jit` and shows its kernels
+//! with `nnc emit clif`.
 //!
 //! # Pipeline
 //!
@@ -99,4 +100,4 @@ mod rows;
 pub use backend::JitBackend;
 pub use error::LowerError;
 pub use lower::lower;
-pub use program::Program;
+pub use program::{Program, Step};

@@ -67,6 +67,18 @@ pub(crate) struct Memory {
     pub external_lens: Vec<usize>,
 }
 
+/// One action of a [`Program`] as [`Program::steps`] shows it.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// A JIT-compiled kernel.
+    Jit(&'a nnc_jit::Kernel),
+    /// A host op (plain Rust between kernels), described.
+    Host(String),
+    /// A matrix product computed by the `gemm` library, described with
+    /// its shape and why it goes there.
+    Library(String),
+}
+
 /// A graph lowered to compiled kernels over memory allocated once.
 /// Running it allocates nothing: each action borrows its buffers.
 pub struct Program {
@@ -210,6 +222,27 @@ impl Program {
                 ),
             })
             .collect()
+    }
+
+    /// What each action runs, in execution order (for listings such as
+    /// `nnc emit clif`): the JIT kernel itself, or a description of a
+    /// host op or a library product.
+    pub fn steps(&self) -> impl Iterator<Item = Step<'_>> {
+        self.actions.iter().map(|a| match &a.exec {
+            Exec::Jit(k) => Step::Jit(k.kernel()),
+            Exec::Host { op, n } => Step::Host(format!("{op:?} over rows of {n}")),
+            Exec::Library(p) => Step::Library(format!(
+                "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds: \
+                 large enough that the gemm library beats nnc-jit's tiled kernel",
+                p.m,
+                p.k,
+                p.k,
+                p.n,
+                p.ta,
+                p.tb,
+                p.m.saturating_mul(p.k).saturating_mul(p.n)
+            )),
+        })
     }
 
     /// The elements of the arena and of the auxiliary buffer.
