@@ -9,8 +9,9 @@
 use crate::lower::lower;
 use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
-use nnc_ir::params::same_state_layout;
+use nnc_ir::backend::{
+    Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
+};
 use nnc_ir::{
     compile_inference_fused, compile_training_fused, optimizer_state, param_specs, InputKind,
     OutputKind,
@@ -108,23 +109,20 @@ impl Backend for JitBackend {
     }
 
     fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError> {
-        let model_changed = self.model.as_deref() != Some(setup.model);
-        let state_kept = !model_changed
-            && self
-                .optimizer
-                .as_ref()
-                .is_some_and(|old| same_state_layout(old, setup.optimizer));
-        let programs_kept = state_kept
-            && self.optimizer.as_ref() == Some(setup.optimizer)
-            && self.train_size == setup.train_size;
-        if model_changed {
+        let reuse = Reuse::between(
+            self.model.as_deref(),
+            self.optimizer.as_ref(),
+            self.train_size,
+            setup,
+        );
+        if reuse.model_changed {
             self.model = Some(Arc::new(setup.model.clone()));
             self.eval.clear();
         }
-        if !programs_kept {
+        if !reuse.steps_kept {
             self.train.clear();
         }
-        if !state_kept {
+        if !reuse.state_kept {
             self.state = optimizer_state(setup.model, setup.optimizer)
                 .iter()
                 .map(|s| vec![0.0; s.shape.iter().product()])

@@ -14,8 +14,9 @@
 use crate::interpreter::{InterpError, Interpreter};
 use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
-use nnc_ir::params::same_state_layout;
+use nnc_ir::backend::{
+    Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
+};
 use nnc_ir::{
     compile_inference, compile_training, optimizer_state, param_specs, InputKind, OutputKind,
 };
@@ -115,23 +116,20 @@ impl Backend for InterpBackend {
     }
 
     fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError> {
-        let model_changed = self.model.as_deref() != Some(setup.model);
-        let state_kept = !model_changed
-            && self
-                .optimizer
-                .as_ref()
-                .is_some_and(|old| same_state_layout(old, setup.optimizer));
-        let graphs_kept = state_kept
-            && self.optimizer.as_ref() == Some(setup.optimizer)
-            && self.train_size == setup.train_size;
-        if model_changed {
+        let reuse = Reuse::between(
+            self.model.as_deref(),
+            self.optimizer.as_ref(),
+            self.train_size,
+            setup,
+        );
+        if reuse.model_changed {
             self.model = Some(Arc::new(setup.model.clone()));
             self.eval.clear();
         }
-        if !graphs_kept {
+        if !reuse.steps_kept {
             self.train.clear();
         }
-        if !state_kept {
+        if !reuse.state_kept {
             self.state = optimizer_state(setup.model, setup.optimizer)
                 .iter()
                 .map(|s| ArrayD::zeros(IxDyn(&s.shape)))

@@ -137,3 +137,43 @@ pub trait Backend {
     /// Runs the model in inference mode (no dropout) on `batch`.
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError>;
 }
+
+/// What a backend keeps across a `configure` call, by the contract at the
+/// top of this module. Every backend decides with this one function, so they
+/// cannot disagree about when optimizer state restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reuse {
+    /// The model differs from the last configured one: everything compiled
+    /// for it is stale.
+    pub model_changed: bool,
+    /// The optimizer state keeps its values: same model, and an optimizer
+    /// with the same state layout (momentum to nesterov keeps the velocity;
+    /// sgd to adam restarts at zero).
+    pub state_kept: bool,
+    /// The compiled training steps stay valid: state kept, the very same
+    /// optimizer settings and the same training-set size (the `n` of the
+    /// decay is baked into the step).
+    pub steps_kept: bool,
+}
+
+impl Reuse {
+    /// Compares the last configuration (model, optimizer, training-set size),
+    /// if any, with `next`.
+    pub fn between(
+        model: Option<&Model>,
+        optimizer: Option<&Optimizer>,
+        train_size: usize,
+        next: &TrainSetup<'_>,
+    ) -> Reuse {
+        let model_changed = model != Some(next.model);
+        let state_kept = !model_changed
+            && optimizer.is_some_and(|old| crate::params::same_state_layout(old, next.optimizer));
+        let steps_kept =
+            state_kept && optimizer == Some(next.optimizer) && train_size == next.train_size;
+        Reuse {
+            model_changed,
+            state_kept,
+            steps_kept,
+        }
+    }
+}
