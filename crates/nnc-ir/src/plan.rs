@@ -123,33 +123,7 @@ impl Temporaries {
 /// operands (broadcasts, reshapes and fills included): the ops a fused
 /// loop keeps in registers.
 fn is_pointwise(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Fill { .. }
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Neg
-            | Op::Scale(_)
-            | Op::AddConst(_)
-            | Op::Exp
-            | Op::Log
-            | Op::Sqrt
-            | Op::Sign
-            | Op::Sigmoid
-            | Op::Tanh
-            | Op::Relu
-            | Op::Step
-            | Op::SigmoidGrad
-            | Op::TanhGrad
-            | Op::ReluGrad
-            | Op::BiasAdd
-            | Op::ScaleBy
-            | Op::Expand { .. }
-            | Op::Reshape { .. }
-            | Op::DropoutMask { .. }
-    )
+    op.is_pointwise()
 }
 
 /// What the runtime and the code generator promise the planner.

@@ -289,6 +289,41 @@ impl fmt::Display for ShapeError {
 }
 
 impl Op {
+    /// Whether the op computes each element from the same position of its
+    /// operands (broadcasts, reshapes and fills included): the ops a fused
+    /// loop keeps in registers. The fusion pass and the memory planner both
+    /// ask this one question.
+    pub fn is_pointwise(&self) -> bool {
+        let op = self;
+        matches!(
+            op,
+            Op::Fill { .. }
+                | Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Neg
+                | Op::Scale(_)
+                | Op::AddConst(_)
+                | Op::Exp
+                | Op::Log
+                | Op::Sqrt
+                | Op::Sign
+                | Op::Sigmoid
+                | Op::Tanh
+                | Op::Relu
+                | Op::Step
+                | Op::SigmoidGrad
+                | Op::TanhGrad
+                | Op::ReluGrad
+                | Op::BiasAdd
+                | Op::ScaleBy
+                | Op::Expand { .. }
+                | Op::Reshape { .. }
+                | Op::DropoutMask { .. }
+        )
+    }
+
     /// The op's name in the text form.
     pub fn mnemonic(&self) -> &'static str {
         match self {
