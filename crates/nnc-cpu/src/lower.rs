@@ -66,7 +66,11 @@ struct Lowering<'g> {
     node_slot: Vec<usize>,
     /// `(kernel node, output index) -> kernel output node`.
     kernel_outputs: HashMap<(usize, usize), usize>,
-    actions: Vec<(Pending, Vec<usize>, Vec<usize>)>,
+    /// Each action with its inputs, its outputs and the graph node it
+    /// lowers.
+    actions: Vec<(Pending, Vec<usize>, Vec<usize>, NodeId)>,
+    /// The graph node being lowered.
+    current: NodeId,
 }
 
 /// Lowers `graph` (after the `fuse` pass, or any verified graph: plain
@@ -93,6 +97,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
         node_slot: Vec::new(),
         kernel_outputs: HashMap::new(),
         actions: Vec::new(),
+        current: NodeId::new(0),
     };
     for id in graph.ids() {
         let node = graph.node(id);
@@ -136,7 +141,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
         }
     }
     let mut kernels = Vec::new();
-    for (pending, _, _) in &l.actions {
+    for (pending, _, _, _) in &l.actions {
         if let Pending::Jit(k) = pending {
             kernels.push(k.clone());
         }
@@ -145,7 +150,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
         .map_err(|e| LowerError::jit("graph", e))?
         .into_iter();
     let mut actions = Vec::with_capacity(l.actions.len());
-    for (pending, inputs, outputs) in l.actions {
+    for (pending, inputs, outputs, origin) in l.actions {
         let exec = match pending {
             Pending::Jit(_) => Exec::Jit(compiled.next().ok_or_else(|| internal("kernel count"))?),
             Pending::Host(op, n) => Exec::Host { op, n },
@@ -155,6 +160,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
             exec,
             inputs,
             outputs,
+            origin,
         });
     }
     let memory = Memory {
@@ -228,7 +234,7 @@ impl Lowering<'_> {
         if inputs.len() > MAX_INPUTS || outputs.len() > MAX_OUTPUTS {
             return Err(internal("an action has too many buffers"));
         }
-        self.actions.push((p, inputs, outputs));
+        self.actions.push((p, inputs, outputs, self.current));
         Ok(())
     }
 
@@ -240,6 +246,7 @@ impl Lowering<'_> {
     ) -> Result<(), LowerError> {
         let n = k.body.len();
         self.aux_cursor = 0;
+        self.current = node;
         let mut s = KernelState {
             node,
             inputs,

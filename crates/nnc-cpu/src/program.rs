@@ -21,7 +21,7 @@
 use crate::error::LowerError;
 use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
-use nnc_ir::{Graph, InputKind, OutputKind};
+use nnc_ir::{Graph, InputKind, NodeId, OutputKind};
 use nnc_jit::CompiledKernel;
 
 /// The most buffers an action reads.
@@ -44,6 +44,9 @@ pub(crate) struct Action {
     pub exec: Exec,
     pub inputs: Vec<usize>,
     pub outputs: Vec<usize>,
+    /// The graph node (a fused kernel, or a plain op) this action is part
+    /// of; the actions of one node are consecutive.
+    pub origin: NodeId,
 }
 
 /// Where a slot's values live.
@@ -275,13 +278,44 @@ impl Program {
         {
             return None;
         }
-        let node = self.graph.output_of(kind)?.node;
+        self.value(self.graph.output_of(kind)?.node)
+    }
+
+    /// The current values of graph node `node`, wherever they live. After
+    /// a run, a node's memory may hold a later node's values (the plan
+    /// reuses it); during [`Program::run_observed`] the values of a node
+    /// are its own from the end of its kernel until its last reader ran.
+    pub fn value(&self, node: NodeId) -> Option<&[f32]> {
         let &(place, len) = self.slots.get(*self.node_slot.get(node.index())?)?;
         match place {
             Place::Arena(offset) => self.arena.get(offset..offset + len),
             Place::Aux(offset) => self.aux.get(offset..offset + len),
             Place::External(k) => self.externals.get(k).map(Vec::as_slice),
         }
+    }
+
+    /// Runs the actions in order like [`Program::run`], and after the last
+    /// action of each graph node calls `observe(node, self)`, where the
+    /// values of that node (and of its kernel outputs) can be read with
+    /// [`Program::value`]. The run stops early, returning `Ok(false)`,
+    /// when `observe` returns `false`.
+    pub fn run_observed(
+        &mut self,
+        step_seed: u64,
+        mut observe: impl FnMut(NodeId, &Program) -> bool,
+    ) -> Result<bool, LowerError> {
+        for index in 0..self.actions.len() {
+            self.run_action(index, step_seed)?;
+            let origin = self.actions[index].origin;
+            let last = self
+                .actions
+                .get(index + 1)
+                .is_none_or(|next| next.origin != origin);
+            if last && !observe(origin, self) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The first value of the output of `kind` (for scalar outputs).
