@@ -277,10 +277,14 @@ fn swap_in(program: &mut Program, values: &mut [Vec<f32>], kind: fn(usize) -> In
 }
 
 /// Copies the program's output of `kind(k)` into each vector of
-/// `values` (the new parameters live in the arena, so they are copied out
-/// rather than swapped).
+/// `values` (new values that live in the arena are copied out rather than
+/// swapped; those a folded product wrote in place are already there).
 fn copy_out(program: &Program, values: &mut [Vec<f32>], kind: fn(usize) -> OutputKind) {
     for (k, v) in values.iter_mut().enumerate() {
+        if program.in_place(kind(k)) {
+            // Already updated in its own vector (swapped back above).
+            continue;
+        }
         if let Some(new) = program.output(kind(k)) {
             if new.len() == v.len() {
                 v.copy_from_slice(new);
@@ -292,7 +296,11 @@ fn copy_out(program: &Program, values: &mut [Vec<f32>], kind: fn(usize) -> Outpu
 /// Copies the batch's inputs and targets into the program's buffers
 /// (splitting examples across several model inputs; one-hot encoding class
 /// indices), as the interpreter backend accepts them.
-fn bind_batch(program: &mut Program, model: &Model, batch: &Batch<'_>) -> Result<(), BackendError> {
+pub(crate) fn bind_batch(
+    program: &mut Program,
+    model: &Model,
+    batch: &Batch<'_>,
+) -> Result<(), BackendError> {
     let size_of = |id| model.node(id).shape.iter().product::<usize>();
     let per_example: usize = model.inputs.iter().map(|&id| size_of(id)).sum();
     if batch.inputs.len() != batch.len * per_example {

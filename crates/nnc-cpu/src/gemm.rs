@@ -19,6 +19,7 @@
 //! the thread count (tested below).
 
 use crate::error::LowerError;
+use crate::sgemm::Sgemm;
 use nnc_jit::kernels::{elementwise, Activation, Operand};
 use nnc_jit::Kernel;
 
@@ -50,10 +51,12 @@ pub(crate) fn threads_for(m: usize, k: usize, n: usize) -> usize {
     }
 }
 
-/// `C[m, n] = op(A) op(B)`: `A` is stored `[m, k]`, or `[k, m]` and used
-/// transposed when `ta`; `B` is stored `[k, n]`, or `[n, k]` and used
-/// transposed when `tb`; `C` is row-major.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `C[m, n] = alpha C + beta op(A) op(B)`: `A` is stored `[m, k]`, or
+/// `[k, m]` and used transposed when `ta`; `B` is stored `[k, n]`, or
+/// `[n, k]` and used transposed when `tb`; `C` is row-major. Computed by
+/// nnc's own AVX2 product (module `sgemm`) where the processor has AVX2
+/// and FMA, else by the `gemm` library.
+#[derive(Debug)]
 pub(crate) struct LibraryProduct {
     pub m: usize,
     pub k: usize,
@@ -62,12 +65,68 @@ pub(crate) struct LibraryProduct {
     pub tb: bool,
     /// 1, or 2 to split the product over two threads of rayon's pool.
     pub threads: usize,
+    /// Our own product and its packing buffers, when the processor runs it.
+    own: Option<Sgemm>,
 }
 
 impl LibraryProduct {
-    /// Computes the product of `a` and `b` into `c`. Every slice must have
-    /// exactly its matrix's length (checked; a mismatch is an error).
-    pub(crate) fn run(&self, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), LowerError> {
+    /// Plans the product `[m, k] x [k, n]` on the engine this processor
+    /// runs best.
+    pub(crate) fn new(m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Self {
+        let threads = threads_for(m, k, n);
+        LibraryProduct {
+            m,
+            k,
+            n,
+            ta,
+            tb,
+            threads,
+            own: Sgemm::available().then(|| Sgemm::new(m, k, n, ta, tb, threads)),
+        }
+    }
+
+    /// Plans the product on the `gemm` library, whatever the processor
+    /// (for tests and measurements).
+    #[cfg(test)]
+    pub(crate) fn on_library(
+        m: usize,
+        k: usize,
+        n: usize,
+        ta: bool,
+        tb: bool,
+        threads: usize,
+    ) -> Self {
+        LibraryProduct {
+            m,
+            k,
+            n,
+            ta,
+            tb,
+            threads,
+            own: None,
+        }
+    }
+
+    /// What computes the product: `"nnc sgemm (avx2+fma, direct)"`, or the
+    /// `gemm` library.
+    pub(crate) fn engine(&self) -> String {
+        match &self.own {
+            Some(s) => format!("nnc sgemm avx2+fma {:?}", s.orientation).to_lowercase(),
+            None => "gemm library".to_string(),
+        }
+    }
+
+    /// Computes `C = alpha C + beta op(A) op(B)` (with `alpha = 0`, `C` is
+    /// not read). Every slice must have exactly its matrix's length
+    /// (checked; a mismatch is an error).
+    pub(crate) fn run(
+        &mut self,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [f32],
+        alpha: f32,
+        beta: f32,
+    ) -> Result<(), LowerError> {
         let (m, k, n) = (self.m, self.k, self.n);
         if a.len() != m * k || b.len() != k * n || c.len() != m * n {
             return Err(LowerError::Internal {
@@ -78,6 +137,11 @@ impl LibraryProduct {
                     c.len()
                 ),
             });
+        }
+        if let Some(own) = &mut self.own {
+            if own.run(a, b, c, alpha, beta) {
+                return Ok(());
+            }
         }
         // Element `(i, p)` of `op(A)` lies at `i * a_rs + p * a_cs`, and
         // likewise for `op(B)` and `C`.
@@ -94,11 +158,12 @@ impl LibraryProduct {
         // transposed bound), and the same for `B` and `C`. `c` is an
         // exclusive borrow, so it overlaps neither input, and the inputs
         // (shared borrows) cannot change during the call. With
-        // `read_dst = false` and `alpha = 0` the library writes `C` without
-        // reading it; `beta = 1` scales the product by one; no conjugation
-        // (real numbers). With two threads the library's workers only
-        // touch these buffers inside the call, which returns after they
-        // finish (rayon's scoped parallelism), so nothing outlives it.
+        // `read_dst = false` the library writes `C` without reading it
+        // (`alpha = 0`); otherwise it computes `alpha C + beta AB`. No
+        // conjugation (real numbers). With two threads the library's
+        // workers only touch these buffers inside the call, which returns
+        // after they finish (rayon's scoped parallelism), so nothing
+        // outlives it.
         unsafe {
             gemm::gemm(
                 m,
@@ -107,15 +172,15 @@ impl LibraryProduct {
                 c.as_mut_ptr(),
                 1,
                 n as isize,
-                false,
+                alpha != 0.0,
                 a.as_ptr(),
                 a_cs as isize,
                 a_rs as isize,
                 b.as_ptr(),
                 b_cs as isize,
                 b_rs as isize,
-                0.0,
-                1.0,
+                alpha,
+                beta,
                 false,
                 false,
                 false,
@@ -172,16 +237,9 @@ mod tests {
                 let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] };
                 let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] };
                 let mut c = vec![f32::NAN; m * n];
-                LibraryProduct {
-                    m,
-                    k,
-                    n,
-                    ta,
-                    tb,
-                    threads: 1,
-                }
-                .run(&a, &b, &mut c)
-                .unwrap();
+                LibraryProduct::on_library(m, k, n, ta, tb, 1)
+                    .run(&a, &b, &mut c, 0.0, 1.0)
+                    .unwrap();
                 for i in 0..m {
                     for j in 0..n {
                         let want: f32 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
@@ -198,16 +256,9 @@ mod tests {
 
     #[test]
     fn wrong_lengths_are_an_error() {
-        let p = LibraryProduct {
-            m: 2,
-            k: 3,
-            n: 4,
-            ta: false,
-            tb: false,
-            threads: 1,
-        };
+        let mut p = LibraryProduct::new(2, 3, 4, false, false);
         let mut c = vec![0.0; 8];
-        assert!(p.run(&[0.0; 5], &[0.0; 12], &mut c).is_err());
+        assert!(p.run(&[0.0; 5], &[0.0; 12], &mut c, 0.0, 1.0).is_err());
     }
 
     /// Two threads give bit-for-bit the result of one, on a W2 shape.
@@ -222,16 +273,9 @@ mod tests {
             .collect();
         let run = |threads| {
             let mut c = vec![0.0; m * n];
-            LibraryProduct {
-                m,
-                k,
-                n,
-                ta: false,
-                tb: true,
-                threads,
-            }
-            .run(&a, &b, &mut c)
-            .unwrap();
+            LibraryProduct::on_library(m, k, n, false, true, threads)
+                .run(&a, &b, &mut c, 0.0, 1.0)
+                .unwrap();
             c
         };
         let one = run(1);

@@ -89,6 +89,7 @@
 
 mod backend;
 mod error;
+mod fold;
 mod gemm;
 mod host;
 mod lower;
@@ -96,6 +97,7 @@ mod lower_conv;
 mod pointwise;
 mod program;
 mod rows;
+mod sgemm;
 
 pub use backend::JitBackend;
 pub use error::LowerError;

@@ -34,6 +34,7 @@
 //! - anything else is [`LowerError::Unsupported`], naming the op.
 
 use crate::error::LowerError;
+use crate::fold::{self, Fold, Poly};
 use crate::gemm::{self, LibraryProduct};
 use crate::host::HostOp;
 use crate::lower_conv;
@@ -51,7 +52,9 @@ use std::collections::HashMap;
 enum Pending {
     Jit(Kernel),
     Host(HostOp, usize),
-    Library(LibraryProduct),
+    /// A large product; with a folded update's coefficients (module
+    /// `fold`).
+    Library(LibraryProduct, Option<(Poly, Poly)>),
 }
 
 struct Lowering<'g> {
@@ -120,10 +123,23 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
             }
         }
     }
+    // Plain updates folded into their gradient's product write the
+    // parameter in place: the update node lives in the parameter's vector.
+    let folds = fold::find(graph, gemm::use_library);
+    for f in folds.values() {
+        let slot = l.node_slot[f.param.index()];
+        l.node_slot[f.update.index()] = slot;
+    }
+    let folded: Vec<NodeId> = folds.values().map(|f| f.update).collect();
     for id in graph.ids() {
         let node = graph.node(id);
+        if let Some(f) = folds.get(&id) {
+            l.folded_update(id, &node.inputs, f)?;
+            continue;
+        }
         match &node.op {
             Op::Input { .. } | Op::KernelOutput { .. } => {}
+            Op::Fused(_) if folded.contains(&id) => {}
             Op::Fused(kernel) => l.kernel(id, &node.inputs, kernel)?,
             op => {
                 let single = FusedKernel {
@@ -154,7 +170,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
         let exec = match pending {
             Pending::Jit(_) => Exec::Jit(compiled.next().ok_or_else(|| internal("kernel count"))?),
             Pending::Host(op, n) => Exec::Host { op, n },
-            Pending::Library(p) => Exec::Library(p),
+            Pending::Library(product, update) => Exec::Library { product, update },
         };
         actions.push(Action {
             exec,
@@ -479,6 +495,48 @@ impl Lowering<'_> {
         }
     }
 
+    /// The product of gradient kernel `grad` with the update `f` folded
+    /// in: `param = alpha param + beta op(A) op(B)`, in place.
+    fn folded_update(
+        &mut self,
+        grad: NodeId,
+        inputs: &[NodeId],
+        f: &Fold,
+    ) -> Result<(), LowerError> {
+        let (a, b) = match inputs {
+            [a, b] => (*a, *b),
+            _ => return Err(internal("a folded product without two operands")),
+        };
+        let Op::Fused(kernel) = &self.graph.node(grad).op else {
+            return Err(internal("a folded gradient that is not a kernel"));
+        };
+        let Some(Op::MatMul { ta, tb }) = kernel.body.first().map(|o| &o.op) else {
+            return Err(internal("a folded gradient that is not a product"));
+        };
+        let (&[a0, a1], &[b0, b1]) = (self.graph.shape(a), self.graph.shape(b)) else {
+            return Err(internal(
+                "a folded product of operands that are not matrices",
+            ));
+        };
+        let (m, k) = if *ta { (a1, a0) } else { (a0, a1) };
+        let n = if *tb { b0 } else { b1 };
+        self.current = f.update;
+        let inputs = vec![
+            self.node_slot[a.index()],
+            self.node_slot[b.index()],
+            self.node_slot[f.learning_rate.index()],
+        ];
+        let output = self.node_slot[f.param.index()];
+        self.push(
+            Pending::Library(
+                LibraryProduct::new(m, k, n, *ta, *tb),
+                Some((f.alpha.clone(), f.beta.clone())),
+            ),
+            inputs,
+            vec![output],
+        )
+    }
+
     /// A matrix product, with the bias and activation that follow it fused
     /// into its epilogue where nothing else reads the values in between.
     fn matmul(
@@ -566,15 +624,7 @@ impl Lowering<'_> {
         };
         let out = self.out_slot(s, last);
         if library {
-            let threads = gemm::threads_for(m, k, n);
-            let product = Pending::Library(LibraryProduct {
-                m,
-                k,
-                n,
-                ta,
-                tb,
-                threads,
-            });
+            let product = Pending::Library(LibraryProduct::new(m, k, n, ta, tb), None);
             if bias.is_none() && activation == Activation::None {
                 return self.push(product, vec![a_slot, b_slot], vec![out]);
             }

@@ -19,6 +19,7 @@
 //! checks it again and reports a violation as an internal error.
 
 use crate::error::LowerError;
+use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
 use nnc_ir::{Graph, InputKind, NodeId, OutputKind};
@@ -35,8 +36,14 @@ pub(crate) enum Exec {
     Jit(CompiledKernel),
     /// A host op over rows of `n` values.
     Host { op: HostOp, n: usize },
-    /// A matrix product computed by the `gemm` library.
-    Library(LibraryProduct),
+    /// A large matrix product (module `gemm`). With `update` set it is a
+    /// folded parameter update (module `fold`): the action's third input
+    /// is the learning rate, its output the parameter, updated in place
+    /// as `alpha(eta) W + beta(eta) op(A) op(B)`.
+    Library {
+        product: LibraryProduct,
+        update: Option<(Poly, Poly)>,
+    },
 }
 
 /// One action: what runs, the slots it reads and the ones it writes.
@@ -219,9 +226,18 @@ impl Program {
                     format!("jit {} ({})", k.kernel().name, lens.join(", "))
                 }
                 Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
-                Exec::Library(p) => format!(
-                    "library gemm {}x{}x{} (ta:{}, tb:{})",
-                    p.m, p.k, p.n, p.ta, p.tb
+                Exec::Library { product: p, update } => format!(
+                    "library gemm {}x{}x{} (ta:{}, tb:{}){}",
+                    p.m,
+                    p.k,
+                    p.n,
+                    p.ta,
+                    p.tb,
+                    if update.is_some() {
+                        ", update folded in"
+                    } else {
+                        ""
+                    }
                 ),
             })
             .collect()
@@ -234,16 +250,23 @@ impl Program {
         self.actions.iter().map(|a| match &a.exec {
             Exec::Jit(k) => Step::Jit(k.kernel()),
             Exec::Host { op, n } => Step::Host(format!("{op:?} over rows of {n}")),
-            Exec::Library(p) => Step::Library(format!(
-                "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds: \
-                 large enough that the gemm library beats nnc-jit's tiled kernel",
+            Exec::Library { product: p, update } => Step::Library(format!(
+                "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), on {}: \
+                 large enough to beat nnc-jit's tiled kernel{}",
                 p.m,
                 p.k,
                 p.k,
                 p.n,
                 p.ta,
                 p.tb,
-                p.m.saturating_mul(p.k).saturating_mul(p.n)
+                p.m.saturating_mul(p.k).saturating_mul(p.n),
+                p.threads,
+                p.engine(),
+                if update.is_some() {
+                    "; the parameter update is folded in (W = alpha W + beta product, in place)"
+                } else {
+                    ""
+                }
             )),
         })
     }
@@ -279,6 +302,19 @@ impl Program {
             return None;
         }
         self.value(self.graph.output_of(kind)?.node)
+    }
+
+    /// Whether the graph output of `kind` is written in place into a graph
+    /// input's vector (a parameter updated by a folded product, see module
+    /// `fold`): then the new values are in the input vector of that
+    /// parameter after the run, and nothing needs copying out.
+    pub fn in_place(&self, kind: OutputKind) -> bool {
+        self.graph.output_of(kind).is_some_and(|o| {
+            self.node_slot
+                .get(o.node.index())
+                .and_then(|&slot| self.slots.get(slot))
+                .is_some_and(|(place, _)| matches!(place, Place::External(_)))
+        })
     }
 
     /// The current values of graph node `node`, wherever they live. After
@@ -352,9 +388,13 @@ impl Program {
             actions,
             ..
         } = self;
-        let action = &actions[index];
+        let action = &mut actions[index];
         let mut arena_writes = [(0, 0, 0); MAX_OUTPUTS];
         let mut aux_writes = [(0, 0, 0); MAX_OUTPUTS];
+        // An output written in place into a graph input's vector (a
+        // folded parameter update): taken out of `externals` for the call,
+        // so no input can alias it.
+        let mut in_place: Option<(usize, usize, Vec<f32>)> = None;
         let (mut na, mut nx) = (0, 0);
         for (position, &slot) in action.outputs.iter().enumerate() {
             match slots[slot] {
@@ -366,45 +406,86 @@ impl Program {
                     aux_writes[nx] = (position, offset, len);
                     nx += 1;
                 }
+                (Place::External(k), _) if in_place.is_none() => {
+                    let values = std::mem::take(externals.get_mut(k).ok_or_else(overlap)?);
+                    in_place = Some((position, k, values));
+                }
                 (Place::External(_), _) => return Err(overlap()),
             }
         }
-        let mut outs: [&mut [f32]; MAX_OUTPUTS] = Default::default();
-        let (mut arena_gaps, mut aux_gaps) = (Gaps::new(), Gaps::new());
-        {
-            // Split `outs` so both regions can fill it.
-            carve(arena, &mut arena_writes[..na], &mut outs, &mut arena_gaps)?;
+        let result = run_exec(
+            action,
+            arena,
+            aux,
+            externals,
+            slots,
+            &mut arena_writes[..na],
+            &mut aux_writes[..nx],
+            in_place.as_mut().map(|(p, _, v)| (*p, v.as_mut_slice())),
+            step_seed,
+        );
+        if let Some((_, k, values)) = in_place {
+            externals[k] = values;
         }
-        let mut aux_outs: [&mut [f32]; MAX_OUTPUTS] = Default::default();
-        carve(aux, &mut aux_writes[..nx], &mut aux_outs, &mut aux_gaps)?;
-        for (position, &slot) in action.outputs.iter().enumerate() {
-            if matches!(slots[slot].0, Place::Aux(_)) {
-                outs[position] = std::mem::take(&mut aux_outs[position]);
+        result
+    }
+}
+
+/// Runs one action over its buffers: the written ones cut out of the
+/// arena and the auxiliary buffer (`arena_writes`, `aux_writes`: output
+/// position, offset, length) or handed over (`in_place`), the read ones
+/// found in between.
+#[allow(clippy::too_many_arguments)]
+fn run_exec(
+    action: &mut Action,
+    arena: &mut [f32],
+    aux: &mut [f32],
+    externals: &[Vec<f32>],
+    slots: &[Slot],
+    arena_writes: &mut [(usize, usize, usize)],
+    aux_writes: &mut [(usize, usize, usize)],
+    in_place: Option<(usize, &mut [f32])>,
+    step_seed: u64,
+) -> Result<(), LowerError> {
+    let mut outs: [&mut [f32]; MAX_OUTPUTS] = Default::default();
+    let (mut arena_gaps, mut aux_gaps) = (Gaps::new(), Gaps::new());
+    carve(arena, arena_writes, &mut outs, &mut arena_gaps)?;
+    let mut aux_outs: [&mut [f32]; MAX_OUTPUTS] = Default::default();
+    carve(aux, aux_writes, &mut aux_outs, &mut aux_gaps)?;
+    for (position, &slot) in action.outputs.iter().enumerate() {
+        if matches!(slots[slot].0, Place::Aux(_)) {
+            outs[position] = std::mem::take(&mut aux_outs[position]);
+        }
+    }
+    if let Some((position, values)) = in_place {
+        *outs.get_mut(position).ok_or_else(overlap)? = values;
+    }
+    let mut ins: [&[f32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+    for (i, &slot) in ins.iter_mut().zip(&action.inputs) {
+        *i = match slots[slot] {
+            (Place::Arena(offset), len) => arena_gaps.find(offset, len).ok_or_else(overlap)?,
+            (Place::Aux(offset), len) => aux_gaps.find(offset, len).ok_or_else(overlap)?,
+            (Place::External(k), _) => externals.get(k).ok_or_else(overlap)?,
+        };
+    }
+    let ins = &ins[..action.inputs.len()];
+    let outs = &mut outs[..action.outputs.len()];
+    match &mut action.exec {
+        Exec::Jit(kernel) => kernel
+            .call(ins, outs)
+            .map_err(|e| LowerError::jit(&kernel.kernel().name, e)),
+        Exec::Host { op, n } => {
+            let out = outs.first_mut().ok_or_else(overlap)?;
+            op.run(*n, ins, out, step_seed);
+            Ok(())
+        }
+        Exec::Library { product, update } => match (ins, outs, update) {
+            ([a, b], [c], None) => product.run(a, b, c, 0.0, 1.0),
+            ([a, b, rate], [w], Some((alpha, beta))) => {
+                let eta = rate.first().copied().ok_or_else(overlap)?;
+                product.run(a, b, w, alpha.eval(eta), beta.eval(eta))
             }
-        }
-        let mut ins: [&[f32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
-        for (i, &slot) in ins.iter_mut().zip(&action.inputs) {
-            *i = match slots[slot] {
-                (Place::Arena(offset), len) => arena_gaps.find(offset, len).ok_or_else(overlap)?,
-                (Place::Aux(offset), len) => aux_gaps.find(offset, len).ok_or_else(overlap)?,
-                (Place::External(k), _) => externals.get(k).ok_or_else(overlap)?,
-            };
-        }
-        let ins = &ins[..action.inputs.len()];
-        let outs = &mut outs[..action.outputs.len()];
-        match &action.exec {
-            Exec::Jit(kernel) => kernel
-                .call(ins, outs)
-                .map_err(|e| LowerError::jit(&kernel.kernel().name, e)),
-            Exec::Host { op, n } => {
-                let out = outs.first_mut().ok_or_else(overlap)?;
-                op.run(*n, ins, out, step_seed);
-                Ok(())
-            }
-            Exec::Library(product) => match (ins, outs) {
-                ([a, b], [c]) => product.run(a, b, c),
-                _ => Err(overlap()),
-            },
-        }
+            _ => Err(overlap()),
+        },
     }
 }
