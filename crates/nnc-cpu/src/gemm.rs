@@ -1,27 +1,29 @@
-//! Matrix products computed by the `gemm` library, for the shapes where it
-//! beats `nnc-jit`'s tiled kernel (see "Matrix products" in
-//! ARCHITECTURE.md for the measurements behind [`use_library`]).
+//! Large matrix products, computed outside `nnc-jit`: by nnc's own AVX2
+//! product (module `sgemm`) for the largest shapes where the processor
+//! has AVX2 and FMA, else by the `gemm` library (see "Matrix products" in
+//! ARCHITECTURE.md for the measurements behind [`use_library`] and the
+//! thresholds below).
 //!
 //! A library product is an action of its own ([`LibraryProduct`]); the
-//! bias and activation that `nnc-jit` would fuse into the product's
-//! epilogue become a second, pointwise JIT kernel ([`epilogue`]) run right
-//! after it on the product's result, which is still in cache (the largest,
-//! `64 x 1024`, is 256 KiB). Transposed operands are read in place through
-//! the library's strides, so no transposing kernel runs before it.
+//! bias and activation that `nnc-jit` would fuse into its tiled kernel's
+//! epilogue are left to the pointwise kernel that follows, run on the
+//! product's result while it is still in cache (the largest, `64 x 1024`,
+//! is 256 KiB). Transposed operands are read in place through strides, so
+//! no transposing kernel runs before it. `C = alpha C + beta AB` lets a
+//! plain SGD update be folded into its weight gradient (module `fold`).
 //!
-//! The library allocates its packing buffers on every call that packs
-//! (the one allocation left in a training step; `tests/allocations.rs`
-//! bounds it). Products of at least 16M multiply-adds (the four large W2
-//! products) run on two threads of rayon's global pool when the machine
-//! has two cores, where the measurements show 1.2x to 1.9x; the rest run
-//! single-threaded. The split is over blocks of the result, each summed
-//! over `k` by one thread in a fixed order, so results do not depend on
-//! the thread count (tested below).
+//! Our own product allocates its packing buffers once, when planned; the
+//! `gemm` library allocates its packing buffers on every call that packs
+//! (`tests/allocations.rs` bounds it). Products of at least 16M
+//! multiply-adds (the five large W2 products) run on two threads when the
+//! machine has two cores (ours on the caller and one helper thread, module
+//! `pair`; the library on rayon's pool); the rest run single-threaded.
+//! The split is over blocks of the result, each summed over `k` by one
+//! thread in a fixed order, so results do not depend on the thread count
+//! (tested below and in module `sgemm`).
 
 use crate::error::LowerError;
 use crate::sgemm::Sgemm;
-use nnc_jit::kernels::{elementwise, Activation, Operand};
-use nnc_jit::Kernel;
 
 /// Products with fewer multiply-adds than this (`m * k * n`) stay with
 /// `nnc-jit`: at the W1 shapes (`10 x 30 x 10`, `10 x 10 x 30`) its kernel
@@ -34,6 +36,13 @@ const LIBRARY_MIN_MACS: usize = 100_000;
 pub(crate) fn use_library(m: usize, k: usize, n: usize) -> bool {
     m.saturating_mul(k).saturating_mul(n) >= LIBRARY_MIN_MACS
 }
+
+/// Products with at least this many multiply-adds go to nnc's own product
+/// (module `sgemm`) where the processor runs it: on the five large W2
+/// products (51M to 67M) it is 1.0x to 1.5x the library on one thread;
+/// below about 1M (W1's `10 x 784 x 30`, W2's `64 x 1024 x 10`) the
+/// library's small-matrix paths are as fast or faster.
+const OWN_MIN_MACS: usize = 4_000_000;
 
 /// Products with at least this many multiply-adds are split over two
 /// threads, when the machine has two cores or more.
@@ -63,7 +72,7 @@ pub(crate) struct LibraryProduct {
     pub n: usize,
     pub ta: bool,
     pub tb: bool,
-    /// 1, or 2 to split the product over two threads of rayon's pool.
+    /// 1, or 2 to split the product over two threads.
     pub threads: usize,
     /// Our own product and its packing buffers, when the processor runs it.
     own: Option<Sgemm>,
@@ -81,7 +90,8 @@ impl LibraryProduct {
             ta,
             tb,
             threads,
-            own: Sgemm::available().then(|| Sgemm::new(m, k, n, ta, tb, threads)),
+            own: (Sgemm::available() && m.saturating_mul(k).saturating_mul(n) >= OWN_MIN_MACS)
+                .then(|| Sgemm::new(m, k, n, ta, tb, threads)),
         }
     }
 
@@ -111,7 +121,7 @@ impl LibraryProduct {
     /// `gemm` library.
     pub(crate) fn engine(&self) -> String {
         match &self.own {
-            Some(s) => format!("nnc sgemm avx2+fma {:?}", s.orientation).to_lowercase(),
+            Some(s) => format!("nnc sgemm avx2+fma {:?}", s.orientation()).to_lowercase(),
             None => "gemm library".to_string(),
         }
     }
@@ -189,32 +199,6 @@ impl LibraryProduct {
         }
         Ok(())
     }
-}
-
-/// The epilogue of a library product as a JIT kernel: `out = act(c +
-/// bias)` over a `rows x cols` result, the bias (a row of `cols`) added
-/// only when `bias` is set. Buffers: the product, then the bias if any
-/// (read), then the output (written).
-pub(crate) fn epilogue(
-    name: &str,
-    rows: usize,
-    cols: usize,
-    bias: bool,
-    activation: Activation,
-) -> Kernel {
-    let operands: &[Operand] = if bias {
-        &[Operand::Full, Operand::Row]
-    } else {
-        &[Operand::Full]
-    };
-    elementwise(name, rows, cols, operands, |x, ty| {
-        let v = match x {
-            [c, b] => nnc_jit::Expr::add(c.clone(), b.clone()),
-            [c, ..] => c.clone(),
-            [] => nnc_jit::Expr::constant(0.0, ty),
-        };
-        activation.apply(v, ty)
-    })
 }
 
 #[cfg(test)]

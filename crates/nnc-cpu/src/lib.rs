@@ -94,10 +94,11 @@ mod gemm;
 mod host;
 mod lower;
 mod lower_conv;
+mod pair;
 mod pointwise;
 mod program;
 mod rows;
-mod sgemm;
+pub mod sgemm;
 
 pub use backend::JitBackend;
 pub use error::LowerError;

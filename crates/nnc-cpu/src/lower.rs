@@ -21,8 +21,11 @@
 //!   nowhere else becomes one kernel with the fused epilogue. A product
 //!   with its first operand transposed first transposes that operand into
 //!   a buffer of its own. A large product is instead a library product
-//!   (see [`crate::gemm`]), which reads transposed operands in place,
-//!   followed by a pointwise kernel for its bias and activation, if any.
+//!   (see [`crate::gemm`]), which reads transposed operands in place; its
+//!   bias and activation stay in the pointwise group that follows (one
+//!   pass that also stores the activation's input when that is yielded).
+//!   A large weight gradient read only by a plain SGD update becomes that
+//!   update, in place (see [`crate::fold`]).
 //! - sums over leading (trailing) axes are column (row) sums.
 //! - per-example costs, softmax and the softmax log-likelihood gradient
 //!   are row kernels (see [`crate::rows`]).
@@ -583,7 +586,12 @@ impl Lowering<'_> {
         let mut bias = None;
         let mut activation = Activation::None;
         let body = s.body;
-        if let Some(c) = sole(s, j) {
+        // A library product leaves its bias and activation to the
+        // pointwise group that follows, which then computes them in the
+        // same loop as whatever else reads them (the activation's input
+        // is often yielded too): one pass over the result.
+        let fusable = if library { None } else { sole(s, j) };
+        if let Some(c) = fusable {
             let op = &body[c];
             if op.op == Op::BiasAdd && op.args.first() == Some(&Arg::Value(j)) {
                 // The bias must be ready now: a kernel input or a value
@@ -624,22 +632,9 @@ impl Lowering<'_> {
         };
         let out = self.out_slot(s, last);
         if library {
+            // Nothing was absorbed: the product writes its own value.
             let product = Pending::Library(LibraryProduct::new(m, k, n, ta, tb), None);
-            if bias.is_none() && activation == Activation::None {
-                return self.push(product, vec![a_slot, b_slot], vec![out]);
-            }
-            let t = self.fresh_aux(m * n);
-            self.push(product, vec![a_slot, b_slot], vec![t])?;
-            let kernel = gemm::epilogue(
-                &format!("{name}_epilogue"),
-                m,
-                n,
-                bias.is_some(),
-                activation,
-            );
-            let mut inputs = vec![t];
-            inputs.extend(bias);
-            return self.push(Pending::Jit(kernel), inputs, vec![out]);
+            return self.push(product, vec![a_slot, b_slot], vec![out]);
         }
         let mut inputs = vec![a_slot, b_slot];
         inputs.extend(bias);

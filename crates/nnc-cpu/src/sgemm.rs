@@ -50,15 +50,19 @@ use std::arch::x86_64::*;
 const MR: usize = 6;
 /// Columns of the vector side per micro-kernel call (two 8-lane vectors).
 const NR: usize = 16;
-/// The most of `k` one pass covers (`6 x 512` broadcast values stay in L1).
+/// The most of `k` one pass covers when the broadcast micro-panel is the
+/// block kept in L1 (`6 x 512` values, 12 KiB).
 const KC: usize = 512;
+/// The most of `k` one pass covers when a vector-side panel is the block
+/// kept in L1 (`256 x 16` values, 16 KiB).
+const KC_PANEL: usize = 256;
 /// The most vector-side columns packed at once (`512 x 256` values:
 /// half of a 1 MiB L2... a quarter of it per thread on Zen's 512 KiB).
 const NC: usize = 256;
 
 /// Which operand the micro-kernel broadcasts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Orientation {
+pub enum Orientation {
     /// Rows of `op(A)` are broadcast, columns of `op(B)` are packed; the
     /// tile is stored as it is.
     Direct,
@@ -71,14 +75,14 @@ pub(crate) enum Orientation {
 /// stored `[m, k]`, or `[k, m]` when `ta`; `B` is stored `[k, n]`, or
 /// `[n, k]` when `tb`; `C` is row-major.
 #[derive(Debug)]
-pub(crate) struct Sgemm {
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub ta: bool,
-    pub tb: bool,
-    pub orientation: Orientation,
-    pub threads: usize,
+pub struct Sgemm {
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+    orientation: Orientation,
+    threads: usize,
     /// One packing buffer per thread: the vector side's panels (when
     /// the threads split its columns) and a broadcast micro-panel.
     buffers: Vec<Vec<f32>>,
@@ -105,8 +109,18 @@ struct Layout {
 }
 
 impl Sgemm {
+    /// The orientation chosen.
+    pub fn orientation(&self) -> Orientation {
+        self.orientation
+    }
+
+    /// The threads the product runs on (1 or 2).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Whether this processor runs the product (x86-64 with AVX2 and FMA).
-    pub(crate) fn available() -> bool {
+    pub fn available() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             std::arch::is_x86_feature_detected!("avx2")
@@ -120,7 +134,7 @@ impl Sgemm {
 
     /// Plans the product and allocates its packing buffers, in the
     /// orientation with the smaller [`Sgemm::overhead`].
-    pub(crate) fn new(m: usize, k: usize, n: usize, ta: bool, tb: bool, threads: usize) -> Self {
+    pub fn new(m: usize, k: usize, n: usize, ta: bool, tb: bool, threads: usize) -> Self {
         let direct = Self::with_orientation(m, k, n, ta, tb, threads, Orientation::Direct);
         let transposed = Self::with_orientation(m, k, n, ta, tb, threads, Orientation::Transposed);
         if transposed.overhead() < direct.overhead() {
@@ -138,7 +152,7 @@ impl Sgemm {
     /// pass over `k`, else 1/2). On W2's shapes this picks the faster
     /// orientation of the measured pair (ARCHITECTURE.md, "Matrix
     /// products").
-    pub(crate) fn overhead(&self) -> usize {
+    pub fn overhead(&self) -> usize {
         let l = self.layout();
         let pack_v = l.k * l.cols * if l.vcs == 1 { 1 } else { 4 };
         let gather_u = if l.ups == 1 { 0 } else { 4 * l.k * l.rows };
@@ -151,7 +165,7 @@ impl Sgemm {
     }
 
     /// Plans the product with the given orientation.
-    pub(crate) fn with_orientation(
+    pub fn with_orientation(
         m: usize,
         k: usize,
         n: usize,
@@ -226,14 +240,7 @@ impl Sgemm {
     /// the old values of `C` are not read (they may be anything, even
     /// NaN). Returns `false`, touching nothing, when a slice's length
     /// does not fit the shape or the processor lacks AVX2 or FMA.
-    pub(crate) fn run(
-        &mut self,
-        a: &[f32],
-        b: &[f32],
-        c: &mut [f32],
-        alpha: f32,
-        beta: f32,
-    ) -> bool {
+    pub fn run(&mut self, a: &[f32], b: &[f32], c: &mut [f32], alpha: f32, beta: f32) -> bool {
         let (m, k, n) = (self.m, self.k, self.n);
         if a.len() != m * k || b.len() != k * n || c.len() != m * n || !Self::available() {
             return false;
@@ -275,16 +282,21 @@ impl Sgemm {
                     }
                 };
                 let (first, second) = (ranges(0, mid), ranges(mid, total));
-                let out2 = out;
-                rayon::join(
-                    // SAFETY (both closures): the ranges are disjoint
-                    // blocks of the result, so the two threads write
-                    // disjoint elements of `C`; everything else they
-                    // touch is read-only or their own buffer. `join`
-                    // returns only after both finish.
-                    || unsafe { part(&layout, u, v, shared, out, alpha, beta, first, one) },
-                    || unsafe { part(&layout, u, v, shared, out2, alpha, beta, second, two) },
-                );
+                let (one, two) = (std::sync::Mutex::new(one), std::sync::Mutex::new(two));
+                let half = |range, buffer: &std::sync::Mutex<&mut Vec<f32>>| {
+                    // Each half locks only its own buffer (never contended).
+                    if let Ok(mut buffer) = buffer.lock() {
+                        // SAFETY: the ranges are disjoint blocks of the
+                        // result, so the two threads write disjoint
+                        // elements of `C`; everything else they touch is
+                        // read-only or their own buffer. `pair::both`
+                        // returns only after both halves finish.
+                        unsafe { part(&layout, u, v, shared, out, alpha, beta, range, &mut buffer) }
+                    }
+                };
+                if !crate::pair::both(&|| half(first, &one), &|| half(second, &two)) {
+                    return false;
+                }
             }
             [one, ..] => {
                 // SAFETY: one thread, the whole result.
@@ -367,9 +379,15 @@ unsafe fn part_avx2(
     // one element per `p` (then it is gathered once per block of rows and
     // read from L1 by every panel).
     let (panels_buf, micro) = buffer.split_at_mut(buffer.len() - KC.min(k.max(1)) * MR);
+    // When this thread packs its own columns and the broadcast side is
+    // contiguous along `k`, each packed panel stays in L1 while every
+    // block of rows passes over it (the rows stream from L2); otherwise
+    // each micro-panel of rows stays in L1 while the panels stream.
+    let panel_outer = shared.is_empty() && l.ups == 1;
+    let kc = if panel_outer { KC_PANEL } else { KC };
     let mut p0 = 0;
     loop {
-        let kb = KC.min(k - p0);
+        let kb = kc.min(k - p0);
         // The first pass over `k` applies alpha; later ones accumulate.
         let (a_pass, first) = if p0 == 0 { (alpha, true) } else { (1.0, false) };
         let mut c0 = c_lo;
@@ -379,13 +397,40 @@ unsafe fn part_avx2(
             } else {
                 c_hi - c0
             };
-            // Panel `q` of this block starts at `panels + q * step`.
-            let (panels, step) = if shared.is_empty() {
+            // Panel `q` of this block starts at `panels + q * step`, and
+            // its rows are `vstep` apart (16: packed).
+            let (panels, step, vstep) = if shared.is_empty() {
                 pack(l, v, p0, kb, c0, cb, panels_buf);
-                (panels_buf.as_ptr(), kb * NR)
+                (panels_buf.as_ptr(), kb * NR, NR)
             } else {
-                (shared.as_ptr().add(c0 * k + p0 * NR), k * NR)
+                (shared.as_ptr().add(c0 * k + p0 * NR), k * NR, NR)
             };
+            if panel_outer {
+                let mut q = 0;
+                while q * NR < cb {
+                    let nr = NR.min(cb - q * NR);
+                    let panel = panels.add(q * step);
+                    let mut r0 = r_lo;
+                    while r0 < r_hi {
+                        let rb = MR.min(r_hi - r0);
+                        // Rows past the end repeat the block's first row.
+                        let mut rows = [u.as_ptr(); MR];
+                        for (r, ptr) in rows.iter_mut().enumerate() {
+                            let row = if r < rb { r0 + r } else { r0 };
+                            *ptr = u.as_ptr().add(row * l.urs + p0);
+                        }
+                        let dst = out.0.add(r0 * l.crs + (c0 + q * NR) * l.ccs);
+                        tile(
+                            kb, &rows, 1, panel, vstep, dst, l.crs, l.ccs, rb, nr, a_pass, beta,
+                            first,
+                        );
+                        r0 += MR;
+                    }
+                    q += 1;
+                }
+                c0 += cb;
+                continue;
+            }
             let mut r0 = r_lo;
             while r0 < r_hi {
                 let rb = MR.min(r_hi - r0);
@@ -416,7 +461,7 @@ unsafe fn part_avx2(
                     let panel = panels.add(q * step);
                     let dst = out.0.add(r0 * l.crs + (c0 + q * NR) * l.ccs);
                     tile(
-                        kb, &rows, ups, panel, dst, l.crs, l.ccs, rb, nr, a_pass, beta, first,
+                        kb, &rows, ups, panel, NR, dst, l.crs, l.ccs, rb, nr, a_pass, beta, first,
                     );
                     q += 1;
                 }
@@ -465,35 +510,42 @@ unsafe fn pack(
     buffer: &mut [f32],
 ) {
     let panels = cb.div_ceil(NR);
+    if l.vcs == 1 && cb.is_multiple_of(NR) {
+        // Row by row: each row of the block is read contiguously and
+        // spread over the panels (sequential reads and writes).
+        for p in 0..kb {
+            let src = v.as_ptr().add((p0 + p) * l.vps + c0);
+            let d = buffer.as_mut_ptr().add(p * NR);
+            for q in 0..panels {
+                let s = src.add(q * NR);
+                let d = d.add(q * kb * NR);
+                _mm256_storeu_ps(d, _mm256_loadu_ps(s));
+                _mm256_storeu_ps(d.add(8), _mm256_loadu_ps(s.add(8)));
+            }
+        }
+        return;
+    }
     for q in 0..panels {
         let nr = NR.min(cb - q * NR);
         let dst = &mut buffer[q * kb * NR..(q + 1) * kb * NR];
         let col = c0 + q * NR;
-        if l.vcs == 1 && nr == NR {
+        // Column by column: each reads a contiguous run of `v` when its
+        // `p` stride is one (a transposed operand).
+        for c in 0..NR {
             for p in 0..kb {
-                let src = v.as_ptr().add((p0 + p) * l.vps + col);
-                let d = dst.as_mut_ptr().add(p * NR);
-                _mm256_storeu_ps(d, _mm256_loadu_ps(src));
-                _mm256_storeu_ps(d.add(8), _mm256_loadu_ps(src.add(8)));
-            }
-        } else {
-            // Column by column: each reads a contiguous run of `v` when
-            // its `p` stride is one (a transposed operand).
-            for c in 0..NR {
-                for p in 0..kb {
-                    *dst.get_unchecked_mut(p * NR + c) = if c < nr {
-                        *v.get_unchecked((p0 + p) * l.vps + (col + c) * l.vcs)
-                    } else {
-                        0.0
-                    };
-                }
+                *dst.get_unchecked_mut(p * NR + c) = if c < nr {
+                    *v.get_unchecked((p0 + p) * l.vps + (col + c) * l.vcs)
+                } else {
+                    0.0
+                };
             }
         }
     }
 }
 
 /// One `6 x 16` tile: sums `kb` products of six broadcast values (row
-/// pointers `rows`, stepping `ups` per `p`) and a packed panel row, then
+/// pointers `rows`, stepping `ups` per `p`) and sixteen values of a panel
+/// (`panel`, stepping `vstep` per `p`: 16 when packed), then
 /// writes the valid `rb x nr` part to `dst` (element `(r, c)` at
 /// `r * crs + c * ccs`): `dst = alpha * dst + beta * sum` on the first
 /// pass over `k` (`dst` not read when `alpha == 0`), `dst += beta * sum`
@@ -506,6 +558,7 @@ unsafe fn tile(
     rows: &[*const f32; MR],
     ups: usize,
     panel: *const f32,
+    vstep: usize,
     dst: *mut f32,
     crs: usize,
     ccs: usize,
@@ -542,7 +595,7 @@ unsafe fn tile(
         let a = _mm256_broadcast_ss(&*r5.add(off));
         c50 = _mm256_fmadd_ps(a, b0, c50);
         c51 = _mm256_fmadd_ps(a, b1, c51);
-        b = b.add(NR);
+        b = b.add(vstep);
         off += ups;
     }
     let acc = [
@@ -715,40 +768,5 @@ mod tests {
             .iter()
             .zip(run(2))
             .all(|(x, y)| x.to_bits() == y.to_bits()));
-    }
-
-    #[test]
-    #[ignore]
-    fn scratch_speed() {
-        let shapes = [
-            (64, 784, 1024, false, true),
-            (64, 1024, 1024, false, true),
-            (64, 1024, 1024, false, false),
-            (1024, 64, 784, true, false),
-            (1024, 64, 1024, true, false),
-        ];
-        for (m, k, n, ta, tb) in shapes {
-            for orientation in [Orientation::Direct, Orientation::Transposed] {
-                for threads in [1, 2] {
-                    let a = values(m * k, 1);
-                    let b = values(k * n, 2);
-                    let mut c = vec![0.0; m * n];
-                    let mut s = Sgemm::with_orientation(m, k, n, ta, tb, threads, orientation);
-                    let reps = 200;
-                    let mut best = f64::INFINITY;
-                    for _ in 0..5 {
-                        let t = std::time::Instant::now();
-                        for _ in 0..reps {
-                            s.run(&a, &b, &mut c, 0.0, 1.0);
-                        }
-                        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
-                    }
-                    println!(
-                        "{m}x{k}x{n} ta {ta} tb {tb} {orientation:?} threads {threads}: {:.1} GFLOP/s",
-                        2.0 * (m * k * n) as f64 / best / 1e9
-                    );
-                }
-            }
-        }
     }
 }

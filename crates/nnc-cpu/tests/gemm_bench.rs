@@ -1,7 +1,8 @@
-//! Throughput of the two ways nnc-cpu can compute a matrix product, on the
-//! shapes of the W1 (784-30-10, batch 10) and W2 (784-1024-1024-10, batch
-//! 64) training steps: `nnc-jit`'s tiled kernel and the `gemm` library
-//! (one and two threads). Ignored by default (the numbers depend on the
+//! Throughput of the three ways nnc-cpu can compute a matrix product, on
+//! the shapes of the W1 (784-30-10, batch 10) and W2 (784-1024-1024-10,
+//! batch 64) training steps: `nnc-jit`'s tiled kernel, the `gemm` library
+//! and nnc's own AVX2 product (`nnc_cpu::sgemm`, in the orientation its
+//! cost model picks), one and two threads each. Ignored by default (the numbers depend on the
 //! machine and its load); run with
 //! `cargo test -p nnc-cpu --release --test gemm_bench -- --ignored --nocapture`.
 //! The table in ARCHITECTURE.md ("Matrix products") comes from here.
@@ -101,6 +102,25 @@ fn library(s: Shape, threads: usize) -> f64 {
     flops / secs / 1e9
 }
 
+/// nnc's own product in the orientation it picks (0 where the processor
+/// lacks AVX2 or FMA).
+fn own(s: Shape, threads: usize) -> f64 {
+    if !nnc_cpu::sgemm::Sgemm::available() {
+        return 0.0;
+    }
+    let a = vec![0.5f32; s.m * s.k];
+    let b = vec![0.25f32; s.k * s.n];
+    let mut c = vec![0.0f32; s.m * s.n];
+    let mut product = nnc_cpu::sgemm::Sgemm::new(s.m, s.k, s.n, s.ta, s.tb, threads);
+    let flops = 2.0 * (s.m * s.k * s.n) as f64;
+    let secs = time(flops, || {
+        assert!(product.run(&a, &b, &mut c, 0.0, 1.0));
+    });
+    let expected = 0.125 * s.k as f32;
+    assert!((c[0] - expected).abs() <= 1e-4 * expected);
+    flops / secs / 1e9
+}
+
 #[test]
 #[ignore]
 fn jit_versus_gemm_on_the_model_shapes() {
@@ -127,18 +147,20 @@ fn jit_versus_gemm_on_the_model_shapes() {
         sh("W2 bwd  dY^T H", 1024, 64, 1024, true, false),
         sh("W2 bwd  dY^T H2", 10, 64, 1024, true, false),
     ];
-    println!("| product | m x k x n | nnc-jit | gemm 1t | gemm 2t |");
-    println!("|---|---|---|---|---|");
+    println!("| product | m x k x n | nnc-jit | gemm 1t | gemm 2t | sgemm 1t | sgemm 2t |");
+    println!("|---|---|---|---|---|---|---|");
     for s in shapes {
         println!(
-            "| {} | {}x{}x{} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {}x{}x{} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
             s.label,
             s.m,
             s.k,
             s.n,
             jit(s),
             library(s, 1),
-            library(s, 2)
+            library(s, 2),
+            own(s, 1),
+            own(s, 2)
         );
     }
 }

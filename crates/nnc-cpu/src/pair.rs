@@ -1,0 +1,220 @@
+//! A second thread that computes one half of a split product while the
+//! calling thread computes the other.
+//!
+//! A training step of W2 runs five large products, each about a
+//! millisecond, separated by small kernels of tens of microseconds. A
+//! general pool (rayon) lets its idle workers fall asleep within those
+//! gaps, and a call from outside the pool hands *both* halves to workers,
+//! so every product pays two wake-ups. Here the caller computes one half
+//! itself, and the one helper thread spins for a short while
+//! ([`SPIN`]) after each job before it parks: within a step it is always
+//! awake when the next product arrives, and between runs it sleeps.
+//!
+//! # Invariants
+//!
+//! - [`both`] returns only after the helper has finished its half, even
+//!   when the caller's half panics (a guard waits in `Drop`), so the
+//!   borrowed job never outlives the call.
+//! - One caller at a time owns the helper (a `try_lock`); a concurrent
+//!   caller, or a process that cannot start a thread, runs both halves
+//!   itself, one after the other. The halves write disjoint memory and
+//!   each is computed in a fixed order, so the results do not depend on
+//!   which thread ran what.
+//! - Waiting never blocks forever on a busy machine: after [`SPIN`] the
+//!   helper parks and the caller yields its time slice while it waits.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long the helper stays awake after a job, and how long the caller
+/// spins before it starts yielding.
+const SPIN: Duration = Duration::from_micros(200);
+
+const IDLE: u32 = 0;
+const POSTED: u32 = 1;
+const DONE: u32 = 2;
+const FAILED: u32 = 3;
+
+type Job = *const (dyn Fn() + Sync);
+
+/// What the caller and the helper share.
+struct Shared {
+    state: AtomicU32,
+    /// The posted job; written by the caller before `state` becomes
+    /// `POSTED`, read by the helper after it sees `POSTED`.
+    job: UnsafeCell<Option<Job>>,
+}
+
+// SAFETY: `job` is written only by the caller that owns the helper (under
+// the mutex) while the helper is not reading it (state `IDLE`), and read
+// only by the helper between seeing `POSTED` (acquire) and publishing
+// `DONE` (release); the state machine orders the two.
+unsafe impl Sync for Shared {}
+unsafe impl Send for Shared {}
+
+/// The helper thread and its shared state.
+struct Helper {
+    shared: Arc<Shared>,
+    thread: Thread,
+}
+
+impl Helper {
+    fn start() -> Option<Helper> {
+        let shared = Arc::new(Shared {
+            state: AtomicU32::new(IDLE),
+            job: UnsafeCell::new(None),
+        });
+        let theirs = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("nnc-cpu-pair".into())
+            .spawn(move || serve(&theirs))
+            .ok()?;
+        Some(Helper {
+            shared,
+            thread: handle.thread().clone(),
+        })
+    }
+}
+
+/// The helper's loop: wait for a job (spinning for [`SPIN`], then
+/// parked), run it, report.
+fn serve(shared: &Shared) {
+    loop {
+        let mut since = Instant::now();
+        let mut spins = 0u32;
+        while shared.state.load(Ordering::Acquire) != POSTED {
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(64) && since.elapsed() > SPIN {
+                std::thread::park();
+                since = Instant::now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        // SAFETY: the caller wrote the job before publishing `POSTED`
+        // and keeps it alive until it sees `DONE` or `FAILED`.
+        let job = unsafe { *shared.job.get() };
+        let ran = job.is_some_and(|job| {
+            // SAFETY: as above, the pointee outlives this call.
+            let job = unsafe { &*job };
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_ok()
+        });
+        shared
+            .state
+            .store(if ran { DONE } else { FAILED }, Ordering::Release);
+    }
+}
+
+fn helper() -> Option<&'static Mutex<Helper>> {
+    static HELPER: OnceLock<Option<Mutex<Helper>>> = OnceLock::new();
+    HELPER
+        .get_or_init(|| Helper::start().map(Mutex::new))
+        .as_ref()
+}
+
+/// Waits until the helper has finished the posted job: in
+/// [`Wait::finish`], or in `Drop` when the caller's half unwinds.
+struct Wait<'a> {
+    shared: &'a Shared,
+    finished: bool,
+}
+
+impl Wait<'_> {
+    /// Waits for the helper, clears the job and returns whether the
+    /// helper's half ran to its end.
+    fn finish(&mut self) -> bool {
+        let started = Instant::now();
+        let state = loop {
+            match self.shared.state.load(Ordering::Acquire) {
+                s @ (DONE | FAILED) => break s,
+                _ if started.elapsed() < SPIN => std::hint::spin_loop(),
+                _ => std::thread::yield_now(),
+            }
+        };
+        // SAFETY: the helper is done with the job (it published `DONE` or
+        // `FAILED` and reads nothing more until the next `POSTED`).
+        unsafe { *self.shared.job.get() = None };
+        self.shared.state.store(IDLE, Ordering::Release);
+        self.finished = true;
+        state == DONE
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish();
+        }
+    }
+}
+
+/// Runs `first` on this thread and `second` on the helper thread, and
+/// returns when both are done: `false` if `second` panicked (then its
+/// work is incomplete). Runs both here, one after the other, when the
+/// helper is busy with another caller or could not be started.
+pub(crate) fn both(first: &(dyn Fn() + Sync), second: &(dyn Fn() + Sync)) -> bool {
+    let guard = helper().and_then(|h| h.try_lock().ok());
+    let Some(helper) = guard else {
+        first();
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(second)).is_ok();
+    };
+    let shared: &Shared = &helper.shared;
+    // SAFETY: erasing the lifetime of `second` is sound because `Wait`
+    // (below) does not let this function return, or unwind, before the
+    // helper has published that it is done with the job.
+    let job: Job = unsafe { std::mem::transmute::<&(dyn Fn() + Sync), Job>(second) };
+    // SAFETY: the helper is idle (state `IDLE`, and we hold the lock), so
+    // nobody reads the job while we write it.
+    unsafe { *shared.job.get() = Some(job) };
+    shared.state.store(POSTED, Ordering::Release);
+    helper.thread.unpark();
+    let mut wait = Wait {
+        shared,
+        finished: false,
+    };
+    first();
+    wait.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn both_halves_run_and_the_helper_survives_a_panic() {
+        let count = AtomicUsize::new(0);
+        let add = || {
+            count.fetch_add(1, Ordering::SeqCst);
+        };
+        for _ in 0..100 {
+            assert!(both(&add, &add));
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 200);
+        let boom = || panic!("a half that fails");
+        assert!(!both(&add, &boom));
+        assert!(both(&add, &add));
+        assert_eq!(count.load(Ordering::SeqCst), 203);
+    }
+
+    #[test]
+    fn concurrent_callers_all_finish() {
+        let count = AtomicUsize::new(0);
+        let add = || {
+            count.fetch_add(1, Ordering::SeqCst);
+        };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        assert!(both(&add, &add));
+                    }
+                });
+            }
+        });
+        assert_eq!(count.load(Ordering::SeqCst), 4 * 200 * 2);
+    }
+}
