@@ -1,6 +1,6 @@
 //! Large matrix products, computed outside `nnc-jit`: by nnc's own AVX2
-//! product (module `sgemm`) for the largest shapes where the processor
-//! has AVX2 and FMA, else by the `gemm` library (see "Matrix products" in
+//! product (module `sgemm`) where the processor has AVX2 and FMA, else by
+//! the `gemm` library (see "Matrix products" in
 //! ARCHITECTURE.md for the measurements behind [`use_library`] and the
 //! thresholds below).
 //!
@@ -14,7 +14,8 @@
 //!
 //! Our own product allocates its packing buffers once, when planned; the
 //! `gemm` library allocates its packing buffers on every call that packs
-//! (`tests/allocations.rs` bounds it). Products of at least 16M
+//! (`tests/allocations.rs` counts: none with ours, at most two per product
+//! with the library). Products of at least 16M
 //! multiply-adds (the five large W2 products) run on two threads when the
 //! machine has two cores (ours on the caller and one helper thread, module
 //! `pair`; the library on rayon's pool); the rest run single-threaded.
@@ -36,13 +37,6 @@ const LIBRARY_MIN_MACS: usize = 100_000;
 pub(crate) fn use_library(m: usize, k: usize, n: usize) -> bool {
     m.saturating_mul(k).saturating_mul(n) >= LIBRARY_MIN_MACS
 }
-
-/// Products with at least this many multiply-adds go to nnc's own product
-/// (module `sgemm`) where the processor runs it: on the five large W2
-/// products (51M to 67M) it is 1.0x to 1.5x the library on one thread;
-/// below about 1M (W1's `10 x 784 x 30`, W2's `64 x 1024 x 10`) the
-/// library's small-matrix paths are as fast or faster.
-const OWN_MIN_MACS: usize = 4_000_000;
 
 /// Products with at least this many multiply-adds are split over two
 /// threads, when the machine has two cores or more.
@@ -90,8 +84,13 @@ impl LibraryProduct {
             ta,
             tb,
             threads,
-            own: (Sgemm::available() && m.saturating_mul(k).saturating_mul(n) >= OWN_MIN_MACS)
-                .then(|| Sgemm::new(m, k, n, ta, tb, threads)),
+            // Ours wherever the processor runs it: on the five large W2
+            // products it is 1.0x to 1.5x the library on one thread; on
+            // W1's mid-sized ones (`10 x 784 x 30`) a little slower per
+            // call, but a W1 epoch is faster with it (0.215 s against
+            // 0.273 s, `nnc bench`): it allocates nothing and has no
+            // per-call setup.
+            own: Sgemm::available().then(|| Sgemm::new(m, k, n, ta, tb, threads)),
         }
     }
 
@@ -220,18 +219,32 @@ mod tests {
             for tb in [false, true] {
                 let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] };
                 let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] };
-                let mut c = vec![f32::NAN; m * n];
-                LibraryProduct::on_library(m, k, n, ta, tb, 1)
-                    .run(&a, &b, &mut c, 0.0, 1.0)
-                    .unwrap();
-                for i in 0..m {
-                    for j in 0..n {
-                        let want: f32 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
-                        let got = c[i * n + j];
-                        assert!(
-                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                            "{got} vs {want}"
-                        );
+                // `C = alpha C + beta AB`, the old `C` unread when alpha is 0.
+                for (alpha, beta) in [(0.0f32, 1.0f32), (0.75, -0.5)] {
+                    let old: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 - 2.0).collect();
+                    let mut c = if alpha == 0.0 {
+                        vec![f32::NAN; m * n]
+                    } else {
+                        old.clone()
+                    };
+                    LibraryProduct::on_library(m, k, n, ta, tb, 1)
+                        .run(&a, &b, &mut c, alpha, beta)
+                        .unwrap();
+                    for i in 0..m {
+                        for j in 0..n {
+                            let sum: f32 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                            let base = if alpha == 0.0 {
+                                0.0
+                            } else {
+                                alpha * old[i * n + j]
+                            };
+                            let want = base + beta * sum;
+                            let got = c[i * n + j];
+                            assert!(
+                                (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                                "{got} vs {want}"
+                            );
+                        }
                     }
                 }
             }

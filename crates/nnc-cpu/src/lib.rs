@@ -18,13 +18,15 @@
 //! 2. [`lower()`] walks the fused graph and turns each kernel into
 //!    actions (module `lower`): pointwise groups become one loop nest each
 //!    (module `pointwise`), matrix products use `nnc-jit`'s tiled builder
-//!    with the bias and activation fused into its epilogue where possible
-//!    (large products go to the `gemm` library instead, followed by the
-//!    epilogue as a JIT kernel; module `gemm`),
-//!    sums over the batch become column sums, per-example costs, softmax
-//!    and the softmax log-likelihood gradient are row kernels (module
-//!    `rows`). All kernels of a graph are compiled together into one
-//!    module.
+//!    with the bias and activation fused into its epilogue where possible;
+//!    large products are computed by nnc's own AVX2 product ([`sgemm`],
+//!    on two threads through module `pair`) or the `gemm` library (module
+//!    `gemm`), with the bias and activation in the pointwise kernel that
+//!    follows; a large weight gradient read only by a plain SGD update is
+//!    that update, in place (module `fold`); sums over the batch become
+//!    column sums, per-example costs, softmax and the softmax
+//!    log-likelihood gradient are row kernels (module `rows`). All kernels
+//!    of a graph are compiled together into one module.
 //! 3. [`Program::run`] runs the actions in order over memory allocated
 //!    once, at lowering (module `program`).
 //!
@@ -67,14 +69,21 @@
 //!   die after the update reads them; the temporaries that are not
 //!   pointwise have scratch slots), a small auxiliary buffer for what the
 //!   lowering adds inside a kernel (transposed operands, the pointwise
-//!   temporaries it stores between loop nests), and one vector per graph
-//!   input. On W2 (batch 64) the arena holds 2.9M values where one buffer
-//!   per value would take 6.2M. Parameters and optimizer state are swapped
-//!   in as input vectors and the new values copied out of the arena.
-//!   Neither this crate nor `nnc-jit` allocates during a step; the one
-//!   exception is inside the `gemm` library, which allocates its packing
-//!   buffers on each call of a large product (module `gemm`);
-//!   `tests/allocations.rs` counts.
+//!   temporaries it stores between loop nests), the packing buffers of our
+//!   own products, and one vector per graph input. On W2 (batch 64) the
+//!   arena holds 2.9M values where one buffer per value would take 6.2M.
+//!   Parameters and optimizer state are swapped in as input vectors; new
+//!   values are copied out of the arena, except those a folded update
+//!   wrote in place. Neither this crate nor `nnc-jit` allocates during a
+//!   step; the one exception is inside the `gemm` library, which
+//!   allocates its packing buffers on each call of a mid-sized product
+//!   (module `gemm`); `tests/allocations.rs` counts.
+//! * **In-place updates read nothing stale.** A folded update
+//!   writes its parameter in place as soon as the gradient is known,
+//!   which lowering allows only when nothing after it reads the old
+//!   values; a step whose cost turns out not to be finite has therefore
+//!   already changed those parameters (the training loop stops on it, and
+//!   the last checkpoint is the one to resume from).
 //! * **Actions never read what they write.** The plan keeps a step's
 //!   inputs and outputs apart; [`Program::run`] cuts the written buffers
 //!   out of the arena as disjoint mutable slices and finds every read
@@ -84,8 +93,9 @@
 //!   [`LowerError::Unsupported`]; a kernel the JIT rejects is
 //!   [`LowerError::Jit`]; neither panics.
 //! * **Determinism.** Kernels run in a fixed order and each does the same
-//!   operations in the same order every call (library products on two
-//!   threads too: each block of the result is summed by one thread).
+//!   operations in the same order every call (products on two threads
+//!   too: each block of the result is summed by one thread, whichever
+//!   thread that is).
 
 mod backend;
 mod error;

@@ -1,10 +1,11 @@
-//! A training step allocates nothing of its own: counted with a global
-//! allocator, a step after the first makes no allocation in this crate or
-//! in `nnc-jit` (JIT kernels and host ops). The only allocations left are
-//! inside the `gemm` library, which allocates its packing buffer and a
-//! small vector of flags on every call that packs (at most two per
-//! library product); the first layer's products here, `8 x 200 x 64`, are
-//! large enough to go to the library, so the bound is exercised.
+//! A training step allocates nothing: counted with a global allocator, a
+//! step after the first makes no allocation at all where the processor
+//! runs nnc's own product (x86-64 with AVX2 and FMA; the first layer's
+//! products here, `8 x 200 x 64`, are large enough to use it, and so is
+//! the helper thread of the split products, which exists from the first
+//! step). Elsewhere the products go to the `gemm` library, which
+//! allocates its packing buffer and a small vector of flags on every call
+//! that packs (at most two per product), and only those are allowed.
 
 use nnc_check::program::Optimizer;
 use nnc_cpu::JitBackend;
@@ -36,7 +37,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 #[test]
-fn a_training_step_allocates_only_inside_the_gemm_library() {
+fn a_training_step_allocates_nothing() {
     let (file, _) = nnc_syntax::parse(
         "model m {
            input x: [200]
@@ -77,8 +78,13 @@ fn a_training_step_allocates_only_inside_the_gemm_library() {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     backend.train_step(batch, 0.1, 1).unwrap();
     let during = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let allowed = if nnc_cpu::sgemm::Sgemm::available() {
+        0
+    } else {
+        2 * library
+    };
     assert!(
-        during <= 2 * library,
+        during <= allowed,
         "{during} allocations in a step of {jit_kernels} kernel calls and {library} library products"
     );
 }
