@@ -20,8 +20,11 @@
 //!   itself, one after the other. The halves write disjoint memory and
 //!   each is computed in a fixed order, so the results do not depend on
 //!   which thread ran what.
-//! - Waiting never blocks forever on a busy machine: after [`SPIN`] the
-//!   helper parks and the caller yields its time slice while it waits.
+//! - A busy machine never makes the caller wait for a helper that is not
+//!   running: a job the helper has not claimed when the caller's own half
+//!   is done is taken back and run by the caller. After [`SPIN`] the
+//!   helper parks, and the caller yields its time slice while it waits
+//!   for a half the helper has started.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,8 +38,9 @@ const SPIN: Duration = Duration::from_micros(200);
 
 const IDLE: u32 = 0;
 const POSTED: u32 = 1;
-const DONE: u32 = 2;
-const FAILED: u32 = 3;
+const RUNNING: u32 = 2;
+const DONE: u32 = 3;
+const FAILED: u32 = 4;
 
 type Job = *const (dyn Fn() + Sync);
 
@@ -85,7 +89,16 @@ fn serve(shared: &Shared) {
     loop {
         let mut since = Instant::now();
         let mut spins = 0u32;
-        while shared.state.load(Ordering::Acquire) != POSTED {
+        loop {
+            // Claim a posted job; the caller may have taken it back.
+            if shared.state.load(Ordering::Acquire) == POSTED
+                && shared
+                    .state
+                    .compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break;
+            }
             spins = spins.wrapping_add(1);
             if spins.is_multiple_of(64) && since.elapsed() > SPIN {
                 std::thread::park();
@@ -95,7 +108,8 @@ fn serve(shared: &Shared) {
             }
         }
         // SAFETY: the caller wrote the job before publishing `POSTED`
-        // and keeps it alive until it sees `DONE` or `FAILED`.
+        // and, once we hold it (`RUNNING`), keeps it alive until it sees
+        // `DONE` or `FAILED`.
         let job = unsafe { *shared.job.get() };
         let ran = job.is_some_and(|job| {
             // SAFETY: as above, the pointee outlives this call.
@@ -124,29 +138,59 @@ struct Wait<'a> {
 
 impl Wait<'_> {
     /// Waits for the helper, clears the job and returns whether the
-    /// helper's half ran to its end.
-    fn finish(&mut self) -> bool {
-        let started = Instant::now();
-        let state = loop {
-            match self.shared.state.load(Ordering::Acquire) {
-                s @ (DONE | FAILED) => break s,
-                _ if started.elapsed() < SPIN => std::hint::spin_loop(),
-                _ => std::thread::yield_now(),
-            }
+    /// helper's half ran to its end. When the helper has not claimed the
+    /// job yet (on a busy machine it may not be running at all), the job
+    /// is taken back and run here: `second` then runs on this thread.
+    fn finish(&mut self, second: &(dyn Fn() + Sync)) -> bool {
+        let taken_back = self
+            .shared
+            .state
+            .compare_exchange(POSTED, IDLE, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        let ok = if taken_back {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(second)).is_ok()
+        } else {
+            let started = Instant::now();
+            let state = loop {
+                match self.shared.state.load(Ordering::Acquire) {
+                    s @ (DONE | FAILED) => break s,
+                    _ if started.elapsed() < SPIN => std::hint::spin_loop(),
+                    _ => std::thread::yield_now(),
+                }
+            };
+            state == DONE
         };
-        // SAFETY: the helper is done with the job (it published `DONE` or
-        // `FAILED` and reads nothing more until the next `POSTED`).
+        // SAFETY: the helper is done with the job, or never claimed it (it
+        // reads nothing more until the next `POSTED`).
         unsafe { *self.shared.job.get() = None };
         self.shared.state.store(IDLE, Ordering::Release);
         self.finished = true;
-        state == DONE
+        ok
+    }
+
+    /// Waits until the helper no longer uses the job (for unwinding).
+    fn release(&mut self) {
+        if self
+            .shared
+            .state
+            .compare_exchange(POSTED, IDLE, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            while !matches!(self.shared.state.load(Ordering::Acquire), DONE | FAILED) {
+                std::thread::yield_now();
+            }
+        }
+        // SAFETY: as in `finish`.
+        unsafe { *self.shared.job.get() = None };
+        self.shared.state.store(IDLE, Ordering::Release);
+        self.finished = true;
     }
 }
 
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.finish();
+            self.release();
         }
     }
 }
@@ -176,7 +220,7 @@ pub(crate) fn both(first: &(dyn Fn() + Sync), second: &(dyn Fn() + Sync)) -> boo
         finished: false,
     };
     first();
-    wait.finish()
+    wait.finish(second)
 }
 
 #[cfg(test)]
