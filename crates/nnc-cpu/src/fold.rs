@@ -307,6 +307,72 @@ fn affine(
 mod tests {
     use super::*;
 
+    use crate::gemm::use_library;
+    use nnc_check::program::Optimizer;
+    use nnc_ir::backend::TrainSetup;
+
+    /// The folds of a two-layer MLP (`784 -> 256 -> 10`, batch 32) trained
+    /// with `optimizer` and `regularize`.
+    fn folds_of(optimizer: Optimizer, regularize: &str) -> Vec<Fold> {
+        let source = format!(
+            "model m {{
+               input x: [784]
+               layers {{
+                 dense(256, act: relu)
+                 dense(10, act: softmax)
+               }}
+               cost log_likelihood
+               {regularize}
+             }}"
+        );
+        let (file, syntax) = nnc_syntax::parse(&source);
+        assert!(syntax.is_empty(), "{syntax:?}");
+        let model = nnc_check::check(&file).program.models.remove(0);
+        let setup = TrainSetup {
+            model: &model,
+            optimizer: &optimizer,
+            batch_size: 32,
+            train_size: 1000,
+        };
+        let graph = nnc_ir::compile_training_fused(&setup, 32, None).unwrap();
+        find(&graph, use_library).into_values().collect()
+    }
+
+    #[test]
+    fn plain_sgd_folds_every_large_weight_gradient() {
+        // 256x32x784 and 10x32x256 (82k: below the library's threshold).
+        let folds = folds_of(Optimizer::Sgd, "");
+        assert_eq!(folds.len(), 1, "{folds:?}");
+        let f = &folds[0];
+        assert_eq!(f.alpha.eval(0.1), 1.0);
+        assert_eq!(f.beta.eval(0.1), -0.1);
+    }
+
+    #[test]
+    fn l2_decay_folds_into_alpha() {
+        let folds = folds_of(Optimizer::Sgd, "regularize l2(5.0)");
+        assert_eq!(folds.len(), 1, "{folds:?}");
+        // The book's (1 - eta lambda / n) with n = 1000.
+        let (eta, lambda, n) = (0.1f64, 5.0f64, 1000.0f64);
+        assert!((folds[0].alpha.eval(0.1) as f64 - (1.0 - eta * lambda / n)).abs() < 1e-7);
+        assert_eq!(folds[0].beta.eval(0.1), -0.1);
+    }
+
+    #[test]
+    fn updates_that_are_not_affine_are_not_folded() {
+        assert!(folds_of(Optimizer::Momentum { mu: 0.9 }, "").is_empty());
+        assert!(folds_of(
+            Optimizer::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8
+            },
+            ""
+        )
+        .is_empty());
+        assert!(folds_of(Optimizer::Sgd, "regularize l1(1.0)").is_empty());
+    }
+
     #[test]
     fn polynomials_evaluate_in_horner_form() {
         // (1 - 0.5 eta) * (-eta) = -eta + 0.5 eta^2
