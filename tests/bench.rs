@@ -45,7 +45,7 @@ fn quick_bench_prints_median_and_compile_time() {
             .to_string()
     };
     assert!(line("model").contains("mnist_784_30_10"), "{stdout}");
-    assert!(line("backend").ends_with("interp"), "{stdout}");
+    assert!(line("backend").ends_with("jit"), "the default: {stdout}");
     assert!(line("batch size").ends_with(" 10"), "{stdout}");
     assert!(line("examples").contains("2000 per epoch"), "{stdout}");
     assert!(line("epochs").contains("2: "), "{stdout}");
@@ -61,7 +61,7 @@ fn quick_bench_prints_median_and_compile_time() {
 fn json_report_has_consistent_figures() {
     let doc = bench_json(&[BOOK, "--epochs", "2", "--train-limit", "2000"]);
     assert_eq!(doc["model"], "mnist_784_30_10");
-    assert_eq!(doc["backend"], "interp");
+    assert_eq!(doc["backend"], "jit", "the default");
     assert_eq!(doc["file"], BOOK);
     assert_eq!(doc["batch_sizes"], serde_json::json!([10]));
     assert_eq!(doc["examples"], 2000);

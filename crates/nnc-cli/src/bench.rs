@@ -46,7 +46,7 @@ pub(crate) struct BenchArgs {
     /// The .nnet file whose training to time.
     pub file: PathBuf,
     /// The backend that executes the training steps.
-    #[arg(long, value_enum, default_value_t = BackendKind::Interp)]
+    #[arg(long, value_enum, default_value_t = BackendKind::Jit)]
     pub backend: BackendKind,
     /// Which train block to time, by its model's name (needed when the file
     /// has several).

@@ -8,6 +8,19 @@
 //! `--quiet`), prints one line per epoch on stdout and, with `--log`, writes
 //! one JSON object per epoch.
 //!
+//! The default backend is the JIT (`nnc-cpu`); `--backend interp` trains
+//! on the reference interpreter instead. A model the JIT cannot lower
+//! fails with an error naming the op and pointing at `--backend interp`.
+//!
+//! `--verify` first runs the first steps of the training (3, or
+//! `--verify-steps N`, at most the first epoch's) on the JIT, with the
+//! batches, seeds and initial parameters the training would use, and
+//! compares the values of every fused kernel with the interpreter's for
+//! the same inputs (`nnc_cpu::verify`); when they agree it prints one line
+//! and goes on to train with `--backend`, when they do not it names the
+//! first kernel that differs and exits 1. `--verify-only` stops after the
+//! verification.
+//!
 //! Exit codes: 0 when training ran to its end (or stopped by its schedule),
 //! 1 when the file, its data or the training failed (diagnostics, a
 //! diverging cost, a backend error), 2 on usage errors and unwritable or
@@ -18,9 +31,10 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use nnc_check::program::{Labels, Model, Program, TrainSpec};
 use nnc_cli::driver::{self, Options};
+use nnc_cpu::verify::{Verifier, VerifyError, VerifyReport, RTOL};
 use nnc_data::Dataset;
 use nnc_diag::render;
-use nnc_ir::backend::Backend;
+use nnc_ir::backend::{Backend, BackendError, Batch, TrainSetup};
 use nnc_train::{
     EpochRecord, EpochStart, Examples, Observer, Overrides, Schedule, SplitKind, Splits,
     StepProgress, TrainError, TrainReport,
@@ -42,8 +56,21 @@ pub struct RunArgs {
     /// The .nnet file to train.
     pub file: PathBuf,
     /// The backend that executes the training steps.
-    #[arg(long, value_enum, default_value_t = BackendKind::Interp)]
+    #[arg(long, value_enum, default_value_t = BackendKind::Jit)]
     pub backend: BackendKind,
+    /// Before training, run the first steps on the JIT and compare every
+    /// kernel's values with the interpreter's for the same inputs (1e-4
+    /// relative); stop (exit 1) naming the first kernel that differs, else
+    /// train.
+    #[arg(long)]
+    pub verify: bool,
+    /// How many steps `--verify` compares (3 by default, at most the first
+    /// epoch's; implies `--verify`).
+    #[arg(long, value_name = "N", value_parser = positive())]
+    pub verify_steps: Option<usize>,
+    /// Verify as `--verify` does, then stop without training.
+    #[arg(long)]
+    pub verify_only: bool,
     /// Which train block to run, by its model's name (needed when the file
     /// has several).
     #[arg(long, value_name = "MODEL")]
@@ -70,6 +97,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub quiet: bool,
 }
+
+impl RunArgs {
+    /// The number of steps to verify, when a verification was asked for.
+    fn verify_step_count(&self) -> Option<usize> {
+        let asked = self.verify || self.verify_only || self.verify_steps.is_some();
+        asked.then(|| self.verify_steps.unwrap_or(DEFAULT_VERIFY_STEPS))
+    }
+}
+
+/// The steps `--verify` compares unless `--verify-steps` says otherwise.
+pub(crate) const DEFAULT_VERIFY_STEPS: usize = 3;
 
 /// Parses a count of at least 1.
 pub(crate) fn positive() -> RangedU64ValueParser<usize> {
@@ -143,16 +181,16 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         eval_batch_size: None,
         skip_evaluation: false,
     };
+    let prepared = prepare(&checked, program, spec)?;
+    if let Some(steps) = args.verify_step_count() {
+        let report = verify(&prepared, &schedule, &options, steps).map_err(verify_failure)?;
+        println!("{}", verify_line(&report));
+        if args.verify_only {
+            return Ok(());
+        }
+    }
     let mut console = Console::new(!args.quiet, regression, log);
-    let report = train(
-        &checked,
-        program,
-        spec,
-        &schedule,
-        &options,
-        args.backend,
-        &mut console,
-    );
+    let report = train(&prepared, &schedule, &options, args.backend, &mut console);
     console.finish();
     let report = report?;
     if let Some(error) = console.log_error() {
@@ -269,18 +307,14 @@ fn print_outcome(report: &TrainReport) {
     }
 }
 
-/// Loads the data, builds the backend, initialises the parameters and
-/// trains.
+/// Builds the backend, initialises the parameters and trains.
 fn train(
-    checked: &CheckedFile,
-    program: &Program,
-    spec: &TrainSpec,
+    prepared: &Prepared<'_>,
     schedule: &Schedule,
     options: &nnc_train::Options,
     backend: BackendKind,
     console: &mut Console,
 ) -> Result<TrainReport, Failure> {
-    let prepared = prepare(checked, program, spec)?;
     let mut backend = make_backend(backend);
     nnc_train::init_params(backend.as_mut(), prepared.model, schedule.seed)
         .map_err(train_failure)?;
@@ -350,9 +384,116 @@ pub(crate) fn prepare<'p>(
     })
 }
 
-/// The failure of a run that stopped with `error`.
+/// The failure of a run that stopped with `error`. An op the backend
+/// cannot run (the JIT lowers every op of the language, but a new op may
+/// come to the interpreter first) points at the interpreter.
 pub(crate) fn train_failure(error: TrainError) -> Failure {
-    Failure::problem(error.to_string())
+    let unsupported = matches!(
+        &error,
+        TrainError::Configure {
+            error: BackendError::Unsupported { .. },
+            ..
+        } | TrainError::Step {
+            error: BackendError::Unsupported { .. },
+            ..
+        }
+    );
+    if unsupported {
+        Failure::problem(format!(
+            "{error}; the reference interpreter runs every op: train with `--backend interp`"
+        ))
+    } else {
+        Failure::problem(error.to_string())
+    }
+}
+
+/// `--verify`: runs the first `steps` training steps of the first epoch
+/// (the batches, learning rate and step seeds the loop would use, from the
+/// parameters the seed draws) on the JIT, comparing every kernel's values
+/// with the interpreter's for the same inputs (`nnc_cpu::verify`).
+fn verify(
+    prepared: &Prepared<'_>,
+    schedule: &Schedule,
+    options: &nnc_train::Options,
+    steps: usize,
+) -> Result<VerifyReport, VerifyFailure> {
+    let phase = schedule
+        .phases
+        .get(schedule.phase_index(1))
+        .ok_or(VerifyFailure::Train(TrainError::NoPhases))?;
+    let train = &prepared.train;
+    let count = options
+        .train_limit
+        .map_or(train.len(), |limit| limit.min(train.len()));
+    if count == 0 {
+        return Err(VerifyFailure::Train(TrainError::NoTrainingExamples));
+    }
+    let batch_size = phase.batch_size.max(1);
+    let setup = TrainSetup {
+        model: prepared.model,
+        optimizer: &phase.optimizer,
+        batch_size,
+        train_size: count,
+    };
+    let params = nnc_ir::init_params(prepared.model, schedule.seed);
+    let mut verifier = Verifier::new(&setup, params).map_err(VerifyFailure::Verify)?;
+    let order = nnc_train::seeds::epoch_order(schedule.seed, 1, count);
+    let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+    for (step, indices) in order.chunks(batch_size).take(steps).enumerate() {
+        Examples::fill_batch(train, indices, &mut inputs, &mut targets);
+        let batch = Batch {
+            inputs: &inputs,
+            targets: &targets,
+            len: indices.len(),
+        };
+        let seed = nnc_train::seeds::step_seed(schedule.seed, 1, step);
+        verifier
+            .step(batch, phase.learning_rate as f32, seed)
+            .map_err(VerifyFailure::Verify)?;
+    }
+    Ok(verifier.report().clone())
+}
+
+/// Why `--verify` failed.
+enum VerifyFailure {
+    /// The run could not start (no phase, no examples).
+    Train(TrainError),
+    /// The JIT and the interpreter disagree, or one could not run.
+    Verify(VerifyError),
+}
+
+fn verify_failure(failure: VerifyFailure) -> Failure {
+    match failure {
+        VerifyFailure::Train(error) => train_failure(error),
+        VerifyFailure::Verify(VerifyError::Mismatch(m)) => {
+            Failure::problem(format!("verification failed at {m}"))
+        }
+        VerifyFailure::Verify(VerifyError::Backend(e)) => {
+            let hint = if matches!(e, BackendError::Unsupported { .. }) {
+                "; `--verify` needs a model the JIT lowers"
+            } else {
+                ""
+            };
+            Failure::problem(format!("cannot verify the JIT: {e}{hint}"))
+        }
+    }
+}
+
+/// The line `--verify` prints when the JIT agrees with the interpreter.
+fn verify_line(report: &VerifyReport) -> String {
+    let largest = match &report.largest {
+        Some(l) => format!(
+            "largest relative error {:.1e} (`{}`, step {})",
+            l.relative_error, l.name, l.step
+        ),
+        None => "largest relative error 0".to_string(),
+    };
+    format!(
+        "verify: the JIT agrees with the interpreter on {}: {} compared ({}), {largest}, tolerance {RTOL:.0e}",
+        plural(report.steps, "step"),
+        plural(report.kernels, "kernel run"),
+        plural(report.values, "value"),
+    )
 }
 
 /// A fresh backend of `kind`.
@@ -621,6 +762,46 @@ mod tests {
         let regression = log_object(&record(), true);
         assert!(regression.get("validation_accuracy").is_none());
         assert_eq!(regression["validation_cost"], 0.3);
+    }
+
+    #[test]
+    fn an_op_the_backend_cannot_run_points_at_the_interpreter() {
+        let error = TrainError::Configure {
+            phase: 1,
+            error: BackendError::Unsupported {
+                what: "`lstm` (not lowered by the JIT backend yet)".to_string(),
+            },
+        };
+        let failure = train_failure(error);
+        assert_eq!(failure.code, EXIT_PROBLEMS);
+        assert!(
+            failure.message.ends_with("train with `--backend interp`"),
+            "{}",
+            failure.message
+        );
+        let other = train_failure(TrainError::NoTrainingExamples);
+        assert!(!other.message.contains("--backend"), "{}", other.message);
+    }
+
+    #[test]
+    fn verify_line_states_steps_kernels_and_the_largest_error() {
+        let report = VerifyReport {
+            steps: 3,
+            kernels: 27,
+            tensors: 30,
+            values: 1234,
+            largest: Some(nnc_cpu::verify::Largest {
+                relative_error: 1.25e-5,
+                step: 2,
+                node: nnc_ir::NodeId::new(8),
+                name: "dense_2.z".to_string(),
+            }),
+        };
+        assert_eq!(
+            verify_line(&report),
+            "verify: the JIT agrees with the interpreter on 3 steps: 27 kernel runs compared \
+             (1234 values), largest relative error 1.2e-5 (`dense_2.z`, step 2), tolerance 1e-4"
+        );
     }
 
     fn program(models: &[&str]) -> Program {

@@ -109,8 +109,10 @@ mod pointwise;
 mod program;
 mod rows;
 pub mod sgemm;
+pub mod verify;
 
 pub use backend::JitBackend;
 pub use error::LowerError;
 pub use lower::lower;
 pub use program::{Program, Step};
+pub use verify::{Mismatch, Verifier, VerifyError, VerifyReport};

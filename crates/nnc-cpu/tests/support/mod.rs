@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use nnc_check::program::{Model, Optimizer};
-use nnc_cpu::JitBackend;
+use nnc_cpu::{verify, JitBackend};
 use nnc_interp::InterpBackend;
 use nnc_ir::backend::{Backend, Batch, Tensor, TrainSetup};
 use nnc_ir::init_params;
@@ -38,13 +38,16 @@ pub fn examples(count: usize, inputs: usize, classes: usize, seed: u64) -> (Vec<
     (xs, ys)
 }
 
+/// Asserts that every JIT value agrees with the interpreter's under the
+/// rule `nnc run --verify` uses (`nnc_cpu::verify::within_tolerance`:
+/// `1e-4 * (|r| + max |r| / 100)`), plus `extra` absolute.
 pub fn assert_close(label: &str, jit: &[f32], interp: &[f32], extra: f32) {
     assert_eq!(jit.len(), interp.len(), "{label}: lengths");
-    let m = interp.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = verify::tensor_scale(interp);
     for (i, (&j, &r)) in jit.iter().zip(interp).enumerate() {
-        let tolerance = 1e-4 * (r.abs() + m / 100.0) + extra;
+        let tolerance = verify::tolerance(r, scale) + extra;
         assert!(
-            (j - r).abs() <= tolerance,
+            verify::within_tolerance(j, r, scale, extra),
             "{label}[{i}]: jit {j} vs interpreter {r} (tolerance {tolerance})"
         );
     }
