@@ -42,7 +42,7 @@ use crate::gemm::{self, LibraryProduct};
 use crate::host::HostOp;
 use crate::lower_conv;
 use crate::pointwise::{is_pointwise, operand_bcast, Bcast, Group, GroupOp, Src};
-use crate::program::{Action, Exec, Memory, Place, Program, Slot, MAX_INPUTS, MAX_OUTPUTS};
+use crate::program::{Action, Exec, Memory, Place, Program, Slot, Split, MAX_INPUTS, MAX_OUTPUTS};
 use crate::rows;
 use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
 use nnc_ir::plan::{plan_memory_with, MemoryPlan, Outputs, PlanOptions, Temporaries};
@@ -55,6 +55,9 @@ use std::collections::HashMap;
 enum Pending {
     Jit(Kernel),
     Host(HostOp, usize),
+    /// A pointwise kernel split by rows: the two halves' kernels, their
+    /// rows, and which buffers are cut (see `program::Split`).
+    Split([Kernel; 2], [usize; 2], Vec<Option<usize>>),
     /// A large product; with a folded update's coefficients (module
     /// `fold`).
     Library(LibraryProduct, Option<(Poly, Poly)>),
@@ -161,8 +164,10 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
     }
     let mut kernels = Vec::new();
     for (pending, _, _, _) in &l.actions {
-        if let Pending::Jit(k) = pending {
-            kernels.push(k.clone());
+        match pending {
+            Pending::Jit(k) => kernels.push(k.clone()),
+            Pending::Split([a, b], _, _) => kernels.extend([a.clone(), b.clone()]),
+            _ => {}
         }
     }
     let mut compiled = nnc_jit::compile_many(&kernels)
@@ -172,6 +177,14 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
     for (pending, inputs, outputs, origin) in l.actions {
         let exec = match pending {
             Pending::Jit(_) => Exec::Jit(compiled.next().ok_or_else(|| internal("kernel count"))?),
+            Pending::Split(_, rows, per_row) => {
+                let mut next = || compiled.next().ok_or_else(|| internal("kernel count"));
+                Exec::Split(Split {
+                    halves: [next()?, next()?],
+                    rows,
+                    per_row,
+                })
+            }
             Pending::Host(op, n) => Exec::Host { op, n },
             Pending::Library(product, update) => Exec::Library { product, update },
         };
@@ -194,6 +207,54 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
         l.node_slot,
         actions,
     ))
+}
+
+/// Pointwise kernels of at least this many elements (and two rows) are
+/// split by rows over two threads when the machine has two cores: W2's
+/// `64 x 1024` bias-and-relu and relu-gradient passes (25 us each on one
+/// thread) are; W1's `10 x 30` ones, far below the cost of a hand-off,
+/// are not.
+const SPLIT_MIN_ELEMENTS: usize = 32_768;
+
+/// The group as two kernels over the first and the last rows, when it is
+/// large enough to pay for a second thread.
+fn split_rows(group: &Group, name: &str) -> Result<Option<Pending>, LowerError> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if cores < 2 || group.rows < 2 || group.rows * group.cols < SPLIT_MIN_ELEMENTS {
+        return Ok(None);
+    }
+    let first = group.rows / 2;
+    let half = |rows: usize| {
+        let mut g = group.clone();
+        g.rows = rows;
+        for (len, bcast) in &mut g.reads {
+            *len = match bcast {
+                Bcast::Full => rows * group.cols,
+                Bcast::Col => rows,
+                Bcast::Row | Bcast::Scalar => *len,
+            };
+        }
+        g
+    };
+    let (a, b) = (half(first), half(group.rows - first));
+    let mut per_row: Vec<Option<usize>> = group
+        .reads
+        .iter()
+        .map(|(_, bcast)| match bcast {
+            Bcast::Full => Some(group.cols),
+            Bcast::Col => Some(1),
+            Bcast::Row | Bcast::Scalar => None,
+        })
+        .collect();
+    per_row.extend(group.stores.iter().map(|_| Some(group.cols)));
+    Ok(Some(Pending::Split(
+        [
+            a.kernel(&format!("{name}_rows0"))?,
+            b.kernel(&format!("{name}_rows1"))?,
+        ],
+        [first, group.rows - first],
+        per_row,
+    )))
 }
 
 fn internal(message: &str) -> LowerError {
@@ -435,6 +496,9 @@ impl Lowering<'_> {
             return Ok(());
         }
         let name = format!("k{}_pointwise{}", s.node.index(), members[0]);
+        if let Some(split) = split_rows(&group, &name)? {
+            return self.push(split, read_slots, write_slots);
+        }
         let kernel = group.kernel(&name)?;
         self.push(Pending::Jit(kernel), read_slots, write_slots)
     }

@@ -24,6 +24,7 @@ use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
 use nnc_ir::{Graph, InputKind, NodeId, OutputKind};
 use nnc_jit::CompiledKernel;
+use std::sync::Mutex;
 
 /// The most buffers an action reads.
 pub(crate) const MAX_INPUTS: usize = 16;
@@ -36,6 +37,10 @@ pub(crate) enum Exec {
     Jit(CompiledKernel),
     /// A host op over rows of `n` values.
     Host { op: HostOp, n: usize },
+    /// A pointwise kernel split by rows over two threads (module `pair`):
+    /// the same loop nest compiled for the first `rows[0]` rows and for
+    /// the remaining `rows[1]`.
+    Split(Split),
     /// A large matrix product (module `gemm`). With `update` set it is a
     /// folded parameter update (module `fold`): the action's third input
     /// is the learning rate, its output the parameter, updated in place
@@ -44,6 +49,15 @@ pub(crate) enum Exec {
         product: LibraryProduct,
         update: Option<(Poly, Poly)>,
     },
+}
+
+/// A kernel split by rows: buffer `i` (reads, then writes, in the
+/// kernel's order) is cut after `rows[0] * per_row[i]` values when
+/// `per_row[i]` is set, and given whole to both halves otherwise.
+pub(crate) struct Split {
+    pub halves: [CompiledKernel; 2],
+    pub rows: [usize; 2],
+    pub per_row: Vec<Option<usize>>,
 }
 
 /// One action: what runs, the slots it reads and the ones it writes.
@@ -204,7 +218,7 @@ impl Program {
         let jit = self
             .actions
             .iter()
-            .filter(|a| matches!(a.exec, Exec::Jit(_)))
+            .filter(|a| matches!(a.exec, Exec::Jit(_) | Exec::Split(_)))
             .count();
         (jit, self.actions.len() - jit)
     }
@@ -225,6 +239,12 @@ impl Program {
                         .collect();
                     format!("jit {} ({})", k.kernel().name, lens.join(", "))
                 }
+                Exec::Split(split) => format!(
+                    "jit {} split over 2 threads ({} + {} rows)",
+                    split.halves[0].kernel().name,
+                    split.rows[0],
+                    split.rows[1]
+                ),
                 Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
                 Exec::Library { product: p, update } => format!(
                     "library gemm {}x{}x{} (ta:{}, tb:{}){}",
@@ -249,6 +269,7 @@ impl Program {
     pub fn steps(&self) -> impl Iterator<Item = Step<'_>> {
         self.actions.iter().map(|a| match &a.exec {
             Exec::Jit(k) => Step::Jit(k.kernel()),
+            Exec::Split(split) => Step::Jit(split.halves[0].kernel()),
             Exec::Host { op, n } => Step::Host(format!("{op:?} over rows of {n}")),
             Exec::Library { product: p, update } => Step::Library(format!(
                 "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), on {}: \
@@ -474,6 +495,7 @@ fn run_exec(
         Exec::Jit(kernel) => kernel
             .call(ins, outs)
             .map_err(|e| LowerError::jit(&kernel.kernel().name, e)),
+        Exec::Split(split) => run_split(split, ins, outs),
         Exec::Host { op, n } => {
             let out = outs.first_mut().ok_or_else(overlap)?;
             op.run(*n, ins, out, step_seed);
@@ -487,5 +509,80 @@ fn run_exec(
             }
             _ => Err(overlap()),
         },
+    }
+}
+
+/// A compiled kernel handed to one other thread for one call.
+struct OneThread<'a>(&'a CompiledKernel);
+
+// SAFETY: a `CompiledKernel` is not `Sync` because `call` borrows its
+// pointer table and scratch buffers mutably (`RefCell`) and it holds an
+// `Rc` to its code. `run_split` gives each half's kernel to exactly one
+// thread, which is the only one calling it until `pair::both` returns;
+// the `Rc` is neither cloned nor dropped meanwhile.
+unsafe impl Sync for OneThread<'_> {}
+
+/// Runs a split kernel: the first rows on this thread, the rest on the
+/// helper thread.
+fn run_split(split: &Split, ins: &[&[f32]], outs: &mut [&mut [f32]]) -> Result<(), LowerError> {
+    let mut first_in: [&[f32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+    let mut second_in: [&[f32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+    for (i, &buf) in ins.iter().enumerate() {
+        let (a, b) = cut(buf, split.per_row.get(i).copied().flatten(), split.rows[0])?;
+        first_in[i] = a;
+        second_in[i] = b;
+    }
+    let mut first_out: [&mut [f32]; MAX_OUTPUTS] = Default::default();
+    let mut second_out: [&mut [f32]; MAX_OUTPUTS] = Default::default();
+    for (o, buf) in outs.iter_mut().enumerate() {
+        let per_row = split.per_row.get(ins.len() + o).copied().flatten();
+        let at = per_row.map_or(0, |n| n * split.rows[0]);
+        if per_row.is_none() || at > buf.len() {
+            return Err(overlap());
+        }
+        let (a, b) = std::mem::take(buf).split_at_mut(at);
+        first_out[o] = a;
+        second_out[o] = b;
+    }
+    let (n_in, n_out) = (ins.len(), outs.len());
+    let halves = [
+        (
+            OneThread(&split.halves[0]),
+            Mutex::new((first_in, first_out)),
+        ),
+        (
+            OneThread(&split.halves[1]),
+            Mutex::new((second_in, second_out)),
+        ),
+    ];
+    let results = [Mutex::new(Ok(())), Mutex::new(Ok(()))];
+    let half = |k: usize| {
+        let (kernel, buffers) = &halves[k];
+        if let (Ok(mut buffers), Ok(mut result)) = (buffers.lock(), results[k].lock()) {
+            let (ins, outs) = &mut *buffers;
+            *result = kernel
+                .0
+                .call(&ins[..n_in], &mut outs[..n_out])
+                .map_err(|e| LowerError::jit(&kernel.0.kernel().name, e));
+        }
+    };
+    if !crate::pair::both(&|| half(0), &|| half(1)) {
+        return Err(LowerError::Internal {
+            message: "the second half of a split kernel failed".into(),
+        });
+    }
+    for result in results {
+        result.into_inner().map_err(|_| overlap())??;
+    }
+    Ok(())
+}
+
+/// Cuts a read buffer for the two halves of a split kernel: after
+/// `rows * per_row` values, or not at all (both halves read it whole).
+fn cut(buf: &[f32], per_row: Option<usize>, rows: usize) -> Result<(&[f32], &[f32]), LowerError> {
+    match per_row {
+        Some(n) if n * rows <= buf.len() => Ok(buf.split_at(n * rows)),
+        Some(_) => Err(overlap()),
+        None => Ok((buf, buf)),
     }
 }
