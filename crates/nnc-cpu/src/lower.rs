@@ -179,11 +179,11 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
             Pending::Jit(_) => Exec::Jit(compiled.next().ok_or_else(|| internal("kernel count"))?),
             Pending::Split(_, rows, per_row) => {
                 let mut next = || compiled.next().ok_or_else(|| internal("kernel count"));
-                Exec::Split(Split {
+                Exec::Split(Box::new(Split {
                     halves: [next()?, next()?],
                     rows,
                     per_row,
-                })
+                }))
             }
             Pending::Host(op, n) => Exec::Host { op, n },
             Pending::Library(product, update) => Exec::Library { product, update },

@@ -40,7 +40,7 @@ pub(crate) enum Exec {
     /// A pointwise kernel split by rows over two threads (module `pair`):
     /// the same loop nest compiled for the first `rows[0]` rows and for
     /// the remaining `rows[1]`.
-    Split(Split),
+    Split(Box<Split>),
     /// A large matrix product (module `gemm`). With `update` set it is a
     /// folded parameter update (module `fold`): the action's third input
     /// is the learning rate, its output the parameter, updated in place
