@@ -4,17 +4,23 @@ use crate::ir::{Access, Affine, Expr, Kernel, Stmt, Ty};
 use crate::kernels::covering;
 
 /// `out[c] = sum over r of x[r, c]` (the gradient of a bias added to every
-/// row). Columns are processed in blocks of eight (two vector
-/// accumulators; four or one for matrices narrower than eight), each block
-/// walking down the rows with its accumulators in registers.
+/// row). Columns are processed in blocks of sixteen (four vector
+/// accumulators, four independent chains of additions; eight or four
+/// columns, or one at a time, for narrower matrices), each block walking
+/// down the rows with its accumulators in registers.
 pub fn col_sum(name: &str, rows: usize, cols: usize) -> Kernel {
     let mut k = Kernel::new(name);
     let x = k.buffer("x", rows * cols, Access::Read);
     let out = k.buffer("out", cols, Access::Write);
-    // Blocks of eight columns, the last overlapping its neighbour when 8
+    // Blocks of sixteen columns, the last overlapping its neighbour when 16
     // does not divide `cols` (each column's sum is computed the same way in
     // any block, so overlapped columns are stored twice with equal values).
-    let regions: Vec<(usize, usize, usize, Ty)> = if cols >= 8 {
+    let regions: Vec<(usize, usize, usize, Ty)> = if cols >= 16 {
+        covering(cols, 16)
+            .into_iter()
+            .map(|(a, b, w)| (a, b, w, Ty::F32x4))
+            .collect()
+    } else if cols >= 8 {
         covering(cols, 8)
             .into_iter()
             .map(|(a, b, w)| (a, b, w, Ty::F32x4))
