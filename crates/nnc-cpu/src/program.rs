@@ -267,28 +267,39 @@ impl Program {
     /// `nnc emit clif`): the JIT kernel itself, or a description of a
     /// host op or a library product.
     pub fn steps(&self) -> impl Iterator<Item = Step<'_>> {
-        self.actions.iter().map(|a| match &a.exec {
-            Exec::Jit(k) => Step::Jit(k.kernel()),
-            Exec::Split(split) => Step::Jit(split.halves[0].kernel()),
-            Exec::Host { op, n } => Step::Host(format!("{op:?} over rows of {n}")),
-            Exec::Library { product: p, update } => Step::Library(format!(
-                "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), on {}: \
-                 large enough to beat nnc-jit's tiled kernel{}",
-                p.m,
-                p.k,
-                p.k,
-                p.n,
-                p.ta,
-                p.tb,
-                p.m.saturating_mul(p.k).saturating_mul(p.n),
-                p.threads,
-                p.engine(),
-                if update.is_some() {
-                    "; the parameter update is folded in (W = alpha W + beta product, in place)"
-                } else {
-                    ""
-                }
-            )),
+        self.actions.iter().flat_map(|a| {
+            let (one, two) = match &a.exec {
+                Exec::Jit(k) => (Step::Jit(k.kernel()), None),
+                // The rows of both halves, the first on this thread.
+                Exec::Split(split) => (
+                    Step::Jit(split.halves[0].kernel()),
+                    Some(Step::Jit(split.halves[1].kernel())),
+                ),
+                Exec::Host { op, n } => (Step::Host(format!("{op:?} over rows of {n}")), None),
+                Exec::Library { product: p, update } => (
+                    Step::Library(format!(
+                        "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), \
+                         on {}: large enough to beat nnc-jit's tiled kernel{}",
+                        p.m,
+                        p.k,
+                        p.k,
+                        p.n,
+                        p.ta,
+                        p.tb,
+                        p.m.saturating_mul(p.k).saturating_mul(p.n),
+                        p.threads,
+                        p.engine(),
+                        if update.is_some() {
+                            "; the parameter update is folded in (W = alpha W + beta product, \
+                             in place)"
+                        } else {
+                            ""
+                        }
+                    )),
+                    None,
+                ),
+            };
+            std::iter::once(one).chain(two)
         })
     }
 
