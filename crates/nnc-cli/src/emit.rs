@@ -42,6 +42,9 @@ pub enum EmitKind {
     /// The Cranelift IR of every kernel the JIT backend compiles, in
     /// execution order.
     Clif(ClifArgs),
+    /// The WGSL compute shaders of the GPU backend, with the variant chosen
+    /// for each kernel and why.
+    Wgsl(crate::emit_wgsl::WgslArgs),
 }
 
 /// Which graph of a file to build: shared by `emit ir` and `emit clif`.
@@ -88,6 +91,7 @@ pub fn emit(kind: &EmitKind) -> ExitCode {
     let result = match kind {
         EmitKind::Ir(args) => emit_ir(args),
         EmitKind::Clif(args) => emit_clif(args),
+        EmitKind::Wgsl(args) => crate::emit_wgsl::emit_wgsl(args),
     };
     match result {
         Ok(text) => {
@@ -146,7 +150,11 @@ fn emit_clif(args: &ClifArgs) -> Result<String, Failure> {
 /// Checks `args.file` and builds the graph it asks for, stopped after the
 /// pass `after` (`None`: every pass, `fuse` included). `what` names the
 /// output in the error for a file with errors.
-fn build_graph(args: &GraphArgs, after: Option<&str>, what: &str) -> Result<Graph, Failure> {
+pub(crate) fn build_graph(
+    args: &GraphArgs,
+    after: Option<&str>,
+    what: &str,
+) -> Result<Graph, Failure> {
     let name = args.file.display().to_string();
     let source = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod emit;
+mod emit_wgsl;
 mod run;
 
 #[derive(Parser)]

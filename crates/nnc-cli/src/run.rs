@@ -122,6 +122,9 @@ pub enum BackendKind {
     /// Fused kernels compiled with Cranelift, matrix products by shape
     /// (JIT micro-kernels or a library GEMM).
     Jit,
+    /// WGSL compute shaders on a GPU through wgpu (Vulkan; lavapipe on a
+    /// machine without a GPU).
+    Wgpu,
 }
 
 /// Runs `nnc run` and returns its exit code.
@@ -501,6 +504,7 @@ pub(crate) fn make_backend(kind: BackendKind) -> Box<dyn Backend> {
     match kind {
         BackendKind::Interp => Box::new(nnc_interp::InterpBackend::new()),
         BackendKind::Jit => Box::new(nnc_cpu::JitBackend::new()),
+        BackendKind::Wgpu => Box::new(nnc_gpu::GpuBackend::new()),
     }
 }
 
