@@ -295,64 +295,42 @@ fn copy_out(program: &Program, values: &mut [Vec<f32>], kind: fn(usize) -> Outpu
 
 /// Copies the batch's inputs and targets into the program's buffers
 /// (splitting examples across several model inputs; one-hot encoding class
-/// indices), as the interpreter backend accepts them.
+/// indices), as every backend accepts them (`Batch::input_values`,
+/// `Batch::target_rows`).
 pub(crate) fn bind_batch(
     program: &mut Program,
     model: &Model,
     batch: &Batch<'_>,
 ) -> Result<(), BackendError> {
-    let size_of = |id| model.node(id).shape.iter().product::<usize>();
-    let per_example: usize = model.inputs.iter().map(|&id| size_of(id)).sum();
-    if batch.inputs.len() != batch.len * per_example {
-        return Err(failed(format!(
-            "a batch of {} examples of {} input values needs {} values, it has {}",
-            batch.len,
-            per_example,
-            batch.len * per_example,
-            batch.inputs.len()
-        )));
-    }
-    let mut offset = 0;
-    for (k, &id) in model.inputs.iter().enumerate() {
-        let size = size_of(id);
+    let mut scratch = std::mem::take(program.scratch_mut());
+    let result = bind_with(program, model, batch, &mut scratch);
+    *program.scratch_mut() = scratch;
+    result
+}
+
+fn bind_with(
+    program: &mut Program,
+    model: &Model,
+    batch: &Batch<'_>,
+    scratch: &mut Vec<f32>,
+) -> Result<(), BackendError> {
+    for k in 0..model.inputs.len() {
+        let values = batch.input_values(model, k, scratch)?;
         if let Some(buf) = program.input_mut(InputKind::Data(k)) {
-            if buf.len() != batch.len * size {
+            if buf.len() != values.len() {
                 return Err(failed("a data buffer does not fit the batch"));
             }
-            for (dst, example) in buf
-                .chunks_mut(size.max(1))
-                .zip(batch.inputs.chunks(per_example.max(1)))
-            {
-                dst.copy_from_slice(&example[offset..offset + size]);
-            }
+            buf.copy_from_slice(values);
         }
-        offset += size;
     }
     let Some(buf) = program.input_mut(InputKind::Target) else {
         return Ok(());
     };
     let width = buf.len() / batch.len.max(1);
-    if batch.targets.len() == buf.len() {
-        buf.copy_from_slice(batch.targets);
-    } else if width > 1 && batch.targets.len() == batch.len {
-        buf.fill(0.0);
-        for (i, &label) in batch.targets.iter().enumerate() {
-            let class = label as usize;
-            if label < 0.0 || label.fract() != 0.0 || class >= width {
-                return Err(failed(format!(
-                    "target {label} of example {i} is not a class index below {width}"
-                )));
-            }
-            buf[i * width + class] = 1.0;
-        }
-    } else {
-        return Err(failed(format!(
-            "a batch of {} examples needs {} target values ({} per example), it has {}",
-            batch.len,
-            buf.len(),
-            width,
-            batch.targets.len()
-        )));
+    let rows = batch.target_rows(width, scratch)?;
+    if rows.len() != buf.len() {
+        return Err(failed("a target buffer does not fit the batch"));
     }
+    buf.copy_from_slice(rows);
     Ok(())
 }

@@ -113,6 +113,8 @@ pub struct Program {
     slots: Vec<Slot>,
     node_slot: Vec<usize>,
     actions: Vec<Action>,
+    /// Reused by the backend to split or one-hot encode a batch.
+    scratch: Vec<f32>,
 }
 
 impl std::fmt::Debug for Program {
@@ -205,7 +207,14 @@ impl Program {
             slots,
             node_slot,
             actions,
+            scratch: Vec::new(),
         }
+    }
+
+    /// A vector the backend reuses to prepare a batch (never read by a
+    /// run).
+    pub(crate) fn scratch_mut(&mut self) -> &mut Vec<f32> {
+        &mut self.scratch
     }
 
     /// The graph this program runs.

@@ -282,9 +282,9 @@ impl GpuBackend {
     }
 }
 
-/// Splits the batch's examples across the model's inputs (into `scratch`,
-/// one input at a time) and writes them, then the targets (one-hot
-/// encoding class indices), as the other backends accept batches.
+/// Writes the batch's examples (split across the model's inputs) and its
+/// targets (class indices made one-hot), as every backend accepts them
+/// (`Batch::input_values`, `Batch::target_rows`).
 fn write_batch(
     gpu: &Gpu,
     exe: &mut Executable,
@@ -292,57 +292,17 @@ fn write_batch(
     batch: &Batch<'_>,
     scratch: &mut Vec<f32>,
 ) -> Result<(), BackendError> {
-    let size_of = |id| model.node(id).shape.iter().product::<usize>();
-    let per_example: usize = model.inputs.iter().map(|&id| size_of(id)).sum();
-    if batch.inputs.len() != batch.len * per_example {
-        return Err(failed(format!(
-            "a batch of {} examples of {} input values needs {} values, it has {}",
-            batch.len,
-            per_example,
-            batch.len * per_example,
-            batch.inputs.len()
-        )));
-    }
-    let mut offset = 0;
-    for (k, &id) in model.inputs.iter().enumerate() {
-        let size = size_of(id);
+    for k in 0..model.inputs.len() {
+        let values = batch.input_values(model, k, scratch)?;
         if exe.input_len(InputKind::Data(k)).is_some() {
-            scratch.clear();
-            for example in batch.inputs.chunks(per_example.max(1)) {
-                scratch.extend_from_slice(&example[offset..offset + size]);
-            }
-            exe.write_input(gpu, InputKind::Data(k), scratch)?;
+            exe.write_input(gpu, InputKind::Data(k), values)?;
         }
-        offset += size;
     }
     let Some(len) = exe.input_len(InputKind::Target) else {
         return Ok(());
     };
-    let width = len / batch.len.max(1);
-    if batch.targets.len() == len {
-        exe.write_input(gpu, InputKind::Target, batch.targets)?;
-    } else if width > 1 && batch.targets.len() == batch.len {
-        scratch.clear();
-        scratch.resize(len, 0.0);
-        for (i, &label) in batch.targets.iter().enumerate() {
-            let class = label as usize;
-            if label < 0.0 || label.fract() != 0.0 || class >= width {
-                return Err(failed(format!(
-                    "target {label} of example {i} is not a class index below {width}"
-                )));
-            }
-            scratch[i * width + class] = 1.0;
-        }
-        exe.write_input(gpu, InputKind::Target, scratch)?;
-    } else {
-        return Err(failed(format!(
-            "a batch of {} examples needs {} target values ({} per example), it has {}",
-            batch.len,
-            len,
-            width,
-            batch.targets.len()
-        )));
-    }
+    let rows = batch.target_rows(len / batch.len.max(1), scratch)?;
+    exe.write_input(gpu, InputKind::Target, rows)?;
     Ok(())
 }
 

@@ -278,77 +278,17 @@ fn bind_batch(
     batch: &Batch<'_>,
     scratch: &mut Scratch,
 ) -> Result<(), BackendError> {
-    let sizes: Vec<usize> = model
-        .inputs
-        .iter()
-        .map(|&id| model.node(id).shape.iter().product())
-        .collect();
-    let per_example: usize = sizes.iter().sum();
-    if batch.inputs.len() != batch.len * per_example {
-        return Err(failed(format!(
-            "a batch of {} examples of {} input values needs {} values, it has {}",
-            batch.len,
-            per_example,
-            batch.len * per_example,
-            batch.inputs.len()
-        )));
-    }
-    if sizes.len() == 1 {
+    for k in 0..model.inputs.len() {
+        let values = batch.input_values(model, k, &mut scratch.inputs)?;
         interp
-            .set_input(InputKind::Data(0), batch.inputs)
+            .set_input(InputKind::Data(k), values)
             .map_err(interp_error)?;
-    } else {
-        let mut offset = 0;
-        for (k, &size) in sizes.iter().enumerate() {
-            scratch.inputs.clear();
-            for example in batch.inputs.chunks(per_example.max(1)) {
-                scratch
-                    .inputs
-                    .extend_from_slice(&example[offset..offset + size]);
-            }
-            offset += size;
-            interp
-                .set_input(InputKind::Data(k), &scratch.inputs)
-                .map_err(interp_error)?;
-        }
     }
-    bind_targets(interp, batch, &mut scratch.targets)
-}
-
-/// Binds the targets: rows as given, or class indices made one-hot.
-fn bind_targets(
-    interp: &mut Interpreter<f32>,
-    batch: &Batch<'_>,
-    one_hot: &mut Vec<f32>,
-) -> Result<(), BackendError> {
     let Some(target) = interp.input_node(InputKind::Target) else {
         return Ok(());
     };
     let width = interp.graph().node(target).shape.iter().product::<usize>() / batch.len.max(1);
-    let rows = if batch.targets.len() == batch.len * width {
-        batch.targets
-    } else if width > 1 && batch.targets.len() == batch.len {
-        one_hot.clear();
-        one_hot.resize(batch.len * width, 0.0);
-        for (i, &label) in batch.targets.iter().enumerate() {
-            let class = label as usize;
-            if label < 0.0 || label.fract() != 0.0 || class >= width {
-                return Err(failed(format!(
-                    "target {label} of example {i} is not a class index below {width}"
-                )));
-            }
-            one_hot[i * width + class] = 1.0;
-        }
-        one_hot.as_slice()
-    } else {
-        return Err(failed(format!(
-            "a batch of {} examples needs {} target values ({} per example), it has {}",
-            batch.len,
-            batch.len * width,
-            width,
-            batch.targets.len()
-        )));
-    };
+    let rows = batch.target_rows(width, &mut scratch.targets)?;
     interp
         .set_input(InputKind::Target, rows)
         .map_err(interp_error)?;

@@ -61,6 +61,89 @@ pub struct Batch<'a> {
     pub len: usize,
 }
 
+impl<'a> Batch<'a> {
+    /// The values of model input `k` for every example, one example after
+    /// another: the inputs themselves when the model has one input, else
+    /// gathered into `scratch`. Checks that the batch holds `len` examples
+    /// of all the model's inputs.
+    pub fn input_values<'s>(
+        &'s self,
+        model: &Model,
+        k: usize,
+        scratch: &'s mut Vec<f32>,
+    ) -> Result<&'s [f32], BackendError>
+    where
+        'a: 's,
+    {
+        // No allocation: a training step may not allocate.
+        let size_of = |id| model.node(id).shape.iter().product::<usize>();
+        let per_example: usize = model.inputs.iter().map(|&id| size_of(id)).sum();
+        if self.inputs.len() != self.len * per_example {
+            return Err(BackendError::Failed {
+                message: format!(
+                    "a batch of {} examples of {} input values needs {} values, it has {}",
+                    self.len,
+                    per_example,
+                    self.len * per_example,
+                    self.inputs.len()
+                ),
+            });
+        }
+        if model.inputs.len() == 1 {
+            return Ok(self.inputs);
+        }
+        let offset: usize = model.inputs.iter().take(k).map(|&id| size_of(id)).sum();
+        let size = model.inputs.get(k).map_or(0, |&id| size_of(id));
+        scratch.clear();
+        for example in self.inputs.chunks(per_example.max(1)) {
+            scratch.extend_from_slice(&example[offset..offset + size]);
+        }
+        Ok(scratch)
+    }
+
+    /// The targets as `len` rows of `width` values: the targets themselves
+    /// when they are rows, or class indices made one-hot in `scratch`
+    /// (when `width > 1`). An index that is no class below `width`, or a
+    /// count that fits neither form, is an error.
+    pub fn target_rows<'s>(
+        &'s self,
+        width: usize,
+        scratch: &'s mut Vec<f32>,
+    ) -> Result<&'s [f32], BackendError>
+    where
+        'a: 's,
+    {
+        if self.targets.len() == self.len * width {
+            return Ok(self.targets);
+        }
+        if width > 1 && self.targets.len() == self.len {
+            scratch.clear();
+            scratch.resize(self.len * width, 0.0);
+            for (i, &label) in self.targets.iter().enumerate() {
+                let class = label as usize;
+                if label < 0.0 || label.fract() != 0.0 || class >= width {
+                    return Err(BackendError::Failed {
+                        message: format!(
+                            "target {label} of example {i} is not a class index below {width}"
+                        ),
+                    });
+                }
+                scratch[i * width + class] = 1.0;
+            }
+            return Ok(scratch);
+        }
+        Err(BackendError::Failed {
+            message: format!(
+                "a batch of {} examples needs {} target values ({} per example), it has {}",
+                self.len,
+                self.len * width,
+                width,
+                self.targets.len()
+            ),
+        })
+    }
+}
+
 /// What one training step reports.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepStats {
