@@ -52,7 +52,7 @@ use nnc_jit::{Access, Affine, Expr, Kernel, Stmt, Ty};
 use std::collections::HashMap;
 
 /// An action before compilation.
-enum Pending {
+pub(crate) enum Pending {
     Jit(Kernel),
     Host(HostOp, usize),
     /// A pointwise kernel split by rows: the two halves' kernels, their
@@ -210,7 +210,8 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
 }
 
 /// Pointwise kernels of at least this many elements (and two rows) are
-/// split by rows over two threads when the machine has two cores: W2's
+/// split by rows over two threads when the machine has two cores (and so
+/// are spatial kernels by examples, see `lower_conv::split_batch`): W2's
 /// `64 x 1024` bias-and-relu and relu-gradient passes (25 us each on one
 /// thread) are; W1's `10 x 30` ones, far below the cost of a hand-off,
 /// are not.
@@ -218,9 +219,14 @@ const SPLIT_MIN_ELEMENTS: usize = 32_768;
 
 /// The group as two kernels over the first and the last rows, when it is
 /// large enough to pay for a second thread.
+/// Whether the machine has the two cores a split kernel needs (asked at
+/// lowering: asking allocates).
+pub(crate) fn two_cores() -> bool {
+    std::thread::available_parallelism().map_or(1, |c| c.get()) >= 2
+}
+
 fn split_rows(group: &Group, name: &str) -> Result<Option<Pending>, LowerError> {
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    if cores < 2 || group.rows < 2 || group.rows * group.cols < SPLIT_MIN_ELEMENTS {
+    if !two_cores() || group.rows < 2 || group.rows * group.cols < SPLIT_MIN_ELEMENTS {
         return Ok(None);
     }
     let first = group.rows / 2;
@@ -516,8 +522,12 @@ impl Lowering<'_> {
         let row_len = |shape: &[usize]| shape.iter().skip(1).product::<usize>();
         let arg_shapes: Vec<&[usize]> = args.iter().map(|&a| self.arg_shape(s, a)).collect();
         if let Some(kernel) = lower_conv::kernel(&name, &op.op, &arg_shapes, &op.shape)? {
+            let action = match lower_conv::split_batch(&name, &op.op, &arg_shapes, &op.shape)? {
+                Some(split) => split,
+                None => Pending::Jit(kernel),
+            };
             let out = self.out_slot(s, j);
-            return self.push(Pending::Jit(kernel), slots, vec![out]);
+            return self.push(action, slots, vec![out]);
         }
         match &op.op {
             Op::MatMul { ta, tb } => self.matmul(s, j, *ta, *tb, &name),

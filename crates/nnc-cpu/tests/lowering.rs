@@ -226,3 +226,29 @@ fn every_repository_model_lowers_or_is_unsupported() {
     }
     assert!(lowered >= 40, "only {lowered} graphs lowered");
 }
+
+#[test]
+fn convolutions_and_pooling_are_split_by_examples_on_two_cores() {
+    let lines = training_lines(&model_file("models/conv_20_40.nnet"), 10);
+    let two_cores = std::thread::available_parallelism().map_or(1, |c| c.get()) >= 2;
+    let split = |prefix: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(prefix) && l.ends_with("split over 2 threads (5 + 5 rows)"))
+    };
+    for prefix in [
+        "jit k12_conv2d0_batch0",
+        "jit k15_max_pool0_batch0",
+        "jit k16_conv2d0_batch0",
+        "jit k36_conv2d_input_grad0_batch0",
+    ] {
+        assert_eq!(split(prefix), two_cores, "{prefix}: {lines:#?}");
+    }
+    // The weight gradient sums over the examples: one thread.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("jit k37_conv2d_weight_grad0 (")),
+        "{lines:#?}"
+    );
+}
