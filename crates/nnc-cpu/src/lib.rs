@@ -98,6 +98,7 @@
 //!   thread that is).
 
 mod backend;
+mod conv_gemm;
 mod error;
 mod fold;
 mod gemm;

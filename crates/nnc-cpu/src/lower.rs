@@ -36,6 +36,7 @@
 //!   are host ops (see [`crate::host`]).
 //! - anything else is [`LowerError::Unsupported`], naming the op.
 
+use crate::conv_gemm::WeightGradGemm;
 use crate::error::LowerError;
 use crate::fold::{self, Fold, Poly};
 use crate::gemm::{self, LibraryProduct};
@@ -58,6 +59,8 @@ pub(crate) enum Pending {
     /// A pointwise kernel split by rows: the two halves' kernels, their
     /// rows, and which buffers are cut (see `program::Split`).
     Split([Kernel; 2], [usize; 2], Vec<Option<usize>>),
+    /// A convolution's weight gradient as products (module `conv_gemm`).
+    ConvWeightGrad(Box<WeightGradGemm>),
     /// A large product; with a folded update's coefficients (module
     /// `fold`).
     Library(LibraryProduct, Option<(Poly, Poly)>),
@@ -187,6 +190,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
             }
             Pending::Host(op, n) => Exec::Host { op, n },
             Pending::Library(product, update) => Exec::Library { product, update },
+            Pending::ConvWeightGrad(planned) => Exec::ConvWeightGrad(planned),
         };
         actions.push(Action {
             exec,
@@ -521,6 +525,14 @@ impl Lowering<'_> {
         let name = format!("k{}_{}{}", s.node.index(), op.op.mnemonic(), j);
         let row_len = |shape: &[usize]| shape.iter().skip(1).product::<usize>();
         let arg_shapes: Vec<&[usize]> = args.iter().map(|&a| self.arg_shape(s, a)).collect();
+        if let Some(spec) = lower_conv::weight_grad_spec(&op.op, &arg_shapes, &op.shape)? {
+            if WeightGradGemm::pays(&spec) {
+                if let Some(planned) = WeightGradGemm::new(spec) {
+                    let out = self.out_slot(s, j);
+                    return self.push(Pending::ConvWeightGrad(Box::new(planned)), slots, vec![out]);
+                }
+            }
+        }
         if let Some(kernel) = lower_conv::kernel(&name, &op.op, &arg_shapes, &op.shape)? {
             let action = match lower_conv::split_batch(&name, &op.op, &arg_shapes, &op.shape)? {
                 Some(split) => split,

@@ -72,6 +72,24 @@ pub(crate) fn kernel(
     }))
 }
 
+/// The dimensions of a convolution's weight gradient (operands `x` and
+/// `dy`, result `dw`), or `None` for any other op.
+pub(crate) fn weight_grad_spec(
+    op: &Op,
+    args: &[&[usize]],
+    out: &[usize],
+) -> Result<Option<ConvSpec>, LowerError> {
+    match (op, args) {
+        (
+            Op::Conv2dWeightGrad {
+                stride, padding, ..
+            },
+            [x, dy],
+        ) => Ok(Some(conv_spec(x, out, dy, *stride, *padding)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Which operands of `op` hold one block per example (the rest, weights
 /// and biases, are read whole), for the spatial ops whose examples are
 /// independent: a convolution and its input gradient, pooling and its

@@ -18,6 +18,7 @@
 //! guarantees that an action never reads memory it writes; the cutting
 //! checks it again and reports a violation as an internal error.
 
+use crate::conv_gemm::WeightGradGemm;
 use crate::error::LowerError;
 use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
@@ -41,6 +42,9 @@ pub(crate) enum Exec {
     /// the same loop nest compiled for the first `rows[0]` rows and for
     /// the remaining `rows[1]`.
     Split(Box<Split>),
+    /// A convolution's weight gradient as products over im2col windows
+    /// (module `conv_gemm`).
+    ConvWeightGrad(Box<WeightGradGemm>),
     /// A large matrix product (module `gemm`). With `update` set it is a
     /// folded parameter update (module `fold`): the action's third input
     /// is the learning rate, its output the parameter, updated in place
@@ -255,6 +259,7 @@ impl Program {
                     split.rows[1]
                 ),
                 Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
+                Exec::ConvWeightGrad(planned) => planned.describe(),
                 Exec::Library { product: p, update } => format!(
                     "library gemm {}x{}x{} (ta:{}, tb:{}){}",
                     p.m,
@@ -285,6 +290,7 @@ impl Program {
                     Some(Step::Jit(split.halves[1].kernel())),
                 ),
                 Exec::Host { op, n } => (Step::Host(format!("{op:?} over rows of {n}")), None),
+                Exec::ConvWeightGrad(planned) => (Step::Library(planned.describe()), None),
                 Exec::Library { product: p, update } => (
                     Step::Library(format!(
                         "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), \
@@ -516,6 +522,10 @@ fn run_exec(
             .call(ins, outs)
             .map_err(|e| LowerError::jit(&kernel.kernel().name, e)),
         Exec::Split(split) => run_split(split, ins, outs),
+        Exec::ConvWeightGrad(planned) => match (ins, outs) {
+            ([x, dy], [dw]) => planned.run(x, dy, dw),
+            _ => Err(overlap()),
+        },
         Exec::Host { op, n } => {
             let out = outs.first_mut().ok_or_else(overlap)?;
             op.run(*n, ins, out, step_seed);
