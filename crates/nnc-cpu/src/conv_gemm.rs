@@ -1,8 +1,12 @@
-//! A convolution's weight gradient as one matrix product: every example's
-//! input is unfolded into rows of windows (`im2col`: a `(batch * out_h *
-//! out_w) x (channels * kh * kw)` matrix), the output gradient is laid out
-//! as `filters x (batch * out_h * out_w)`, and `dW = dY cols` is computed
-//! by nnc's own product (module `sgemm`).
+//! Convolutions as matrix products on nnc's own product (module `sgemm`),
+//! over windows unfolded into rows (`im2col`: for one example, an
+//! `(out_h * out_w) x (channels * kh * kw)` matrix):
+//! - the forward pass, per example: `Y_b = W cols_b^T` (`filters x (out_h
+//!   * out_w)`, which is the example's output as stored);
+//! - the input gradient, per example: `dcols_b = dY_b^T W`, whose windows
+//!   are then added back onto the input's positions (`col2im`);
+//! - the weight gradient, for the whole batch: `dW = dY cols` with the
+//!   output gradient laid out `filters x (batch * out_h * out_w)`.
 //!
 //! The direct kernel (`nnc_jit::kernels::conv2d_weight_grad`) sums a
 //! window per weight with 128-bit vectors on one thread (it reduces over
@@ -54,13 +58,13 @@ impl WeightGradGemm {
         })
     }
 
-    /// Whether the product form pays: a window of at least 100 values
-    /// (the product's columns) and enough work per example. At batch 10,
-    /// the 20/40-map net's first convolution (windows of 25 over one
-    /// channel) took 0.21 ms direct and 0.58 ms as products (one per
-    /// example, in a first version), its second (windows of 500) 1.44 ms
-    /// direct; see the closing notes of issue 4 for the one-product
-    /// figure.
+    /// Whether the product forms pay (for all three passes): a window of
+    /// at least 100 values and enough work per example. At batch 10, the
+    /// 20/40-map net's first convolution (windows of 25 over one channel)
+    /// took 0.21 ms direct and 0.58 ms as products for its weight
+    /// gradient; its second (windows of 500) took 1.44 ms direct and 0.61
+    /// as one product for the weight gradient, 2.0 ms direct (on two
+    /// threads) and 0.75 ms as products for the input gradient.
     pub(crate) fn pays(spec: &ConvSpec) -> bool {
         let window = spec.channels * spec.kernel[0] * spec.kernel[1];
         let macs = spec.filters * spec.out[0] * spec.out[1] * window;
@@ -111,11 +115,169 @@ impl WeightGradGemm {
             }
         }
         if !self.product.run(&self.dy, &self.cols, dw, 0.0, 1.0) {
-            return Err(LowerError::Internal {
-                message: "the product of a convolution's weight gradient failed".into(),
-            });
+            return Err(failed("weight gradient"));
         }
         Ok(())
+    }
+}
+
+/// A planned forward convolution `y[b, f] = sum over the window of
+/// w[f, ...] x[b, ...]` (no bias: that is a kernel of its own).
+#[derive(Debug)]
+pub(crate) struct ForwardGemm {
+    spec: ConvSpec,
+    /// One example's windows.
+    cols: Vec<f32>,
+    product: Sgemm,
+}
+
+impl ForwardGemm {
+    /// Plans the forward convolution of `spec` (`None` without AVX2+FMA).
+    pub(crate) fn new(spec: ConvSpec) -> Option<Self> {
+        if !Sgemm::available() {
+            return None;
+        }
+        let pixels = spec.out[0] * spec.out[1];
+        let window = spec.channels * spec.kernel[0] * spec.kernel[1];
+        let threads = crate::gemm::threads_for(spec.filters, window, pixels);
+        Some(ForwardGemm {
+            cols: vec![0.0; pixels * window],
+            product: Sgemm::new(spec.filters, window, pixels, false, true, threads),
+            spec,
+        })
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let s = &self.spec;
+        format!(
+            "conv forward as {} products {}x{}x{} over im2col windows",
+            s.batch,
+            s.filters,
+            s.channels * s.kernel[0] * s.kernel[1],
+            s.out[0] * s.out[1]
+        )
+    }
+
+    /// Computes `y` from the input `x` and the weights `w`.
+    pub(crate) fn run(&mut self, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), LowerError> {
+        let s = self.spec;
+        let x_len = s.channels * s.height * s.width;
+        let y_len = s.filters * s.out[0] * s.out[1];
+        let window = s.channels * s.kernel[0] * s.kernel[1];
+        if x.len() != s.batch * x_len || y.len() != s.batch * y_len || w.len() != s.filters * window
+        {
+            return Err(wrong_sizes("forward pass"));
+        }
+        for b in 0..s.batch {
+            im2col(&s, &x[b * x_len..(b + 1) * x_len], &mut self.cols);
+            let y_b = &mut y[b * y_len..(b + 1) * y_len];
+            if !self.product.run(w, &self.cols, y_b, 0.0, 1.0) {
+                return Err(failed("forward pass"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A planned input gradient `dx = sum over filters and windows of dy w`.
+#[derive(Debug)]
+pub(crate) struct InputGradGemm {
+    spec: ConvSpec,
+    /// One example's window gradients.
+    dcols: Vec<f32>,
+    product: Sgemm,
+}
+
+impl InputGradGemm {
+    /// Plans the input gradient of `spec` (`None` without AVX2+FMA).
+    pub(crate) fn new(spec: ConvSpec) -> Option<Self> {
+        if !Sgemm::available() {
+            return None;
+        }
+        let pixels = spec.out[0] * spec.out[1];
+        let window = spec.channels * spec.kernel[0] * spec.kernel[1];
+        let threads = crate::gemm::threads_for(pixels, spec.filters, window);
+        Some(InputGradGemm {
+            dcols: vec![0.0; pixels * window],
+            product: Sgemm::new(pixels, spec.filters, window, true, false, threads),
+            spec,
+        })
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let s = &self.spec;
+        format!(
+            "conv input gradient as {} products {}x{}x{} and col2im",
+            s.batch,
+            s.out[0] * s.out[1],
+            s.filters,
+            s.channels * s.kernel[0] * s.kernel[1]
+        )
+    }
+
+    /// Computes `dx` from the output gradient `dy` and the weights `w`.
+    pub(crate) fn run(&mut self, dy: &[f32], w: &[f32], dx: &mut [f32]) -> Result<(), LowerError> {
+        let s = self.spec;
+        let x_len = s.channels * s.height * s.width;
+        let dy_len = s.filters * s.out[0] * s.out[1];
+        let window = s.channels * s.kernel[0] * s.kernel[1];
+        if dx.len() != s.batch * x_len
+            || dy.len() != s.batch * dy_len
+            || w.len() != s.filters * window
+        {
+            return Err(wrong_sizes("input gradient"));
+        }
+        for b in 0..s.batch {
+            let dy_b = &dy[b * dy_len..(b + 1) * dy_len];
+            if !self.product.run(dy_b, w, &mut self.dcols, 0.0, 1.0) {
+                return Err(failed("input gradient"));
+            }
+            col2im(&s, &self.dcols, &mut dx[b * x_len..(b + 1) * x_len]);
+        }
+        Ok(())
+    }
+}
+
+fn wrong_sizes(what: &str) -> LowerError {
+    LowerError::Internal {
+        message: format!("a convolution's {what} given buffers of the wrong size"),
+    }
+}
+
+fn failed(what: &str) -> LowerError {
+    LowerError::Internal {
+        message: format!("the product of a convolution's {what} failed"),
+    }
+}
+
+/// Adds one example's window gradients back onto the input positions they
+/// came from (the transpose of [`im2col`]), overwriting `dx` (zeroed
+/// first); positions in the padding are dropped.
+fn col2im(s: &ConvSpec, dcols: &[f32], dx: &mut [f32]) {
+    dx.fill(0.0);
+    let [kh, kw] = s.kernel;
+    let [sy, sx] = s.stride;
+    let (top, left) = (s.padding[0], s.padding[2]);
+    let window = s.channels * kh * kw;
+    for oy in 0..s.out[0] {
+        for ox in 0..s.out[1] {
+            let row = &dcols[(oy * s.out[1] + ox) * window..][..window];
+            let mut at = 0;
+            for c in 0..s.channels {
+                let plane = &mut dx[c * s.height * s.width..][..s.height * s.width];
+                for ky in 0..kh {
+                    let y = (oy * sy + ky).checked_sub(top).filter(|&y| y < s.height);
+                    for kx in 0..kw {
+                        if let (Some(y), Some(xx)) = (y, (ox * sx + kx).checked_sub(left)) {
+                            if xx < s.width {
+                                plane[y * s.width + xx] += row[at];
+                            }
+                        }
+                        at += 1;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -144,6 +306,33 @@ fn im2col(s: &ConvSpec, x: &[f32], cols: &mut [f32]) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// One of the three planned passes, as an action runs it: operands in the
+/// op's order, then the result.
+#[derive(Debug)]
+pub(crate) enum ConvGemm {
+    Forward(ForwardGemm),
+    InputGrad(InputGradGemm),
+    WeightGrad(WeightGradGemm),
+}
+
+impl ConvGemm {
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            ConvGemm::Forward(p) => p.describe(),
+            ConvGemm::InputGrad(p) => p.describe(),
+            ConvGemm::WeightGrad(p) => p.describe(),
+        }
+    }
+
+    pub(crate) fn run(&mut self, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), LowerError> {
+        match self {
+            ConvGemm::Forward(p) => p.run(a, b, out),
+            ConvGemm::InputGrad(p) => p.run(a, b, out),
+            ConvGemm::WeightGrad(p) => p.run(a, b, out),
         }
     }
 }

@@ -72,22 +72,46 @@ pub(crate) fn kernel(
     }))
 }
 
-/// The dimensions of a convolution's weight gradient (operands `x` and
-/// `dy`, result `dw`), or `None` for any other op.
-pub(crate) fn weight_grad_spec(
+/// Which convolution `op` is, with its dimensions: the forward pass
+/// (operands `x`, `w`), the input gradient (`dy`, `w`) or the weight
+/// gradient (`x`, `dy`); `None` for any other op.
+pub(crate) fn conv_kind(
     op: &Op,
     args: &[&[usize]],
     out: &[usize],
-) -> Result<Option<ConvSpec>, LowerError> {
-    match (op, args) {
+) -> Result<Option<(ConvPass, ConvSpec)>, LowerError> {
+    Ok(match (op, args) {
+        (Op::Conv2d { stride, padding }, [x, w]) => {
+            Some((ConvPass::Forward, conv_spec(x, w, out, *stride, *padding)?))
+        }
+        (
+            Op::Conv2dInputGrad {
+                stride, padding, ..
+            },
+            [dy, w],
+        ) => Some((
+            ConvPass::InputGrad,
+            conv_spec(out, w, dy, *stride, *padding)?,
+        )),
         (
             Op::Conv2dWeightGrad {
                 stride, padding, ..
             },
             [x, dy],
-        ) => Ok(Some(conv_spec(x, out, dy, *stride, *padding)?)),
-        _ => Ok(None),
-    }
+        ) => Some((
+            ConvPass::WeightGrad,
+            conv_spec(x, out, dy, *stride, *padding)?,
+        )),
+        _ => None,
+    })
+}
+
+/// The three products of a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConvPass {
+    Forward,
+    InputGrad,
+    WeightGrad,
 }
 
 /// Which operands of `op` hold one block per example (the rest, weights

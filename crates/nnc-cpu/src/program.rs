@@ -18,7 +18,7 @@
 //! guarantees that an action never reads memory it writes; the cutting
 //! checks it again and reports a violation as an internal error.
 
-use crate::conv_gemm::WeightGradGemm;
+use crate::conv_gemm::ConvGemm;
 use crate::error::LowerError;
 use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
@@ -42,9 +42,9 @@ pub(crate) enum Exec {
     /// the same loop nest compiled for the first `rows[0]` rows and for
     /// the remaining `rows[1]`.
     Split(Box<Split>),
-    /// A convolution's weight gradient as products over im2col windows
-    /// (module `conv_gemm`).
-    ConvWeightGrad(Box<WeightGradGemm>),
+    /// A convolution's pass as products over im2col windows (module
+    /// `conv_gemm`).
+    Conv(Box<ConvGemm>),
     /// A large matrix product (module `gemm`). With `update` set it is a
     /// folded parameter update (module `fold`): the action's third input
     /// is the learning rate, its output the parameter, updated in place
@@ -259,7 +259,7 @@ impl Program {
                     split.rows[1]
                 ),
                 Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
-                Exec::ConvWeightGrad(planned) => planned.describe(),
+                Exec::Conv(planned) => planned.describe(),
                 Exec::Library { product: p, update } => format!(
                     "library gemm {}x{}x{} (ta:{}, tb:{}){}",
                     p.m,
@@ -290,7 +290,7 @@ impl Program {
                     Some(Step::Jit(split.halves[1].kernel())),
                 ),
                 Exec::Host { op, n } => (Step::Host(format!("{op:?} over rows of {n}")), None),
-                Exec::ConvWeightGrad(planned) => (Step::Library(planned.describe()), None),
+                Exec::Conv(planned) => (Step::Library(planned.describe()), None),
                 Exec::Library { product: p, update } => (
                     Step::Library(format!(
                         "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), \
@@ -522,8 +522,8 @@ fn run_exec(
             .call(ins, outs)
             .map_err(|e| LowerError::jit(&kernel.kernel().name, e)),
         Exec::Split(split) => run_split(split, ins, outs),
-        Exec::ConvWeightGrad(planned) => match (ins, outs) {
-            ([x, dy], [dw]) => planned.run(x, dy, dw),
+        Exec::Conv(planned) => match (ins, outs) {
+            ([a, b], [out]) => planned.run(a, b, out),
             _ => Err(overlap()),
         },
         Exec::Host { op, n } => {
