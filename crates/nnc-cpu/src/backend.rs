@@ -10,7 +10,7 @@ use crate::lower::lower;
 use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
-    Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
+    check_params, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
 };
 use nnc_ir::{
     compile_inference_fused, compile_training_fused, optimizer_state, param_specs, InputKind,
@@ -53,27 +53,6 @@ impl JitBackend {
     /// The training program for batches of `batch_size`, if compiled.
     pub fn training_program(&self, batch_size: usize) -> Option<&Program> {
         self.train.get(&batch_size)
-    }
-
-    fn check_params(model: &Model, shapes: &[&[usize]]) -> Result<(), BackendError> {
-        let specs = param_specs(model);
-        if specs.len() != shapes.len() {
-            return Err(failed(format!(
-                "model `{}` has {} parameter tensors, {} were given",
-                model.name,
-                specs.len(),
-                shapes.len()
-            )));
-        }
-        for (spec, shape) in specs.iter().zip(shapes) {
-            if spec.shape.as_slice() != *shape {
-                return Err(failed(format!(
-                    "parameter `{}` has shape {:?}, the value given has {:?}",
-                    spec.name, spec.shape, shape
-                )));
-            }
-        }
-        Ok(())
     }
 
     fn ensure_params(&self, model: &Model) -> Result<(), BackendError> {
@@ -142,13 +121,7 @@ impl Backend for JitBackend {
             }
         }
         // The full batch and the short last batch of an epoch.
-        let batch = setup.batch_size.max(1);
-        let mut sizes = vec![batch];
-        let rest = setup.train_size % batch;
-        if rest != 0 {
-            sizes.push(rest);
-        }
-        for size in sizes {
+        for size in setup.batch_sizes() {
             if let Entry::Vacant(slot) = self.train.entry(size) {
                 slot.insert(Self::training(
                     setup.model,
@@ -162,15 +135,7 @@ impl Backend for JitBackend {
     }
 
     fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError> {
-        if let Some(model) = &self.model {
-            let shapes: Vec<&[usize]> = params.iter().map(|p| p.shape.as_slice()).collect();
-            Self::check_params(model, &shapes)?;
-        }
-        for p in &params {
-            if p.shape.iter().product::<usize>() != p.data.len() {
-                return Err(failed("a parameter's values do not fit its shape"));
-            }
-        }
+        check_params(self.model.as_deref(), &params)?;
         self.params = params.into_iter().map(|t| t.data).collect();
         Ok(())
     }

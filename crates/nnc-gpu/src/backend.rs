@@ -14,7 +14,7 @@ use crate::device::{Gpu, GpuError};
 use crate::executable::{create_buffer, Executable, PipelineCache};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
-    Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
+    check_params, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
 };
 use nnc_ir::{
     compile_inference_fused, compile_training_fused, optimizer_state, param_specs, Graph,
@@ -360,40 +360,14 @@ impl Backend for GpuBackend {
         self.optimizer = Some(setup.optimizer.clone());
         self.train_size = setup.train_size;
         // The full batch and the short last batch of an epoch.
-        let batch = setup.batch_size.max(1);
-        self.build_training(batch)?;
-        let rest = setup.train_size % batch;
-        if rest != 0 {
-            self.build_training(rest)?;
+        for size in setup.batch_sizes() {
+            self.build_training(size)?;
         }
         Ok(())
     }
 
     fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError> {
-        if let Some(model) = &self.model {
-            let specs = param_specs(model);
-            if specs.len() != params.len() {
-                return Err(failed(format!(
-                    "model `{}` has {} parameter tensors, {} were given",
-                    model.name,
-                    specs.len(),
-                    params.len()
-                )));
-            }
-            for (spec, p) in specs.iter().zip(&params) {
-                if spec.shape != p.shape {
-                    return Err(failed(format!(
-                        "parameter `{}` has shape {:?}, the value given has {:?}",
-                        spec.name, spec.shape, p.shape
-                    )));
-                }
-            }
-        }
-        for p in &params {
-            if p.shape.iter().product::<usize>() != p.data.len() {
-                return Err(failed("a parameter's values do not fit its shape"));
-            }
-        }
+        check_params(self.model.as_deref(), &params)?;
         self.ensure_param_buffers(params.iter().map(|p| p.shape.clone()).collect())?;
         let gpu = self.gpu.as_ref().ok_or_else(not_configured)?;
         gpu.scoped("writing the parameters", || {

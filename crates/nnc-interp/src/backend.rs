@@ -15,7 +15,8 @@ use crate::interpreter::{InterpError, Interpreter};
 use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
-    Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
+    check_param_shapes, check_params, Backend, BackendError, Batch, EvalStats, Reuse, StepStats,
+    Tensor, TrainSetup,
 };
 use nnc_ir::{
     compile_inference, compile_training, optimizer_state, param_specs, InputKind, OutputKind,
@@ -62,28 +63,6 @@ impl InterpBackend {
 
     fn model(&self) -> Result<Arc<Model>, BackendError> {
         self.model.clone().ok_or_else(not_configured)
-    }
-
-    /// Checks that `params` fit the model's parameter shapes.
-    fn check_params(model: &Model, shapes: &[&[usize]]) -> Result<(), BackendError> {
-        let specs = param_specs(model);
-        if specs.len() != shapes.len() {
-            return Err(failed(format!(
-                "model `{}` has {} parameter tensors, {} were given",
-                model.name,
-                specs.len(),
-                shapes.len()
-            )));
-        }
-        for (spec, shape) in specs.iter().zip(shapes) {
-            if spec.shape.as_slice() != *shape {
-                return Err(failed(format!(
-                    "parameter `{}` has shape {:?}, the value given has {:?}",
-                    spec.name, spec.shape, shape
-                )));
-            }
-        }
-        Ok(())
     }
 
     fn ensure_params(&self) -> Result<(), BackendError> {
@@ -139,7 +118,7 @@ impl Backend for InterpBackend {
         self.train_size = setup.train_size;
         if !self.params.is_empty() {
             let shapes: Vec<&[usize]> = self.params.iter().map(|p| p.shape()).collect();
-            Self::check_params(setup.model, &shapes)?;
+            check_param_shapes(setup.model, &shapes)?;
         }
         let batch = setup.batch_size.max(1);
         if let Entry::Vacant(slot) = self.train.entry(batch) {
@@ -154,10 +133,7 @@ impl Backend for InterpBackend {
     }
 
     fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError> {
-        if let Some(model) = &self.model {
-            let shapes: Vec<&[usize]> = params.iter().map(|p| p.shape.as_slice()).collect();
-            Self::check_params(model, &shapes)?;
-        }
+        check_params(self.model.as_deref(), &params)?;
         self.params = params
             .into_iter()
             .map(|t| {

@@ -61,6 +61,66 @@ pub struct Batch<'a> {
     pub len: usize,
 }
 
+/// Checks parameter shapes against `model`: one tensor per parameter, in
+/// `param_specs` order, each of its parameter's shape.
+pub fn check_param_shapes(model: &Model, shapes: &[&[usize]]) -> Result<(), BackendError> {
+    let specs = crate::params::param_specs(model);
+    if specs.len() != shapes.len() {
+        return Err(BackendError::Failed {
+            message: format!(
+                "model `{}` has {} parameter tensors, {} were given",
+                model.name,
+                specs.len(),
+                shapes.len()
+            ),
+        });
+    }
+    for (spec, shape) in specs.iter().zip(shapes) {
+        if spec.shape.as_slice() != *shape {
+            return Err(BackendError::Failed {
+                message: format!(
+                    "parameter `{}` has shape {:?}, the value given has {:?}",
+                    spec.name, spec.shape, shape
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks tensors handed to `Backend::set_params`: their shapes against
+/// `model` when one is configured, and that each holds as many values as
+/// its shape.
+pub fn check_params(model: Option<&Model>, params: &[Tensor]) -> Result<(), BackendError> {
+    if let Some(model) = model {
+        let shapes: Vec<&[usize]> = params.iter().map(|p| p.shape.as_slice()).collect();
+        check_param_shapes(model, &shapes)?;
+    }
+    if params
+        .iter()
+        .any(|p| p.shape.iter().product::<usize>() != p.data.len())
+    {
+        return Err(BackendError::Failed {
+            message: "a parameter's values do not fit its shape".into(),
+        });
+    }
+    Ok(())
+}
+
+impl TrainSetup<'_> {
+    /// The batch sizes of an epoch of this phase: the full batch, then the
+    /// short last batch when the training split is not a multiple of it.
+    pub fn batch_sizes(&self) -> Vec<usize> {
+        let batch = self.batch_size.max(1);
+        let rest = self.train_size % batch;
+        if rest == 0 {
+            vec![batch]
+        } else {
+            vec![batch, rest]
+        }
+    }
+}
+
 impl<'a> Batch<'a> {
     /// The values of model input `k` for every example, one example after
     /// another: the inputs themselves when the model has one input, else
