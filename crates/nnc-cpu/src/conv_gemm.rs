@@ -1,279 +1,308 @@
 //! Convolutions as matrix products on nnc's own product (module `sgemm`),
-//! over windows unfolded into rows (`im2col`: for one example, an
-//! `(out_h * out_w) x (channels * kh * kw)` matrix):
-//! - the forward pass, per example: `Y_b = W cols_b^T` (`filters x (out_h
-//!   * out_w)`, which is the example's output as stored);
-//! - the input gradient, per example: `dcols_b = dY_b^T W`, whose windows
-//!   are then added back onto the input's positions (`col2im`);
-//! - the weight gradient, for the whole batch: `dW = dY cols` with the
-//!   output gradient laid out `filters x (batch * out_h * out_w)`.
+//! one example at a time, the examples of a batch split in two halves
+//! that the two cores compute at once (module `pair`).
 //!
-//! The direct kernel (`nnc_jit::kernels::conv2d_weight_grad`) sums a
-//! window per weight with 128-bit vectors on one thread (it reduces over
-//! the batch, so it cannot be split by examples); this form reaches the
-//! product's speed on both cores. On the 20/40-map network's second
-//! convolution (40 maps of 5x5 over 20 channels, 8x8 outputs, batch 10)
-//! the direct kernel took 1.44 ms.
+//! An example's windows are unfolded into a `window x pixels` matrix
+//! (`cols`: row `(c * kh + ky) * kw + kx`, column `oy * out_w + ox`, zero
+//! where a window overhangs the padding). Each row is a set of runs along
+//! `ox` that are contiguous in the input (for stride 1), so unfolding and
+//! folding back are 256-bit copies and adds, not element gathers. Then:
+//! - the forward pass: `Y_b = W cols_b` (`filters x pixels`: the
+//!   example's output as stored);
+//! - the input gradient: `dcols_b = W^T dY_b` (with `W^T` transposed once
+//!   per call), folded back onto the input positions (`col2im`);
+//! - the weight gradient: `dW^T = sum over b of cols_b dY_b^T`, summed per
+//!   half into a `window x filters` matrix of each half's own; the two
+//!   are added and transposed into `dW` at the end.
 //!
 //! # Invariants
 //!
-//! - The window and gradient matrices are allocated once, when planned; a
-//!   call allocates nothing.
-//! - Every element of both is written on every call (padding as zeros),
-//!   so nothing stale is ever read.
-//! - The product sums in a fixed order whatever the thread count.
+//! - Every buffer is allocated when planned; a call allocates nothing.
+//! - Every element of a window matrix is written on every unfold (the
+//!   padding as zeros), so nothing stale is ever read.
+//! - The halves are the same whatever the number of cores (the first
+//!   `batch / 2` examples, then the rest; on one core both run on the
+//!   calling thread), and each is summed in a fixed order, so results do
+//!   not depend on the thread count.
 
 use crate::error::LowerError;
+use crate::lower_conv::ConvPass;
 use crate::sgemm::Sgemm;
 use nnc_jit::kernels::ConvSpec;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
-/// A planned weight gradient `dW[f, c, ky, kx] = sum over b, oy, ox of
-/// dY[b, f, oy, ox] x[b, c, oy*sy + ky - top, ox*sx + kx - left]`.
+/// A planned convolution pass as products.
 #[derive(Debug)]
-pub(crate) struct WeightGradGemm {
+pub(crate) struct ConvGemm {
     spec: ConvSpec,
-    /// `(batch * out_h * out_w) x (channels * kh * kw)`: every window.
-    cols: Vec<f32>,
-    /// `filters x (batch * out_h * out_w)`: the output gradient, filter
-    /// major.
-    dy: Vec<f32>,
-    product: Sgemm,
+    pass: ConvPass,
+    /// The two halves' products and buffers.
+    lanes: [Lane; 2],
+    /// The input gradient's transposed weights, `window x filters`.
+    wt: Vec<f32>,
 }
 
-impl WeightGradGemm {
-    /// Plans the weight gradient of `spec`, or `None` where the processor
-    /// lacks AVX2 or FMA (the direct kernel is used then).
-    pub(crate) fn new(spec: ConvSpec) -> Option<Self> {
+/// What one half of the batch computes with.
+#[derive(Debug)]
+struct Lane {
+    product: Sgemm,
+    /// One example's windows (or window gradients), `window x pixels`.
+    cols: Vec<f32>,
+    /// The weight gradient's sum over this half, `window x filters`.
+    sum: Vec<f32>,
+}
+
+/// The examples of each half: the first `batch / 2`, then the rest.
+fn halves(batch: usize) -> [Range<usize>; 2] {
+    let mid = batch / 2;
+    [0..mid, mid..batch]
+}
+
+impl ConvGemm {
+    /// Plans `pass` of the convolution `spec`, or `None` where the
+    /// processor lacks AVX2 or FMA (the direct kernels are used then).
+    pub(crate) fn new(pass: ConvPass, spec: ConvSpec) -> Option<Self> {
         if !Sgemm::available() {
             return None;
         }
-        let rows = spec.batch * spec.out[0] * spec.out[1];
+        let pixels = spec.out[0] * spec.out[1];
         let window = spec.channels * spec.kernel[0] * spec.kernel[1];
-        let threads = crate::gemm::threads_for(spec.filters, rows, window);
-        Some(WeightGradGemm {
-            cols: vec![0.0; rows * window],
-            dy: vec![0.0; spec.filters * rows],
-            product: Sgemm::new(spec.filters, rows, window, false, false, threads),
+        let f = spec.filters;
+        let lane = || Lane {
+            product: match pass {
+                ConvPass::Forward => Sgemm::new(f, window, pixels, false, false, 1),
+                ConvPass::InputGrad => Sgemm::new(window, f, pixels, false, false, 1),
+                ConvPass::WeightGrad => Sgemm::new(window, pixels, f, false, true, 1),
+            },
+            cols: vec![0.0; window * pixels],
+            sum: if pass == ConvPass::WeightGrad {
+                vec![0.0; window * f]
+            } else {
+                Vec::new()
+            },
+        };
+        Some(ConvGemm {
             spec,
+            pass,
+            lanes: [lane(), lane()],
+            wt: if pass == ConvPass::InputGrad {
+                vec![0.0; window * f]
+            } else {
+                Vec::new()
+            },
         })
     }
 
-    /// Whether the product forms pay (for all three passes): a window of
-    /// at least 100 values and enough work per example. At batch 10, the
-    /// 20/40-map net's first convolution (windows of 25 over one channel)
-    /// took 0.21 ms direct and 0.58 ms as products for its weight
-    /// gradient; its second (windows of 500) took 1.44 ms direct and 0.61
-    /// as one product for the weight gradient, 2.0 ms direct (on two
-    /// threads) and 0.75 ms as products for the input gradient.
+    /// Whether the product forms pay for `spec`: a window of at least 100
+    /// values and enough work per example. Measured on the 20/40-map
+    /// networks (ARCHITECTURE.md, "Convolutions"): the first convolution's
+    /// 25-value windows over one channel run faster direct.
     pub(crate) fn pays(spec: &ConvSpec) -> bool {
         let window = spec.channels * spec.kernel[0] * spec.kernel[1];
         let macs = spec.filters * spec.out[0] * spec.out[1] * window;
-        window >= 100 && macs >= 100_000
+        window >= 20 && macs >= 100_000
     }
 
     /// A short description for listings.
     pub(crate) fn describe(&self) -> String {
         let s = &self.spec;
+        let (pixels, window) = (s.out[0] * s.out[1], s.channels * s.kernel[0] * s.kernel[1]);
+        let (what, m, k, n) = match self.pass {
+            ConvPass::Forward => ("conv forward", s.filters, window, pixels),
+            ConvPass::InputGrad => ("conv input gradient", window, s.filters, pixels),
+            ConvPass::WeightGrad => ("conv weight gradient", window, pixels, s.filters),
+        };
         format!(
-            "conv weight gradient as a {}x{}x{} product over im2col windows",
-            s.filters,
-            s.batch * s.out[0] * s.out[1],
-            s.channels * s.kernel[0] * s.kernel[1]
+            "{what} as {} products {m}x{k}x{n} over im2col windows, examples split in two halves",
+            s.batch
         )
     }
 
-    /// Computes `dw` from the input `x` and the output gradient `dy`.
-    pub(crate) fn run(&mut self, x: &[f32], dy: &[f32], dw: &mut [f32]) -> Result<(), LowerError> {
+    /// Runs the pass: operands in the op's order (`x, w` forward; `dy, w`
+    /// input gradient; `x, dy` weight gradient), then the result.
+    pub(crate) fn run(&mut self, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), LowerError> {
         let s = self.spec;
-        let plane = s.height * s.width;
-        let x_len = s.channels * plane;
+        let x_len = s.channels * s.height * s.width;
         let pixels = s.out[0] * s.out[1];
-        let dy_len = s.filters * pixels;
+        let y_len = s.filters * pixels;
         let window = s.channels * s.kernel[0] * s.kernel[1];
-        if x.len() != s.batch * x_len
-            || dy.len() != s.batch * dy_len
-            || dw.len() != s.filters * window
-        {
+        let w_len = s.filters * window;
+        let (batched_a, batched_b, out_len, what) = match self.pass {
+            ConvPass::Forward => (x_len, 0, s.batch * y_len, "forward pass"),
+            ConvPass::InputGrad => (y_len, 0, s.batch * x_len, "input gradient"),
+            ConvPass::WeightGrad => (x_len, y_len, w_len, "weight gradient"),
+        };
+        let b_len = if batched_b == 0 {
+            w_len
+        } else {
+            s.batch * batched_b
+        };
+        if a.len() != s.batch * batched_a || b.len() != b_len || out.len() != out_len {
             return Err(LowerError::Internal {
-                message: "a convolution's weight gradient given buffers of the wrong size".into(),
+                message: format!("a convolution's {what} given buffers of the wrong size"),
             });
         }
-        if s.batch == 0 {
-            dw.fill(0.0);
-            return Ok(());
-        }
-        let rows = s.batch * pixels;
-        for b in 0..s.batch {
-            im2col(
-                &s,
-                &x[b * x_len..(b + 1) * x_len],
-                &mut self.cols[b * pixels * window..(b + 1) * pixels * window],
-            );
-            for f in 0..s.filters {
-                let from = &dy[b * dy_len + f * pixels..][..pixels];
-                self.dy[f * rows + b * pixels..][..pixels].copy_from_slice(from);
+        let [r0, r1] = halves(s.batch);
+        let ok = match self.pass {
+            ConvPass::Forward => {
+                let (y0, y1) = out.split_at_mut(r0.len() * y_len);
+                on_halves(&mut self.lanes, [y0, y1], &|lane, half, y| {
+                    let range = if half == 0 { r0.clone() } else { r1.clone() };
+                    range.zip(y.chunks_exact_mut(y_len)).all(|(e, y_b)| {
+                        // SAFETY: `ConvGemm::new` succeeded, so the
+                        // processor has AVX2; the lengths were checked.
+                        unsafe { unfold(&s, &a[e * x_len..][..x_len], &mut lane.cols) };
+                        lane.product.run(b, &lane.cols, y_b, 0.0, 1.0)
+                    })
+                })
             }
-        }
-        if !self.product.run(&self.dy, &self.cols, dw, 0.0, 1.0) {
-            return Err(failed("weight gradient"));
-        }
-        Ok(())
-    }
-}
-
-/// A planned forward convolution `y[b, f] = sum over the window of
-/// w[f, ...] x[b, ...]` (no bias: that is a kernel of its own).
-#[derive(Debug)]
-pub(crate) struct ForwardGemm {
-    spec: ConvSpec,
-    /// One example's windows.
-    cols: Vec<f32>,
-    product: Sgemm,
-}
-
-impl ForwardGemm {
-    /// Plans the forward convolution of `spec` (`None` without AVX2+FMA).
-    pub(crate) fn new(spec: ConvSpec) -> Option<Self> {
-        if !Sgemm::available() {
-            return None;
-        }
-        let pixels = spec.out[0] * spec.out[1];
-        let window = spec.channels * spec.kernel[0] * spec.kernel[1];
-        let threads = crate::gemm::threads_for(spec.filters, window, pixels);
-        Some(ForwardGemm {
-            cols: vec![0.0; pixels * window],
-            product: Sgemm::new(spec.filters, window, pixels, false, true, threads),
-            spec,
-        })
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        let s = &self.spec;
-        format!(
-            "conv forward as {} products {}x{}x{} over im2col windows",
-            s.batch,
-            s.filters,
-            s.channels * s.kernel[0] * s.kernel[1],
-            s.out[0] * s.out[1]
-        )
-    }
-
-    /// Computes `y` from the input `x` and the weights `w`.
-    pub(crate) fn run(&mut self, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), LowerError> {
-        let s = self.spec;
-        let x_len = s.channels * s.height * s.width;
-        let y_len = s.filters * s.out[0] * s.out[1];
-        let window = s.channels * s.kernel[0] * s.kernel[1];
-        if x.len() != s.batch * x_len || y.len() != s.batch * y_len || w.len() != s.filters * window
-        {
-            return Err(wrong_sizes("forward pass"));
-        }
-        for b in 0..s.batch {
-            im2col(&s, &x[b * x_len..(b + 1) * x_len], &mut self.cols);
-            let y_b = &mut y[b * y_len..(b + 1) * y_len];
-            if !self.product.run(w, &self.cols, y_b, 0.0, 1.0) {
-                return Err(failed("forward pass"));
+            ConvPass::InputGrad => {
+                for f in 0..s.filters {
+                    for i in 0..window {
+                        self.wt[i * s.filters + f] = b[f * window + i];
+                    }
+                }
+                let wt = &self.wt;
+                let (dx0, dx1) = out.split_at_mut(r0.len() * x_len);
+                on_halves(&mut self.lanes, [dx0, dx1], &|lane, half, dx| {
+                    let range = if half == 0 { r0.clone() } else { r1.clone() };
+                    range.zip(dx.chunks_exact_mut(x_len)).all(|(e, dx_b)| {
+                        let dy_b = &a[e * y_len..][..y_len];
+                        let ran = lane.product.run(wt, dy_b, &mut lane.cols, 0.0, 1.0);
+                        // SAFETY: as above.
+                        unsafe { fold(&s, &lane.cols, dx_b) };
+                        ran
+                    })
+                })
             }
-        }
-        Ok(())
-    }
-}
-
-/// A planned input gradient `dx = sum over filters and windows of dy w`.
-#[derive(Debug)]
-pub(crate) struct InputGradGemm {
-    spec: ConvSpec,
-    /// One example's window gradients.
-    dcols: Vec<f32>,
-    product: Sgemm,
-}
-
-impl InputGradGemm {
-    /// Plans the input gradient of `spec` (`None` without AVX2+FMA).
-    pub(crate) fn new(spec: ConvSpec) -> Option<Self> {
-        if !Sgemm::available() {
-            return None;
-        }
-        let pixels = spec.out[0] * spec.out[1];
-        let window = spec.channels * spec.kernel[0] * spec.kernel[1];
-        let threads = crate::gemm::threads_for(pixels, spec.filters, window);
-        Some(InputGradGemm {
-            dcols: vec![0.0; pixels * window],
-            product: Sgemm::new(pixels, spec.filters, window, true, false, threads),
-            spec,
-        })
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        let s = &self.spec;
-        format!(
-            "conv input gradient as {} products {}x{}x{} and col2im",
-            s.batch,
-            s.out[0] * s.out[1],
-            s.filters,
-            s.channels * s.kernel[0] * s.kernel[1]
-        )
-    }
-
-    /// Computes `dx` from the output gradient `dy` and the weights `w`.
-    pub(crate) fn run(&mut self, dy: &[f32], w: &[f32], dx: &mut [f32]) -> Result<(), LowerError> {
-        let s = self.spec;
-        let x_len = s.channels * s.height * s.width;
-        let dy_len = s.filters * s.out[0] * s.out[1];
-        let window = s.channels * s.kernel[0] * s.kernel[1];
-        if dx.len() != s.batch * x_len
-            || dy.len() != s.batch * dy_len
-            || w.len() != s.filters * window
-        {
-            return Err(wrong_sizes("input gradient"));
-        }
-        for b in 0..s.batch {
-            let dy_b = &dy[b * dy_len..(b + 1) * dy_len];
-            if !self.product.run(dy_b, w, &mut self.dcols, 0.0, 1.0) {
-                return Err(failed("input gradient"));
+            ConvPass::WeightGrad => {
+                let ok = on_halves(&mut self.lanes, [&mut [], &mut []], &|lane, half, _| {
+                    let range = if half == 0 { r0.clone() } else { r1.clone() };
+                    range.enumerate().all(|(i, e)| {
+                        // SAFETY: as above.
+                        unsafe { unfold(&s, &a[e * x_len..][..x_len], &mut lane.cols) };
+                        let alpha = if i == 0 { 0.0 } else { 1.0 };
+                        let dy_b = &b[e * y_len..][..y_len];
+                        lane.product
+                            .run(&lane.cols, dy_b, &mut lane.sum, alpha, 1.0)
+                    })
+                });
+                // dW[f, i] = sum0[i, f] + sum1[i, f], a half with no
+                // examples adding nothing.
+                let [l0, l1] = &self.lanes;
+                for f in 0..s.filters {
+                    for i in 0..window {
+                        let at = i * s.filters + f;
+                        let v0 = if r0.is_empty() { 0.0 } else { l0.sum[at] };
+                        let v1 = if r1.is_empty() { 0.0 } else { l1.sum[at] };
+                        out[f * window + i] = v0 + v1;
+                    }
+                }
+                ok
             }
-            col2im(&s, &self.dcols, &mut dx[b * x_len..(b + 1) * x_len]);
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(LowerError::Internal {
+                message: format!("the product of a convolution's {what} failed"),
+            })
         }
-        Ok(())
     }
 }
 
-fn wrong_sizes(what: &str) -> LowerError {
-    LowerError::Internal {
-        message: format!("a convolution's {what} given buffers of the wrong size"),
-    }
+/// A half's work: its lane, its index (0 or 1) and its part of the
+/// result.
+type HalfJob<'a> = dyn Fn(&mut Lane, usize, &mut [f32]) -> bool + Sync + 'a;
+
+/// Runs `job` for both halves, at once on two cores (module `pair`), one
+/// after the other on one; `false` if either failed.
+fn on_halves(lanes: &mut [Lane; 2], outs: [&mut [f32]; 2], job: &HalfJob<'_>) -> bool {
+    let [l0, l1] = lanes;
+    let [o0, o1] = outs;
+    let ok = [AtomicBool::new(true), AtomicBool::new(true)];
+    let parts = [Mutex::new((l0, o0)), Mutex::new((l1, o1))];
+    let half = |h: usize| {
+        // Each half locks only its own part (never contended).
+        let done = match parts[h].lock() {
+            Ok(mut part) => {
+                let (lane, out) = &mut *part;
+                job(lane, h, out)
+            }
+            Err(_) => false,
+        };
+        if !done {
+            ok[h].store(false, Ordering::Relaxed);
+        }
+    };
+    let ran = if crate::lower::two_cores() {
+        crate::pair::both(&|| half(0), &|| half(1))
+    } else {
+        half(0);
+        half(1);
+        true
+    };
+    ran && ok.iter().all(|o| o.load(Ordering::Relaxed))
 }
 
-fn failed(what: &str) -> LowerError {
-    LowerError::Internal {
-        message: format!("the product of a convolution's {what} failed"),
-    }
+/// The output columns `[lo, hi)` whose window column `kx` lands inside
+/// the input row (the rest read the padding).
+fn inside(s: &ConvSpec, kx: usize) -> (usize, usize) {
+    let (sx, left, width, ow) = (s.stride[1], s.padding[2], s.width, s.out[1]);
+    // ox * sx + kx - left must lie in [0, width).
+    let lo = left.saturating_sub(kx).div_ceil(sx).min(ow);
+    let hi = if width + left > kx {
+        (width + left - kx).div_ceil(sx).min(ow)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
 }
 
-/// Adds one example's window gradients back onto the input positions they
-/// came from (the transpose of [`im2col`]), overwriting `dx` (zeroed
-/// first); positions in the padding are dropped.
-fn col2im(s: &ConvSpec, dcols: &[f32], dx: &mut [f32]) {
-    dx.fill(0.0);
+/// Unfolds one example `x` (`channels x height x width`) into its windows
+/// `cols` (`window x pixels`, see the module docs), overwriting every
+/// element.
+///
+/// # Safety
+///
+/// The processor must have AVX2; `x` and `cols` must have the lengths of
+/// one example and of its windows.
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+unsafe fn unfold(s: &ConvSpec, x: &[f32], cols: &mut [f32]) {
     let [kh, kw] = s.kernel;
-    let [sy, sx] = s.stride;
+    let sy = s.stride[0];
     let (top, left) = (s.padding[0], s.padding[2]);
-    let window = s.channels * kh * kw;
-    for oy in 0..s.out[0] {
-        for ox in 0..s.out[1] {
-            let row = &dcols[(oy * s.out[1] + ox) * window..][..window];
-            let mut at = 0;
-            for c in 0..s.channels {
-                let plane = &mut dx[c * s.height * s.width..][..s.height * s.width];
-                for ky in 0..kh {
-                    let y = (oy * sy + ky).checked_sub(top).filter(|&y| y < s.height);
-                    for kx in 0..kw {
-                        if let (Some(y), Some(xx)) = (y, (ox * sx + kx).checked_sub(left)) {
-                            if xx < s.width {
-                                plane[y * s.width + xx] += row[at];
+    let [oh, ow] = s.out;
+    let (h, wd) = (s.height, s.width);
+    let pixels = oh * ow;
+    debug_assert!(x.len() == s.channels * h * wd && cols.len() == s.channels * kh * kw * pixels);
+    let (x, cols) = (x.as_ptr(), cols.as_mut_ptr());
+    for c in 0..s.channels {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = cols.add(((c * kh + ky) * kw + kx) * pixels);
+                let (lo, hi) = inside(s, kx);
+                for oy in 0..oh {
+                    let out = row.add(oy * ow);
+                    let y = (oy * sy + ky).checked_sub(top).filter(|&y| y < h);
+                    let Some(y) = y else {
+                        zero(out, ow);
+                        continue;
+                    };
+                    zero(out, lo);
+                    zero(out.add(hi), ow - hi);
+                    if hi > lo {
+                        // Input column of output column `lo`.
+                        let src = x.add((c * h + y) * wd + lo * s.stride[1] + kx - left);
+                        if s.stride[1] == 1 {
+                            copy(src, out.add(lo), hi - lo);
+                        } else {
+                            for (t, ox) in (lo..hi).enumerate() {
+                                *out.add(ox) = *src.add(t * s.stride[1]);
                             }
                         }
-                        at += 1;
                     }
                 }
             }
@@ -281,28 +310,44 @@ fn col2im(s: &ConvSpec, dcols: &[f32], dx: &mut [f32]) {
     }
 }
 
-/// One example's windows: row `oy * out_w + ox`, column
-/// `(c * kh + ky) * kw + kx`, zero where the window overhangs the padding.
-fn im2col(s: &ConvSpec, x: &[f32], cols: &mut [f32]) {
+/// Adds one example's window gradients `dcols` back onto the input
+/// positions they came from (the transpose of [`unfold`]), overwriting
+/// `dx` (zeroed first); positions in the padding are dropped.
+///
+/// # Safety
+///
+/// As [`unfold`].
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+unsafe fn fold(s: &ConvSpec, dcols: &[f32], dx: &mut [f32]) {
     let [kh, kw] = s.kernel;
-    let [sy, sx] = s.stride;
+    let sy = s.stride[0];
     let (top, left) = (s.padding[0], s.padding[2]);
-    let window = s.channels * kh * kw;
-    for oy in 0..s.out[0] {
-        for ox in 0..s.out[1] {
-            let row = &mut cols[(oy * s.out[1] + ox) * window..][..window];
-            let mut at = 0;
-            for c in 0..s.channels {
-                let plane = &x[c * s.height * s.width..][..s.height * s.width];
-                for ky in 0..kh {
-                    let y = (oy * sy + ky).checked_sub(top).filter(|&y| y < s.height);
-                    for kx in 0..kw {
-                        let v = match (y, (ox * sx + kx).checked_sub(left)) {
-                            (Some(y), Some(xx)) if xx < s.width => plane[y * s.width + xx],
-                            _ => 0.0,
-                        };
-                        row[at] = v;
-                        at += 1;
+    let [oh, ow] = s.out;
+    let (h, wd) = (s.height, s.width);
+    let pixels = oh * ow;
+    debug_assert!(dx.len() == s.channels * h * wd && dcols.len() == s.channels * kh * kw * pixels);
+    dx.fill(0.0);
+    let (dcols, dx) = (dcols.as_ptr(), dx.as_mut_ptr());
+    for c in 0..s.channels {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = dcols.add(((c * kh + ky) * kw + kx) * pixels);
+                let (lo, hi) = inside(s, kx);
+                if hi <= lo {
+                    continue;
+                }
+                for oy in 0..oh {
+                    let Some(y) = (oy * sy + ky).checked_sub(top).filter(|&y| y < h) else {
+                        continue;
+                    };
+                    let from = row.add(oy * ow + lo);
+                    let to = dx.add((c * h + y) * wd + lo * s.stride[1] + kx - left);
+                    if s.stride[1] == 1 {
+                        add(from, to, hi - lo);
+                    } else {
+                        for t in 0..hi - lo {
+                            *to.add(t * s.stride[1]) += *from.add(t);
+                        }
                     }
                 }
             }
@@ -310,29 +355,62 @@ fn im2col(s: &ConvSpec, x: &[f32], cols: &mut [f32]) {
     }
 }
 
-/// One of the three planned passes, as an action runs it: operands in the
-/// op's order, then the result.
-#[derive(Debug)]
-pub(crate) enum ConvGemm {
-    Forward(ForwardGemm),
-    InputGrad(InputGradGemm),
-    WeightGrad(WeightGradGemm),
+/// Writes `n` zeros at `dst`.
+///
+/// # Safety
+///
+/// `dst` must be valid for `n` writes.
+#[inline]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+unsafe fn zero(dst: *mut f32, n: usize) {
+    for t in 0..n {
+        *dst.add(t) = 0.0;
+    }
 }
 
-impl ConvGemm {
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            ConvGemm::Forward(p) => p.describe(),
-            ConvGemm::InputGrad(p) => p.describe(),
-            ConvGemm::WeightGrad(p) => p.describe(),
+/// Copies `n` values from `src` to `dst` (not overlapping).
+///
+/// # Safety
+///
+/// `src` must be valid for `n` reads and `dst` for `n` writes; AVX2.
+#[inline]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
+    let mut t = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        while t + 8 <= n {
+            _mm256_storeu_ps(dst.add(t), _mm256_loadu_ps(src.add(t)));
+            t += 8;
         }
     }
+    while t < n {
+        *dst.add(t) = *src.add(t);
+        t += 1;
+    }
+}
 
-    pub(crate) fn run(&mut self, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), LowerError> {
-        match self {
-            ConvGemm::Forward(p) => p.run(a, b, out),
-            ConvGemm::InputGrad(p) => p.run(a, b, out),
-            ConvGemm::WeightGrad(p) => p.run(a, b, out),
+/// Adds `n` values from `src` onto `dst` (not overlapping).
+///
+/// # Safety
+///
+/// As [`copy`].
+#[inline]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+unsafe fn add(src: *const f32, dst: *mut f32, n: usize) {
+    let mut t = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        while t + 8 <= n {
+            let sum = _mm256_add_ps(_mm256_loadu_ps(dst.add(t)), _mm256_loadu_ps(src.add(t)));
+            _mm256_storeu_ps(dst.add(t), sum);
+            t += 8;
         }
+    }
+    while t < n {
+        *dst.add(t) += *src.add(t);
+        t += 1;
     }
 }

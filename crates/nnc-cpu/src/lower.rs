@@ -36,13 +36,12 @@
 //!   are host ops (see [`crate::host`]).
 //! - anything else is [`LowerError::Unsupported`], naming the op.
 
-use crate::conv_gemm::{ConvGemm, ForwardGemm, InputGradGemm, WeightGradGemm};
+use crate::conv_gemm::ConvGemm;
 use crate::error::LowerError;
 use crate::fold::{self, Fold, Poly};
 use crate::gemm::{self, LibraryProduct};
 use crate::host::HostOp;
 use crate::lower_conv;
-use crate::lower_conv::ConvPass;
 use crate::pointwise::{is_pointwise, operand_bcast, Bcast, Group, GroupOp, Src};
 use crate::program::{Action, Exec, Memory, Place, Program, Slot, Split, MAX_INPUTS, MAX_OUTPUTS};
 use crate::rows;
@@ -61,9 +60,7 @@ pub(crate) enum Pending {
     /// rows, and which buffers are cut (see `program::Split`).
     Split([Kernel; 2], [usize; 2], Vec<Option<usize>>),
     /// A convolution's passes as products (module `conv_gemm`).
-    ConvForward(ForwardGemm),
-    ConvInputGrad(InputGradGemm),
-    ConvWeightGrad(WeightGradGemm),
+    Conv(ConvGemm),
     /// A large product; with a folded update's coefficients (module
     /// `fold`).
     Library(LibraryProduct, Option<(Poly, Poly)>),
@@ -193,9 +190,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
             }
             Pending::Host(op, n) => Exec::Host { op, n },
             Pending::Library(product, update) => Exec::Library { product, update },
-            Pending::ConvForward(p) => Exec::Conv(Box::new(ConvGemm::Forward(p))),
-            Pending::ConvInputGrad(p) => Exec::Conv(Box::new(ConvGemm::InputGrad(p))),
-            Pending::ConvWeightGrad(p) => Exec::Conv(Box::new(ConvGemm::WeightGrad(p))),
+            Pending::Conv(p) => Exec::Conv(Box::new(p)),
         };
         actions.push(Action {
             exec,
@@ -531,13 +526,8 @@ impl Lowering<'_> {
         let row_len = |shape: &[usize]| shape.iter().skip(1).product::<usize>();
         let arg_shapes: Vec<&[usize]> = args.iter().map(|&a| self.arg_shape(s, a)).collect();
         if let Some((pass, spec)) = lower_conv::conv_kind(&op.op, &arg_shapes, &op.shape)? {
-            if WeightGradGemm::pays(&spec) {
-                let planned = match pass {
-                    ConvPass::Forward => ForwardGemm::new(spec).map(Pending::ConvForward),
-                    ConvPass::InputGrad => InputGradGemm::new(spec).map(Pending::ConvInputGrad),
-                    ConvPass::WeightGrad => WeightGradGemm::new(spec).map(Pending::ConvWeightGrad),
-                };
-                if let Some(planned) = planned {
+            if ConvGemm::pays(&spec) {
+                if let Some(planned) = ConvGemm::new(pass, spec).map(Pending::Conv) {
                     let out = self.out_slot(s, j);
                     return self.push(planned, slots, vec![out]);
                 }

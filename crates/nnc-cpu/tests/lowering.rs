@@ -242,7 +242,7 @@ fn convolutions_and_pooling_are_split_by_examples_on_two_cores() {
         assert_eq!(split(prefix), two_cores, "{prefix}: {lines:#?}");
     }
     // The second layer (windows of 500) runs as products where the
-    // processor has AVX2 (each product on two threads), else direct.
+    // processor has AVX2 (the examples split in two halves), else direct.
     let own = nnc_cpu::sgemm::Sgemm::available();
     let has = |l: &str| lines.iter().any(|x| x.starts_with(l));
     assert_eq!(
@@ -251,7 +251,7 @@ fn convolutions_and_pooling_are_split_by_examples_on_two_cores() {
         "{lines:#?}"
     );
     assert_eq!(
-        has("conv input gradient as 10 products 64x40x500"),
+        has("conv input gradient as 10 products 500x40x64"),
         own,
         "{lines:#?}"
     );
@@ -262,7 +262,7 @@ fn convolutions_and_pooling_are_split_by_examples_on_two_cores() {
     // of 500 values) is a product per example on our own product where the
     // processor has AVX2, the first layer's (windows of 25) a direct kernel.
     let second = if nnc_cpu::sgemm::Sgemm::available() {
-        "conv weight gradient as a 40x640x500 product over im2col windows"
+        "conv weight gradient as 10 products 500x64x40"
     } else {
         "jit k37_conv2d_weight_grad0 ("
     };

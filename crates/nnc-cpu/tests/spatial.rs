@@ -96,6 +96,53 @@ fn l2_pooling_with_padding_agrees() {
     agree(&m, &Optimizer::Sgd, 3, &[3], 3);
 }
 
+/// Convolutions large enough to run as products over unfolded windows
+/// (windows of >= 100 values; see `nnc-cpu`'s `conv_gemm`): a second
+/// convolution with stride 2 and uneven padding, and one with a wide
+/// kernel and `same` padding, at odd batch sizes (halves of 2 + 3 and
+/// 0 + 1 examples) so that both halves and an empty one are exercised.
+#[test]
+fn convolutions_as_products_with_stride_and_padding_agree() {
+    let m = model(
+        "model p {
+           input x: [3, 15, 14]
+           layers {
+             conv2d(12, kernel: 3, padding: 1, act: relu)
+             conv2d(20, kernel: 3, stride: 2, padding: [1, 0, 1, 2], act: tanh)
+             conv2d(16, kernel: [3, 5], padding: same, act: sigmoid)
+             flatten
+             dense(3, act: softmax)
+           }
+           cost log_likelihood
+         }",
+    );
+    agree(&m, &Optimizer::Momentum { mu: 0.9 }, 5, &[5, 1], 3);
+    let lines = nnc_cpu::lower(
+        &nnc_ir::compile_training_fused(
+            &nnc_ir::backend::TrainSetup {
+                model: &m,
+                optimizer: &Optimizer::Sgd,
+                batch_size: 5,
+                train_size: 10,
+            },
+            5,
+            None,
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .describe();
+    if nnc_cpu::sgemm::Sgemm::available() {
+        for pass in ["forward", "input gradient", "weight gradient"] {
+            let count = lines
+                .iter()
+                .filter(|l| l.starts_with(&format!("conv {pass} as 5 products")))
+                .count();
+            assert_eq!(count, 2, "conv {pass}: {lines:#?}");
+        }
+    }
+}
+
 #[test]
 fn chapter_43_network_agrees() {
     let m = model(&repo_file("models/conv_ch43_3maps.nnet"));
