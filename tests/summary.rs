@@ -46,6 +46,36 @@ fn conv_3x3_from_32_to_64_maps_has_18496_parameters() {
 }
 
 #[test]
+fn padded_convolutions_and_clipped_pools_count_only_work_inside_the_input() {
+    // 3x3 kernel, padding 1, on 4 channels of 5x5 -> 6 maps of 5x5. Along
+    // each axis the taps inside the input number 2 + 3 + 3 + 3 + 2 = 13
+    // (the border outputs lose one tap to the padding), so 13 * 13 taps
+    // per plane, not 25 * 9 = 225.
+    let s =
+        one("model m {\n  input x: [4, 5, 5]\n  layers { conv2d(6, kernel: 3, padding: 1) }\n}\n");
+    assert_eq!(s.rows.last().unwrap().shape, vec![6, 5, 5]);
+    assert_eq!(s.total_flops, 2 * 13 * 13 * 4 * 6 + 6 * 5 * 5);
+    // Without padding every tap is inside: 2 * 3*3 * 4 * 6 per output value
+    // of 6x3x3, plus the bias.
+    let s = one("model m {\n  input x: [4, 5, 5]\n  layers { conv2d(6, kernel: 3) }\n}\n");
+    assert_eq!(s.total_flops, (2 * 9 * 4 + 1) * 6 * 3 * 3);
+    // Stride 2 and uneven padding [top 1, bottom 0, left 0, right 2] on a
+    // 6x7 plane, kernel 3 -> 3x4 outputs: rows start at -1, 1, 3 -> 2 + 3
+    // + 3 = 8 taps; columns start at 0, 2, 4, 6 (the last over 6..9, two
+    // taps in the padding) -> 3 + 3 + 3 + 1 = 10 taps.
+    let s = one(
+        "model m {\n  input x: [1, 6, 7]\n  layers { conv2d(2, kernel: 3, stride: 2, padding: [1, 0, 0, 2]) }\n}\n",
+    );
+    assert_eq!(s.rows.last().unwrap().shape, vec![2, 3, 4]);
+    assert_eq!(s.total_flops, 2 * 8 * 10 * 2 + 2 * 3 * 4);
+    // A 2x2 max pool with ceil rounding on 5x5: windows cover 2 + 2 + 1
+    // rows and columns, 5 * 5 = 25 input values per channel (not 3*3*4).
+    let s = one("model m {\n  input x: [3, 5, 5]\n  layers { max_pool(2, round: ceil) }\n}\n");
+    assert_eq!(s.rows.last().unwrap().shape, vec![3, 3, 3]);
+    assert_eq!(s.total_flops, 3 * 25);
+}
+
+#[test]
 fn pooling_has_no_parameters_and_halves_the_maps() {
     let s = one("model m {\n  input x: [3, 24, 24]\n  layers { max_pool(2) }\n}\n");
     assert_eq!(s.total_params, 0);

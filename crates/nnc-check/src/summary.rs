@@ -4,8 +4,10 @@
 //! - parameters: dense `(n_in + 1) * units`, conv2d `(kh * kw * channels + 1) * filters`; a layer instance used
 //!   several times (shared weights) is counted once, on its first use;
 //! - forward FLOPs per example: a multiply-add counts 2, a bias add 1, a non-identity activation 1 per output
-//!   value, pooling `size_h * size_w` per output value, elementwise ops 1 per output value; flatten, reshape and
-//!   dropout (an identity at inference) cost nothing;
+//!   value, elementwise ops 1 per output value; flatten, reshape and dropout (an identity at inference) cost
+//!   nothing. Counts are exact where windows overhang the input: a convolution counts the multiply-adds of the
+//!   kernel taps that land inside the input (padding taps multiply zeros and are not work), a pooling 1 per input
+//!   value its clipped windows cover (a comparison or an add);
 //! - activation bytes per example: the node's output values times 4 (f32).
 
 use crate::program::{Activation, Model, Op, Shape};
@@ -65,14 +67,32 @@ pub fn summarize(model: &Model) -> Summary {
                     .saturating_add(out)
                     .saturating_add(activation_flops(*act, out))
             }
-            Op::Conv2d { kernel, act, .. } => {
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                act,
+                ..
+            } => {
                 let channels = input.first().copied().unwrap_or(0) as u64;
-                let window = mul(kernel[0] as u64, kernel[1] as u64);
-                mul(2, mul(mul(window, channels), out))
+                let taps = covered(input, &node.shape, *kernel, *stride, *padding);
+                mul(2, mul(mul(taps, channels), *filters as u64))
                     .saturating_add(out)
                     .saturating_add(activation_flops(*act, out))
             }
-            Op::Pool { size, .. } => mul(mul(size[0] as u64, size[1] as u64), out),
+            Op::Pool {
+                size,
+                stride,
+                padding,
+                ..
+            } => {
+                let channels = input.first().copied().unwrap_or(0) as u64;
+                mul(
+                    channels,
+                    covered(input, &node.shape, *size, *stride, *padding),
+                )
+            }
             Op::Activation(act) => activation_flops(*act, out),
             Op::Add | Op::Sub | Op::Mul | Op::Scale(_) => out,
         };
@@ -93,6 +113,37 @@ pub fn summarize(model: &Model) -> Summary {
         total_activation_bytes: sum(|r| r.activation_bytes),
         rows,
     }
+}
+
+/// The (output position, window offset) pairs of one plane whose input
+/// position lies inside the input (not in the padding): the product of
+/// the counts along the two axes. `input` is `[c, h, w]`, `output` `[_,
+/// oh, ow]`; padding is top, bottom, left, right.
+fn covered(
+    input: &[usize],
+    output: &[usize],
+    size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 4],
+) -> u64 {
+    let (&[_, h, w], &[_, oh, ow]) = (input, output) else {
+        return 0;
+    };
+    // Along one axis: for each output position, the window offsets that
+    // land in [0, len).
+    let axis = |out: usize, size: usize, stride: usize, pad: usize, len: usize| -> u64 {
+        (0..out)
+            .map(|o| {
+                let start = (o * stride) as i64 - pad as i64;
+                let (lo, hi) = (start.max(0), (start + size as i64).min(len as i64));
+                (hi - lo).max(0) as u64
+            })
+            .sum()
+    };
+    mul(
+        axis(oh, size[0], stride[0], padding[0], h),
+        axis(ow, size[1], stride[1], padding[2], w),
+    )
 }
 
 fn elements(shape: &[usize]) -> u64 {

@@ -138,7 +138,13 @@ fn emit_clif(args: &ClifArgs) -> Result<String, Failure> {
             Step::Library(what) => {
                 let _ = writeln!(
                     text,
-                    "; kernel {n}: gemm (library): {what}; no Cranelift IR"
+                    "; kernel {n}: matrix product (library): {what}; no Cranelift IR"
+                );
+            }
+            Step::Native(what) => {
+                let _ = writeln!(
+                    text,
+                    "; kernel {n}: {what} (native): plain Rust, no Cranelift IR"
                 );
             }
         }

@@ -107,6 +107,7 @@ mod lower;
 mod lower_conv;
 mod pair;
 mod pointwise;
+mod pool_grad;
 mod program;
 mod rows;
 pub mod sgemm;
@@ -114,6 +115,6 @@ pub mod verify;
 
 pub use backend::JitBackend;
 pub use error::LowerError;
-pub use lower::lower;
+pub use lower::{lower, lower_with, LowerOptions};
 pub use program::{Program, Step};
 pub use verify::{Mismatch, Verifier, VerifyError, VerifyReport};

@@ -43,6 +43,7 @@ use crate::gemm::{self, LibraryProduct};
 use crate::host::HostOp;
 use crate::lower_conv;
 use crate::pointwise::{is_pointwise, operand_bcast, Bcast, Group, GroupOp, Src};
+use crate::pool_grad::PoolGradFused;
 use crate::program::{Action, Exec, Memory, Place, Program, Slot, Split, MAX_INPUTS, MAX_OUTPUTS};
 use crate::rows;
 use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
@@ -60,7 +61,10 @@ pub(crate) enum Pending {
     /// rows, and which buffers are cut (see `program::Split`).
     Split([Kernel; 2], [usize; 2], Vec<Option<usize>>),
     /// A convolution's passes as products (module `conv_gemm`).
-    Conv(ConvGemm),
+    Conv(Box<ConvGemm>),
+    /// A pooling gradient with its epilogue in one pass (module
+    /// `pool_grad`).
+    PoolGrad(Box<PoolGradFused>),
     /// A large product; with a folded update's coefficients (module
     /// `fold`).
     Library(LibraryProduct, Option<(Poly, Poly)>),
@@ -83,11 +87,36 @@ struct Lowering<'g> {
     actions: Vec<(Pending, Vec<usize>, Vec<usize>, NodeId)>,
     /// The graph node being lowered.
     current: NodeId,
+    choices: LowerOptions,
+}
+
+/// Choices of [`lower_with`] that a benchmark may override; [`lower`]
+/// takes the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LowerOptions {
+    /// Convolutions run as products over unfolded windows where that pays
+    /// (module `conv_gemm`, the default), or always as the direct kernels
+    /// (`false`: to measure the choice, as `examples/describe.rs
+    /// --direct` does).
+    pub conv_products: bool,
+}
+
+impl Default for LowerOptions {
+    fn default() -> Self {
+        LowerOptions {
+            conv_products: true,
+        }
+    }
 }
 
 /// Lowers `graph` (after the `fuse` pass, or any verified graph: plain
 /// nodes are lowered as one-op kernels) and compiles its kernels.
 pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
+    lower_with(graph, LowerOptions::default())
+}
+
+/// [`lower`] with the given choices.
+pub fn lower_with(graph: &Graph, choices: LowerOptions) -> Result<Program, LowerError> {
     // Gradients are not read after a training step, so their memory is
     // reused once the update has read them. Temporaries that are not
     // pointwise get planned scratch slots; the few pointwise ones a group
@@ -110,6 +139,7 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
         kernel_outputs: HashMap::new(),
         actions: Vec::new(),
         current: NodeId::new(0),
+        choices,
     };
     for id in graph.ids() {
         let node = graph.node(id);
@@ -190,7 +220,8 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
             }
             Pending::Host(op, n) => Exec::Host { op, n },
             Pending::Library(product, update) => Exec::Library { product, update },
-            Pending::Conv(p) => Exec::Conv(Box::new(p)),
+            Pending::Conv(p) => Exec::Conv(p),
+            Pending::PoolGrad(p) => Exec::PoolGrad(p),
         };
         actions.push(Action {
             exec,
@@ -369,6 +400,20 @@ impl Lowering<'_> {
                 }
             }
         }
+        let shape = |a: Arg| self.arg_shape(&s, a).to_vec();
+        let products = self.choices.conv_products;
+        if let Some(native) = lower_conv::native(k, &s.yielded, &shape, products)? {
+            let mut inputs = Vec::new();
+            for &a in &native.inputs {
+                inputs.push(self.arg_slot(&s, a)?);
+            }
+            let outputs = native
+                .outputs
+                .iter()
+                .map(|&j| self.out_slot(&mut s, j))
+                .collect();
+            return self.push(native.pending, inputs, outputs);
+        }
         for j in 0..n {
             if s.absorbed[j] {
                 continue;
@@ -526,8 +571,9 @@ impl Lowering<'_> {
         let row_len = |shape: &[usize]| shape.iter().skip(1).product::<usize>();
         let arg_shapes: Vec<&[usize]> = args.iter().map(|&a| self.arg_shape(s, a)).collect();
         if let Some((pass, spec)) = lower_conv::conv_kind(&op.op, &arg_shapes, &op.shape)? {
-            if ConvGemm::pays(&spec) {
-                if let Some(planned) = ConvGemm::new(pass, spec).map(Pending::Conv) {
+            if self.choices.conv_products && ConvGemm::pays(&spec) {
+                if let Some(planned) = ConvGemm::new(pass, spec).map(|p| Pending::Conv(Box::new(p)))
+                {
                     let out = self.out_slot(s, j);
                     return self.push(planned, slots, vec![out]);
                 }

@@ -5,9 +5,12 @@
 //! whose shapes are baked in (see `nnc_jit::kernels::conv` and `pool` for
 //! how padding is kept out of every loop).
 
+use crate::conv_gemm::{ConvGemm, Epilogue, MaxPool};
 use crate::error::LowerError;
 use crate::lower::{two_cores, Pending};
+use crate::pool_grad::PoolGradFused;
 use nnc_check::program::PoolKind;
+use nnc_ir::fused::{Arg, FusedKernel, KernelKind};
 use nnc_ir::{Op, PoolGeometry};
 use nnc_jit::kernels::{
     channel_bias_add, channel_sum, conv2d, conv2d_input_grad, conv2d_weight_grad, pool, pool_grad,
@@ -244,4 +247,161 @@ fn pool_spec(g: &PoolGeometry, x: &[usize], y: &[usize]) -> Result<PoolSpec, Low
         stride: g.stride,
         pad: [g.padding[0], g.padding[2]],
     })
+}
+
+/// A fused kernel this backend runs as one action of its own: the
+/// action, its operands and the body values it writes, in order.
+pub(crate) struct Native {
+    pub pending: Pending,
+    pub inputs: Vec<Arg>,
+    pub outputs: Vec<usize>,
+}
+
+/// The one-action form of kernel `k` where it has one: a `conv+epilogue`
+/// kernel of the forms `conv2d, bias_add[, relu][, max_pool]` whose
+/// convolution runs as products (module `conv_gemm`), or a
+/// `pool_grad+epilogue` kernel `max_pool_grad[, relu_grad][, sum over
+/// all axes but the channels]` (module `pool_grad`). `yielded[j]` says
+/// whether body value `j` is read outside; `shape` gives an operand's
+/// shape; `products` is false where convolutions must stay direct.
+/// `None` for any other kernel: its ops are lowered one by one.
+pub(crate) fn native(
+    k: &FusedKernel,
+    yielded: &[bool],
+    shape: &dyn Fn(Arg) -> Vec<usize>,
+    products: bool,
+) -> Result<Option<Native>, LowerError> {
+    let ops: Vec<&Op> = k.body.iter().map(|m| &m.op).collect();
+    let args = |j: usize| k.body[j].args.as_slice();
+    // Body op `j` reads exactly the value before it (and inputs).
+    let chained = |j: usize, position: usize| args(j).get(position) == Some(&Arg::Value(j - 1));
+    match k.kind {
+        KernelKind::ConvEpilogue => {
+            let (Some(Op::Conv2d { stride, padding }), Some(Op::BiasAdd)) =
+                (ops.first(), ops.get(1))
+            else {
+                return Ok(None);
+            };
+            let (&[x @ Arg::Input(_), w @ Arg::Input(_)], &[Arg::Value(0), bias @ Arg::Input(_)]) =
+                (args(0), args(1))
+            else {
+                return Ok(None);
+            };
+            let mut j = 2;
+            let relu = matches!(ops.get(j), Some(Op::Relu)) && chained(j, 0);
+            if relu {
+                j += 1;
+            }
+            let pool = match ops.get(j) {
+                Some(Op::Pool(g)) if chained(j, 0) => {
+                    let (input, out) = (&k.body[j - 1].shape, &k.body[j].shape);
+                    let (&[_, _, h, wd], &[_, _, oh, ow]) = (input.as_slice(), out.as_slice())
+                    else {
+                        return Ok(None);
+                    };
+                    let Some(pool) = MaxPool::new(g, [h, wd], [oh, ow]) else {
+                        return Ok(None);
+                    };
+                    j += 1;
+                    Some((pool, j - 1))
+                }
+                _ => None,
+            };
+            if j != ops.len() || yielded.first() != Some(&false) {
+                return Ok(None);
+            }
+            let spec = conv_spec(&shape(x), &shape(w), &k.body[0].shape, *stride, *padding)?;
+            if !products || !ConvGemm::pays(&spec) {
+                return Ok(None);
+            }
+            let epilogue = Epilogue {
+                relu,
+                store_z: yielded[1],
+                store_a: relu && yielded[2],
+                pool: pool.as_ref().map(|(p, _)| p.clone()),
+            };
+            let mut outputs = Vec::new();
+            if epilogue.store_z {
+                outputs.push(1);
+            }
+            if epilogue.store_a {
+                outputs.push(2);
+            }
+            if let Some((_, at)) = pool {
+                if !yielded[at] {
+                    return Ok(None);
+                }
+                outputs.push(at);
+            }
+            let Some(planned) = ConvGemm::with_epilogue(ConvPass::Forward, spec, Some(epilogue))
+            else {
+                return Ok(None);
+            };
+            Ok(Some(Native {
+                pending: Pending::Conv(Box::new(planned)),
+                inputs: vec![x, w, bias],
+                outputs,
+            }))
+        }
+        KernelKind::PoolGradEpilogue => {
+            let Some(Op::PoolGrad(g)) = ops.first() else {
+                return Ok(None);
+            };
+            let &[x @ Arg::Input(_), y @ Arg::Input(_), dy @ Arg::Input(_)] = args(0) else {
+                return Ok(None);
+            };
+            let mut inputs = vec![x, y, dy];
+            let mut j = 1;
+            let relu = match (ops.get(1), args(0).len()) {
+                (Some(Op::ReluGrad), _) if chained(1, 1) => match args(1).first() {
+                    Some(&z @ Arg::Input(_)) => {
+                        inputs.push(z);
+                        true
+                    }
+                    _ => return Ok(None),
+                },
+                _ => false,
+            };
+            if relu {
+                j += 1;
+            }
+            let grad = j - 1;
+            let x_shape = shape(x);
+            let sum = match ops.get(j) {
+                Some(Op::SumAxes { axes }) if chained(j, 0) && *axes == [0, 2, 3] => {
+                    j += 1;
+                    true
+                }
+                _ => false,
+            };
+            let out = match k.body[0].shape.as_slice() {
+                &[_, _, _, _] => match shape(y).as_slice() {
+                    &[_, _, oh, ow] => [oh, ow],
+                    _ => return Ok(None),
+                },
+                _ => return Ok(None),
+            };
+            let &[_, _, h, wd] = x_shape.as_slice() else {
+                return Ok(None);
+            };
+            // Only the gradient (and the sum) leave the kernel.
+            let stored: Vec<usize> = (0..ops.len()).filter(|&v| yielded[v]).collect();
+            let expected: Vec<usize> = if sum { vec![grad, j - 1] } else { vec![grad] };
+            if j != ops.len() || stored != expected {
+                return Ok(None);
+            }
+            let Some(pool) = MaxPool::new(g, [h, wd], out) else {
+                return Ok(None);
+            };
+            let Some(planned) = PoolGradFused::new(pool, &x_shape, out, relu, sum) else {
+                return Ok(None);
+            };
+            Ok(Some(Native {
+                pending: Pending::PoolGrad(Box::new(planned)),
+                inputs,
+                outputs: expected,
+            }))
+        }
+        _ => Ok(None),
+    }
 }

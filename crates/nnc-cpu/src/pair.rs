@@ -223,6 +223,50 @@ pub(crate) fn both(first: &(dyn Fn() + Sync), second: &(dyn Fn() + Sync)) -> boo
     wait.finish(second)
 }
 
+/// A half's work: its own state (`L`), its index (0 or 1) and its part
+/// of the result (`T`).
+pub(crate) type HalfJob<'a, L, T> = dyn Fn(&mut L, usize, &mut T) -> bool + Sync + 'a;
+
+/// Runs `job` for both halves of a batch, at once on two cores ([`both`]),
+/// one after the other on one; `false` if either failed.
+pub(crate) fn on_halves<L: Send, T: Send>(
+    lanes: &mut [L; 2],
+    parts: [T; 2],
+    job: &HalfJob<'_, L, T>,
+) -> bool {
+    let [l0, l1] = lanes;
+    let [o0, o1] = parts;
+    let ok = [
+        std::sync::atomic::AtomicBool::new(true),
+        std::sync::atomic::AtomicBool::new(true),
+    ];
+    let parts = [
+        std::sync::Mutex::new((l0, o0)),
+        std::sync::Mutex::new((l1, o1)),
+    ];
+    let half = |h: usize| {
+        // Each half locks only its own part (never contended).
+        let done = match parts[h].lock() {
+            Ok(mut part) => {
+                let (lane, out) = &mut *part;
+                job(lane, h, out)
+            }
+            Err(_) => false,
+        };
+        if !done {
+            ok[h].store(false, Ordering::Relaxed);
+        }
+    };
+    let ran = if crate::lower::two_cores() {
+        both(&|| half(0), &|| half(1))
+    } else {
+        half(0);
+        half(1);
+        true
+    };
+    ran && ok.iter().all(|o| o.load(Ordering::Relaxed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

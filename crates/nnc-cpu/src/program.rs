@@ -23,6 +23,7 @@ use crate::error::LowerError;
 use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
+use crate::pool_grad::PoolGradFused;
 use nnc_ir::{Graph, InputKind, NodeId, OutputKind};
 use nnc_jit::CompiledKernel;
 use std::sync::Mutex;
@@ -45,6 +46,8 @@ pub(crate) enum Exec {
     /// A convolution's pass as products over im2col windows (module
     /// `conv_gemm`).
     Conv(Box<ConvGemm>),
+    /// A pooling gradient with its epilogue (module `pool_grad`).
+    PoolGrad(Box<PoolGradFused>),
     /// A large matrix product (module `gemm`). With `update` set it is a
     /// folded parameter update (module `fold`): the action's third input
     /// is the learning rate, its output the parameter, updated in place
@@ -102,9 +105,13 @@ pub enum Step<'a> {
     Jit(&'a nnc_jit::Kernel),
     /// A host op (plain Rust between kernels), described.
     Host(String),
-    /// A matrix product computed by the `gemm` library, described with
-    /// its shape and why it goes there.
+    /// A matrix product on nnc's own product (module `sgemm`) or the
+    /// `gemm` library, described with its shape and why it goes there.
     Library(String),
+    /// A convolution as products over unfolded windows (module
+    /// `conv_gemm`) or a pooling gradient in one pass (module
+    /// `pool_grad`), described.
+    Native(String),
 }
 
 /// A graph lowered to compiled kernels over memory allocated once.
@@ -260,6 +267,7 @@ impl Program {
                 ),
                 Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
                 Exec::Conv(planned) => planned.describe(),
+                Exec::PoolGrad(planned) => planned.describe(),
                 Exec::Library { product: p, update } => format!(
                     "library gemm {}x{}x{} (ta:{}, tb:{}){}",
                     p.m,
@@ -290,7 +298,8 @@ impl Program {
                     Some(Step::Jit(split.halves[1].kernel())),
                 ),
                 Exec::Host { op, n } => (Step::Host(format!("{op:?} over rows of {n}")), None),
-                Exec::Conv(planned) => (Step::Library(planned.describe()), None),
+                Exec::Conv(planned) => (Step::Native(planned.describe()), None),
+                Exec::PoolGrad(planned) => (Step::Native(planned.describe()), None),
                 Exec::Library { product: p, update } => (
                     Step::Library(format!(
                         "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), \
@@ -522,10 +531,8 @@ fn run_exec(
             .call(ins, outs)
             .map_err(|e| LowerError::jit(&kernel.kernel().name, e)),
         Exec::Split(split) => run_split(split, ins, outs),
-        Exec::Conv(planned) => match (ins, outs) {
-            ([a, b], [out]) => planned.run(a, b, out),
-            _ => Err(overlap()),
-        },
+        Exec::Conv(planned) => planned.run(ins, outs),
+        Exec::PoolGrad(planned) => planned.run(ins, outs),
         Exec::Host { op, n } => {
             let out = outs.first_mut().ok_or_else(overlap)?;
             op.run(*n, ins, out, step_seed);

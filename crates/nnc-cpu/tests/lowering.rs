@@ -153,11 +153,15 @@ fn pooling_and_its_gradient_are_one_kernel_each() {
          }",
     );
     let lines = training_lines(&m, 2);
-    // The pooling, then its gradient (reading x, y and dy).
+    // The pooling, then its gradient with the bias gradient's sum (one
+    // pass: module `pool_grad`).
     let pools: Vec<_> = lines.iter().filter(|l| l.contains("pool")).collect();
     assert_eq!(pools.len(), 2, "{lines:#?}");
-    assert!(pools[0].contains("max_pool0 (x:32, y:8)"), "{lines:#?}");
-    assert!(pools[1].contains("(x:32, y:8, dy:8, dx:32)"), "{lines:#?}");
+    assert!(pools[0].contains("max_pool2 (x:32, y:8)"), "{lines:#?}");
+    assert!(
+        pools[1].starts_with("max pool gradient, bias gradient sum over [2, 1, 4, 4] in one pass"),
+        "{lines:#?}"
+    );
     // The convolution, its weight gradient and its bias gradient, all
     // JIT kernels.
     assert!(lines
@@ -231,46 +235,40 @@ fn every_repository_model_lowers_or_is_unsupported() {
 fn convolutions_and_pooling_are_split_by_examples_on_two_cores() {
     let lines = training_lines(&model_file("models/conv_20_40.nnet"), 10);
     let two_cores = std::thread::available_parallelism().map_or(1, |c| c.get()) >= 2;
-    let split = |prefix: &str| {
-        lines
-            .iter()
-            .any(|l| l.starts_with(prefix) && l.ends_with("split over 2 threads (5 + 5 rows)"))
-    };
-    // The first layer (windows of 25 values) is direct, split by examples;
-    // so is pooling.
-    for prefix in ["jit k12_conv2d0_batch0", "jit k15_max_pool0_batch0"] {
-        assert_eq!(split(prefix), two_cores, "{prefix}: {lines:#?}");
-    }
-    // The second layer (windows of 500) runs as products where the
-    // processor has AVX2 (the examples split in two halves), else direct.
-    let own = nnc_cpu::sgemm::Sgemm::available();
     let has = |l: &str| lines.iter().any(|x| x.starts_with(l));
-    assert_eq!(
-        has("conv forward as 10 products 40x500x64"),
-        own,
-        "{lines:#?}"
-    );
-    assert_eq!(
-        has("conv input gradient as 10 products 500x40x64"),
-        own,
-        "{lines:#?}"
-    );
-    if !own {
-        assert_eq!(split("jit k16_conv2d0_batch0"), two_cores, "{lines:#?}");
-    }
-    // The weight gradients sum over the examples: the second layer's (windows
-    // of 500 values) is a product per example on our own product where the
-    // processor has AVX2, the first layer's (windows of 25) a direct kernel.
-    let second = if nnc_cpu::sgemm::Sgemm::available() {
-        "conv weight gradient as 10 products 500x64x40"
+    // Each `conv+epilogue` kernel (convolution, bias, ReLU, max pooling)
+    // is one action where the processor has AVX2: products over unfolded
+    // windows, the bias, ReLU and pooling of each example right after its
+    // product, the examples split in two halves.
+    if nnc_cpu::sgemm::Sgemm::available() {
+        for line in [
+            "conv forward as 10 products 20x25x576 over im2col windows, examples split in two \
+             halves, then bias, relu, max pool per example",
+            "conv forward as 10 products 40x500x64 over im2col windows, examples split in two \
+             halves, then bias, relu, max pool per example",
+            "conv input gradient as 10 products 500x40x64",
+            "conv weight gradient as 10 products 500x64x40",
+            "conv weight gradient as 10 products 25x576x20",
+        ] {
+            assert!(has(line), "{line}: {lines:#?}");
+        }
     } else {
-        "jit k37_conv2d_weight_grad0 ("
-    };
-    assert!(lines.iter().any(|l| l.starts_with(second)), "{lines:#?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("jit k41_conv2d_weight_grad0 (")),
-        "{lines:#?}"
-    );
+        let split = |prefix: &str| {
+            lines
+                .iter()
+                .any(|l| l.starts_with(prefix) && l.ends_with("split over 2 threads (5 + 5 rows)"))
+        };
+        for prefix in ["jit k11_conv2d0_batch0", "jit k11_max_pool3_batch0"] {
+            assert_eq!(split(prefix), two_cores, "{prefix}: {lines:#?}");
+        }
+    }
+    // Each `pool_grad+epilogue` kernel (the pooling's gradient, ReLU's
+    // derivative, the bias gradient) is one pass on every processor.
+    for shape in ["[10, 40, 8, 8]", "[10, 20, 24, 24]"] {
+        let line = format!(
+            "max pool gradient, relu gradient, bias gradient sum over {shape} in one pass, \
+             examples split in two halves"
+        );
+        assert!(has(&line), "{line}: {lines:#?}");
+    }
 }

@@ -97,19 +97,24 @@ fn l2_pooling_with_padding_agrees() {
 }
 
 /// Convolutions large enough to run as products over unfolded windows
-/// (windows of >= 100 values; see `nnc-cpu`'s `conv_gemm`): a second
-/// convolution with stride 2 and uneven padding, and one with a wide
-/// kernel and `same` padding, at odd batch sizes (halves of 2 + 3 and
-/// 0 + 1 examples) so that both halves and an empty one are exercised.
+/// (see `nnc-cpu`'s `conv_gemm`), with and without the per-example
+/// epilogue (bias, ReLU, max pooling) and the one-pass pooling gradient
+/// (`pool_grad`): overlapping pooling windows with padding and ceil
+/// rounding, a convolution with stride 2 and uneven padding, a wide
+/// kernel with `same` padding and no activation, at odd batch sizes
+/// (halves of 2 + 3 and 0 + 1 examples) so that both halves and an empty
+/// one are exercised.
 #[test]
 fn convolutions_as_products_with_stride_and_padding_agree() {
     let m = model(
         "model p {
            input x: [3, 15, 14]
            layers {
-             conv2d(12, kernel: 3, padding: 1, act: relu)
-             conv2d(20, kernel: 3, stride: 2, padding: [1, 0, 1, 2], act: tanh)
-             conv2d(16, kernel: [3, 5], padding: same, act: sigmoid)
+             conv2d(24, kernel: 3, padding: 1, act: relu)
+             max_pool(3, stride: 2, padding: 1, round: ceil) -> [24, 8, 8]
+             conv2d(32, kernel: 3, stride: 2, padding: [1, 0, 1, 2], act: tanh) -> [32, 4, 5]
+             conv2d(16, kernel: [3, 5], padding: same)
+             max_pool(2) -> [16, 2, 2]
              flatten
              dense(3, act: softmax)
            }
@@ -132,14 +137,31 @@ fn convolutions_as_products_with_stride_and_padding_agree() {
     )
     .unwrap()
     .describe();
+    let has = |l: &str| lines.iter().any(|x| x.starts_with(l));
     if nnc_cpu::sgemm::Sgemm::available() {
-        for pass in ["forward", "input gradient", "weight gradient"] {
-            let count = lines
+        for (pass, count) in [
+            ("forward", 3),
+            ("input gradient", 2),
+            ("weight gradient", 3),
+        ] {
+            let found = lines
                 .iter()
                 .filter(|l| l.starts_with(&format!("conv {pass} as 5 products")))
                 .count();
-            assert_eq!(count, 2, "conv {pass}: {lines:#?}");
+            assert_eq!(found, count, "conv {pass}: {lines:#?}");
         }
+        let first = "conv forward as 5 products 24x27x210 over im2col windows, examples split \
+                     in two halves, then bias, relu, max pool per example";
+        let third = "conv forward as 5 products 16x480x20 over im2col windows, examples split \
+                     in two halves, then bias, max pool per example";
+        assert!(has(first) && has(third), "{lines:#?}");
+    }
+    for shape in [
+        "relu gradient, bias gradient sum over [5, 24, 15, 14]",
+        "bias gradient sum over [5, 16, 4, 5]",
+    ] {
+        let line = format!("max pool gradient, {shape} in one pass");
+        assert!(has(&line), "{line}: {lines:#?}");
     }
 }
 

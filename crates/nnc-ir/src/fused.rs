@@ -30,11 +30,19 @@ pub enum KernelKind {
     /// and activation of a layer, or the activation's derivative in the
     /// backward pass (and the bias gradient's sum over the batch).
     MatmulEpilogue,
+    /// A convolution's forward pass followed by pointwise ops on its result
+    /// (the bias and the activation) and at most one pooling of those,
+    /// which ends the kernel.
+    ConvEpilogue,
+    /// A pooling's gradient followed by pointwise ops on it (the
+    /// activation's derivative) and sums of those (the bias gradient).
+    PoolGradEpilogue,
     /// A cost with its sum, its mean, and its gradient.
     Cost,
     /// The optimizer step of one parameter: decay, momentum, the step.
     Update,
-    /// One op kept alone (convolution, pooling, softmax).
+    /// One op kept alone (a convolution's gradients, softmax; a pooling of
+    /// a graph input).
     Single,
 }
 
@@ -43,6 +51,8 @@ impl fmt::Display for KernelKind {
         f.write_str(match self {
             KernelKind::Elementwise => "elementwise",
             KernelKind::MatmulEpilogue => "matmul+epilogue",
+            KernelKind::ConvEpilogue => "conv+epilogue",
+            KernelKind::PoolGradEpilogue => "pool_grad+epilogue",
             KernelKind::Cost => "cost",
             KernelKind::Update => "update",
             KernelKind::Single => "single",

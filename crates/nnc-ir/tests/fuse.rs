@@ -152,27 +152,76 @@ fn mlp_1024_training_step_kernels() {
 }
 
 #[test]
-fn conv_model_keeps_convolution_and_pooling_alone() {
+fn conv_model_fuses_bias_activation_and_pooling_with_the_convolution() {
     let (model, optimizer) = model_and_optimizer("models/conv_20_40.nnet");
     let (plain, fused) = training(&model, &optimizer, 10);
     assert_regrouping(&plain, &fused);
+    let mnemonics =
+        |k: &FusedKernel| -> Vec<&'static str> { k.body.iter().map(|m| m.op.mnemonic()).collect() };
+    let (mut forward, mut backward) = (0, 0);
     for kernel in kernels(&fused) {
-        let heavy = kernel.body.iter().any(|m| {
-            matches!(
-                m.op,
-                Op::Conv2d { .. }
-                    | Op::Conv2dInputGrad { .. }
-                    | Op::Conv2dWeightGrad { .. }
-                    | Op::Pool(_)
-                    | Op::PoolGrad(_)
-            )
-        });
-        if heavy {
-            assert_eq!(kernel.kind, KernelKind::Single);
-            assert_eq!(kernel.body.len(), 1);
+        let ops = mnemonics(kernel);
+        match kernel.body[0].op {
+            // conv + bias + ReLU + max pool: one kernel, the pooling last.
+            Op::Conv2d { .. } => {
+                assert_eq!(kernel.kind, KernelKind::ConvEpilogue);
+                assert_eq!(ops, ["conv2d", "bias_add", "relu", "max_pool"]);
+                forward += 1;
+            }
+            // The pooling's gradient, ReLU's derivative and the bias
+            // gradient's sum.
+            Op::PoolGrad(_) => {
+                assert_eq!(kernel.kind, KernelKind::PoolGradEpilogue);
+                assert_eq!(ops, ["max_pool_grad", "relu_grad", "sum"]);
+                backward += 1;
+            }
+            // A convolution's gradients stay alone; nothing else holds a
+            // convolution or a pooling.
+            _ => {
+                let heavy = kernel
+                    .body
+                    .iter()
+                    .any(|m| matches!(m.op, Op::Conv2d { .. } | Op::Pool(_) | Op::PoolGrad(_)));
+                assert!(!heavy, "{fused}");
+                if matches!(
+                    kernel.body[0].op,
+                    Op::Conv2dInputGrad { .. } | Op::Conv2dWeightGrad { .. }
+                ) {
+                    assert_eq!(kernel.kind, KernelKind::Single);
+                    assert_eq!(kernel.body.len(), 1);
+                }
+            }
         }
     }
+    assert_eq!((forward, backward), (2, 2), "{fused}");
     assert!(kernel_count(&fused) < kernel_count(&plain) / 2, "{fused}");
+}
+
+/// A pooling of a graph input has no convolution to join: it stays a
+/// kernel of its own, and the graph is still a valid regrouping.
+#[test]
+fn poolings_without_a_convolution_stay_alone() {
+    let program = program(
+        "model p {
+           input x: [2, 8, 8]
+           layers {
+             max_pool(2) -> [2, 4, 4]
+             conv2d(3, kernel: 3, act: relu) -> [3, 2, 2]
+             flatten
+             dense(2, act: softmax)
+           }
+           cost log_likelihood
+         }",
+    );
+    let model = &program.models[0];
+    let (plain, fused) = training(model, &Optimizer::Sgd, 4);
+    assert_regrouping(&plain, &fused);
+    for kernel in kernels(&fused) {
+        if matches!(kernel.body[0].op, Op::Pool(_)) {
+            assert_eq!(kernel.kind, KernelKind::Single, "{fused}");
+            assert_eq!(kernel.body.len(), 1, "{fused}");
+        }
+    }
 }
 
 #[test]

@@ -17,10 +17,13 @@
 //!   joins the backward matrix product that made its gradient, not the
 //!   forward kernel that made the activation). A cost's gradient first
 //!   joins the group of the cost on the same operands.
-//! - Two groups merge when the result is a valid kernel: no convolution,
-//!   pooling or softmax (those stay single-op kernels); at most one matrix
-//!   product, whose operands come from outside the kernel (an epilogue,
-//!   never a prologue); no matrix product together with a cost; a sum over
+//! - Two groups merge when the result is a valid kernel: no softmax and no
+//!   convolution gradient (those stay single-op kernels); at most one
+//!   *anchor* — a matrix product, a convolution's forward pass or a
+//!   pooling's gradient — whose operands come from outside the kernel (an
+//!   epilogue, never a prologue); a pooling only in a convolution's kernel
+//!   and consumed by nothing in it (conv + bias + activation + pooling is
+//!   one kernel; the pooling ends it); no anchor together with a cost; a sum over
 //!   axes is consumed by nothing else in the kernel unless the kernel is a
 //!   cost (a reduction ends a loop); both groups on the same side of the
 //!   update (below); and no path from one group to the other through a
@@ -51,6 +54,12 @@ enum Class {
     /// A sum over axes.
     Reduction,
     MatMul,
+    /// A convolution's forward pass: an epilogue may follow it.
+    Conv,
+    /// A pooling: it may end a convolution's kernel.
+    Pool,
+    /// A pooling's gradient: an epilogue may follow it.
+    PoolGrad,
     /// A cost, its gradient, or the correct count.
     Cost,
     /// An op kept in a kernel of its own.
@@ -87,13 +96,13 @@ fn class(op: &Op) -> Class {
         Op::SumAxes { .. } => Class::Reduction,
         Op::MatMul { .. } => Class::MatMul,
         Op::Cost(_) | Op::CostGrad(_) | Op::CorrectCount => Class::Cost,
+        Op::Conv2d { .. } => Class::Conv,
+        Op::Pool(_) => Class::Pool,
+        Op::PoolGrad(_) => Class::PoolGrad,
         Op::Softmax
         | Op::SoftmaxGrad
-        | Op::Conv2d { .. }
         | Op::Conv2dInputGrad { .. }
         | Op::Conv2dWeightGrad { .. }
-        | Op::Pool(_)
-        | Op::PoolGrad(_)
         | Op::Fused(_)
         | Op::KernelOutput { .. } => Class::Single,
     }
@@ -293,9 +302,16 @@ impl<'g> Fusion<'g> {
             return false;
         }
         let count = |c: Class| all.iter().filter(|&&m| self.classes[m] == c).count();
-        let matmuls = count(Class::MatMul);
+        // The op whose result the others take as their epilogue.
+        let anchors = count(Class::MatMul) + count(Class::Conv) + count(Class::PoolGrad);
         let costs = count(Class::Cost);
-        if count(Class::Single) > 0 || matmuls > 1 || (matmuls > 0 && costs > 0) {
+        let pools = count(Class::Pool);
+        if count(Class::Single) > 0
+            || anchors > 1
+            || (anchors > 0 && costs > 0)
+            || pools > 1
+            || (pools > 0 && count(Class::Conv) == 0)
+        {
             return false;
         }
         let inside = |i: usize| {
@@ -304,7 +320,13 @@ impl<'g> Fusion<'g> {
         };
         for &m in &all {
             match self.classes[m] {
-                Class::MatMul if self.node(m).inputs.iter().any(|i| inside(i.index())) => {
+                Class::MatMul | Class::Conv | Class::PoolGrad
+                    if self.node(m).inputs.iter().any(|i| inside(i.index())) =>
+                {
+                    return false;
+                }
+                // A pooling ends its convolution's kernel.
+                Class::Pool if self.consumers[m].iter().any(|&c| inside(c)) => {
                     return false;
                 }
                 Class::Reduction if costs == 0 && self.consumers[m].iter().any(|&c| inside(c)) => {
@@ -357,8 +379,16 @@ impl<'g> Fusion<'g> {
     /// The kind of the kernel of the group at `root`.
     fn kind(&self, root: usize) -> KernelKind {
         let has = |c: Class| self.members[root].iter().any(|&m| self.classes[m] == c);
-        if has(Class::Single) {
+        let alone = self.members[root].len() == 1;
+        // A lone convolution or pooling gradient, and a pooling with no
+        // convolution, are single-op kernels.
+        let lone_anchor = alone && (has(Class::Conv) || has(Class::PoolGrad));
+        if has(Class::Single) || lone_anchor || (has(Class::Pool) && !has(Class::Conv)) {
             KernelKind::Single
+        } else if has(Class::Conv) {
+            KernelKind::ConvEpilogue
+        } else if has(Class::PoolGrad) {
+            KernelKind::PoolGradEpilogue
         } else if has(Class::MatMul) {
             KernelKind::MatmulEpilogue
         } else if has(Class::Cost) {
