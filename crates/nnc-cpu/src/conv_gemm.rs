@@ -301,14 +301,29 @@ impl ConvGemm {
         })
     }
 
-    /// Whether the product forms pay for `spec`: a window of at least 100
-    /// values and enough work per example. Measured on the 20/40-map
-    /// networks (ARCHITECTURE.md, "Convolutions"): the first convolution's
-    /// 25-value windows over one channel run faster direct.
-    pub(crate) fn pays(spec: &ConvSpec) -> bool {
+    /// Whether `pass` of `spec` runs faster as products than as the direct
+    /// kernel, by the measured table in ARCHITECTURE.md ("Convolutions:
+    /// direct or products"): always for windows of 100 values or more (the
+    /// 20/40-map net's second layer: 2-6x faster); never under 100k
+    /// multiply-adds per example or for windows under 20 values; for the
+    /// windows between (a first layer's 5x5 over one channel) the forward
+    /// pass and input gradient from 16 filters (LeNet-5's 6 filters run
+    /// faster direct), the weight gradient from batches of 32 (the direct
+    /// kernel sums over the batch on one thread, the products on two: at
+    /// batch 10 the direct one is faster, at 64 half as fast).
+    pub(crate) fn pays(spec: &ConvSpec, pass: ConvPass) -> bool {
         let window = spec.channels * spec.kernel[0] * spec.kernel[1];
         let macs = spec.filters * spec.out[0] * spec.out[1] * window;
-        window >= 20 && macs >= 100_000
+        if macs < 100_000 || window < 20 {
+            return false;
+        }
+        if window >= 100 {
+            return true;
+        }
+        match pass {
+            ConvPass::Forward | ConvPass::InputGrad => spec.filters >= 16,
+            ConvPass::WeightGrad => spec.batch >= 32,
+        }
     }
 
     /// A short description for listings.

@@ -571,7 +571,7 @@ impl Lowering<'_> {
         let row_len = |shape: &[usize]| shape.iter().skip(1).product::<usize>();
         let arg_shapes: Vec<&[usize]> = args.iter().map(|&a| self.arg_shape(s, a)).collect();
         if let Some((pass, spec)) = lower_conv::conv_kind(&op.op, &arg_shapes, &op.shape)? {
-            if self.choices.conv_products && ConvGemm::pays(&spec) {
+            if self.choices.conv_products && ConvGemm::pays(&spec, pass) {
                 if let Some(planned) = ConvGemm::new(pass, spec).map(|p| Pending::Conv(Box::new(p)))
                 {
                     let out = self.out_slot(s, j);

@@ -311,7 +311,7 @@ pub(crate) fn native(
                 return Ok(None);
             }
             let spec = conv_spec(&shape(x), &shape(w), &k.body[0].shape, *stride, *padding)?;
-            if !products || !ConvGemm::pays(&spec) {
+            if !products || !ConvGemm::pays(&spec, ConvPass::Forward) {
                 return Ok(None);
             }
             let epilogue = Epilogue {

@@ -142,7 +142,9 @@ fn convolutions_as_products_with_stride_and_padding_agree() {
         for (pass, count) in [
             ("forward", 3),
             ("input gradient", 2),
-            ("weight gradient", 3),
+            // The first layer's (windows of 27) sums over a batch of 5:
+            // direct (`ConvGemm::pays`).
+            ("weight gradient", 2),
         ] {
             let found = lines
                 .iter()
