@@ -46,7 +46,15 @@
 //! and a convolution's bias (added along the channel axis of a rank-4
 //! tensor, summed over the other axes for its gradient) are one kernel
 //! each (module `lower_conv`, kernels in `nnc_jit::kernels::conv` and
-//! `pool`); hence the book's convolutional networks. An op the lowering
+//! `pool`); hence the book's convolutional networks. Where the processor
+//! has AVX2 and the measured table says it pays (`ConvGemm::pays`), a
+//! convolution's passes are products over unfolded windows instead
+//! (module `conv_gemm`), a `conv+epilogue` kernel (convolution, bias,
+//! ReLU, max pooling) one action that finishes each example while it is
+//! in cache, and a `pool_grad+epilogue` kernel (max pooling's gradient,
+//! ReLU's derivative, the bias gradient) one pass (module `pool_grad`);
+//! `LowerOptions` can keep every convolution direct, to measure the
+//! choice. An op the lowering
 //! does not handle would be reported as `BackendError::Unsupported`
 //! naming it (never a panic).
 //!
