@@ -12,6 +12,7 @@ mod bench;
 mod emit;
 mod emit_wgsl;
 mod run;
+mod trace;
 
 #[derive(Parser)]
 #[command(

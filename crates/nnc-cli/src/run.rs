@@ -96,6 +96,12 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Record more per epoch, printed and in the log: `grad-norms`, the
+    /// L2 norms of dC/db and dC/dW of every layer (its learning speed) at
+    /// initialisation and after every epoch, on the first 1,000 training
+    /// examples.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub trace: Vec<crate::trace::TraceKind>,
 }
 
 impl RunArgs {
@@ -193,6 +199,12 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         }
     }
     let mut console = Console::new(!args.quiet, regression, log);
+    if args.trace.contains(&crate::trace::TraceKind::GradNorms) {
+        let limit = options.train_limit.unwrap_or(usize::MAX);
+        let tracer = crate::trace::GradTracer::new(prepared.model, &prepared.train, limit)
+            .map_err(Failure::problem)?;
+        console.tracer = Some(tracer);
+    }
     let report = train(&prepared, &schedule, &options, args.backend, &mut console);
     console.finish();
     let report = report?;
@@ -321,6 +333,7 @@ fn train(
     let mut backend = make_backend(backend);
     nnc_train::init_params(backend.as_mut(), prepared.model, schedule.seed)
         .map_err(train_failure)?;
+    console.trace_initial(backend.params());
     nnc_train::train(
         backend.as_mut(),
         prepared.model,
@@ -516,6 +529,10 @@ struct Console {
     /// When the bar's message was last refreshed (`None`: not yet this epoch).
     last_draw: Option<Instant>,
     log: Option<JsonLog>,
+    /// `--trace grad-norms`: the tracer, and the norms of the epoch that
+    /// just ended (printed and logged with its record).
+    tracer: Option<crate::trace::GradTracer>,
+    norms: Option<Vec<crate::trace::LayerNorms>>,
 }
 
 /// How often the running cost on the bar is refreshed.
@@ -529,6 +546,8 @@ impl Console {
             bar: None,
             last_draw: None,
             log,
+            tracer: None,
+            norms: None,
         }
     }
 
@@ -565,7 +584,39 @@ impl Console {
     }
 }
 
+impl Console {
+    /// `--trace grad-norms` at initialisation: printed, and logged as a
+    /// record of epoch 0.
+    fn trace_initial(&mut self, params: Vec<nnc_ir::backend::Tensor>) {
+        let Some(tracer) = &mut self.tracer else {
+            return;
+        };
+        match tracer.measure(&params) {
+            Ok(norms) => {
+                println!("{}", crate::trace::norms_line("initial", &norms));
+                if let Some(log) = &mut self.log {
+                    log.write(&json!({"epoch": 0, "grad_norms": crate::trace::norms_json(&norms)}));
+                }
+            }
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+}
+
 impl Observer for Console {
+    fn wants_params(&self) -> bool {
+        self.tracer.is_some()
+    }
+
+    fn epoch_params(&mut self, _epoch: usize, params: Vec<nnc_ir::backend::Tensor>) {
+        if let Some(tracer) = &mut self.tracer {
+            match tracer.measure(&params) {
+                Ok(norms) => self.norms = Some(norms),
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+    }
+
     fn epoch_started(&mut self, start: &EpochStart) {
         if self.progress {
             self.bar = Some(Console::new_bar(start));
@@ -598,9 +649,17 @@ impl Observer for Console {
         let mut out = std::io::stdout().lock();
         // A closed pipe (`nnc run f | head`) must not stop training.
         let _ = writeln!(out, "{line}");
+        let norms = self.norms.take();
+        if let Some(norms) = &norms {
+            let _ = writeln!(out, "{}", crate::trace::norms_line("  ", norms));
+        }
         let _ = out.flush();
         if let Some(log) = &mut self.log {
-            log.write(&log_object(record, self.regression));
+            let mut object = log_object(record, self.regression);
+            if let (Some(norms), Value::Object(map)) = (&norms, &mut object) {
+                map.insert("grad_norms".into(), crate::trace::norms_json(norms));
+            }
+            log.write(&object);
         }
     }
 }

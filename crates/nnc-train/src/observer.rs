@@ -51,6 +51,16 @@ pub trait Observer {
     /// Evaluation of a split is about to begin.
     fn evaluating(&mut self, _epoch: usize, _split: SplitKind) {}
 
+    /// Whether [`Observer::epoch_params`] should be called (reading the
+    /// parameters back from the backend costs a copy, on a GPU a download).
+    fn wants_params(&self) -> bool {
+        false
+    }
+
+    /// The parameters after epoch `epoch`, before `epoch_finished` for it;
+    /// called only when [`Observer::wants_params`] says so.
+    fn epoch_params(&mut self, _epoch: usize, _params: Vec<nnc_ir::backend::Tensor>) {}
+
     fn epoch_finished(&mut self, _record: &EpochRecord) {}
 }
 

@@ -75,6 +75,9 @@ pub fn train<B: Backend + ?Sized>(
     };
     for epoch in 1..=schedule.epochs {
         let record = run.epoch(backend, epoch, observer)?;
+        if observer.wants_params() {
+            observer.epoch_params(epoch, backend.params());
+        }
         observer.epoch_finished(&record);
         let stop = record.stop;
         report.epochs.push(record);

@@ -1,0 +1,186 @@
+//! `nnc run --trace grad-norms`: the learning speed of every layer (the
+//! book's chapter 34), the L2 norms of `dC/db` and `dC/dW` per layer, at
+//! initialisation and after every epoch.
+//!
+//! The gradients are those of the mean data cost (no regularization term:
+//! the decay is part of the update, not of the cost) over a fixed sample,
+//! the first [`TRACE_EXAMPLES`] training examples as one batch, as the book
+//! measures them; dropout masks, where the model has dropout, are drawn
+//! from one fixed seed. They are computed by the reference interpreter on the
+//! graph after `autodiff` from the parameters the backend holds, so the
+//! figures are the same whatever backend trains.
+//!
+//! Invariants: the sample and its batch are fixed for the whole run, so
+//! the values of different epochs are comparable; a tracer never changes
+//! the parameters it reads.
+
+use nnc_check::program::{Model, Optimizer};
+use nnc_interp::Interpreter;
+use nnc_ir::backend::{Batch, Tensor, TrainSetup};
+use nnc_ir::params::param_specs;
+use nnc_ir::{InputKind, OutputKind};
+use nnc_train::Examples;
+use serde_json::{json, Value};
+
+/// How many training examples the gradients are measured on (the book's
+/// 1,000; fewer when the training split is smaller).
+pub(crate) const TRACE_EXAMPLES: usize = 1000;
+
+/// What `--trace` records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceKind {
+    /// The L2 norms of dC/db and dC/dW of every layer, at initialisation
+    /// and after every epoch (the learning speed of each layer).
+    GradNorms,
+}
+
+/// The gradient norms of one layer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LayerNorms {
+    pub(crate) layer: String,
+    /// `|dC/db|`, when the layer has a bias.
+    pub(crate) bias: Option<f64>,
+    /// `|dC/dW|`, when the layer has weights.
+    pub(crate) weight: Option<f64>,
+}
+
+/// Measures gradient norms on a fixed sample of the training examples.
+pub(crate) struct GradTracer {
+    interp: Interpreter<f32>,
+    model: Model,
+}
+
+impl GradTracer {
+    /// Prepares the gradient graph of `model` over the first
+    /// [`TRACE_EXAMPLES`] of `train` (at most `limit` of them).
+    pub(crate) fn new(model: &Model, train: &dyn Examples, limit: usize) -> Result<Self, String> {
+        let count = TRACE_EXAMPLES.min(train.len()).min(limit);
+        if count == 0 {
+            return Err("--trace grad-norms needs training examples".to_string());
+        }
+        // The optimizer does not matter: the graph stops before the update.
+        let setup = TrainSetup {
+            model,
+            optimizer: &Optimizer::Sgd,
+            batch_size: count,
+            train_size: count,
+        };
+        let graph = nnc_ir::compile_training(&setup, count, Some("autodiff"))
+            .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;
+        let mut interp = Interpreter::new(graph)
+            .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;
+        let indices: Vec<usize> = (0..count).collect();
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        train.fill_batch(&indices, &mut inputs, &mut targets);
+        let batch = Batch {
+            inputs: &inputs,
+            targets: &targets,
+            len: count,
+        };
+        let bound = |e: &dyn std::fmt::Display| format!("cannot bind the --trace sample: {e}");
+        let mut scratch = Vec::new();
+        for k in 0..model.inputs.len() {
+            let values = batch
+                .input_values(model, k, &mut scratch)
+                .map_err(|e| bound(&e))?;
+            interp
+                .set_input(InputKind::Data(k), values)
+                .map_err(|e| bound(&e))?;
+        }
+        if let Some(target) = interp.input_node(InputKind::Target) {
+            let width = interp.graph().node(target).shape.iter().product::<usize>() / count;
+            let rows = batch
+                .target_rows(width, &mut scratch)
+                .map_err(|e| bound(&e))?;
+            interp
+                .set_input(InputKind::Target, rows)
+                .map_err(|e| bound(&e))?;
+        }
+        Ok(GradTracer {
+            interp,
+            model: model.clone(),
+        })
+    }
+
+    /// The gradient norms of every layer for `params` (in `param_specs`
+    /// order), layers in network order.
+    pub(crate) fn measure(&mut self, params: &[Tensor]) -> Result<Vec<LayerNorms>, String> {
+        let specs = param_specs(&self.model);
+        if params.len() != specs.len() {
+            return Err(format!(
+                "--trace: the backend holds {} parameters, the model has {}",
+                params.len(),
+                specs.len()
+            ));
+        }
+        for (k, p) in params.iter().enumerate() {
+            self.interp
+                .set_input(InputKind::Param(k), &p.data)
+                .map_err(|e| format!("--trace: cannot bind `{}`: {e}", specs[k].name))?;
+        }
+        // Dropout masks are drawn from this seed: a fixed one keeps the
+        // sample's gradients comparable between epochs.
+        self.interp.run(0);
+        let mut layers: Vec<LayerNorms> = Vec::new();
+        for (k, spec) in specs.iter().enumerate() {
+            let norm = self
+                .interp
+                .output_of(OutputKind::Gradient(k))
+                .map(|g| g.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt())
+                .ok_or_else(|| format!("--trace: no gradient for `{}`", spec.name))?;
+            let name = self
+                .model
+                .layers
+                .get(spec.layer)
+                .map_or_else(|| spec.name.clone(), |l| l.name.clone());
+            let at = match layers.iter().position(|l| l.layer == name) {
+                Some(at) => at,
+                None => {
+                    layers.push(LayerNorms {
+                        layer: name,
+                        bias: None,
+                        weight: None,
+                    });
+                    layers.len() - 1
+                }
+            };
+            if spec.is_weight {
+                layers[at].weight = Some(norm);
+            } else {
+                layers[at].bias = Some(norm);
+            }
+        }
+        Ok(layers)
+    }
+}
+
+/// The norms as the JSON-lines log holds them: `[{"layer": NAME, "bias":
+/// |dC/db|, "weight": |dC/dW|}, ...]` in network order.
+pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
+    Value::Array(
+        norms
+            .iter()
+            .map(|n| {
+                let mut object = serde_json::Map::new();
+                object.insert("layer".into(), json!(n.layer));
+                if let Some(b) = n.bias {
+                    object.insert("bias".into(), json!(b));
+                }
+                if let Some(w) = n.weight {
+                    object.insert("weight".into(), json!(w));
+                }
+                Value::Object(object)
+            })
+            .collect(),
+    )
+}
+
+/// The line printed under an epoch's (or the initial) line:
+/// `learning speed |dC/db|: dense_1 0.0712, dense_2 0.3105, ...`.
+pub(crate) fn norms_line(when: &str, norms: &[LayerNorms]) -> String {
+    let parts: Vec<String> = norms
+        .iter()
+        .filter_map(|n| n.bias.map(|b| format!("{} {b:.4}", n.layer)))
+        .collect();
+    format!("{when} learning speed |dC/db|: {}", parts.join(", "))
+}
