@@ -122,5 +122,8 @@ fn chapter_46_conv_net_reaches_99_percent_within_20_epochs() {
     assert_eq!(test.len(), 20);
     let best = test.iter().copied().fold(0.0, f64::max);
     println!("test accuracy per epoch: {test:?}, best {best:.2}%");
-    assert!(best >= 99.0, "best test accuracy {best:.2}% < 99.0%: {test:?}");
+    assert!(
+        best >= 99.0,
+        "best test accuracy {best:.2}% < 99.0%: {test:?}"
+    );
 }

@@ -79,17 +79,31 @@ fn the_first_hidden_layer_learns_several_times_slower_than_the_second() {
         &log_arg,
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Printed: the initial values, then one line under every epoch.
-    assert!(stdout.starts_with("initial learning speed |dC/db|: dense_1 0.0"), "{stdout}");
-    assert_eq!(stdout.matches("learning speed |dC/db|").count(), 5, "{stdout}");
+    assert!(
+        stdout.starts_with("initial learning speed |dC/db|: dense_1 0.0"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("learning speed |dC/db|").count(),
+        5,
+        "{stdout}"
+    );
     let records: Vec<Value> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     // Epoch 0 (initialisation) and epochs 1 to 4.
-    let epochs: Vec<u64> = records.iter().map(|r| r["epoch"].as_u64().unwrap()).collect();
+    let epochs: Vec<u64> = records
+        .iter()
+        .map(|r| r["epoch"].as_u64().unwrap())
+        .collect();
     assert_eq!(epochs, [0, 1, 2, 3, 4]);
     for record in &records {
         let norms = bias_norms(record);

@@ -213,6 +213,65 @@ train net on mnist {
     assert!(stderr.contains("lower learning rate"), "{stderr}");
 }
 
+/// `--check-numerics` looks at every value of every step: a diverging run
+/// stops at the first tensor that goes non-finite, named with its layer,
+/// before the cost does (on every CPU backend).
+#[test]
+fn check_numerics_names_the_tensor_that_went_non_finite() {
+    let dir = scratch("numerics");
+    let model = r#"model net {
+  input image: [784]
+  layers {
+    dense(30, act: relu)
+    dense(10, act: softmax)
+  }
+  cost log_likelihood
+}
+
+train net on mnist {
+  optimizer sgd
+  learning_rate 1e30
+  batch_size 10
+  epochs 1
+}"#;
+    let file = small_mnist(&dir, "numerics.nnet", model, "..1_000");
+    for backend in ["jit", "interp"] {
+        let plain = nnc(&["run", &file, "--quiet", "--backend", backend]);
+        assert_eq!(plain.status.code(), Some(1));
+        let checked = nnc(&[
+            "run",
+            &file,
+            "--quiet",
+            "--backend",
+            backend,
+            "--check-numerics",
+        ]);
+        assert_eq!(checked.status.code(), Some(1));
+        let stderr = text(&checked.stderr);
+        assert!(
+            stderr.contains("training diverged: `"),
+            "{backend}: {stderr}"
+        );
+        assert!(
+            stderr.contains("became NaN or infinite at epoch 1, batch "),
+            "{backend}: {stderr}"
+        );
+        assert!(
+            stderr.contains("lower learning rate"),
+            "{backend}: {stderr}"
+        );
+        // A tensor of a layer (`dense_1.z`, `grad(dense_2.weight)`, ...),
+        // with its node, not the cost.
+        let named = stderr
+            .split("training diverged: `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or_default();
+        assert!(named.contains("dense_"), "{backend}: {stderr}");
+        assert!(named.contains("(%"), "{backend}: {stderr}");
+    }
+}
+
 #[test]
 fn a_missing_data_file_is_e0501() {
     let dir = scratch("missing");

@@ -206,6 +206,18 @@ impl Backend for Timed<'_> {
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
         self.inner.evaluate(batch)
     }
+
+    fn set_check_numerics(&mut self, on: bool) {
+        self.inner.set_check_numerics(on);
+    }
+
+    fn optimizer_state(&self) -> Vec<Tensor> {
+        self.inner.optimizer_state()
+    }
+
+    fn set_optimizer_state(&mut self, state: Vec<Tensor>) -> Result<(), BackendError> {
+        self.inner.set_optimizer_state(state)
+    }
 }
 
 /// One line on stderr per epoch, on a terminal only, so a long bench shows

@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod bench;
+mod checkpoint;
 mod emit;
 mod emit_wgsl;
+mod eval;
+mod plot;
+mod predict;
 mod run;
 mod trace;
 
@@ -70,9 +74,18 @@ enum Command {
     /// Time the training of a model: median epoch seconds, examples/s and
     /// compile time over a few epochs, without evaluation.
     Bench(bench::BenchArgs),
+    /// Measure trained weights on a split of the model's data: cost,
+    /// accuracy and, for classifiers, the confusion matrix.
+    Eval(eval::EvalArgs),
+    /// Class probabilities of new examples (PNG or JPEG images, IDX files,
+    /// CSV rows) under trained weights.
+    Predict(predict::PredictArgs),
     /// Print what the compiler makes of a file (`nnc emit ir FILE --after PASS`).
     #[command(subcommand)]
     Emit(emit::EmitKind),
+    /// Overlay one metric of several runs from their `nnc run --log` logs
+    /// in one PNG or SVG figure.
+    Plot(plot::PlotArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -111,7 +124,10 @@ fn main() -> ExitCode {
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Run(args) => run::run(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Eval(args) => eval::eval(&args),
+        Command::Predict(args) => predict::predict(&args),
         Command::Emit(kind) => emit::emit(&kind),
+        Command::Plot(args) => plot::plot(&args),
     }
 }
 

@@ -24,7 +24,8 @@
 //! Exit codes: 0 when training ran to its end (or stopped by its schedule),
 //! 1 when the file, its data or the training failed (diagnostics, a
 //! diverging cost, a backend error), 2 on usage errors and unwritable or
-//! unreadable files.
+//! unreadable files, 130 when Ctrl-C stopped a run that saves checkpoints
+//! (`--checkpoint`, `--resume`: see `checkpoint.rs`).
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, ValueEnum};
@@ -46,6 +47,8 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+use crate::plot::RunPlot;
 
 const EXIT_PROBLEMS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -93,6 +96,14 @@ pub struct RunArgs {
     /// Write one JSON object per epoch to this file (JSON lines).
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
+    /// `--checkpoint DIR`, `--keep N`, `--resume CKPT`, `--force`.
+    #[command(flatten)]
+    pub checkpoints: crate::checkpoint::CheckpointArgs,
+    /// Draw the run's plots into this folder as epochs end, each as PNG
+    /// and SVG: cost, accuracy and (with gradient norms traced) each
+    /// layer's learning speed.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -102,6 +113,11 @@ pub struct RunArgs {
     /// examples.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub trace: Vec<crate::trace::TraceKind>,
+    /// Check every value of every training step (activations, gradients,
+    /// new parameters), not only the cost, and stop at the first NaN or
+    /// infinity, naming the tensor. Slower: every value is read once more.
+    #[arg(long)]
+    pub check_numerics: bool,
 }
 
 impl RunArgs {
@@ -138,7 +154,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
     match run_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { message, code }) => {
-            eprintln!("error: {message}");
+            if code == crate::checkpoint::EXIT_INTERRUPTED {
+                eprintln!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::from(code)
         }
     }
@@ -170,23 +190,35 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     let checked = CheckedFile::open(&args.file)?;
     let program = checked.program()?;
     let spec = pick_train(program, checked.name(), args.train.as_deref())?;
-    let overrides = Overrides {
-        epochs: args.epochs,
-        seed: args.seed,
-    };
-    let schedule = Schedule::new(spec, overrides);
     let regression = program
         .data(&spec.data)
         .is_some_and(|d| matches!(d.labels, Labels::Value));
+    let mut session = crate::checkpoint::Session::open(
+        &args.checkpoints,
+        checked.name(),
+        &checked.source,
+        regression,
+    )?;
+    let overrides = Overrides {
+        epochs: args.epochs,
+        seed: session.seed(args.seed),
+    };
+    let schedule = Schedule::new(spec, overrides);
     let log = args
         .log
         .as_deref()
         .map(JsonLog::create)
         .transpose()
         .map_err(Failure::usage)?;
+    let plot = args
+        .plot
+        .as_deref()
+        .map(|dir| RunPlot::create(dir, &run_name(&args.file)))
+        .transpose()
+        .map_err(Failure::usage)?;
     let options = nnc_train::Options {
-        train_limit: args.train_limit,
-        eval_limit: args.eval_limit,
+        train_limit: session.train_limit(args.train_limit),
+        eval_limit: session.eval_limit(args.eval_limit),
         eval_batch_size: None,
         skip_evaluation: false,
     };
@@ -205,12 +237,28 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
             .map_err(Failure::problem)?;
         console.tracer = Some(tracer);
     }
-    let report = train(&prepared, &schedule, &options, args.backend, &mut console);
+    console.plot = plot;
+    console.log_earlier(session.earlier_records());
+    session.catch_interrupts()?;
+    let report = train(
+        &prepared,
+        &schedule,
+        &options,
+        (args.backend, args.check_numerics),
+        &mut console,
+        &mut session,
+    );
     console.finish();
+    // The plots are drawn whether the run ended well or not.
+    let plotted = console.plot.as_mut().map_or(Ok(()), RunPlot::finish);
+    if let (Err(message), Err(_)) = (&plotted, &report) {
+        eprintln!("error: {message}");
+    }
     let report = report?;
     if let Some(error) = console.log_error() {
         return Err(Failure::usage(error));
     }
+    plotted.map_err(Failure::usage)?;
     print_outcome(&report);
     Ok(())
 }
@@ -311,6 +359,14 @@ pub(crate) fn pick_train<'p>(
     }
 }
 
+/// The name of a run in its plots' titles: the model file's stem.
+fn run_name(file: &Path) -> String {
+    file.file_stem().map_or_else(
+        || file.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
@@ -327,22 +383,34 @@ fn train(
     prepared: &Prepared<'_>,
     schedule: &Schedule,
     options: &nnc_train::Options,
-    backend: BackendKind,
+    (backend, check_numerics): (BackendKind, bool),
     console: &mut Console,
+    session: &mut crate::checkpoint::Session,
 ) -> Result<TrainReport, Failure> {
     let mut backend = make_backend(backend);
-    nnc_train::init_params(backend.as_mut(), prepared.model, schedule.seed)
-        .map_err(train_failure)?;
-    console.trace_initial(backend.params());
-    nnc_train::train(
+    backend.set_check_numerics(check_numerics);
+    // A resumed run takes its parameters from the checkpoint.
+    let resume = session.restore(backend.as_mut(), prepared.model, schedule)?;
+    if resume.is_none() {
+        nnc_train::init_params(backend.as_mut(), prepared.model, schedule.seed)
+            .map_err(train_failure)?;
+        console.trace_initial(backend.params());
+    }
+    let outcome = nnc_train::train_resumable(
         backend.as_mut(),
         prepared.model,
         schedule,
         prepared.splits(),
         options,
         console,
+        resume,
+        &mut session.saver(prepared.model, schedule),
     )
-    .map_err(train_failure)
+    .map_err(|e| session.train_failure(e))?;
+    if outcome.interrupted.is_some() {
+        return Err(session.interrupted());
+    }
+    Ok(outcome.report)
 }
 
 /// The model of a train block and its data, loaded.
@@ -533,6 +601,8 @@ struct Console {
     /// just ended (printed and logged with its record).
     tracer: Option<crate::trace::GradTracer>,
     norms: Option<Vec<crate::trace::LayerNorms>>,
+    /// `--plot DIR`: the run's figures, fed the same records as the log.
+    plot: Option<RunPlot>,
 }
 
 /// How often the running cost on the bar is refreshed.
@@ -548,6 +618,17 @@ impl Console {
             log,
             tracer: None,
             norms: None,
+            plot: None,
+        }
+    }
+
+    /// Writes the records of a resumed run's earlier epochs to the log, so
+    /// that it holds the whole run.
+    fn log_earlier(&mut self, records: &[Value]) {
+        if let Some(log) = &mut self.log {
+            for record in records {
+                log.write(record);
+            }
         }
     }
 
@@ -596,6 +677,11 @@ impl Console {
                 println!("{}", crate::trace::norms_line("initial", &norms));
                 if let Some(log) = &mut self.log {
                     log.write(&json!({"epoch": 0, "grad_norms": crate::trace::norms_json(&norms)}));
+                }
+                if let Some(plot) = &mut self.plot {
+                    plot.record(
+                        json!({"epoch": 0, "grad_norms": crate::trace::norms_json(&norms)}),
+                    );
                 }
             }
             Err(e) => eprintln!("warning: {e}"),
@@ -661,6 +747,13 @@ impl Observer for Console {
             }
             log.write(&object);
         }
+        if let Some(plot) = &mut self.plot {
+            let mut object = log_object(record, self.regression);
+            if let (Some(norms), Value::Object(map)) = (&norms, &mut object) {
+                map.insert("grad_norms".into(), crate::trace::norms_json(norms));
+            }
+            plot.record(object);
+        }
     }
 }
 
@@ -699,7 +792,7 @@ fn epoch_line(r: &EpochRecord, regression: bool) -> String {
 
 /// The JSON object logged for an epoch. Accuracies are fractions; they are
 /// left out for regression (`labels value`), where only costs mean anything.
-fn log_object(r: &EpochRecord, regression: bool) -> Value {
+pub(crate) fn log_object(r: &EpochRecord, regression: bool) -> Value {
     let mut object = Map::new();
     let mut put = |key: &str, value: Value| {
         object.insert(key.to_string(), value);

@@ -126,7 +126,12 @@ impl GradTracer {
             let norm = self
                 .interp
                 .output_of(OutputKind::Gradient(k))
-                .map(|g| g.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt())
+                .map(|g| {
+                    g.iter()
+                        .map(|&v| f64::from(v) * f64::from(v))
+                        .sum::<f64>()
+                        .sqrt()
+                })
                 .ok_or_else(|| format!("--trace: no gradient for `{}`", spec.name))?;
             let name = self
                 .model

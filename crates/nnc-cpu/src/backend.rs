@@ -10,7 +10,8 @@ use crate::lower::lower;
 use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
-    check_params, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
+    check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
+    TrainSetup,
 };
 use nnc_ir::{
     compile_inference_fused, compile_training_fused, optimizer_state, param_specs, InputKind,
@@ -33,6 +34,8 @@ pub struct JitBackend {
     train: BTreeMap<usize, Program>,
     /// Inference programs by batch size.
     eval: BTreeMap<usize, Program>,
+    /// `set_check_numerics`: check every value of every step.
+    check_numerics: bool,
 }
 
 fn failed(message: impl Into<String>) -> BackendError {
@@ -82,7 +85,45 @@ impl JitBackend {
     }
 }
 
+/// Runs `program`, checking the values of every graph node (and of its
+/// kernel outputs) as soon as its last action is done, before later nodes
+/// reuse the memory; stops at the first node holding a NaN or an infinity
+/// and names it in `bad` (`NAME (%N)`).
+fn run_checked(
+    program: &mut Program,
+    step_seed: u64,
+    bad: &mut Option<String>,
+) -> Result<bool, crate::LowerError> {
+    let graph = program.graph().clone();
+    // The kernel-output nodes of each node.
+    let mut outputs: Vec<Vec<nnc_ir::NodeId>> = vec![Vec::new(); graph.len()];
+    for id in graph.ids() {
+        if let nnc_ir::Op::KernelOutput { .. } = graph.node(id).op {
+            if let Some(kernel) = graph.node(id).inputs.first() {
+                outputs[kernel.index()].push(id);
+            }
+        }
+    }
+    program.run_observed(step_seed, |node, program| {
+        let ids = std::iter::once(node).chain(outputs[node.index()].iter().copied());
+        for id in ids {
+            if program
+                .value(id)
+                .is_some_and(|values| values.iter().any(|v| !v.is_finite()))
+            {
+                *bad = Some(format!("{} (%{})", graph.node(id).name, id.index()));
+                return false;
+            }
+        }
+        true
+    })
+}
+
 impl Backend for JitBackend {
+    fn set_check_numerics(&mut self, on: bool) {
+        self.check_numerics = on;
+    }
+
     fn name(&self) -> &'static str {
         "jit"
     }
@@ -182,11 +223,21 @@ impl Backend for JitBackend {
         }
         swap_in(program, &mut self.params, InputKind::Param);
         swap_in(program, &mut self.state, InputKind::State);
-        let ran = program.run(step_seed);
-        // The inputs go back first, so that on an error the old values stay.
+        let mut bad = None;
+        let ran = if self.check_numerics {
+            run_checked(program, step_seed, &mut bad).map(|_| ())
+        } else {
+            program.run(step_seed)
+        };
+        // The inputs go back first, so that on an error the old values stay
+        // (a plain SGD update folded into its product has already written
+        // its parameter in place).
         swap_in(program, &mut self.params, InputKind::Param);
         swap_in(program, &mut self.state, InputKind::State);
         ran.map_err(BackendError::from)?;
+        if let Some(tensor) = bad {
+            return Err(BackendError::NonFinite { tensor });
+        }
         let cost = program
             .scalar(OutputKind::Cost)
             .ok_or_else(|| failed("the training graph has no cost"))?;
@@ -226,6 +277,27 @@ impl Backend for JitBackend {
             correct,
             count: batch.len,
         })
+    }
+
+    fn optimizer_state(&self) -> Vec<Tensor> {
+        let (Some(model), Some(optimizer)) = (&self.model, &self.optimizer) else {
+            return Vec::new();
+        };
+        optimizer_state(model, optimizer)
+            .into_iter()
+            .zip(&self.state)
+            .map(|(spec, values)| Tensor::new(spec.shape, values.clone()))
+            .collect()
+    }
+
+    fn set_optimizer_state(&mut self, state: Vec<Tensor>) -> Result<(), BackendError> {
+        let model = self.model.as_deref().ok_or_else(not_configured)?;
+        let optimizer = self.optimizer.as_ref().ok_or_else(not_configured)?;
+        // The shapes are checked, so each vector keeps the length of the
+        // program input it is swapped with.
+        check_state(model, optimizer, &state)?;
+        self.state = state.into_iter().map(|t| t.data).collect();
+        Ok(())
     }
 }
 

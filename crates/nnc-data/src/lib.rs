@@ -60,3 +60,6 @@ pub use inspect::inspect;
 pub use load::{load, Dataset, LoadedData, TargetKind};
 pub use nnc_diag::data::{DataError, FileProblem, IdxType, ImageFormat, ImageProblem, SplitKind};
 pub use open::{open_data_file, resolve, DataFile};
+/// Whether examples of a shape can feed a model input (`nnc predict` checks
+/// its inputs with the rules the data checks use).
+pub use spec::fits as example_fits;

@@ -108,7 +108,7 @@ pub(crate) fn model_output(model: &Model) -> Option<Output> {
 /// IDX images fit a flat input of as many values, or the same shape up to
 /// leading 1s (`[28, 28]` fits `[784]` and `[1, 28, 28]`); CSV rows fit any
 /// input of as many values; a folder's `size` must equal the input shape.
-pub(crate) fn fits(example: &ExampleShape, input: &[usize]) -> bool {
+pub fn fits(example: &ExampleShape, input: &[usize]) -> bool {
     let values = value_count(input);
     match example {
         ExampleShape::Idx(shape) => {

@@ -14,7 +14,8 @@ use crate::device::{Gpu, GpuError};
 use crate::executable::{create_buffer, Executable, PipelineCache};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
-    check_params, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup,
+    check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
+    TrainSetup,
 };
 use nnc_ir::{
     compile_inference_fused, compile_training_fused, optimizer_state, param_specs, Graph,
@@ -51,6 +52,8 @@ pub struct GpuBackend {
     checkpoint: Mutex<Vec<Vec<f32>>>,
     /// Host scratch: the batch's values for one input.
     scratch: Vec<f32>,
+    /// `set_check_numerics`: read back and check every value of every step.
+    check_numerics: bool,
 }
 
 fn failed(message: impl Into<String>) -> BackendError {
@@ -311,6 +314,10 @@ impl Backend for GpuBackend {
         "wgpu"
     }
 
+    fn set_check_numerics(&mut self, on: bool) {
+        self.check_numerics = on;
+    }
+
     fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError> {
         self.open()?;
         let reuse = Reuse::between(
@@ -427,16 +434,36 @@ impl Backend for GpuBackend {
         exe.write_input(gpu, InputKind::LearningRate, &[learning_rate])?;
         exe.write_uploads(gpu, step_seed);
         let exe = &*exe;
-        gpu.scoped("a training step", || {
+        let checked = gpu.scoped("a training step", || {
             let mut encoder = gpu
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("nnc training step"),
                 });
-            exe.encode(&mut encoder);
+            let checked = if self.check_numerics {
+                Some(exe.encode_checked(gpu, &mut encoder))
+            } else {
+                exe.encode(&mut encoder);
+                None
+            };
             exe.encode_scalars(&mut encoder, &[OutputKind::Cost]);
             gpu.queue.submit([encoder.finish()]);
+            checked
         })?;
+        if let Some((readback, places)) = checked {
+            // Every value the step wrote, node by node in graph order; the
+            // new parameters are not committed when one is not finite.
+            let total = places.last().map_or(0, |&(_, at, len)| at + len);
+            let values = gpu.read_staging(&readback, total)?;
+            for (node, at, len) in places {
+                if values[at..at + len].iter().any(|v| !v.is_finite()) {
+                    let name = &exe.program.graph.node(node).name;
+                    return Err(BackendError::NonFinite {
+                        tensor: format!("{name} (%{})", node.index()),
+                    });
+                }
+            }
+        }
         let cost = exe
             .read_scalars(gpu, &[OutputKind::Cost])?
             .first()
@@ -517,5 +544,42 @@ impl Backend for GpuBackend {
             correct,
             count: batch.len,
         })
+    }
+
+    /// Reads the optimizer state back from the device. If the device can
+    /// no longer be read, the result is empty, which no checkpoint of a
+    /// model with optimizer state accepts: the caller reports it.
+    fn optimizer_state(&self) -> Vec<Tensor> {
+        let (Some(gpu), Some(model), Some(optimizer)) = (&self.gpu, &self.model, &self.optimizer)
+        else {
+            return Vec::new();
+        };
+        optimizer_state(model, optimizer)
+            .into_iter()
+            .zip(&self.state)
+            .map(|(spec, buffer)| {
+                let values = gpu.read(buffer, 0, spec.shape.iter().product())?;
+                Ok(Tensor::new(spec.shape, values))
+            })
+            .collect::<Result<Vec<_>, GpuError>>()
+            .unwrap_or_default()
+    }
+
+    /// Writes the state into the existing buffers (every program binds
+    /// them, so they are written, never replaced).
+    fn set_optimizer_state(&mut self, state: Vec<Tensor>) -> Result<(), BackendError> {
+        let model = self.model.as_deref().ok_or_else(not_configured)?;
+        let optimizer = self.optimizer.as_ref().ok_or_else(not_configured)?;
+        check_state(model, optimizer, &state)?;
+        let gpu = self.gpu.as_ref().ok_or_else(not_configured)?;
+        gpu.scoped("writing the optimizer state", || {
+            for (buffer, t) in self.state.iter().zip(&state) {
+                if !t.data.is_empty() {
+                    gpu.queue
+                        .write_buffer(buffer, 0, &crate::device::bytes_of(&t.data));
+                }
+            }
+        })?;
+        Ok(())
     }
 }

@@ -224,6 +224,70 @@ impl Executable {
         }
     }
 
+    /// [`Executable::encode`] for `--check-numerics`: each dispatch in a
+    /// compute pass of its own, and after the last dispatch of each graph
+    /// node a copy of every range its dispatches write (bound read-write)
+    /// into a new read-back buffer, before later nodes reuse the memory.
+    /// Returns the buffer and, in order, each copy's node, offset and
+    /// length (elements) in it.
+    pub(crate) fn encode_checked(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> (wgpu::Buffer, Vec<(nnc_ir::NodeId, usize, usize)>) {
+        let dispatches = &self.program.dispatches;
+        let mut copies: Vec<(nnc_ir::NodeId, Range)> = Vec::new();
+        for (i, (dispatch, group)) in dispatches.iter().zip(&self.bind_groups).enumerate() {
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("nnc checked dispatch"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&self.pipelines[dispatch.kernel].pipeline);
+                pass.set_bind_group(0, group, &[]);
+                let [x, y, z] = dispatch.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+            let last = dispatches
+                .get(i + 1)
+                .is_none_or(|next| next.origin != dispatch.origin);
+            if last {
+                // Every range the node's dispatches wrote, once each.
+                let mut written: Vec<Range> = Vec::new();
+                for d in dispatches.iter().filter(|d| d.origin == dispatch.origin) {
+                    let kinds = &self.program.kernels[d.kernel].bindings;
+                    for (range, kind) in d.ranges.iter().zip(kinds) {
+                        if *kind == BindingKind::ReadWrite && !written.contains(range) {
+                            written.push(*range);
+                        }
+                    }
+                }
+                copies.extend(written.into_iter().map(|r| (dispatch.origin, r)));
+            }
+        }
+        let total: usize = copies.iter().map(|(_, r)| r.len).sum();
+        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("nnc check-numerics read-back"),
+            size: (total.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut at = 0;
+        let mut places = Vec::with_capacity(copies.len());
+        for (node, range) in copies {
+            encoder.copy_buffer_to_buffer(
+                &self.buffers[range.buffer],
+                range.byte_offset(),
+                &readback,
+                (at * 4) as u64,
+                range.byte_len(),
+            );
+            places.push((node, at, range.len));
+            at += range.len;
+        }
+        (readback, places)
+    }
+
     /// Where output `kind` lives after a run.
     pub(crate) fn output(&self, kind: OutputKind) -> Option<Range> {
         self.program.output_range(kind)

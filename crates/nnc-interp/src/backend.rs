@@ -15,8 +15,8 @@ use crate::interpreter::{InterpError, Interpreter};
 use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
-    check_param_shapes, check_params, Backend, BackendError, Batch, EvalStats, Reuse, StepStats,
-    Tensor, TrainSetup,
+    check_param_shapes, check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse,
+    StepStats, Tensor, TrainSetup,
 };
 use nnc_ir::{
     compile_inference, compile_training, optimizer_state, param_specs, InputKind, OutputKind,
@@ -42,6 +42,8 @@ pub struct InterpBackend {
     eval: BTreeMap<usize, Interpreter<f32>>,
     /// Reused buffers for batches that need rearranging.
     scratch: Scratch,
+    /// `set_check_numerics`: check every value of every step.
+    check_numerics: bool,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +94,10 @@ fn interp_error(e: InterpError) -> BackendError {
 impl Backend for InterpBackend {
     fn name(&self) -> &'static str {
         "interp"
+    }
+
+    fn set_check_numerics(&mut self, on: bool) {
+        self.check_numerics = on;
     }
 
     fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError> {
@@ -179,6 +185,22 @@ impl Backend for InterpBackend {
             .set_input(InputKind::LearningRate, &[learning_rate])
             .map_err(interp_error)?;
         interp.run(step_seed);
+        if self.check_numerics {
+            // Every computed value, in graph order (the interpreter keeps
+            // them all); the parameters stay the old ones.
+            let graph = interp.graph();
+            for id in graph.ids() {
+                let node = graph.node(id);
+                if matches!(node.op, nnc_ir::Op::Input { .. }) {
+                    continue;
+                }
+                if interp.value(id).iter().any(|v| !v.is_finite()) {
+                    return Err(BackendError::NonFinite {
+                        tensor: format!("{} (%{})", node.name, id.index()),
+                    });
+                }
+            }
+        }
         let cost = interp
             .output_of(OutputKind::Cost)
             .and_then(|c| c.iter().next().copied())
@@ -218,6 +240,30 @@ impl Backend for InterpBackend {
             correct,
             count: batch.len,
         })
+    }
+
+    fn optimizer_state(&self) -> Vec<Tensor> {
+        self.state
+            .iter()
+            .map(|s| Tensor::new(s.shape().to_vec(), s.iter().copied().collect()))
+            .collect()
+    }
+
+    fn set_optimizer_state(&mut self, state: Vec<Tensor>) -> Result<(), BackendError> {
+        let model = self.model()?;
+        let optimizer = self.optimizer.as_ref().ok_or_else(not_configured)?;
+        check_state(&model, optimizer, &state)?;
+        self.state = state
+            .into_iter()
+            .map(|t| {
+                ArrayD::from_shape_vec(IxDyn(&t.shape), t.data).map_err(|e| {
+                    failed(format!(
+                        "an optimizer state's values do not fit its shape: {e}"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(())
     }
 }
 

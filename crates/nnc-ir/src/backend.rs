@@ -279,6 +279,77 @@ pub trait Backend {
 
     /// Runs the model in inference mode (no dropout) on `batch`.
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError>;
+
+    /// With `on`, every later training step checks every value it computes
+    /// (activations, gradients, new parameters and state, not only the
+    /// cost) and fails with [`BackendError::NonFinite`] naming the first
+    /// tensor, in graph order, that holds a NaN or an infinity
+    /// (`nnc run --check-numerics`). The step's new parameters are then not
+    /// kept where the backend can avoid it. Off by default: the check reads
+    /// every value once more (on a GPU, downloads it). The interpreter,
+    /// the JIT and the GPU backend implement it and wrappers delegate; the
+    /// default, for test doubles, checks nothing.
+    fn set_check_numerics(&mut self, _on: bool) {}
+
+    /// The optimizer state of the configured phase, in
+    /// `params::optimizer_state(model, optimizer)` order (Adam's step count
+    /// last, as a scalar): what a checkpoint keeps so that a resumed run
+    /// takes the very same steps. A backend that keeps optimizer state
+    /// overrides this and [`Backend::set_optimizer_state`]; the default
+    /// suits backends without state (and wrappers that never checkpoint).
+    fn optimizer_state(&self) -> Vec<Tensor> {
+        Vec::new()
+    }
+
+    /// Replaces the optimizer state of the configured phase, in the order
+    /// `optimizer_state` returns it. Call it after `configure`: configuring
+    /// a phase whose optimizer has another state layout restarts the state
+    /// at zero (see the contract above).
+    fn set_optimizer_state(&mut self, state: Vec<Tensor>) -> Result<(), BackendError> {
+        if state.is_empty() {
+            Ok(())
+        } else {
+            Err(BackendError::Unsupported {
+                what: format!("restoring optimizer state ({} tensors)", state.len()),
+            })
+        }
+    }
+}
+
+/// Checks tensors handed to `Backend::set_optimizer_state`: one per tensor
+/// of `params::optimizer_state(model, optimizer)`, each of its shape and
+/// holding as many values as its shape.
+pub fn check_state(
+    model: &Model,
+    optimizer: &Optimizer,
+    state: &[Tensor],
+) -> Result<(), BackendError> {
+    let specs = crate::params::optimizer_state(model, optimizer);
+    if specs.len() != state.len() {
+        return Err(BackendError::Failed {
+            message: format!(
+                "model `{}` under this optimizer has {} optimizer state tensors, {} were given",
+                model.name,
+                specs.len(),
+                state.len()
+            ),
+        });
+    }
+    for (spec, tensor) in specs.iter().zip(state) {
+        if spec.shape != tensor.shape || tensor.shape.iter().product::<usize>() != tensor.data.len()
+        {
+            return Err(BackendError::Failed {
+                message: format!(
+                    "optimizer state `{}` has shape {:?}, the value given has {:?} ({} values)",
+                    spec.name,
+                    spec.shape,
+                    tensor.shape,
+                    tensor.data.len()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a backend keeps across a `configure` call, by the contract at the

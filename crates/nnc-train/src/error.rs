@@ -38,6 +38,17 @@ pub enum TrainError {
         split: SplitKind,
         error: BackendError,
     },
+    /// A saved position cannot be resumed by this run (another seed or
+    /// number of examples, a phase the schedule lacks, optimizer state the
+    /// backend refuses).
+    Resume { problem: String },
+    /// A checkpoint could not be saved; `epoch` epochs were completed and
+    /// `step` steps done in the next.
+    Checkpoint {
+        epoch: usize,
+        step: usize,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for TrainError {
@@ -93,6 +104,25 @@ impl std::fmt::Display for TrainError {
                 "evaluating the {} split after epoch {epoch} failed: {error}",
                 split.name()
             ),
+            TrainError::Resume { problem } => write!(f, "cannot resume the run: {problem}"),
+            TrainError::Checkpoint {
+                epoch,
+                step,
+                message,
+            } => {
+                if *step == 0 {
+                    write!(
+                        f,
+                        "cannot save the checkpoint after epoch {epoch}: {message}"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "cannot save the checkpoint at epoch {}, step {step}: {message}",
+                        epoch + 1
+                    )
+                }
+            }
         }
     }
 }

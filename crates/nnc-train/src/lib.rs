@@ -29,6 +29,11 @@
 //!   and measured, for quick runs, or skips the evaluation (benchmarks).
 //! - A NaN or infinite cost ends the run with [`TrainError::Diverged`],
 //!   naming the epoch and the batch; no later step runs on broken weights.
+//! - [`train_resumable`] starts from a saved position ([`Resume`]) and hands
+//!   a [`Checkpointer`] a [`Snapshot`] after every epoch and when asked to
+//!   stop (checked after every step); a resumed run gives the records of
+//!   the uninterrupted one, and no snapshot holds a non-finite value
+//!   ([`resume`] says what that relies on).
 
 pub mod error;
 pub mod evaluate;
@@ -37,10 +42,13 @@ mod init;
 pub mod observer;
 pub mod plateau;
 pub mod record;
+pub mod resume;
 pub mod schedule;
 pub mod seeds;
 mod train;
 
+#[cfg(test)]
+mod resume_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -52,5 +60,8 @@ pub use init::init_params;
 pub use nnc_ir::backend::Backend;
 pub use observer::{EpochStart, Observer, Silent, StepProgress};
 pub use record::{metric_name, EpochRecord, Score, Stop, TrainReport};
+pub use resume::{
+    Checkpointer, LoopState, NoCheckpoints, Position, Resume, RunOutcome, SaveKind, Snapshot,
+};
 pub use schedule::{Overrides, Schedule};
-pub use train::{train, Options, MIN_EVAL_BATCH};
+pub use train::{train, train_resumable, Options, MIN_EVAL_BATCH};

@@ -56,6 +56,37 @@ impl Plateau {
     }
 }
 
+/// What a plateau watcher carries from one epoch to the next, saved in a
+/// checkpoint so that a resumed run decays and stops when the uninterrupted
+/// run would. The `f64`s are stored as their bit patterns, so they come
+/// back exactly.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlateauState {
+    /// The best value of the metric so far.
+    #[serde(with = "crate::resume::bits_option")]
+    pub best: Option<f64>,
+    /// Epochs since it last improved.
+    pub stale: usize,
+    /// The decay's factor in force (1 for early stopping).
+    #[serde(with = "crate::resume::bits")]
+    pub multiplier: f64,
+}
+
+impl Plateau {
+    fn state(&self, multiplier: f64) -> PlateauState {
+        PlateauState {
+            best: self.best,
+            stale: self.stale,
+            multiplier,
+        }
+    }
+
+    fn restore(&mut self, state: &PlateauState) {
+        self.best = state.best;
+        self.stale = state.stale;
+    }
+}
+
 /// `decay on_plateau(...)`: the factor the phases' learning rates are
 /// multiplied by, lowered on each plateau.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +119,17 @@ impl Decay {
     /// The factor in force: the product of the decays so far.
     pub fn multiplier(&self) -> f64 {
         self.multiplier
+    }
+
+    /// The decay's counters and factor, for a checkpoint.
+    pub fn state(&self) -> PlateauState {
+        self.plateau.state(self.multiplier)
+    }
+
+    /// Takes up counters and factor saved by [`Decay::state`].
+    pub fn restore(&mut self, state: &PlateauState) {
+        self.plateau.restore(state);
+        self.multiplier = state.multiplier;
     }
 
     /// Takes the metric's value at the end of an epoch.
@@ -132,6 +174,16 @@ impl EarlyStopper {
 
     pub fn metric(&self) -> Metric {
         self.spec.metric
+    }
+
+    /// The counters, for a checkpoint.
+    pub fn state(&self) -> PlateauState {
+        self.plateau.state(1.0)
+    }
+
+    /// Takes up counters saved by [`EarlyStopper::state`].
+    pub fn restore(&mut self, state: &PlateauState) {
+        self.plateau.restore(state);
     }
 
     /// Takes the metric's value at the end of an epoch; says whether to stop.
@@ -207,6 +259,24 @@ mod tests {
                 stop_below: 0.25
             })
         );
+    }
+
+    #[test]
+    fn a_restored_decay_continues_as_the_original() {
+        let values = [0.5, 0.6, 0.6, 0.6, 0.55, 0.6, 0.7, 0.7, 0.7];
+        let mut whole = decay(2, None);
+        let mut first = decay(2, None);
+        for &v in &values[..4] {
+            whole.after_epoch(Some(v));
+            first.after_epoch(Some(v));
+        }
+        let mut second = decay(2, None);
+        second.restore(&first.state());
+        for &v in &values[4..] {
+            assert_eq!(whole.after_epoch(Some(v)), second.after_epoch(Some(v)));
+        }
+        assert_eq!(whole, second);
+        assert_eq!(second.multiplier(), 0.125);
     }
 
     #[test]

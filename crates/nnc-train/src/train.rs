@@ -7,10 +7,14 @@ use crate::examples::{SplitKind, Splits};
 use crate::observer::{EpochStart, Observer, StepProgress};
 use crate::plateau::{Decay, EarlyStopper};
 use crate::record::{EpochRecord, Score, Stop, TrainReport};
+use crate::resume::{
+    Checkpointer, LoopState, NoCheckpoints, Position, Resume, RunOutcome, SaveKind, Snapshot,
+};
 use crate::schedule::Schedule;
 use crate::seeds::{epoch_order, step_seed};
 use nnc_check::program::{Metric, Model, Phase};
-use nnc_ir::backend::{Backend, BackendError, Batch, TrainSetup};
+use nnc_ir::backend::{Backend, BackendError, Batch, Tensor, TrainSetup};
+use nnc_ir::params::{optimizer_state, param_specs, same_state_layout};
 use std::time::Instant;
 
 /// How to run, beyond what the file says.
@@ -48,6 +52,37 @@ pub fn train<B: Backend + ?Sized>(
     options: &Options,
     observer: &mut dyn Observer,
 ) -> Result<TrainReport, TrainError> {
+    train_resumable(
+        backend,
+        model,
+        schedule,
+        splits,
+        options,
+        observer,
+        None,
+        &mut NoCheckpoints,
+    )
+    .map(|outcome| outcome.report)
+}
+
+/// [`train`], starting from a saved position when `resume` is given (the
+/// backend then holds the saved parameters), handing `checkpointer` a
+/// [`Snapshot`] after every epoch, and stopping after the step during which
+/// `checkpointer` asked for it (after saving a snapshot there). A run
+/// resumed from a snapshot gives the records the uninterrupted run gives
+/// for the same epochs, bit for bit on a deterministic backend. No snapshot
+/// holds a NaN or infinite value: one would end the run as diverged.
+#[allow(clippy::too_many_arguments)]
+pub fn train_resumable<B: Backend + ?Sized>(
+    backend: &mut B,
+    model: &Model,
+    schedule: &Schedule,
+    splits: Splits<'_>,
+    options: &Options,
+    observer: &mut dyn Observer,
+    resume: Option<Resume>,
+    checkpointer: &mut dyn Checkpointer,
+) -> Result<RunOutcome, TrainError> {
     if schedule.phases.is_empty() {
         return Err(TrainError::NoPhases);
     }
@@ -66,27 +101,80 @@ pub fn train<B: Backend + ?Sized>(
         decay: schedule.decay.as_ref().map(Decay::new),
         early_stop: schedule.early_stop.as_ref().map(EarlyStopper::new),
         configured: None,
+        last_phase: None,
+        pending_state: None,
         inputs: Vec::new(),
         targets: Vec::new(),
     };
-    let mut report = TrainReport {
-        epochs: Vec::new(),
-        stop: None,
+    let mut outcome = RunOutcome {
+        report: TrainReport {
+            epochs: Vec::new(),
+            stop: None,
+        },
+        interrupted: None,
     };
-    for epoch in 1..=schedule.epochs {
-        let record = run.epoch(backend, epoch, observer)?;
+    let mut first_epoch = 1;
+    let mut partial = None;
+    if let Some(resume) = resume {
+        let state = &resume.state;
+        run.restore(state)?;
+        if state.finished || state.epoch >= schedule.epochs {
+            return Ok(outcome);
+        }
+        first_epoch = state.epoch + 1;
+        if state.step > 0 {
+            partial = Some(Partial {
+                step: state.step,
+                cost_sum: state.cost_sum,
+                examples_done: state.examples_done,
+            });
+        }
+        run.pending_state = Some((state.phase - 1, resume.optimizer_state));
+    }
+    for epoch in first_epoch..=schedule.epochs {
+        let record = match run.epoch(backend, epoch, observer, checkpointer, partial.take())? {
+            EpochEnd::Record(record) => record,
+            EpochEnd::Interrupted(position) => {
+                outcome.interrupted = Some(position);
+                return Ok(outcome);
+            }
+        };
         if observer.wants_params() {
             observer.epoch_params(epoch, backend.params());
         }
         observer.epoch_finished(&record);
         let stop = record.stop;
-        report.epochs.push(record);
+        if checkpointer.saves_epochs() {
+            // Only a stop of the schedule's own ends the run for good: a run
+            // that ran its epochs may be resumed with more (`--epochs`).
+            let finished = stop.is_some();
+            let done = Partial {
+                step: 0,
+                cost_sum: 0.0,
+                examples_done: 0,
+            };
+            run.save(
+                backend,
+                checkpointer,
+                SaveKind::Epoch,
+                epoch,
+                &done,
+                Some(&record),
+                finished,
+            )?;
+        }
+        outcome.report.epochs.push(record);
         if stop.is_some() {
-            report.stop = stop;
+            outcome.report.stop = stop;
+            break;
+        }
+        if epoch < schedule.epochs && checkpointer.stop_requested() {
+            // The snapshot of this epoch's end is the place to resume from.
+            outcome.interrupted = Some(Position { epoch, step: 0 });
             break;
         }
     }
-    Ok(report)
+    Ok(outcome)
 }
 
 /// The state of a run between epochs.
@@ -100,6 +188,11 @@ struct Run<'a> {
     early_stop: Option<EarlyStopper>,
     /// The phase the backend is configured for.
     configured: Option<usize>,
+    /// The phase of the previous epoch (of the saved run, when resumed).
+    last_phase: Option<usize>,
+    /// A resumed run's optimizer state and the index of the phase it
+    /// belongs to, set into the backend when it is first configured.
+    pending_state: Option<(usize, Vec<Tensor>)>,
     inputs: Vec<f32>,
     targets: Vec<f32>,
 }
@@ -111,18 +204,42 @@ struct StepsDone {
     seconds: f64,
 }
 
+/// The steps done so far in an epoch: where an interrupted epoch resumes.
+#[derive(Clone, Copy, Debug)]
+struct Partial {
+    step: usize,
+    cost_sum: f64,
+    examples_done: usize,
+}
+
+/// How the training steps of an epoch ended.
+enum StepsEnd {
+    Done(StepsDone),
+    /// A stop was requested after this many steps (a snapshot was saved).
+    Interrupted(Position),
+}
+
+/// How an epoch ended.
+enum EpochEnd {
+    Record(EpochRecord),
+    Interrupted(Position),
+}
+
 impl Run<'_> {
     fn epoch<B: Backend + ?Sized>(
         &mut self,
         backend: &mut B,
         epoch: usize,
         observer: &mut dyn Observer,
-    ) -> Result<EpochRecord, TrainError> {
+        checkpointer: &mut dyn Checkpointer,
+        partial: Option<Partial>,
+    ) -> Result<EpochEnd, TrainError> {
         let started = Instant::now();
         let index = self.schedule.phase_index(epoch);
         let phase = &self.schedule.phases[index];
-        let phase_changed = self.configured != Some(index);
-        if phase_changed {
+        let phase_changed = self.last_phase != Some(index);
+        self.last_phase = Some(index);
+        if self.configured != Some(index) {
             self.configure(backend, index)?;
         }
         let multiplier = self.decay.as_ref().map_or(1.0, Decay::multiplier);
@@ -139,7 +256,10 @@ impl Run<'_> {
             examples: self.train_count,
         };
         observer.epoch_started(&start);
-        let done = self.steps(backend, &start, observer)?;
+        let done = match self.steps(backend, &start, observer, checkpointer, partial)? {
+            StepsEnd::Done(done) => done,
+            StepsEnd::Interrupted(position) => return Ok(EpochEnd::Interrupted(position)),
+        };
         let eval_batch = self
             .options
             .eval_batch_size
@@ -169,7 +289,7 @@ impl Run<'_> {
         };
         self.watch_plateaus(&mut record);
         record.seconds = started.elapsed().as_secs_f64();
-        Ok(record)
+        Ok(EpochEnd::Record(record))
     }
 
     /// Evaluates the splits after an epoch: the training examples when a
@@ -223,7 +343,169 @@ impl Run<'_> {
                 error,
             })?;
         self.configured = Some(index);
+        if let Some((saved, state)) = self.pending_state.take() {
+            // The uninterrupted run kept the state across this `configure`
+            // exactly when the optimizers share a state layout; otherwise it
+            // restarted at zero, as the fresh configuration just did.
+            let kept = same_state_layout(&self.schedule.phases[saved].optimizer, &phase.optimizer);
+            if kept {
+                backend
+                    .set_optimizer_state(state)
+                    .map_err(|error| TrainError::Resume {
+                        problem: format!("the backend refused the saved optimizer state: {error}"),
+                    })?;
+            }
+        }
         Ok(())
+    }
+
+    /// Takes up a saved loop state, after checking that it belongs to a run
+    /// like this one.
+    fn restore(&mut self, state: &LoopState) -> Result<(), TrainError> {
+        let problem = |problem: String| Err(TrainError::Resume { problem });
+        if state.seed != self.schedule.seed {
+            return problem(format!(
+                "it was trained with seed {}, this run has seed {}",
+                state.seed, self.schedule.seed
+            ));
+        }
+        if state.train_count != self.train_count {
+            return problem(format!(
+                "it trained on {} examples per epoch, this run on {} (`--train-limit`)",
+                state.train_count, self.train_count
+            ));
+        }
+        if state.eval_limit != self.options.eval_limit {
+            let show = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
+            return problem(format!(
+                "it measured {} examples per split, this run {} (`--eval-limit`)",
+                show(state.eval_limit),
+                show(self.options.eval_limit)
+            ));
+        }
+        if state.phase == 0 || state.phase > self.schedule.phases.len() {
+            return problem(format!(
+                "it was in phase {}, this run's schedule has {} phases",
+                state.phase,
+                self.schedule.phases.len()
+            ));
+        }
+        if let (Some(decay), Some(saved)) = (&mut self.decay, &state.decay) {
+            decay.restore(saved);
+        }
+        if let (Some(early), Some(saved)) = (&mut self.early_stop, &state.early_stop) {
+            early.restore(saved);
+        }
+        if state.step > 0 && state.epoch < self.schedule.epochs {
+            let steps = self.train_count.div_ceil(
+                self.schedule.phases[self.schedule.phase_index(state.epoch + 1)]
+                    .batch_size
+                    .max(1),
+            );
+            if state.step > steps {
+                return problem(format!(
+                    "it stopped after step {} of epoch {}, which has {steps} steps",
+                    state.step,
+                    state.epoch + 1
+                ));
+            }
+        }
+        self.last_phase = Some(state.phase - 1);
+        Ok(())
+    }
+
+    /// The loop state now, `done` being the steps done in the epoch after
+    /// `epochs_completed`.
+    fn loop_state(&self, epochs_completed: usize, done: &Partial, finished: bool) -> LoopState {
+        LoopState {
+            epoch: epochs_completed,
+            step: done.step,
+            phase: self.configured.map_or(0, |i| i + 1),
+            seed: self.schedule.seed,
+            train_count: self.train_count,
+            eval_limit: self.options.eval_limit,
+            cost_sum: done.cost_sum,
+            examples_done: done.examples_done,
+            decay: self.decay.as_ref().map(Decay::state),
+            early_stop: self.early_stop.as_ref().map(EarlyStopper::state),
+            finished,
+        }
+    }
+
+    /// Reads the parameters and optimizer state back and hands them to
+    /// `checkpointer`. A NaN or infinite value is never saved: it ends the
+    /// run as diverged, naming the tensor.
+    #[allow(clippy::too_many_arguments)]
+    fn save<B: Backend + ?Sized>(
+        &self,
+        backend: &mut B,
+        checkpointer: &mut dyn Checkpointer,
+        kind: SaveKind,
+        epochs_completed: usize,
+        done: &Partial,
+        record: Option<&EpochRecord>,
+        finished: bool,
+    ) -> Result<(), TrainError> {
+        let state = self.loop_state(epochs_completed, done, finished);
+        let params = backend.params();
+        let optimizer = self
+            .configured
+            .map(|i| &self.schedule.phases[i].optimizer)
+            .ok_or(TrainError::NoPhases)?;
+        let state_values = backend.optimizer_state();
+        let param_names: Vec<String> = param_specs(self.model)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let state_names: Vec<String> = optimizer_state(self.model, optimizer)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let name = |names: &[String], k: usize, what: &str| {
+            names
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| format!("{what} {k}"))
+        };
+        let named = (params
+            .iter()
+            .enumerate()
+            .map(|(k, t)| (name(&param_names, k, "parameter"), t)))
+        .chain(
+            state_values
+                .iter()
+                .enumerate()
+                .map(|(k, t)| (name(&state_names, k, "optimizer state"), t)),
+        );
+        for (name, tensor) in named {
+            if tensor.data.iter().any(|v| !v.is_finite()) {
+                let epoch = epochs_completed + usize::from(done.step > 0);
+                let phase = &self.schedule.phases[self.schedule.phase_index(epoch.max(1))];
+                let batches = self.train_count.div_ceil(phase.batch_size.max(1));
+                return Err(TrainError::Diverged {
+                    epoch: epoch.max(1),
+                    batch: if done.step > 0 { done.step } else { batches },
+                    batches,
+                    learning_rate: record.map_or(phase.learning_rate, |r| r.learning_rate),
+                    tensor: Some(name),
+                    cost: None,
+                });
+            }
+        }
+        let snapshot = Snapshot {
+            kind,
+            state,
+            record,
+            params,
+            optimizer_state: state_values,
+        };
+        checkpointer
+            .save(&snapshot)
+            .map_err(|message| TrainError::Checkpoint {
+                epoch: epochs_completed,
+                step: done.step,
+                message,
+            })
     }
 
     /// One pass over the shuffled training examples.
@@ -232,13 +514,18 @@ impl Run<'_> {
         backend: &mut B,
         start: &EpochStart,
         observer: &mut dyn Observer,
-    ) -> Result<StepsDone, TrainError> {
+        checkpointer: &mut dyn Checkpointer,
+        partial: Option<Partial>,
+    ) -> Result<StepsEnd, TrainError> {
         let began = Instant::now();
         let seed = self.schedule.seed;
         let order = epoch_order(seed, start.epoch, self.train_count);
-        let mut cost_sum = 0.0;
-        let mut examples_done = 0;
-        for (step, indices) in order.chunks(start.batch_size).enumerate() {
+        // A resumed epoch skips the steps done before the interruption; the
+        // order and the step seeds are those of the uninterrupted epoch.
+        let skip = partial.map_or(0, |p| p.step);
+        let mut cost_sum = partial.map_or(0.0, |p| p.cost_sum);
+        let mut examples_done = partial.map_or(0, |p| p.examples_done);
+        for (step, indices) in order.chunks(start.batch_size).enumerate().skip(skip) {
             self.splits
                 .train
                 .fill_batch(indices, &mut self.inputs, &mut self.targets);
@@ -283,12 +570,33 @@ impl Run<'_> {
                 running_cost: cost_sum / examples_done as f64,
                 elapsed: began.elapsed().as_secs_f64(),
             });
+            if checkpointer.stop_requested() {
+                let done = Partial {
+                    step: step + 1,
+                    cost_sum,
+                    examples_done,
+                };
+                let completed = start.epoch - 1;
+                self.save(
+                    backend,
+                    checkpointer,
+                    SaveKind::Interrupted,
+                    completed,
+                    &done,
+                    None,
+                    false,
+                )?;
+                return Ok(StepsEnd::Interrupted(Position {
+                    epoch: completed,
+                    step: step + 1,
+                }));
+            }
         }
-        Ok(StepsDone {
+        Ok(StepsEnd::Done(StepsDone {
             steps: start.steps,
             cost: cost_sum / examples_done.max(1) as f64,
             seconds: began.elapsed().as_secs_f64(),
-        })
+        }))
     }
 
     /// Feeds the epoch's metrics to the decay and early stopping; marks the

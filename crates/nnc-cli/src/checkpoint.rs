@@ -1,0 +1,444 @@
+//! `nnc run --checkpoint DIR [--keep N] [--resume CKPT] [--force]`: saving
+//! a run as it goes, stopping it cleanly on Ctrl-C, and continuing it.
+//!
+//! - After every epoch the parameters, the optimizer state and the loop's
+//!   state are saved as `DIR/epoch-0003.safetensors` with its sidecar
+//!   `DIR/epoch-0003.json` (`nnc_ckpt`: atomic writes, the weights first and
+//!   the sidecar last). `--keep N` then deletes all but the newest N; by
+//!   default every checkpoint is kept.
+//! - With checkpoints on, the first Ctrl-C (SIGINT) lets the current step
+//!   finish, saves `DIR/epoch-0003-step-00120` (3 epochs done, 120 steps of
+//!   the 4th) and exits with status 130 after printing the command line
+//!   that resumes the run; a second Ctrl-C quits at once without saving.
+//! - `--resume CKPT` (a checkpoint file or a directory: its newest) takes
+//!   up the parameters, the optimizer state and the position, and goes on
+//!   saving into `--checkpoint DIR` or, without it, into CKPT's directory.
+//!   The seed, `--train-limit` and `--eval-limit` default to the saved
+//!   run's. A model file whose text changed is refused unless `--force`.
+//!   The earlier epochs' records are written to `--log` first, so the log
+//!   of a resumed run is the log of the whole run.
+//! - A run that fails (a diverging cost) never saves the broken weights:
+//!   its error names the last good checkpoint and how to resume from it.
+
+use crate::run::{log_object, positive, Failure};
+use clap::Args;
+use nnc_check::program::Model;
+use nnc_ckpt::{Checkpoint, Sidecar};
+use nnc_ir::backend::Backend;
+use nnc_train::{Checkpointer, LoopState, Resume, SaveKind, Schedule, Snapshot, TrainError};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells
+/// report it.
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+
+/// The checkpoint flags of `nnc run`.
+#[derive(Args, Debug, Default)]
+pub struct CheckpointArgs {
+    /// Save a checkpoint (safetensors weights + JSON sidecar) into DIR
+    /// after every epoch and on Ctrl-C, which then stops the run after the
+    /// current step.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// Keep only the newest N checkpoints of the checkpoint directory
+    /// (default: keep all).
+    #[arg(long, value_name = "N", value_parser = positive())]
+    pub keep: Option<usize>,
+    /// Continue the run saved in CKPT (a .safetensors checkpoint, its .json
+    /// sidecar, or a directory: its newest checkpoint).
+    #[arg(long, value_name = "CKPT")]
+    pub resume: Option<PathBuf>,
+    /// With `--resume`: continue even though the model file changed since
+    /// the checkpoint was saved.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+}
+
+/// The checkpoints of one `nnc run`: what was resumed, where to save, the
+/// Ctrl-C flag, and the records so far.
+pub(crate) struct Session {
+    dir: Option<PathBuf>,
+    keep: Option<usize>,
+    /// The checkpoint resumed from, with its loop state.
+    resumed: Option<(Checkpoint, LoopState)>,
+    model_file: String,
+    model_hash: String,
+    regression: bool,
+    backend: String,
+    /// Set by the first Ctrl-C.
+    stop: Arc<AtomicBool>,
+    /// The log records of the epochs so far (the resumed run's first).
+    metrics: Vec<Value>,
+    /// The newest checkpoint known good: saved by this run, or resumed.
+    last_good: Option<PathBuf>,
+}
+
+impl Session {
+    /// Reads the checkpoint of `--resume` (checking that the model file is
+    /// the one it was trained on, unless `--force`) and prepares saving.
+    pub(crate) fn open(
+        args: &CheckpointArgs,
+        file: &str,
+        source: &str,
+        regression: bool,
+    ) -> Result<Session, Failure> {
+        let model_hash = nnc_ckpt::hash_source(source);
+        let mut resumed = None;
+        if let Some(path) = &args.resume {
+            let ck = nnc_ckpt::load(path).map_err(|e| Failure::problem(e.to_string()))?;
+            if ck.sidecar.model_hash != model_hash {
+                let what = format!(
+                    "the model file `{file}` has changed since checkpoint `{}` was saved \
+                     (the file's hash is now {model_hash}, the checkpoint's is {})",
+                    ck.path.display(),
+                    ck.sidecar.model_hash
+                );
+                if !args.force {
+                    return Err(Failure::problem(format!(
+                        "{what}; restore the file, or resume anyway with `--force` \
+                         (the parameters must still fit the model)"
+                    )));
+                }
+                eprintln!("warning: {what}; resuming anyway (`--force`)");
+            }
+            let state: LoopState =
+                serde_json::from_value(ck.sidecar.loop_state.clone()).map_err(|e| {
+                    Failure::problem(format!(
+                        "`{}` is not a valid checkpoint: its sidecar's `loop_state` is \
+                         incomplete: {e}",
+                        ck.path.with_extension("json").display()
+                    ))
+                })?;
+            resumed = Some((ck, state));
+        }
+        let dir = args.checkpoint.clone().or_else(|| {
+            resumed
+                .as_ref()
+                .map(|(ck, _)| ck.path.parent().unwrap_or(Path::new(".")).to_path_buf())
+        });
+        let metrics = resumed
+            .as_ref()
+            .map(|(ck, _)| ck.sidecar.metrics.clone())
+            .unwrap_or_default();
+        let last_good = resumed.as_ref().map(|(ck, _)| ck.path.clone());
+        Ok(Session {
+            dir,
+            keep: args.keep,
+            resumed,
+            model_file: file.to_string(),
+            model_hash,
+            regression,
+            backend: String::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            metrics,
+            last_good,
+        })
+    }
+
+    /// The seed of the run: the command line's, else the resumed run's.
+    pub(crate) fn seed(&self, given: Option<u64>) -> Option<u64> {
+        given.or(self.resumed.as_ref().map(|(_, s)| s.seed))
+    }
+
+    /// `--train-limit`: the command line's, else the resumed run's count.
+    pub(crate) fn train_limit(&self, given: Option<usize>) -> Option<usize> {
+        given.or(self.resumed.as_ref().map(|(_, s)| s.train_count))
+    }
+
+    /// `--eval-limit`: the command line's, else the resumed run's.
+    pub(crate) fn eval_limit(&self, given: Option<usize>) -> Option<usize> {
+        given.or(self.resumed.as_ref().and_then(|(_, s)| s.eval_limit))
+    }
+
+    /// The log records of the epochs before the resumed position.
+    pub(crate) fn earlier_records(&self) -> &[Value] {
+        &self.metrics
+    }
+
+    /// Whether checkpoints are saved (and Ctrl-C is caught).
+    fn saving(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// Catches Ctrl-C when checkpoints are saved: the first sets the stop
+    /// flag the loop reads after every step; a second quits at once.
+    pub(crate) fn catch_interrupts(&self) -> Result<(), Failure> {
+        if !self.saving() {
+            return Ok(());
+        }
+        let stop = Arc::clone(&self.stop);
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted again: quitting without saving");
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+            eprintln!(
+                "\ninterrupted: finishing the current step and saving a checkpoint \
+                 (Ctrl-C again quits without saving)"
+            );
+        })
+        .map_err(|e| Failure::problem(format!("cannot catch Ctrl-C: {e}")))
+    }
+
+    /// Gives `backend` the resumed parameters and returns where the loop
+    /// resumes; `None` for a fresh run (the caller initialises).
+    pub(crate) fn restore(
+        &mut self,
+        backend: &mut dyn Backend,
+        model: &Model,
+        schedule: &Schedule,
+    ) -> Result<Option<Resume>, Failure> {
+        self.backend = backend.name().to_string();
+        let Some((ck, state)) = &self.resumed else {
+            return Ok(None);
+        };
+        if ck.sidecar.backend != self.backend {
+            eprintln!(
+                "warning: checkpoint `{}` was trained on the `{}` backend, this run uses `{}`: \
+                 the metrics will not match the uninterrupted run's exactly",
+                ck.path.display(),
+                ck.sidecar.backend,
+                self.backend
+            );
+        }
+        let params =
+            nnc_ckpt::model_params(model, ck).map_err(|e| Failure::problem(e.to_string()))?;
+        let phase = schedule
+            .phases
+            .get(state.phase.wrapping_sub(1))
+            .ok_or_else(|| {
+                Failure::problem(format!(
+                    "checkpoint `{}` was saved in phase {}, the schedule of this run has {} phases",
+                    ck.path.display(),
+                    state.phase,
+                    schedule.phases.len()
+                ))
+            })?;
+        let optimizer_state = nnc_ckpt::model_state(model, &phase.optimizer, ck)
+            .map_err(|e| Failure::problem(e.to_string()))?;
+        backend.set_params(params).map_err(|e| {
+            Failure::problem(format!(
+                "cannot take up the parameters of `{}`: {e}",
+                ck.path.display()
+            ))
+        })?;
+        let position = if state.step == 0 {
+            format!("after epoch {}", state.epoch)
+        } else {
+            format!("at epoch {}, step {}", state.epoch + 1, state.step)
+        };
+        eprintln!("resuming `{}` {position}", ck.path.display());
+        Ok(Some(Resume {
+            state: state.clone(),
+            optimizer_state,
+        }))
+    }
+
+    /// The loop's checkpointer for `model` trained by `schedule`.
+    pub(crate) fn saver<'s>(&'s mut self, model: &'s Model, schedule: &'s Schedule) -> Saver<'s> {
+        Saver {
+            session: self,
+            model,
+            schedule,
+        }
+    }
+
+    /// The message of a run stopped by Ctrl-C at `position` (whose
+    /// checkpoint was saved), with the command line that resumes it.
+    pub(crate) fn interrupted(&self) -> Failure {
+        let mut message = String::from("interrupted");
+        if let Some(path) = &self.last_good {
+            message.push_str(&format!(
+                "; saved checkpoint `{}`\nresume the run with:\n  {}",
+                path.display(),
+                resume_command(path)
+            ));
+        }
+        Failure {
+            message,
+            code: EXIT_INTERRUPTED,
+        }
+    }
+
+    /// `failure` with, when there is one, the last good checkpoint and how
+    /// to resume from it.
+    pub(crate) fn failed(&self, failure: Failure) -> Failure {
+        match &self.last_good {
+            Some(path) if self.saving() => Failure {
+                message: format!(
+                    "{}\nthe last good checkpoint is `{}`; after a fix, resume from it with:\n  {}",
+                    failure.message,
+                    path.display(),
+                    resume_command(path)
+                ),
+                code: failure.code,
+            },
+            _ => failure,
+        }
+    }
+
+    /// Whether Ctrl-C was pressed.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// The failure of a run whose loop ended with `error`.
+    pub(crate) fn train_failure(&self, error: TrainError) -> Failure {
+        self.failed(crate::run::train_failure(error))
+    }
+}
+
+/// The checkpointer the loop calls: saves and prunes.
+pub(crate) struct Saver<'s> {
+    session: &'s mut Session,
+    model: &'s Model,
+    schedule: &'s Schedule,
+}
+
+impl Checkpointer for Saver<'_> {
+    fn stop_requested(&self) -> bool {
+        self.session.stop_requested()
+    }
+
+    fn saves_epochs(&self) -> bool {
+        self.session.saving()
+    }
+
+    fn save(&mut self, snapshot: &Snapshot<'_>) -> Result<(), String> {
+        let session = &mut *self.session;
+        let Some(dir) = session.dir.clone() else {
+            return Ok(());
+        };
+        if let Some(record) = snapshot.record {
+            session.metrics.push(log_object(record, session.regression));
+        }
+        let state = &snapshot.state;
+        let optimizer = &self.schedule.phases[state.phase.max(1) - 1].optimizer;
+        let loop_state = serde_json::to_value(state).map_err(|e| e.to_string())?;
+        let sidecar = Sidecar {
+            format: nnc_ckpt::FORMAT,
+            model_file: session.model_file.clone(),
+            model_hash: session.model_hash.clone(),
+            model: self.model.name.clone(),
+            backend: session.backend.clone(),
+            epoch: state.epoch,
+            step: state.step,
+            phase: state.phase,
+            seed: state.seed,
+            params: nnc_ir::params::param_specs(self.model)
+                .into_iter()
+                .map(|s| s.name)
+                .collect(),
+            state: nnc_ir::params::optimizer_state(self.model, optimizer)
+                .into_iter()
+                .map(|s| s.name)
+                .collect(),
+            loop_state,
+            metrics: session.metrics.clone(),
+        };
+        let name = checkpoint_name(state.epoch, state.step);
+        let path = nnc_ckpt::save(
+            &dir,
+            &name,
+            &sidecar,
+            &snapshot.params,
+            &snapshot.optimizer_state,
+        )
+        .map_err(|e| e.to_string())?;
+        session.last_good = Some(path);
+        if snapshot.kind == SaveKind::Epoch {
+            if let Some(keep) = session.keep {
+                nnc_ckpt::prune(&dir, keep).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `epoch-0003` at an epoch's end, `epoch-0003-step-00120` 120 steps into
+/// the 4th epoch: names that sort as the positions do.
+pub(crate) fn checkpoint_name(epochs_completed: usize, step: usize) -> String {
+    if step == 0 {
+        format!("epoch-{epochs_completed:04}")
+    } else {
+        format!("epoch-{epochs_completed:04}-step-{step:05}")
+    }
+}
+
+/// The command line that resumes this run from `checkpoint`: this
+/// process's own arguments, without an earlier `--resume`, with
+/// `--resume CHECKPOINT` added.
+fn resume_command(checkpoint: &Path) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut args = std::env::args();
+    while let Some(arg) = args.next() {
+        if arg == "--resume" {
+            args.next();
+            continue;
+        }
+        if arg.starts_with("--resume=") {
+            continue;
+        }
+        words.push(arg);
+    }
+    words.push("--resume".to_string());
+    words.push(checkpoint.display().to_string());
+    words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: unchanged when it holds only
+/// safe characters, else in single quotes.
+fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_as_positions() {
+        let mut names = vec![
+            checkpoint_name(10, 0),
+            checkpoint_name(3, 120),
+            checkpoint_name(3, 0),
+            checkpoint_name(2, 7),
+        ];
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "epoch-0002-step-00007",
+                "epoch-0003",
+                "epoch-0003-step-00120",
+                "epoch-0010"
+            ]
+        );
+    }
+
+    #[test]
+    fn words_are_quoted_for_the_shell_only_when_needed() {
+        assert_eq!(
+            shell_quote("ckpt/epoch-0003.safetensors"),
+            "ckpt/epoch-0003.safetensors"
+        );
+        assert_eq!(shell_quote("my model.nnet"), "'my model.nnet'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -1,0 +1,917 @@
+//! `nnc eval FILE --weights CKPT`: measure trained weights on a split of
+//! the model's data, with a confusion matrix for classifiers.
+//!
+//! The command checks the file, reads the checkpoint (`nnc-ckpt`), finds
+//! the train block of the checkpoint's model, loads that block's data as
+//! `nnc run` does, and runs the model's inference graph over the split
+//! (`--split`, the test split by default) on the JIT or the interpreter.
+//! It prints the mean cost and the accuracy (for `labels value`, the cost
+//! only) and, for classifiers, the confusion matrix: one row per true
+//! class, one column per predicted class, with each class's recall and
+//! precision.
+//!
+//! This module also holds what `nnc predict` shares with it:
+//! - [`Opened`]: the file read and checked, its diagnostics printed;
+//! - [`Weights`]: the checkpoint matched against the file. A checkpoint of
+//!   another model (another name, or parameters of other names or shapes)
+//!   is refused; a source that changed since the checkpoint was written
+//!   only draws a warning, since the parameters still fit;
+//! - [`Inference`]: the model's inference graph (`nnc_ir::compile_inference`,
+//!   fused for the JIT) compiled once per batch size, with the weights
+//!   bound once, run on batches of inputs. It reads the cost sum, the
+//!   correct count and the predictions (the activations of the output the
+//!   cost applies to) of every batch. No method is added to the `Backend`
+//!   trait for this: the graphs are the backends' own.
+//!
+//! Invariants:
+//! - The accuracy and the cost are those the training loop measures for
+//!   the same weights and split: the same graph, the same batch size
+//!   (the phase's, at least `nnc_train::MIN_EVAL_BATCH`), the same sums.
+//! - The confusion matrix decides classes as the graph's correct count
+//!   does (the first largest output; for a single output, above one half),
+//!   so its diagonal sums to the correct count.
+//!
+//! Exit codes: 0 when the split was measured, 1 when the file, the
+//! checkpoint or the data cannot be used (errors, another model, no such
+//! split), 2 on usage errors and missing or unreadable files.
+
+use crate::run::Failure;
+use crate::Format;
+use clap::{Args, ValueEnum};
+use nnc_check::program::{Activation, DataSpec, Labels, Model, NodeId, Op, Program, TrainSpec};
+use nnc_ckpt::Checkpoint;
+use nnc_cli::driver::{self, Options};
+use nnc_data::{Dataset, SplitKind};
+use nnc_diag::render;
+use nnc_interp::Interpreter;
+use nnc_ir::backend::{Batch, Tensor};
+use nnc_ir::{InputKind, OutputKind};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The arguments of `nnc eval`.
+#[derive(Args)]
+pub(crate) struct EvalArgs {
+    /// The .nnet file the weights were trained from.
+    pub file: PathBuf,
+    /// The checkpoint: its .safetensors file, its .json sidecar, or a
+    /// folder of checkpoints (the newest is used).
+    #[arg(long, value_name = "CKPT")]
+    pub weights: PathBuf,
+    /// The split of the data to measure.
+    #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
+    pub split: SplitChoice,
+    /// What runs the model.
+    #[arg(long, value_enum, default_value_t = Engine::Jit)]
+    pub backend: Engine,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The splits `--split` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SplitChoice {
+    Test,
+    Validation,
+    Train,
+}
+
+impl SplitChoice {
+    fn kind(self) -> SplitKind {
+        match self {
+            SplitChoice::Test => SplitKind::Test,
+            SplitChoice::Validation => SplitKind::Validation,
+            SplitChoice::Train => SplitKind::Train,
+        }
+    }
+}
+
+/// What runs the inference graph of `nnc eval` and `nnc predict`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Engine {
+    /// Fused kernels compiled with Cranelift (`nnc-cpu`).
+    Jit,
+    /// The reference interpreter, op by op.
+    Interp,
+}
+
+impl Engine {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Engine::Jit => "jit",
+            Engine::Interp => "interp",
+        }
+    }
+
+    /// What runs the model, in words.
+    fn describe(self) -> &'static str {
+        match self {
+            Engine::Jit => "JIT",
+            Engine::Interp => "interpreter",
+        }
+    }
+}
+
+/// Runs `nnc eval` and returns its exit code.
+pub(crate) fn eval(args: &EvalArgs) -> ExitCode {
+    match eval_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { message, code }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
+    let opened = Opened::open(&args.file, true)?;
+    let program = opened.program("evaluate it")?;
+    let weights = Weights::load(&opened, program, &args.weights)?;
+    let kind = args.split.kind();
+    let loaded =
+        nnc_data::load(weights.data, &opened.base_dir, Some(weights.model)).map_err(|errors| {
+            let diagnostics: Vec<_> = errors.iter().map(|e| e.to_diagnostic()).collect();
+            eprint!("{}", opened.render(&diagnostics));
+            Failure::problem(format!(
+                "cannot load the data `{}` ({} error{})",
+                weights.data.name,
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            ))
+        })?;
+    let Some(dataset) = loaded.split(kind) else {
+        let present: Vec<&str> = [SplitKind::Train, SplitKind::Validation, SplitKind::Test]
+            .into_iter()
+            .filter(|k| loaded.split(*k).is_some())
+            .map(SplitKind::name)
+            .collect();
+        return Err(Failure::problem(format!(
+            "the data `{}` has no `{}` split; it has {}: choose one with `--split`",
+            weights.data.name,
+            kind.name(),
+            if present.is_empty() {
+                "none".to_string()
+            } else {
+                present.join(", ")
+            }
+        )));
+    };
+    if dataset.is_empty() {
+        return Err(Failure::problem(format!(
+            "the `{}` split of the data `{}` holds no examples",
+            kind.name(),
+            weights.data.name
+        )));
+    }
+    let batch_size = weights.eval_batch_size();
+    let mut inference = Inference::new(weights.model, args.backend, weights.params.clone())?;
+    let measured = measure(&mut inference, dataset, batch_size)?;
+    let report = EvalReport {
+        file: opened.name.clone(),
+        weights: weights.checkpoint.path.display().to_string(),
+        epoch: weights.checkpoint.sidecar.epoch,
+        model: weights.model.name.clone(),
+        data: weights.data.name.clone(),
+        split: kind.name(),
+        backend: args.backend.name(),
+        regression: matches!(weights.data.labels, Labels::Value),
+        class_names: class_names(dataset, measured.confusion.len()),
+        measured,
+    };
+    let text = match args.format {
+        Format::Text => report.text(),
+        Format::Json => serde_json::to_string_pretty(&report.json()).unwrap_or_default() + "\n",
+    };
+    // A closed pipe (`nnc eval ... | head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
+}
+
+/// A `.nnet` file read and checked; its diagnostics have been printed on
+/// stderr, as `nnc check` prints them.
+pub(crate) struct Opened {
+    pub(crate) name: String,
+    pub(crate) source: String,
+    pub(crate) base_dir: PathBuf,
+    report: driver::Report,
+    color: bool,
+}
+
+impl Opened {
+    /// Reads and checks `path`, inspecting the data files when
+    /// `inspect_data`. Fails (usage) only when the file cannot be read.
+    pub(crate) fn open(path: &Path, inspect_data: bool) -> Result<Opened, Failure> {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
+        let base_dir = driver::base_dir(path).to_path_buf();
+        let report = driver::check_source(&source, &base_dir, Options { inspect_data });
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            render::to_text(&report.diagnostics, &name, &source, color)
+        );
+        Ok(Opened {
+            name,
+            source,
+            base_dir,
+            report,
+            color,
+        })
+    }
+
+    /// The checked program, when the file has no errors; `purpose` ends
+    /// the message otherwise ("fix them to {purpose}").
+    pub(crate) fn program(&self, purpose: &str) -> Result<&Program, Failure> {
+        self.report.clean_program().ok_or_else(|| {
+            let n = self.report.error_count();
+            Failure::problem(format!(
+                "`{}` has errors ({n} error{}); fix them to {purpose}",
+                self.name,
+                if n == 1 { "" } else { "s" }
+            ))
+        })
+    }
+
+    fn render(&self, diagnostics: &[nnc_diag::Diagnostic]) -> String {
+        render::to_text(diagnostics, &self.name, &self.source, self.color)
+    }
+}
+
+/// A checkpoint matched against a checked file: the train block of its
+/// model, the model, the block's data and the parameters in the model's
+/// order.
+pub(crate) struct Weights<'p> {
+    pub(crate) spec: &'p TrainSpec,
+    pub(crate) model: &'p Model,
+    pub(crate) data: &'p DataSpec,
+    pub(crate) checkpoint: Checkpoint,
+    pub(crate) params: Vec<Tensor>,
+}
+
+impl<'p> Weights<'p> {
+    /// Reads the checkpoint at `path` (a weights file, a sidecar or a
+    /// folder) and matches it with `program`: the checkpoint's model must
+    /// be a model of the file, trained by one of its train blocks, and its
+    /// parameters must have the model's names and shapes. A source that
+    /// differs from the one the checkpoint was trained from draws a
+    /// warning only.
+    pub(crate) fn load(
+        opened: &Opened,
+        program: &'p Program,
+        path: &Path,
+    ) -> Result<Weights<'p>, Failure> {
+        let shown = path.display();
+        if !path.exists() {
+            return Err(Failure::usage(format!(
+                "cannot find the weights `{shown}`: no such file or folder; pass a checkpoint \
+                 written by `nnc run --checkpoint DIR` (its .safetensors file, its .json \
+                 sidecar, or the folder for the newest)"
+            )));
+        }
+        let checkpoint = nnc_ckpt::load(path)
+            .map_err(|e| Failure::problem(format!("cannot use the weights `{shown}`: {e}")))?;
+        // A folder stands for its newest checkpoint: name that one.
+        let shown = checkpoint.path.display();
+        let sidecar = &checkpoint.sidecar;
+        let wanted = sidecar.model.as_str();
+        let trained_from = if sidecar.model_file.is_empty() {
+            String::new()
+        } else {
+            format!(" (it was trained from `{}`)", sidecar.model_file)
+        };
+        let Some(model) = program.model(wanted) else {
+            let models: Vec<String> = program
+                .models
+                .iter()
+                .map(|m| format!("`{}`", m.name))
+                .collect();
+            return Err(Failure::problem(format!(
+                "the checkpoint `{shown}` holds the weights of model `{wanted}`{trained_from}, \
+                 and `{}` has no model `{wanted}` (its models: {}); use the file the \
+                 weights were trained from",
+                opened.name,
+                if models.is_empty() {
+                    "none".to_string()
+                } else {
+                    models.join(", ")
+                }
+            )));
+        };
+        let Some(spec) = program.trains.iter().find(|t| t.model == wanted) else {
+            return Err(Failure::problem(format!(
+                "`{}` has no train block for model `{wanted}`; its data (scale, labels, \
+                 splits) come from `train {wanted} on DATA`, so add one",
+                opened.name
+            )));
+        };
+        let Some(data) = program.data(&spec.data) else {
+            return Err(Failure::problem(format!(
+                "`{}` has no data `{}`",
+                opened.name, spec.data
+            )));
+        };
+        let params = nnc_ckpt::model_params(model, &checkpoint).map_err(|e| {
+            let problem = match e {
+                nnc_ckpt::CkptError::Mismatch { problem, .. } => problem,
+                other => other.to_string(),
+            };
+            Failure::problem(format!(
+                "the checkpoint `{shown}` does not fit model `{wanted}` of `{}`{trained_from}: \
+                 {problem}",
+                opened.name
+            ))
+        })?;
+        if nnc_ckpt::hash_source(&opened.source) != sidecar.model_hash {
+            eprintln!(
+                "warning: `{}` is not the source the checkpoint `{shown}` was trained from{}; \
+                 its parameters fit model `{wanted}`, so they are used",
+                opened.name,
+                if sidecar.model_file.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (`{}`, since changed or another file)", sidecar.model_file)
+                }
+            );
+        }
+        Ok(Weights {
+            spec,
+            model,
+            data,
+            checkpoint,
+            params,
+        })
+    }
+
+    /// The batch size the training loop evaluates with in the checkpoint's
+    /// phase: the phase's batch size, at least `MIN_EVAL_BATCH`.
+    fn eval_batch_size(&self) -> usize {
+        let phase = self.checkpoint.sidecar.phase.max(1);
+        let batch = self
+            .spec
+            .phases
+            .get(phase - 1)
+            .or_else(|| self.spec.phases.first())
+            .map_or(1, |p| p.batch_size);
+        batch.max(nnc_train::MIN_EVAL_BATCH)
+    }
+}
+
+/// The model output predictions are read from: the one the cost applies
+/// to, or the only one.
+fn compared_output(model: &Model) -> Option<(String, NodeId)> {
+    let id = match (&model.cost, model.outputs.as_slice()) {
+        (Some(cost), _) => cost.output,
+        (None, [(_, id)]) => *id,
+        _ => return None,
+    };
+    let name = model
+        .outputs
+        .iter()
+        .find(|(_, o)| *o == id)
+        .map_or_else(|| model.node(id).name.clone(), |(n, _)| n.clone());
+    Some((name, id))
+}
+
+/// The activation that produces node `id` (`Identity` for nodes without
+/// one: pooling, reshapes, arithmetic).
+pub(crate) fn activation_of(model: &Model, id: NodeId) -> Activation {
+    match &model.node(id).op {
+        Op::Dense { act, .. } | Op::Conv2d { act, .. } => *act,
+        Op::Activation(act) => *act,
+        _ => Activation::Identity,
+    }
+}
+
+/// The model's inference graph, compiled once per batch size, run on the
+/// JIT or the interpreter with the weights bound once.
+pub(crate) struct Inference<'m> {
+    model: &'m Model,
+    engine: Engine,
+    params: Vec<Tensor>,
+    /// The graph output of the predictions, `prediction(NAME)`.
+    prediction: String,
+    /// Values per example of the predictions.
+    width: usize,
+    compiled: BTreeMap<usize, Compiled>,
+    inputs_scratch: Vec<f32>,
+    targets_scratch: Vec<f32>,
+}
+
+/// One compiled inference graph.
+enum Compiled {
+    Interp(Box<Interpreter<f32>>),
+    Jit(Box<nnc_cpu::Program>),
+}
+
+/// What running a batch gives.
+pub(crate) struct Outputs {
+    /// The sum of the per-example costs (0 for a model without a cost).
+    pub(crate) cost_sum: f64,
+    /// The examples classified right (meaningful with targets only).
+    pub(crate) correct: usize,
+    /// `len * width` activations of the compared output, example by example.
+    pub(crate) predictions: Vec<f32>,
+}
+
+impl<'m> Inference<'m> {
+    /// An inference runner for `model` with `params` (in `param_specs`
+    /// order, as `nnc_ckpt::model_params` gives them).
+    pub(crate) fn new(
+        model: &'m Model,
+        engine: Engine,
+        params: Vec<Tensor>,
+    ) -> Result<Inference<'m>, Failure> {
+        let Some((name, id)) = compared_output(model) else {
+            return Err(Failure::problem(format!(
+                "model `{}` has several outputs and no cost to say which one predicts",
+                model.name
+            )));
+        };
+        let width = model.node(id).shape.iter().product();
+        Ok(Inference {
+            model,
+            engine,
+            params,
+            prediction: format!("prediction({name})"),
+            width,
+            compiled: BTreeMap::new(),
+            inputs_scratch: Vec::new(),
+            targets_scratch: Vec::new(),
+        })
+    }
+
+    /// Values per example of the predictions.
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Runs the graph on `len` examples: `inputs` as a `Batch` holds them
+    /// (every model input of an example, one example after another), and
+    /// the targets as the training loop gives them (none for predictions
+    /// alone: the cost and correct count are then meaningless).
+    pub(crate) fn run(
+        &mut self,
+        inputs: &[f32],
+        targets: Option<&[f32]>,
+        len: usize,
+    ) -> Result<Outputs, Failure> {
+        if len == 0 {
+            return Ok(Outputs {
+                cost_sum: 0.0,
+                correct: 0,
+                predictions: Vec::new(),
+            });
+        }
+        if !self.compiled.contains_key(&len) {
+            let compiled = self.compile(len)?;
+            self.compiled.insert(len, compiled);
+        }
+        let batch = Batch {
+            inputs,
+            targets: targets.unwrap_or(&[]),
+            len,
+        };
+        let model = self.model;
+        let engine = self.engine;
+        let prediction = self.prediction.as_str();
+        let (inputs_scratch, targets_scratch) =
+            (&mut self.inputs_scratch, &mut self.targets_scratch);
+        let Some(compiled) = self.compiled.get_mut(&len) else {
+            return Err(Failure::problem("an inference graph was not compiled"));
+        };
+        let failed = |message: String| {
+            Failure::problem(format!(
+                "running model `{}` on the {} failed: {message}",
+                model.name,
+                engine.describe()
+            ))
+        };
+        match compiled {
+            Compiled::Interp(interp) => {
+                for k in 0..model.inputs.len() {
+                    let values = batch
+                        .input_values(model, k, inputs_scratch)
+                        .map_err(|e| failed(e.to_string()))?;
+                    interp
+                        .set_input(InputKind::Data(k), values)
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+                if let (Some(_), Some(node)) = (targets, interp.input_node(InputKind::Target)) {
+                    let width = interp.graph().node(node).shape.iter().product::<usize>() / len;
+                    let rows = batch
+                        .target_rows(width, targets_scratch)
+                        .map_err(|e| failed(e.to_string()))?;
+                    interp
+                        .set_input(InputKind::Target, rows)
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+                interp.run(0);
+                let scalar = |kind| {
+                    interp
+                        .output_of(kind)
+                        .and_then(|v| v.iter().next().copied())
+                        .unwrap_or(0.0)
+                };
+                let predictions = interp
+                    .output(prediction)
+                    .map(|v| v.iter().copied().collect())
+                    .ok_or_else(|| failed(format!("the graph has no output `{prediction}`")))?;
+                Ok(Outputs {
+                    cost_sum: f64::from(scalar(OutputKind::CostSum)),
+                    correct: scalar(OutputKind::Correct).round() as usize,
+                    predictions,
+                })
+            }
+            Compiled::Jit(program) => {
+                for k in 0..model.inputs.len() {
+                    let values = batch
+                        .input_values(model, k, inputs_scratch)
+                        .map_err(|e| failed(e.to_string()))?;
+                    if let Some(buffer) = program.input_mut(InputKind::Data(k)) {
+                        copy_into(buffer, values, "an input").map_err(failed)?;
+                    }
+                }
+                if targets.is_some() {
+                    if let Some(buffer) = program.input_mut(InputKind::Target) {
+                        let width = buffer.len() / len;
+                        let rows = batch
+                            .target_rows(width, targets_scratch)
+                            .map_err(|e| failed(e.to_string()))?;
+                        copy_into(buffer, rows, "the targets").map_err(failed)?;
+                    }
+                }
+                program.run(0).map_err(|e| failed(e.to_string()))?;
+                let node = program
+                    .graph()
+                    .output(prediction)
+                    .map(|o| o.node)
+                    .ok_or_else(|| failed(format!("the graph has no output `{prediction}`")))?;
+                let predictions = program
+                    .value(node)
+                    .map(<[f32]>::to_vec)
+                    .ok_or_else(|| failed(format!("`{prediction}` was not kept")))?;
+                Ok(Outputs {
+                    cost_sum: f64::from(program.scalar(OutputKind::CostSum).unwrap_or(0.0)),
+                    correct: program.scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
+                    predictions,
+                })
+            }
+        }
+    }
+
+    /// Compiles the inference graph for batches of `len` and binds the
+    /// weights.
+    fn compile(&self, len: usize) -> Result<Compiled, Failure> {
+        let failed = |message: String| {
+            let hint = if self.engine == Engine::Jit {
+                format!(
+                    "; the reference interpreter runs every op: try `--backend {}`",
+                    Engine::Interp.name()
+                )
+            } else {
+                String::new()
+            };
+            Failure::problem(format!(
+                "cannot compile model `{}` for the {}: {message}{hint}",
+                self.model.name,
+                self.engine.describe()
+            ))
+        };
+        match self.engine {
+            Engine::Interp => {
+                let graph = nnc_ir::compile_inference(self.model, len, None)
+                    .map_err(|e| failed(e.to_string()))?;
+                let mut interp = Interpreter::new(graph).map_err(|e| failed(e.to_string()))?;
+                for (k, tensor) in self.params.iter().enumerate() {
+                    interp
+                        .set_input(InputKind::Param(k), &tensor.data)
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+                Ok(Compiled::Interp(Box::new(interp)))
+            }
+            Engine::Jit => {
+                let graph = nnc_ir::compile_inference_fused(self.model, len, None)
+                    .map_err(|e| failed(e.to_string()))?;
+                let mut program = nnc_cpu::lower(&graph).map_err(|e| failed(e.to_string()))?;
+                for (k, tensor) in self.params.iter().enumerate() {
+                    if let Some(buffer) = program.input_mut(InputKind::Param(k)) {
+                        copy_into(buffer, &tensor.data, "a parameter").map_err(failed)?;
+                    }
+                }
+                Ok(Compiled::Jit(Box::new(program)))
+            }
+        }
+    }
+}
+
+/// Copies `values` into a program's input buffer of the same length.
+fn copy_into(buffer: &mut [f32], values: &[f32], what: &str) -> Result<(), String> {
+    if buffer.len() != values.len() {
+        return Err(format!(
+            "{what} holds {} values, the graph reads {}",
+            values.len(),
+            buffer.len()
+        ));
+    }
+    buffer.copy_from_slice(values);
+    Ok(())
+}
+
+/// The class a row of predictions picks, as the graph's correct count
+/// decides it: the first largest value, or, for a single output, whether
+/// it lies above one half.
+pub(crate) fn predicted_class(row: &[f32]) -> usize {
+    if let [single] = row {
+        return usize::from(*single > 0.5);
+    }
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The number of classes a prediction row of `width` values tells apart.
+pub(crate) fn class_count(width: usize) -> usize {
+    if width == 1 {
+        2
+    } else {
+        width
+    }
+}
+
+/// What measuring a split gives.
+struct Measured {
+    examples: usize,
+    cost_sum: f64,
+    correct: usize,
+    /// `confusion[true][predicted]`; empty for regression.
+    confusion: Vec<Vec<usize>>,
+}
+
+/// Runs the model over every example of `dataset`, `batch_size` at a
+/// time, in the split's order.
+fn measure(
+    inference: &mut Inference<'_>,
+    dataset: &Dataset,
+    batch_size: usize,
+) -> Result<Measured, Failure> {
+    let width = inference.width();
+    let classified = dataset.class_labels().is_some();
+    let classes = class_count(width);
+    let mut measured = Measured {
+        examples: 0,
+        cost_sum: 0.0,
+        correct: 0,
+        confusion: if classified {
+            vec![vec![0; classes]; classes]
+        } else {
+            Vec::new()
+        },
+    };
+    let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+    let mut indices = Vec::with_capacity(batch_size);
+    for start in (0..dataset.len()).step_by(batch_size.max(1)) {
+        indices.clear();
+        indices.extend(start..(start + batch_size).min(dataset.len()));
+        dataset.fill_batch(&indices, &mut inputs, &mut targets);
+        let out = inference.run(&inputs, Some(&targets), indices.len())?;
+        measured.examples += indices.len();
+        measured.cost_sum += out.cost_sum;
+        measured.correct += out.correct;
+        if !classified {
+            continue;
+        }
+        for (&index, row) in indices.iter().zip(out.predictions.chunks(width.max(1))) {
+            let (Some(truth), predicted) = (dataset.class(index), predicted_class(row)) else {
+                continue;
+            };
+            if let Some(cell) = measured
+                .confusion
+                .get_mut(truth)
+                .and_then(|r| r.get_mut(predicted))
+            {
+                *cell += 1;
+            }
+        }
+    }
+    Ok(measured)
+}
+
+/// The names of the classes: the image folder's, else the indices.
+fn class_names(dataset: &Dataset, classes: usize) -> Vec<String> {
+    (0..classes)
+        .map(|i| {
+            dataset
+                .class_names()
+                .and_then(|names| names.get(i))
+                .cloned()
+                .unwrap_or_else(|| i.to_string())
+        })
+        .collect()
+}
+
+/// Everything `nnc eval` prints.
+struct EvalReport {
+    file: String,
+    weights: String,
+    epoch: usize,
+    model: String,
+    data: String,
+    split: &'static str,
+    backend: &'static str,
+    regression: bool,
+    class_names: Vec<String>,
+    measured: Measured,
+}
+
+impl EvalReport {
+    fn cost(&self) -> f64 {
+        self.measured.cost_sum / self.measured.examples.max(1) as f64
+    }
+
+    fn accuracy(&self) -> f64 {
+        self.measured.correct as f64 / self.measured.examples.max(1) as f64
+    }
+
+    /// Recall of each class: the share of its examples predicted as it
+    /// (`None` for a class without examples).
+    fn recalls(&self) -> Vec<Option<f64>> {
+        let m = &self.measured.confusion;
+        m.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let total: usize = row.iter().sum();
+                (total > 0).then(|| row[i] as f64 / total as f64)
+            })
+            .collect()
+    }
+
+    /// Precision of each class: the share of the examples predicted as it
+    /// that are of it (`None` for a class never predicted).
+    fn precisions(&self) -> Vec<Option<f64>> {
+        let m = &self.measured.confusion;
+        (0..m.len())
+            .map(|j| {
+                let total: usize = m.iter().map(|row| row[j]).sum();
+                (total > 0).then(|| m[j][j] as f64 / total as f64)
+            })
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        let m = &self.measured;
+        let mut out = format!(
+            "model     {} (weights `{}`, epoch {})\n\
+             split     {} of `{}`, {} examples\n\
+             backend   {}\n\
+             cost      {:.6}\n",
+            self.model,
+            self.weights,
+            self.epoch,
+            self.split,
+            self.data,
+            m.examples,
+            self.backend,
+            self.cost()
+        );
+        if self.regression {
+            return out;
+        }
+        out.push_str(&format!(
+            "accuracy  {:.2}% ({} of {})\n",
+            100.0 * self.accuracy(),
+            m.correct,
+            m.examples
+        ));
+        if !m.confusion.is_empty() {
+            out.push('\n');
+            out.push_str(&confusion_table(
+                &m.confusion,
+                &self.class_names,
+                &self.recalls(),
+                &self.precisions(),
+            ));
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let m = &self.measured;
+        let mut object = json!({
+            "file": self.file,
+            "weights": self.weights,
+            "epoch": self.epoch,
+            "model": self.model,
+            "data": self.data,
+            "split": self.split,
+            "backend": self.backend,
+            "examples": m.examples,
+            "cost": self.cost(),
+        });
+        if !self.regression {
+            object["accuracy"] = json!(self.accuracy());
+            object["correct"] = json!(m.correct);
+        }
+        if !m.confusion.is_empty() {
+            object["classes"] = json!(self.class_names);
+            object["confusion"] = json!(m.confusion);
+            object["recall"] = json!(self.recalls());
+            object["precision"] = json!(self.precisions());
+        }
+        object
+    }
+}
+
+/// The confusion matrix as an aligned table: a row per true class with its
+/// recall, a column per predicted class, precisions below.
+fn confusion_table(
+    matrix: &[Vec<usize>],
+    names: &[String],
+    recalls: &[Option<f64>],
+    precisions: &[Option<f64>],
+) -> String {
+    let percent =
+        |v: &Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", 100.0 * v));
+    let corner = "true \\ predicted";
+    let first = names
+        .iter()
+        .map(|n| n.chars().count())
+        .chain([corner.len(), "precision".len()])
+        .max()
+        .unwrap_or(0);
+    let cell = matrix
+        .iter()
+        .flatten()
+        .map(|c| c.to_string().len())
+        .chain(names.iter().map(|n| n.chars().count()))
+        .chain(["100.0%".len()])
+        .max()
+        .unwrap_or(0);
+    let recall_width = "recall".len().max("100.0%".len());
+    let mut out = String::from("confusion matrix (rows: true class, columns: predicted class)\n");
+    let mut line = format!("{corner:<first$}");
+    for name in names {
+        line.push_str(&format!("  {name:>cell$}"));
+    }
+    line.push_str(&format!("  {:>recall_width$}", "recall"));
+    out.push_str(line.trim_end());
+    out.push('\n');
+    for ((row, name), recall) in matrix.iter().zip(names).zip(recalls) {
+        let mut line = format!("{name:<first$}");
+        for count in row {
+            line.push_str(&format!("  {count:>cell$}"));
+        }
+        line.push_str(&format!("  {:>recall_width$}", percent(recall)));
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let mut line = format!("{:<first$}", "precision");
+    for precision in precisions {
+        line.push_str(&format!("  {:>cell$}", percent(precision)));
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_decided_as_the_correct_count_decides_them() {
+        assert_eq!(predicted_class(&[0.1, 0.7, 0.7]), 1);
+        assert_eq!(predicted_class(&[0.6]), 1);
+        assert_eq!(predicted_class(&[0.5]), 0);
+        assert_eq!(class_count(1), 2);
+        assert_eq!(class_count(10), 10);
+    }
+
+    #[test]
+    fn confusion_table_is_aligned_with_recall_and_precision() {
+        let matrix = vec![vec![48, 2], vec![3, 47]];
+        let names = vec!["disc".to_string(), "square".to_string()];
+        let table = confusion_table(
+            &matrix,
+            &names,
+            &[Some(0.96), Some(0.94)],
+            &[Some(48.0 / 51.0), None],
+        );
+        let expected = "\
+confusion matrix (rows: true class, columns: predicted class)
+true \\ predicted    disc  square  recall
+disc                  48       2   96.0%
+square                 3      47   94.0%
+precision          94.1%       -
+";
+        assert_eq!(table, expected);
+    }
+}

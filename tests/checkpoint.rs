@@ -1,0 +1,501 @@
+//! `nnc run --checkpoint DIR [--keep N] [--resume CKPT] [--force]`, end to
+//! end: a small classifier with dropout, trained with Adam and then
+//! momentum (so optimizer state and step seeds both matter), under a
+//! plateau decay (so the loop's counters matter), on two clusters of points
+//! made here as CSV.
+//!
+//! - A run resumed from an epoch's checkpoint logs the very records of the
+//!   uninterrupted run (timings aside), on the JIT and on the interpreter,
+//!   and ends with the same weights.
+//! - A real SIGINT stops a run after a step, with exit status 130 and the
+//!   command line that resumes it; that command finishes the run as if it
+//!   had never stopped.
+//! - A changed model file is refused, and accepted with `--force`; a
+//!   damaged checkpoint is a clear error; a diverging run keeps its last
+//!   good checkpoint and says how to resume from it.
+
+mod common;
+
+use common::nnc;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn scratch(name: &str) -> PathBuf {
+    common::scratch("checkpoint", name)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `count` points of two clusters, around (-1, -1) (class 0) and (1, 1)
+/// (class 1), with a little deterministic noise.
+fn points_csv(count: usize, seed: u64) -> String {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut noise = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+    };
+    let mut csv = "x1,x2,y\n".to_string();
+    for i in 0..count {
+        let class = i % 2;
+        let centre = if class == 0 { -1.0 } else { 1.0 };
+        let _ = writeln!(
+            csv,
+            "{:.4},{:.4},{class}",
+            centre + 2.0 * noise(),
+            centre + 2.0 * noise()
+        );
+    }
+    csv
+}
+
+/// Writes the data (`train` training points) and the model file; returns
+/// the file's path. `extra` goes into the train block.
+fn model_file(dir: &Path, train: usize, epochs: usize, extra: &str) -> String {
+    for (split, count, seed) in [("train", train, 1), ("validation", 60, 2), ("test", 60, 3)] {
+        std::fs::write(dir.join(format!("{split}.csv")), points_csv(count, seed)).unwrap();
+    }
+    let source = format!(
+        r#"model blobs {{
+  input x: [2]
+  layers {{
+    dense(16, act: relu)
+    dropout(0.3)
+    dense(2, act: softmax)
+  }}
+  cost log_likelihood
+}}
+
+data points {{
+  train csv("train.csv", label: "y", header: true)
+  validation csv("validation.csv", label: "y", header: true)
+  test csv("test.csv", label: "y", header: true)
+  labels one_hot(classes: 2)
+}}
+
+train blobs on points {{
+  optimizer adam
+  learning_rate 0.01
+  batch_size 10
+  epochs {epochs}
+  seed 5
+  at epoch 3 {{ optimizer momentum(0.9)  learning_rate 0.05 }}
+  decay on_plateau(metric: validation_accuracy, factor: 0.5, patience: 1)
+{extra}
+}}
+"#
+    );
+    let path = dir.join("blobs.nnet");
+    std::fs::write(&path, source).unwrap();
+    path.display().to_string()
+}
+
+fn read_log(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The records without their timings.
+fn untimed(records: &[Value]) -> Vec<Value> {
+    records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let map = r.as_object_mut().unwrap();
+            for key in ["seconds", "train_seconds", "examples_per_second"] {
+                map.remove(key);
+            }
+            r
+        })
+        .collect()
+}
+
+fn path_str(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = nnc(args);
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+    out
+}
+
+fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// The file names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn resume_equals_uninterrupted(backend: &str) {
+    let dir = scratch(&format!("resume-{backend}"));
+    let file = model_file(&dir, 200, 4, "");
+    let full_dir = dir.join("full");
+    let full_log = dir.join("full.jsonl");
+    let out = run(&[
+        "run",
+        &file,
+        "--backend",
+        backend,
+        "--quiet",
+        "--checkpoint",
+        &path_str(&full_dir),
+        "--log",
+        &path_str(&full_log),
+    ]);
+    assert_ok(&out);
+    let full = read_log(&full_log);
+    assert_eq!(full.len(), 4);
+    assert_eq!(
+        names(&full_dir),
+        [
+            "epoch-0001.json",
+            "epoch-0001.safetensors",
+            "epoch-0002.json",
+            "epoch-0002.safetensors",
+            "epoch-0003.json",
+            "epoch-0003.safetensors",
+            "epoch-0004.json",
+            "epoch-0004.safetensors"
+        ]
+    );
+    // The checkpoint holds Adam's state in phase 1, momentum's in phase 2.
+    let adam = nnc_ckpt::load(&full_dir.join("epoch-0002.safetensors")).unwrap();
+    assert!(adam.sidecar.state.contains(&"adam.step".to_string()));
+    assert_eq!(
+        adam.state.last().unwrap().data,
+        [40.0],
+        "2 epochs of 20 steps"
+    );
+    assert_eq!(adam.sidecar.metrics, full[..2]);
+    assert_eq!(adam.sidecar.backend, backend);
+
+    // Resumed at the end of epoch 2 (Adam's moments carried over, then the
+    // phase change to momentum) and of epoch 3 (velocities carried over).
+    for at in [2, 3] {
+        let resumed_dir = dir.join(format!("resumed-{at}"));
+        let resumed_log = dir.join(format!("resumed-{at}.jsonl"));
+        let checkpoint = full_dir.join(format!("epoch-{at:04}.safetensors"));
+        let out = run(&[
+            "run",
+            &file,
+            "--backend",
+            backend,
+            "--quiet",
+            "--resume",
+            &path_str(&checkpoint),
+            "--checkpoint",
+            &path_str(&resumed_dir),
+            "--log",
+            &path_str(&resumed_log),
+        ]);
+        assert_ok(&out);
+        let stdout = text(&out.stdout);
+        assert!(stdout.starts_with(&format!("epoch {}", at + 1)), "{stdout}");
+        let resumed = read_log(&resumed_log);
+        assert_eq!(
+            untimed(&resumed),
+            untimed(&full),
+            "resumed after epoch {at}"
+        );
+        let a = nnc_ckpt::load(&full_dir.join("epoch-0004.safetensors")).unwrap();
+        let b = nnc_ckpt::load(&resumed_dir.join("epoch-0004.safetensors")).unwrap();
+        assert_eq!(a.params, b.params, "the final weights");
+        assert_eq!(a.state, b.state, "the final optimizer state");
+    }
+    // The records differ from epoch to epoch (the test compares something).
+    assert_ne!(full[2]["train_cost"], full[3]["train_cost"]);
+}
+
+#[test]
+fn a_resumed_run_ends_as_the_uninterrupted_run_on_the_jit() {
+    resume_equals_uninterrupted("jit");
+}
+
+#[test]
+fn a_resumed_run_ends_as_the_uninterrupted_run_on_the_interpreter() {
+    resume_equals_uninterrupted("interp");
+}
+
+/// On wgpu too, where parameters and optimizer state live in device
+/// buffers (lavapipe in CI). Skipped without a device, unless
+/// `NNC_REQUIRE_GPU=1` demands one.
+#[test]
+fn a_resumed_run_ends_as_the_uninterrupted_run_on_wgpu() {
+    if let Err(error) = nnc_gpu::Gpu::acquire() {
+        assert!(
+            !std::env::var("NNC_REQUIRE_GPU").is_ok_and(|v| v == "1"),
+            "NNC_REQUIRE_GPU=1 but no GPU device could be opened: {error}"
+        );
+        let line =
+            format!("SKIPPED a_resumed_run_ends_as_the_uninterrupted_run_on_wgpu: {error}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        return;
+    }
+    resume_equals_uninterrupted("wgpu");
+}
+
+#[test]
+fn keep_prunes_to_the_newest_checkpoints() {
+    let dir = scratch("keep");
+    let file = model_file(&dir, 40, 4, "");
+    let ckpt = dir.join("ckpt");
+    let out = run(&[
+        "run",
+        &file,
+        "--quiet",
+        "--checkpoint",
+        &path_str(&ckpt),
+        "--keep",
+        "2",
+    ]);
+    assert_ok(&out);
+    assert_eq!(
+        names(&ckpt),
+        [
+            "epoch-0003.json",
+            "epoch-0003.safetensors",
+            "epoch-0004.json",
+            "epoch-0004.safetensors"
+        ]
+    );
+    // Resuming a finished run (the directory: its newest) trains nothing.
+    let out = run(&["run", &file, "--quiet", "--resume", &path_str(&ckpt)]);
+    assert_ok(&out);
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_changed_model_is_refused_unless_forced() {
+    let dir = scratch("changed");
+    let file = model_file(&dir, 40, 4, "");
+    let ckpt = dir.join("ckpt");
+    assert_ok(&run(&[
+        "run",
+        &file,
+        "--quiet",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        &path_str(&ckpt),
+    ]));
+    let saved_hash = nnc_ckpt::hash_source(&std::fs::read_to_string(&file).unwrap());
+    // A comment changes the text, not the shapes.
+    let changed = std::fs::read_to_string(&file).unwrap() + "// tuned\n";
+    std::fs::write(&file, &changed).unwrap();
+    let new_hash = nnc_ckpt::hash_source(&changed);
+    let checkpoint = path_str(&ckpt.join("epoch-0001.safetensors"));
+
+    let out = run(&["run", &file, "--quiet", "--resume", &checkpoint]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("has changed since checkpoint"), "{stderr}");
+    assert!(stderr.contains(&saved_hash), "{stderr}");
+    assert!(stderr.contains(&new_hash), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert!(text(&out.stdout).is_empty());
+
+    let out = run(&["run", &file, "--quiet", "--resume", &checkpoint, "--force"]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stderr).contains("warning: the model file"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("epoch 2"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_damaged_checkpoint_is_a_clear_error() {
+    let dir = scratch("damaged");
+    let file = model_file(&dir, 40, 4, "");
+    let ckpt = dir.join("ckpt");
+    assert_ok(&run(&[
+        "run",
+        &file,
+        "--quiet",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        &path_str(&ckpt),
+    ]));
+    let weights = ckpt.join("epoch-0001.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(&["run", &file, "--resume", &path_str(&weights)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&path_str(&weights)), "{stderr}");
+    assert!(stderr.contains("is not a valid checkpoint"), "{stderr}");
+
+    std::fs::write(&weights, &bytes).unwrap();
+    let sidecar = ckpt.join("epoch-0001.json");
+    std::fs::write(&sidecar, "{ not json").unwrap();
+    let out = run(&["run", &file, "--resume", &path_str(&weights)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&path_str(&sidecar)), "{stderr}");
+    assert!(stderr.contains("not valid JSON"), "{stderr}");
+
+    std::fs::remove_file(&sidecar).unwrap();
+    let out = run(&["run", &file, "--resume", &path_str(&weights)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the sidecar is missing"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_diverging_run_keeps_its_last_good_checkpoint() {
+    let dir = scratch("diverging");
+    // Epoch 5 trains with a learning rate that blows the weights up.
+    let file = model_file(&dir, 40, 6, "  at epoch 5 { learning_rate 1e30 }");
+    let ckpt = dir.join("ckpt");
+    let out = run(&["run", &file, "--quiet", "--checkpoint", &path_str(&ckpt)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    let last_good = ckpt.join("epoch-0004.safetensors");
+    assert!(stderr.contains("training diverged"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the last good checkpoint is `{}`",
+            last_good.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(
+        !names(&ckpt).iter().any(|n| n.starts_with("epoch-0005")),
+        "{:?}",
+        names(&ckpt)
+    );
+    let good = nnc_ckpt::load(&last_good).unwrap();
+    assert!(good
+        .params
+        .iter()
+        .all(|t| t.data.iter().all(|v| v.is_finite())));
+}
+
+/// Starts `nnc run` with `args` as a child process, from the workspace
+/// root, with its output captured.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_nnc"))
+        .args(args)
+        .current_dir(common::root())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nnc starts")
+}
+
+#[test]
+fn sigint_saves_a_checkpoint_and_the_printed_command_resumes_the_run() {
+    let dir = scratch("sigint");
+    // Epochs of 3,000 steps: the signal lands inside one.
+    let file = model_file(&dir, 30_000, 8, "");
+    let ckpt = dir.join("ckpt");
+    let log = dir.join("run.jsonl");
+    let args = [
+        "run",
+        &file,
+        "--backend",
+        "interp",
+        "--quiet",
+        "--checkpoint",
+        &path_str(&ckpt),
+        "--log",
+        &path_str(&log),
+    ];
+    let child = spawn(&args);
+    // Interrupt once the first epoch is saved: the run is then training.
+    let started = Instant::now();
+    while !ckpt.join("epoch-0001.json").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint after 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: `kill` only sends a signal to the child started above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let command = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("resume the run with:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no resume command in: {stderr}"))
+        .trim()
+        .to_string();
+    let newest = nnc_ckpt::load(&ckpt).unwrap();
+    assert!(
+        command.ends_with(&format!("--resume {}", newest.path.display())),
+        "{command}"
+    );
+    assert!(newest.sidecar.epoch < 8, "the run was cut short");
+    eprintln!(
+        "interrupted at epoch {}, step {}",
+        newest.sidecar.epoch, newest.sidecar.step
+    );
+
+    // The printed command finishes the run.
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let out = Command::new(words[0])
+        .args(&words[1..])
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let resumed = read_log(&log);
+
+    let whole_log = dir.join("whole.jsonl");
+    let out = run(&[
+        "run",
+        &file,
+        "--backend",
+        "interp",
+        "--quiet",
+        "--log",
+        &path_str(&whole_log),
+    ]);
+    assert_ok(&out);
+    assert_eq!(untimed(&resumed), untimed(&read_log(&whole_log)));
+}
