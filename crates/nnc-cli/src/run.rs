@@ -630,6 +630,12 @@ impl Console {
                 log.write(record);
             }
         }
+        // A resumed run's figures start at its first epoch too.
+        if let Some(plot) = &mut self.plot {
+            for record in records {
+                plot.record(record.clone());
+            }
+        }
     }
 
     fn finish(&mut self) {
