@@ -16,9 +16,8 @@
 
 mod common;
 
-use common::nnc;
+use common::{nnc, text};
 use serde_json::Value;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -27,39 +26,15 @@ fn scratch(name: &str) -> PathBuf {
     common::scratch("checkpoint", name)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `count` points of two clusters, around (-1, -1) (class 0) and (1, 1)
-/// (class 1), with a little deterministic noise.
-fn points_csv(count: usize, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    let mut noise = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-    };
-    let mut csv = "x1,x2,y\n".to_string();
-    for i in 0..count {
-        let class = i % 2;
-        let centre = if class == 0 { -1.0 } else { 1.0 };
-        let _ = writeln!(
-            csv,
-            "{:.4},{:.4},{class}",
-            centre + 2.0 * noise(),
-            centre + 2.0 * noise()
-        );
-    }
-    csv
-}
-
 /// Writes the data (`train` training points) and the model file; returns
 /// the file's path. `extra` goes into the train block.
 fn model_file(dir: &Path, train: usize, epochs: usize, extra: &str) -> String {
     for (split, count, seed) in [("train", train, 1), ("validation", 60, 2), ("test", 60, 3)] {
-        std::fs::write(dir.join(format!("{split}.csv")), points_csv(count, seed)).unwrap();
+        std::fs::write(
+            dir.join(format!("{split}.csv")),
+            common::points_csv(count, seed, 2.0),
+        )
+        .unwrap();
     }
     let source = format!(
         r#"model blobs {{

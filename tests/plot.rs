@@ -5,49 +5,24 @@
 
 mod common;
 
-use common::nnc;
+use common::{nnc, text};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("plot", name)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `count` points of two overlapping clusters, around (-1, -1) (class 0)
-/// and (1, 1) (class 1), with deterministic noise.
-fn points_csv(count: usize, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    let mut noise = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-    };
-    let mut csv = "x1,x2,y\n".to_string();
-    for i in 0..count {
-        let class = i % 2;
-        let centre = if class == 0 { -1.0 } else { 1.0 };
-        let _ = writeln!(
-            csv,
-            "{:.4},{:.4},{class}",
-            centre + 2.8 * noise(),
-            centre + 2.8 * noise()
-        );
-    }
-    csv
-}
-
 /// Writes the data and a model file training with `batch_size`; returns
 /// the file's path.
 fn model_file(dir: &Path, name: &str, batch_size: usize) -> String {
     for (split, count, seed) in [("train", 200, 1), ("validation", 60, 2), ("test", 60, 3)] {
-        std::fs::write(dir.join(format!("{split}.csv")), points_csv(count, seed)).unwrap();
+        std::fs::write(
+            dir.join(format!("{split}.csv")),
+            common::points_csv(count, seed, 2.8),
+        )
+        .unwrap();
     }
     let source = format!(
         r#"model blobs {{

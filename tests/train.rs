@@ -269,6 +269,7 @@ train net on mnist {
             .unwrap_or_default();
         assert!(named.contains("dense_"), "{backend}: {stderr}");
         assert!(named.contains("(%"), "{backend}: {stderr}");
+        assert!(stderr.contains("(layer `dense_"), "{backend}: {stderr}");
     }
 }
 

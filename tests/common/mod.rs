@@ -55,3 +55,34 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Bytes a process printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A CSV `x1,x2,y` of `count` points of two clusters, around (-1, -1)
+/// (class 0) and (1, 1) (class 1), each coordinate moved by deterministic
+/// noise uniform in `[-spread / 2, spread / 2)` (from `seed`).
+pub fn points_csv(count: usize, seed: u64, spread: f64) -> String {
+    use std::fmt::Write as _;
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut noise = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+    };
+    let mut csv = "x1,x2,y\n".to_string();
+    for i in 0..count {
+        let class = i % 2;
+        let centre = if class == 0 { -1.0 } else { 1.0 };
+        let _ = writeln!(
+            csv,
+            "{:.4},{:.4},{class}",
+            centre + spread * noise(),
+            centre + spread * noise()
+        );
+    }
+    csv
+}

@@ -69,7 +69,12 @@ impl std::fmt::Display for TrainError {
                 let what = match (cost, tensor) {
                     (Some(c), _) => format!("the cost became {c}"),
                     (None, Some(t)) if t == "cost" => "the cost became NaN or infinite".to_string(),
-                    (None, Some(t)) => format!("`{t}` became NaN or infinite"),
+                    (None, Some(t)) => match layer_of(t) {
+                        Some(layer) => {
+                            format!("`{t}` (layer `{layer}`) became NaN or infinite")
+                        }
+                        None => format!("`{t}` became NaN or infinite"),
+                    },
                     (None, None) => "the cost became NaN or infinite".to_string(),
                 };
                 write!(
@@ -128,3 +133,30 @@ impl std::fmt::Display for TrainError {
 }
 
 impl std::error::Error for TrainError {}
+
+/// The layer a tensor's name belongs to: `dense_2` for `dense_2.z (%9)`,
+/// `conv_pool_1.conv2d` for `grad(conv_pool_1.conv2d.weight)`; `None` for
+/// a name without a layer part (`cost`).
+fn layer_of(tensor: &str) -> Option<&str> {
+    let name = tensor.split(" (%").next().unwrap_or(tensor);
+    let name = name
+        .strip_prefix("grad(")
+        .and_then(|n| n.strip_suffix(')'))
+        .unwrap_or(name);
+    name.rsplit_once('.').map(|(layer, _)| layer)
+}
+
+#[cfg(test)]
+mod layer_tests {
+    use super::layer_of;
+
+    #[test]
+    fn tensor_names_give_their_layer() {
+        assert_eq!(layer_of("dense_2.z (%9)"), Some("dense_2"));
+        assert_eq!(
+            layer_of("grad(conv_pool_1.conv2d.weight) (%40)"),
+            Some("conv_pool_1.conv2d")
+        );
+        assert_eq!(layer_of("cost"), None);
+    }
+}
