@@ -97,7 +97,18 @@ fn bench_inner(args: &BenchArgs) -> Result<(), Failure> {
         ..nnc_train::Options::default()
     };
     let prepared = prepare(&checked, program, spec)?;
-    let mut backend = make_backend(args.backend);
+    // On a GPU, the adapter the figures were measured on (opening the
+    // device now also reports a missing adapter before any work).
+    let (mut backend, device) = match args.backend {
+        BackendKind::Wgpu => {
+            let mut gpu = nnc_gpu::GpuBackend::new();
+            gpu.open()
+                .map_err(|e| Failure::problem(format!("cannot open a GPU: {e}")))?;
+            let device = gpu.adapter().map(ToString::to_string);
+            (Box::new(gpu) as Box<dyn Backend>, device)
+        }
+        kind => (make_backend(kind), None),
+    };
     let backend_name = backend.name();
     let mut timed = Timed::new(backend.as_mut());
     nnc_train::init_params(&mut timed, prepared.model, schedule.seed).map_err(train_failure)?;
@@ -121,7 +132,8 @@ fn bench_inner(args: &BenchArgs) -> Result<(), Failure> {
         timed.compile(),
         timed.configures(),
     )
-    .ok_or_else(|| Failure::problem("no epoch was trained"))?;
+    .ok_or_else(|| Failure::problem("no epoch was trained"))?
+    .on_device(device);
     let text = match args.format {
         Format::Text => result.to_text(),
         Format::Json => serde_json::to_string_pretty(&result.to_json()).unwrap_or_default() + "\n",
@@ -257,9 +269,17 @@ pub(crate) struct BenchResult {
     /// Wall time of the backend's `configure` calls.
     pub compile_seconds: f64,
     pub configures: usize,
+    /// The GPU adapter, for `wgpu`.
+    pub device: Option<String>,
 }
 
 impl BenchResult {
+    /// The result measured on `device` (a GPU adapter's description).
+    pub(crate) fn on_device(mut self, device: Option<String>) -> BenchResult {
+        self.device = device;
+        self
+    }
+
     /// The result of `report`; `None` when no epoch ran.
     pub(crate) fn new(
         file: &str,
@@ -293,6 +313,7 @@ impl BenchResult {
             examples_per_second: examples as f64 / median_seconds.max(1e-9),
             compile_seconds: compile.as_secs_f64(),
             configures,
+            device: None,
         })
     }
 
@@ -305,7 +326,13 @@ impl BenchResult {
             .collect();
         let rows = [
             ("model", format!("{} ({})", self.model, self.file)),
-            ("backend", self.backend.clone()),
+            (
+                "backend",
+                match &self.device {
+                    Some(device) => format!("{} on {device}", self.backend),
+                    None => self.backend.clone(),
+                },
+            ),
             ("batch size", sizes.join(", ")),
             ("examples", format!("{} per epoch", self.examples)),
             (
@@ -354,6 +381,7 @@ impl BenchResult {
             "examples_per_second": self.examples_per_second,
             "compile_ms": self.compile_seconds * 1e3,
             "configures": self.configures,
+            "device": self.device,
         })
     }
 }
