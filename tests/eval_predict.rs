@@ -20,31 +20,13 @@
 
 mod common;
 
-use common::{nnc, scratch};
+use common::{nnc, scratch, Lcg};
 use nnc_cli::driver::{self, Options};
 use nnc_train::{Examples, Overrides, Schedule, Splits};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
-
-/// A small deterministic generator (64-bit LCG, high bits).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) as u32
-    }
-
-    /// A value in `lo..hi`.
-    fn range(&mut self, lo: u32, hi: u32) -> u32 {
-        lo + self.next() % (hi - lo)
-    }
-}
 
 const BLOBS: &str = r#"model blobs {
   input picture: [1, 4, 4]

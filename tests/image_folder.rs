@@ -8,26 +8,8 @@
 
 mod common;
 
-use common::{nnc, scratch};
+use common::{nnc, scratch, Lcg};
 use std::path::Path;
-
-/// A small deterministic generator (64-bit LCG, high bits).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) as u32
-    }
-
-    /// A value in `lo..hi`.
-    fn range(&mut self, lo: u32, hi: u32) -> u32 {
-        lo + self.next() % (hi - lo)
-    }
-}
 
 const SIDE: u32 = 24;
 

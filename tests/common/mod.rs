@@ -86,3 +86,21 @@ pub fn points_csv(count: usize, seed: u64, spread: f64) -> String {
     }
     csv
 }
+
+/// A small deterministic generator (64-bit LCG, high bits).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) as u32
+    }
+
+    /// A value in `lo..hi`.
+    pub fn range(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + self.next() % (hi - lo)
+    }
+}
