@@ -94,8 +94,8 @@ fn run_checked(
     step_seed: u64,
     bad: &mut Option<String>,
 ) -> Result<bool, crate::LowerError> {
-    let graph = program.graph().clone();
     // The kernel-output nodes of each node.
+    let graph = program.graph();
     let mut outputs: Vec<Vec<nnc_ir::NodeId>> = vec![Vec::new(); graph.len()];
     for id in graph.ids() {
         if let nnc_ir::Op::KernelOutput { .. } = graph.node(id).op {
@@ -111,7 +111,8 @@ fn run_checked(
                 .value(id)
                 .is_some_and(|values| values.iter().any(|v| !v.is_finite()))
             {
-                *bad = Some(format!("{} (%{})", graph.node(id).name, id.index()));
+                let name = &program.graph().node(id).name;
+                *bad = Some(format!("{name} (%{})", id.index()));
                 return false;
             }
         }
