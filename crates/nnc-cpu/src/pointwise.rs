@@ -9,7 +9,8 @@
 //! Columns are processed four at a time, then one at a time for the rest.
 
 use crate::error::LowerError;
-use nnc_ir::{CostFn, Op};
+use nnc_ir::scalar::{Bin, Cmp, Scalar, Un};
+use nnc_ir::{Op, OperandRead};
 use nnc_jit::{Access, Affine, BufId, CmpOp, Expr, Kernel, LoopVar, Stmt, Ty, UnOp, VarId};
 
 /// How a read buffer is indexed at element `[r, c]` of the domain.
@@ -148,136 +149,96 @@ fn load((buf, bcast): (BufId, Bcast), r: LoopVar, c: LoopVar, at: &Affine, ty: T
     }
 }
 
-/// Whether the group machinery computes `op` (given how its operands are
-/// broadcast by [`operand_bcast`]).
+/// Whether the group machinery computes `op`: a pointwise op of the op
+/// table (given how its operands are broadcast by [`operand_bcast`]).
 pub(crate) fn is_pointwise(op: &Op) -> bool {
-    match op {
-        Op::CostGrad(cost) => *cost != CostFn::SoftmaxLogLikelihood,
-        _ => matches!(
-            op,
-            Op::Add
-                | Op::Sub
-                | Op::Mul
-                | Op::Div
-                | Op::Neg
-                | Op::Scale(_)
-                | Op::AddConst(_)
-                | Op::Exp
-                | Op::Log
-                | Op::Sqrt
-                | Op::Sign
-                | Op::Sigmoid
-                | Op::Tanh
-                | Op::Relu
-                | Op::Step
-                | Op::SigmoidGrad
-                | Op::TanhGrad
-                | Op::ReluGrad
-                | Op::BiasAdd
-                | Op::ScaleBy
-                | Op::Fill { .. }
-                | Op::Expand { .. }
-        ),
-    }
+    op.is_pointwise()
 }
 
 /// How operand `index` of pointwise `op` (of shape `arg`) is read when
 /// the op's value has shape `out`; `None` when the group machinery cannot
 /// read it (e.g. a bias along an axis other than the last of a matrix).
 pub(crate) fn operand_bcast(op: &Op, index: usize, arg: &[usize], out: &[usize]) -> Option<Bcast> {
-    if arg == out {
-        return Some(Bcast::Full);
-    }
-    if arg.is_empty() || arg.iter().product::<usize>() == 1 && out.iter().product::<usize>() == 1 {
-        return Some(Bcast::Scalar);
-    }
-    let row = out.len() == 2 && arg == [out[1]];
-    let col = out.len() == 2 && arg == [out[0]];
-    match (op, index) {
-        (Op::BiasAdd, 1) if row => Some(Bcast::Row),
-        (Op::Expand { axes, .. }, 0) if axes == &[0] && row => Some(Bcast::Row),
-        (Op::Expand { axes, .. }, 0) if axes == &[1] && col => Some(Bcast::Col),
-        (Op::CostGrad(_), 2) if col || (out.len() == 1 && arg.len() == 1) => Some(Bcast::Col),
-        _ => None,
+    let (rows, cols) = match out {
+        [] => (1, 1),
+        [n] => (1, *n),
+        [b, rest @ ..] => (*b, rest.iter().product()),
+    };
+    match op.operand_access(index, arg, out)? {
+        OperandRead::Full => Some(Bcast::Full),
+        OperandRead::Scalar => Some(Bcast::Scalar),
+        OperandRead::Strided { inner: 1, len } if len == cols && out.len() >= 2 => Some(Bcast::Row),
+        OperandRead::Strided { inner, len } if inner == cols && len == rows => Some(Bcast::Col),
+        OperandRead::Strided { .. } => None,
     }
 }
 
-/// The value of pointwise `op` on `args` (already loaded as `ty`).
-fn expr(op: &Op, a: &[Expr], ty: Ty) -> Result<Expr, LowerError> {
-    let c = |v: f64| Expr::constant(v as f32, ty);
-    let arg = |i: usize| -> Result<Expr, LowerError> {
-        a.get(i).cloned().ok_or_else(|| LowerError::Internal {
-            message: format!("`{}` is missing operand {i}", op.mnemonic()),
-        })
+/// The value of pointwise `op` on `args` (already loaded as `ty`): its
+/// formula from the op table, as an `nnc-jit` expression.
+fn expr(op: &Op, args: &[Expr], ty: Ty) -> Result<Expr, LowerError> {
+    let formula = op.formula().ok_or_else(|| LowerError::Unsupported {
+        op: op.mnemonic().to_string(),
+    })?;
+    if formula.arity() > args.len() {
+        return Err(LowerError::Internal {
+            message: format!("`{}` is missing operands", op.mnemonic()),
+        });
+    }
+    let formula = if formula.uses_erf() {
+        formula.expand_erf()
+    } else {
+        formula
     };
-    let positive = |x: Expr, then: Expr| Expr::select(CmpOp::Gt, x, c(0.0), then, c(0.0));
-    Ok(match op {
-        Op::Add | Op::BiasAdd => Expr::add(arg(0)?, arg(1)?),
-        Op::Sub => Expr::sub(arg(0)?, arg(1)?),
-        Op::Mul => Expr::mul(arg(0)?, arg(1)?),
-        Op::Div => Expr::div(arg(0)?, arg(1)?),
-        Op::Neg => Expr::unary(UnOp::Neg, arg(0)?),
-        Op::Scale(s) => Expr::mul(c(*s), arg(0)?),
-        Op::AddConst(s) => Expr::add(arg(0)?, c(*s)),
-        Op::Exp => Expr::unary(UnOp::Exp, arg(0)?),
-        Op::Log => Expr::unary(UnOp::Log, arg(0)?),
-        Op::Sqrt => Expr::unary(UnOp::Sqrt, arg(0)?),
-        Op::Sign => {
-            let x = arg(0)?;
-            Expr::select(
-                CmpOp::Gt,
-                x.clone(),
-                c(0.0),
-                c(1.0),
-                Expr::select(CmpOp::Lt, x, c(0.0), c(-1.0), c(0.0)),
-            )
-        }
-        Op::Sigmoid => Expr::unary(UnOp::Sigmoid, arg(0)?),
-        Op::Tanh => Expr::unary(UnOp::Tanh, arg(0)?),
-        Op::Relu => {
-            let x = arg(0)?;
-            positive(x.clone(), x)
-        }
-        Op::Step => positive(arg(0)?, c(1.0)),
-        Op::SigmoidGrad => {
-            let y = arg(0)?;
-            Expr::mul(Expr::mul(arg(1)?, y.clone()), Expr::sub(c(1.0), y))
-        }
-        Op::TanhGrad => {
-            let y = arg(0)?;
-            Expr::mul(arg(1)?, Expr::sub(c(1.0), Expr::mul(y.clone(), y)))
-        }
-        Op::ReluGrad => positive(arg(0)?, arg(1)?),
-        Op::ScaleBy => Expr::mul(arg(1)?, arg(0)?),
-        Op::Fill { value, .. } => c(*value),
-        Op::Expand { .. } => arg(0)?,
-        Op::CostGrad(cost) => {
-            let (p, y, d) = (arg(0)?, arg(1)?, arg(2)?);
-            let g = match cost {
-                CostFn::Quadratic => Expr::sub(p, y),
-                CostFn::CrossEntropy => {
-                    let p = Expr::min(Expr::max(p, c(1e-7)), c(1.0 - 1e-7));
-                    Expr::div(
-                        Expr::sub(p.clone(), y),
-                        Expr::mul(p.clone(), Expr::sub(c(1.0), p)),
-                    )
-                }
-                CostFn::SigmoidCrossEntropy => Expr::sub(Expr::unary(UnOp::Sigmoid, p), y),
-                CostFn::LogLikelihood => {
-                    Expr::div(Expr::unary(UnOp::Neg, y), Expr::max(p, c(1e-30)))
-                }
-                CostFn::SoftmaxLogLikelihood => {
-                    return Err(LowerError::Unsupported {
-                        op: op.mnemonic().to_string(),
-                    })
-                }
+    Ok(translate(&formula, args, ty))
+}
+
+/// A scalar formula as an expression over `args`.
+fn translate(f: &Scalar, args: &[Expr], ty: Ty) -> Expr {
+    let t = |f: &Scalar| translate(f, args, ty);
+    match f {
+        Scalar::Arg(i) => args[*i].clone(),
+        Scalar::Const(v) => Expr::constant(*v as f32, ty),
+        Scalar::Un(op, x) => {
+            let op = match op {
+                Un::Neg => UnOp::Neg,
+                Un::Abs => UnOp::Abs,
+                Un::Sqrt => UnOp::Sqrt,
+                Un::Exp => UnOp::Exp,
+                Un::Log => UnOp::Log,
+                Un::Sigmoid => UnOp::Sigmoid,
+                Un::Tanh => UnOp::Tanh,
+                // Expanded into primitives by `expr`.
+                Un::Erf => UnOp::Tanh,
             };
-            Expr::mul(g, d)
+            Expr::unary(op, t(x))
         }
-        _ => {
-            return Err(LowerError::Unsupported {
-                op: op.mnemonic().to_string(),
-            })
+        Scalar::Bin(op, a, b) => {
+            let (a, b) = (t(a), t(b));
+            match op {
+                Bin::Add => Expr::add(a, b),
+                Bin::Sub => Expr::sub(a, b),
+                Bin::Mul => Expr::mul(a, b),
+                Bin::Div => Expr::div(a, b),
+                Bin::Max => Expr::max(a, b),
+                Bin::Min => Expr::min(a, b),
+            }
         }
-    })
+        Scalar::Select {
+            cmp,
+            a,
+            b,
+            then,
+            otherwise,
+        } => {
+            let cmp = match cmp {
+                Cmp::Gt => CmpOp::Gt,
+                Cmp::Ge => CmpOp::Ge,
+                Cmp::Lt => CmpOp::Lt,
+                Cmp::Le => CmpOp::Le,
+                Cmp::Eq => CmpOp::Eq,
+                Cmp::Ne => CmpOp::Ne,
+            };
+            Expr::select(cmp, t(a), t(b), t(then), t(otherwise))
+        }
+    }
 }

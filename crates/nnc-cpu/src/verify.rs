@@ -400,20 +400,6 @@ impl Check {
     }
 }
 
-/// Whether `op` sums products of its operands' elements (or, for `sum`,
-/// the elements themselves), so that running it on the operands'
-/// magnitudes gives the sum of the magnitudes of each result's terms.
-fn sums_products(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::SumAxes { .. }
-            | Op::MatMul { .. }
-            | Op::Conv2d { .. }
-            | Op::Conv2dInputGrad { .. }
-            | Op::Conv2dWeightGrad { .. }
-    )
-}
-
 /// For each compared node, the magnitude reference of the op that
 /// computes it, when that op sums products and its operands are values the
 /// small graph holds (inputs of the kernel, or values it yields).
@@ -467,7 +453,7 @@ fn magnitudes(
                 (op, &node.shape, operands)
             }
         };
-        let Some(operands) = operands.filter(|_| sums_products(op)) else {
+        let Some(operands) = operands.filter(|_| op.def().sums_products) else {
             found.push(None);
             continue;
         };

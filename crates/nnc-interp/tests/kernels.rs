@@ -236,3 +236,92 @@ fn reductions_and_broadcasts() {
     let b = (vec![2, 2], vec![3.0, 4.0, 5.0, 6.0]);
     assert_eq!(run(mm, &[a, b]), vec![11.0, 17.0]);
 }
+
+#[test]
+fn pointwise_formulas_give_the_textbook_values() {
+    let xs = vec![-3.0, -1.0, -0.25, 0.0, 0.5, 2.0];
+    let x = || (vec![2, 3], xs.clone());
+    let near = |a: &[f64], b: &[f64], tol: f64| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
+    };
+    // gelu(x) = x Phi(x), with Phi from the exact erf.
+    let gelu = [
+        -0.004_049_694_094_890_31,
+        -0.158_655_253_931_457_07,
+        -0.100_323_418_579_269_07,
+        0.0,
+        0.345_731_230_637_006_56,
+        1.954_499_736_103_641_6,
+    ];
+    let got = run(Op::Gelu(nnc_ir::GeluForm::Erf), &[x()]);
+    assert!(near(&got, &gelu, 1e-14), "gelu {got:?}");
+    let gelu_tanh = [
+        -0.003_637_392_081_772_994_3,
+        -0.158_808_009_391_723_24,
+        -0.100_324_649_298_315,
+        0.0,
+        0.345_714_009_825_143_94,
+        1.954_597_694_087_775,
+    ];
+    let got = run(Op::Gelu(nnc_ir::GeluForm::Tanh), &[x()]);
+    assert!(near(&got, &gelu_tanh, 1e-14), "gelu_tanh {got:?}");
+    assert!(close(
+        &run(Op::Abs, &[x()]),
+        &xs.iter().map(|v: &f64| v.abs()).collect::<Vec<_>>()
+    ));
+    assert!(close(
+        &run(Op::Pow(3.0), &[x()]),
+        &xs.iter().map(|v| v * v * v).collect::<Vec<_>>()
+    ));
+    // A non-integer power is defined for positive values; 0 elsewhere.
+    let pow = run(Op::Pow(1.5), &[x()]);
+    assert!(near(
+        &pow,
+        &[0.0, 0.0, 0.0, 0.0, 0.5f64.powf(1.5), 2f64.powf(1.5)],
+        1e-14
+    ));
+    let other = (vec![2, 3], vec![0.0; 6]);
+    assert!(close(
+        &run(Op::Maximum, &[x(), other.clone()]),
+        &[0.0, 0.0, 0.0, 0.0, 0.5, 2.0]
+    ));
+    assert!(close(
+        &run(Op::Minimum, &[x(), other.clone()]),
+        &[-3.0, -1.0, -0.25, 0.0, 0.0, 0.0]
+    ));
+    let ge = Op::Compare(nnc_ir::scalar::Cmp::Ge);
+    assert!(close(
+        &run(ge, &[x(), other]),
+        &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    ));
+}
+
+#[test]
+fn broadcast_operands_follow_the_axes_of_the_op_table() {
+    // A bias along the channels of [b, c, h, w]: every pixel of channel k
+    // gets bias k.
+    let x = (vec![2, 3, 1, 2], vec![0.0; 12]);
+    let bias = (vec![3], vec![10.0, 20.0, 30.0]);
+    let got = run(Op::BiasAdd, &[x, bias]);
+    let want: Vec<f64> = (0..12).map(|i| [10.0, 20.0, 30.0][(i / 2) % 3]).collect();
+    assert!(close(&got, &want));
+    // An expand over axes 0 and 2 of [2, 3, 2]: the operand runs along
+    // axis 1 (a block that is neither rows nor columns).
+    let expand = Op::Expand {
+        axes: vec![0, 2],
+        shape: vec![2, 3, 2],
+    };
+    let got = run(expand, &[(vec![3], vec![1.0, 2.0, 3.0])]);
+    assert!(close(
+        &got,
+        &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+    ));
+    // An expand over the middle axis: the operand's axes 0 and 2 are not
+    // one block, which only the interpreter reads.
+    let middle = Op::Expand {
+        axes: vec![1],
+        shape: vec![2, 2, 2],
+    };
+    let got = run(middle, &[(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0])]);
+    assert!(close(&got, &[1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]));
+}

@@ -9,7 +9,8 @@ use nnc_check::program::{PoolKind, Rounding};
 use nnc_interp::Interpreter;
 use nnc_ir::passes::autodiff::gradients;
 use nnc_ir::rng::Rng;
-use nnc_ir::{CostFn, Graph, GraphKind, InputKind, Op, OutputKind, PoolGeometry, Shape};
+use nnc_ir::scalar::Cmp;
+use nnc_ir::{CostFn, GeluForm, Graph, GraphKind, InputKind, Op, OutputKind, PoolGeometry, Shape};
 use support::gradcheck::{check, Problem};
 
 /// How an operand's values are drawn.
@@ -182,6 +183,28 @@ fn elementwise_unary() {
     check_op("log", Op::Log, &[(s.clone(), Gen::Uniform(0.2, 3.0))]);
     check_op("sqrt", Op::Sqrt, &[(s.clone(), Gen::Uniform(0.2, 3.0))]);
     check_op("sign (zero gradient)", Op::Sign, &[(s.clone(), N)]);
+    check_op("abs", Op::Abs, &[(s.clone(), N)]);
+    check_op("square", Op::Square, &[(s.clone(), N)]);
+    check_op("pow 3", Op::Pow(3.0), &[(s.clone(), N)]);
+    let positive = Gen::Uniform(0.3, 2.5);
+    check_op("pow -2", Op::Pow(-2.0), &[(s.clone(), positive)]);
+    check_op("pow 0.5", Op::Pow(0.5), &[(s.clone(), positive)]);
+    check_op("pow 2.7", Op::Pow(2.7), &[(s.clone(), positive)]);
+}
+
+#[test]
+fn maximum_minimum_and_masks() {
+    let s = vec![3, 5];
+    let two = [(s.clone(), N), (s.clone(), N)];
+    check_op("maximum", Op::Maximum, &two);
+    check_op("minimum", Op::Minimum, &two);
+    for cmp in [Cmp::Gt, Cmp::Ge, Cmp::Lt, Cmp::Le, Cmp::Eq, Cmp::Ne] {
+        check_op(
+            &format!("compare {cmp:?} (zero gradient)"),
+            Op::Compare(cmp),
+            &two,
+        );
+    }
 }
 
 #[test]
@@ -193,6 +216,13 @@ fn activations() {
     check_op("step (zero gradient)", Op::Step, &[(s.clone(), N)]);
     check_op("softmax", Op::Softmax, &[(s.clone(), Gen::Normal(2.0))]);
     check_op("softmax of images", Op::Softmax, &[(vec![2, 2, 3, 2], N)]);
+    for form in [GeluForm::Erf, GeluForm::Tanh] {
+        check_op(
+            &format!("gelu {form:?}"),
+            Op::Gelu(form),
+            &[(s.clone(), Gen::Normal(2.0))],
+        );
+    }
 }
 
 #[test]

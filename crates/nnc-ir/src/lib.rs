@@ -45,13 +45,16 @@ pub mod passes;
 pub mod plan;
 pub mod print;
 pub mod rng;
+pub mod scalar;
 pub mod verify;
 
 pub use error::CompileError;
 pub use fused::{Arg, FusedKernel, FusedOp, KernelKind};
 pub use graph::{Graph, GraphKind, InputKind, Node, NodeId, Output, OutputKind, Shape};
 pub use init::init_params;
-pub use ops::{CostFn, Op, PoolGeometry, ShapeError};
+pub use ops::{
+    CostFn, Fusion, GeluForm, Gradient, Op, OpClass, OpDef, OperandRead, PoolGeometry, ShapeError,
+};
 pub use params::{optimizer_state, param_specs, ParamSpec, StateSpec};
 pub use passes::{
     compile_inference, compile_inference_fused, compile_training, compile_training_fused,
@@ -61,4 +64,5 @@ pub use plan::{
     plan_memory, plan_memory_with, Buffer, BufferKind, Lifetime, MemoryPlan, PlanError, PlanOptions,
 };
 pub use print::print;
+pub use scalar::Scalar;
 pub use verify::{verify, VerifyError};

@@ -18,7 +18,8 @@
 
 use crate::emit::Loc;
 use crate::wgsl::{f32_lit, u, Elem, Shader};
-use nnc_ir::{CostFn, Op};
+use nnc_ir::scalar::{Bin, Scalar, Un};
+use nnc_ir::{Op, OperandRead};
 
 /// How an operand is indexed at flat position `i` of the group's space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,72 +72,53 @@ pub(crate) struct Group {
     pub stores: Vec<(usize, Loc)>,
 }
 
-/// Whether the group machinery computes `op`.
+/// Whether the group machinery computes `op`: a pointwise op of the op
+/// table.
 pub(crate) fn is_pointwise(op: &Op) -> bool {
-    match op {
-        Op::CostGrad(cost) => *cost != CostFn::SoftmaxLogLikelihood,
-        _ => matches!(
-            op,
-            Op::Add
-                | Op::Sub
-                | Op::Mul
-                | Op::Div
-                | Op::Neg
-                | Op::Scale(_)
-                | Op::AddConst(_)
-                | Op::Exp
-                | Op::Log
-                | Op::Sqrt
-                | Op::Sign
-                | Op::Sigmoid
-                | Op::Tanh
-                | Op::Relu
-                | Op::Step
-                | Op::SigmoidGrad
-                | Op::TanhGrad
-                | Op::ReluGrad
-                | Op::BiasAdd
-                | Op::ScaleBy
-                | Op::Fill { .. }
-                | Op::Expand { .. }
-                | Op::Reshape { .. }
-        ),
-    }
+    op.is_pointwise()
 }
 
 /// How operand `index` of pointwise `op` (of shape `arg`) is read when
 /// the op's value has shape `out`; `None` when no broadcast fits.
 pub(crate) fn operand_bcast(op: &Op, index: usize, arg: &[usize], out: &[usize]) -> Option<Bcast> {
     let count = |s: &[usize]| s.iter().product::<usize>();
-    if arg == out {
-        return Some(Bcast::Full);
-    }
-    if arg.is_empty() || (count(arg) == 1 && count(out) == 1) {
-        return Some(Bcast::Scalar);
-    }
-    if let Op::Reshape { .. } = op {
-        return (count(arg) == count(out)).then_some(Bcast::Full);
-    }
-    let row = out.len() >= 2 && arg == &out[1..];
-    let col = out.len() >= 2 && arg == [out[0]];
-    match (op, index) {
-        (Op::BiasAdd, 1) if out.len() == 2 && row => Some(Bcast::Row),
-        (Op::BiasAdd, 1) if out.len() > 2 && arg == [out[1]] => Some(Bcast::Channel {
-            inner: out[2..].iter().product(),
-            channels: out[1],
-        }),
-        (Op::Expand { axes, .. }, 0) if axes == &[0] && row => Some(Bcast::Row),
-        (Op::Expand { axes, .. }, 0) if col && *axes == (1..out.len()).collect::<Vec<_>>() => {
-            Some(Bcast::Col)
-        }
-        (Op::CostGrad(_), 2) if col => Some(Bcast::Col),
-        _ => None,
-    }
+    let cols = if out.len() >= 2 {
+        count(&out[1..])
+    } else {
+        count(out)
+    };
+    let rows = out.first().copied().unwrap_or(1);
+    Some(match op.operand_access(index, arg, out)? {
+        OperandRead::Full => Bcast::Full,
+        OperandRead::Scalar => Bcast::Scalar,
+        OperandRead::Strided { inner: 1, len } if len == cols && out.len() >= 2 => Bcast::Row,
+        OperandRead::Strided { inner, len } if inner == cols && len == rows => Bcast::Col,
+        OperandRead::Strided { inner, len } => Bcast::Channel {
+            inner,
+            channels: len,
+        },
+    })
 }
 
 /// The expression of pointwise `op` on operands `a` (identifiers or
-/// literals of the group's element type). `vec`: the type is `vec4<f32>`.
+/// literals of the group's element type): its formula from the op table
+/// as WGSL. `vec`: the type is `vec4<f32>`.
 pub(crate) fn expr(op: &Op, a: &[String], vec: bool) -> Option<String> {
+    let formula = op.formula()?;
+    if formula.arity() > a.len() {
+        return None;
+    }
+    let formula = if formula.uses_erf() {
+        formula.expand_erf()
+    } else {
+        formula
+    };
+    Some(render(&formula, a, vec))
+}
+
+/// A scalar formula as WGSL text over the operand texts `a`.
+fn render(f: &Scalar, a: &[String], vec: bool) -> String {
+    let r = |f: &Scalar| render(f, a, vec);
     let lit = |v: f64| {
         if vec {
             format!("vec4<f32>({})", f32_lit(v))
@@ -144,69 +126,52 @@ pub(crate) fn expr(op: &Op, a: &[String], vec: bool) -> Option<String> {
             f32_lit(v)
         }
     };
-    let arg = |i: usize| a.get(i).cloned();
-    let zero = lit(0.0);
-    Some(match op {
-        Op::Add | Op::BiasAdd => format!("{} + {}", arg(0)?, arg(1)?),
-        Op::Sub => format!("{} - {}", arg(0)?, arg(1)?),
-        Op::Mul => format!("{} * {}", arg(0)?, arg(1)?),
-        Op::Div => format!("{} / {}", arg(0)?, arg(1)?),
-        Op::Neg => format!("-{}", arg(0)?),
-        Op::Scale(s) => format!("{} * {}", f32_lit(*s), arg(0)?),
-        Op::AddConst(s) => format!("{} + {}", arg(0)?, f32_lit(*s)),
-        Op::Exp => format!("exp({})", arg(0)?),
-        Op::Log => format!("log({})", arg(0)?),
-        Op::Sqrt => format!("sqrt({})", arg(0)?),
-        Op::Sign => {
-            let x = arg(0)?;
-            format!(
-                "select(select({zero}, {}, {x} < {zero}), {}, {x} > {zero})",
-                lit(-1.0),
-                lit(1.0)
-            )
+    match f {
+        Scalar::Arg(i) => a[*i].clone(),
+        Scalar::Const(v) => lit(*v),
+        Scalar::Un(op, x) => {
+            let x = r(x);
+            match op {
+                Un::Neg => format!("-({x})"),
+                Un::Abs => format!("abs({x})"),
+                Un::Sqrt => format!("sqrt({x})"),
+                Un::Exp => format!("exp({x})"),
+                Un::Log => format!("log({x})"),
+                Un::Sigmoid => format!("(1.0 / (1.0 + exp(-({x}))))"),
+                // tanh through e^(-2|x|), which never overflows.
+                Un::Tanh => format!(
+                    "(sign({x}) * (1.0 - exp(-2.0 * abs({x}))) / (1.0 + exp(-2.0 * abs({x}))))"
+                ),
+                // Expanded into primitives by `expr`.
+                Un::Erf => format!("sign({x})"),
+            }
         }
-        Op::Sigmoid => format!("1.0 / (1.0 + exp(-{}))", arg(0)?),
-        // tanh through e^(-2|x|), which never overflows.
-        Op::Tanh => {
-            let x = arg(0)?;
-            format!("sign({x}) * (1.0 - exp(-2.0 * abs({x}))) / (1.0 + exp(-2.0 * abs({x})))")
+        Scalar::Bin(op, x, y) => {
+            let (x, y) = (r(x), r(y));
+            match op {
+                Bin::Add => format!("({x} + {y})"),
+                Bin::Sub => format!("({x} - {y})"),
+                Bin::Mul => format!("({x} * {y})"),
+                Bin::Div => format!("({x} / {y})"),
+                Bin::Max => format!("max({x}, {y})"),
+                Bin::Min => format!("min({x}, {y})"),
+            }
         }
-        Op::Relu => {
-            let x = arg(0)?;
-            format!("select({zero}, {x}, {x} > {zero})")
-        }
-        Op::Step => {
-            let x = arg(0)?;
-            format!("select({zero}, {}, {x} > {zero})", lit(1.0))
-        }
-        Op::SigmoidGrad => {
-            let y = arg(0)?;
-            format!("{} * {y} * (1.0 - {y})", arg(1)?)
-        }
-        Op::TanhGrad => {
-            let y = arg(0)?;
-            format!("{} * (1.0 - {y} * {y})", arg(1)?)
-        }
-        Op::ReluGrad => format!("select({zero}, {}, {} > {zero})", arg(1)?, arg(0)?),
-        Op::ScaleBy => format!("{} * {}", arg(1)?, arg(0)?),
-        Op::Fill { value, .. } => lit(*value),
-        Op::Expand { .. } | Op::Reshape { .. } => arg(0)?,
-        Op::CostGrad(cost) => {
-            let (p, y, d) = (arg(0)?, arg(1)?, arg(2)?);
-            let g = match cost {
-                CostFn::Quadratic => format!("({p} - {y})"),
-                CostFn::CrossEntropy => {
-                    let c = format!("clamp({p}, {}, {})", lit(1e-7), lit(1.0 - 1e-7));
-                    format!("(({c} - {y}) / ({c} * (1.0 - {c})))")
-                }
-                CostFn::SigmoidCrossEntropy => format!("(1.0 / (1.0 + exp(-{p})) - {y})"),
-                CostFn::LogLikelihood => format!("(-{y} / max({p}, {}))", lit(1e-30)),
-                CostFn::SoftmaxLogLikelihood => return None,
-            };
-            format!("{g} * {d}")
-        }
-        _ => return None,
-    })
+        Scalar::Select {
+            cmp,
+            a: x,
+            b: y,
+            then,
+            otherwise,
+        } => format!(
+            "select({}, {}, {} {} {})",
+            r(otherwise),
+            r(then),
+            r(x),
+            cmp.symbol(),
+            r(y)
+        ),
+    }
 }
 
 /// How the shader of a group binds its values: the binding name of each
@@ -341,6 +306,7 @@ impl Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nnc_ir::CostFn;
 
     #[test]
     fn operands_broadcast_along_the_axes_their_op_names() {
@@ -430,7 +396,7 @@ mod tests {
             expr(&Op::Relu, &a, true).unwrap(),
             "select(vec4<f32>(0.0), x, x > vec4<f32>(0.0))"
         );
-        assert_eq!(expr(&Op::Scale(0.5), &a, false).unwrap(), "0.5 * x");
+        assert_eq!(expr(&Op::Scale(0.5), &a, false).unwrap(), "(0.5 * x)");
         assert_eq!(expr(&Op::Softmax, &a, false), None);
     }
 }

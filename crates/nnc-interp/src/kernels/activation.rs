@@ -4,42 +4,6 @@
 use super::{rows, values, values_mut};
 use crate::real::Real;
 use ndarray::ArrayD;
-use nnc_ir::Op;
-
-/// The logistic function, computed without overflow for any `x`.
-pub(crate) fn sigmoid<T: Real>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
-    }
-}
-
-/// `sigmoid`, `tanh`, `relu`, `step`.
-pub(crate) fn pointwise<T: Real>(op: &Op, x: &ArrayD<T>, out: &mut ArrayD<T>) {
-    let f: fn(T) -> T = match op {
-        Op::Sigmoid => sigmoid,
-        Op::Tanh => |x| x.tanh(),
-        Op::Relu => |x| if x > T::zero() { x } else { T::zero() },
-        _ => |x| if x > T::zero() { T::one() } else { T::zero() },
-    };
-    for (o, &x) in values_mut(out).iter_mut().zip(values(x)) {
-        *o = f(x);
-    }
-}
-
-/// `sigmoid_grad(y, dy)`, `tanh_grad(y, dy)`, `relu_grad(x, dy)`.
-pub(crate) fn pointwise_grad<T: Real>(op: &Op, y: &ArrayD<T>, dy: &ArrayD<T>, out: &mut ArrayD<T>) {
-    let f: fn(T, T) -> T = match op {
-        Op::SigmoidGrad => |y, dy| dy * y * (T::one() - y),
-        Op::TanhGrad => |y, dy| dy * (T::one() - y * y),
-        _ => |x, dy| if x > T::zero() { dy } else { T::zero() },
-    };
-    for ((o, &y), &dy) in values_mut(out).iter_mut().zip(values(y)).zip(values(dy)) {
-        *o = f(y, dy);
-    }
-}
 
 /// Softmax of each example: `e^(x - max) / sum(e^(x - max))`.
 pub(crate) fn softmax<T: Real>(x: &ArrayD<T>, out: &mut ArrayD<T>) {

@@ -2,16 +2,14 @@
 //! where the formulas are stated). Each example is one row: all values of
 //! the prediction after the batch dimension.
 
-use super::activation::{sigmoid, softmax_row};
+use super::activation::softmax_row;
 use super::{rows, values, values_mut};
 use crate::real::Real;
 use ndarray::ArrayD;
 use nnc_ir::CostFn;
 
-/// Cross-entropy keeps `a` in `[CLAMP, 1 - CLAMP]`.
-const CLAMP: f64 = 1e-7;
-/// Log-likelihood keeps `a` at or above `FLOOR`.
-const FLOOR: f64 = 1e-30;
+const CLAMP: f64 = CostFn::CLAMP;
+const FLOOR: f64 = CostFn::FLOOR;
 
 /// The cost of each example, into `out [batch]`.
 pub(crate) fn cost<T: Real>(cost: CostFn, a: &ArrayD<T>, y: &ArrayD<T>, out: &mut ArrayD<T>) {
@@ -74,29 +72,15 @@ pub(crate) fn cost_grad<T: Real>(
     }
 }
 
-/// The gradient of one example's cost with respect to its prediction.
+/// The gradient of one example's softmax log-likelihood with respect to
+/// its weighted inputs, `sum(y) softmax(z) - y` (the other costs'
+/// gradients are pointwise: their formulas are in the op table).
 fn example_grad<T: Real>(cost: CostFn, a: &[T], y: &[T], out: &mut [T]) {
-    match cost {
-        CostFn::SoftmaxLogLikelihood => {
-            softmax_row(a, out);
-            let total = y.iter().fold(T::zero(), |acc, &y| acc + y);
-            for (o, &y) in out.iter_mut().zip(y) {
-                *o = total * *o - y;
-            }
-        }
-        _ => {
-            for ((o, &a), &y) in out.iter_mut().zip(a).zip(y) {
-                *o = match cost {
-                    CostFn::Quadratic => a - y,
-                    CostFn::CrossEntropy => {
-                        let a = clamp_probability(a);
-                        (a - y) / (a * (T::one() - a))
-                    }
-                    CostFn::SigmoidCrossEntropy => sigmoid(a) - y,
-                    _ => -y / a.max(T::of(FLOOR)),
-                };
-            }
-        }
+    debug_assert_eq!(cost, CostFn::SoftmaxLogLikelihood);
+    softmax_row(a, out);
+    let total = y.iter().fold(T::zero(), |acc, &y| acc + y);
+    for (o, &y) in out.iter_mut().zip(y) {
+        *o = total * *o - y;
     }
 }
 

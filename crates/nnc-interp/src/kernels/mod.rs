@@ -1,7 +1,7 @@
 //! The kernels: for every op of `nnc_ir::Op`, the code that computes its
-//! value. The modules mirror the op families of `nnc_ir::ops` (where the
-//! shape and gradient rules live), and [`eval`] is the one `match` that
-//! finds an op's kernel.
+//! value. Pointwise ops are evaluated from their formula in the op table
+//! (module `pointwise`); the others have a kernel each, in modules that
+//! mirror the op families of `nnc_ir::ops`, found by [`eval`].
 //!
 //! Kernels write into a buffer of the node's shape, allocated once per
 //! graph; they may assume the shapes the verifier checked. Every buffer is
@@ -11,9 +11,8 @@ mod activation;
 mod conv;
 mod cost;
 mod dropout;
-mod elementwise;
-mod layout;
 mod matmul;
+mod pointwise;
 mod pool;
 mod reduce;
 
@@ -23,24 +22,13 @@ use nnc_ir::Op;
 
 /// Computes `op` of `inputs` into `out`. `step_seed` drives dropout masks.
 pub(crate) fn eval<T: Real>(op: &Op, inputs: &[&ArrayD<T>], out: &mut ArrayD<T>, step_seed: u64) {
+    if op.is_pointwise() {
+        return pointwise::eval(op, inputs, out);
+    }
     match op {
-        // Inputs are bound before the run.
-        Op::Input { .. } => {}
-        Op::Fill { value, .. } => out.fill(T::of(*value)),
-        Op::Add | Op::Sub | Op::Mul | Op::Div => elementwise::binary(op, inputs[0], inputs[1], out),
-        Op::Neg | Op::Scale(_) | Op::AddConst(_) | Op::Exp | Op::Log | Op::Sqrt | Op::Sign => {
-            elementwise::unary(op, inputs[0], out)
-        }
-        Op::Sigmoid | Op::Tanh | Op::Relu | Op::Step => activation::pointwise(op, inputs[0], out),
         Op::Softmax => activation::softmax(inputs[0], out),
-        Op::SigmoidGrad | Op::TanhGrad | Op::ReluGrad => {
-            activation::pointwise_grad(op, inputs[0], inputs[1], out)
-        }
         Op::SoftmaxGrad => activation::softmax_grad(inputs[0], inputs[1], out),
-        Op::BiasAdd => reduce::bias_add(inputs[0], inputs[1], out),
-        Op::ScaleBy => reduce::scale_by(inputs[0], inputs[1], out),
         Op::SumAxes { axes } => reduce::sum_axes(inputs[0], axes, out),
-        Op::Expand { axes, .. } => reduce::expand(inputs[0], axes, out),
         Op::MatMul { ta, tb } => matmul::matmul(inputs[0], *ta, inputs[1], *tb, out),
         Op::Conv2d { stride, padding } => {
             conv::conv2d(inputs[0], inputs[1], *stride, *padding, out)
@@ -53,14 +41,14 @@ pub(crate) fn eval<T: Real>(op: &Op, inputs: &[&ArrayD<T>], out: &mut ArrayD<T>,
         } => conv::weight_grad(inputs[0], inputs[1], *stride, *padding, out),
         Op::Pool(g) => pool::pool(g, inputs[0], out),
         Op::PoolGrad(g) => pool::pool_grad(g, inputs[0], inputs[1], inputs[2], out),
-        Op::Reshape { .. } => layout::reshape(inputs[0], out),
         Op::DropoutMask { p, stream, .. } => dropout::mask(*p, *stream, step_seed, out),
         Op::Cost(cost) => cost::cost(*cost, inputs[0], inputs[1], out),
         Op::CostGrad(cost) => cost::cost_grad(*cost, inputs[0], inputs[1], inputs[2], out),
         Op::CorrectCount => cost::correct_count(inputs[0], inputs[1], out),
-        // The interpreter runs fused kernels body op by op, and copies
-        // kernel outputs, itself (`Interpreter::run`).
-        Op::Fused(_) | Op::KernelOutput { .. } => {}
+        // Inputs are bound before the run; the interpreter runs fused
+        // kernels body op by op, and copies kernel outputs, itself
+        // (`Interpreter::run`); every other op is pointwise (above).
+        _ => {}
     }
 }
 

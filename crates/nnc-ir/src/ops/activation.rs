@@ -11,7 +11,7 @@ use crate::graph::{Graph, NodeId, Shape};
 /// take two operands of one shape.
 pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
     match op {
-        Op::SigmoidGrad | Op::TanhGrad | Op::ReluGrad | Op::SoftmaxGrad => {
+        Op::SigmoidGrad | Op::TanhGrad | Op::ReluGrad | Op::SoftmaxGrad | Op::GeluGrad(_) => {
             arity(inputs, 2)?;
             same(inputs, 1, inputs[0])?;
         }
@@ -27,7 +27,7 @@ pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
 
 /// Gradient rules, from the output `y` (or, for `relu`, the operand `x`):
 /// `sigmoid`: `dy y (1 - y)`; `tanh`: `dy (1 - y^2)`; `relu`: `dy [x > 0]`;
-/// `step`: zero; `softmax`: `y (dy - sum(dy y))` per example.
+/// `gelu`: `gelu_grad(x, dy)`; `step`: zero; `softmax`: `y (dy - sum(dy y))` per example.
 pub(crate) fn gradient(
     graph: &mut Graph,
     node: NodeId,
@@ -40,6 +40,7 @@ pub(crate) fn gradient(
         Op::Sigmoid => (Op::SigmoidGrad, node),
         Op::Tanh => (Op::TanhGrad, node),
         Op::Relu => (Op::ReluGrad, x),
+        Op::Gelu(form) => (Op::GeluGrad(form), x),
         Op::Softmax => (Op::SoftmaxGrad, node),
         _ => return Ok(vec![None]),
     };

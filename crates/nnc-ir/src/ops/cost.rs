@@ -58,6 +58,11 @@ pub(crate) fn gradient(
 }
 
 impl CostFn {
+    /// Cross-entropy keeps probabilities in `[CLAMP, 1 - CLAMP]`.
+    pub const CLAMP: f64 = 1e-7;
+    /// The log-likelihood keeps probabilities at or above `FLOOR`.
+    pub const FLOOR: f64 = 1e-30;
+
     /// Whether the prediction operand is the weighted input `z` rather than
     /// the activation.
     pub fn takes_logits(self) -> bool {

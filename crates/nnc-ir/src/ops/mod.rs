@@ -18,11 +18,14 @@ pub mod matmul;
 pub mod pool;
 pub mod reduce;
 pub mod source;
+pub mod table;
 
 use crate::error::CompileError;
 use crate::graph::{Graph, InputKind, NodeId, Shape};
+use crate::scalar::Cmp;
 use nnc_check::program::{PoolKind, Rounding};
 use std::fmt;
+pub use table::{Fusion, Gradient, OpClass, OpDef, OperandRead};
 
 /// One operation of the IR.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +65,20 @@ pub enum Op {
     Sqrt,
     /// `-1`, `0` or `1` by the sign of `x` (zero gradient).
     Sign,
+    /// `|x|`.
+    Abs,
+    /// `x^2`.
+    Square,
+    /// `x^p` for a constant `p`: products for integers up to 8 in
+    /// magnitude (any `x`), otherwise `e^(p ln x)` for `x > 0` and `0`
+    /// elsewhere.
+    Pow(f64),
+    /// `max(a, b)`, operands of one shape (ties send the gradient to `a`).
+    Maximum,
+    /// `min(a, b)` (ties send the gradient to `a`).
+    Minimum,
+    /// `1` where `a cmp b`, else `0`; a mask with zero gradient.
+    Compare(Cmp),
 
     // --- activations (activation.rs) ---
     /// `1 / (1 + e^-x)`.
@@ -73,12 +90,17 @@ pub enum Op {
     Step,
     /// Softmax over each example (all dimensions but the batch), stable.
     Softmax,
+    /// `x Phi(x)`, with the normal distribution's `Phi` exact (`erf`) or
+    /// by the tanh approximation.
+    Gelu(GeluForm),
     /// `(y, dy) -> dy * y * (1 - y)`, with `y = sigmoid(x)`.
     SigmoidGrad,
     /// `(y, dy) -> dy * (1 - y^2)`, with `y = tanh(x)`.
     TanhGrad,
     /// `(x, dy) -> dy` where `x > 0`, else `0`.
     ReluGrad,
+    /// `(x, dy) -> dy gelu'(x)`.
+    GeluGrad(GeluForm),
     /// `(y, dy) -> y * (dy - sum(dy * y))` per example, `y = softmax(x)`.
     SoftmaxGrad,
 
@@ -164,6 +186,14 @@ pub enum Op {
         index: usize,
         shape: Shape,
     },
+}
+
+/// Which GELU: `x Phi(x)` with the exact normal distribution function
+/// (through `erf`), or `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GeluForm {
+    Erf,
+    Tanh,
 }
 
 /// A per-example cost, with what its first operand is.
@@ -289,147 +319,14 @@ impl fmt::Display for ShapeError {
 }
 
 impl Op {
-    /// Whether the op computes each element from the same position of its
-    /// operands (broadcasts, reshapes and fills included): the ops a fused
-    /// loop keeps in registers. The fusion pass and the memory planner both
-    /// ask this one question.
-    pub fn is_pointwise(&self) -> bool {
-        let op = self;
-        matches!(
-            op,
-            Op::Fill { .. }
-                | Op::Add
-                | Op::Sub
-                | Op::Mul
-                | Op::Div
-                | Op::Neg
-                | Op::Scale(_)
-                | Op::AddConst(_)
-                | Op::Exp
-                | Op::Log
-                | Op::Sqrt
-                | Op::Sign
-                | Op::Sigmoid
-                | Op::Tanh
-                | Op::Relu
-                | Op::Step
-                | Op::SigmoidGrad
-                | Op::TanhGrad
-                | Op::ReluGrad
-                | Op::BiasAdd
-                | Op::ScaleBy
-                | Op::Expand { .. }
-                | Op::Reshape { .. }
-                | Op::DropoutMask { .. }
-        )
-    }
-
     /// The op's name in the text form.
     pub fn mnemonic(&self) -> &'static str {
-        match self {
-            Op::Input { .. } => "input",
-            Op::Fill { .. } => "fill",
-            Op::Add => "add",
-            Op::Sub => "sub",
-            Op::Mul => "mul",
-            Op::Div => "div",
-            Op::Neg => "neg",
-            Op::Scale(_) => "scale",
-            Op::AddConst(_) => "add_const",
-            Op::Exp => "exp",
-            Op::Log => "log",
-            Op::Sqrt => "sqrt",
-            Op::Sign => "sign",
-            Op::Sigmoid => "sigmoid",
-            Op::Tanh => "tanh",
-            Op::Relu => "relu",
-            Op::Step => "step",
-            Op::Softmax => "softmax",
-            Op::SigmoidGrad => "sigmoid_grad",
-            Op::TanhGrad => "tanh_grad",
-            Op::ReluGrad => "relu_grad",
-            Op::SoftmaxGrad => "softmax_grad",
-            Op::BiasAdd => "bias_add",
-            Op::ScaleBy => "scale_by",
-            Op::SumAxes { .. } => "sum",
-            Op::Expand { .. } => "expand",
-            Op::MatMul { .. } => "matmul",
-            Op::Conv2d { .. } => "conv2d",
-            Op::Conv2dInputGrad { .. } => "conv2d_input_grad",
-            Op::Conv2dWeightGrad { .. } => "conv2d_weight_grad",
-            Op::Pool(g) => match g.kind {
-                PoolKind::Max => "max_pool",
-                PoolKind::Average => "avg_pool",
-                PoolKind::L2 => "l2_pool",
-            },
-            Op::PoolGrad(g) => match g.kind {
-                PoolKind::Max => "max_pool_grad",
-                PoolKind::Average => "avg_pool_grad",
-                PoolKind::L2 => "l2_pool_grad",
-            },
-            Op::Reshape { .. } => "reshape",
-            Op::DropoutMask { .. } => "dropout_mask",
-            Op::Cost(c) => match c {
-                CostFn::Quadratic => "cost_quadratic",
-                CostFn::CrossEntropy => "cost_cross_entropy",
-                CostFn::SigmoidCrossEntropy => "cost_sigmoid_cross_entropy",
-                CostFn::LogLikelihood => "cost_log_likelihood",
-                CostFn::SoftmaxLogLikelihood => "cost_softmax_log_likelihood",
-            },
-            Op::CostGrad(c) => match c {
-                CostFn::Quadratic => "cost_quadratic_grad",
-                CostFn::CrossEntropy => "cost_cross_entropy_grad",
-                CostFn::SigmoidCrossEntropy => "cost_sigmoid_cross_entropy_grad",
-                CostFn::LogLikelihood => "cost_log_likelihood_grad",
-                CostFn::SoftmaxLogLikelihood => "cost_softmax_log_likelihood_grad",
-            },
-            Op::CorrectCount => "correct_count",
-            Op::Fused(_) => "fused",
-            Op::KernelOutput { .. } => "kernel_output",
-        }
+        self.def().mnemonic
     }
 
     /// The shape rule: the output shape for these operand shapes.
     pub fn shape(&self, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
-        match self {
-            Op::Input { .. } | Op::Fill { .. } => source::shape(self, inputs),
-            Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Neg
-            | Op::Scale(_)
-            | Op::AddConst(_)
-            | Op::Exp
-            | Op::Log
-            | Op::Sqrt
-            | Op::Sign => elementwise::shape(self, inputs),
-            Op::Sigmoid
-            | Op::Tanh
-            | Op::Relu
-            | Op::Step
-            | Op::Softmax
-            | Op::SigmoidGrad
-            | Op::TanhGrad
-            | Op::ReluGrad
-            | Op::SoftmaxGrad => activation::shape(self, inputs),
-            Op::BiasAdd | Op::ScaleBy | Op::SumAxes { .. } | Op::Expand { .. } => {
-                reduce::shape(self, inputs)
-            }
-            Op::MatMul { .. } => matmul::shape(self, inputs),
-            Op::Conv2d { .. } | Op::Conv2dInputGrad { .. } | Op::Conv2dWeightGrad { .. } => {
-                conv::shape(self, inputs)
-            }
-            Op::Pool(_) | Op::PoolGrad(_) => pool::shape(self, inputs),
-            Op::Reshape { .. } => layout::shape(self, inputs),
-            Op::DropoutMask { .. } => dropout::shape(self, inputs),
-            Op::Cost(_) | Op::CostGrad(_) | Op::CorrectCount => cost::shape(self, inputs),
-            Op::Fused(kernel) => kernel.shape(inputs),
-            Op::KernelOutput { shape, .. } => {
-                arity(inputs, 1)?;
-                Ok(shape.clone())
-            }
-        }
+        (self.def().shape)(self, inputs)
     }
 
     /// The gradient rule of `node` (an op of this kind in `graph`): given
@@ -444,44 +341,13 @@ impl Op {
         wants: &[bool],
     ) -> Result<Vec<Option<NodeId>>, CompileError> {
         let op = graph.node(node).op.clone();
-        match op {
-            Op::Input { .. } | Op::Fill { .. } => Ok(Vec::new()),
-            Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Neg
-            | Op::Scale(_)
-            | Op::AddConst(_)
-            | Op::Exp
-            | Op::Log
-            | Op::Sqrt
-            | Op::Sign => elementwise::gradient(graph, node, dy, wants),
-            Op::Sigmoid | Op::Tanh | Op::Relu | Op::Step | Op::Softmax => {
-                activation::gradient(graph, node, dy, wants)
-            }
-            Op::BiasAdd | Op::ScaleBy | Op::SumAxes { .. } | Op::Expand { .. } => {
-                reduce::gradient(graph, node, dy, wants)
-            }
-            Op::MatMul { .. } => matmul::gradient(graph, node, dy, wants),
-            Op::Conv2d { .. } => conv::gradient(graph, node, dy, wants),
-            Op::Pool(_) => pool::gradient(graph, node, dy, wants),
-            Op::Reshape { .. } => layout::gradient(graph, node, dy, wants),
-            Op::DropoutMask { .. } => Ok(vec![None]),
-            Op::Cost(_) | Op::CorrectCount => cost::gradient(graph, node, dy, wants),
+        match op.def().gradient {
+            Gradient::Rule(rule) => rule(graph, node, dy, wants),
+            Gradient::Zero => Ok(vec![None; op.def().arity.max(wants.len())]),
             // Backward ops are the result of differentiation; the language
             // has no higher derivatives, so nothing differentiates them.
             // Fused kernels only exist after `fuse`, the last pass.
-            Op::SigmoidGrad
-            | Op::TanhGrad
-            | Op::ReluGrad
-            | Op::SoftmaxGrad
-            | Op::Conv2dInputGrad { .. }
-            | Op::Conv2dWeightGrad { .. }
-            | Op::PoolGrad(_)
-            | Op::CostGrad(_)
-            | Op::Fused(_)
-            | Op::KernelOutput { .. } => Err(CompileError::NoSecondDerivative {
+            Gradient::Undefined => Err(CompileError::NoSecondDerivative {
                 op: op.mnemonic(),
                 node: graph.node(node).name.clone(),
             }),

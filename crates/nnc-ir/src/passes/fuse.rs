@@ -40,73 +40,9 @@
 
 use crate::fused::{Arg, FusedKernel, FusedOp, KernelKind};
 use crate::graph::{Graph, Node, NodeId, OutputKind};
-use crate::ops::Op;
+use crate::ops::{Fusion as Class, Op};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
-
-/// How an op takes part in fusion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    /// A graph input: outside every kernel.
-    Input,
-    /// A value computed from one element position of its operands.
-    Pointwise,
-    /// A sum over axes.
-    Reduction,
-    MatMul,
-    /// A convolution's forward pass: an epilogue may follow it.
-    Conv,
-    /// A pooling: it may end a convolution's kernel.
-    Pool,
-    /// A pooling's gradient: an epilogue may follow it.
-    PoolGrad,
-    /// A cost, its gradient, or the correct count.
-    Cost,
-    /// An op kept in a kernel of its own.
-    Single,
-}
-
-fn class(op: &Op) -> Class {
-    match op {
-        Op::Input { .. } => Class::Input,
-        Op::Fill { .. }
-        | Op::Add
-        | Op::Sub
-        | Op::Mul
-        | Op::Div
-        | Op::Neg
-        | Op::Scale(_)
-        | Op::AddConst(_)
-        | Op::Exp
-        | Op::Log
-        | Op::Sqrt
-        | Op::Sign
-        | Op::Sigmoid
-        | Op::Tanh
-        | Op::Relu
-        | Op::Step
-        | Op::SigmoidGrad
-        | Op::TanhGrad
-        | Op::ReluGrad
-        | Op::BiasAdd
-        | Op::ScaleBy
-        | Op::Expand { .. }
-        | Op::Reshape { .. }
-        | Op::DropoutMask { .. } => Class::Pointwise,
-        Op::SumAxes { .. } => Class::Reduction,
-        Op::MatMul { .. } => Class::MatMul,
-        Op::Cost(_) | Op::CostGrad(_) | Op::CorrectCount => Class::Cost,
-        Op::Conv2d { .. } => Class::Conv,
-        Op::Pool(_) => Class::Pool,
-        Op::PoolGrad(_) => Class::PoolGrad,
-        Op::Softmax
-        | Op::SoftmaxGrad
-        | Op::Conv2dInputGrad { .. }
-        | Op::Conv2dWeightGrad { .. }
-        | Op::Fused(_)
-        | Op::KernelOutput { .. } => Class::Single,
-    }
-}
 
 /// The fused form of `graph`. A graph that already holds fused kernels is
 /// returned unchanged.
@@ -157,7 +93,7 @@ impl<'g> Fusion<'g> {
     fn new(graph: &'g Graph) -> Self {
         let n = graph.len();
         let nodes = graph.nodes();
-        let classes: Vec<Class> = nodes.iter().map(|node| class(&node.op)).collect();
+        let classes: Vec<Class> = nodes.iter().map(|node| node.op.def().fusion).collect();
         let mut consumers = vec![Vec::new(); n];
         for (index, node) in nodes.iter().enumerate() {
             for input in &node.inputs {
@@ -303,7 +239,7 @@ impl<'g> Fusion<'g> {
         }
         let count = |c: Class| all.iter().filter(|&&m| self.classes[m] == c).count();
         // The op whose result the others take as their epilogue.
-        let anchors = count(Class::MatMul) + count(Class::Conv) + count(Class::PoolGrad);
+        let anchors = count(Class::Product) + count(Class::Conv) + count(Class::PoolGrad);
         let costs = count(Class::Cost);
         let pools = count(Class::Pool);
         if count(Class::Single) > 0
@@ -320,7 +256,7 @@ impl<'g> Fusion<'g> {
         };
         for &m in &all {
             match self.classes[m] {
-                Class::MatMul | Class::Conv | Class::PoolGrad
+                Class::Product | Class::Conv | Class::PoolGrad
                     if self.node(m).inputs.iter().any(|i| inside(i.index())) =>
                 {
                     return false;
@@ -389,7 +325,7 @@ impl<'g> Fusion<'g> {
             KernelKind::ConvEpilogue
         } else if has(Class::PoolGrad) {
             KernelKind::PoolGradEpilogue
-        } else if has(Class::MatMul) {
+        } else if has(Class::Product) {
             KernelKind::MatmulEpilogue
         } else if has(Class::Cost) {
             KernelKind::Cost
