@@ -3,7 +3,7 @@
 //! named after what they check.
 
 use crate::builder::Builder;
-use crate::scope::{Scope, FUNCTION_NAMES, LAYER_NAMES};
+use crate::scope::{layer_names, Scope, FUNCTION_NAMES};
 use crate::value::Value;
 use nnc_diag::check::{CheckError, DefKind};
 use nnc_diag::{suggestions, Span};
@@ -211,24 +211,18 @@ impl<'a> Checker<'a> {
     /// Callables close to `name`: builtin layers and functions, blocks,
     /// and the scope's names (`layer` instances).
     pub fn near_callees(&self, scope: &Scope, name: &str) -> Vec<String> {
-        let names: Vec<&str> = LAYER_NAMES
-            .iter()
-            .chain(FUNCTION_NAMES.iter())
-            .copied()
-            .chain(self.block_index.keys().map(String::as_str))
-            .chain(scope.names())
-            .collect();
+        let mut names: Vec<&str> = layer_names().collect();
+        names.extend(FUNCTION_NAMES.iter().copied());
+        names.extend(self.block_index.keys().map(String::as_str));
+        names.extend(scope.names());
         suggestions(name, names)
     }
 
     /// Layers close to `name`: builtin layers, blocks and scope names.
     pub fn near_layers(&self, scope: &Scope, name: &str) -> Vec<String> {
-        let names: Vec<&str> = LAYER_NAMES
-            .iter()
-            .copied()
-            .chain(self.block_index.keys().map(String::as_str))
-            .chain(scope.names())
-            .collect();
+        let mut names: Vec<&str> = layer_names().collect();
+        names.extend(self.block_index.keys().map(String::as_str));
+        names.extend(scope.names());
         suggestions(name, names)
     }
 

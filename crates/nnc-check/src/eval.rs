@@ -7,7 +7,7 @@
 //! (`dense(x, 30)`, `relu(a + b)`, `add(a, b)`).
 
 use crate::checker::Checker;
-use crate::scope::{is_builtin_word, Binding, Scope, FUNCTION_NAMES, LAYER_NAMES};
+use crate::scope::{is_builtin_word, is_layer_name, Binding, Scope, FUNCTION_NAMES};
 use crate::value::{ArgValue, Asserted, CallValue, Item, LayerFn, SliceValue, Tensor, Value, Word};
 use nnc_diag::check::{CheckError, Expected, Subject};
 use nnc_diag::Span;
@@ -157,7 +157,7 @@ impl<'a> Checker<'a> {
             self.mark_block_used(index);
             return call_value(callee, values, span);
         }
-        if LAYER_NAMES.contains(&name) {
+        if is_layer_name(name) {
             if has_tensors {
                 let tensors_only = !matches!(
                     name,
@@ -418,7 +418,7 @@ impl<'a> Checker<'a> {
             Value::Call(c) => &c.callee.name,
             _ => return false,
         };
-        LAYER_NAMES.contains(&name.as_str()) || self.block_of(name).is_some()
+        is_layer_name(name.as_str()) || self.block_of(name).is_some()
     }
 
     fn eval_assert(&mut self, scope: &mut Scope, value: &'a Expr, shape: &'a Expr) -> Value {
@@ -488,7 +488,7 @@ impl<'a> Checker<'a> {
         if let Some(index) = self.block_of(&callee.name) {
             return LayerFn::Block(Rc::new(self.make_block_call(index, callee, args, span)));
         }
-        if LAYER_NAMES.contains(&callee.name.as_str()) {
+        if is_layer_name(callee.name.as_str()) {
             return self.make_builtin(callee, args, span);
         }
         if is_builtin_word(&callee.name) {

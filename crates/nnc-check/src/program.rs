@@ -119,16 +119,25 @@ pub enum Activation {
     Relu,
     Softmax,
     Step,
+    /// `ln(1 + e^x)`.
+    Softplus,
+    /// `x sigmoid(x)`, also called swish.
+    Silu,
 }
 
 impl Activation {
-    pub const ALL: [(&'static str, Activation); 6] = [
+    /// Every activation by name (a name listed twice is an alias; the
+    /// first is the one shown).
+    pub const ALL: [(&'static str, Activation); 9] = [
         ("identity", Activation::Identity),
         ("sigmoid", Activation::Sigmoid),
         ("tanh", Activation::Tanh),
         ("relu", Activation::Relu),
         ("softmax", Activation::Softmax),
         ("step", Activation::Step),
+        ("softplus", Activation::Softplus),
+        ("silu", Activation::Silu),
+        ("swish", Activation::Silu),
     ];
 
     pub fn name(self) -> &'static str {

@@ -5,16 +5,35 @@
 //! constants and the builtins, never the model that uses it). Lookups fall
 //! back to the file's constants, then blocks, then builtins.
 
+use crate::program::Activation;
 use crate::value::{Tensor, Value};
 use nnc_diag::check::DefKind;
 use nnc_diag::Span;
 use std::collections::HashMap;
 
-/// Builtin layers, usable as stack items, pipe stages and calls.
-pub(crate) const LAYER_NAMES: &[&str] = &[
+/// Builtin layers that are not activations.
+const STRUCTURAL_LAYERS: &[&str] = &[
     "dense", "conv2d", "max_pool", "avg_pool", "l2_pool", "flatten", "reshape", "dropout",
-    "sigmoid", "tanh", "relu", "softmax", "identity", "step", "add", "mul",
 ];
+
+/// Builtin elementwise layers of two operands.
+const ELEMENTWISE_LAYERS: &[&str] = &["add", "mul"];
+
+/// Builtin layers, usable as stack items, pipe stages and calls: the
+/// structural layers, every activation of [`Activation::ALL`] (the one
+/// list of activation names), and the elementwise layers.
+pub(crate) fn layer_names() -> impl Iterator<Item = &'static str> {
+    STRUCTURAL_LAYERS
+        .iter()
+        .copied()
+        .chain(Activation::ALL.iter().map(|(name, _)| *name))
+        .chain(ELEMENTWISE_LAYERS.iter().copied())
+}
+
+/// Whether `name` is a builtin layer (see [`layer_names`]).
+pub(crate) fn is_layer_name(name: &str) -> bool {
+    layer_names().any(|n| n == name)
+}
 
 /// Builtin functions: calls that describe a value (an initialiser, a data
 /// source, an optimizer...) rather than a layer.
@@ -63,7 +82,7 @@ const OPTION_WORDS: &[&str] = &[
 /// function or an option word. Such a name in the wrong place is a value of
 /// the wrong kind, not an unknown name.
 pub(crate) fn is_builtin_word(name: &str) -> bool {
-    LAYER_NAMES.contains(&name) || FUNCTION_NAMES.contains(&name) || OPTION_WORDS.contains(&name)
+    is_layer_name(name) || FUNCTION_NAMES.contains(&name) || OPTION_WORDS.contains(&name)
 }
 
 /// What kind of body a scope belongs to; it decides what calls mean.

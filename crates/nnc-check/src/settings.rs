@@ -6,7 +6,7 @@
 //! E0117 unless the body allows repeating it (`regularize`).
 
 use crate::checker::Checker;
-use crate::scope::LAYER_NAMES;
+use crate::scope::is_layer_name;
 use nnc_diag::check::{BodyKind, CheckError, StmtKind};
 use nnc_diag::{suggestions, Span};
 use nnc_syntax::ast::{Setting, Stmt};
@@ -99,7 +99,7 @@ impl<'a> Checker<'a> {
     }
 
     fn is_layer_name(&self, name: &str) -> bool {
-        LAYER_NAMES.contains(&name) || self.block_of(name).is_some()
+        is_layer_name(name) || self.block_of(name).is_some()
     }
 
     fn setting_kind(&self, key: &str) -> StmtKind {

@@ -235,7 +235,8 @@ fn odd_sizes_activations_and_costs_agree_with_the_interpreter() {
         ("tanh", "quadratic"),
         ("relu", "quadratic"),
     ];
-    for (i, hidden) in ["sigmoid", "tanh", "relu"].iter().enumerate() {
+    let hiddens = ["sigmoid", "tanh", "relu", "softplus", "silu"];
+    for (i, hidden) in hiddens.iter().enumerate() {
         for (j, (out_act, cost)) in outputs.iter().enumerate() {
             let width = 3 + (i + j) % 4;
             let source = format!(

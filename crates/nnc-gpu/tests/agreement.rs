@@ -132,6 +132,31 @@ fn quadratic_cost_and_tanh_agree_with_the_interpreter() {
     );
 }
 
+/// Activations added through the op table alone (a formula and a gradient
+/// rule, no shader code) run on the GPU as the interpreter defines them.
+#[test]
+fn softplus_and_silu_agree_with_the_interpreter() {
+    let m = model(
+        "model s {
+           input x: [6]
+           layers {
+             dense(9, act: softplus)
+             dense(7, act: silu)
+             dense(3, act: softmax)
+           }
+           cost log_likelihood
+         }",
+    );
+    agree(
+        "softplus and silu",
+        &m,
+        &Optimizer::Nesterov { mu: 0.8 },
+        5,
+        &[5, 3],
+        4,
+    );
+}
+
 /// Dropout masks are drawn on the host from the step seed exactly as the
 /// interpreter draws them, so training with dropout agrees too.
 #[test]

@@ -265,6 +265,13 @@ fn pointwise_formulas_give_the_textbook_values() {
     ];
     let got = run(Op::Gelu(nnc_ir::GeluForm::Tanh), &[x()]);
     assert!(near(&got, &gelu_tanh, 1e-14), "gelu_tanh {got:?}");
+    let softplus: Vec<f64> = xs.iter().map(|v| (1.0 + v.exp()).ln()).collect();
+    assert!(near(&run(Op::Softplus, &[x()]), &softplus, 1e-15));
+    let silu: Vec<f64> = xs.iter().map(|v| v / (1.0 + (-v).exp())).collect();
+    assert!(near(&run(Op::Silu, &[x()]), &silu, 1e-15));
+    // Softplus stays exact where ln(1 + e^x) would overflow.
+    let big = run(Op::Softplus, &[(vec![2], vec![1000.0, -1000.0])]);
+    assert!(close(&big, &[1000.0, 0.0]));
     assert!(close(
         &run(Op::Abs, &[x()]),
         &xs.iter().map(|v: &f64| v.abs()).collect::<Vec<_>>()

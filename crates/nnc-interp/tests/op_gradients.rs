@@ -216,6 +216,8 @@ fn activations() {
     check_op("step (zero gradient)", Op::Step, &[(s.clone(), N)]);
     check_op("softmax", Op::Softmax, &[(s.clone(), Gen::Normal(2.0))]);
     check_op("softmax of images", Op::Softmax, &[(vec![2, 2, 3, 2], N)]);
+    check_op("softplus", Op::Softplus, &[(s.clone(), Gen::Normal(3.0))]);
+    check_op("silu", Op::Silu, &[(s.clone(), Gen::Normal(3.0))]);
     for form in [GeluForm::Erf, GeluForm::Tanh] {
         check_op(
             &format!("gelu {form:?}"),

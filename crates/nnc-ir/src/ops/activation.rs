@@ -11,7 +11,12 @@ use crate::graph::{Graph, NodeId, Shape};
 /// take two operands of one shape.
 pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
     match op {
-        Op::SigmoidGrad | Op::TanhGrad | Op::ReluGrad | Op::SoftmaxGrad | Op::GeluGrad(_) => {
+        Op::SigmoidGrad
+        | Op::TanhGrad
+        | Op::ReluGrad
+        | Op::SoftmaxGrad
+        | Op::GeluGrad(_)
+        | Op::SiluGrad => {
             arity(inputs, 2)?;
             same(inputs, 1, inputs[0])?;
         }
@@ -27,7 +32,8 @@ pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
 
 /// Gradient rules, from the output `y` (or, for `relu`, the operand `x`):
 /// `sigmoid`: `dy y (1 - y)`; `tanh`: `dy (1 - y^2)`; `relu`: `dy [x > 0]`;
-/// `gelu`: `gelu_grad(x, dy)`; `step`: zero; `softmax`: `y (dy - sum(dy y))` per example.
+/// `gelu`: `gelu_grad(x, dy)`; `silu`: `silu_grad(x, dy)`; `softplus`:
+/// `dy sigmoid(x)`; `step`: zero; `softmax`: `y (dy - sum(dy y))` per example.
 pub(crate) fn gradient(
     graph: &mut Graph,
     node: NodeId,
@@ -41,6 +47,14 @@ pub(crate) fn gradient(
         Op::Tanh => (Op::TanhGrad, node),
         Op::Relu => (Op::ReluGrad, x),
         Op::Gelu(form) => (Op::GeluGrad(form), x),
+        Op::Silu => (Op::SiluGrad, x),
+        // A composite: dy sigmoid(x).
+        Op::Softplus => {
+            return Ok(vec![wanted(wants, 0, || {
+                let slope = graph.add(Op::Sigmoid, vec![x], name.clone())?;
+                graph.add(Op::Mul, vec![dy, slope], name)
+            })?]);
+        }
         Op::Softmax => (Op::SoftmaxGrad, node),
         _ => return Ok(vec![None]),
     };

@@ -93,6 +93,10 @@ pub enum Op {
     /// `x Phi(x)`, with the normal distribution's `Phi` exact (`erf`) or
     /// by the tanh approximation.
     Gelu(GeluForm),
+    /// `ln(1 + e^x)`, computed as `max(x, 0) + ln(1 + e^-|x|)`.
+    Softplus,
+    /// `x sigmoid(x)` (SiLU, swish).
+    Silu,
     /// `(y, dy) -> dy * y * (1 - y)`, with `y = sigmoid(x)`.
     SigmoidGrad,
     /// `(y, dy) -> dy * (1 - y^2)`, with `y = tanh(x)`.
@@ -101,6 +105,8 @@ pub enum Op {
     ReluGrad,
     /// `(x, dy) -> dy gelu'(x)`.
     GeluGrad(GeluForm),
+    /// `(x, dy) -> dy s (1 + x (1 - s))`, `s = sigmoid(x)`.
+    SiluGrad,
     /// `(y, dy) -> y * (dy - sum(dy * y))` per example, `y = softmax(x)`.
     SoftmaxGrad,
 

@@ -286,12 +286,21 @@ fn formula(op: &Op) -> Scalar {
         Op::Relu => positive(x.clone(), x),
         Op::Step => positive(x, c(1.0)),
         Op::Gelu(form) => gelu_formula(form),
+        Op::Softplus => x
+            .clone()
+            .max(c(0.0))
+            .add(c(1.0).add(x.abs().neg().exp()).log()),
+        Op::Silu => x.clone().mul(x.sigmoid()),
         // (y, dy)
         Op::SigmoidGrad => y.mul(x.clone()).mul(c(1.0).sub(x)),
         Op::TanhGrad => y.mul(c(1.0).sub(x.clone().mul(x))),
         // (x, dy)
         Op::ReluGrad => positive(x, y),
         Op::GeluGrad(form) => gelu_grad_formula(form),
+        Op::SiluGrad => {
+            let s = x.clone().sigmoid();
+            y.mul(s.clone()).mul(c(1.0).add(x.mul(c(1.0).sub(s))))
+        }
         Op::ScaleBy => y.mul(x),
         Op::Expand { .. } | Op::Reshape { .. } => x,
         Op::CostGrad(cost) => cost_grad_formula(cost),
@@ -391,11 +400,14 @@ impl Op {
             },
             Op::Gelu(GeluForm::Erf) => act("gelu"),
             Op::Gelu(GeluForm::Tanh) => act("gelu_tanh"),
+            Op::Softplus => act("softplus"),
+            Op::Silu => act("silu"),
             Op::SigmoidGrad => act_grad("sigmoid_grad"),
             Op::TanhGrad => act_grad("tanh_grad"),
             Op::ReluGrad => act_grad("relu_grad"),
             Op::GeluGrad(GeluForm::Erf) => act_grad("gelu_grad"),
             Op::GeluGrad(GeluForm::Tanh) => act_grad("gelu_tanh_grad"),
+            Op::SiluGrad => act_grad("silu_grad"),
             Op::Softmax => other(
                 "softmax",
                 1,

@@ -262,6 +262,8 @@ impl Lowerer<'_> {
             Activation::Relu => Op::Relu,
             Activation::Softmax => Op::Softmax,
             Activation::Step => Op::Step,
+            Activation::Softplus => Op::Softplus,
+            Activation::Silu => Op::Silu,
         };
         self.graph.add(op, vec![x], name)
     }
