@@ -8,7 +8,7 @@
 //! result) and returns the shader with its dispatch and the variant it
 //! chose, with the reason.
 
-use crate::emit::Loc;
+use crate::loc::Loc;
 use crate::group::{Bound, Group};
 use crate::program::{BindingKind, EmitError, Target};
 use crate::wgsl::{f32_lit, flat_group, flat_index, grid, i, u, workgroup_for, Elem, Shader};
