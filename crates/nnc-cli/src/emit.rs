@@ -21,7 +21,8 @@
 //! text is the host's: on a host without FMA, multiply-adds appear as an
 //! `fmul` and an `fadd`.
 
-use crate::run::{pick_train, Failure};
+use crate::failure::Failure;
+use crate::prepare::pick_train;
 use clap::{Args, Subcommand};
 use nnc_check::program::{Program, Split, TrainSpec};
 use nnc_cli::driver::{self, Options};

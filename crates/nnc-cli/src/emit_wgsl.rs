@@ -11,7 +11,7 @@
 //! validated with naga before anything is printed.
 
 use crate::emit::{build_graph, GraphArgs};
-use crate::run::Failure;
+use crate::failure::Failure;
 use clap::Args;
 use nnc_wgsl::{ShaderProgram, Target};
 use std::fmt::Write as _;
