@@ -10,7 +10,7 @@
 //! (header comment included) and lists the files written. Every shader is
 //! validated with naga before anything is printed.
 
-use crate::emit::{build_graph, GraphArgs};
+use crate::emit_graph::{build_graph, GraphArgs};
 use crate::failure::Failure;
 use clap::Args;
 use nnc_wgsl::{ShaderProgram, Target};

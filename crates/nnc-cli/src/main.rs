@@ -12,6 +12,7 @@ mod args;
 mod bench;
 mod checkpoint;
 mod emit;
+mod emit_graph;
 mod emit_wgsl;
 mod epoch_log;
 mod eval;
