@@ -1,7 +1,7 @@
 //! `nnc run --verify`: the JIT's kernels compared with the interpreter's
 //! on the first training steps, through the whole pipeline on the shipped
 //! MNIST. (That a wrong kernel value is caught and named is tested next to
-//! the verifier, in `nnc-cpu/src/verify.rs`, by planting a fault on the
+//! the verifier, in `nnc-cpu/src/verify/tests.rs`, by planting a fault on the
 //! JIT side.)
 
 mod common;

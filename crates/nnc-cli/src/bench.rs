@@ -27,9 +27,9 @@
 //!   ones; examples per second is the epoch's examples over the median
 //!   seconds.
 
-use crate::run::{
-    make_backend, pick_train, positive, prepare, train_failure, BackendKind, CheckedFile, Failure,
-};
+use crate::args::{make_backend, positive, BackendKind};
+use crate::failure::{train_failure, Failure};
+use crate::prepare::{pick_train, prepare, CheckedFile};
 use crate::Format;
 use clap::Args;
 use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};

@@ -20,7 +20,9 @@
 //! - A run that fails (a diverging cost) never saves the broken weights:
 //!   its error names the last good checkpoint and how to resume from it.
 
-use crate::run::{log_object, positive, Failure};
+use crate::args::positive;
+use crate::epoch_log::log_object;
+use crate::failure::Failure;
 use clap::Args;
 use nnc_check::program::Model;
 use nnc_ckpt::{Checkpoint, Sidecar};
@@ -287,7 +289,7 @@ impl Session {
 
     /// The failure of a run whose loop ended with `error`.
     pub(crate) fn train_failure(&self, error: TrainError) -> Failure {
-        self.failed(crate::run::train_failure(error))
+        self.failed(crate::failure::train_failure(error))
     }
 }
 

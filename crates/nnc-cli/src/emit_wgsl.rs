@@ -10,8 +10,8 @@
 //! (header comment included) and lists the files written. Every shader is
 //! validated with naga before anything is printed.
 
-use crate::emit::{build_graph, GraphArgs};
-use crate::run::Failure;
+use crate::emit_graph::{build_graph, GraphArgs};
+use crate::failure::Failure;
 use clap::Args;
 use nnc_wgsl::{ShaderProgram, Target};
 use std::fmt::Write as _;

@@ -35,7 +35,7 @@
 //! checkpoint or the data cannot be used (errors, another model, no such
 //! split), 2 on usage errors and missing or unreadable files.
 
-use crate::run::Failure;
+use crate::failure::Failure;
 use crate::Format;
 use clap::{Args, ValueEnum};
 use nnc_check::program::{Activation, DataSpec, Labels, Model, NodeId, Op, Program, TrainSpec};

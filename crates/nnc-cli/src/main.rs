@@ -8,13 +8,18 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod args;
 mod bench;
 mod checkpoint;
 mod emit;
+mod emit_graph;
 mod emit_wgsl;
+mod epoch_log;
 mod eval;
+mod failure;
 mod plot;
 mod predict;
+mod prepare;
 mod run;
 mod trace;
 

@@ -39,10 +39,11 @@
 //! cannot; 2 on usage errors and missing or unreadable files. Every input
 //! is read before any prediction is printed, and every bad input is named.
 
+use crate::args::positive;
 use crate::eval::{
     activation_of, class_count, predicted_class, Engine, Inference, Opened, Weights,
 };
-use crate::run::{positive, Failure};
+use crate::failure::Failure;
 use crate::Format;
 use clap::Args;
 use nnc_check::program::{Activation, DataSpec, LabelColumn, Labels, Source};

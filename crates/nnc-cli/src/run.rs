@@ -27,31 +27,26 @@
 //! unreadable files, 130 when Ctrl-C stopped a run that saves checkpoints
 //! (`--checkpoint`, `--resume`: see `checkpoint.rs`).
 
-use clap::builder::RangedU64ValueParser;
-use clap::{Args, ValueEnum};
+use crate::args::{make_backend, positive, BackendKind};
+use crate::epoch_log::{epoch_line, log_object, JsonLog};
+use crate::failure::{train_failure, Failure};
+use crate::plot::RunPlot;
+use crate::prepare::{pick_train, plural, prepare, CheckedFile, Prepared};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use nnc_check::program::{Labels, Model, Program, TrainSpec};
-use nnc_cli::driver::{self, Options};
+use nnc_check::program::Labels;
 use nnc_cpu::verify::{Verifier, VerifyError, VerifyReport, RTOL};
-use nnc_data::Dataset;
-use nnc_diag::render;
-use nnc_ir::backend::{Backend, BackendError, Batch, TrainSetup};
+use nnc_ir::backend::{BackendError, Batch, TrainSetup};
 use nnc_train::{
-    EpochRecord, EpochStart, Examples, Observer, Overrides, Schedule, SplitKind, Splits,
-    StepProgress, TrainError, TrainReport,
+    EpochRecord, EpochStart, Examples, Observer, Overrides, Schedule, SplitKind, StepProgress,
+    TrainError, TrainReport,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::fmt;
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-
-use crate::plot::RunPlot;
-
-const EXIT_PROBLEMS: u8 = 1;
-const EXIT_USAGE: u8 = 2;
 
 /// The arguments of `nnc run`.
 #[derive(Args, Debug)]
@@ -131,24 +126,6 @@ impl RunArgs {
 /// The steps `--verify` compares unless `--verify-steps` says otherwise.
 pub(crate) const DEFAULT_VERIFY_STEPS: usize = 3;
 
-/// Parses a count of at least 1.
-pub(crate) fn positive() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..)
-}
-
-/// The backends `nnc run` and `nnc bench` can train on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BackendKind {
-    /// The reference interpreter (ndarray, op by op).
-    Interp,
-    /// Fused kernels compiled with Cranelift, matrix products by shape
-    /// (JIT micro-kernels or a library GEMM).
-    Jit,
-    /// WGSL compute shaders on a GPU through wgpu (Vulkan; lavapipe on a
-    /// machine without a GPU).
-    Wgpu,
-}
-
 /// Runs `nnc run` and returns its exit code.
 pub fn run(args: &RunArgs) -> ExitCode {
     match run_inner(args) {
@@ -160,28 +137,6 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 eprintln!("error: {message}");
             }
             ExitCode::from(code)
-        }
-    }
-}
-
-/// Why `nnc run` stopped: the message and the exit code.
-pub(crate) struct Failure {
-    pub(crate) message: String,
-    pub(crate) code: u8,
-}
-
-impl Failure {
-    pub(crate) fn problem(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            code: EXIT_PROBLEMS,
-        }
-    }
-
-    pub(crate) fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            code: EXIT_USAGE,
         }
     }
 }
@@ -263,112 +218,12 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A file read and checked with its data inspected; its diagnostics have
-/// been printed on stderr, as `nnc check` prints them.
-pub(crate) struct CheckedFile {
-    name: String,
-    source: String,
-    base_dir: PathBuf,
-    report: driver::Report,
-    color: bool,
-}
-
-impl CheckedFile {
-    /// Reads and checks `path`. Fails (usage) only when the file cannot be
-    /// read; a file with errors fails later, in [`CheckedFile::program`].
-    pub(crate) fn open(path: &Path) -> Result<CheckedFile, Failure> {
-        let name = path.display().to_string();
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
-        let base_dir = driver::base_dir(path).to_path_buf();
-        let report = driver::check_source(&source, &base_dir, Options { inspect_data: true });
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        eprint!(
-            "{}",
-            render::to_text(&report.diagnostics, &name, &source, color)
-        );
-        Ok(CheckedFile {
-            name,
-            source,
-            base_dir,
-            report,
-            color,
-        })
-    }
-
-    /// The file's name as the user wrote it.
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The checked program, when the file has no errors.
-    pub(crate) fn program(&self) -> Result<&Program, Failure> {
-        self.report.clean_program().ok_or_else(|| {
-            Failure::problem(format!(
-                "`{}` has errors ({}); fix them to train",
-                self.name,
-                plural(self.report.error_count(), "error")
-            ))
-        })
-    }
-
-    fn render(&self, diagnostics: &[nnc_diag::Diagnostic]) -> String {
-        render::to_text(diagnostics, &self.name, &self.source, self.color)
-    }
-}
-
-/// The train block to run: the only one, or the one of `--train MODEL`.
-pub(crate) fn pick_train<'p>(
-    program: &'p Program,
-    file: &str,
-    choice: Option<&str>,
-) -> Result<&'p TrainSpec, Failure> {
-    let blocks = || {
-        program
-            .trains
-            .iter()
-            .map(|t| format!("`{}` on `{}`", t.model, t.data))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match (choice, program.trains.as_slice()) {
-        (_, []) => Err(Failure::problem(format!(
-            "`{file}` has no `train` block; add one, e.g. `train MODEL on DATA {{ ... }}`"
-        ))),
-        (None, [only]) => Ok(only),
-        (None, _) => Err(Failure::usage(format!(
-            "`{file}` has {} train blocks ({}); choose one with `--train MODEL`",
-            program.trains.len(),
-            blocks()
-        ))),
-        (Some(model), trains) => {
-            let mut matching = trains.iter().filter(|t| t.model == model);
-            match (matching.next(), matching.next()) {
-                (Some(spec), None) => Ok(spec),
-                (Some(_), Some(_)) => Err(Failure::usage(format!(
-                    "`{file}` has several train blocks for model `{model}` ({}); \
-                     keep one of them",
-                    blocks()
-                ))),
-                (None, _) => Err(Failure::usage(format!(
-                    "`{file}` has no train block for model `{model}`; its train blocks: {}",
-                    blocks()
-                ))),
-            }
-        }
-    }
-}
-
 /// The name of a run in its plots' titles: the model file's stem.
 fn run_name(file: &Path) -> String {
     file.file_stem().map_or_else(
         || file.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
     )
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn print_outcome(report: &TrainReport) {
@@ -411,84 +266,6 @@ fn train(
         return Err(session.interrupted());
     }
     Ok(outcome.report)
-}
-
-/// The model of a train block and its data, loaded.
-pub(crate) struct Prepared<'p> {
-    pub(crate) model: &'p Model,
-    train: Dataset,
-    validation: Option<Dataset>,
-    test: Option<Dataset>,
-}
-
-impl Prepared<'_> {
-    /// The splits the loop trains on and measures.
-    pub(crate) fn splits(&self) -> Splits<'_> {
-        Splits {
-            train: &self.train,
-            validation: self.validation.as_ref().map(|d| d as &dyn Examples),
-            test: self.test.as_ref().map(|d| d as &dyn Examples),
-        }
-    }
-}
-
-/// Finds the model and data of `spec` and loads the data; a data error is
-/// printed as a diagnostic. The data must have a training split.
-pub(crate) fn prepare<'p>(
-    checked: &CheckedFile,
-    program: &'p Program,
-    spec: &TrainSpec,
-) -> Result<Prepared<'p>, Failure> {
-    let (Some(model), Some(data)) = (program.model(&spec.model), program.data(&spec.data)) else {
-        return Err(Failure::problem(format!(
-            "`{}` has no model `{}` or no data `{}`",
-            checked.name, spec.model, spec.data
-        )));
-    };
-    let loaded = nnc_data::load(data, &checked.base_dir, Some(model)).map_err(|errors| {
-        let diagnostics: Vec<_> = errors.iter().map(|e| e.to_diagnostic()).collect();
-        eprint!("{}", checked.render(&diagnostics));
-        Failure::problem(format!(
-            "cannot load the data `{}` ({})",
-            data.name,
-            plural(diagnostics.len(), "error")
-        ))
-    })?;
-    let Some(train) = loaded.train else {
-        return Err(Failure::problem(format!(
-            "the data `{}` has no `train` split to train on",
-            data.name
-        )));
-    };
-    Ok(Prepared {
-        model,
-        train,
-        validation: loaded.validation,
-        test: loaded.test,
-    })
-}
-
-/// The failure of a run that stopped with `error`. An op the backend
-/// cannot run (the JIT lowers every op of the language, but a new op may
-/// come to the interpreter first) points at the interpreter.
-pub(crate) fn train_failure(error: TrainError) -> Failure {
-    let unsupported = matches!(
-        &error,
-        TrainError::Configure {
-            error: BackendError::Unsupported { .. },
-            ..
-        } | TrainError::Step {
-            error: BackendError::Unsupported { .. },
-            ..
-        }
-    );
-    if unsupported {
-        Failure::problem(format!(
-            "{error}; the reference interpreter runs every op: train with `--backend interp`"
-        ))
-    } else {
-        Failure::problem(error.to_string())
-    }
 }
 
 /// `--verify`: runs the first `steps` training steps of the first epoch
@@ -578,15 +355,6 @@ fn verify_line(report: &VerifyReport) -> String {
         plural(report.kernels, "kernel run"),
         plural(report.values, "value"),
     )
-}
-
-/// A fresh backend of `kind`.
-pub(crate) fn make_backend(kind: BackendKind) -> Box<dyn Backend> {
-    match kind {
-        BackendKind::Interp => Box::new(nnc_interp::InterpBackend::new()),
-        BackendKind::Jit => Box::new(nnc_cpu::JitBackend::new()),
-        BackendKind::Wgpu => Box::new(nnc_gpu::GpuBackend::new()),
-    }
 }
 
 /// The observer of `nnc run`: progress bar, epoch lines and the JSON log.
@@ -763,187 +531,9 @@ impl Observer for Console {
     }
 }
 
-/// The line printed after each epoch.
-fn epoch_line(r: &EpochRecord, regression: bool) -> String {
-    let mut parts = vec![
-        format!("epoch {}", r.epoch),
-        format!("phase {}", r.phase),
-        format!("lr {}", r.learning_rate),
-        format!("batch {}", r.batch_size),
-        format!("train cost {:.4}", r.train_cost),
-    ];
-    let splits = [
-        ("train", r.train),
-        ("validation", r.validation),
-        ("test", r.test),
-    ];
-    for (name, score) in splits {
-        let Some(score) = score else { continue };
-        parts.push(if regression {
-            format!("{name} cost {:.4}", score.cost)
-        } else {
-            format!("{name} {:.2}%", 100.0 * score.accuracy)
-        });
-    }
-    parts.push(format!(
-        "{:.1} s ({:.0} examples/s)",
-        r.seconds, r.examples_per_second
-    ));
-    let mut line = parts.join("  ");
-    if r.decayed {
-        line.push_str("  (learning rate decayed)");
-    }
-    line
-}
-
-/// The JSON object logged for an epoch. Accuracies are fractions; they are
-/// left out for regression (`labels value`), where only costs mean anything.
-pub(crate) fn log_object(r: &EpochRecord, regression: bool) -> Value {
-    let mut object = Map::new();
-    let mut put = |key: &str, value: Value| {
-        object.insert(key.to_string(), value);
-    };
-    put("epoch", json!(r.epoch));
-    put("phase", json!(r.phase));
-    put("learning_rate", json!(r.learning_rate));
-    put("batch_size", json!(r.batch_size));
-    put("steps", json!(r.steps));
-    put("examples", json!(r.examples));
-    put("train_cost", json!(r.train_cost));
-    let splits = [
-        ("train", r.train),
-        ("validation", r.validation),
-        ("test", r.test),
-    ];
-    for (name, score) in splits {
-        let Some(score) = score else { continue };
-        if !regression {
-            put(&format!("{name}_accuracy"), json!(score.accuracy));
-        }
-        put(&format!("{name}_cost"), json!(score.cost));
-    }
-    put("seconds", json!(r.seconds));
-    put("train_seconds", json!(r.train_seconds));
-    put("examples_per_second", json!(r.examples_per_second));
-    put("decayed", json!(r.decayed));
-    if let Some(stop) = r.stop {
-        put("stop", json!(stop.to_string()));
-    }
-    Value::Object(object)
-}
-
-/// `--log PATH`: one JSON object per line, flushed as each epoch ends. A
-/// write error is kept and reported when training ends.
-struct JsonLog {
-    path: PathBuf,
-    out: BufWriter<File>,
-    error: Option<String>,
-}
-
-impl JsonLog {
-    fn create(path: &Path) -> Result<JsonLog, String> {
-        let file = File::create(path)
-            .map_err(|e| format!("cannot write the log `{}`: {e}", path.display()))?;
-        Ok(JsonLog {
-            path: path.to_path_buf(),
-            out: BufWriter::new(file),
-            error: None,
-        })
-    }
-
-    fn write(&mut self, object: &Value) {
-        if self.error.is_some() {
-            return;
-        }
-        let written = writeln!(self.out, "{object}").and_then(|()| self.out.flush());
-        if let Err(e) = written {
-            self.error = Some(format!(
-                "cannot write the log `{}`: {e}",
-                self.path.display()
-            ));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nnc_train::{Score, Stop};
-
-    fn record() -> EpochRecord {
-        EpochRecord {
-            epoch: 3,
-            phase: 2,
-            learning_rate: 0.05,
-            batch_size: 10,
-            steps: 5000,
-            examples: 50_000,
-            train_cost: 0.123456,
-            train: None,
-            validation: Some(Score {
-                accuracy: 0.9312,
-                cost: 0.3,
-                count: 10_000,
-            }),
-            test: None,
-            seconds: 12.34,
-            train_seconds: 10.0,
-            examples_per_second: 5000.0,
-            decayed: true,
-            stop: Some(Stop::EarlyStop {
-                metric: nnc_check::program::Metric::ValidationAccuracy,
-                patience: 10,
-            }),
-        }
-    }
-
-    #[test]
-    fn epoch_line_shows_settings_metrics_and_time() {
-        assert_eq!(
-            epoch_line(&record(), false),
-            "epoch 3  phase 2  lr 0.05  batch 10  train cost 0.1235  validation 93.12%  \
-             12.3 s (5000 examples/s)  (learning rate decayed)"
-        );
-        assert!(epoch_line(&record(), true).contains("validation cost 0.3000"));
-    }
-
-    #[test]
-    fn log_object_has_the_keys_of_the_splits_measured() {
-        let object = log_object(&record(), false);
-        assert_eq!(object["epoch"], 3);
-        assert_eq!(object["phase"], 2);
-        assert_eq!(object["learning_rate"], 0.05);
-        assert_eq!(object["validation_accuracy"], 0.9312);
-        assert_eq!(object["validation_cost"], 0.3);
-        assert!(object.get("test_accuracy").is_none());
-        assert!(object.get("train_accuracy").is_none());
-        assert_eq!(
-            object["stop"],
-            "early stop: validation_accuracy has not improved for 10 epochs"
-        );
-        let regression = log_object(&record(), true);
-        assert!(regression.get("validation_accuracy").is_none());
-        assert_eq!(regression["validation_cost"], 0.3);
-    }
-
-    #[test]
-    fn an_op_the_backend_cannot_run_points_at_the_interpreter() {
-        let error = TrainError::Configure {
-            phase: 1,
-            error: BackendError::Unsupported {
-                what: "`lstm` (not lowered by the JIT backend yet)".to_string(),
-            },
-        };
-        let failure = train_failure(error);
-        assert_eq!(failure.code, EXIT_PROBLEMS);
-        assert!(
-            failure.message.ends_with("train with `--backend interp`"),
-            "{}",
-            failure.message
-        );
-        let other = train_failure(TrainError::NoTrainingExamples);
-        assert!(!other.message.contains("--backend"), "{}", other.message);
-    }
 
     #[test]
     fn verify_line_states_steps_kernels_and_the_largest_error() {
@@ -963,45 +553,6 @@ mod tests {
             verify_line(&report),
             "verify: the JIT agrees with the interpreter on 3 steps: 27 kernel runs compared \
              (1234 values), largest relative error 1.2e-5 (`dense_2.z`, step 2), tolerance 1e-4"
-        );
-    }
-
-    fn program(models: &[&str]) -> Program {
-        let source: String = models
-            .iter()
-            .map(|m| {
-                format!(
-                    "model {m} {{\n  input x: [2]\n  layers {{ dense(1, act: sigmoid) }}\n  cost cross_entropy\n}}\n\
-                     train {m} on d {{\n  learning_rate 0.1\n  batch_size 1\n  epochs 1\n}}\n"
-                )
-            })
-            .chain(["data d {\n  train csv(\"d.csv\", label: \"y\", header: true)\n}\n".into()])
-            .collect();
-        let report = driver::check_source(&source, Path::new("."), Options::default());
-        assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
-        report.program.unwrap()
-    }
-
-    fn message(result: Result<&TrainSpec, Failure>) -> String {
-        match result {
-            Ok(spec) => format!("ok {}", spec.model),
-            Err(f) => format!("{} {}", f.code, f.message),
-        }
-    }
-
-    #[test]
-    fn train_block_is_the_only_one_or_the_one_named() {
-        let one = program(&["a"]);
-        assert_eq!(message(pick_train(&one, "f.nnet", None)), "ok a");
-        let two = program(&["a", "b"]);
-        assert_eq!(message(pick_train(&two, "f.nnet", Some("b"))), "ok b");
-        assert_eq!(
-            message(pick_train(&two, "f.nnet", None)),
-            "2 `f.nnet` has 2 train blocks (`a` on `d`, `b` on `d`); choose one with `--train MODEL`"
-        );
-        assert_eq!(
-            message(pick_train(&two, "f.nnet", Some("c"))),
-            "2 `f.nnet` has no train block for model `c`; its train blocks: `a` on `d`, `b` on `d`"
         );
     }
 }

@@ -25,8 +25,8 @@
 //!   calling thread), and each is summed in a fixed order, so results do
 //!   not depend on the thread count.
 
+use crate::conv_pass::ConvPass;
 use crate::error::LowerError;
-use crate::lower_conv::ConvPass;
 use crate::sgemm::Sgemm;
 use nnc_jit::kernels::ConvSpec;
 use std::ops::Range;

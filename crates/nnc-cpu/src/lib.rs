@@ -107,6 +107,7 @@
 
 mod backend;
 mod conv_gemm;
+mod conv_pass;
 mod error;
 mod fold;
 mod gemm;
@@ -114,6 +115,7 @@ mod host;
 mod lower;
 mod lower_conv;
 mod pair;
+mod pending;
 mod pointwise;
 mod pool_grad;
 mod program;

@@ -38,12 +38,13 @@
 
 use crate::conv_gemm::ConvGemm;
 use crate::error::LowerError;
-use crate::fold::{self, Fold, Poly};
+use crate::fold::{self, Fold};
 use crate::gemm::{self, LibraryProduct};
 use crate::host::HostOp;
 use crate::lower_conv;
+use crate::pair::two_cores;
+use crate::pending::Pending;
 use crate::pointwise::{is_pointwise, operand_bcast, Bcast, Group, GroupOp, Src};
-use crate::pool_grad::PoolGradFused;
 use crate::program::{Action, Exec, Memory, Place, Program, Slot, Split, MAX_INPUTS, MAX_OUTPUTS};
 use crate::rows;
 use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
@@ -52,23 +53,6 @@ use nnc_ir::{CostFn, Graph, GraphKind, NodeId, Op};
 use nnc_jit::kernels::{col_sum, matmul, row_sum, Activation, MatmulSpec};
 use nnc_jit::{Access, Affine, Expr, Kernel, Stmt, Ty};
 use std::collections::HashMap;
-
-/// An action before compilation.
-pub(crate) enum Pending {
-    Jit(Kernel),
-    Host(HostOp, usize),
-    /// A pointwise kernel split by rows: the two halves' kernels, their
-    /// rows, and which buffers are cut (see `program::Split`).
-    Split([Kernel; 2], [usize; 2], Vec<Option<usize>>),
-    /// A convolution's passes as products (module `conv_gemm`).
-    Conv(Box<ConvGemm>),
-    /// A pooling gradient with its epilogue in one pass (module
-    /// `pool_grad`).
-    PoolGrad(Box<PoolGradFused>),
-    /// A large product; with a folded update's coefficients (module
-    /// `fold`).
-    Library(LibraryProduct, Option<(Poly, Poly)>),
-}
 
 struct Lowering<'g> {
     graph: &'g Graph,
@@ -254,12 +238,6 @@ const SPLIT_MIN_ELEMENTS: usize = 32_768;
 
 /// The group as two kernels over the first and the last rows, when it is
 /// large enough to pay for a second thread.
-/// Whether the machine has the two cores a split kernel needs (asked at
-/// lowering: asking allocates).
-pub(crate) fn two_cores() -> bool {
-    std::thread::available_parallelism().map_or(1, |c| c.get()) >= 2
-}
-
 fn split_rows(group: &Group, name: &str) -> Result<Option<Pending>, LowerError> {
     if !two_cores() || group.rows < 2 || group.rows * group.cols < SPLIT_MIN_ELEMENTS {
         return Ok(None);

@@ -6,8 +6,10 @@
 //! how padding is kept out of every loop).
 
 use crate::conv_gemm::{ConvGemm, Epilogue, MaxPool};
+use crate::conv_pass::ConvPass;
 use crate::error::LowerError;
-use crate::lower::{two_cores, Pending};
+use crate::pair::two_cores;
+use crate::pending::Pending;
 use crate::pool_grad::PoolGradFused;
 use nnc_check::program::PoolKind;
 use nnc_ir::fused::{Arg, FusedKernel, KernelKind};
@@ -107,14 +109,6 @@ pub(crate) fn conv_kind(
         )),
         _ => None,
     })
-}
-
-/// The three products of a convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ConvPass {
-    Forward,
-    InputGrad,
-    WeightGrad,
 }
 
 /// Which operands of `op` hold one block per example (the rest, weights

@@ -195,6 +195,12 @@ impl Drop for Wait<'_> {
     }
 }
 
+/// Whether the machine has the two cores a split kernel needs (asked at
+/// lowering: asking allocates).
+pub(crate) fn two_cores() -> bool {
+    std::thread::available_parallelism().map_or(1, |c| c.get()) >= 2
+}
+
 /// Runs `first` on this thread and `second` on the helper thread, and
 /// returns when both are done: `false` if `second` panicked (then its
 /// work is incomplete). Runs both here, one after the other, when the
@@ -257,7 +263,7 @@ pub(crate) fn on_halves<L: Send, T: Send>(
             ok[h].store(false, Ordering::Relaxed);
         }
     };
-    let ran = if crate::lower::two_cores() {
+    let ran = if two_cores() {
         both(&|| half(0), &|| half(1))
     } else {
         half(0);

@@ -25,6 +25,7 @@
 
 use crate::group::{self, operand_bcast, Bcast, Bound, Group, GroupOp, Src};
 use crate::kernels::{self, Built};
+use crate::loc::Loc;
 use crate::program::{
     BindingKind, BufferRole, BufferSpec, Dispatch, EmitError, Range, ShaderKernel, ShaderProgram,
     Target, Upload, UploadKind,
@@ -34,19 +35,6 @@ use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
 use nnc_ir::plan::{lifetimes, place, Lifetime, Outputs};
 use nnc_ir::{Graph, GraphKind, InputKind, NodeId, Op};
 use std::collections::HashMap;
-
-/// Where a value lives, before memory is placed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Loc {
-    /// The value of a graph node: an input's buffer, or its place in the
-    /// working memory.
-    Node(NodeId),
-    /// Body value `j` of kernel node `k`, a temporary in the kernel's
-    /// scratch memory.
-    Temp(NodeId, usize),
-    /// Upload number `u`.
-    Upload(usize),
-}
 
 /// A kernel's scratch memory: the kernel, its request's index among
 /// the placement requests, and its temporaries `(body value, length)`.

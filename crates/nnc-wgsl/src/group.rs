@@ -16,7 +16,7 @@
 //! needs one computes it inline, once per invocation, instead of storing
 //! it from a dispatch of its own.
 
-use crate::emit::Loc;
+use crate::loc::Loc;
 use crate::wgsl::{f32_lit, u, Elem, Shader};
 use nnc_ir::scalar::{Bin, Scalar, Un};
 use nnc_ir::{Op, OperandRead};

@@ -71,6 +71,7 @@
 mod emit;
 mod group;
 mod kernels;
+mod loc;
 mod program;
 mod validate;
 mod wgsl;

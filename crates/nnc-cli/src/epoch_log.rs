@@ -1,0 +1,172 @@
+//! What a training prints and logs after each epoch: the line on stdout
+//! and the JSON object of `--log` (also kept in checkpoints' sidecars).
+
+use nnc_train::EpochRecord;
+use serde_json::{json, Map, Value};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The line printed after each epoch.
+pub(crate) fn epoch_line(r: &EpochRecord, regression: bool) -> String {
+    let mut parts = vec![
+        format!("epoch {}", r.epoch),
+        format!("phase {}", r.phase),
+        format!("lr {}", r.learning_rate),
+        format!("batch {}", r.batch_size),
+        format!("train cost {:.4}", r.train_cost),
+    ];
+    let splits = [
+        ("train", r.train),
+        ("validation", r.validation),
+        ("test", r.test),
+    ];
+    for (name, score) in splits {
+        let Some(score) = score else { continue };
+        parts.push(if regression {
+            format!("{name} cost {:.4}", score.cost)
+        } else {
+            format!("{name} {:.2}%", 100.0 * score.accuracy)
+        });
+    }
+    parts.push(format!(
+        "{:.1} s ({:.0} examples/s)",
+        r.seconds, r.examples_per_second
+    ));
+    let mut line = parts.join("  ");
+    if r.decayed {
+        line.push_str("  (learning rate decayed)");
+    }
+    line
+}
+
+/// The JSON object logged for an epoch. Accuracies are fractions; they are
+/// left out for regression (`labels value`), where only costs mean anything.
+pub(crate) fn log_object(r: &EpochRecord, regression: bool) -> Value {
+    let mut object = Map::new();
+    let mut put = |key: &str, value: Value| {
+        object.insert(key.to_string(), value);
+    };
+    put("epoch", json!(r.epoch));
+    put("phase", json!(r.phase));
+    put("learning_rate", json!(r.learning_rate));
+    put("batch_size", json!(r.batch_size));
+    put("steps", json!(r.steps));
+    put("examples", json!(r.examples));
+    put("train_cost", json!(r.train_cost));
+    let splits = [
+        ("train", r.train),
+        ("validation", r.validation),
+        ("test", r.test),
+    ];
+    for (name, score) in splits {
+        let Some(score) = score else { continue };
+        if !regression {
+            put(&format!("{name}_accuracy"), json!(score.accuracy));
+        }
+        put(&format!("{name}_cost"), json!(score.cost));
+    }
+    put("seconds", json!(r.seconds));
+    put("train_seconds", json!(r.train_seconds));
+    put("examples_per_second", json!(r.examples_per_second));
+    put("decayed", json!(r.decayed));
+    if let Some(stop) = r.stop {
+        put("stop", json!(stop.to_string()));
+    }
+    Value::Object(object)
+}
+
+/// `--log PATH`: one JSON object per line, flushed as each epoch ends. A
+/// write error is kept and reported when training ends.
+pub(crate) struct JsonLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+    pub(crate) error: Option<String>,
+}
+
+impl JsonLog {
+    pub(crate) fn create(path: &Path) -> Result<JsonLog, String> {
+        let file = File::create(path)
+            .map_err(|e| format!("cannot write the log `{}`: {e}", path.display()))?;
+        Ok(JsonLog {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            error: None,
+        })
+    }
+
+    pub(crate) fn write(&mut self, object: &Value) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = writeln!(self.out, "{object}").and_then(|()| self.out.flush());
+        if let Err(e) = written {
+            self.error = Some(format!(
+                "cannot write the log `{}`: {e}",
+                self.path.display()
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nnc_train::{Score, Stop};
+
+    fn record() -> EpochRecord {
+        EpochRecord {
+            epoch: 3,
+            phase: 2,
+            learning_rate: 0.05,
+            batch_size: 10,
+            steps: 5000,
+            examples: 50_000,
+            train_cost: 0.123456,
+            train: None,
+            validation: Some(Score {
+                accuracy: 0.9312,
+                cost: 0.3,
+                count: 10_000,
+            }),
+            test: None,
+            seconds: 12.34,
+            train_seconds: 10.0,
+            examples_per_second: 5000.0,
+            decayed: true,
+            stop: Some(Stop::EarlyStop {
+                metric: nnc_check::program::Metric::ValidationAccuracy,
+                patience: 10,
+            }),
+        }
+    }
+
+    #[test]
+    fn epoch_line_shows_settings_metrics_and_time() {
+        assert_eq!(
+            epoch_line(&record(), false),
+            "epoch 3  phase 2  lr 0.05  batch 10  train cost 0.1235  validation 93.12%  \
+             12.3 s (5000 examples/s)  (learning rate decayed)"
+        );
+        assert!(epoch_line(&record(), true).contains("validation cost 0.3000"));
+    }
+
+    #[test]
+    fn log_object_has_the_keys_of_the_splits_measured() {
+        let object = log_object(&record(), false);
+        assert_eq!(object["epoch"], 3);
+        assert_eq!(object["phase"], 2);
+        assert_eq!(object["learning_rate"], 0.05);
+        assert_eq!(object["validation_accuracy"], 0.9312);
+        assert_eq!(object["validation_cost"], 0.3);
+        assert!(object.get("test_accuracy").is_none());
+        assert!(object.get("train_accuracy").is_none());
+        assert_eq!(
+            object["stop"],
+            "early stop: validation_accuracy has not improved for 10 epochs"
+        );
+        let regression = log_object(&record(), true);
+        assert!(regression.get("validation_accuracy").is_none());
+        assert_eq!(regression["validation_cost"], 0.3);
+    }
+}

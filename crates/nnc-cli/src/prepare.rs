@@ -1,0 +1,211 @@
+//! The steps every subcommand that trains or measures a file shares:
+//! read and check the file (printing its diagnostics), pick its train
+//! block, load the data.
+
+use crate::failure::Failure;
+use nnc_check::program::{Model, Program, TrainSpec};
+use nnc_cli::driver::{self, Options};
+use nnc_data::Dataset;
+use nnc_diag::render;
+use nnc_train::{Examples, Splits};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// A file read and checked with its data inspected; its diagnostics have
+/// been printed on stderr, as `nnc check` prints them.
+pub(crate) struct CheckedFile {
+    name: String,
+    pub(crate) source: String,
+    base_dir: PathBuf,
+    report: driver::Report,
+    color: bool,
+}
+
+impl CheckedFile {
+    /// Reads and checks `path`. Fails (usage) only when the file cannot be
+    /// read; a file with errors fails later, in [`CheckedFile::program`].
+    pub(crate) fn open(path: &Path) -> Result<CheckedFile, Failure> {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
+        let base_dir = driver::base_dir(path).to_path_buf();
+        let report = driver::check_source(&source, &base_dir, Options { inspect_data: true });
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            render::to_text(&report.diagnostics, &name, &source, color)
+        );
+        Ok(CheckedFile {
+            name,
+            source,
+            base_dir,
+            report,
+            color,
+        })
+    }
+
+    /// The file's name as the user wrote it.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The checked program, when the file has no errors.
+    pub(crate) fn program(&self) -> Result<&Program, Failure> {
+        self.report.clean_program().ok_or_else(|| {
+            Failure::problem(format!(
+                "`{}` has errors ({}); fix them to train",
+                self.name,
+                plural(self.report.error_count(), "error")
+            ))
+        })
+    }
+
+    fn render(&self, diagnostics: &[nnc_diag::Diagnostic]) -> String {
+        render::to_text(diagnostics, &self.name, &self.source, self.color)
+    }
+}
+
+/// The train block to run: the only one, or the one of `--train MODEL`.
+pub(crate) fn pick_train<'p>(
+    program: &'p Program,
+    file: &str,
+    choice: Option<&str>,
+) -> Result<&'p TrainSpec, Failure> {
+    let blocks = || {
+        program
+            .trains
+            .iter()
+            .map(|t| format!("`{}` on `{}`", t.model, t.data))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (choice, program.trains.as_slice()) {
+        (_, []) => Err(Failure::problem(format!(
+            "`{file}` has no `train` block; add one, e.g. `train MODEL on DATA {{ ... }}`"
+        ))),
+        (None, [only]) => Ok(only),
+        (None, _) => Err(Failure::usage(format!(
+            "`{file}` has {} train blocks ({}); choose one with `--train MODEL`",
+            program.trains.len(),
+            blocks()
+        ))),
+        (Some(model), trains) => {
+            let mut matching = trains.iter().filter(|t| t.model == model);
+            match (matching.next(), matching.next()) {
+                (Some(spec), None) => Ok(spec),
+                (Some(_), Some(_)) => Err(Failure::usage(format!(
+                    "`{file}` has several train blocks for model `{model}` ({}); \
+                     keep one of them",
+                    blocks()
+                ))),
+                (None, _) => Err(Failure::usage(format!(
+                    "`{file}` has no train block for model `{model}`; its train blocks: {}",
+                    blocks()
+                ))),
+            }
+        }
+    }
+}
+
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The model of a train block and its data, loaded.
+pub(crate) struct Prepared<'p> {
+    pub(crate) model: &'p Model,
+    pub(crate) train: Dataset,
+    validation: Option<Dataset>,
+    test: Option<Dataset>,
+}
+
+impl Prepared<'_> {
+    /// The splits the loop trains on and measures.
+    pub(crate) fn splits(&self) -> Splits<'_> {
+        Splits {
+            train: &self.train,
+            validation: self.validation.as_ref().map(|d| d as &dyn Examples),
+            test: self.test.as_ref().map(|d| d as &dyn Examples),
+        }
+    }
+}
+
+/// Finds the model and data of `spec` and loads the data; a data error is
+/// printed as a diagnostic. The data must have a training split.
+pub(crate) fn prepare<'p>(
+    checked: &CheckedFile,
+    program: &'p Program,
+    spec: &TrainSpec,
+) -> Result<Prepared<'p>, Failure> {
+    let (Some(model), Some(data)) = (program.model(&spec.model), program.data(&spec.data)) else {
+        return Err(Failure::problem(format!(
+            "`{}` has no model `{}` or no data `{}`",
+            checked.name, spec.model, spec.data
+        )));
+    };
+    let loaded = nnc_data::load(data, &checked.base_dir, Some(model)).map_err(|errors| {
+        let diagnostics: Vec<_> = errors.iter().map(|e| e.to_diagnostic()).collect();
+        eprint!("{}", checked.render(&diagnostics));
+        Failure::problem(format!(
+            "cannot load the data `{}` ({})",
+            data.name,
+            plural(diagnostics.len(), "error")
+        ))
+    })?;
+    let Some(train) = loaded.train else {
+        return Err(Failure::problem(format!(
+            "the data `{}` has no `train` split to train on",
+            data.name
+        )));
+    };
+    Ok(Prepared {
+        model,
+        train,
+        validation: loaded.validation,
+        test: loaded.test,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(models: &[&str]) -> Program {
+        let source: String = models
+            .iter()
+            .map(|m| {
+                format!(
+                    "model {m} {{\n  input x: [2]\n  layers {{ dense(1, act: sigmoid) }}\n  cost cross_entropy\n}}\n\
+                     train {m} on d {{\n  learning_rate 0.1\n  batch_size 1\n  epochs 1\n}}\n"
+                )
+            })
+            .chain(["data d {\n  train csv(\"d.csv\", label: \"y\", header: true)\n}\n".into()])
+            .collect();
+        let report = driver::check_source(&source, Path::new("."), Options::default());
+        assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+        report.program.unwrap()
+    }
+
+    fn message(result: Result<&TrainSpec, Failure>) -> String {
+        match result {
+            Ok(spec) => format!("ok {}", spec.model),
+            Err(f) => format!("{} {}", f.code, f.message),
+        }
+    }
+
+    #[test]
+    fn train_block_is_the_only_one_or_the_one_named() {
+        let one = program(&["a"]);
+        assert_eq!(message(pick_train(&one, "f.nnet", None)), "ok a");
+        let two = program(&["a", "b"]);
+        assert_eq!(message(pick_train(&two, "f.nnet", Some("b"))), "ok b");
+        assert_eq!(
+            message(pick_train(&two, "f.nnet", None)),
+            "2 `f.nnet` has 2 train blocks (`a` on `d`, `b` on `d`); choose one with `--train MODEL`"
+        );
+        assert_eq!(
+            message(pick_train(&two, "f.nnet", Some("c"))),
+            "2 `f.nnet` has no train block for model `c`; its train blocks: `a` on `d`, `b` on `d`"
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! Check errors: the facts the checker (`nnc-check`) reports, and their
+//! wording.
+//!
+//! Each [`CheckError`] variant carries spans, names copied from the source
+//! and the actual numbers; [`CheckError::to_diagnostic`] is the only place
+//! that turns them into a message, labels, notes (the arithmetic with the
+//! real numbers) and hints (the concrete fix, "did you mean"). The severity
+//! of a fact follows from its code: `W` codes are warnings (lints).
+//!
+//! The facts are declared here; their parts and their wording live in one
+//! module per family of codes: `names` (E0101-E0107), `values`
+//! (E0108-E0110, E0116), `structure` (E0111-E0115, E0117), `shapes`
+//! (E0201-E0210), `training` (E0301-E0302, E0401-E0405) and `lints`
+//! (W0101-W0105). `wording` holds [`CheckError::to_diagnostic`], one
+//! exhaustive match that hands each fact to its family's wording.
+
+mod lints;
+mod names;
+mod shapes;
+mod structure;
+mod training;
+mod values;
+mod wording;
+mod words;
+
+pub use names::{DefKind, NameKind};
+pub use shapes::{Axis, Derivation, ParamKind, RankNeed, Shape, ShapeProblem, WindowArith};
+pub use structure::{BodyKind, StmtKind};
+pub use training::SplitNeed;
+pub use values::{Bound, Expected, Found, Num, OptionKind, Range, Subject};
+
+use crate::{Severity, Span};
+
+/// Every fact the checker reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckError {
+    /// E0101: a name that is not defined.
+    UnknownName {
+        name: String,
+        kind: NameKind,
+        span: Span,
+        did_you_mean: Vec<String>,
+        /// The definition, when it comes after the use.
+        defined_later: Option<Span>,
+    },
+    /// E0102: a call of something that is neither layer, block nor function.
+    UnknownCallee {
+        name: String,
+        span: Span,
+        did_you_mean: Vec<String>,
+    },
+    /// E0103: a name defined twice in one namespace.
+    Duplicate {
+        name: String,
+        kind: DefKind,
+        span: Span,
+        first: Span,
+    },
+    /// E0104: a named argument the callee does not take.
+    UnknownArgument {
+        callee: String,
+        name: String,
+        span: Span,
+        did_you_mean: Vec<String>,
+        takes: Vec<String>,
+    },
+    /// E0105: required arguments not given.
+    MissingArguments {
+        callee: String,
+        names: Vec<String>,
+        span: Span,
+        takes: Vec<String>,
+    },
+    /// E0105: a cost on a model with several outputs that does not say which.
+    CostNeedsOutput {
+        cost: String,
+        outputs: Vec<String>,
+        span: Span,
+    },
+    /// E0106: more positional arguments than the callee takes.
+    TooManyPositional {
+        callee: String,
+        max: usize,
+        given: usize,
+        span: Span,
+        takes: Vec<String>,
+    },
+    /// E0107: one argument given twice (by position and name, or by name twice).
+    ArgumentTwice {
+        callee: String,
+        name: String,
+        span: Span,
+        first: Span,
+    },
+    /// E0108: a value of the wrong kind.
+    WrongKind {
+        subject: Subject,
+        expected: Expected,
+        found: Found,
+        span: Span,
+    },
+    /// E0109: a value outside its range.
+    OutOfRange {
+        subject: Subject,
+        value: Num,
+        range: Range,
+        span: Span,
+    },
+    /// E0109: a slice `src[a..b]` with `a >= b`.
+    EmptySlice { start: u64, end: u64, span: Span },
+    /// E0110: an option word that is not one of the known ones.
+    UnknownOption {
+        kind: OptionKind,
+        given: String,
+        options: Vec<String>,
+        did_you_mean: Vec<String>,
+        span: Span,
+    },
+    /// E0111: a setting key this body does not know.
+    UnknownSetting {
+        body: BodyKind,
+        key: String,
+        known: Vec<String>,
+        did_you_mean: Vec<String>,
+        span: Span,
+    },
+    /// E0112: a statement this body may not hold.
+    NotAllowed {
+        stmt: StmtKind,
+        body: BodyKind,
+        span: Span,
+    },
+    /// E0113: a block that (indirectly) instantiates itself.
+    RecursiveBlock {
+        block: String,
+        /// The chain of blocks, starting and ending with `block`.
+        cycle: Vec<String>,
+        span: Span,
+    },
+    /// E0113: blocks nested deeper than the checker expands.
+    BlocksTooDeep {
+        block: String,
+        limit: usize,
+        span: Span,
+    },
+    /// E0113: a model whose blocks expand to too many nodes.
+    ExpansionTooLarge {
+        model: String,
+        limit: usize,
+        span: Span,
+    },
+    /// E0114: `layers` in a model without exactly one input.
+    LayersNeedOneInput {
+        model: String,
+        inputs: Vec<(String, Span)>,
+        span: Span,
+    },
+    /// E0114: a model that declares no input.
+    ModelWithoutInput { model: String, span: Span },
+    /// E0114: a model input without a shape.
+    InputWithoutShape { name: String, span: Span },
+    /// E0114: a layer or block applied to the wrong number of tensors.
+    LayerInputs {
+        layer: String,
+        expected: usize,
+        given: usize,
+        span: Span,
+    },
+    /// E0114: a trained model with several inputs (one data block feeds one input).
+    TrainedModelInputs {
+        model: String,
+        inputs: usize,
+        span: Span,
+        model_span: Span,
+    },
+    /// E0115: a model or block without output.
+    NoOutput {
+        name: String,
+        block: bool,
+        span: Span,
+    },
+    /// E0116: division by zero in a constant expression.
+    DivisionByZero { span: Span, divisor: Span },
+    /// E0116: constants that depend on themselves.
+    ConstCycle { cycle: Vec<String>, span: Span },
+    /// E0116: integer overflow in a constant expression.
+    ConstOverflow { op: String, span: Span },
+    /// E0116: a constant expression that is not a finite number.
+    NotFinite { span: Span },
+    /// E0116: arithmetic on something that is not a number.
+    ConstOperand {
+        op: String,
+        found: Found,
+        span: Span,
+    },
+    /// E0117: a setting given twice in one body.
+    SettingTwice {
+        key: String,
+        span: Span,
+        first: Span,
+    },
+    /// E0201: dense on a tensor that is not a vector.
+    DenseNeedsVector {
+        input: Shape,
+        /// The number of values, if it fits a machine word.
+        size: Option<usize>,
+        span: Span,
+        input_from: Span,
+    },
+    /// E0202: a shape assertion `-> [...]` that does not hold.
+    AssertionFailed {
+        expected: Shape,
+        actual: Shape,
+        span: Span,
+        value_span: Span,
+        derivation: Derivation,
+    },
+    /// E0203: a convolution kernel larger than its (padded) input.
+    KernelTooLarge {
+        layer: String,
+        /// The axes whose window does not fit (height, width or both).
+        axes: Vec<(Axis, WindowArith)>,
+        input: Shape,
+        span: Span,
+        input_from: Span,
+    },
+    /// E0204: a pooling window larger than its (padded) input.
+    PoolTooLarge {
+        layer: String,
+        /// The axes whose window does not fit (height, width or both).
+        axes: Vec<(Axis, WindowArith)>,
+        input: Shape,
+        span: Span,
+        input_from: Span,
+    },
+    /// E0205: an input of the wrong rank.
+    WrongRank {
+        layer: String,
+        need: RankNeed,
+        actual: Shape,
+        span: Span,
+        input_from: Span,
+    },
+    /// E0206: elementwise operands of different shapes.
+    ShapeMismatch {
+        op: String,
+        lhs: Shape,
+        rhs: Shape,
+        span: Span,
+        lhs_from: Span,
+        rhs_from: Span,
+    },
+    /// E0207: a reshape that changes the number of values.
+    ReshapeCount {
+        from: Shape,
+        from_count: usize,
+        to: Vec<i64>,
+        /// The product of the known target dimensions.
+        to_count: u128,
+        inferred: bool,
+        span: Span,
+    },
+    /// E0208: `labels one_hot(k)` against a model output of another size.
+    ClassesMismatch {
+        classes: usize,
+        model: String,
+        output: Shape,
+        output_size: usize,
+        labels_span: Span,
+        output_span: Span,
+        train_span: Span,
+    },
+    /// E0209: an invalid shape.
+    InvalidShape { problem: ShapeProblem, span: Span },
+    /// E0210: a shared `layer` instance used on inputs that need other weights.
+    SharedLayerShape {
+        name: String,
+        first: Shape,
+        now: Shape,
+        span: Span,
+        first_span: Span,
+    },
+    /// E0301: a cost that needs another output activation.
+    CostNeedsSigmoid {
+        cost: String,
+        act: Option<String>,
+        cost_span: Span,
+        output_span: Span,
+    },
+    /// E0302: a trained model without cost.
+    NoCost {
+        model: String,
+        span: Span,
+        model_span: Span,
+    },
+    /// E0401: `at epoch N` outside `1..=epochs`.
+    PhaseEpochOutOfRange {
+        epoch: i64,
+        /// The number of epochs and where it is set, when known.
+        epochs: Option<(usize, Span)>,
+        span: Span,
+    },
+    /// E0402: required training settings not given.
+    MissingSettings { keys: Vec<String>, span: Span },
+    /// E0403: a data split that is needed but not defined.
+    MissingSplit {
+        split: String,
+        data: String,
+        need: SplitNeed,
+        span: Span,
+        data_span: Span,
+    },
+    /// E0404: `at epoch` phases not in increasing order.
+    PhasesOutOfOrder {
+        epoch: usize,
+        previous: usize,
+        span: Span,
+        previous_span: Span,
+    },
+    /// E0405: `train a, b on d`.
+    SeveralModels { count: usize, span: Span },
+    /// W0101: a stride that leaves the last rows or columns uncovered.
+    StrideDropsPixels {
+        layer: String,
+        /// Each axis that drops lines, with its arithmetic and the count.
+        axes: Vec<(Axis, WindowArith, usize)>,
+        span: Span,
+    },
+    /// W0102: quadratic cost with sigmoid outputs.
+    QuadraticSigmoid { cost_span: Span, output_span: Span },
+    /// W0103: a wide gaussian initialisation on a large fan-in.
+    LargeInitStd {
+        std: f64,
+        fan_in: usize,
+        /// The standard deviation of the bias, when it is gaussian.
+        bias_std: Option<f64>,
+        span: Span,
+        layer_span: Span,
+    },
+    /// W0104: log-likelihood cost without softmax outputs.
+    LogLikelihoodWithoutSoftmax {
+        act: Option<String>,
+        cost_span: Span,
+        output_span: Span,
+    },
+    /// W0105: a definition that is never used.
+    Unused {
+        kind: DefKind,
+        name: String,
+        span: Span,
+    },
+    /// Any fact found while expanding one instantiation of a block: the
+    /// fact, with the instantiation it happened in.
+    InBlock {
+        block: String,
+        site: Span,
+        error: Box<CheckError>,
+    },
+}
+
+impl CheckError {
+    /// The fact itself, without the blocks it was found in.
+    pub fn innermost(&self) -> &CheckError {
+        match self {
+            CheckError::InBlock { error, .. } => error.innermost(),
+            other => other,
+        }
+    }
+
+    /// The stable code of this fact.
+    pub fn code(&self) -> &'static str {
+        use CheckError::*;
+        match self {
+            InBlock { error, .. } => error.code(),
+            UnknownName { .. } => "E0101",
+            UnknownCallee { .. } => "E0102",
+            Duplicate { .. } => "E0103",
+            UnknownArgument { .. } => "E0104",
+            MissingArguments { .. } | CostNeedsOutput { .. } => "E0105",
+            TooManyPositional { .. } => "E0106",
+            ArgumentTwice { .. } => "E0107",
+            WrongKind { .. } => "E0108",
+            OutOfRange { .. } | EmptySlice { .. } => "E0109",
+            UnknownOption { .. } => "E0110",
+            UnknownSetting { .. } => "E0111",
+            NotAllowed { .. } => "E0112",
+            RecursiveBlock { .. } | BlocksTooDeep { .. } | ExpansionTooLarge { .. } => "E0113",
+            LayersNeedOneInput { .. }
+            | ModelWithoutInput { .. }
+            | InputWithoutShape { .. }
+            | LayerInputs { .. }
+            | TrainedModelInputs { .. } => "E0114",
+            NoOutput { .. } => "E0115",
+            DivisionByZero { .. }
+            | ConstCycle { .. }
+            | ConstOverflow { .. }
+            | NotFinite { .. }
+            | ConstOperand { .. } => "E0116",
+            SettingTwice { .. } => "E0117",
+            DenseNeedsVector { .. } => "E0201",
+            AssertionFailed { .. } => "E0202",
+            KernelTooLarge { .. } => "E0203",
+            PoolTooLarge { .. } => "E0204",
+            WrongRank { .. } => "E0205",
+            ShapeMismatch { .. } => "E0206",
+            ReshapeCount { .. } => "E0207",
+            ClassesMismatch { .. } => "E0208",
+            InvalidShape { .. } => "E0209",
+            SharedLayerShape { .. } => "E0210",
+            CostNeedsSigmoid { .. } => "E0301",
+            NoCost { .. } => "E0302",
+            PhaseEpochOutOfRange { .. } => "E0401",
+            MissingSettings { .. } => "E0402",
+            MissingSplit { .. } => "E0403",
+            PhasesOutOfOrder { .. } => "E0404",
+            SeveralModels { .. } => "E0405",
+            StrideDropsPixels { .. } => "W0101",
+            QuadraticSigmoid { .. } => "W0102",
+            LargeInitStd { .. } => "W0103",
+            LogLikelihoodWithoutSoftmax { .. } => "W0104",
+            Unused { .. } => "W0105",
+        }
+    }
+
+    /// Warnings are the `W` codes; everything else is an error.
+    pub fn severity(&self) -> Severity {
+        if self.code().starts_with('W') {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity() == Severity::Error
+    }
+
+    /// The primary span: where the fact is reported.
+    pub fn span(&self) -> Span {
+        self.to_diagnostic().primary.span
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_follows_code() {
+        let w = CheckError::Unused {
+            kind: DefKind::Let,
+            name: "h".into(),
+            span: Span::new(0, 1),
+        };
+        assert!(!w.is_error());
+        let e = CheckError::ModelWithoutInput {
+            model: "m".into(),
+            span: Span::new(0, 1),
+        };
+        assert!(e.is_error());
+    }
+}

@@ -1,0 +1,210 @@
+//! Names and the arguments of calls (E0101-E0107): unknown names and
+//! callees, duplicate definitions, unknown, missing, extra and repeated
+//! arguments.
+
+use super::words::{plural, takes_note, tick_list, with_did_you_mean};
+use crate::{Diagnostic, Label, Span};
+
+/// What kind of thing a name was expected to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    /// Anything in a model, block or data scope.
+    Value,
+    Model,
+    Data,
+    /// A data source bound with `let` in a data block.
+    Source,
+    /// An output of a model (named by `cost kind(output)`).
+    Output,
+}
+
+/// What kind of definition a name has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefKind {
+    Const,
+    Block,
+    Model,
+    Data,
+    Input,
+    Let,
+    Layer,
+    Output,
+    Param,
+}
+
+impl DefKind {
+    pub(super) fn word(self) -> &'static str {
+        match self {
+            DefKind::Const => "constant",
+            DefKind::Block => "block",
+            DefKind::Model => "model",
+            DefKind::Data => "data block",
+            DefKind::Input => "input",
+            DefKind::Let => "let binding",
+            DefKind::Layer => "layer instance",
+            DefKind::Output => "output",
+            DefKind::Param => "parameter",
+        }
+    }
+}
+
+pub(super) fn unknown_name(
+    code: &'static str,
+    name: &str,
+    kind: NameKind,
+    span: Span,
+    did_you_mean: &[String],
+    defined_later: Option<Span>,
+) -> Diagnostic {
+    let (message, label) = match kind {
+        NameKind::Value => (
+            format!("unknown name `{name}`"),
+            "not defined in this scope",
+        ),
+        NameKind::Model => (format!("unknown model `{name}`"), "no model with this name"),
+        NameKind::Data => (
+            format!("unknown data block `{name}`"),
+            "no data block with this name",
+        ),
+        NameKind::Source => (
+            format!("unknown data source `{name}`"),
+            "not a `let` of this data block",
+        ),
+        NameKind::Output => (
+            format!("unknown output `{name}`"),
+            "not an output of this model",
+        ),
+    };
+    let mut d = Diagnostic::error(code, message, Label::new(span, label));
+    if let Some(later) = defined_later {
+        d = d
+            .with_secondary(later, format!("`{name}` is defined here, after its use"))
+            .with_note("names in a model are visible from their definition on");
+    }
+    with_did_you_mean(d, did_you_mean)
+}
+
+pub(super) fn unknown_callee(
+    code: &'static str,
+    name: &str,
+    span: Span,
+    did_you_mean: &[String],
+) -> Diagnostic {
+    with_did_you_mean(
+        Diagnostic::error(
+            code,
+            format!("unknown layer or function `{name}`"),
+            Label::new(span, "not a layer, block or function"),
+        ),
+        did_you_mean,
+    )
+}
+
+pub(super) fn duplicate(
+    code: &'static str,
+    name: &str,
+    kind: DefKind,
+    span: Span,
+    first: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("the name `{name}` is defined more than once"),
+        Label::new(span, format!("{} `{name}` redefined here", kind.word())),
+    )
+    .with_secondary(first, format!("first definition of `{name}` here"))
+    .with_hint("rename one of them")
+}
+
+pub(super) fn unknown_argument(
+    code: &'static str,
+    callee: &str,
+    name: &str,
+    span: Span,
+    did_you_mean: &[String],
+    takes: &[String],
+) -> Diagnostic {
+    with_did_you_mean(
+        Diagnostic::error(
+            code,
+            format!("`{callee}` has no argument `{name}`"),
+            Label::new(span, "unknown argument"),
+        ),
+        did_you_mean,
+    )
+    .with_note(takes_note(callee, takes))
+}
+
+pub(super) fn missing_arguments(
+    code: &'static str,
+    callee: &str,
+    names: &[String],
+    span: Span,
+    takes: &[String],
+) -> Diagnostic {
+    let (message, label) = if names.len() == 1 {
+        let name = names.first().map(String::as_str).unwrap_or("?");
+        (
+            format!("missing argument `{name}` for `{callee}`"),
+            format!("`{callee}` needs `{name}`"),
+        )
+    } else {
+        (
+            format!("missing arguments {} for `{callee}`", tick_list(names)),
+            format!("`{callee}` needs {}", tick_list(names)),
+        )
+    };
+    Diagnostic::error(code, message, Label::new(span, label)).with_note(takes_note(callee, takes))
+}
+
+pub(super) fn cost_needs_output(
+    code: &'static str,
+    cost: &str,
+    outputs: &[String],
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("`{cost}` must name the output it applies to"),
+        Label::new(span, format!("this model has {} outputs", outputs.len())),
+    )
+    .with_note(format!("the outputs are {}", tick_list(outputs)))
+    .with_hint(format!(
+        "write `cost {cost}({})`",
+        outputs.first().map(String::as_str).unwrap_or("output")
+    ))
+}
+
+pub(super) fn too_many_positional(
+    code: &'static str,
+    callee: &str,
+    max: usize,
+    given: usize,
+    span: Span,
+    takes: &[String],
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!(
+            "`{callee}` takes {max} positional argument{} but {given} were given",
+            plural(max)
+        ),
+        Label::new(span, "unexpected argument"),
+    )
+    .with_note(takes_note(callee, takes))
+}
+
+pub(super) fn argument_twice(
+    code: &'static str,
+    callee: &str,
+    name: &str,
+    span: Span,
+    first: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("argument `{name}` of `{callee}` is given twice"),
+        Label::new(span, "given again here"),
+    )
+    .with_secondary(first, "first given here")
+}

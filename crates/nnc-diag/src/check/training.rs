@@ -1,0 +1,151 @@
+//! Costs and training (E0301-E0302, E0401-E0405): costs that need other
+//! outputs, trained models without cost, phases out of range or order,
+//! missing settings and data splits.
+
+use super::words::{act_phrase, plural, tick_list};
+use crate::{Diagnostic, Label, Span};
+
+/// Why a data split is needed (E0403).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SplitNeed {
+    /// Training needs examples to train on.
+    Training,
+    /// A metric is measured on this split.
+    Metric { metric: String },
+}
+
+pub(super) fn cost_needs_sigmoid(
+    code: &'static str,
+    cost: &str,
+    act: Option<&str>,
+    cost_span: Span,
+    output_span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!(
+            "`{cost}` needs sigmoid outputs, but the output {}",
+            act_phrase(act)
+        ),
+        Label::new(cost_span, "cost chosen here"),
+    )
+    .with_secondary(output_span, "the output is computed here")
+    .with_note("cross-entropy -[y ln a + (1 - y) ln(1 - a)] needs every output a in (0, 1), which sigmoid guarantees")
+    .with_hint("use `act: sigmoid` on the output layer, or `cost log_likelihood` with a softmax output")
+}
+
+pub(super) fn no_cost(code: &'static str, model: &str, span: Span, model_span: Span) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("model `{model}` is trained but has no cost"),
+        Label::new(span, "trained here"),
+    )
+    .with_secondary(model_span, format!("`{model}` is defined here"))
+    .with_hint(format!(
+        "add a cost to `{model}`: `cost cross_entropy` (sigmoid outputs), `cost log_likelihood` (softmax outputs) or `cost quadratic`"
+    ))
+}
+
+pub(super) fn phase_epoch_out_of_range(
+    code: &'static str,
+    epoch: i64,
+    epochs: Option<(usize, Span)>,
+    span: Span,
+) -> Diagnostic {
+    let d = match epochs {
+        Some((n, _)) if epoch >= 1 => Diagnostic::error(
+            code,
+            format!("`at epoch {epoch}` is beyond the last epoch ({n})"),
+            Label::new(span, "this phase never starts"),
+        ),
+        _ => Diagnostic::error(
+            code,
+            format!("`at epoch {epoch}` is before the first epoch"),
+            Label::new(span, "epochs are numbered from 1"),
+        ),
+    };
+    match epochs {
+        Some((n, epochs_span)) => d
+            .with_secondary(
+                epochs_span,
+                format!("training runs for {n} epoch{}", plural(n)),
+            )
+            .with_hint(format!("use an epoch from 1 to {n}")),
+        None => d,
+    }
+}
+
+pub(super) fn missing_settings(code: &'static str, keys: &[String], span: Span) -> Diagnostic {
+    let examples: Vec<String> = keys
+        .iter()
+        .map(|k| format!("`{k} {}`", setting_example(k)))
+        .collect();
+    Diagnostic::error(
+        code,
+        format!("missing setting{} {}", plural(keys.len()), tick_list(keys)),
+        Label::new(span, format!("this train block has no {}", tick_list(keys))),
+    )
+    .with_hint(format!("add e.g. {}", examples.join(", ")))
+}
+
+fn setting_example(key: &str) -> &'static str {
+    match key {
+        "learning_rate" => "0.1",
+        "batch_size" => "10",
+        "epochs" => "30",
+        "seed" => "1",
+        "optimizer" => "sgd",
+        _ => "...",
+    }
+}
+
+pub(super) fn missing_split(
+    code: &'static str,
+    split: &str,
+    data: &str,
+    need: &SplitNeed,
+    span: Span,
+    data_span: Span,
+) -> Diagnostic {
+    let label = match need {
+        SplitNeed::Training => "training needs it".to_string(),
+        SplitNeed::Metric { metric } => format!("metric `{metric}` is measured on it"),
+    };
+    Diagnostic::error(
+        code,
+        format!("data `{data}` has no `{split}` split"),
+        Label::new(span, label),
+    )
+    .with_secondary(data_span, format!("`{data}` is defined here"))
+    .with_hint(format!("add `{split} SOURCE` to data `{data}`"))
+}
+
+pub(super) fn phases_out_of_order(
+    code: &'static str,
+    epoch: usize,
+    previous: usize,
+    span: Span,
+    previous_span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("`at epoch {epoch}` must come after epoch {previous}"),
+        Label::new(span, "out of order"),
+    )
+    .with_secondary(
+        previous_span,
+        format!("the previous phase starts at epoch {previous}"),
+    )
+    .with_hint("list phases in strictly increasing epoch order")
+}
+
+pub(super) fn several_models(code: &'static str, count: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("a train block trains one model, found {count}"),
+        Label::new(span, "several models"),
+    )
+    .with_note(
+        "training several models against each other (e.g. GANs) is planned but not supported yet",
+    )
+}
