@@ -1,6 +1,9 @@
 //! `nnc run --trace grad-norms`: the learning speed of every layer (the
-//! book's chapter 34), the L2 norms of `dC/db` and `dC/dW` per layer, at
-//! initialisation and after every epoch.
+//! book's chapter 34), the L2 norm of the gradient of every trained
+//! parameter, per layer (`dC/db` and `dC/dW` for dense and conv2d layers),
+//! at initialisation and after every epoch. Each norm is logged under the
+//! parameter's declared name (`bias`, `weight`, `gain`...); the printed line
+//! gives the norms of the parameters whose role is a bias.
 //!
 //! The gradients are those of the mean data cost (no regularization term:
 //! the decay is part of the update, not of the cost) over a fixed sample,
@@ -14,7 +17,7 @@
 //! the values of different epochs are comparable; a tracer never changes
 //! the parameters it reads.
 
-use nnc_check::program::{Model, Optimizer};
+use nnc_check::program::{Model, Optimizer, ParamRole};
 use nnc_interp::Interpreter;
 use nnc_ir::backend::{Batch, Tensor, TrainSetup};
 use nnc_ir::params::param_specs;
@@ -38,10 +41,24 @@ pub enum TraceKind {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct LayerNorms {
     pub(crate) layer: String,
-    /// `|dC/db|`, when the layer has a bias.
-    pub(crate) bias: Option<f64>,
-    /// `|dC/dW|`, when the layer has weights.
-    pub(crate) weight: Option<f64>,
+    /// One per trained parameter of the layer, in declaration order.
+    pub(crate) params: Vec<ParamNorm>,
+}
+
+/// `|dC/dP|` of one trained parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ParamNorm {
+    /// The declaration's name in its layer: `weight`, `bias`.
+    pub(crate) name: String,
+    pub(crate) role: ParamRole,
+    pub(crate) norm: f64,
+}
+
+impl LayerNorms {
+    /// The norm of the layer's first parameter of `role`.
+    pub(crate) fn of_role(&self, role: ParamRole) -> Option<f64> {
+        self.params.iter().find(|p| p.role == role).map(|p| p.norm)
+    }
 }
 
 /// Measures gradient norms on a fixed sample of the training examples.
@@ -102,8 +119,9 @@ impl GradTracer {
         })
     }
 
-    /// The gradient norms of every layer for `params` (in `param_specs`
-    /// order), layers in network order.
+    /// The gradient norms of every trained parameter for `params` (in
+    /// `param_specs` order, trained or not), by layer, layers in network
+    /// order.
     pub(crate) fn measure(&mut self, params: &[Tensor]) -> Result<Vec<LayerNorms>, String> {
         let specs = param_specs(&self.model);
         if params.len() != specs.len() {
@@ -123,6 +141,9 @@ impl GradTracer {
         self.interp.run(0);
         let mut layers: Vec<LayerNorms> = Vec::new();
         for (k, spec) in specs.iter().enumerate() {
+            if !spec.trained {
+                continue;
+            }
             let norm = self
                 .interp
                 .output_of(OutputKind::Gradient(k))
@@ -133,34 +154,34 @@ impl GradTracer {
                         .sqrt()
                 })
                 .ok_or_else(|| format!("--trace: no gradient for `{}`", spec.name))?;
-            let name = self
-                .model
-                .layers
-                .get(spec.layer)
-                .map_or_else(|| spec.name.clone(), |l| l.name.clone());
+            let layer = self.model.layers.get(spec.layer);
+            let name = layer.map_or_else(|| spec.name.clone(), |l| l.name.clone());
+            let param = layer
+                .and_then(|l| l.params.get(spec.decl))
+                .map_or_else(|| spec.name.clone(), |p| p.name.clone());
             let at = match layers.iter().position(|l| l.layer == name) {
                 Some(at) => at,
                 None => {
                     layers.push(LayerNorms {
                         layer: name,
-                        bias: None,
-                        weight: None,
+                        params: Vec::new(),
                     });
                     layers.len() - 1
                 }
             };
-            if spec.is_weight {
-                layers[at].weight = Some(norm);
-            } else {
-                layers[at].bias = Some(norm);
-            }
+            layers[at].params.push(ParamNorm {
+                name: param,
+                role: spec.role,
+                norm,
+            });
         }
         Ok(layers)
     }
 }
 
 /// The norms as the JSON-lines log holds them: `[{"layer": NAME, "bias":
-/// |dC/db|, "weight": |dC/dW|}, ...]` in network order.
+/// |dC/db|, "weight": |dC/dW|}, ...]` in network order, each norm under its
+/// parameter's declared name.
 pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
     Value::Array(
         norms
@@ -168,11 +189,8 @@ pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
             .map(|n| {
                 let mut object = serde_json::Map::new();
                 object.insert("layer".into(), json!(n.layer));
-                if let Some(b) = n.bias {
-                    object.insert("bias".into(), json!(b));
-                }
-                if let Some(w) = n.weight {
-                    object.insert("weight".into(), json!(w));
+                for p in &n.params {
+                    object.insert(p.name.clone(), json!(p.norm));
                 }
                 Value::Object(object)
             })
@@ -185,7 +203,10 @@ pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
 pub(crate) fn norms_line(when: &str, norms: &[LayerNorms]) -> String {
     let parts: Vec<String> = norms
         .iter()
-        .filter_map(|n| n.bias.map(|b| format!("{} {b:.4}", n.layer)))
+        .filter_map(|n| {
+            n.of_role(ParamRole::Bias)
+                .map(|b| format!("{} {b:.4}", n.layer))
+        })
         .collect();
     format!("{when} learning speed |dC/db|: {}", parts.join(", "))
 }

@@ -5,7 +5,7 @@
 //! | pass       | does                                                                 |
 //! |------------|----------------------------------------------------------------------|
 //! | `lower`    | checked model to forward graph: cost, (inference) accuracy, outputs  |
-//! | `autodiff` | backward graph: `grad(NAME)` of the mean cost for every parameter    |
+//! | `autodiff` | backward graph: `grad(NAME)` of the mean cost, each trained parameter|
 //! | `update`   | optimizer step and regularization: `new(NAME)` for params and state  |
 //! | `simplify` | removes no-op nodes, merges duplicate nodes                          |
 //! | `dce`      | removes nodes no output depends on                                   |
@@ -30,7 +30,7 @@ pub mod update;
 
 use crate::backend::TrainSetup;
 use crate::error::CompileError;
-use crate::graph::Graph;
+use crate::graph::{Graph, GraphKind};
 use crate::verify::verify;
 use lower::Lowering;
 use nnc_check::program::{Model, Optimizer};
@@ -70,11 +70,31 @@ pub fn compile_training(
         training: true,
         nesterov_mu,
     };
-    let mut graph = lower::lower(setup.model, mode, batch_size)?;
+    let graph = lower::lower(setup.model, mode, batch_size)?;
+    compile_training_from(graph, setup, stop_after)
+}
+
+/// The rest of the training pipeline (`autodiff` to `dce`) on a forward
+/// graph of `setup.model` as `lower` leaves it: [`compile_training`] is
+/// `lower` then this. For forward graphs that a caller extends first, as
+/// the tests of mechanisms that no layer of the language uses yet do (the
+/// forward update of state that is not trained, [`Graph::add_param_update`]).
+/// Verifies the graph it is given as the output of `lower`.
+pub fn compile_training_from(
+    mut graph: Graph,
+    setup: &TrainSetup<'_>,
+    stop_after: Option<&str>,
+) -> Result<Graph, CompileError> {
+    known_pass(stop_after, &TRAINING_PASSES)?;
+    if graph.kind != GraphKind::Training {
+        return Err(CompileError::Internal {
+            what: "the training passes were given an inference graph".to_string(),
+        });
+    }
     if finished(&graph, "lower", stop_after)? {
         return Ok(graph);
     }
-    autodiff::autodiff(&mut graph)?;
+    autodiff::autodiff(&mut graph, &crate::params::param_specs(setup.model))?;
     if finished(&graph, "autodiff", stop_after)? {
         return Ok(graph);
     }
