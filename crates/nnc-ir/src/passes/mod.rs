@@ -149,8 +149,15 @@ pub fn compile_training_fused(
     if stop_after.is_some_and(|pass| pass != "fuse") {
         return compile_training(setup, batch_size, stop_after);
     }
-    let graph = fuse::fuse(&compile_training(setup, batch_size, None)?);
-    finished(&graph, "fuse", stop_after)?;
+    fuse_verified(&compile_training(setup, batch_size, None)?)
+}
+
+/// Pass `fuse` on a finished graph (after `dce`), verified: what compiled
+/// backends run, whoever built the graph (see
+/// `nnc_ir::backend::TrainingCompiler`).
+pub fn fuse_verified(graph: &Graph) -> Result<Graph, CompileError> {
+    let graph = fuse::fuse(graph);
+    finished(&graph, "fuse", None)?;
     Ok(graph)
 }
 
