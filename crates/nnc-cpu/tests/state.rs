@@ -123,12 +123,19 @@ fn the_forward_pass_updates_state_and_the_optimizer_leaves_it_alone() {
                     stat.data
                 );
             }
+            // Adam passes the rounding of tiny gradients into its steps at
+            // full size: the allowance of the JIT's agreement tests,
+            // `1e-4 * lr`.
+            let extra = match optimizer {
+                Optimizer::Adam { .. } => 1e-4 * 0.5,
+                _ => 0.0,
+            };
             for (j, (a, b)) in jit.params().iter().zip(interp.params()).enumerate() {
                 support::assert_close(
                     &format!("{optimizer:?} parameter {j}"),
                     &a.data,
                     &b.data,
-                    0.0,
+                    extra,
                 );
             }
         }
