@@ -3,7 +3,7 @@
 mod common;
 
 use common::{model, params, stack_shape};
-use nnc_check::program::{Init, Op, ParamRole};
+use nnc_check::program::{Init, Op, Param, ParamRole};
 
 #[test]
 fn book_convolution_and_pooling_sizes() {
@@ -163,6 +163,27 @@ fn layers_know_weight_shapes_and_fans() {
     assert_eq!(dense.param("bias").map(|p| &p.shape), Some(&vec![7]));
     assert_eq!(dense.param_index("bias"), Some(1));
     assert_eq!((dense.fan_in, dense.fan_out), (96, 7));
+}
+
+#[test]
+fn the_summary_counts_every_declared_parameter() {
+    let mut m = model(&common::stack("[3]", "dense(2) dense(1)"));
+    let before = nnc_check::summary::summarize(&m);
+    assert_eq!(before.total_params, (3 + 1) * 2 + (2 + 1));
+    // State that is not trained counts too (as Keras's totals do).
+    m.layers[0].params.push(Param {
+        name: "running_mean".to_string(),
+        role: ParamRole::Statistic,
+        shape: vec![3],
+        init: Init::Zeros,
+        decay: false,
+        trained: false,
+    });
+    assert_eq!(m.layers[0].param_count(), 8 + 3);
+    assert_eq!(m.layers[0].trained_param_count(), 8);
+    let after = nnc_check::summary::summarize(&m);
+    assert_eq!(after.total_params, before.total_params + 3);
+    assert_eq!(after.rows[1].params, 8 + 3);
 }
 
 #[test]

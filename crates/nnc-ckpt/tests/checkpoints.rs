@@ -469,12 +469,7 @@ fn the_tensor_names_of_dense_and_conv_layers_are_unchanged() {
         .collect();
     assert_eq!(
         params,
-        [
-            "conv2d.weight",
-            "conv2d.bias",
-            "dense.weight",
-            "dense.bias"
-        ]
+        ["conv2d.weight", "conv2d.bias", "dense.weight", "dense.bias"]
     );
     assert_eq!(
         names(&Optimizer::Momentum { mu: 0.9 }),

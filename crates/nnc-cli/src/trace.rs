@@ -210,3 +210,114 @@ pub(crate) fn norms_line(when: &str, norms: &[LayerNorms]) -> String {
         .collect();
     format!("{when} learning speed |dC/db|: {}", parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nnc_check::program::{Init, Param};
+    use nnc_train::InMemory;
+
+    fn model() -> Model {
+        let (file, syntax) = nnc_syntax::parse(
+            "model net {
+               input x: [3]
+               layers {
+                 dense(4, act: sigmoid)
+                 dense(2, act: sigmoid)
+               }
+               cost quadratic
+             }",
+        );
+        assert!(syntax.is_empty(), "{syntax:?}");
+        let checked = nnc_check::check(&file);
+        assert!(!checked.has_errors(), "{:?}", checked.errors);
+        checked.program.models.into_iter().next().unwrap()
+    }
+
+    fn examples() -> InMemory {
+        let mut rng = nnc_ir::rng::Rng::new(5);
+        InMemory {
+            input_size: 3,
+            target_size: 2,
+            inputs: (0..30).map(|_| rng.normal() as f32).collect(),
+            targets: (0..20).map(|_| rng.uniform() as f32).collect(),
+        }
+    }
+
+    fn norms(model: &Model, params: &[Tensor]) -> Vec<LayerNorms> {
+        let mut tracer = GradTracer::new(model, &examples(), 100).unwrap();
+        tracer.measure(params).unwrap()
+    }
+
+    #[test]
+    fn dense_layers_report_their_bias_and_weight() {
+        let m = model();
+        let layers = norms(&m, &nnc_ir::init_params(&m, 1));
+        let json = norms_json(&layers);
+        let keys: Vec<Vec<&str>> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_object().unwrap().keys().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            keys,
+            [["bias", "layer", "weight"], ["bias", "layer", "weight"]]
+        );
+        assert_eq!(json[0]["layer"], "dense_1");
+        assert!(json[1]["weight"].as_f64().unwrap() > 0.0);
+        let line = norms_line("initial", &layers);
+        assert!(
+            line.starts_with("initial learning speed |dC/db|: dense_1 0."),
+            "{line}"
+        );
+        assert!(line.contains(", dense_2 0."), "{line}");
+    }
+
+    #[test]
+    fn every_trained_parameter_is_reported_under_its_name_and_state_is_not() {
+        let plain = model();
+        let mut m = plain.clone();
+        m.layers[0].params.push(Param {
+            name: "gain".to_string(),
+            role: ParamRole::Gain,
+            shape: vec![4],
+            init: Init::Constant(1.0),
+            decay: false,
+            trained: true,
+        });
+        m.layers[0].params.push(Param {
+            name: "running_mean".to_string(),
+            role: ParamRole::Statistic,
+            shape: vec![3],
+            init: Init::Zeros,
+            decay: false,
+            trained: false,
+        });
+        let params = nnc_ir::init_params(&m, 1);
+        // The same weights and biases without the two extra tensors.
+        let plain_params: Vec<Tensor> = params
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| ![2, 3].contains(k))
+            .map(|(_, p)| p.clone())
+            .collect();
+        let with = norms(&m, &params);
+        let without = norms(&plain, &plain_params);
+        let names: Vec<&str> = with[0].params.iter().map(|p| p.name.as_str()).collect();
+        // The gain no layer reads yet has a zero gradient, and is reported.
+        assert_eq!(names, ["weight", "bias", "gain"]);
+        assert_eq!(with[0].params[2].norm, 0.0);
+        assert_eq!(with[0].of_role(ParamRole::Gain), Some(0.0));
+        for (a, b) in with.iter().zip(&without) {
+            for role in [ParamRole::Weight, ParamRole::Bias] {
+                assert_eq!(a.of_role(role), b.of_role(role), "{}", a.layer);
+                assert!(a.of_role(role).is_some_and(|n| n > 0.0));
+            }
+        }
+        assert_eq!(norms_line("  ", &with), norms_line("  ", &without));
+        let json = norms_json(&with);
+        assert_eq!(json[0]["gain"], 0.0);
+        assert!(json[0].get("running_mean").is_none());
+    }
+}

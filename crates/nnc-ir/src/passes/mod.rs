@@ -5,8 +5,8 @@
 //! | pass       | does                                                                 |
 //! |------------|----------------------------------------------------------------------|
 //! | `lower`    | checked model to forward graph: cost, (inference) accuracy, outputs  |
-//! | `autodiff` | backward graph: `grad(NAME)` of the mean cost, each trained parameter|
-//! | `update`   | optimizer step and regularization: `new(NAME)` for params and state  |
+//! | `autodiff` | backward graph: `grad(NAME)` of the mean cost, per trained parameter |
+//! | `update`   | optimizer step, regularization: `new(NAME)` of trained params, state |
 //! | `simplify` | removes no-op nodes, merges duplicate nodes                          |
 //! | `dce`      | removes nodes no output depends on                                   |
 //! | `fuse`     | groups the ops into fused kernels (compiled backends only)           |
