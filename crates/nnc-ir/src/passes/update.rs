@@ -14,11 +14,11 @@
 //!   (sqrt(s / (1 - b2^t)) + eps)`, with `b^t = exp(t ln b)`.
 //!
 //! Regularization decays the parameters declared with `decay` (weights,
-//! never biases; `n` is the size of the training split). Under `sgd` it takes the book's form, `w <- (1 - eta
-//! lambda2 / n) w - eta lambda1 / n sgn(w) - eta g`; under the other
-//! optimizers the penalty's gradient `(lambda2 / n) w + (lambda1 / n)
-//! sgn(w)` (at the point the gradient was taken) is added to `g` before the
-//! optimizer's rule.
+//! never biases; `n` is the size of the training split). Under `sgd` it
+//! takes the book's form, `w <- (1 - eta lambda2 / n) w - eta lambda1 / n
+//! sgn(w) - eta g`; under the other optimizers the penalty's gradient
+//! `(lambda2 / n) w + (lambda1 / n) sgn(w)` (at the point the gradient was
+//! taken) is added to `g` before the optimizer's rule.
 
 use crate::backend::TrainSetup;
 use crate::error::CompileError;
