@@ -12,7 +12,7 @@
 //! nodes inside a block instantiation are prefixed by it
 //! (`conv_pool_2.conv2d`).
 
-use crate::program::{Activation, Init, Layer, LayerId, Node, NodeId, Op, Shape};
+use crate::program::{Activation, Layer, LayerId, Node, NodeId, Op, Param, Shape};
 use crate::value::LayerFn;
 use nnc_diag::check::Derivation;
 use nnc_diag::Span;
@@ -49,10 +49,8 @@ pub(crate) struct NodeDraft {
 
 #[derive(Clone, Debug)]
 pub(crate) struct LayerDraft {
-    pub weight_shape: Shape,
-    pub bias_shape: Shape,
-    pub weight_init: Init,
-    pub bias_init: Init,
+    /// The layer's parameter declarations, in order.
+    pub params: Vec<Param>,
     pub fan_in: usize,
     pub fan_out: usize,
     pub span: Span,
@@ -67,8 +65,9 @@ pub(crate) struct Instance {
     pub name: String,
     pub span: Span,
     pub layer: LayerFn,
-    /// The parameter sets of the first use: id, weight shape, where.
-    pub weights: Vec<(LayerId, Shape, Span)>,
+    /// The parameter sets of the first use: id, the shapes of their
+    /// declarations, where.
+    pub weights: Vec<(LayerId, Vec<Shape>, Span)>,
 }
 
 #[derive(Clone, Debug)]
@@ -81,7 +80,10 @@ struct NamingScope {
 /// A shared instance applied to inputs that need other weights.
 pub(crate) struct SharedMismatch {
     pub name: String,
+    /// The shape of the first declaration that differs, at the first use
+    /// and now.
     pub first: Shape,
+    pub now: Shape,
     pub first_span: Span,
 }
 
@@ -206,24 +208,33 @@ impl Builder {
         let Some(inst) = self.instances.get(instance) else {
             return Ok(self.push_layer(draft));
         };
-        if let Some((id, shape, span)) = inst.weights.get(ordinal) {
-            return if *shape == draft.weight_shape {
-                Ok(*id)
-            } else {
-                Err(SharedMismatch {
+        if let Some((id, shapes, span)) = inst.weights.get(ordinal) {
+            let now: Vec<&Shape> = draft.params.iter().map(|p| &p.shape).collect();
+            let differs = (0..shapes.len().max(now.len()))
+                .find(|&i| shapes.get(i) != now.get(i).copied())
+                .map(|i| {
+                    (
+                        shapes.get(i).cloned().unwrap_or_default(),
+                        now.get(i).map(|s| (*s).clone()).unwrap_or_default(),
+                    )
+                });
+            return match differs {
+                None => Ok(*id),
+                Some((first, now)) => Err(SharedMismatch {
                     name: inst.name.clone(),
-                    first: shape.clone(),
+                    first,
+                    now,
                     first_span: *span,
-                })
+                }),
             };
         }
         if matches!(inst.layer, LayerFn::Builtin(_)) {
             draft.name_hint = Some(inst.name.clone());
         }
-        let shape = draft.weight_shape.clone();
+        let shapes = draft.params.iter().map(|p| p.shape.clone()).collect();
         let id = self.push_layer(draft);
         if let Some(inst) = self.instances.get_mut(instance) {
-            inst.weights.push((id, shape, site));
+            inst.weights.push((id, shapes, site));
         }
         Ok(id)
     }
@@ -334,10 +345,7 @@ impl Builder {
                     .unwrap_or_else(|| format!("layer_{}", i + 1));
                 Layer {
                     name: unique(name, &mut taken),
-                    weight_shape: l.weight_shape.clone(),
-                    bias_shape: l.bias_shape.clone(),
-                    weight_init: l.weight_init.clone(),
-                    bias_init: l.bias_init.clone(),
+                    params: l.params.clone(),
                     fan_in: l.fan_in,
                     fan_out: l.fan_out,
                     span: l.span,

@@ -11,7 +11,7 @@ use crate::args::Params;
 use crate::builder::{LayerDraft, OutAct};
 use crate::checker::Checker;
 use crate::init::InitArg;
-use crate::program::{Activation, Init, Op, PoolKind, Rounding, Shape};
+use crate::program::{Activation, Init, Op, Param, PoolKind, Rounding, Shape};
 use crate::scope::Place;
 use crate::shape::{dropped_lines, element_count, same_padding, window_arith};
 use crate::value::{ArgValue, LayerFn, Tensor, Value};
@@ -497,7 +497,8 @@ impl<'a> Checker<'a> {
         self.simple_node(ctx, op, vec![units], act_of(spec.act))
     }
 
-    /// Checks and registers a parameter set (weights and bias).
+    /// Checks and registers the parameters of a dense or conv2d layer (a
+    /// weight, then a bias).
     #[allow(clippy::too_many_arguments)]
     fn params(
         &mut self,
@@ -521,11 +522,13 @@ impl<'a> Checker<'a> {
         };
         let weight_init = self.resolve_init(init, &weights, ParamKind::Weights);
         let bias_init = self.resolve_init(bias_init, &bias, ParamKind::Bias);
+        // Dense and conv2d layers declare a weight, then a bias: the order of
+        // their tensors (and of every checkpoint of them).
         let draft = LayerDraft {
-            weight_shape: weights,
-            bias_shape: bias,
-            weight_init: weight_init?,
-            bias_init: bias_init?,
+            params: vec![
+                Param::weight(weights, weight_init?),
+                Param::bias(bias, bias_init?),
+            ],
             fan_in,
             fan_out,
             span: ctx.span,
@@ -538,7 +541,7 @@ impl<'a> Checker<'a> {
                 self.report(CheckError::SharedLayerShape {
                     name: mismatch.name,
                     first: mismatch.first,
-                    now: draft.weight_shape,
+                    now: mismatch.now,
                     span: ctx.span,
                     first_span: mismatch.first_span,
                 });

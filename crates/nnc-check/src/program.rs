@@ -162,16 +162,21 @@ pub enum Rounding {
     Ceil,
 }
 
-/// A set of trainable parameters (weights and bias of one dense or conv layer).
+/// The parameters of one layer (one dense or conv2d layer today; a shared
+/// `layer` instance has one), as a list of named declarations.
+///
+/// Everything downstream follows the list: the IR's parameter layout
+/// (`nnc_ir::params::param_specs`, one tensor per declaration, in this
+/// order, named `LAYER.NAME`), initialisation, the optimizer (trained
+/// declarations only), weight decay (declarations with `decay`),
+/// `--trace grad-norms`, `nnc summary` and checkpoints. Only the code that
+/// builds a layer (`layers.rs`) knows which declarations a kind of layer
+/// has: dense and conv2d declare `weight` then `bias`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Layer {
     pub name: String,
-    /// Dense: `[units, n_in]`; conv2d: `[filters, channels, kh, kw]`.
-    pub weight_shape: Shape,
-    /// `[units]` or `[filters]`.
-    pub bias_shape: Shape,
-    pub weight_init: Init,
-    pub bias_init: Init,
+    /// The declarations, in the order of the layer's tensors.
+    pub params: Vec<Param>,
     /// Inputs feeding one output unit (n_in, or channels*kh*kw).
     pub fan_in: usize,
     /// Outputs one input unit feeds (units, or filters*kh*kw).
@@ -180,8 +185,115 @@ pub struct Layer {
 }
 
 impl Layer {
+    /// The number of values of every declaration, trained or not.
     pub fn param_count(&self) -> usize {
-        self.weight_shape.iter().product::<usize>() + self.bias_shape.iter().product::<usize>()
+        self.params.iter().map(Param::len).sum()
+    }
+
+    /// The number of values of the trained declarations.
+    pub fn trained_param_count(&self) -> usize {
+        self.params
+            .iter()
+            .filter(|p| p.trained)
+            .map(Param::len)
+            .sum()
+    }
+
+    /// The declaration named `name` (`weight`, `bias`, ...).
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// The position of the declaration named `name` in [`Layer::params`].
+    pub fn param_index(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p.name == name)
+    }
+}
+
+/// What a parameter is to a layer. The role sets what the tools do with a
+/// parameter by default (`--trace grad-norms` reports weights as `dC/dW`
+/// and biases as `dC/db`); whether it is trained and decayed are the
+/// declaration's own flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum ParamRole {
+    /// A matrix or filter bank the input is multiplied by.
+    Weight,
+    /// An offset added to the weighted input.
+    Bias,
+    /// A per-feature scale (layer norm's and batch norm's gamma).
+    Gain,
+    /// A per-feature offset after a normalisation (beta).
+    Shift,
+    /// State the forward pass keeps, not trained (batch norm's running
+    /// mean and variance).
+    Statistic,
+}
+
+impl ParamRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamRole::Weight => "weight",
+            ParamRole::Bias => "bias",
+            ParamRole::Gain => "gain",
+            ParamRole::Shift => "shift",
+            ParamRole::Statistic => "statistic",
+        }
+    }
+}
+
+/// One tensor a layer declares.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Param {
+    /// Unique in the layer: `weight`, `bias`, `gain`, `running_mean`.
+    /// The tensor is named `LAYER.NAME` (`dense_1.weight`).
+    pub name: String,
+    pub role: ParamRole,
+    /// Dense weight: `[units, n_in]`; conv2d weight: `[filters, channels,
+    /// kh, kw]`; biases: `[units]` or `[filters]`.
+    pub shape: Shape,
+    /// Its initial values (fans from the layer's `fan_in` and `fan_out`).
+    pub init: Init,
+    /// Whether L1 and L2 regularization decay it (weights only today).
+    pub decay: bool,
+    /// Trained by the optimizer (it gets a gradient, an update and
+    /// optimizer state); `false` for state that the forward pass of a
+    /// training step updates instead, like running statistics. A
+    /// declaration that is not trained is never decayed.
+    pub trained: bool,
+}
+
+impl Param {
+    /// A trained weight, decayed by L1 and L2 regularization.
+    pub fn weight(shape: Shape, init: Init) -> Self {
+        Param {
+            name: "weight".to_string(),
+            role: ParamRole::Weight,
+            shape,
+            init,
+            decay: true,
+            trained: true,
+        }
+    }
+
+    /// A trained bias, never decayed.
+    pub fn bias(shape: Shape, init: Init) -> Self {
+        Param {
+            name: "bias".to_string(),
+            role: ParamRole::Bias,
+            shape,
+            init,
+            decay: false,
+            trained: true,
+        }
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -1,8 +1,9 @@
 //! What a checked model costs, layer by layer: `nnc summary`.
 //!
 //! Conventions (also in docs/language.md):
-//! - parameters: dense `(n_in + 1) * units`, conv2d `(kh * kw * channels + 1) * filters`; a layer instance used
-//!   several times (shared weights) is counted once, on its first use;
+//! - parameters: the values of every tensor the layer declares (`Layer::params`, trained or not): dense
+//!   `(n_in + 1) * units`, conv2d `(kh * kw * channels + 1) * filters`; a layer instance used several times
+//!   (shared weights) is counted once, on its first use;
 //! - forward FLOPs per example: a multiply-add counts 2, a bias add 1, a non-identity activation 1 per output
 //!   value, elementwise ops 1 per output value; flatten, reshape and dropout (an identity at inference) cost
 //!   nothing. Counts are exact where windows overhang the input: a convolution counts the multiply-adds of the

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{model, params, stack_shape};
-use nnc_check::program::{Init, Op};
+use nnc_check::program::{Init, Op, Param, ParamRole};
 
 #[test]
 fn book_convolution_and_pooling_sizes() {
@@ -137,15 +137,53 @@ fn layers_know_weight_shapes_and_fans() {
         "conv2d(4, [3, 5]) flatten dense(7)",
     ));
     let conv = &m.layers[0];
-    assert_eq!(conv.weight_shape, vec![4, 3, 3, 5]);
-    assert_eq!(conv.bias_shape, vec![4]);
+    // A weight, then a bias: the order of the tensors and of checkpoints.
+    let names: Vec<&str> = conv.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["weight", "bias"]);
+    let (weight, bias) = (&conv.params[0], &conv.params[1]);
+    assert_eq!(weight.shape, vec![4, 3, 3, 5]);
+    assert_eq!(bias.shape, vec![4]);
     assert_eq!((conv.fan_in, conv.fan_out), (3 * 3 * 5, 4 * 3 * 5));
-    assert_eq!(conv.weight_init, Init::ScaledGaussian);
-    assert_eq!(conv.bias_init, Init::Gaussian { std: 1.0 });
+    assert_eq!(weight.init, Init::ScaledGaussian);
+    assert_eq!(bias.init, Init::Gaussian { std: 1.0 });
+    // Weights are decayed, biases not; both are trained.
+    assert_eq!(
+        (weight.role, weight.decay, weight.trained),
+        (ParamRole::Weight, true, true)
+    );
+    assert_eq!(
+        (bias.role, bias.decay, bias.trained),
+        (ParamRole::Bias, false, true)
+    );
+    assert_eq!(conv.param_count(), 4 * 3 * 3 * 5 + 4);
+    assert_eq!(conv.trained_param_count(), conv.param_count());
     let dense = &m.layers[1];
     // [4, 6, 4] flattened is 96 inputs.
-    assert_eq!(dense.weight_shape, vec![7, 96]);
+    assert_eq!(dense.param("weight").map(|p| &p.shape), Some(&vec![7, 96]));
+    assert_eq!(dense.param("bias").map(|p| &p.shape), Some(&vec![7]));
+    assert_eq!(dense.param_index("bias"), Some(1));
     assert_eq!((dense.fan_in, dense.fan_out), (96, 7));
+}
+
+#[test]
+fn the_summary_counts_every_declared_parameter() {
+    let mut m = model(&common::stack("[3]", "dense(2) dense(1)"));
+    let before = nnc_check::summary::summarize(&m);
+    assert_eq!(before.total_params, (3 + 1) * 2 + (2 + 1));
+    // State that is not trained counts too (as Keras's totals do).
+    m.layers[0].params.push(Param {
+        name: "running_mean".to_string(),
+        role: ParamRole::Statistic,
+        shape: vec![3],
+        init: Init::Zeros,
+        decay: false,
+        trained: false,
+    });
+    assert_eq!(m.layers[0].param_count(), 8 + 3);
+    assert_eq!(m.layers[0].trained_param_count(), 8);
+    let after = nnc_check::summary::summarize(&m);
+    assert_eq!(after.total_params, before.total_params + 3);
+    assert_eq!(after.rows[1].params, 8 + 3);
 }
 
 #[test]
@@ -154,11 +192,15 @@ fn values_initialisers_are_row_major() {
         "[3]",
         "dense(2, init: values([[0.1, 0.2, 0.3], [-0.1, -0.2, -0.3]]), bias_init: values([0, 1]))",
     ));
+    let layer = &m.layers[0];
     assert_eq!(
-        m.layers[0].weight_init,
-        Init::Values(vec![0.1, 0.2, 0.3, -0.1, -0.2, -0.3])
+        layer.param("weight").map(|p| &p.init),
+        Some(&Init::Values(vec![0.1, 0.2, 0.3, -0.1, -0.2, -0.3]))
     );
-    assert_eq!(m.layers[0].bias_init, Init::Values(vec![0.0, 1.0]));
+    assert_eq!(
+        layer.param("bias").map(|p| &p.init),
+        Some(&Init::Values(vec![0.0, 1.0]))
+    );
 }
 
 #[test]

@@ -2,11 +2,14 @@
 //! and where the run stood, so that it can be evaluated, used or resumed.
 //!
 //! A checkpoint `NAME` is two files in one directory:
-//! - `NAME.safetensors`: every parameter (under its name from
-//!   `nnc_ir::params::param_specs`, e.g. `dense_1.weight`), then every tensor
-//!   of optimizer state (its name from `nnc_ir::params::optimizer_state`,
-//!   e.g. `dense_1.weight.velocity`, `adam.step`), each as little-endian
-//!   `f32`, row-major, in the safetensors format;
+//! - `NAME.safetensors`: every parameter a layer declares, trained or not
+//!   (under its name from `nnc_ir::params::param_specs`, e.g.
+//!   `dense_1.weight`; state such as a running mean too), then every tensor
+//!   of optimizer state, which only trained parameters have (its name from
+//!   `nnc_ir::params::optimizer_state`, e.g. `dense_1.weight.velocity`,
+//!   `adam.step`), each as little-endian `f32`, row-major, in the
+//!   safetensors format. Tensors are matched by name and shape when loaded,
+//!   never by position;
 //! - `NAME.json`, the [`Sidecar`]: the model file and the hash of its source,
 //!   the position of the run (epochs completed, steps into the next epoch,
 //!   phase), the seed, the order of the tensors, the loop's state and the

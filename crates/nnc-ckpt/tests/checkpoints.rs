@@ -426,3 +426,86 @@ fn metrics_come_back_as_the_very_numbers_saved() {
         );
     }
 }
+
+/// `SOURCE`'s model whose first layer also keeps `input_mean`, state that
+/// is not trained.
+fn model_with_statistic() -> Model {
+    let mut m = model(SOURCE);
+    m.layers[0].params.push(nnc_check::program::Param {
+        name: "input_mean".to_string(),
+        role: nnc_check::program::ParamRole::Statistic,
+        shape: vec![3],
+        init: nnc_check::program::Init::Zeros,
+        decay: false,
+        trained: false,
+    });
+    m
+}
+
+#[test]
+fn the_tensor_names_of_dense_and_conv_layers_are_unchanged() {
+    // What every checkpoint written so far holds: per layer its weight then
+    // its bias, and their optimizer state in that order.
+    let m = model(
+        "model net {
+           input x: [1, 6, 6]
+           layers {
+             conv2d(2, [3, 3], act: relu)
+             flatten
+             dense(3)
+           }
+           cost quadratic
+         }",
+    );
+    let names = |o: &Optimizer| -> Vec<String> {
+        nnc_ir::params::optimizer_state(&m, o)
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
+    };
+    let params: Vec<String> = nnc_ir::params::param_specs(&m)
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        params,
+        ["conv2d.weight", "conv2d.bias", "dense.weight", "dense.bias"]
+    );
+    assert_eq!(
+        names(&Optimizer::Momentum { mu: 0.9 }),
+        params
+            .iter()
+            .map(|p| format!("{p}.velocity"))
+            .collect::<Vec<_>>()
+    );
+    let mut moments: Vec<String> = params
+        .iter()
+        .flat_map(|p| [format!("{p}.m"), format!("{p}.s")])
+        .collect();
+    moments.push("adam.step".into());
+    assert_eq!(names(&adam()), moments);
+}
+
+#[test]
+fn state_that_is_not_trained_is_saved_and_loaded_by_name_without_optimizer_state() {
+    let dir = scratch("statistic");
+    let m = model_with_statistic();
+    let (sidecar, params, state) = tensors(&m, 0.5);
+    assert_eq!(sidecar.params[2], "dense_1.input_mean");
+    assert!(sidecar.state.iter().all(|n| !n.contains("input_mean")));
+    assert_eq!(state.len(), 4 * 2 + 1);
+    let path = save(&dir, "epoch-0001", &sidecar, &params, &state).unwrap();
+    let ck = load(&path).unwrap();
+    assert_eq!(model_params(&m, &ck).unwrap(), params);
+    assert_eq!(model_state(&m, &adam(), &ck).unwrap(), state);
+    // A checkpoint of the model without the state lacks it, by name.
+    let plain = model(SOURCE);
+    let (sidecar, params, state) = tensors(&plain, 0.5);
+    let path = save(&dir, "plain", &sidecar, &params, &state).unwrap();
+    let ck = load(&path).unwrap();
+    let error = model_params(&m, &ck).unwrap_err();
+    assert!(error.to_string().contains("dense_1.input_mean"), "{error}");
+    // Its optimizer state is the same: the state has none.
+    assert_eq!(model_state(&m, &adam(), &ck).unwrap(), state);
+    let _ = fs::remove_dir_all(&dir);
+}

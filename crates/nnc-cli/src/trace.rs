@@ -1,6 +1,9 @@
 //! `nnc run --trace grad-norms`: the learning speed of every layer (the
-//! book's chapter 34), the L2 norms of `dC/db` and `dC/dW` per layer, at
-//! initialisation and after every epoch.
+//! book's chapter 34), the L2 norm of the gradient of every trained
+//! parameter, per layer (`dC/db` and `dC/dW` for dense and conv2d layers),
+//! at initialisation and after every epoch. Each norm is logged under the
+//! parameter's declared name (`bias`, `weight`, `gain`...); the printed line
+//! gives the norms of the parameters whose role is a bias.
 //!
 //! The gradients are those of the mean data cost (no regularization term:
 //! the decay is part of the update, not of the cost) over a fixed sample,
@@ -14,7 +17,7 @@
 //! the values of different epochs are comparable; a tracer never changes
 //! the parameters it reads.
 
-use nnc_check::program::{Model, Optimizer};
+use nnc_check::program::{Model, Optimizer, ParamRole};
 use nnc_interp::Interpreter;
 use nnc_ir::backend::{Batch, Tensor, TrainSetup};
 use nnc_ir::params::param_specs;
@@ -38,10 +41,24 @@ pub enum TraceKind {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct LayerNorms {
     pub(crate) layer: String,
-    /// `|dC/db|`, when the layer has a bias.
-    pub(crate) bias: Option<f64>,
-    /// `|dC/dW|`, when the layer has weights.
-    pub(crate) weight: Option<f64>,
+    /// One per trained parameter of the layer, in declaration order.
+    pub(crate) params: Vec<ParamNorm>,
+}
+
+/// `|dC/dP|` of one trained parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ParamNorm {
+    /// The declaration's name in its layer: `weight`, `bias`.
+    pub(crate) name: String,
+    pub(crate) role: ParamRole,
+    pub(crate) norm: f64,
+}
+
+impl LayerNorms {
+    /// The norm of the layer's first parameter of `role`.
+    pub(crate) fn of_role(&self, role: ParamRole) -> Option<f64> {
+        self.params.iter().find(|p| p.role == role).map(|p| p.norm)
+    }
 }
 
 /// Measures gradient norms on a fixed sample of the training examples.
@@ -102,8 +119,9 @@ impl GradTracer {
         })
     }
 
-    /// The gradient norms of every layer for `params` (in `param_specs`
-    /// order), layers in network order.
+    /// The gradient norms of every trained parameter for `params` (in
+    /// `param_specs` order, trained or not), by layer, layers in network
+    /// order.
     pub(crate) fn measure(&mut self, params: &[Tensor]) -> Result<Vec<LayerNorms>, String> {
         let specs = param_specs(&self.model);
         if params.len() != specs.len() {
@@ -123,6 +141,9 @@ impl GradTracer {
         self.interp.run(0);
         let mut layers: Vec<LayerNorms> = Vec::new();
         for (k, spec) in specs.iter().enumerate() {
+            if !spec.trained {
+                continue;
+            }
             let norm = self
                 .interp
                 .output_of(OutputKind::Gradient(k))
@@ -133,34 +154,34 @@ impl GradTracer {
                         .sqrt()
                 })
                 .ok_or_else(|| format!("--trace: no gradient for `{}`", spec.name))?;
-            let name = self
-                .model
-                .layers
-                .get(spec.layer)
-                .map_or_else(|| spec.name.clone(), |l| l.name.clone());
+            let layer = self.model.layers.get(spec.layer);
+            let name = layer.map_or_else(|| spec.name.clone(), |l| l.name.clone());
+            let param = layer
+                .and_then(|l| l.params.get(spec.decl))
+                .map_or_else(|| spec.name.clone(), |p| p.name.clone());
             let at = match layers.iter().position(|l| l.layer == name) {
                 Some(at) => at,
                 None => {
                     layers.push(LayerNorms {
                         layer: name,
-                        bias: None,
-                        weight: None,
+                        params: Vec::new(),
                     });
                     layers.len() - 1
                 }
             };
-            if spec.is_weight {
-                layers[at].weight = Some(norm);
-            } else {
-                layers[at].bias = Some(norm);
-            }
+            layers[at].params.push(ParamNorm {
+                name: param,
+                role: spec.role,
+                norm,
+            });
         }
         Ok(layers)
     }
 }
 
 /// The norms as the JSON-lines log holds them: `[{"layer": NAME, "bias":
-/// |dC/db|, "weight": |dC/dW|}, ...]` in network order.
+/// |dC/db|, "weight": |dC/dW|}, ...]` in network order, each norm under its
+/// parameter's declared name.
 pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
     Value::Array(
         norms
@@ -168,11 +189,8 @@ pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
             .map(|n| {
                 let mut object = serde_json::Map::new();
                 object.insert("layer".into(), json!(n.layer));
-                if let Some(b) = n.bias {
-                    object.insert("bias".into(), json!(b));
-                }
-                if let Some(w) = n.weight {
-                    object.insert("weight".into(), json!(w));
+                for p in &n.params {
+                    object.insert(p.name.clone(), json!(p.norm));
                 }
                 Value::Object(object)
             })
@@ -185,7 +203,121 @@ pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
 pub(crate) fn norms_line(when: &str, norms: &[LayerNorms]) -> String {
     let parts: Vec<String> = norms
         .iter()
-        .filter_map(|n| n.bias.map(|b| format!("{} {b:.4}", n.layer)))
+        .filter_map(|n| {
+            n.of_role(ParamRole::Bias)
+                .map(|b| format!("{} {b:.4}", n.layer))
+        })
         .collect();
     format!("{when} learning speed |dC/db|: {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nnc_check::program::{Init, Param};
+    use nnc_train::InMemory;
+
+    fn model() -> Model {
+        let (file, syntax) = nnc_syntax::parse(
+            "model net {
+               input x: [3]
+               layers {
+                 dense(4, act: sigmoid)
+                 dense(2, act: sigmoid)
+               }
+               cost quadratic
+             }",
+        );
+        assert!(syntax.is_empty(), "{syntax:?}");
+        let checked = nnc_check::check(&file);
+        assert!(!checked.has_errors(), "{:?}", checked.errors);
+        checked.program.models.into_iter().next().unwrap()
+    }
+
+    fn examples() -> InMemory {
+        let mut rng = nnc_ir::rng::Rng::new(5);
+        InMemory {
+            input_size: 3,
+            target_size: 2,
+            inputs: (0..30).map(|_| rng.normal() as f32).collect(),
+            targets: (0..20).map(|_| rng.uniform() as f32).collect(),
+        }
+    }
+
+    fn norms(model: &Model, params: &[Tensor]) -> Vec<LayerNorms> {
+        let mut tracer = GradTracer::new(model, &examples(), 100).unwrap();
+        tracer.measure(params).unwrap()
+    }
+
+    #[test]
+    fn dense_layers_report_their_bias_and_weight() {
+        let m = model();
+        let layers = norms(&m, &nnc_ir::init_params(&m, 1));
+        let json = norms_json(&layers);
+        let keys: Vec<Vec<&str>> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_object().unwrap().keys().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            keys,
+            [["bias", "layer", "weight"], ["bias", "layer", "weight"]]
+        );
+        assert_eq!(json[0]["layer"], "dense_1");
+        assert!(json[1]["weight"].as_f64().unwrap() > 0.0);
+        let line = norms_line("initial", &layers);
+        assert!(
+            line.starts_with("initial learning speed |dC/db|: dense_1 0."),
+            "{line}"
+        );
+        assert!(line.contains(", dense_2 0."), "{line}");
+    }
+
+    #[test]
+    fn every_trained_parameter_is_reported_under_its_name_and_state_is_not() {
+        let plain = model();
+        let mut m = plain.clone();
+        m.layers[0].params.push(Param {
+            name: "gain".to_string(),
+            role: ParamRole::Gain,
+            shape: vec![4],
+            init: Init::Constant(1.0),
+            decay: false,
+            trained: true,
+        });
+        m.layers[0].params.push(Param {
+            name: "running_mean".to_string(),
+            role: ParamRole::Statistic,
+            shape: vec![3],
+            init: Init::Zeros,
+            decay: false,
+            trained: false,
+        });
+        let params = nnc_ir::init_params(&m, 1);
+        // The same weights and biases without the two extra tensors.
+        let plain_params: Vec<Tensor> = params
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| ![2, 3].contains(k))
+            .map(|(_, p)| p.clone())
+            .collect();
+        let with = norms(&m, &params);
+        let without = norms(&plain, &plain_params);
+        let names: Vec<&str> = with[0].params.iter().map(|p| p.name.as_str()).collect();
+        // The gain no layer reads yet has a zero gradient, and is reported.
+        assert_eq!(names, ["weight", "bias", "gain"]);
+        assert_eq!(with[0].params[2].norm, 0.0);
+        assert_eq!(with[0].of_role(ParamRole::Gain), Some(0.0));
+        for (a, b) in with.iter().zip(&without) {
+            for role in [ParamRole::Weight, ParamRole::Bias] {
+                assert_eq!(a.of_role(role), b.of_role(role), "{}", a.layer);
+                assert!(a.of_role(role).is_some_and(|n| n > 0.0));
+            }
+        }
+        assert_eq!(norms_line("  ", &with), norms_line("  ", &without));
+        let json = norms_json(&with);
+        assert_eq!(json[0]["gain"], 0.0);
+        assert!(json[0].get("running_mean").is_none());
+    }
 }

@@ -11,11 +11,11 @@ use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
     check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
-    TrainSetup,
+    TrainSetup, TrainingCompiler,
 };
 use nnc_ir::{
-    compile_inference_fused, compile_training_fused, optimizer_state, param_specs, InputKind,
-    OutputKind,
+    compile_inference_fused, compile_training_fused, fuse_verified, optimizer_state, param_specs,
+    InputKind, OutputKind,
 };
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -36,6 +36,9 @@ pub struct JitBackend {
     eval: BTreeMap<usize, Program>,
     /// `set_check_numerics`: check every value of every step.
     check_numerics: bool,
+    /// Builds the (unfused) training-step graphs; `None`:
+    /// `compile_training_fused`.
+    compiler: Option<TrainingCompiler>,
 }
 
 fn failed(message: impl Into<String>) -> BackendError {
@@ -53,6 +56,17 @@ impl JitBackend {
         Self::default()
     }
 
+    /// A backend that builds its training-step graphs with `compile` (then
+    /// fuses them) instead of `compile_training`: for tests of graph-level
+    /// mechanisms that no layer of the language uses yet (see
+    /// [`TrainingCompiler`]).
+    pub fn with_training_compiler(compile: TrainingCompiler) -> Self {
+        JitBackend {
+            compiler: Some(compile),
+            ..Self::default()
+        }
+    }
+
     /// The training program for batches of `batch_size`, if compiled.
     pub fn training_program(&self, batch_size: usize) -> Option<&Program> {
         self.train.get(&batch_size)
@@ -68,6 +82,7 @@ impl JitBackend {
     }
 
     fn training(
+        compiler: Option<TrainingCompiler>,
         model: &Model,
         optimizer: &Optimizer,
         train_size: usize,
@@ -79,8 +94,11 @@ impl JitBackend {
             batch_size,
             train_size,
         };
-        let graph =
-            compile_training_fused(&setup, batch_size, None).map_err(|e| failed(e.to_string()))?;
+        let graph = match compiler {
+            None => compile_training_fused(&setup, batch_size, None),
+            Some(compile) => compile(&setup, batch_size).and_then(|g| fuse_verified(&g)),
+        }
+        .map_err(|e| failed(e.to_string()))?;
         Ok(lower(&graph)?)
     }
 }
@@ -166,6 +184,7 @@ impl Backend for JitBackend {
         for size in setup.batch_sizes() {
             if let Entry::Vacant(slot) = self.train.entry(size) {
                 slot.insert(Self::training(
+                    self.compiler,
                     setup.model,
                     setup.optimizer,
                     setup.train_size,
@@ -212,6 +231,7 @@ impl Backend for JitBackend {
         let program = match self.train.entry(batch.len) {
             Entry::Occupied(slot) => slot.into_mut(),
             Entry::Vacant(slot) => slot.insert(Self::training(
+                self.compiler,
                 &model,
                 &optimizer,
                 self.train_size,

@@ -15,11 +15,11 @@ use crate::executable::{create_buffer, Executable, PipelineCache};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
     check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
-    TrainSetup,
+    TrainSetup, TrainingCompiler,
 };
 use nnc_ir::{
-    compile_inference_fused, compile_training_fused, optimizer_state, param_specs, Graph,
-    InputKind, OutputKind,
+    compile_inference_fused, compile_training_fused, fuse_verified, optimizer_state, param_specs,
+    Graph, InputKind, OutputKind,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -54,6 +54,9 @@ pub struct GpuBackend {
     scratch: Vec<f32>,
     /// `set_check_numerics`: read back and check every value of every step.
     check_numerics: bool,
+    /// Builds the (unfused) training-step graphs; `None`:
+    /// `compile_training_fused`.
+    compiler: Option<TrainingCompiler>,
 }
 
 fn failed(message: impl Into<String>) -> BackendError {
@@ -91,6 +94,17 @@ impl GpuBackend {
     pub fn with_buffer_limit(bytes: u64) -> Self {
         GpuBackend {
             buffer_limit: Some(bytes),
+            ..Self::default()
+        }
+    }
+
+    /// A backend that builds its training-step graphs with `compile` (then
+    /// fuses them) instead of `compile_training`: for tests of graph-level
+    /// mechanisms that no layer of the language uses yet (see
+    /// [`TrainingCompiler`]).
+    pub fn with_training_compiler(compile: TrainingCompiler) -> Self {
+        GpuBackend {
+            compiler: Some(compile),
             ..Self::default()
         }
     }
@@ -240,8 +254,11 @@ impl GpuBackend {
             batch_size,
             train_size: self.train_size,
         };
-        let graph =
-            compile_training_fused(&setup, batch_size, None).map_err(|e| failed(e.to_string()))?;
+        let graph = match self.compiler {
+            None => compile_training_fused(&setup, batch_size, None),
+            Some(compile) => compile(&setup, batch_size).and_then(|g| fuse_verified(&g)),
+        }
+        .map_err(|e| failed(e.to_string()))?;
         let exe = self.build(&graph)?;
         for k in 0..self.params.len() {
             if exe

@@ -15,12 +15,10 @@ use crate::interpreter::{InterpError, Interpreter};
 use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::backend::{
-    check_param_shapes, check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse,
-    StepStats, Tensor, TrainSetup,
+    check_param_shapes, check_params, check_state, compile_training_step, Backend, BackendError,
+    Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
 };
-use nnc_ir::{
-    compile_inference, compile_training, optimizer_state, param_specs, InputKind, OutputKind,
-};
+use nnc_ir::{compile_inference, optimizer_state, param_specs, InputKind, OutputKind};
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,6 +42,8 @@ pub struct InterpBackend {
     scratch: Scratch,
     /// `set_check_numerics`: check every value of every step.
     check_numerics: bool,
+    /// Builds the training-step graphs; `None`: `compile_training`.
+    compiler: Option<TrainingCompiler>,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +55,16 @@ struct Scratch {
 impl InterpBackend {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A backend that builds its training-step graphs with `compile`
+    /// instead of `compile_training`: for tests of graph-level mechanisms
+    /// that no layer of the language uses yet (see [`TrainingCompiler`]).
+    pub fn with_training_compiler(compile: TrainingCompiler) -> Self {
+        InterpBackend {
+            compiler: Some(compile),
+            ..Self::default()
+        }
     }
 
     /// The training-step graph the backend runs for batches of `batch_size`
@@ -129,6 +139,7 @@ impl Backend for InterpBackend {
         let batch = setup.batch_size.max(1);
         if let Entry::Vacant(slot) = self.train.entry(batch) {
             slot.insert(training_interpreter(
+                self.compiler,
                 setup.model,
                 setup.optimizer,
                 setup.train_size,
@@ -172,6 +183,7 @@ impl Backend for InterpBackend {
         let interp = match self.train.entry(batch.len) {
             Entry::Occupied(slot) => slot.into_mut(),
             Entry::Vacant(slot) => slot.insert(training_interpreter(
+                self.compiler,
                 &model,
                 &optimizer,
                 self.train_size,
@@ -269,6 +281,7 @@ impl Backend for InterpBackend {
 
 /// Compiles and prepares a training-step graph.
 fn training_interpreter(
+    compiler: Option<TrainingCompiler>,
     model: &Model,
     optimizer: &Optimizer,
     train_size: usize,
@@ -280,7 +293,8 @@ fn training_interpreter(
         batch_size,
         train_size,
     };
-    let graph = compile_training(&setup, batch_size, None).map_err(|e| failed(e.to_string()))?;
+    let compile = compiler.unwrap_or(compile_training_step);
+    let graph = compile(&setup, batch_size).map_err(|e| failed(e.to_string()))?;
     Interpreter::new(graph).map_err(interp_error)
 }
 

@@ -49,6 +49,23 @@ pub struct TrainSetup<'a> {
     pub train_size: usize,
 }
 
+/// Builds the (unfused) training-step graph of a setup for a batch size:
+/// [`crate::compile_training`] with no `stop_after`, unless a test gives a
+/// backend another (`InterpBackend::with_training_compiler`,
+/// `JitBackend::with_training_compiler`) to run graphs that no layer of the
+/// language produces yet, such as the forward update of state that is not
+/// trained. Compiled backends fuse what it returns.
+pub type TrainingCompiler =
+    fn(&TrainSetup<'_>, usize) -> Result<crate::graph::Graph, crate::error::CompileError>;
+
+/// The default [`TrainingCompiler`].
+pub fn compile_training_step(
+    setup: &TrainSetup<'_>,
+    batch_size: usize,
+) -> Result<crate::graph::Graph, crate::error::CompileError> {
+    crate::compile_training(setup, batch_size, None)
+}
+
 /// One batch, examples stored one after another.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
@@ -261,8 +278,8 @@ pub trait Backend {
     /// `setup`. Parameters given earlier to `set_params` are kept.
     fn configure(&mut self, setup: &TrainSetup<'_>) -> Result<(), BackendError>;
 
-    /// Replaces all parameters, in the order of `Model::layers`, weight then
-    /// bias for each layer.
+    /// Replaces all parameters, trained or not, in `params::param_specs`
+    /// order (each layer's declarations, layer after layer).
     fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError>;
 
     /// The current parameters, in the order `set_params` takes them.

@@ -95,9 +95,14 @@ pub enum OutputKind {
     Correct,
     /// A model output (the activations), `[batch, ...]`.
     Prediction,
-    /// The gradient of the cost with respect to parameter `k`.
+    /// The gradient of the cost with respect to parameter `k` (trained
+    /// parameters only).
     Gradient(usize),
-    /// The value of parameter `k` after the optimizer step.
+    /// The value of parameter `k` after the step: the optimizer's for a
+    /// trained parameter (pass `update`), the forward pass's for one that
+    /// is not trained (running statistics, see [`Graph::add_param_update`]).
+    /// Backends write every one back into parameter `k` after a step; a
+    /// parameter with no such output keeps its value.
     NewParam(usize),
     /// The value of optimizer state `k` after the step.
     NewState(usize),
@@ -140,8 +145,10 @@ pub struct Graph {
     pub outputs: Vec<Output>,
     /// For each parameter, the node through which the forward pass reads
     /// it: the parameter input itself, or (Nesterov) its look-ahead value.
-    /// Autodiff differentiates with respect to these. `None` once a pass
-    /// removed the node (after the update, nothing needs them).
+    /// Autodiff differentiates with respect to the reads of the trained
+    /// parameters. `None` for a parameter that is not trained and that the
+    /// forward pass does not read, and once a pass removed the node (after
+    /// the update, nothing needs them).
     pub param_reads: Vec<Option<NodeId>>,
 }
 
@@ -274,6 +281,16 @@ impl Graph {
             kind,
             node,
         });
+    }
+
+    /// Gives parameter `k`, one that is not trained, the value of `node`
+    /// after the step: the output `new(NAME)` of kind
+    /// [`OutputKind::NewParam`], written back by every backend as the
+    /// optimizer's new parameters are. For layers that keep state updated by
+    /// the forward pass of a training graph (a running mean of their input);
+    /// the shape of `node` must be the parameter's.
+    pub fn add_param_update(&mut self, k: usize, param_name: &str, node: NodeId) {
+        self.add_output(format!("new({param_name})"), OutputKind::NewParam(k), node);
     }
 
     /// The first node named `name`.

@@ -1,7 +1,8 @@
 //! Parameter initialisation: every `Init` of the language, drawn from the
 //! one generator of nnc so a seed reproduces a run.
 //!
-//! Parameter `k` (in [`param_specs`] order: per layer, weight then bias)
+//! Parameter `k` (in [`param_specs`] order: per layer, its declarations in
+//! order, each with its own `init`; trained or not)
 //! draws from `Rng::derive(base, k)`, where `base` is the first number of
 //! `Rng::derive(seed, INIT_STREAM)`. Each parameter has its own stream, so
 //! changing one layer never changes the initial values of another.
@@ -14,9 +15,8 @@ use nnc_check::program::{Init, Layer, Model};
 /// The stream of parameter initialisation in `Rng::derive(seed, stream)`.
 pub const INIT_STREAM: u64 = 1;
 
-/// The initial parameters of `model` for the run `seed`, in the order of
-/// `Model::layers`, weight then bias (the order `Backend::set_params`
-/// takes).
+/// The initial parameters of `model` for the run `seed`, in
+/// [`param_specs`] order (the order `Backend::set_params` takes).
 pub fn init_params(model: &Model, seed: u64) -> Vec<Tensor> {
     let base = Rng::derive(seed, INIT_STREAM).next_u64();
     param_specs(model)
@@ -24,11 +24,7 @@ pub fn init_params(model: &Model, seed: u64) -> Vec<Tensor> {
         .enumerate()
         .map(|(k, spec)| {
             let layer = &model.layers[spec.layer];
-            let init = if spec.is_weight {
-                &layer.weight_init
-            } else {
-                &layer.bias_init
-            };
+            let init = &layer.params[spec.decl].init;
             let count = spec.shape.iter().product();
             let mut rng = Rng::derive(base, k as u64);
             let data = draw(init, layer, count, &mut rng);

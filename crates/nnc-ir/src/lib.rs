@@ -55,10 +55,11 @@ pub use init::init_params;
 pub use ops::{
     CostFn, Fusion, GeluForm, Gradient, Op, OpClass, OpDef, OperandRead, PoolGeometry, ShapeError,
 };
-pub use params::{optimizer_state, param_specs, ParamSpec, StateSpec};
+pub use params::{optimizer_state, param_specs, ParamRole, ParamSpec, StateSpec};
 pub use passes::{
-    compile_inference, compile_inference_fused, compile_training, compile_training_fused,
-    INFERENCE_PASSES, JIT_INFERENCE_PASSES, JIT_TRAINING_PASSES, TRAINING_PASSES,
+    compile_inference, compile_inference_fused, compile_training, compile_training_from,
+    compile_training_fused, fuse_verified, INFERENCE_PASSES, JIT_INFERENCE_PASSES,
+    JIT_TRAINING_PASSES, TRAINING_PASSES,
 };
 pub use plan::{
     plan_memory, plan_memory_with, Buffer, BufferKind, Lifetime, MemoryPlan, PlanError, PlanOptions,

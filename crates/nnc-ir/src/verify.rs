@@ -8,7 +8,8 @@
 //! - data and target inputs have the graph's batch size as their first
 //!   dimension, and no input kind appears twice;
 //! - every output (and every parameter read) names an existing node, and
-//!   no two outputs share a name;
+//!   no two outputs share a name; a new parameter or state value has the
+//!   shape of the parameter or state input it replaces;
 //! - a fused kernel's body reads valid operands and keeps its shapes (its
 //!   shape rule, `FusedKernel::shape`), and a kernel output names a
 //!   further output of a fused kernel, with its shape.
@@ -16,7 +17,7 @@
 //! The pass driver runs it after every pass; it costs one walk over the
 //! graph.
 
-use crate::graph::{Graph, InputKind, NodeId, Shape};
+use crate::graph::{Graph, InputKind, NodeId, OutputKind, Shape};
 use crate::ops::{Op, ShapeError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -66,6 +67,14 @@ pub enum VerifyError {
     DuplicateOutput { output: String },
     /// A parameter read pointing at no node.
     MissingParamRead { param: usize, node: NodeId },
+    /// A new value of a parameter or of optimizer state (`NewParam(k)`,
+    /// `NewState(k)`) whose shape is not that of the input it replaces.
+    NewValueShape {
+        output: String,
+        input: InputKind,
+        expected: Shape,
+        actual: Shape,
+    },
     /// A kernel output that does not name a further output of a fused
     /// kernel with its shape.
     KernelOutput {
@@ -132,6 +141,16 @@ impl fmt::Display for VerifyError {
             VerifyError::KernelOutput { node, name, why } => {
                 write!(f, "{node} ({name}): {why}")
             }
+            VerifyError::NewValueShape {
+                output,
+                input,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "output `{output}` gives {input} a value of shape {actual:?}, \
+                 the input has shape {expected:?}"
+            ),
             VerifyError::MissingParamRead { param, node } => {
                 write!(
                     f,
@@ -171,6 +190,23 @@ pub fn verify(graph: &Graph) -> Result<(), Vec<VerifyError>> {
             errors.push(VerifyError::DuplicateOutput {
                 output: output.name.clone(),
             });
+        }
+        let replaced = match output.kind {
+            OutputKind::NewParam(k) => Some(InputKind::Param(k)),
+            OutputKind::NewState(k) => Some(InputKind::State(k)),
+            _ => None,
+        };
+        let input = replaced.and_then(|kind| Some((kind, *inputs.get(&kind)?)));
+        if let (Some((kind, input)), true) = (input, output.node.index() < graph.len()) {
+            let (expected, actual) = (graph.shape(input), graph.shape(output.node));
+            if expected != actual {
+                errors.push(VerifyError::NewValueShape {
+                    output: output.name.clone(),
+                    input: kind,
+                    expected: expected.to_vec(),
+                    actual: actual.to_vec(),
+                });
+            }
         }
     }
     for (param, read) in graph.param_reads.iter().enumerate() {

@@ -4,9 +4,9 @@ use crate::error::TrainError;
 use nnc_check::program::Model;
 use nnc_ir::backend::Backend;
 
-/// Draws the initial parameters of `model` from `seed` (each layer's `init`
-/// and `bias_init`, see `nnc_ir::init_params`) and gives them to the
-/// backend. Call it once, before [`crate::train`], with the schedule's seed.
+/// Draws the initial parameters of `model` from `seed` (the `init` of each
+/// parameter a layer declares, trained or not, see `nnc_ir::init_params`)
+/// and gives them to the backend. Call it once, before [`crate::train`], with the schedule's seed.
 pub fn init_params<B: Backend + ?Sized>(
     backend: &mut B,
     model: &Model,

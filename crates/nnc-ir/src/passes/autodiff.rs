@@ -1,7 +1,8 @@
 //! Pass `autodiff`: reverse-mode differentiation of the mean cost with
-//! respect to every parameter (as the forward pass reads it), appending
-//! the backward nodes to the graph and an output `grad(NAME)` per
-//! parameter.
+//! respect to every trained parameter (as the forward pass reads it),
+//! appending the backward nodes to the graph and an output `grad(NAME)` per
+//! trained parameter. Parameters that are not trained (state the forward
+//! pass updates) get no gradient, even where the cost depends on them.
 //!
 //! The algorithm is the textbook one. The nodes that lie on a path from a
 //! parameter to the cost are found first (forward reach from the
@@ -16,30 +17,40 @@
 use crate::error::CompileError;
 use crate::graph::{Graph, InputKind, NodeId, OutputKind};
 use crate::ops::{grad_name, Op};
+use crate::params::ParamSpec;
 
-/// Adds `grad(NAME)` outputs for every parameter of a graph with a `cost`.
-pub fn autodiff(graph: &mut Graph) -> Result<(), CompileError> {
+/// Adds `grad(NAME)` outputs for every trained parameter of `params` (the
+/// graph's parameters, in `param_specs` order) to a graph with a `cost`.
+pub fn autodiff(graph: &mut Graph, params: &[ParamSpec]) -> Result<(), CompileError> {
     let cost = graph
         .output_of(OutputKind::Cost)
         .map(|o| o.node)
         .ok_or_else(|| CompileError::Internal {
             what: "autodiff needs a graph with a `cost` output".to_string(),
         })?;
-    let reads = graph
-        .param_reads
+    if params.len() != graph.param_reads.len() {
+        return Err(CompileError::Internal {
+            what: format!(
+                "autodiff was given {} parameters for a graph of {}",
+                params.len(),
+                graph.param_reads.len()
+            ),
+        });
+    }
+    let trained: Vec<usize> = (0..params.len()).filter(|&k| params[k].trained).collect();
+    let reads = trained
         .iter()
-        .enumerate()
-        .map(|(k, read)| {
-            read.ok_or_else(|| CompileError::Internal {
+        .map(|&k| {
+            graph.param_reads[k].ok_or_else(|| CompileError::Internal {
                 what: format!("parameter {k} has no read node to differentiate"),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let grads = gradients(graph, cost, &reads)?;
-    for (k, grad) in grads.into_iter().enumerate() {
+    for ((&k, grad), read) in trained.iter().zip(grads).zip(reads) {
         let name = match graph.input(InputKind::Param(k)) {
             Some(id) => graph.node(id).name.clone(),
-            None => graph.node(reads[k]).name.clone(),
+            None => graph.node(read).name.clone(),
         };
         graph.add_output(format!("grad({name})"), OutputKind::Gradient(k), grad);
     }

@@ -6,8 +6,12 @@
 //! a `reshape` to `[batch, ...]`; dropout, in training graphs only,
 //! `x * dropout_mask(step_seed)`. Parameters become inputs read where their
 //! layer is applied, so a shared layer's parameters are read twice and
-//! autodiff sums their gradients. Under Nesterov momentum, the forward pass
-//! reads each parameter at its look-ahead point `w + mu v`.
+//! autodiff sums their gradients; a layer finds its tensors by declaration
+//! name (`weight`, `bias`), never by position. Under Nesterov momentum, the
+//! forward pass reads each trained parameter at its look-ahead point
+//! `w + mu v`. A parameter that is not trained (state such as running
+//! statistics) is read as it is, and a layer that keeps such state gives
+//! it its new value in training graphs with [`Graph::add_param_update`].
 //!
 //! The cost becomes a per-example cost op, reduced to the batch mean
 //! (`cost`, training) or sum (`cost_sum`, inference). When the cost reads a
@@ -19,8 +23,8 @@
 use crate::error::CompileError;
 use crate::graph::{Graph, GraphKind, InputKind, NodeId, OutputKind, Shape};
 use crate::ops::{CostFn, Op, PoolGeometry};
-use crate::params::{param_specs, ParamSpec};
-use nnc_check::program::{self as program, Activation, CostKind, Model};
+use crate::params::{find_param, optimizer_state, param_specs, states_of, ParamSpec, StateSpec};
+use nnc_check::program::{self as program, Activation, CostKind, Model, Optimizer};
 
 /// What the forward graph is for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,7 +34,8 @@ pub struct Lowering {
     /// the model outputs.
     pub training: bool,
     /// `Some(mu)` under Nesterov momentum: the forward pass reads each
-    /// parameter `w` as `w + mu v` (`v` its velocity, state `k`).
+    /// trained parameter `w` as `w + mu v` (`v` its velocity, see
+    /// [`crate::params::states_of`]).
     pub nesterov_mu: Option<f64>,
 }
 
@@ -44,11 +49,16 @@ pub fn lower(model: &Model, mode: Lowering, batch_size: usize) -> Result<Graph, 
     } else {
         GraphKind::Inference
     };
+    let states = match mode.nesterov_mu {
+        Some(mu) => optimizer_state(model, &Optimizer::Nesterov { mu }),
+        None => Vec::new(),
+    };
     let mut lowerer = Lowerer {
         model,
         mode,
         graph: Graph::new(kind, batch_size),
         specs: param_specs(model),
+        states,
         values: vec![None; model.nodes.len()],
         dropouts: 0,
     };
@@ -58,10 +68,44 @@ pub fn lower(model: &Model, mode: Lowering, batch_size: usize) -> Result<Graph, 
         lowerer.values[index] = Some(value);
     }
     lowerer.outputs()?;
+    // Every trained parameter gets a read, so that autodiff gives it a
+    // gradient (zero when the cost does not depend on it).
     for k in 0..lowerer.specs.len() {
-        lowerer.param_read(k)?;
+        if lowerer.specs[k].trained {
+            lowerer.param_read(k)?;
+        }
     }
     Ok(lowerer.graph)
+}
+
+/// Gives parameter `k` (`spec`, one that is not trained) the running
+/// average `momentum * old + (1 - momentum) * value` as its value after a
+/// training step ([`Graph::add_param_update`]), where `value` (of the
+/// parameter's shape) is this step's statistic, e.g. the batch mean of a
+/// layer's input. Returns the node of the new value. The building block of
+/// running statistics (batch norm's running mean and variance).
+pub fn running_average(
+    graph: &mut Graph,
+    k: usize,
+    spec: &ParamSpec,
+    value: NodeId,
+    momentum: f64,
+) -> Result<NodeId, CompileError> {
+    if spec.trained {
+        return Err(CompileError::Internal {
+            what: format!(
+                "`{}` is trained: the optimizer gives its new value",
+                spec.name
+            ),
+        });
+    }
+    let old = graph.input_or_add(InputKind::Param(k), spec.shape.clone(), &spec.name)?;
+    let name = format!("new({})", spec.name);
+    let kept = graph.add(Op::Scale(momentum), vec![old], name.clone())?;
+    let fresh = graph.add(Op::Scale(1.0 - momentum), vec![value], name.clone())?;
+    let new = graph.add(Op::Add, vec![kept, fresh], name)?;
+    graph.add_param_update(k, &spec.name, new);
+    Ok(new)
 }
 
 struct Lowerer<'m> {
@@ -69,6 +113,9 @@ struct Lowerer<'m> {
     mode: Lowering,
     graph: Graph,
     specs: Vec<ParamSpec>,
+    /// The optimizer state under Nesterov momentum (the velocities the
+    /// look-ahead reads); empty otherwise.
+    states: Vec<StateSpec>,
     /// The IR node holding each model node's value.
     values: Vec<Option<NodeId>>,
     /// Dropout nodes lowered so far: the next mask's stream.
@@ -105,6 +152,26 @@ impl Lowerer<'_> {
         }
     }
 
+    /// The index of layer `layer`'s parameter declared `name`.
+    fn layer_param(&self, layer: usize, name: &str) -> Result<usize, CompileError> {
+        find_param(self.model, layer, name).ok_or_else(|| CompileError::Internal {
+            what: format!(
+                "layer {} declares no parameter `{name}`",
+                self.model
+                    .layers
+                    .get(layer)
+                    .map_or_else(|| layer.to_string(), |l| format!("`{}`", l.name))
+            ),
+        })
+    }
+
+    /// The node through which the forward pass reads layer `layer`'s
+    /// parameter declared `name`.
+    fn read_layer_param(&mut self, layer: usize, name: &str) -> Result<NodeId, CompileError> {
+        let k = self.layer_param(layer, name)?;
+        self.param_read(k)
+    }
+
     /// The node through which the forward pass reads parameter `k`,
     /// created at the first read.
     fn param_read(&mut self, k: usize) -> Result<NodeId, CompileError> {
@@ -115,12 +182,13 @@ impl Lowerer<'_> {
         let w = self
             .graph
             .input_or_add(InputKind::Param(k), spec.shape.clone(), &spec.name)?;
-        let read = match self.mode.nesterov_mu {
-            Some(mu) if self.mode.training => {
+        let velocity = states_of(&self.states, k).first().copied();
+        let read = match (self.mode.nesterov_mu, velocity) {
+            (Some(mu), Some(j)) if self.mode.training && spec.trained => {
                 let v = self.graph.input_or_add(
-                    InputKind::State(k),
+                    InputKind::State(j),
                     spec.shape.clone(),
-                    format!("{}.velocity", spec.name),
+                    self.states[j].name.clone(),
                 )?;
                 let name = format!("lookahead({})", spec.name);
                 let mv = self.graph.add(Op::Scale(mu), vec![v], name.clone())?;
@@ -156,7 +224,7 @@ impl Lowerer<'_> {
             }
             program::Op::Dense { layer, act, .. } => {
                 let x = self.operand(index, 0)?;
-                let w = self.param_read(2 * layer.0)?;
+                let w = self.read_layer_param(layer.0, "weight")?;
                 let wx = self.graph.add(
                     Op::MatMul {
                         ta: false,
@@ -175,7 +243,7 @@ impl Lowerer<'_> {
                 ..
             } => {
                 let x = self.operand(index, 0)?;
-                let w = self.param_read(2 * layer.0)?;
+                let w = self.read_layer_param(layer.0, "weight")?;
                 let op = Op::Conv2d {
                     stride: *stride,
                     padding: *padding,
@@ -238,7 +306,7 @@ impl Lowerer<'_> {
         act: Activation,
         name: &str,
     ) -> Result<NodeId, CompileError> {
-        let b = self.param_read(2 * layer + 1)?;
+        let b = self.read_layer_param(layer, "bias")?;
         let z_name = if act == Activation::Identity {
             name.to_string()
         } else {

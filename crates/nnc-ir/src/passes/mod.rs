@@ -5,8 +5,8 @@
 //! | pass       | does                                                                 |
 //! |------------|----------------------------------------------------------------------|
 //! | `lower`    | checked model to forward graph: cost, (inference) accuracy, outputs  |
-//! | `autodiff` | backward graph: `grad(NAME)` of the mean cost for every parameter    |
-//! | `update`   | optimizer step and regularization: `new(NAME)` for params and state  |
+//! | `autodiff` | backward graph: `grad(NAME)` of the mean cost, per trained parameter |
+//! | `update`   | optimizer step, regularization: `new(NAME)` of trained params, state |
 //! | `simplify` | removes no-op nodes, merges duplicate nodes                          |
 //! | `dce`      | removes nodes no output depends on                                   |
 //! | `fuse`     | groups the ops into fused kernels (compiled backends only)           |
@@ -30,7 +30,7 @@ pub mod update;
 
 use crate::backend::TrainSetup;
 use crate::error::CompileError;
-use crate::graph::Graph;
+use crate::graph::{Graph, GraphKind};
 use crate::verify::verify;
 use lower::Lowering;
 use nnc_check::program::{Model, Optimizer};
@@ -70,11 +70,31 @@ pub fn compile_training(
         training: true,
         nesterov_mu,
     };
-    let mut graph = lower::lower(setup.model, mode, batch_size)?;
+    let graph = lower::lower(setup.model, mode, batch_size)?;
+    compile_training_from(graph, setup, stop_after)
+}
+
+/// The rest of the training pipeline (`autodiff` to `dce`) on a forward
+/// graph of `setup.model` as `lower` leaves it: [`compile_training`] is
+/// `lower` then this. For forward graphs that a caller extends first, as
+/// the tests of mechanisms that no layer of the language uses yet do (the
+/// forward update of state that is not trained, [`Graph::add_param_update`]).
+/// Verifies the graph it is given as the output of `lower`.
+pub fn compile_training_from(
+    mut graph: Graph,
+    setup: &TrainSetup<'_>,
+    stop_after: Option<&str>,
+) -> Result<Graph, CompileError> {
+    known_pass(stop_after, &TRAINING_PASSES)?;
+    if graph.kind != GraphKind::Training {
+        return Err(CompileError::Internal {
+            what: "the training passes were given an inference graph".to_string(),
+        });
+    }
     if finished(&graph, "lower", stop_after)? {
         return Ok(graph);
     }
-    autodiff::autodiff(&mut graph)?;
+    autodiff::autodiff(&mut graph, &crate::params::param_specs(setup.model))?;
     if finished(&graph, "autodiff", stop_after)? {
         return Ok(graph);
     }
@@ -129,8 +149,15 @@ pub fn compile_training_fused(
     if stop_after.is_some_and(|pass| pass != "fuse") {
         return compile_training(setup, batch_size, stop_after);
     }
-    let graph = fuse::fuse(&compile_training(setup, batch_size, None)?);
-    finished(&graph, "fuse", stop_after)?;
+    fuse_verified(&compile_training(setup, batch_size, None)?)
+}
+
+/// Pass `fuse` on a finished graph (after `dce`), verified: what compiled
+/// backends run, whoever built the graph (see
+/// `nnc_ir::backend::TrainingCompiler`).
+pub fn fuse_verified(graph: &Graph) -> Result<Graph, CompileError> {
+    let graph = fuse::fuse(graph);
+    finished(&graph, "fuse", None)?;
     Ok(graph)
 }
 

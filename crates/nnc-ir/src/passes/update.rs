@@ -1,7 +1,9 @@
 //! Pass `update`: the optimizer step as IR ops, after `autodiff`. For each
-//! parameter `w` with gradient `g` (output `grad(NAME)`) and learning rate
-//! `eta` (the `learning_rate` input), it adds the output `new(NAME)`, and
-//! `new(STATE)` for each optimizer state (layout in `crate::params`):
+//! trained parameter `w` with gradient `g` (output `grad(NAME)`) and
+//! learning rate `eta` (the `learning_rate` input), it adds the output
+//! `new(NAME)`, and `new(STATE)` for each optimizer state (layout in
+//! `crate::params`; parameters that are not trained have none, and keep
+//! the value the forward pass gave them, if any):
 //!
 //! - `sgd`: `w <- w - eta g`;
 //! - `momentum(mu)`: `v <- mu v - eta g; w <- w + v`;
@@ -11,18 +13,18 @@
 //!   s <- b2 s + (1 - b2) g^2; w <- w - eta (m / (1 - b1^t)) /
 //!   (sqrt(s / (1 - b2^t)) + eps)`, with `b^t = exp(t ln b)`.
 //!
-//! Regularization decays weights, never biases (`n` is the size of the
-//! training split). Under `sgd` it takes the book's form, `w <- (1 - eta
-//! lambda2 / n) w - eta lambda1 / n sgn(w) - eta g`; under the other
-//! optimizers the penalty's gradient `(lambda2 / n) w + (lambda1 / n)
-//! sgn(w)` (at the point the gradient was taken) is added to `g` before the
-//! optimizer's rule.
+//! Regularization decays the parameters declared with `decay` (weights,
+//! never biases; `n` is the size of the training split). Under `sgd` it
+//! takes the book's form, `w <- (1 - eta lambda2 / n) w - eta lambda1 / n
+//! sgn(w) - eta g`; under the other optimizers the penalty's gradient
+//! `(lambda2 / n) w + (lambda1 / n) sgn(w)` (at the point the gradient was
+//! taken) is added to `g` before the optimizer's rule.
 
 use crate::backend::TrainSetup;
 use crate::error::CompileError;
 use crate::graph::{Graph, InputKind, NodeId, OutputKind};
 use crate::ops::Op;
-use crate::params::{optimizer_state, param_specs, ParamSpec};
+use crate::params::{optimizer_state, param_specs, states_of, ParamSpec, StateSpec};
 use nnc_check::program::{Optimizer, Regularizer};
 
 /// The regularization constants, already divided by `n`.
@@ -57,6 +59,9 @@ pub fn update(graph: &mut Graph, setup: &TrainSetup<'_>) -> Result<(), CompileEr
     )?);
     let mut new_states: Vec<Option<NodeId>> = vec![None; states.len()];
     for (k, spec) in specs.iter().enumerate() {
+        if !spec.trained {
+            continue;
+        }
         let new = step.param(k, spec, setup.optimizer, &states, &mut new_states)?;
         step.graph
             .add_output(format!("new({})", spec.name), OutputKind::NewParam(k), new);
@@ -95,11 +100,7 @@ impl Step<'_> {
     }
 
     /// The state input `j`.
-    fn state(
-        &mut self,
-        j: usize,
-        states: &[crate::params::StateSpec],
-    ) -> Result<NodeId, CompileError> {
+    fn state(&mut self, j: usize, states: &[StateSpec]) -> Result<NodeId, CompileError> {
         let spec = &states[j];
         self.graph
             .input_or_add(InputKind::State(j), spec.shape.clone(), spec.name.clone())
@@ -111,7 +112,7 @@ impl Step<'_> {
         k: usize,
         spec: &ParamSpec,
         optimizer: &Optimizer,
-        states: &[crate::params::StateSpec],
+        states: &[StateSpec],
         new_states: &mut [Option<NodeId>],
     ) -> Result<NodeId, CompileError> {
         let w =
@@ -134,10 +135,14 @@ impl Step<'_> {
             .copied()
             .flatten()
             .unwrap_or(w);
-        let decay = if spec.is_weight {
+        let decay = if spec.decay {
             self.decay
         } else {
             Decay::default()
+        };
+        let own = states_of(states, k);
+        let missing = || CompileError::Internal {
+            what: format!("`{}` has no optimizer state", spec.name),
         };
         let lr = self.lr()?;
         let name = &spec.name;
@@ -149,25 +154,31 @@ impl Step<'_> {
         let g = self.decayed_gradient(grad, read, decay, name)?;
         match *optimizer {
             Optimizer::Momentum { mu } | Optimizer::Nesterov { mu } => {
-                let v = self.state(k, states)?;
-                let v_name = format!("new({})", states[k].name);
+                let &[j] = own.as_slice() else {
+                    return Err(missing());
+                };
+                let v = self.state(j, states)?;
+                let v_name = format!("new({})", states[j].name);
                 let kept = self.add(Op::Scale(mu), vec![v], &v_name)?;
                 let step = self.add(Op::ScaleBy, vec![g, lr], &format!("step({name})"))?;
                 let v_new = self.add(Op::Sub, vec![kept, step], &v_name)?;
-                new_states[k] = Some(v_new);
+                new_states[j] = Some(v_new);
                 self.add(Op::Add, vec![w, v_new], &format!("new({name})"))
             }
             Optimizer::Adam { beta1, beta2, eps } => {
+                let &[jm, js] = own.as_slice() else {
+                    return Err(missing());
+                };
                 let (_, c1, c2) = self.adam_corrections(beta1, beta2, states)?;
-                let m = self.state(2 * k, states)?;
-                let s = self.state(2 * k + 1, states)?;
-                let m_name = format!("new({})", states[2 * k].name);
-                let s_name = format!("new({})", states[2 * k + 1].name);
+                let m = self.state(jm, states)?;
+                let s = self.state(js, states)?;
+                let m_name = format!("new({})", states[jm].name);
+                let s_name = format!("new({})", states[js].name);
                 let m_new = self.moment(m, g, beta1, &m_name)?;
                 let g2 = self.add(Op::Mul, vec![g, g], &s_name)?;
                 let s_new = self.moment(s, g2, beta2, &s_name)?;
-                new_states[2 * k] = Some(m_new);
-                new_states[2 * k + 1] = Some(s_new);
+                new_states[jm] = Some(m_new);
+                new_states[js] = Some(s_new);
                 let step_name = format!("step({name})");
                 let m_hat = self.add(Op::ScaleBy, vec![m_new, c1], &step_name)?;
                 let s_hat = self.add(Op::ScaleBy, vec![s_new, c2], &step_name)?;
@@ -240,7 +251,7 @@ impl Step<'_> {
         &mut self,
         beta1: f64,
         beta2: f64,
-        states: &[crate::params::StateSpec],
+        states: &[StateSpec],
     ) -> Result<(NodeId, NodeId, NodeId), CompileError> {
         if let Some(done) = self.adam_corrections {
             return Ok(done);
