@@ -20,9 +20,11 @@
 //! - **Arena order is topological.** Nodes live in one arena addressed by
 //!   [`NodeId`]; every operand comes before the node reading it, so
 //!   running the nodes in order is always correct.
-//! - **Each op in one place.** An op family's module in `ops/` holds the
-//!   shape rule and the gradient rule of its ops; the interpreter's kernels
-//!   (crate `nnc-interp`) are found by one `match` on the same [`Op`] enum.
+//! - **Each op in one place.** The op table ([`ops::table`], `Op::def`)
+//!   declares every op's mnemonic, arity, class, fusion role, shape rule,
+//!   gradient rule and, for pointwise ops, its [`scalar`] formula; every
+//!   pass and backend reads it. An op family's module in `ops/` holds the
+//!   shape and gradient rules the table names.
 //! - **Verified between passes.** [`verify`] checks operands, shapes
 //!   (against each op's shape rule), inputs and outputs; the driver runs it
 //!   after every pass and turns a failure into an error naming the pass.

@@ -1,8 +1,10 @@
-//! The ops of the IR, one module per family. Each family module holds, for
-//! its ops, the shape rule (`shape`) and the gradient rule (`gradient`: a
-//! local vector-Jacobian product that appends backward nodes). The
-//! interpreter's kernels live in `nnc-interp`, in modules of the same
-//! names, found through one `match` on this enum.
+//! The ops of the IR. Every fact about an op is declared once, in the op
+//! table ([`table`]: `Op::def`); each family module holds, for its ops,
+//! the shape rule (`shape`) and the gradient rule (`gradient`: a local
+//! vector-Jacobian product that appends backward nodes) the table names.
+//! Pointwise ops are defined by their scalar formula (`crate::scalar`),
+//! which every backend translates; the interpreter's other kernels live in
+//! `nnc-interp`, in modules of the same names.
 //!
 //! Conventions: `[batch, ...]` tensors carry the batch dimension first;
 //! "per example" means over all the other dimensions; scalars have shape
