@@ -3,14 +3,16 @@
 //! few values per example, next to nothing beside the matrix products;
 //! the arg-max has no kernel builder yet), reshapes (a copy), and dropout
 //! masks (drawn with `nnc_ir::rng::Rng`, to get exactly the interpreter's
-//! numbers). The formulas are the interpreter's (`nnc_interp`
+//! numbers), and pointwise ops whose broadcasts a JIT group cannot index
+//! (their formula, element by element: the portable path). The formulas are the interpreter's (`nnc_interp`
 //! `kernels/cost.rs`, `kernels/activation.rs`, `kernels/dropout.rs`), in
 //! `f32`.
 
 use nnc_ir::rng::Rng;
+use nnc_ir::scalar::{self, Bin, Scalar, Un};
 
 /// A host op and the row length of its operands.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum HostOp {
     /// `(y, dy) -> y (dy - sum(dy y))` per example.
     SoftmaxGrad,
@@ -22,15 +24,24 @@ pub(crate) enum HostOp {
     /// `1 / (1 - p)`, drawn in row-major order from
     /// `Rng::derive(step_seed, stream)`, as the interpreter draws them.
     DropoutMask { p: f64, stream: u64 },
+    /// A pointwise op with an operand a JIT group cannot read (a
+    /// broadcast along a block of middle axes, such as the channels of
+    /// `[b, c, h, w]` expanded from `[c]`): its formula from the op table,
+    /// element by element, operand `k` read at `(i / inner) % len` for
+    /// `reads[k] = (inner, len)`.
+    Pointwise {
+        formula: Box<Scalar>,
+        reads: Vec<(usize, usize)>,
+    },
 }
 
 impl HostOp {
     /// Runs the op on `inputs` into `out`; `n` is the row length (values
     /// per example) of the first input.
-    pub(crate) fn run(self, n: usize, inputs: &[&[f32]], out: &mut [f32], step_seed: u64) {
+    pub(crate) fn run(&self, n: usize, inputs: &[&[f32]], out: &mut [f32], step_seed: u64) {
         let n = n.max(1);
         let x = inputs.first().copied().unwrap_or(&[]);
-        match self {
+        match *self {
             HostOp::SoftmaxGrad => {
                 let dy = inputs.get(1).copied().unwrap_or(&[]);
                 for ((o, y), dy) in out.chunks_mut(n).zip(x.chunks(n)).zip(dy.chunks(n)) {
@@ -62,6 +73,70 @@ impl HostOp {
                 for o in out.iter_mut() {
                     *o = if rng.uniform() < p { 0.0 } else { kept };
                 }
+            }
+            HostOp::Pointwise {
+                ref formula,
+                ref reads,
+            } => {
+                let mut args = vec![0.0f32; reads.len()];
+                for (i, o) in out.iter_mut().enumerate() {
+                    for (k, (&(inner, len), input)) in reads.iter().zip(inputs).enumerate() {
+                        args[k] = input[(i / inner.max(1)) % len.max(1)];
+                    }
+                    *o = eval(formula, &args);
+                }
+            }
+        }
+    }
+}
+
+/// A scalar formula at one element, in `f32` (`erf` through `f64`).
+fn eval(f: &Scalar, args: &[f32]) -> f32 {
+    match f {
+        Scalar::Arg(i) => args[*i],
+        Scalar::Const(v) => *v as f32,
+        Scalar::Un(op, x) => {
+            let x = eval(x, args);
+            match op {
+                Un::Neg => -x,
+                Un::Abs => x.abs(),
+                Un::Sqrt => x.sqrt(),
+                Un::Exp => x.exp(),
+                Un::Log => x.ln(),
+                Un::Sigmoid => {
+                    if x >= 0.0 {
+                        1.0 / (1.0 + (-x).exp())
+                    } else {
+                        let e = x.exp();
+                        e / (1.0 + e)
+                    }
+                }
+                Un::Tanh => x.tanh(),
+                Un::Erf => scalar::erf(x as f64) as f32,
+            }
+        }
+        Scalar::Bin(op, a, b) => {
+            let (a, b) = (eval(a, args), eval(b, args));
+            match op {
+                Bin::Add => a + b,
+                Bin::Sub => a - b,
+                Bin::Mul => a * b,
+                Bin::Div => a / b,
+                Bin::Max => a.max(b),
+                Bin::Min => a.min(b),
+            }
+        }
+        Scalar::Select {
+            cmp,
+            a,
+            b,
+            then,
+            otherwise,
+        } => {
+            if cmp.holds(eval(a, args), eval(b, args)) {
+                eval(then, args)
+            } else {
+                eval(otherwise, args)
             }
         }
     }

@@ -49,7 +49,7 @@ use crate::program::{Action, Exec, Memory, Place, Program, Slot, Split, MAX_INPU
 use crate::rows;
 use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
 use nnc_ir::plan::{plan_memory_with, MemoryPlan, Outputs, PlanOptions, Temporaries};
-use nnc_ir::{CostFn, Graph, GraphKind, NodeId, Op};
+use nnc_ir::{CostFn, Graph, GraphKind, NodeId, Op, OperandRead};
 use nnc_jit::kernels::{col_sum, matmul, row_sum, Activation, MatmulSpec};
 use nnc_jit::{Access, Affine, Expr, Kernel, Stmt, Ty};
 use std::collections::HashMap;
@@ -399,7 +399,13 @@ impl Lowering<'_> {
             let op = &k.body[j];
             let arg_shapes: Vec<&[usize]> =
                 op.args.iter().map(|&a| self.arg_shape(&s, a)).collect();
-            if is_pointwise(&op.op) && !lower_conv::is_channel_bias(&op.op, &arg_shapes) {
+            // A pointwise op joins a group when the group can read every
+            // operand; otherwise it runs alone (`single`).
+            let readable = op.args.iter().enumerate().all(|(index, &a)| {
+                operand_bcast(&op.op, index, self.arg_shape(&s, a), &op.shape).is_some()
+            });
+            if is_pointwise(&op.op) && readable && !lower_conv::is_channel_bias(&op.op, &arg_shapes)
+            {
                 // Values of open groups of another shape are closed first.
                 for arg in &op.args {
                     if let Arg::Value(i) = *arg {
@@ -603,6 +609,27 @@ impl Lowering<'_> {
                 let n = row_len(self.arg_shape(s, args[0]));
                 let out = self.out_slot(s, j);
                 self.push(Pending::Host(host, n), slots, vec![out])
+            }
+            pointwise if pointwise.is_pointwise() => {
+                // The portable path: the formula on the host, each operand
+                // read through its flat stride.
+                let formula = pointwise.formula().ok_or_else(|| unsupported(pointwise))?;
+                let mut reads = Vec::new();
+                for (index, shape) in arg_shapes.iter().enumerate() {
+                    let count = shape.iter().product::<usize>();
+                    reads.push(match pointwise.operand_access(index, shape, &op.shape) {
+                        Some(OperandRead::Full) => (1, count),
+                        Some(OperandRead::Scalar) => (1, 1),
+                        Some(OperandRead::Strided { inner, len }) => (inner, len),
+                        None => return Err(unsupported(pointwise)),
+                    });
+                }
+                let host = HostOp::Pointwise {
+                    formula: Box::new(formula),
+                    reads,
+                };
+                let out = self.out_slot(s, j);
+                self.push(Pending::Host(host, 1), slots, vec![out])
             }
             other => Err(unsupported(other)),
         }

@@ -113,12 +113,37 @@ pub(crate) fn expr(op: &Op, a: &[String], vec: bool) -> Option<String> {
     } else {
         formula
     };
-    Some(render(&formula, a, vec))
+    Some(render(&formula, a, vec).0)
 }
 
-/// A scalar formula as WGSL text over the operand texts `a`.
-fn render(f: &Scalar, a: &[String], vec: bool) -> String {
+/// Whether `text` is one operand (a name, an indexed load, a literal)
+/// that needs no parentheses after a unary minus.
+fn atom(text: &str) -> bool {
+    !text.starts_with('-')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '[' | ']' | '.'))
+}
+
+/// Operator precedence of rendered text: a call, a load or a literal
+/// binds tightest; then products and quotients; then sums.
+const ATOM: u8 = 0;
+const PRODUCT: u8 = 1;
+const SUM: u8 = 2;
+
+/// A scalar formula as WGSL text over the operand texts `a`, with its
+/// precedence. Parentheses are written where WGSL's precedence would
+/// otherwise regroup the formula (left-associative `+ -` and `* /`), so
+/// the operations happen in the formula's order.
+fn render(f: &Scalar, a: &[String], vec: bool) -> (String, u8) {
     let r = |f: &Scalar| render(f, a, vec);
+    let wrap = |(text, prec): (String, u8), limit: u8| {
+        if prec > limit {
+            format!("({text})")
+        } else {
+            text
+        }
+    };
     let lit = |v: f64| {
         if vec {
             format!("vec4<f32>({})", f32_lit(v))
@@ -127,34 +152,49 @@ fn render(f: &Scalar, a: &[String], vec: bool) -> String {
         }
     };
     match f {
-        Scalar::Arg(i) => a[*i].clone(),
-        Scalar::Const(v) => lit(*v),
+        Scalar::Arg(i) => (a[*i].clone(), ATOM),
+        Scalar::Const(v) => (lit(*v), ATOM),
         Scalar::Un(op, x) => {
-            let x = r(x);
+            let (x, _) = r(x);
+            let neg = if atom(&x) {
+                format!("-{x}")
+            } else {
+                format!("-({x})")
+            };
             match op {
-                Un::Neg => format!("-({x})"),
-                Un::Abs => format!("abs({x})"),
-                Un::Sqrt => format!("sqrt({x})"),
-                Un::Exp => format!("exp({x})"),
-                Un::Log => format!("log({x})"),
-                Un::Sigmoid => format!("(1.0 / (1.0 + exp(-({x}))))"),
+                Un::Neg => (neg, ATOM),
+                Un::Abs => (format!("abs({x})"), ATOM),
+                Un::Sqrt => (format!("sqrt({x})"), ATOM),
+                Un::Exp => (format!("exp({x})"), ATOM),
+                Un::Log => (format!("log({x})"), ATOM),
+                Un::Sigmoid => (format!("1.0 / (1.0 + exp({neg}))"), PRODUCT),
                 // tanh through e^(-2|x|), which never overflows.
-                Un::Tanh => format!(
-                    "(sign({x}) * (1.0 - exp(-2.0 * abs({x}))) / (1.0 + exp(-2.0 * abs({x}))))"
+                Un::Tanh => (
+                    format!(
+                        "sign({x}) * (1.0 - exp(-2.0 * abs({x}))) / (1.0 + exp(-2.0 * abs({x})))"
+                    ),
+                    PRODUCT,
                 ),
                 // Expanded into primitives by `expr`.
-                Un::Erf => format!("sign({x})"),
+                Un::Erf => (format!("sign({x})"), ATOM),
             }
         }
         Scalar::Bin(op, x, y) => {
             let (x, y) = (r(x), r(y));
             match op {
-                Bin::Add => format!("({x} + {y})"),
-                Bin::Sub => format!("({x} - {y})"),
-                Bin::Mul => format!("({x} * {y})"),
-                Bin::Div => format!("({x} / {y})"),
-                Bin::Max => format!("max({x}, {y})"),
-                Bin::Min => format!("min({x}, {y})"),
+                Bin::Add | Bin::Sub => {
+                    let sign = if *op == Bin::Add { "+" } else { "-" };
+                    (format!("{} {sign} {}", wrap(x, SUM), wrap(y, PRODUCT)), SUM)
+                }
+                Bin::Mul | Bin::Div => {
+                    let sign = if *op == Bin::Mul { "*" } else { "/" };
+                    (
+                        format!("{} {sign} {}", wrap(x, PRODUCT), wrap(y, ATOM)),
+                        PRODUCT,
+                    )
+                }
+                Bin::Max => (format!("max({}, {})", x.0, y.0), ATOM),
+                Bin::Min => (format!("min({}, {})", x.0, y.0), ATOM),
             }
         }
         Scalar::Select {
@@ -163,13 +203,16 @@ fn render(f: &Scalar, a: &[String], vec: bool) -> String {
             b: y,
             then,
             otherwise,
-        } => format!(
-            "select({}, {}, {} {} {})",
-            r(otherwise),
-            r(then),
-            r(x),
-            cmp.symbol(),
-            r(y)
+        } => (
+            format!(
+                "select({}, {}, {} {} {})",
+                r(otherwise).0,
+                r(then).0,
+                r(x).0,
+                cmp.symbol(),
+                r(y).0
+            ),
+            ATOM,
         ),
     }
 }
@@ -396,7 +439,7 @@ mod tests {
             expr(&Op::Relu, &a, true).unwrap(),
             "select(vec4<f32>(0.0), x, x > vec4<f32>(0.0))"
         );
-        assert_eq!(expr(&Op::Scale(0.5), &a, false).unwrap(), "(0.5 * x)");
+        assert_eq!(expr(&Op::Scale(0.5), &a, false).unwrap(), "0.5 * x");
         assert_eq!(expr(&Op::Softmax, &a, false), None);
     }
 }

@@ -15,6 +15,7 @@ pub mod conv;
 pub mod cost;
 pub mod dropout;
 pub mod elementwise;
+pub mod examples;
 pub mod layout;
 pub mod matmul;
 pub mod pool;

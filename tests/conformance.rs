@@ -1,0 +1,240 @@
+//! The conformance suite: every op of the op table
+//! (`nnc_ir::ops::examples`, which a new op cannot be missing from) runs
+//! on the interpreter in `f32`, on the JIT and on wgpu (lavapipe in CI),
+//! forward and, for differentiable ops, its gradients, at several shapes
+//! (odd sizes, a batch of one, broadcasts). Each result is compared with
+//! the interpreter's in `f64` on the same `f32` inputs:
+//! `|x - ref| <= TOLERANCE * (|ref| + max|ref| / 100) + 1e-6`, i.e.
+//! relative to the value, sparing values that are tiny next to their
+//! tensor (cancellation). An op a backend does not run is a failure.
+
+use nnc_cpu::Program;
+use nnc_gpu::{Gpu, LoadedProgram};
+use nnc_interp::Interpreter;
+use nnc_ir::ops::examples::{examples, operand_kind, OpExample, Values};
+use nnc_ir::passes::autodiff::gradients;
+use nnc_ir::rng::Rng;
+use nnc_ir::{Graph, GraphKind, InputKind, NodeId, Op, OutputKind};
+
+const TOLERANCE: f64 = 1e-4;
+const SEED: u64 = 5;
+
+/// An example as a graph: `y = op(operands)` as the prediction and, for
+/// differentiable operands, the gradients of `sum(y * r)` for a random
+/// `r` (operand `n`), plus every input's values (`f32`-representable).
+struct Case {
+    graph: Graph,
+    inputs: Vec<(InputKind, Vec<f32>)>,
+    /// The outputs compared: the prediction, then gradient `k`.
+    outputs: Vec<OutputKind>,
+}
+
+fn draw(values: Values, shape: &[usize], rng: &mut Rng) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    match values {
+        Values::Normal(s) => (0..n).map(|_| (s * rng.normal()) as f32).collect(),
+        Values::Uniform(lo, hi) => (0..n)
+            .map(|_| (lo + (hi - lo) * rng.uniform()) as f32)
+            .collect(),
+        Values::OneHot => {
+            let width = shape.last().copied().unwrap_or(1).max(1);
+            let mut v = vec![0.0; n];
+            for row in 0..n / width {
+                v[row * width + rng.below(width)] = 1.0;
+            }
+            v
+        }
+    }
+}
+
+fn case(example: &OpExample) -> Case {
+    let mut rng = Rng::new(SEED);
+    let batch = example
+        .operands
+        .first()
+        .and_then(|(s, _)| s.first().copied())
+        .unwrap_or(1);
+    // An inference graph keeps every output (a training step reuses the
+    // gradients' memory once the update has read them).
+    let mut graph = Graph::new(GraphKind::Inference, batch);
+    let mut inputs = Vec::new();
+    let mut ids = Vec::new();
+    for (i, (shape, values)) in example.operands.iter().enumerate() {
+        let kind = operand_kind(i);
+        let op = Op::Input {
+            kind,
+            shape: shape.clone(),
+        };
+        ids.push(graph.add(op, Vec::new(), format!("x{i}")).unwrap());
+        inputs.push((kind, draw(*values, shape, &mut rng)));
+    }
+    // A pooling's gradient reads the pooling's own output.
+    if let Op::PoolGrad(g) = example.op {
+        ids[1] = graph.add(Op::Pool(g), vec![ids[0]], "pooled").unwrap();
+    }
+    let y = graph.add(example.op.clone(), ids.clone(), "y").unwrap();
+    graph.add_output("y", OutputKind::Prediction, y);
+    let mut outputs = vec![OutputKind::Prediction];
+    let wrt: Vec<NodeId> = ids
+        .iter()
+        .zip(&example.differentiate)
+        .filter(|(_, d)| **d)
+        .map(|(id, _)| *id)
+        .collect();
+    if !wrt.is_empty() {
+        let shape = graph.shape(y).to_vec();
+        let r_kind = operand_kind(example.operands.len());
+        let r = graph
+            .add(
+                Op::Input {
+                    kind: r_kind,
+                    shape: shape.clone(),
+                },
+                Vec::new(),
+                "r",
+            )
+            .unwrap();
+        inputs.push((r_kind, draw(Values::Normal(1.0), &shape, &mut rng)));
+        let product = graph.add(Op::Mul, vec![y, r], "y*r").unwrap();
+        let axes = (0..shape.len()).collect();
+        let objective = graph
+            .add(Op::SumAxes { axes }, vec![product], "objective")
+            .unwrap();
+        let grads = gradients(&mut graph, objective, &wrt).unwrap();
+        for (k, g) in grads.into_iter().enumerate() {
+            graph.add_output(format!("grad{k}"), OutputKind::Gradient(k), g);
+            outputs.push(OutputKind::Gradient(k));
+        }
+    }
+    nnc_ir::verify(&graph).unwrap_or_else(|e| panic!("{}: {e:?}", example.label));
+    Case {
+        graph,
+        inputs,
+        outputs,
+    }
+}
+
+/// The interpreter's results, in `T`.
+fn interpret<T: nnc_interp::Real>(case: &Case) -> Vec<Vec<f64>> {
+    let mut interp = Interpreter::<T>::new(case.graph.clone()).unwrap();
+    for (kind, values) in &case.inputs {
+        let values: Vec<T> = values.iter().map(|&v| T::of(v as f64)).collect();
+        interp.set_input(*kind, &values).unwrap();
+    }
+    interp.run(SEED);
+    case.outputs
+        .iter()
+        .map(|&kind| {
+            interp
+                .output_of(kind)
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64())
+                .collect()
+        })
+        .collect()
+}
+
+fn jit(case: &Case, fused: &Graph) -> Result<Vec<Vec<f64>>, String> {
+    let mut program: Program = nnc_cpu::lower(fused).map_err(|e| e.to_string())?;
+    for (kind, values) in &case.inputs {
+        if let Some(input) = program.input_mut(*kind) {
+            input.copy_from_slice(values);
+        }
+    }
+    program.run(SEED).map_err(|e| e.to_string())?;
+    case.outputs
+        .iter()
+        .map(|&kind| {
+            let node = fused.output_of(kind).ok_or("no such output")?.node;
+            let values = program.value(node).ok_or("the output has no value")?;
+            Ok(values.iter().map(|&v| v as f64).collect())
+        })
+        .collect()
+}
+
+fn gpu(gpu: &Gpu, case: &Case, fused: &Graph) -> Result<Vec<Vec<f64>>, String> {
+    let shaders = nnc_wgsl::emit(fused, &gpu.target()).map_err(|e| e.to_string())?;
+    let mut loaded = LoadedProgram::load(gpu, shaders).map_err(|e| e.to_string())?;
+    for (kind, values) in &case.inputs {
+        if loaded.program().input_buffer(*kind).is_some() {
+            loaded
+                .write(gpu, *kind, values)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    loaded.run(gpu, SEED).map_err(|e| e.to_string())?;
+    case.outputs
+        .iter()
+        .map(|&kind| {
+            let values = loaded
+                .output(gpu, kind)
+                .map_err(|e| e.to_string())?
+                .ok_or("no such output")?;
+            Ok(values.iter().map(|&v| v as f64).collect())
+        })
+        .collect()
+}
+
+/// The first value of `got` outside the tolerance around `want`.
+fn mismatch(got: &[f64], want: &[f64]) -> Option<String> {
+    if got.len() != want.len() {
+        return Some(format!("{} values, expected {}", got.len(), want.len()));
+    }
+    let largest = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    got.iter().zip(want).enumerate().find_map(|(i, (&g, &w))| {
+        let bound = TOLERANCE * (w.abs() + largest / 100.0) + 1e-6;
+        (!((g - w).abs() <= bound)).then(|| format!("value {i}: {g} against {w}"))
+    })
+}
+
+fn gpu_required() -> bool {
+    std::env::var("NNC_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn every_op_agrees_with_the_interpreter_on_every_backend() {
+    let device = match Gpu::acquire() {
+        Ok(gpu) => Some(gpu),
+        Err(e) if gpu_required() => panic!("NNC_REQUIRE_GPU=1 but no adapter: {e}"),
+        Err(e) => {
+            eprintln!("conformance: wgpu skipped ({e})");
+            None
+        }
+    };
+    let mut failures = Vec::new();
+    let mut compared = 0usize;
+    let all = examples();
+    for example in &all {
+        let case = case(example);
+        let reference = interpret::<f64>(&case);
+        let fused = nnc_ir::fuse_verified(&case.graph)
+            .unwrap_or_else(|e| panic!("{}: fuse: {e}", example.label));
+        let mut backends = vec![("interp f32", Ok(interpret::<f32>(&case)))];
+        backends.push(("jit", jit(&case, &fused)));
+        if let Some(gpu_device) = &device {
+            backends.push(("wgpu", gpu(gpu_device, &case, &fused)));
+        }
+        for (backend, result) in backends {
+            match result {
+                Err(e) => failures.push(format!("{} on {backend}: {e}", example.label)),
+                Ok(outputs) => {
+                    for ((kind, got), want) in case.outputs.iter().zip(&outputs).zip(&reference) {
+                        compared += got.len();
+                        if let Some(m) = mismatch(got, want) {
+                            failures.push(format!("{} on {backend}, {kind:?}: {m}", example.label));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} examples disagree:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
+    assert!(compared > 10_000, "only {compared} values compared");
+}
