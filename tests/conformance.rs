@@ -184,7 +184,9 @@ fn mismatch(got: &[f64], want: &[f64]) -> Option<String> {
     let largest = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     got.iter().zip(want).enumerate().find_map(|(i, (&g, &w))| {
         let bound = TOLERANCE * (w.abs() + largest / 100.0) + 1e-6;
-        (!((g - w).abs() <= bound)).then(|| format!("value {i}: {g} against {w}"))
+        // A NaN on either side is a mismatch too.
+        let within = (g - w).abs() <= bound;
+        (!within).then(|| format!("value {i}: {g} against {w}"))
     })
 }
 

@@ -16,6 +16,7 @@
 //!   holds, else `otherwise` (both are computed).
 
 use std::fmt;
+use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// A formula over the operands of a pointwise op.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,6 +98,29 @@ impl Cmp {
     }
 }
 
+macro_rules! binary_operator {
+    ($trait:ident, $method:ident, $bin:ident) => {
+        impl $trait for Scalar {
+            type Output = Scalar;
+            fn $method(self, b: Scalar) -> Scalar {
+                Scalar::bin(Bin::$bin, self, b)
+            }
+        }
+    };
+}
+
+binary_operator!(Add, add, Add);
+binary_operator!(Sub, sub, Sub);
+binary_operator!(Mul, mul, Mul);
+binary_operator!(Div, div, Div);
+
+impl Neg for Scalar {
+    type Output = Scalar;
+    fn neg(self) -> Scalar {
+        Scalar::un(Un::Neg, self)
+    }
+}
+
 /// Operand `i` (builder shorthand).
 pub fn arg(i: usize) -> Scalar {
     Scalar::Arg(i)
@@ -116,32 +140,12 @@ impl Scalar {
         Scalar::Bin(op, Box::new(a), Box::new(b))
     }
 
-    pub fn add(self, b: Scalar) -> Scalar {
-        Scalar::bin(Bin::Add, self, b)
-    }
-
-    pub fn sub(self, b: Scalar) -> Scalar {
-        Scalar::bin(Bin::Sub, self, b)
-    }
-
-    pub fn mul(self, b: Scalar) -> Scalar {
-        Scalar::bin(Bin::Mul, self, b)
-    }
-
-    pub fn div(self, b: Scalar) -> Scalar {
-        Scalar::bin(Bin::Div, self, b)
-    }
-
     pub fn max(self, b: Scalar) -> Scalar {
         Scalar::bin(Bin::Max, self, b)
     }
 
     pub fn min(self, b: Scalar) -> Scalar {
         Scalar::bin(Bin::Min, self, b)
-    }
-
-    pub fn neg(self) -> Scalar {
-        Scalar::un(Un::Neg, self)
     }
 
     pub fn abs(self) -> Scalar {

@@ -103,7 +103,7 @@ fn operand<'a, T: Real>(op: &Op, i: usize, a: &'a ArrayD<T>, out: &[usize]) -> C
 /// The formula's value at every element.
 fn column<'a, T: Real>(f: &Scalar, args: &'a [Col<'a, T>], n: usize) -> Col<'a, T> {
     let borrow = |c: &'a Col<'a, T>| match c {
-        Col::Slice(s) => Col::Slice(*s),
+        Col::Slice(s) => Col::Slice(s),
         Col::Owned(v) => Col::Slice(v.as_slice()),
         Col::Splat(x) => Col::Splat(*x),
     };

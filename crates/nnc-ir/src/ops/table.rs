@@ -21,6 +21,7 @@ use crate::error::CompileError;
 use crate::graph::{Graph, NodeId, Shape};
 use crate::scalar::{arg, c, Cmp, Scalar};
 use nnc_check::program::PoolKind;
+use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// What kind of kernel computes an op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +82,10 @@ pub type GradRule = fn(
     wants: &[bool],
 ) -> Result<Vec<Option<NodeId>>, CompileError>;
 
+/// Which result axes operand `i` of a broadcasting pointwise op runs
+/// along, for a result of rank `rank` (see [`OpDef::operand_axes`]).
+pub type OperandAxes = fn(op: &Op, operand: usize, rank: usize) -> Option<Vec<usize>>;
+
 /// A shape rule: the output shape for these operand shapes.
 pub type ShapeRule = fn(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError>;
 
@@ -113,7 +118,7 @@ pub struct OpDef {
     /// For pointwise ops whose operands are not all of the result's shape:
     /// which axes of the result operand `i` runs along (`None`: all of
     /// them, the same shape; `Some(vec![])`: a scalar). See [`Op::operand_axes`].
-    pub operand_axes: Option<fn(&Op, usize, usize) -> Option<Vec<usize>>>,
+    pub operand_axes: Option<OperandAxes>,
     /// Whether each result element sums products of operand elements (or,
     /// for `sum`, the elements themselves), so that running the op on the
     /// operands' magnitudes bounds each result's rounding error
