@@ -194,42 +194,61 @@ fn gpu_required() -> bool {
     std::env::var("NNC_REQUIRE_GPU").is_ok_and(|v| v == "1")
 }
 
-#[test]
-fn every_op_agrees_with_the_interpreter_on_every_backend() {
-    let device = match Gpu::acquire() {
+/// A device, or `None` when none can be opened (a failure when
+/// `NNC_REQUIRE_GPU=1`).
+fn device() -> Option<Gpu> {
+    match Gpu::acquire() {
         Ok(gpu) => Some(gpu),
         Err(e) if gpu_required() => panic!("NNC_REQUIRE_GPU=1 but no adapter: {e}"),
         Err(e) => {
             eprintln!("conformance: wgpu skipped ({e})");
             None
         }
-    };
+    }
+}
+
+/// Runs `case` on every backend and compares with the interpreter in
+/// `f64`; adds each disagreement to `failures` and returns how many
+/// values were compared.
+fn run_everywhere(
+    label: &str,
+    case: &Case,
+    device: Option<&Gpu>,
+    failures: &mut Vec<String>,
+) -> usize {
+    let reference = interpret::<f64>(case);
+    let fused = nnc_ir::fuse_verified(&case.graph).unwrap_or_else(|e| panic!("{label}: fuse: {e}"));
+    let mut backends = vec![("interp f32", Ok(interpret::<f32>(case)))];
+    backends.push(("jit", jit(case, &fused)));
+    if let Some(gpu_device) = device {
+        backends.push(("wgpu", gpu(gpu_device, case, &fused)));
+    }
+    let mut compared = 0;
+    for (backend, result) in backends {
+        match result {
+            Err(e) => failures.push(format!("{label} on {backend}: {e}")),
+            Ok(outputs) => {
+                for ((kind, got), want) in case.outputs.iter().zip(&outputs).zip(&reference) {
+                    compared += got.len();
+                    if let Some(m) = mismatch(got, want) {
+                        failures.push(format!("{label} on {backend}, {kind:?}: {m}"));
+                    }
+                }
+            }
+        }
+    }
+    compared
+}
+
+#[test]
+fn every_op_agrees_with_the_interpreter_on_every_backend() {
+    let device = device();
     let mut failures = Vec::new();
     let mut compared = 0usize;
     let all = examples();
     for example in &all {
         let case = case(example);
-        let reference = interpret::<f64>(&case);
-        let fused = nnc_ir::fuse_verified(&case.graph)
-            .unwrap_or_else(|e| panic!("{}: fuse: {e}", example.label));
-        let mut backends = vec![("interp f32", Ok(interpret::<f32>(&case)))];
-        backends.push(("jit", jit(&case, &fused)));
-        if let Some(gpu_device) = &device {
-            backends.push(("wgpu", gpu(gpu_device, &case, &fused)));
-        }
-        for (backend, result) in backends {
-            match result {
-                Err(e) => failures.push(format!("{} on {backend}: {e}", example.label)),
-                Ok(outputs) => {
-                    for ((kind, got), want) in case.outputs.iter().zip(&outputs).zip(&reference) {
-                        compared += got.len();
-                        if let Some(m) = mismatch(got, want) {
-                            failures.push(format!("{} on {backend}, {kind:?}: {m}", example.label));
-                        }
-                    }
-                }
-            }
-        }
+        compared += run_everywhere(&example.label, &case, device.as_ref(), &mut failures);
     }
     assert!(
         failures.is_empty(),
@@ -239,4 +258,60 @@ fn every_op_agrees_with_the_interpreter_on_every_backend() {
         failures.join("\n")
     );
     assert!(compared > 10_000, "only {compared} values compared");
+}
+
+/// Layer normalisation built from primitives (`nnc_ir::composite`), fused
+/// as the backends fuse it, with its gradients for the input, the gain and
+/// the shift, at a batch of one, odd sizes and an image-like rank 3.
+#[test]
+fn layer_norm_from_primitives_agrees_on_every_backend() {
+    let device = device();
+    let mut failures = Vec::new();
+    for shape in [vec![1, 5], vec![4, 6], vec![3, 37], vec![2, 3, 8]] {
+        let n = *shape.last().unwrap();
+        let mut rng = Rng::new(SEED);
+        let batch = shape[0];
+        let mut graph = Graph::new(GraphKind::Inference, batch);
+        let mut inputs = Vec::new();
+        let mut ids = Vec::new();
+        for (k, (s, values)) in [
+            (shape.clone(), Values::Normal(2.0)),
+            (vec![n], Values::Uniform(0.5, 1.5)),
+            (vec![n], Values::Normal(0.5)),
+            (shape.clone(), Values::Normal(1.0)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let op = Op::Input {
+                kind: operand_kind(k),
+                shape: s.clone(),
+            };
+            ids.push(graph.add(op, Vec::new(), format!("x{k}")).unwrap());
+            inputs.push((operand_kind(k), draw(values, &s, &mut rng)));
+        }
+        let y =
+            nnc_ir::composite::layer_norm(&mut graph, ids[0], ids[1], ids[2], 1e-5, "ln").unwrap();
+        graph.add_output("y", OutputKind::Prediction, y);
+        let product = graph.add(Op::Mul, vec![y, ids[3]], "y*r").unwrap();
+        let axes = (0..shape.len()).collect();
+        let objective = graph
+            .add(Op::SumAxes { axes }, vec![product], "objective")
+            .unwrap();
+        let grads = gradients(&mut graph, objective, &ids[..3]).unwrap();
+        let mut outputs = vec![OutputKind::Prediction];
+        for (k, g) in grads.into_iter().enumerate() {
+            graph.add_output(format!("grad{k}"), OutputKind::Gradient(k), g);
+            outputs.push(OutputKind::Gradient(k));
+        }
+        let case = Case {
+            graph,
+            inputs,
+            outputs,
+        };
+        let label = format!("layer norm {shape:?}");
+        let compared = run_everywhere(&label, &case, device.as_ref(), &mut failures);
+        assert!(compared > 0);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

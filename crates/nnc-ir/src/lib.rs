@@ -37,6 +37,7 @@
 //! backend batches and learning rates and never sees a graph.
 
 pub mod backend;
+pub mod composite;
 pub mod error;
 pub mod fused;
 pub mod graph;

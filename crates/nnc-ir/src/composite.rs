@@ -1,0 +1,68 @@
+//! Layers written as composites of IR primitives: no op of their own, so
+//! their gradients come from the primitives' rules and every backend runs
+//! them as it runs the primitives (fused like any other ops).
+
+use crate::error::CompileError;
+use crate::graph::{Graph, NodeId};
+use crate::ops::Op;
+
+/// Layer normalisation of `x [..., n]` over its last axis:
+/// `(x - mean) / sqrt(var + eps) * gain + shift`, with `gain` and `shift`
+/// of shape `[n]`, the mean and the (biased) variance of each row of `n`
+/// values. Nodes are named `{name}.mean`, `{name}.var`, ... and the result
+/// `name`.
+pub fn layer_norm(
+    graph: &mut Graph,
+    x: NodeId,
+    gain: NodeId,
+    shift: NodeId,
+    eps: f64,
+    name: &str,
+) -> Result<NodeId, CompileError> {
+    let shape = graph.shape(x).to_vec();
+    let last = shape.len().saturating_sub(1);
+    let n = shape.get(last).copied().unwrap_or(1).max(1);
+    let row = |graph: &mut Graph, v: NodeId, what: &str| {
+        let expand = Op::Expand {
+            axes: vec![last],
+            shape: shape.clone(),
+        };
+        graph.add(expand, vec![v], format!("{name}.{what}"))
+    };
+    let feature = |graph: &mut Graph, v: NodeId, what: &str| {
+        let expand = Op::Expand {
+            axes: (0..last).collect(),
+            shape: shape.clone(),
+        };
+        graph.add(expand, vec![v], format!("{name}.{what}"))
+    };
+    let mean_of = |graph: &mut Graph, v: NodeId, what: &str| {
+        let sum = graph.add(
+            Op::SumAxes { axes: vec![last] },
+            vec![v],
+            format!("{name}.{what}_sum"),
+        )?;
+        graph.add(
+            Op::Scale(1.0 / n as f64),
+            vec![sum],
+            format!("{name}.{what}"),
+        )
+    };
+    let mean = mean_of(graph, x, "mean")?;
+    let mean_rows = row(graph, mean, "mean_rows")?;
+    let centred = graph.add(Op::Sub, vec![x, mean_rows], format!("{name}.centred"))?;
+    let squares = graph.add(Op::Square, vec![centred], format!("{name}.squares"))?;
+    let var = mean_of(graph, squares, "var")?;
+    let var_eps = graph.add(Op::AddConst(eps), vec![var], format!("{name}.var_eps"))?;
+    let inv_std = graph.add(Op::Pow(-0.5), vec![var_eps], format!("{name}.inv_std"))?;
+    let inv_std_rows = row(graph, inv_std, "inv_std_rows")?;
+    let normal = graph.add(
+        Op::Mul,
+        vec![centred, inv_std_rows],
+        format!("{name}.normal"),
+    )?;
+    let gain_rows = feature(graph, gain, "gain_rows")?;
+    let scaled = graph.add(Op::Mul, vec![normal, gain_rows], format!("{name}.scaled"))?;
+    let shift_rows = feature(graph, shift, "shift_rows")?;
+    graph.add(Op::Add, vec![scaled, shift_rows], name)
+}
