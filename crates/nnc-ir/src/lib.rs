@@ -42,6 +42,7 @@ pub mod error;
 pub mod fused;
 pub mod graph;
 pub mod init;
+pub mod kernel_plan;
 pub mod ops;
 pub mod params;
 pub mod passes;
