@@ -10,12 +10,14 @@
 //! boundary stores) goes to the auxiliary buffer, reused from kernel to
 //! kernel.
 //!
-//! Inside a fused kernel the body is walked in order:
-//! - pointwise ops gather into open groups, one per output shape; a group
-//!   is closed (built into one loop nest, see [`crate::pointwise`]) when an
-//!   op of another kind or shape needs one of its values, or at the end of
-//!   the kernel. Only values read outside the group, or yielded, are
-//!   stored.
+//! Inside a fused kernel, after the whole-kernel patterns of
+//! [`crate::lower_conv::native`], the body follows its kernel plan
+//! ([`nnc_ir::kernel_plan`], the walk shared with the WGSL backend) for
+//! the CPU's capabilities ([`cpu_target`]): no virtual scalars, dropout
+//! masks as host steps, no channel reads in groups, and the epilogue rule
+//! below. Each step becomes actions:
+//! - a pointwise group is one loop nest (see [`crate::pointwise`]),
+//!   split by rows over two threads when it is large;
 //! - a matrix product uses `nnc_jit`'s tiled builder; a product followed
 //!   by a bias add (and an activation) whose intermediate values are used
 //!   nowhere else becomes one kernel with the fused epilogue. A product
@@ -44,15 +46,37 @@ use crate::host::HostOp;
 use crate::lower_conv;
 use crate::pair::two_cores;
 use crate::pending::Pending;
-use crate::pointwise::{is_pointwise, operand_bcast, Bcast, Group, GroupOp, Src};
+use crate::pointwise::Group;
 use crate::program::{Action, Exec, Memory, Place, Program, Slot, Split, MAX_INPUTS, MAX_OUTPUTS};
 use crate::rows;
 use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
+use nnc_ir::kernel_plan::{
+    self, domain, plan_kernel, Epilogue, Operand, PlanError, Product, Read, Step, Target,
+};
 use nnc_ir::plan::{plan_memory_with, MemoryPlan, Outputs, PlanOptions, Temporaries};
 use nnc_ir::{CostFn, Graph, GraphKind, NodeId, Op, OperandRead};
 use nnc_jit::kernels::{col_sum, matmul, row_sum, Activation, MatmulSpec};
 use nnc_jit::{Access, Affine, Expr, Kernel, Stmt, Ty};
 use std::collections::HashMap;
+
+/// What the CPU can do, for the kernel plan: no virtual scalars (a scalar
+/// op is stored by a group of its own), dropout masks computed by a host
+/// step, no channel reads (a pointwise op with an operand a group cannot
+/// index is a host step by its formula, a bias over a tensor of rank
+/// above 2 a spatial kernel, [`lower_conv::is_channel_bias`]), and a
+/// product absorbs
+/// `bias_add` and at most one of sigmoid, tanh, relu into its tiled JIT
+/// kernel, nothing when it is a library product ([`gemm::use_library`]).
+pub(crate) fn cpu_target() -> Target<'static> {
+    Target {
+        virtual_scalars: false,
+        masks_ready: false,
+        channel_reads: false,
+        epilogue: Epilogue::BiasActivation {
+            library: &gemm::use_library,
+        },
+    }
+}
 
 struct Lowering<'g> {
     graph: &'g Graph,
@@ -248,9 +272,9 @@ fn split_rows(group: &Group, name: &str) -> Result<Option<Pending>, LowerError> 
         g.rows = rows;
         for (len, bcast) in &mut g.reads {
             *len = match bcast {
-                Bcast::Full => rows * group.cols,
-                Bcast::Col => rows,
-                Bcast::Row | Bcast::Scalar => *len,
+                Read::Full => rows * group.cols,
+                Read::Col => rows,
+                Read::Row | Read::Scalar | Read::Channel { .. } => *len,
             };
         }
         g
@@ -260,9 +284,9 @@ fn split_rows(group: &Group, name: &str) -> Result<Option<Pending>, LowerError> 
         .reads
         .iter()
         .map(|(_, bcast)| match bcast {
-            Bcast::Full => Some(group.cols),
-            Bcast::Col => Some(1),
-            Bcast::Row | Bcast::Scalar => None,
+            Read::Full => Some(group.cols),
+            Read::Col => Some(1),
+            Read::Row | Read::Scalar | Read::Channel { .. } => None,
         })
         .collect();
     per_row.extend(group.stores.iter().map(|_| Some(group.cols)));
@@ -288,26 +312,12 @@ fn unsupported(op: &Op) -> LowerError {
     }
 }
 
-/// `(rows, cols)` of the loop domain of a value of `shape`.
-fn domain(shape: &[usize]) -> (usize, usize) {
-    match shape {
-        [] => (1, 1),
-        [n] => (1, *n),
-        [b, rest @ ..] => (*b, rest.iter().product()),
-    }
-}
-
 /// The state of one fused kernel's lowering.
 struct KernelState<'k> {
     node: NodeId,
     inputs: &'k [NodeId],
     body: &'k [FusedOp],
     val_slot: Vec<Option<usize>>,
-    yielded: Vec<bool>,
-    consumers: Vec<Vec<usize>>,
-    absorbed: Vec<bool>,
-    /// Open pointwise groups: their shape and members (body indices).
-    open: Vec<(Vec<usize>, Vec<usize>)>,
 }
 
 impl Lowering<'_> {
@@ -351,11 +361,8 @@ impl Lowering<'_> {
             inputs,
             body: &k.body,
             val_slot: vec![None; n],
-            yielded: vec![false; n],
-            consumers: vec![Vec::new(); n],
-            absorbed: vec![false; n],
-            open: Vec::new(),
         };
+        let mut yielded = vec![false; n];
         for (index, &v) in k.outputs.iter().enumerate() {
             let slot = if index == 0 {
                 self.node_slot[node.index()]
@@ -365,22 +372,15 @@ impl Lowering<'_> {
                     None => self.fresh_aux(k.body[v].shape.iter().product()),
                 }
             };
-            if s.yielded.get(v).copied().unwrap_or(true) {
+            if yielded.get(v).copied().unwrap_or(true) {
                 return Err(internal("a kernel yields a value twice or one it lacks"));
             }
-            s.yielded[v] = true;
+            yielded[v] = true;
             s.val_slot[v] = Some(slot);
-        }
-        for (j, op) in k.body.iter().enumerate() {
-            for arg in &op.args {
-                if let Arg::Value(i) = *arg {
-                    s.consumers[i].push(j);
-                }
-            }
         }
         let shape = |a: Arg| self.arg_shape(&s, a).to_vec();
         let products = self.choices.conv_products;
-        if let Some(native) = lower_conv::native(k, &s.yielded, &shape, products)? {
+        if let Some(native) = lower_conv::native(k, &yielded, &shape, products)? {
             let mut inputs = Vec::new();
             for &a in &native.inputs {
                 inputs.push(self.arg_slot(&s, a)?);
@@ -392,46 +392,17 @@ impl Lowering<'_> {
                 .collect();
             return self.push(native.pending, inputs, outputs);
         }
-        for j in 0..n {
-            if s.absorbed[j] {
-                continue;
+        let input_shapes: Vec<&[usize]> = inputs.iter().map(|&id| self.graph.shape(id)).collect();
+        let plan = plan_kernel(k, &input_shapes, &cpu_target()).map_err(|e| match e {
+            PlanError::Unreadable { value, .. } => unsupported(&k.body[value].op),
+            PlanError::Internal(what) => internal(what),
+        })?;
+        for step in &plan.steps {
+            match step {
+                Step::Group(group) => self.close(&mut s, group)?,
+                Step::Product(product) => self.matmul(&mut s, product)?,
+                Step::Single { value, .. } => self.single(&mut s, *value)?,
             }
-            let op = &k.body[j];
-            let arg_shapes: Vec<&[usize]> =
-                op.args.iter().map(|&a| self.arg_shape(&s, a)).collect();
-            // A pointwise op joins a group when the group can read every
-            // operand; otherwise it runs alone (`single`).
-            let readable = op.args.iter().enumerate().all(|(index, &a)| {
-                operand_bcast(&op.op, index, self.arg_shape(&s, a), &op.shape).is_some()
-            });
-            if is_pointwise(&op.op) && readable && !lower_conv::is_channel_bias(&op.op, &arg_shapes)
-            {
-                // Values of open groups of another shape are closed first.
-                for arg in &op.args {
-                    if let Arg::Value(i) = *arg {
-                        if let Some(g) = s
-                            .open
-                            .iter()
-                            .position(|(shape, m)| m.contains(&i) && *shape != op.shape)
-                        {
-                            let (shape, members) = s.open.remove(g);
-                            self.close(&mut s, &shape, &members)?;
-                        }
-                    }
-                }
-                match s.open.iter_mut().find(|(shape, _)| *shape == op.shape) {
-                    Some((_, members)) => members.push(j),
-                    None => s.open.push((op.shape.clone(), vec![j])),
-                }
-            } else {
-                for (shape, members) in std::mem::take(&mut s.open) {
-                    self.close(&mut s, &shape, &members)?;
-                }
-                self.single(&mut s, j)?;
-            }
-        }
-        for (shape, members) in std::mem::take(&mut s.open) {
-            self.close(&mut s, &shape, &members)?;
         }
         Ok(())
     }
@@ -486,55 +457,36 @@ impl Lowering<'_> {
     fn close(
         &mut self,
         s: &mut KernelState<'_>,
-        shape: &[usize],
-        members: &[usize],
+        plan: &kernel_plan::Group,
     ) -> Result<(), LowerError> {
-        let (rows, cols) = domain(shape);
+        let (rows, cols) = domain(&plan.shape);
         let mut group = Group {
             rows,
             cols,
+            ops: plan.members.clone(),
+            stores: plan.stores.clone(),
             ..Group::default()
         };
-        let mut read_slots: Vec<usize> = Vec::new();
-        let mut read_index: HashMap<(usize, Bcast), usize> = HashMap::new();
-        for &m in members {
-            let op = &s.body[m];
-            let mut args = Vec::new();
-            for (index, &arg) in op.args.iter().enumerate() {
-                if let Arg::Value(i) = arg {
-                    if let Some(local) = members.iter().position(|&x| x == i) {
-                        args.push(Src::Op(local));
-                        continue;
-                    }
-                }
-                let bcast = operand_bcast(&op.op, index, self.arg_shape(s, arg), shape)
-                    .ok_or_else(|| unsupported(&op.op))?;
-                let slot = self.arg_slot(s, arg)?;
-                let next = read_slots.len();
-                let k = *read_index.entry((slot, bcast)).or_insert(next);
-                if k == next {
-                    read_slots.push(slot);
-                    group.reads.push((self.slots[slot].1, bcast));
-                }
-                args.push(Src::Read(k));
-            }
-            group.ops.push(GroupOp {
-                op: op.op.clone(),
-                args,
+        for member in &plan.members {
+            let channel = member.operands.iter().any(|o| match *o {
+                Operand::Read(k) => matches!(plan.reads[k].1, Read::Channel { .. }),
+                _ => false,
             });
+            if channel {
+                return Err(unsupported(&member.op));
+            }
+        }
+        let mut read_slots: Vec<usize> = Vec::new();
+        for &(arg, read) in &plan.reads {
+            let slot = self.arg_slot(s, arg)?;
+            read_slots.push(slot);
+            group.reads.push((self.slots[slot].1, read));
         }
         let mut write_slots = Vec::new();
-        for (local, &m) in members.iter().enumerate() {
-            let outside = s.consumers[m].iter().any(|c| !members.contains(c));
-            if s.yielded[m] || outside {
-                group.stores.push(local);
-                write_slots.push(self.out_slot(s, m));
-            }
+        for m in plan.stored_values() {
+            write_slots.push(self.out_slot(s, m));
         }
-        if group.stores.is_empty() {
-            return Ok(());
-        }
-        let name = format!("k{}_pointwise{}", s.node.index(), members[0]);
+        let name = format!("k{}_pointwise{}", s.node.index(), plan.members[0].value);
         if let Some(split) = split_rows(&group, &name)? {
             return self.push(split, read_slots, write_slots);
         }
@@ -572,7 +524,6 @@ impl Lowering<'_> {
             return self.push(action, slots, vec![out]);
         }
         match &op.op {
-            Op::MatMul { ta, tb } => self.matmul(s, j, *ta, *tb, &name),
             Op::SumAxes { axes } => {
                 let x = self.arg_shape(s, args[0]).to_vec();
                 let r = axes.len();
@@ -677,88 +628,44 @@ impl Lowering<'_> {
         )
     }
 
-    /// A matrix product, with the bias and activation that follow it fused
-    /// into its epilogue where nothing else reads the values in between.
-    fn matmul(
-        &mut self,
-        s: &mut KernelState<'_>,
-        j: usize,
-        ta: bool,
-        tb: bool,
-        name: &str,
-    ) -> Result<(), LowerError> {
-        let args = s.body[j].args.clone();
-        let (a, b) = match args.as_slice() {
-            [a, b] => (*a, *b),
-            _ => return Err(internal("a matrix product without two operands")),
-        };
-        let a_shape = self.arg_shape(s, a).to_vec();
-        let b_shape = self.arg_shape(s, b).to_vec();
-        let (&[a0, a1], &[b0, b1]) = (a_shape.as_slice(), b_shape.as_slice()) else {
-            return Err(internal(
-                "a matrix product of operands that are not matrices",
-            ));
-        };
-        let (m, k) = if ta { (a1, a0) } else { (a0, a1) };
-        let n = if tb { b0 } else { b1 };
-        let mut a_slot = self.arg_slot(s, a)?;
-        let b_slot = self.arg_slot(s, b)?;
+    /// A matrix product, with the bias and activation the plan absorbed
+    /// into its epilogue (none for a library product).
+    fn matmul(&mut self, s: &mut KernelState<'_>, p: &Product) -> Result<(), LowerError> {
+        let (m, k, n, ta, tb) = (p.m, p.k, p.n, p.ta, p.tb);
+        let name = format!(
+            "k{}_{}{}",
+            s.node.index(),
+            s.body[p.value].op.mnemonic(),
+            p.value
+        );
+        let mut a_slot = self.arg_slot(s, p.a)?;
+        let b_slot = self.arg_slot(s, p.b)?;
         // Large products go to the library, which reads a transposed `A`
         // in place (module `gemm`).
         let library = gemm::use_library(m, k, n);
         if ta && !library {
+            let [a0, a1] = [k, m];
             let t = self.fresh_aux(m * k);
             let kernel = transpose(&format!("{name}_transpose"), a0, a1);
             self.push(Pending::Jit(kernel), vec![a_slot], vec![t])?;
             a_slot = t;
         }
         // The epilogue: `bias_add($j, bias)` then maybe an activation.
-        let sole = |s: &KernelState<'_>, v: usize| -> Option<usize> {
-            match s.consumers[v].as_slice() {
-                [c] if !s.yielded[v] => Some(*c),
-                _ => None,
+        let epilogue = &p.epilogue;
+        let bias = match epilogue.members.first().map(|b| b.operands.as_slice()) {
+            Some([Operand::Product, Operand::Read(r)]) => {
+                Some(self.arg_slot(s, epilogue.reads[*r].0)?)
             }
+            Some(_) => return Err(internal("a product epilogue that is not a bias add")),
+            None => None,
         };
-        let mut last = j;
-        let mut bias = None;
-        let mut activation = Activation::None;
-        let body = s.body;
-        // A library product leaves its bias and activation to the
-        // pointwise group that follows, which then computes them in the
-        // same loop as whatever else reads them (the activation's input
-        // is often yielded too): one pass over the result.
-        let fusable = if library { None } else { sole(s, j) };
-        if let Some(c) = fusable {
-            let op = &body[c];
-            if op.op == Op::BiasAdd && op.args.first() == Some(&Arg::Value(j)) {
-                // The bias must be ready now: a kernel input or a value
-                // computed before the product (a yielded value has its
-                // buffer from the start, before it is computed).
-                let ready = |b: &Arg| match *b {
-                    Arg::Input(_) => true,
-                    Arg::Value(i) => i < j,
-                };
-                let bias_arg = op.args.get(1).filter(|b| ready(b));
-                if let Some(slot) = bias_arg.and_then(|&b| self.arg_slot(s, b).ok()) {
-                    bias = Some(slot);
-                    s.absorbed[c] = true;
-                    last = c;
-                    if let Some(c2) = sole(s, c) {
-                        let act = match body[c2].op {
-                            Op::Sigmoid => Some(Activation::Sigmoid),
-                            Op::Tanh => Some(Activation::Tanh),
-                            Op::Relu => Some(Activation::Relu),
-                            _ => None,
-                        };
-                        if let Some(act) = act {
-                            activation = act;
-                            s.absorbed[c2] = true;
-                            last = c2;
-                        }
-                    }
-                }
-            }
-        }
+        let activation = match epilogue.members.get(1).map(|a| &a.op) {
+            None => Activation::None,
+            Some(Op::Sigmoid) => Activation::Sigmoid,
+            Some(Op::Tanh) => Activation::Tanh,
+            Some(Op::Relu) => Activation::Relu,
+            Some(_) => return Err(internal("a product epilogue with another activation")),
+        };
         let spec = MatmulSpec {
             m,
             k,
@@ -767,7 +674,7 @@ impl Lowering<'_> {
             bias: bias.is_some(),
             activation,
         };
-        let out = self.out_slot(s, last);
+        let out = self.out_slot(s, p.last());
         if library {
             // Nothing was absorbed: the product writes its own value.
             let product = Pending::Library(LibraryProduct::new(m, k, n, ta, tb), None);
@@ -775,7 +682,7 @@ impl Lowering<'_> {
         }
         let mut inputs = vec![a_slot, b_slot];
         inputs.extend(bias);
-        self.push(Pending::Jit(matmul(name, spec)), inputs, vec![out])
+        self.push(Pending::Jit(matmul(&name, spec)), inputs, vec![out])
     }
 }
 

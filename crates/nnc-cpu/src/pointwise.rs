@@ -1,5 +1,6 @@
-//! Pointwise groups: a run of elementwise body ops of one output shape,
-//! compiled into a single loop nest that keeps intermediate values in
+//! Pointwise groups (the [`nnc_ir::kernel_plan`]'s `Step::Group`s, and
+//! the groups a library product leaves after it): a run of elementwise
+//! body ops of one output shape, compiled into a single loop nest that keeps intermediate values in
 //! registers and stores only the values needed outside the group.
 //!
 //! The loop domain is `rows x cols`: for a `[b, n]` value `b` rows of `n`,
@@ -9,48 +10,24 @@
 //! Columns are processed four at a time, then one at a time for the rest.
 
 use crate::error::LowerError;
+use nnc_ir::kernel_plan::{Member, Operand, Read};
 use nnc_ir::scalar::{Bin, Cmp, Scalar, Un};
-use nnc_ir::{Op, OperandRead};
+use nnc_ir::Op;
 use nnc_jit::{Access, Affine, BufId, CmpOp, Expr, Kernel, LoopVar, Stmt, Ty, UnOp, VarId};
 
-/// How a read buffer is indexed at element `[r, c]` of the domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Bcast {
-    /// The element `[r, c]` itself.
-    Full,
-    /// Element `c`, the same for every row.
-    Row,
-    /// Element `r`, the same for every column.
-    Col,
-    /// Element `0`.
-    Scalar,
-}
-
-/// An operand of a group op.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Src {
-    /// Read buffer `k` of the group (see [`Group::reads`]).
-    Read(usize),
-    /// The value of group op `j` (an earlier one).
-    Op(usize),
-}
-
-/// One op of a group.
-#[derive(Clone, Debug)]
-pub(crate) struct GroupOp {
-    pub op: Op,
-    pub args: Vec<Src>,
-}
-
-/// A pointwise group ready to be built into a kernel.
+/// A pointwise group of the kernel plan ready to be built into a kernel:
+/// its members as the plan gives them, over a `rows x cols` domain (which
+/// a split over threads shrinks).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Group {
     pub rows: usize,
     pub cols: usize,
-    /// The read buffers: their lengths and how they are indexed.
-    pub reads: Vec<(usize, Bcast)>,
-    pub ops: Vec<GroupOp>,
-    /// The group ops whose values are stored, one write buffer each.
+    /// The read buffers, one per read of the plan's group: their lengths
+    /// and how they are indexed (never [`Read::Channel`]).
+    pub reads: Vec<(usize, Read)>,
+    /// The members; their operands are reads and earlier members.
+    pub ops: Vec<Member>,
+    /// The members whose values are stored, one write buffer each.
     pub stores: Vec<usize>,
 }
 
@@ -59,7 +36,7 @@ impl Group {
     /// written buffer per stored value.
     pub fn kernel(&self, name: &str) -> Result<Kernel, LowerError> {
         let mut k = Kernel::new(name);
-        let reads: Vec<(BufId, Bcast)> = self
+        let reads: Vec<(BufId, Read)> = self
             .reads
             .iter()
             .enumerate()
@@ -75,7 +52,7 @@ impl Group {
         // Without row or column broadcasts the data is one contiguous run.
         let two_d = reads
             .iter()
-            .any(|(_, b)| matches!(b, Bcast::Row | Bcast::Col));
+            .any(|(_, b)| matches!(b, Read::Row | Read::Col));
         let (rows, cols) = if two_d {
             (self.rows, self.cols)
         } else {
@@ -99,14 +76,19 @@ impl Group {
                     let at = Affine::var(r).times(cols as i64).plus_term(c, 1);
                     let mut inner = Vec::new();
                     for (j, op) in self.ops.iter().enumerate() {
-                        let args: Vec<Expr> = op
-                            .args
-                            .iter()
-                            .map(|s| match *s {
-                                Src::Read(i) => load(reads[i], r, c, &at, ty),
-                                Src::Op(i) => Expr::Var(vars[i]),
-                            })
-                            .collect();
+                        let mut args = Vec::new();
+                        for operand in &op.operands {
+                            match *operand {
+                                Operand::Read(i) => args.push(load(reads[i], r, c, &at, ty)),
+                                Operand::Member(i) => args.push(Expr::Var(vars[i])),
+                                Operand::Virtual(_) | Operand::Product => {
+                                    failure = Some(LowerError::Internal {
+                                        message: "a CPU group reads a virtual scalar or a product"
+                                            .to_string(),
+                                    })
+                                }
+                            }
+                        }
                         match expr(&op.op, &args, ty) {
                             Ok(value) => inner.push(Stmt::Assign {
                                 var: vars[j],
@@ -135,41 +117,19 @@ impl Group {
     }
 }
 
-/// The load of read buffer `(buf, bcast)` at `[r, c]`, as a `ty` value.
-fn load((buf, bcast): (BufId, Bcast), r: LoopVar, c: LoopVar, at: &Affine, ty: Ty) -> Expr {
+/// The load of read buffer `(buf, read)` at `[r, c]`, as a `ty` value.
+fn load((buf, read): (BufId, Read), r: LoopVar, c: LoopVar, at: &Affine, ty: Ty) -> Expr {
     let splat = |e: Expr| match ty {
         Ty::F32 => e,
         Ty::F32x4 => Expr::Splat(Box::new(e)),
     };
-    match bcast {
-        Bcast::Full => Expr::load(buf, at.clone(), ty),
-        Bcast::Row => Expr::load(buf, Affine::var(c), ty),
-        Bcast::Col => splat(Expr::load(buf, Affine::var(r), Ty::F32)),
-        Bcast::Scalar => splat(Expr::load(buf, Affine::constant(0), Ty::F32)),
-    }
-}
-
-/// Whether the group machinery computes `op`: a pointwise op of the op
-/// table (given how its operands are broadcast by [`operand_bcast`]).
-pub(crate) fn is_pointwise(op: &Op) -> bool {
-    op.is_pointwise()
-}
-
-/// How operand `index` of pointwise `op` (of shape `arg`) is read when
-/// the op's value has shape `out`; `None` when the group machinery cannot
-/// read it (e.g. a bias along an axis other than the last of a matrix).
-pub(crate) fn operand_bcast(op: &Op, index: usize, arg: &[usize], out: &[usize]) -> Option<Bcast> {
-    let (rows, cols) = match out {
-        [] => (1, 1),
-        [n] => (1, *n),
-        [b, rest @ ..] => (*b, rest.iter().product()),
-    };
-    match op.operand_access(index, arg, out)? {
-        OperandRead::Full => Some(Bcast::Full),
-        OperandRead::Scalar => Some(Bcast::Scalar),
-        OperandRead::Strided { inner: 1, len } if len == cols && out.len() >= 2 => Some(Bcast::Row),
-        OperandRead::Strided { inner, len } if inner == cols && len == rows => Some(Bcast::Col),
-        OperandRead::Strided { .. } => None,
+    match read {
+        // A channel read never reaches a CPU group (`lower::close`
+        // refuses it).
+        Read::Full | Read::Channel { .. } => Expr::load(buf, at.clone(), ty),
+        Read::Row => Expr::load(buf, Affine::var(c), ty),
+        Read::Col => splat(Expr::load(buf, Affine::var(r), Ty::F32)),
+        Read::Scalar => splat(Expr::load(buf, Affine::constant(0), Ty::F32)),
     }
 }
 

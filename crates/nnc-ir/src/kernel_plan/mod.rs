@@ -222,18 +222,27 @@ pub struct Target<'a> {
     pub masks_ready: bool,
     /// Whether a group reads an operand along a block of axes that is not
     /// the rows or the columns of its domain ([`Read::Channel`]). When
-    /// false (CPU), a `bias_add` over a tensor of rank above 2 is a
-    /// [`Step::Single`] (a spatial kernel of its own).
+    /// false (CPU), a pointwise op with such an operand, or with one no
+    /// group can read, is a [`Step::Single`] (the CPU runs it as a host
+    /// step, by its formula), and so is a `bias_add` over a tensor of rank
+    /// above 2 (a spatial kernel of its own).
     pub channel_reads: bool,
     pub epilogue: Epilogue<'a>,
 }
 
 impl Target<'_> {
     /// Whether a group of this target computes pointwise `op` whose
-    /// operands have shapes `args`.
-    pub fn groups(&self, op: &Op, args: &[&[usize]]) -> bool {
-        self.channel_reads
-            || !(matches!(op, Op::BiasAdd) && args.first().is_some_and(|x| x.len() > 2))
+    /// operands have shapes `args` and whose value has shape `out`.
+    pub fn groups(&self, op: &Op, args: &[&[usize]], out: &[usize]) -> bool {
+        if self.channel_reads {
+            return true;
+        }
+        let channel_bias = matches!(op, Op::BiasAdd) && args.first().is_some_and(|x| x.len() > 2);
+        let readable = args.iter().enumerate().all(|(index, arg)| {
+            op.operand_access(index, arg, out)
+                .is_some_and(|a| !matches!(Read::of(a, out), Read::Channel { .. }))
+        });
+        readable && !channel_bias
     }
 }
 

@@ -302,6 +302,35 @@ fn a_channel_bias_is_a_step_of_its_own_on_the_cpu() {
 }
 
 #[test]
+fn a_channel_broadcast_is_a_step_of_its_own_on_the_cpu() {
+    let inputs: Vec<&[usize]> = vec![&[2, 4, 3, 3], &[4]];
+    let expand = Op::Expand {
+        axes: vec![0, 2, 3],
+        shape: vec![2, 4, 3, 3],
+    };
+    let k = kernel(
+        vec![
+            op(expand, &[Arg::Input(1)], &[2, 4, 3, 3]),
+            op(Op::Mul, &[Arg::Input(0), Arg::Value(0)], &[2, 4, 3, 3]),
+        ],
+        &[1],
+        &inputs,
+    );
+    let plan = plan_kernel(&k, &inputs, &cpu()).unwrap();
+    assert_eq!(
+        plan.steps[0],
+        Step::Single {
+            value: 0,
+            class: Pointwise
+        }
+    );
+    assert_eq!(members(groups(&plan)[0]), vec![1]);
+    let plan = plan_kernel(&k, &inputs, &wgsl()).unwrap();
+    assert_eq!(plan.steps.len(), 1);
+    assert_eq!(members(groups(&plan)[0]), vec![0, 1]);
+}
+
+#[test]
 fn dropout_masks_are_host_steps_on_the_cpu_and_uploads_in_wgsl() {
     let inputs: Vec<&[usize]> = vec![&[2, 3], &[]];
     let mask = Op::DropoutMask {

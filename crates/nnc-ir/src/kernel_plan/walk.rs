@@ -132,7 +132,7 @@ impl Walk<'_, '_> {
     fn in_group(&self, j: usize) -> bool {
         let op = &self.k.body[j];
         let shapes: Vec<&[usize]> = op.args.iter().map(|&a| self.shape(a)).collect();
-        op.op.is_pointwise() && self.target.groups(&op.op, &shapes)
+        op.op.is_pointwise() && self.target.groups(&op.op, &shapes, &op.shape)
     }
 
     /// How operand `index` of body op `j` is read in a group of `shape`.
