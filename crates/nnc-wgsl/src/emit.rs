@@ -1,54 +1,43 @@
 //! The walk over a fused graph that turns each kernel into dispatches of
-//! WGSL shaders, then the placement of every value in device memory.
+//! WGSL shaders; memory placement follows (module `assemble`).
 //!
-//! Inside a fused kernel the body is walked in order, as the CPU backend
-//! does (`nnc-cpu/src/lower.rs`):
-//! - pointwise ops gather into open groups, one per output shape; a group
-//!   is closed (one shader, module `group`) when an op of another kind or
-//!   shape needs one of its values, or at the end of the kernel. Only
-//!   values read outside the group, or yielded, are stored. Scalar ops
-//!   that are not yielded are virtual: computed inline where read.
-//! - a matrix product absorbs the pointwise ops that follow it while each
-//!   is the sole reader of the one before (bias, activation, an
-//!   activation's derivative) into its epilogue;
-//! - sums over leading or trailing axes, or over all axes but the
-//!   channel, are reductions;
-//! - costs, softmax and its gradients, and the correct count are
-//!   per-example row kernels;
-//! - convolutions, pooling and their gradients are one shader each;
+//! Each fused kernel follows its kernel plan ([`nnc_ir::kernel_plan`],
+//! the walk shared with the CPU backend) for WGSL's capabilities
+//! ([`Emitter::target_for`]):
+//! - scalar ops that are not yielded are virtual: computed inline by
+//!   every shader that reads them;
 //! - dropout masks are uploads the host fills before each run; they are
 //!   ready before the kernel starts, so a product's epilogue can apply
-//!   one, and a kernel output that is a mask lives in its upload buffer.
+//!   one, and a kernel output that is a mask lives in its upload buffer;
+//! - a group reads any strided operand (a bias along the channel axis
+//!   included);
+//! - a matrix product absorbs the pointwise ops that follow it while each
+//!   is the sole reader of the one before (bias, activation, an
+//!   activation's derivative), its other operands are ready, and the
+//!   shader's bindings fit the device's limit.
+//!
+//! The emitter renders each step: a pointwise group is one shader, or
+//! several when its stores need more storage buffers than the device
+//! allows (module `group`); a product is one shader with its epilogue;
+//! any other op is one shader of module `kernels` (sums, row kernels,
+//! convolutions, pooling).
 //!
 //! Shader text never holds a buffer offset: values are bound as ranges
 //! (module `program`), so identical computations share one shader.
 
-use crate::group::{self, operand_bcast, Bcast, Bound, Group, GroupOp, Src};
+use crate::assemble::{finish, Collected, Launch};
+use crate::group::{Bound, Group};
 use crate::kernels::{self, Built};
 use crate::loc::Loc;
-use crate::program::{
-    BindingKind, BufferRole, BufferSpec, Dispatch, EmitError, Range, ShaderKernel, ShaderProgram,
-    Target, Upload, UploadKind,
-};
+use crate::program::{BindingKind, EmitError, ShaderProgram, Target, UploadKind};
 use crate::wgsl::{flat_index, grid, workgroup_for, Shader};
 use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
-use nnc_ir::plan::{lifetimes, place, Lifetime, Outputs};
-use nnc_ir::{Graph, GraphKind, InputKind, NodeId, Op};
+use nnc_ir::kernel_plan::{
+    self, plan_kernel, Epilogue, KernelPlan, Member, Operand, PlanError, Product, Read, Step,
+};
+use nnc_ir::plan::Outputs;
+use nnc_ir::{Graph, GraphKind, NodeId, Op};
 use std::collections::HashMap;
-
-/// A kernel's scratch memory: the kernel, its request's index among
-/// the placement requests, and its temporaries `(body value, length)`.
-type ScratchRequest = (NodeId, usize, Vec<(usize, usize)>);
-
-/// A dispatch before memory placement.
-struct Launch {
-    built: Built,
-    name: String,
-    locs: Vec<Loc>,
-    /// The locations it writes (the rest it only reads).
-    writes: Vec<Loc>,
-    origin: NodeId,
-}
 
 pub(crate) struct Emitter<'g> {
     graph: &'g Graph,
@@ -64,19 +53,34 @@ pub(crate) struct Emitter<'g> {
     homes: HashMap<NodeId, Loc>,
 }
 
-/// The state of one fused kernel's walk.
+/// The state of one fused kernel's rendering.
 struct KernelState<'k> {
     node: NodeId,
-    inputs: &'k [NodeId],
-    body: &'k [FusedOp],
+    k: &'k FusedKernel,
+    /// Where each kernel input lives.
+    inputs: Vec<Loc>,
+    input_shapes: Vec<&'k [usize]>,
     /// Where each stored body value lives.
     val: Vec<Option<Loc>>,
-    yielded: Vec<bool>,
-    consumers: Vec<Vec<usize>>,
-    absorbed: Vec<bool>,
-    virtual_: Vec<bool>,
-    /// Open pointwise groups: shape and members.
-    open: Vec<(Vec<usize>, Vec<usize>)>,
+    plan: KernelPlan,
+}
+
+impl KernelState<'_> {
+    /// Where operand `arg` lives (a body value not stored yet: where it
+    /// will be, a temporary of the kernel).
+    fn loc(&self, arg: Arg) -> Loc {
+        match arg {
+            Arg::Input(k) => self.inputs[k],
+            Arg::Value(i) => self.val[i].unwrap_or(Loc::Temp(self.node, i)),
+        }
+    }
+
+    fn shape(&self, arg: Arg) -> &[usize] {
+        match arg {
+            Arg::Input(k) => self.input_shapes.get(k).copied().unwrap_or(&[]),
+            Arg::Value(i) => self.k.body.get(i).map_or(&[][..], |op| op.shape.as_slice()),
+        }
+    }
 }
 
 fn internal(message: &str) -> EmitError {
@@ -130,7 +134,15 @@ pub(crate) fn emit(
             }
         }
     }
-    e.finish(outputs)
+    let collected = Collected {
+        graph: e.graph,
+        target: e.target,
+        launches: e.launches,
+        temps: e.temps,
+        uploads: e.uploads,
+        homes: e.homes,
+    };
+    finish(collected, outputs)
 }
 
 impl<'g> Emitter<'g> {
@@ -176,19 +188,9 @@ impl<'g> Emitter<'g> {
         k: &FusedKernel,
     ) -> Result<(), EmitError> {
         let n = k.body.len();
-        let mut s = KernelState {
-            node,
-            inputs,
-            body: &k.body,
-            val: vec![None; n],
-            yielded: vec![false; n],
-            consumers: vec![Vec::new(); n],
-            absorbed: vec![false; n],
-            virtual_: vec![false; n],
-            open: Vec::new(),
-        };
+        let mut val = vec![None; n];
         for (index, &v) in k.outputs.iter().enumerate() {
-            if s.yielded.get(v).copied().unwrap_or(true) {
+            if val.get(v).is_none_or(|l: &Option<Loc>| l.is_some()) {
                 return Err(internal("a kernel yields a value twice or one it lacks"));
             }
             let loc = if index == 0 {
@@ -199,15 +201,14 @@ impl<'g> Emitter<'g> {
                     None => self.temp(node, v, count(&k.body[v].shape)),
                 }
             };
-            s.yielded[v] = true;
-            s.val[v] = Some(loc);
+            val[v] = Some(loc);
         }
         // Dropout masks are uploads, ready before the kernel runs; a
         // yielded mask's node lives in its upload buffer.
         for (j, op) in k.body.iter().enumerate() {
             if let Op::DropoutMask { p, stream, .. } = op.op {
                 let len = count(&op.shape).max(1);
-                let home = match s.val[j] {
+                let home = match val[j] {
                     Some(Loc::Node(id)) => Some(id),
                     _ => None,
                 };
@@ -218,64 +219,68 @@ impl<'g> Emitter<'g> {
                 if let Some(id) = home {
                     self.homes.insert(id, upload);
                 }
-                s.val[j] = Some(upload);
+                val[j] = Some(upload);
             }
         }
-        for (j, op) in k.body.iter().enumerate() {
-            for arg in &op.args {
-                if let Arg::Value(i) = *arg {
-                    if i < n {
-                        s.consumers[i].push(j);
-                    }
+        let input_locs: Vec<Loc> = inputs
+            .iter()
+            .map(|&id| self.homes.get(&id).copied().unwrap_or(Loc::Node(id)))
+            .collect();
+        let input_shapes: Vec<&[usize]> = inputs.iter().map(|&id| self.graph.shape(id)).collect();
+        let mut s = KernelState {
+            node,
+            k,
+            inputs: input_locs,
+            input_shapes,
+            val,
+            plan: KernelPlan {
+                steps: Vec::new(),
+                yielded: Vec::new(),
+                virtuals: Vec::new(),
+                masks: Vec::new(),
+            },
+        };
+        // An epilogue fits while the product's operands, the distinct
+        // values its ops read and its stores fit the binding limit.
+        let max = self.max_bindings();
+        let fits = |p: &Product| {
+            let mut locs = vec![s.loc(p.a), s.loc(p.b)];
+            for &(arg, _) in &p.epilogue.reads {
+                let loc = s.loc(arg);
+                if !locs.contains(&loc) {
+                    locs.push(loc);
                 }
             }
-        }
-        for j in 0..n {
-            if s.absorbed[j] {
-                continue;
+            locs.len() + p.epilogue.stores.len() <= max
+        };
+        let target = kernel_plan::Target {
+            virtual_scalars: true,
+            masks_ready: true,
+            channel_reads: true,
+            epilogue: Epilogue::Chain { fits: &fits },
+        };
+        let plan = plan_kernel(k, &s.input_shapes, &target).map_err(|e| match e {
+            PlanError::Unreadable { value, operand } => {
+                let op = &k.body[value];
+                let shape = op.args.get(operand).map(|&a| s.shape(a).to_vec());
+                EmitError::Unsupported {
+                    op: format!(
+                        "{} of an operand of shape {:?}",
+                        op.op.mnemonic(),
+                        shape.unwrap_or_default()
+                    ),
+                    node: op.name.clone(),
+                }
             }
-            let op = &k.body[j];
-            if let Op::DropoutMask { .. } = op.op {
-                continue;
-            }
-            if group::is_pointwise(&op.op) {
-                let scalar_args = op.args.iter().all(|&a| count(self.arg_shape(&s, a)) == 1);
-                // Values of open groups of another shape are closed first
-                // (a virtual scalar reads stored values only).
-                let virtual_ = op.shape.is_empty() && scalar_args && !s.yielded[j];
-                for arg in &op.args {
-                    if let Arg::Value(i) = *arg {
-                        if let Some(g) = s.open.iter().position(|(shape, m)| {
-                            m.contains(&i) && (virtual_ || *shape != op.shape)
-                        }) {
-                            let (shape, members) = s.open.remove(g);
-                            self.close(&mut s, &shape, &members)?;
-                        }
-                    }
-                }
-                if virtual_ {
-                    s.virtual_[j] = true;
-                    continue;
-                }
-                match s.open.iter_mut().find(|(shape, _)| *shape == op.shape) {
-                    Some((_, members)) => members.push(j),
-                    None => s.open.push((op.shape.clone(), vec![j])),
-                }
-            } else {
-                for (shape, members) in std::mem::take(&mut s.open) {
-                    self.close(&mut s, &shape, &members)?;
-                }
-                self.single(&mut s, j)?;
-            }
-        }
-        for (shape, members) in std::mem::take(&mut s.open) {
-            self.close(&mut s, &shape, &members)?;
-        }
-        // A yielded value must be written even when nothing computed it
-        // into memory yet (it cannot be virtual, so this is a safeguard).
-        for j in 0..n {
-            if s.yielded[j] && s.virtual_[j] {
-                return Err(internal("a yielded value was left virtual"));
+            PlanError::Internal(what) => internal(what),
+        })?;
+        s.plan = plan;
+        let steps = std::mem::take(&mut s.plan.steps);
+        for step in &steps {
+            match step {
+                Step::Group(group) => self.close(&mut s, group)?,
+                Step::Product(product) => self.matmul(&mut s, product)?,
+                Step::Single { value, .. } => self.single(&mut s, *value)?,
             }
         }
         Ok(())
@@ -288,74 +293,37 @@ impl<'g> Emitter<'g> {
         Loc::Temp(kernel, j)
     }
 
-    fn arg_shape<'a>(&'a self, s: &'a KernelState<'_>, arg: Arg) -> &'a [usize] {
-        match arg {
-            Arg::Input(k) => s.inputs.get(k).map_or(&[][..], |id| self.graph.shape(*id)),
-            Arg::Value(i) => s.body.get(i).map_or(&[][..], |op| op.shape.as_slice()),
-        }
-    }
-
-    /// Where operand `arg` lives; a virtual scalar is stored first.
-    fn arg_loc(&mut self, s: &mut KernelState<'_>, arg: Arg) -> Result<Loc, EmitError> {
-        match arg {
-            Arg::Input(k) => s
-                .inputs
-                .get(k)
-                .map(|&id| self.homes.get(&id).copied().unwrap_or(Loc::Node(id)))
-                .ok_or_else(|| internal("a body op reads a missing kernel input")),
-            Arg::Value(i) => {
-                if let Some(loc) = s.val.get(i).copied().flatten() {
-                    return Ok(loc);
-                }
-                if s.virtual_.get(i).copied().unwrap_or(false) {
-                    let loc = self.temp(s.node, i, 1);
-                    let group = self.group_for(s, &[i], &[], &[(i, loc)])?;
-                    self.launch_group(s, group, i, None)?;
-                    s.val[i] = Some(loc);
-                    return Ok(loc);
-                }
-                Err(internal("a body op reads a value that is not stored"))
-            }
-        }
-    }
-
     /// The location of body value `j`'s result, allocated when it has none.
     fn out_loc(&mut self, s: &mut KernelState<'_>, j: usize) -> Loc {
         match s.val[j] {
             Some(loc) => loc,
             None => {
-                let loc = self.temp(s.node, j, count(&s.body[j].shape));
+                let loc = self.temp(s.node, j, count(&s.k.body[j].shape));
                 s.val[j] = Some(loc);
                 loc
             }
         }
     }
 
-    /// The group computing the stores `stores` from `members` (body
-    /// indices of one shape, in order): only the members those stores
-    /// depend on are included, virtual scalars are inlined.
-    fn group_for(
-        &mut self,
-        s: &mut KernelState<'_>,
-        members: &[usize],
-        shape: &[usize],
-        stores: &[(usize, Loc)],
-    ) -> Result<Group, EmitError> {
-        let mut needed = vec![false; s.body.len()];
-        for &(m, _) in stores {
-            needed[m] = true;
+    /// The shader group computing the stores `stores` (members of `plan`
+    /// with their locations): only the members those stores depend on are
+    /// included, virtual scalars are inlined.
+    fn group_for(s: &KernelState<'_>, plan: &kernel_plan::Group, stores: &[(usize, Loc)]) -> Group {
+        let members = &plan.members;
+        let mut needed = vec![false; members.len()];
+        for &(l, _) in stores {
+            needed[l] = true;
         }
-        for &m in members.iter().rev() {
-            if needed[m] {
-                for arg in &s.body[m].args {
-                    if let Arg::Value(i) = *arg {
-                        if members.contains(&i) {
-                            needed[i] = true;
-                        }
+        for l in (0..members.len()).rev() {
+            if needed[l] {
+                for operand in &members[l].operands {
+                    if let Operand::Member(i) = *operand {
+                        needed[i] = true;
                     }
                 }
             }
         }
+        let shape = &plan.shape;
         let len = count(shape).max(1);
         let cols = if shape.len() >= 2 {
             count(&shape[1..]).max(1)
@@ -369,78 +337,29 @@ impl<'g> Emitter<'g> {
         };
         let mut local: HashMap<usize, usize> = HashMap::new();
         let mut virtuals: HashMap<usize, usize> = HashMap::new();
-        for &m in members {
-            if !needed[m] {
+        for (l, member) in members.iter().enumerate() {
+            if !needed[l] {
                 continue;
             }
-            let op = &s.body[m];
-            let mut args = Vec::new();
-            for (index, &arg) in op.args.iter().enumerate() {
-                if let Arg::Value(i) = arg {
-                    if let Some(&l) = local.get(&i) {
-                        args.push(Src::Op(l));
-                        continue;
-                    }
-                    if s.virtual_[i] && !members.contains(&i) {
-                        let v = self.add_virtual(s, &mut group, &mut virtuals, i)?;
-                        args.push(Src::Virtual(v));
-                        continue;
-                    }
-                }
-                let arg_shape = self.arg_shape(s, arg).to_vec();
-                let bcast = operand_bcast(&op.op, index, &arg_shape, shape).ok_or_else(|| {
-                    EmitError::Unsupported {
-                        op: format!("{} of an operand of shape {arg_shape:?}", op.op.mnemonic()),
-                        node: op.name.clone(),
-                    }
-                })?;
-                let loc = self.arg_loc(s, arg)?;
-                args.push(Src::Read(read_index(&mut group, loc, bcast)));
-            }
-            local.insert(m, group.ops.len());
-            group.ops.push(GroupOp {
-                op: op.op.clone(),
-                args,
+            let operands = member
+                .operands
+                .iter()
+                .map(|&o| match o {
+                    Operand::Member(i) => Operand::Member(local[&i]),
+                    other => add_operand(s, plan, &mut group, &mut virtuals, other),
+                })
+                .collect();
+            local.insert(l, group.ops.len());
+            group.ops.push(Member {
+                value: member.value,
+                op: member.op.clone(),
+                operands,
             });
         }
-        for &(m, loc) in stores {
-            let l = *local
-                .get(&m)
-                .ok_or_else(|| internal("a group stores a value it does not compute"))?;
-            group.stores.push((l, loc));
+        for &(l, loc) in stores {
+            group.stores.push((local[&l], loc));
         }
-        Ok(group)
-    }
-
-    /// Adds virtual scalar `i` (and the virtual scalars it reads) to the
-    /// group; returns its index among the group's virtuals.
-    fn add_virtual(
-        &mut self,
-        s: &mut KernelState<'_>,
-        group: &mut Group,
-        virtuals: &mut HashMap<usize, usize>,
-        i: usize,
-    ) -> Result<usize, EmitError> {
-        if let Some(&v) = virtuals.get(&i) {
-            return Ok(v);
-        }
-        let op = s.body[i].clone();
-        let mut args = Vec::new();
-        for &arg in &op.args {
-            match arg {
-                Arg::Value(k) if s.virtual_[k] => {
-                    args.push(Src::Virtual(self.add_virtual(s, group, virtuals, k)?))
-                }
-                _ => {
-                    let loc = self.arg_loc(s, arg)?;
-                    args.push(Src::Read(read_index(group, loc, Bcast::Scalar)));
-                }
-            }
-        }
-        group.virtuals.push(GroupOp { op: op.op, args });
-        let v = group.virtuals.len() - 1;
-        virtuals.insert(i, v);
-        Ok(v)
+        group
     }
 
     /// The bindings a group needs: its distinct locations.
@@ -448,24 +367,18 @@ impl<'g> Emitter<'g> {
         group.elems(false).len()
     }
 
-    /// Closes a pointwise group: stores the values needed outside it, in
-    /// as few shaders as the binding limit allows.
+    /// Renders a pointwise group of the plan: stores the values it stores,
+    /// in as few shaders as the binding limit allows.
     fn close(
         &mut self,
         s: &mut KernelState<'_>,
-        shape: &[usize],
-        members: &[usize],
+        plan: &kernel_plan::Group,
     ) -> Result<(), EmitError> {
         let mut stores = Vec::new();
-        for &m in members {
-            let outside = s.consumers[m].iter().any(|c| !members.contains(c));
-            if s.yielded[m] || outside {
-                stores.push((m, self.out_loc(s, m)));
-            }
+        for &l in &plan.stores {
+            stores.push((l, self.out_loc(s, plan.members[l].value)));
         }
-        if stores.is_empty() {
-            return Ok(());
-        }
+        let first = plan.members[0].value;
         // Greedy chunks of stores whose shader fits the binding limit.
         let limit = self.max_bindings();
         let mut chunks: Vec<Vec<(usize, Loc)>> = Vec::new();
@@ -473,7 +386,7 @@ impl<'g> Emitter<'g> {
         for &store in &stores {
             let mut trial = current.clone();
             trial.push(store);
-            let fits = Self::group_bindings(&self.group_for(s, members, shape, &trial)?) <= limit;
+            let fits = Self::group_bindings(&Self::group_for(s, plan, &trial)) <= limit;
             if fits || current.is_empty() {
                 current = trial;
             } else {
@@ -484,18 +397,18 @@ impl<'g> Emitter<'g> {
         chunks.push(current);
         let parts = chunks.len();
         for chunk in chunks {
-            let group = self.group_for(s, members, shape, &chunk)?;
+            let group = Self::group_for(s, plan, &chunk);
             if Self::group_bindings(&group) > limit {
                 return Err(EmitError::Unsupported {
                     op: format!(
                         "a pointwise group needing {} storage buffers (the device allows {limit})",
                         Self::group_bindings(&group)
                     ),
-                    node: s.body[members[0]].name.clone(),
+                    node: s.k.body[first].name.clone(),
                 });
             }
             let split = (parts > 1).then_some(parts);
-            self.launch_group(s, group, members[0], split)?;
+            self.launch_group(s, group, first, split)?;
         }
         Ok(())
     }
@@ -525,7 +438,7 @@ impl<'g> Emitter<'g> {
         flat_index(&mut shader, stride, threads, "i");
         let unsupported = || EmitError::Unsupported {
             op: "an op in a pointwise group".to_string(),
-            node: s.body[first].name.clone(),
+            node: s.k.body[first].name.clone(),
         };
         group
             .emit_virtuals(&mut shader, &bound)
@@ -571,25 +484,16 @@ impl<'g> Emitter<'g> {
         Ok(())
     }
 
-    /// Lowers one body op that is not pointwise.
+    /// Renders one body op that is not pointwise.
     fn single(&mut self, s: &mut KernelState<'_>, j: usize) -> Result<(), EmitError> {
-        let op = s.body[j].clone();
+        let op = &s.k.body[j];
         let name = format!("k{}_{}{}", s.node.index(), op.op.mnemonic(), j);
-        if let Op::MatMul { ta, tb } = op.op {
-            return self.matmul(s, j, ta, tb, name);
-        }
-        let mut locs = Vec::new();
-        for &a in &op.args {
-            locs.push(self.arg_loc(s, a)?);
-        }
-        let shapes: Vec<Vec<usize>> = op
-            .args
-            .iter()
-            .map(|&a| self.arg_shape(s, a).to_vec())
-            .collect();
+        let mut locs: Vec<Loc> = op.args.iter().map(|&a| s.loc(a)).collect();
+        let shapes: Vec<Vec<usize>> = op.args.iter().map(|&a| s.shape(a).to_vec()).collect();
         let out = self.out_loc(s, j);
         locs.push(out);
         let kinds = self.kinds(&locs);
+        let op = &s.k.body[j];
         let built = kernels::single(&op.op, &shapes, &op.shape, &kinds, self.target, &name)?
             .ok_or_else(|| EmitError::Unsupported {
                 op: op.op.mnemonic().to_string(),
@@ -599,90 +503,46 @@ impl<'g> Emitter<'g> {
         Ok(())
     }
 
-    /// A matrix product with the pointwise ops that follow it fused into
-    /// its epilogue while each is the sole reader of the value before and
-    /// its other operands are ready.
-    fn matmul(
-        &mut self,
-        s: &mut KernelState<'_>,
-        j: usize,
-        ta: bool,
-        tb: bool,
-        name: String,
-    ) -> Result<(), EmitError> {
-        let args = s.body[j].args.clone();
-        let (a, b) = match args.as_slice() {
-            [a, b] => (*a, *b),
-            _ => return Err(internal("a matrix product without two operands")),
+    /// A matrix product with the pointwise ops the plan absorbed into its
+    /// epilogue.
+    fn matmul(&mut self, s: &mut KernelState<'_>, p: &Product) -> Result<(), EmitError> {
+        let name = format!(
+            "k{}_{}{}",
+            s.node.index(),
+            s.k.body[p.value].op.mnemonic(),
+            p.value
+        );
+        let a_loc = s.loc(p.a);
+        let b_loc = s.loc(p.b);
+        let out = self.out_loc(s, p.last());
+        let plan = &p.epilogue;
+        let len = count(&plan.shape).max(1);
+        let cols = if plan.shape.len() >= 2 {
+            plan.shape[1].max(1)
+        } else {
+            len
         };
-        let a_shape = self.arg_shape(s, a).to_vec();
-        let b_shape = self.arg_shape(s, b).to_vec();
-        let (&[a0, a1], &[b0, b1]) = (a_shape.as_slice(), b_shape.as_slice()) else {
-            return Err(internal(
-                "a matrix product of operands that are not matrices",
-            ));
+        let mut epilogue = Group {
+            len,
+            cols,
+            ..Group::default()
         };
-        let (m, k) = if ta { (a1, a0) } else { (a0, a1) };
-        let n = if tb { b0 } else { b1 };
-        let a_loc = self.arg_loc(s, a)?;
-        let b_loc = self.arg_loc(s, b)?;
-        let shape = s.body[j].shape.clone();
-        // The epilogue chain: each op the sole reader of the value before
-        // it. A yielded value inside the chain is stored on the way.
-        let mut chain: Vec<usize> = Vec::new();
-        let mut last = j;
-        loop {
-            let next = match s.consumers[last].as_slice() {
-                [c] if last != j || !s.yielded[j] => *c,
-                _ => break,
-            };
-            let op = &s.body[next];
-            if !group::is_pointwise(&op.op) || op.shape != shape {
-                break;
-            }
-            // Other operands must be computed before the product: a
-            // yielded value has its place from the start, before it is
-            // computed, so having a place is not enough.
-            let ready = op.args.iter().all(|&arg| match arg {
-                Arg::Input(_) => true,
-                Arg::Value(i) => {
-                    i == last
-                        || (i < j && (s.val[i].is_some() || s.virtual_[i]))
-                        || matches!(s.val[i], Some(Loc::Upload(_)))
-                }
-            });
-            if !ready {
-                break;
-            }
-            // The chain's operands and stores must fit the binding limit.
-            chain.push(next);
-            let trial = self.epilogue(s, j, &chain, &shape)?;
-            let mut locs = vec![a_loc, b_loc];
-            for (loc, _) in trial.elems(false) {
-                if !locs.contains(&loc) {
-                    locs.push(loc);
-                }
-            }
-            let stored = chain[..chain.len() - 1]
+        let mut virtuals = HashMap::new();
+        for member in &plan.members {
+            let operands = member
+                .operands
                 .iter()
-                .filter(|&&c| s.yielded[c])
-                .count();
-            if locs.len() + stored + 1 > self.max_bindings() {
-                chain.pop();
-                break;
-            }
-            last = next;
+                .map(|&o| add_operand(s, plan, &mut epilogue, &mut virtuals, o))
+                .collect();
+            epilogue.ops.push(Member {
+                value: member.value,
+                op: member.op.clone(),
+                operands,
+            });
         }
-        for &c in &chain {
-            s.absorbed[c] = true;
-        }
-        let out = self.out_loc(s, last);
-        let mut epilogue = self.epilogue(s, j, &chain, &shape)?;
-        for (l, &c) in chain.iter().enumerate() {
-            if s.yielded[c] || c == last {
-                let loc = self.out_loc(s, c);
-                epilogue.stores.push((l, loc));
-            }
+        for &l in &plan.stores {
+            let loc = self.out_loc(s, plan.members[l].value);
+            epilogue.stores.push((l, loc));
         }
         let mut locs = vec![a_loc];
         if !locs.contains(&b_loc) {
@@ -698,11 +558,11 @@ impl<'g> Emitter<'g> {
         }
         let kinds = self.kinds(&locs);
         let spec = kernels::MatmulSpec {
-            m,
-            k,
-            n,
-            ta,
-            tb,
+            m: p.m,
+            k: p.k,
+            n: p.n,
+            ta: p.ta,
+            tb: p.tb,
             a: a_loc,
             b: b_loc,
             out,
@@ -715,304 +575,49 @@ impl<'g> Emitter<'g> {
         self.launch(built, name, locs, writes, s.node);
         Ok(())
     }
+}
 
-    /// The epilogue group of product `j` over `chain` (no stores yet).
-    fn epilogue(
-        &mut self,
-        s: &mut KernelState<'_>,
-        j: usize,
-        chain: &[usize],
-        shape: &[usize],
-    ) -> Result<Group, EmitError> {
-        let len = count(shape).max(1);
-        let cols = if shape.len() >= 2 {
-            shape[1].max(1)
-        } else {
-            len
-        };
-        let mut group = Group {
-            len,
-            cols,
-            ..Group::default()
-        };
-        let mut virtuals = HashMap::new();
-        for (l, &c) in chain.iter().enumerate() {
-            let op = s.body[c].clone();
-            let mut args = Vec::new();
-            for (index, &arg) in op.args.iter().enumerate() {
-                match arg {
-                    Arg::Value(i) if i == j => args.push(Src::Acc),
-                    Arg::Value(i) if l > 0 && i == chain[l - 1] => args.push(Src::Op(l - 1)),
-                    Arg::Value(i) if s.virtual_[i] && s.val[i].is_none() => args.push(
-                        Src::Virtual(self.add_virtual(s, &mut group, &mut virtuals, i)?),
-                    ),
-                    _ => {
-                        let arg_shape = self.arg_shape(s, arg).to_vec();
-                        let bcast =
-                            operand_bcast(&op.op, index, &arg_shape, shape).ok_or_else(|| {
-                                EmitError::Unsupported {
-                                    op: op.op.mnemonic().to_string(),
-                                    node: op.name.clone(),
-                                }
-                            })?;
-                        let loc = self.arg_loc(s, arg)?;
-                        args.push(Src::Read(read_index(&mut group, loc, bcast)));
-                    }
-                }
-            }
-            group.ops.push(GroupOp { op: op.op, args });
+/// Operand `o` of a plan group's member as an operand of shader group
+/// `group`: a read or a virtual scalar (with the virtuals it reads) added
+/// to the shader group when new; `virtuals` maps the plan group's
+/// virtuals to the shader group's. A member or the product is kept.
+fn add_operand(
+    s: &KernelState<'_>,
+    plan: &kernel_plan::Group,
+    group: &mut Group,
+    virtuals: &mut HashMap<usize, usize>,
+    o: Operand,
+) -> Operand {
+    match o {
+        Operand::Read(k) => {
+            let (arg, read) = plan.reads[k];
+            Operand::Read(read_index(group, s.loc(arg), read))
         }
-        Ok(group)
-    }
-
-    /// Places memory and assembles the program.
-    fn finish(self, outputs: Outputs) -> Result<ShaderProgram, EmitError> {
-        let graph = self.graph;
-        let target = self.target;
-        let align = target.alignment_elements();
-        let unit = align / 16;
-        let binding_limit = target.max_storage_buffer_binding_size;
-        let too_large = |tensor: &str, len: usize| -> Result<(), EmitError> {
-            let bytes = len as u64 * 4;
-            if bytes > binding_limit {
-                return Err(EmitError::TooLarge {
-                    tensor: tensor.to_string(),
-                    bytes,
-                    limit: binding_limit,
-                    limit_name: "max_storage_buffer_binding_size",
-                });
+        Operand::Virtual(v) => {
+            if let Some(&local) = virtuals.get(&v) {
+                return Operand::Virtual(local);
             }
-            Ok(())
-        };
-        let (live, steps) = lifetimes(graph, outputs);
-        // Requests: node values, then each kernel's scratch.
-        let mut requests: Vec<(Lifetime, usize)> = Vec::new();
-        let mut node_request: Vec<Option<usize>> = vec![None; graph.len()];
-        for id in graph.ids() {
-            let node = graph.node(id);
-            too_large(&node.name, count(&node.shape))?;
-            if let Op::Input { .. } = node.op {
-                continue;
-            }
-            if self.homes.contains_key(&id) {
-                continue;
-            }
-            if let Some(lifetime) = live[id.index()] {
-                node_request[id.index()] = Some(requests.len());
-                let len = count(&node.shape).max(1);
-                requests.push((lifetime, len.div_ceil(unit)));
-            }
-        }
-        let mut scratch: Vec<ScratchRequest> = Vec::new();
-        for &(kernel, j, len) in &self.temps {
-            too_large(&graph.node(kernel).name, len)?;
-            match scratch.iter_mut().find(|(k, _, _)| *k == kernel) {
-                Some((_, _, slots)) => slots.push((j, len)),
-                None => scratch.push((kernel, 0, vec![(j, len)])),
-            }
-        }
-        for entry in &mut scratch {
-            let step = live[entry.0.index()]
-                .map(|l| l.first)
-                .ok_or_else(|| internal("a kernel with temporaries has no step"))?;
-            let total: usize = entry
-                .2
+            let member = &plan.virtuals[v];
+            let operands = member
+                .operands
                 .iter()
-                .map(|&(_, len)| len.div_ceil(align) * align)
-                .sum();
-            entry.1 = requests.len();
-            requests.push((
-                Lifetime {
-                    first: step,
-                    last: step,
-                },
-                total.div_ceil(unit),
-            ));
-        }
-        let placement = place(&requests);
-        let offset_of = |r: usize| placement.offsets[r] * unit;
-        let arena_len = (placement.arena_len * unit).max(1);
-        if arena_len as u64 * 4 > target.max_buffer_size {
-            return Err(EmitError::TooLarge {
-                tensor: "working memory".to_string(),
-                bytes: arena_len as u64 * 4,
-                limit: target.max_buffer_size,
-                limit_name: "max_buffer_size",
+                .map(|&o| add_operand(s, plan, group, virtuals, o))
+                .collect();
+            group.virtuals.push(Member {
+                value: member.value,
+                op: member.op.clone(),
+                operands,
             });
+            let local = group.virtuals.len() - 1;
+            virtuals.insert(v, local);
+            Operand::Virtual(local)
         }
-        // Buffers: inputs, the working memory, uploads.
-        let mut buffers = Vec::new();
-        let mut input_buffer: HashMap<NodeId, usize> = HashMap::new();
-        for (kind, id) in graph.inputs() {
-            if kind == InputKind::StepSeed {
-                continue;
-            }
-            input_buffer.insert(id, buffers.len());
-            buffers.push(BufferSpec {
-                name: graph.node(id).name.clone(),
-                len: count(graph.shape(id)).max(1),
-                role: BufferRole::Input(kind),
-            });
-        }
-        let work = buffers.len();
-        buffers.push(BufferSpec {
-            name: "arena".to_string(),
-            len: arena_len,
-            role: BufferRole::Work,
-        });
-        let mut uploads = Vec::new();
-        for (node, what, len, name) in &self.uploads {
-            too_large(name, *len)?;
-            let buffer = buffers.len();
-            buffers.push(BufferSpec {
-                name: name.clone(),
-                len: *len,
-                role: BufferRole::Upload,
-            });
-            uploads.push(Upload {
-                range: Range {
-                    buffer,
-                    offset: 0,
-                    len: *len,
-                },
-                what: *what,
-                node: *node,
-            });
-        }
-        let node_range = |id: NodeId| -> Option<Range> {
-            let len = count(graph.shape(id)).max(1);
-            if let Some(&buffer) = input_buffer.get(&id) {
-                return Some(Range {
-                    buffer,
-                    offset: 0,
-                    len,
-                });
-            }
-            if let Some(Loc::Upload(u)) = self.homes.get(&id) {
-                return uploads.get(*u).map(|up| up.range);
-            }
-            node_request[id.index()].map(|r| Range {
-                buffer: work,
-                offset: offset_of(r),
-                len,
-            })
-        };
-        let resolve = |loc: Loc| -> Result<Range, EmitError> {
-            match loc {
-                Loc::Node(id) => {
-                    node_range(id).ok_or_else(|| internal("a value without memory is bound"))
-                }
-                Loc::Upload(u) => uploads
-                    .get(u)
-                    .map(|up| up.range)
-                    .ok_or_else(|| internal("a missing upload is bound")),
-                Loc::Temp(kernel, j) => {
-                    let (_, request, slots) = scratch
-                        .iter()
-                        .find(|(k, _, _)| *k == kernel)
-                        .ok_or_else(|| internal("a temporary without scratch"))?;
-                    let mut at = offset_of(*request);
-                    for &(v, len) in slots {
-                        if v == j {
-                            return Ok(Range {
-                                buffer: work,
-                                offset: at,
-                                len,
-                            });
-                        }
-                        at += len.div_ceil(align) * align;
-                    }
-                    Err(internal("a temporary without a slot"))
-                }
-            }
-        };
-        // Every dispatch reads only what an earlier dispatch wrote (or
-        // the host provides), and writes nothing it reads.
-        let mut written: std::collections::HashSet<Loc> = std::collections::HashSet::new();
-        for launch in &self.launches {
-            for loc in &launch.locs {
-                let provided = match *loc {
-                    Loc::Node(id) => matches!(graph.node(id).op, Op::Input { .. }),
-                    Loc::Upload(_) => true,
-                    Loc::Temp(..) => false,
-                };
-                if !launch.writes.contains(loc) && !provided && !written.contains(loc) {
-                    return Err(EmitError::Internal {
-                        message: format!(
-                            "dispatch `{}` reads {loc:?} before anything writes it",
-                            launch.name
-                        ),
-                    });
-                }
-            }
-            for loc in &launch.writes {
-                if !written.insert(*loc) {
-                    return Err(EmitError::Internal {
-                        message: format!("dispatch `{}` writes {loc:?} a second time", launch.name),
-                    });
-                }
-            }
-        }
-        let mut kernels: Vec<ShaderKernel> = Vec::new();
-        let mut by_source: HashMap<String, usize> = HashMap::new();
-        let mut dispatches = Vec::new();
-        for launch in self.launches {
-            let ranges = launch
-                .locs
-                .iter()
-                .map(|&l| resolve(l))
-                .collect::<Result<Vec<_>, _>>()?;
-            let built = launch.built;
-            let index = match by_source.get(&built.source) {
-                Some(&i) => i,
-                None => {
-                    kernels.push(ShaderKernel {
-                        name: launch.name.clone(),
-                        variant: built.variant.clone(),
-                        reason: built.reason.clone(),
-                        source: built.source.clone(),
-                        entry_point: "main".to_string(),
-                        bindings: built.bindings.clone(),
-                        workgroup_size: built.workgroup_size,
-                    });
-                    by_source.insert(built.source.clone(), kernels.len() - 1);
-                    kernels.len() - 1
-                }
-            };
-            dispatches.push(Dispatch {
-                kernel: index,
-                ranges,
-                workgroups: built.workgroups,
-                origin: launch.origin,
-            });
-        }
-        let node_values = graph
-            .ids()
-            .map(|id| {
-                if input_buffer.contains_key(&id) || self.homes.contains_key(&id) {
-                    return node_range(id);
-                }
-                let kept = live[id.index()].is_some_and(|l| l.last >= steps);
-                if kept {
-                    node_range(id)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        Ok(ShaderProgram {
-            graph: graph.clone(),
-            buffers,
-            kernels,
-            dispatches,
-            uploads,
-            node_values,
-        })
+        other => other,
     }
 }
 
-/// The index of read `(loc, bcast)` in the group, added when new.
-fn read_index(group: &mut Group, loc: Loc, bcast: Bcast) -> usize {
+/// The index of read `(loc, read)` in the group, added when new.
+fn read_index(group: &mut Group, loc: Loc, bcast: Read) -> usize {
     match group.reads.iter().position(|&r| r == (loc, bcast)) {
         Some(k) => k,
         None => {

@@ -18,86 +18,28 @@
 
 use crate::loc::Loc;
 use crate::wgsl::{f32_lit, u, Elem, Shader};
+use nnc_ir::kernel_plan::{Member, Operand, Read};
 use nnc_ir::scalar::{Bin, Scalar, Un};
-use nnc_ir::{Op, OperandRead};
+use nnc_ir::Op;
 
-/// How an operand is indexed at flat position `i` of the group's space.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Bcast {
-    Full,
-    /// `i % cols`.
-    Row,
-    /// `i / cols`.
-    Col,
-    /// `(i / inner) % channels`.
-    Channel {
-        inner: usize,
-        channels: usize,
-    },
-    Scalar,
-}
-
-/// An operand of a group op.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Src {
-    /// Read `k` of the group.
-    Read(usize),
-    /// Group op `j` (an earlier one).
-    Op(usize),
-    /// Virtual scalar `k` of the group (see [`Group::virtuals`]).
-    Virtual(usize),
-    /// The matrix product's accumulator (epilogues only).
-    Acc,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct GroupOp {
-    pub op: Op,
-    pub args: Vec<Src>,
-}
-
-/// A group ready to be written as WGSL.
+/// A group (or a product's epilogue) ready to be written as WGSL: the
+/// members of a kernel plan's group that one shader computes, their
+/// operands renumbered for this shader ([`Operand::Read`] indexes
+/// `reads`, [`Operand::Virtual`] indexes `virtuals`, [`Operand::Member`]
+/// indexes `ops`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Group {
     /// The elements of the index space, and its row length.
     pub len: usize,
     pub cols: usize,
     /// The values read, and how.
-    pub reads: Vec<(Loc, Bcast)>,
+    pub reads: Vec<(Loc, Read)>,
     /// Scalar ops computed first, in dependency order; their operands are
-    /// reads with `Bcast::Scalar` and earlier virtuals.
-    pub virtuals: Vec<GroupOp>,
-    pub ops: Vec<GroupOp>,
+    /// reads with `Read::Scalar` and earlier virtuals.
+    pub virtuals: Vec<Member>,
+    pub ops: Vec<Member>,
     /// The ops whose values are stored, and where.
     pub stores: Vec<(usize, Loc)>,
-}
-
-/// Whether the group machinery computes `op`: a pointwise op of the op
-/// table.
-pub(crate) fn is_pointwise(op: &Op) -> bool {
-    op.is_pointwise()
-}
-
-/// How operand `index` of pointwise `op` (of shape `arg`) is read when
-/// the op's value has shape `out`; `None` when no broadcast fits.
-pub(crate) fn operand_bcast(op: &Op, index: usize, arg: &[usize], out: &[usize]) -> Option<Bcast> {
-    let count = |s: &[usize]| s.iter().product::<usize>();
-    let cols = if out.len() >= 2 {
-        count(&out[1..])
-    } else {
-        count(out)
-    };
-    let rows = out.first().copied().unwrap_or(1);
-    Some(match op.operand_access(index, arg, out)? {
-        OperandRead::Full => Bcast::Full,
-        OperandRead::Scalar => Bcast::Scalar,
-        OperandRead::Strided { inner: 1, len } if len == cols && out.len() >= 2 => Bcast::Row,
-        OperandRead::Strided { inner, len } if inner == cols && len == rows => Bcast::Col,
-        OperandRead::Strided { inner, len } => Bcast::Channel {
-            inner,
-            channels: len,
-        },
-    })
 }
 
 /// The expression of pointwise `op` on operands `a` (identifiers or
@@ -239,9 +181,9 @@ impl Group {
             return false;
         }
         self.reads.iter().all(|(_, b)| match b {
-            Bcast::Full | Bcast::Scalar => true,
-            Bcast::Row | Bcast::Col => self.cols.is_multiple_of(4),
-            Bcast::Channel { inner, .. } => inner.is_multiple_of(4),
+            Read::Full | Read::Scalar => true,
+            Read::Row | Read::Col => self.cols.is_multiple_of(4),
+            Read::Channel { inner, .. } => inner.is_multiple_of(4),
         })
     }
 
@@ -255,7 +197,7 @@ impl Group {
         };
         for &(loc, b) in &self.reads {
             let elem = match b {
-                Bcast::Full | Bcast::Row if vec => Elem::Vec4,
+                Read::Full | Read::Row if vec => Elem::Vec4,
                 _ => Elem::F32,
             };
             add(loc, elem);
@@ -270,12 +212,12 @@ impl Group {
     pub fn emit_virtuals(&self, shader: &mut Shader, bound: &Bound) -> Option<()> {
         for (k, op) in self.virtuals.iter().enumerate() {
             let args: Vec<String> = op
-                .args
+                .operands
                 .iter()
                 .map(|src| match *src {
-                    Src::Read(r) => format!("{}[0]", bound.name(self.reads[r].0)),
-                    Src::Virtual(v) => format!("s{v}"),
-                    Src::Op(_) | Src::Acc => "0.0".to_string(),
+                    Operand::Read(r) => format!("{}[0]", bound.name(self.reads[r].0)),
+                    Operand::Virtual(v) => format!("s{v}"),
+                    Operand::Member(_) | Operand::Product => "0.0".to_string(),
                 })
                 .collect();
             let value = expr(&op.op, &args, false)?;
@@ -298,9 +240,9 @@ impl Group {
         let cols = if vec { self.cols / 4 } else { self.cols };
         for (j, op) in self.ops.iter().enumerate() {
             let mut args = Vec::new();
-            for src in &op.args {
+            for src in &op.operands {
                 args.push(match *src {
-                    Src::Read(r) => {
+                    Operand::Read(r) => {
                         let (loc, b) = self.reads[r];
                         let name = bound.name(loc);
                         let splat = |e: String| {
@@ -311,10 +253,10 @@ impl Group {
                             }
                         };
                         match b {
-                            Bcast::Full => format!("{name}[{index}]"),
-                            Bcast::Row => format!("{name}[{index} % {}]", u(cols)),
-                            Bcast::Col => splat(format!("{name}[{index} / {}]", u(cols))),
-                            Bcast::Channel { inner, channels } => {
+                            Read::Full => format!("{name}[{index}]"),
+                            Read::Row => format!("{name}[{index} % {}]", u(cols)),
+                            Read::Col => splat(format!("{name}[{index} / {}]", u(cols))),
+                            Read::Channel { inner, channels } => {
                                 let inner = if vec { inner / 4 } else { inner };
                                 splat(format!(
                                     "{name}[({index} / {}) % {}]",
@@ -322,18 +264,18 @@ impl Group {
                                     u(channels)
                                 ))
                             }
-                            Bcast::Scalar => splat(format!("{name}[0]")),
+                            Read::Scalar => splat(format!("{name}[0]")),
                         }
                     }
-                    Src::Op(k) => format!("v{k}"),
-                    Src::Virtual(k) => {
+                    Operand::Member(k) => format!("v{k}"),
+                    Operand::Virtual(k) => {
                         if vec {
                             format!("vec4<f32>(s{k})")
                         } else {
                             format!("s{k}")
                         }
                     }
-                    Src::Acc => "acc".to_string(),
+                    Operand::Product => "acc".to_string(),
                 });
             }
             let value = expr(&op.op, &args, vec)?;
@@ -351,42 +293,39 @@ mod tests {
     use super::*;
     use nnc_ir::CostFn;
 
+    /// How operand `index` of `op` (of shape `arg`) is read in a group of
+    /// shape `out`, as the kernel plan decides.
+    fn operand_bcast(op: &Op, index: usize, arg: &[usize], out: &[usize]) -> Option<Read> {
+        op.operand_access(index, arg, out).map(|a| Read::of(a, out))
+    }
+
     #[test]
     fn operands_broadcast_along_the_axes_their_op_names() {
         let out = [8, 10];
-        assert_eq!(
-            operand_bcast(&Op::Add, 1, &[8, 10], &out),
-            Some(Bcast::Full)
-        );
-        assert_eq!(
-            operand_bcast(&Op::BiasAdd, 1, &[10], &out),
-            Some(Bcast::Row)
-        );
+        assert_eq!(operand_bcast(&Op::Add, 1, &[8, 10], &out), Some(Read::Full));
+        assert_eq!(operand_bcast(&Op::BiasAdd, 1, &[10], &out), Some(Read::Row));
         assert_eq!(
             operand_bcast(&Op::ScaleBy, 1, &[], &out),
-            Some(Bcast::Scalar)
+            Some(Read::Scalar)
         );
         let expand_rows = Op::Expand {
             axes: vec![0],
             shape: vec![8, 10],
         };
-        assert_eq!(
-            operand_bcast(&expand_rows, 0, &[10], &out),
-            Some(Bcast::Row)
-        );
+        assert_eq!(operand_bcast(&expand_rows, 0, &[10], &out), Some(Read::Row));
         let expand_cols = Op::Expand {
             axes: vec![1],
             shape: vec![8, 10],
         };
-        assert_eq!(operand_bcast(&expand_cols, 0, &[8], &out), Some(Bcast::Col));
+        assert_eq!(operand_bcast(&expand_cols, 0, &[8], &out), Some(Read::Col));
         assert_eq!(
             operand_bcast(&Op::CostGrad(CostFn::Quadratic), 2, &[8], &out),
-            Some(Bcast::Col)
+            Some(Read::Col)
         );
         // A bias along the channel axis of [b, c, h, w].
         assert_eq!(
             operand_bcast(&Op::BiasAdd, 1, &[4], &[2, 4, 3, 5]),
-            Some(Bcast::Channel {
+            Some(Read::Channel {
                 inner: 15,
                 channels: 4
             })
@@ -395,7 +334,7 @@ mod tests {
         let reshape = Op::Reshape { shape: vec![8, 10] };
         assert_eq!(
             operand_bcast(&reshape, 0, &[8, 2, 5], &out),
-            Some(Bcast::Full)
+            Some(Read::Full)
         );
         // Nothing else broadcasts: an `add` of a row is not a bias.
         assert_eq!(operand_bcast(&Op::Add, 1, &[10], &out), None);
@@ -406,14 +345,14 @@ mod tests {
         let full = Group {
             len: 64,
             cols: 16,
-            reads: vec![(Loc::Upload(0), Bcast::Full), (Loc::Upload(1), Bcast::Row)],
+            reads: vec![(Loc::Upload(0), Read::Full), (Loc::Upload(1), Read::Row)],
             ..Group::default()
         };
         assert!(full.vectorizable());
         let odd_rows = Group {
             len: 60,
             cols: 10,
-            reads: vec![(Loc::Upload(1), Bcast::Row)],
+            reads: vec![(Loc::Upload(1), Read::Row)],
             ..Group::default()
         };
         assert!(!odd_rows.vectorizable());
@@ -422,7 +361,7 @@ mod tests {
             cols: 36,
             reads: vec![(
                 Loc::Upload(1),
-                Bcast::Channel {
+                Read::Channel {
                     inner: 9,
                     channels: 4,
                 },

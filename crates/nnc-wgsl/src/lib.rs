@@ -68,6 +68,7 @@
 //! - **Validated.** Every shader emitted for every model and fixture of
 //!   the repository parses and validates with naga (`tests/validate.rs`).
 
+mod assemble;
 mod emit;
 mod group;
 mod kernels;
