@@ -33,7 +33,7 @@ use crate::program::{BindingKind, EmitError, ShaderProgram, Target, UploadKind};
 use crate::wgsl::{flat_index, grid, workgroup_for, Shader};
 use nnc_ir::fused::{Arg, FusedKernel, FusedOp, KernelKind};
 use nnc_ir::kernel_plan::{
-    self, plan_kernel, Epilogue, KernelPlan, Member, Operand, PlanError, Product, Read, Step,
+    self, plan_kernel, Epilogue, Member, Operand, PlanError, Product, Read, Step,
 };
 use nnc_ir::plan::Outputs;
 use nnc_ir::{Graph, GraphKind, NodeId, Op};
@@ -62,7 +62,6 @@ struct KernelState<'k> {
     input_shapes: Vec<&'k [usize]>,
     /// Where each stored body value lives.
     val: Vec<Option<Loc>>,
-    plan: KernelPlan,
 }
 
 impl KernelState<'_> {
@@ -233,12 +232,6 @@ impl<'g> Emitter<'g> {
             inputs: input_locs,
             input_shapes,
             val,
-            plan: KernelPlan {
-                steps: Vec::new(),
-                yielded: Vec::new(),
-                virtuals: Vec::new(),
-                masks: Vec::new(),
-            },
         };
         // An epilogue fits while the product's operands, the distinct
         // values its ops read and its stores fit the binding limit.
@@ -274,9 +267,7 @@ impl<'g> Emitter<'g> {
             }
             PlanError::Internal(what) => internal(what),
         })?;
-        s.plan = plan;
-        let steps = std::mem::take(&mut s.plan.steps);
-        for step in &steps {
+        for step in &plan.steps {
             match step {
                 Step::Group(group) => self.close(&mut s, group)?,
                 Step::Product(product) => self.matmul(&mut s, product)?,
