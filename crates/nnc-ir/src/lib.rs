@@ -10,7 +10,10 @@
 //! kernels ([`fused`]; [`compile_training_fused`],
 //! [`compile_inference_fused`]). The analysis [`plan_memory`] places every
 //! value of a finished graph in one arena, reusing memory between values
-//! whose lifetimes do not overlap ([`plan`]).
+//! whose lifetimes do not overlap ([`plan`]). The [`kernel_plan`] is the
+//! walk over a fused kernel's body that every compiled backend renders:
+//! pointwise groups, products with their epilogues, single ops, for a
+//! backend's capabilities.
 //!
 //! Invariants:
 //! - **Static shapes, explicit batch.** Every node has a shape fixed at
