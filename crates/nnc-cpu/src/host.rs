@@ -9,7 +9,7 @@
 //! `f32`.
 
 use nnc_ir::rng::Rng;
-use nnc_ir::scalar::{self, Bin, Scalar, Un};
+use nnc_ir::scalar::Scalar;
 
 /// A host op and the row length of its operands.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,65 +78,15 @@ impl HostOp {
                 ref formula,
                 ref reads,
             } => {
-                let mut args = vec![0.0f32; reads.len()];
+                // In f64, rounded once: this path is for broadcasts the JIT
+                // groups cannot index, not for speed.
+                let mut args = vec![0.0f64; reads.len()];
                 for (i, o) in out.iter_mut().enumerate() {
                     for (k, (&(inner, len), input)) in reads.iter().zip(inputs).enumerate() {
-                        args[k] = input[(i / inner.max(1)) % len.max(1)];
+                        args[k] = input[(i / inner.max(1)) % len.max(1)] as f64;
                     }
-                    *o = eval(formula, &args);
+                    *o = formula.eval(&args) as f32;
                 }
-            }
-        }
-    }
-}
-
-/// A scalar formula at one element, in `f32` (`erf` through `f64`).
-fn eval(f: &Scalar, args: &[f32]) -> f32 {
-    match f {
-        Scalar::Arg(i) => args[*i],
-        Scalar::Const(v) => *v as f32,
-        Scalar::Un(op, x) => {
-            let x = eval(x, args);
-            match op {
-                Un::Neg => -x,
-                Un::Abs => x.abs(),
-                Un::Sqrt => x.sqrt(),
-                Un::Exp => x.exp(),
-                Un::Log => x.ln(),
-                Un::Sigmoid => {
-                    if x >= 0.0 {
-                        1.0 / (1.0 + (-x).exp())
-                    } else {
-                        let e = x.exp();
-                        e / (1.0 + e)
-                    }
-                }
-                Un::Tanh => x.tanh(),
-                Un::Erf => scalar::erf(x as f64) as f32,
-            }
-        }
-        Scalar::Bin(op, a, b) => {
-            let (a, b) = (eval(a, args), eval(b, args));
-            match op {
-                Bin::Add => a + b,
-                Bin::Sub => a - b,
-                Bin::Mul => a * b,
-                Bin::Div => a / b,
-                Bin::Max => a.max(b),
-                Bin::Min => a.min(b),
-            }
-        }
-        Scalar::Select {
-            cmp,
-            a,
-            b,
-            then,
-            otherwise,
-        } => {
-            if cmp.holds(eval(a, args), eval(b, args)) {
-                eval(then, args)
-            } else {
-                eval(otherwise, args)
             }
         }
     }
