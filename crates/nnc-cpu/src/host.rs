@@ -8,6 +8,7 @@
 //! `kernels/cost.rs`, `kernels/activation.rs`, `kernels/dropout.rs`), in
 //! `f32`.
 
+use nnc_ir::ops::layout::for_each_permuted;
 use nnc_ir::rng::Rng;
 use nnc_ir::scalar::Scalar;
 
@@ -24,6 +25,8 @@ pub(crate) enum HostOp {
     /// `1 / (1 - p)`, drawn in row-major order from
     /// `Rng::derive(step_seed, stream)`, as the interpreter draws them.
     DropoutMask { p: f64, stream: u64 },
+    /// `x -> permute(x, perm)` of an operand of shape `input`.
+    Permute { input: Vec<usize>, perm: Vec<usize> },
     /// A pointwise op with an operand a JIT group cannot read (a
     /// broadcast along a block of middle axes, such as the channels of
     /// `[b, c, h, w]` expanded from `[c]`): its formula from the op table,
@@ -73,6 +76,17 @@ impl HostOp {
                 for o in out.iter_mut() {
                     *o = if rng.uniform() < p { 0.0 } else { kept };
                 }
+            }
+            HostOp::Permute {
+                ref input,
+                ref perm,
+            } => {
+                let mut o = out.iter_mut();
+                for_each_permuted(input, perm, |source| {
+                    if let Some(slot) = o.next() {
+                        *slot = x[source];
+                    }
+                });
             }
             HostOp::Pointwise {
                 ref formula,

@@ -550,9 +550,20 @@ impl Lowering<'_> {
                 let out = self.out_slot(s, j);
                 self.push(Pending::Jit(kernel), slots, vec![out])
             }
-            Op::SoftmaxGrad | Op::CorrectCount | Op::Reshape { .. } | Op::DropoutMask { .. } => {
-                let host = match op.op {
-                    Op::DropoutMask { p, stream, .. } => HostOp::DropoutMask { p, stream },
+            Op::SoftmaxGrad
+            | Op::CorrectCount
+            | Op::Reshape { .. }
+            | Op::Permute { .. }
+            | Op::DropoutMask { .. } => {
+                let host = match &op.op {
+                    Op::DropoutMask { p, stream, .. } => HostOp::DropoutMask {
+                        p: *p,
+                        stream: *stream,
+                    },
+                    Op::Permute { perm } => HostOp::Permute {
+                        input: self.arg_shape(s, args[0]).to_vec(),
+                        perm: perm.clone(),
+                    },
                     Op::SoftmaxGrad => HostOp::SoftmaxGrad,
                     Op::CorrectCount => HostOp::CorrectCount,
                     _ => HostOp::Copy,

@@ -357,6 +357,30 @@ fn reshape() {
     check_op("reshape", op, &[(vec![2, 3, 4], N)]);
 }
 
+#[test]
+fn permute() {
+    for (shape, perm) in [
+        (vec![3, 5], vec![1, 0]),
+        (vec![2, 3, 4], vec![2, 0, 1]),
+        (vec![2, 3, 4, 5], vec![0, 2, 1, 3]),
+    ] {
+        let label = format!("permute {shape:?} by {perm:?}");
+        check_op(&label, Op::Permute { perm }, &[(shape, N)]);
+    }
+}
+
+#[test]
+fn permute_rejects_what_is_not_a_permutation() {
+    for perm in [vec![0, 0, 1], vec![0, 1], vec![0, 1, 3]] {
+        let op = Op::Permute { perm };
+        assert!(op.shape(&[&[2, 3, 4]]).is_err(), "{op:?}");
+    }
+    let op = Op::Permute {
+        perm: vec![2, 0, 1],
+    };
+    assert_eq!(op.shape(&[&[2, 3, 4]]).unwrap(), vec![4, 2, 3]);
+}
+
 /// Checks a cost op, differentiating the prediction only.
 fn check_cost(cost: CostFn, prediction: Gen, target: Gen) {
     let s = vec![3, 4];

@@ -124,6 +124,7 @@ fn print_op_with(op: &Op, mut args: Vec<String>) -> String {
             };
             args.push(format!("round={round}"));
         }
+        Op::Permute { perm } => args.push(format!("perm={perm:?}")),
         Op::DropoutMask { p, stream, .. } => {
             args.push(format!("p={p}"));
             args.push(format!("stream={stream}"));

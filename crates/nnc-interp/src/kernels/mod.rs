@@ -11,6 +11,7 @@ mod activation;
 mod conv;
 mod cost;
 mod dropout;
+mod layout;
 mod matmul;
 mod pointwise;
 mod pool;
@@ -41,6 +42,7 @@ pub(crate) fn eval<T: Real>(op: &Op, inputs: &[&ArrayD<T>], out: &mut ArrayD<T>,
         } => conv::weight_grad(inputs[0], inputs[1], *stride, *padding, out),
         Op::Pool(g) => pool::pool(g, inputs[0], out),
         Op::PoolGrad(g) => pool::pool_grad(g, inputs[0], inputs[1], inputs[2], out),
+        Op::Permute { perm } => layout::permute(inputs[0], perm, out),
         Op::DropoutMask { p, stream, .. } => dropout::mask(*p, *stream, step_seed, out),
         Op::Cost(cost) => cost::cost(*cost, inputs[0], inputs[1], out),
         Op::CostGrad(cost) => cost::cost_grad(*cost, inputs[0], inputs[1], inputs[2], out),

@@ -81,6 +81,7 @@ pub fn covered(op: &Op) -> bool {
         | Op::Pool(_)
         | Op::PoolGrad(_)
         | Op::Reshape { .. }
+        | Op::Permute { .. }
         | Op::DropoutMask { .. }
         | Op::Cost(_)
         | Op::CostGrad(_)
@@ -338,6 +339,19 @@ pub fn examples() -> Vec<OpExample> {
             grad.differentiate = vec![false; 3];
             all.push(grad);
         }
+    }
+    for (shape, perm) in [
+        (vec![5, 7], vec![1, 0]),
+        (vec![1, 9], vec![1, 0]),
+        (vec![2, 3, 4], vec![2, 0, 1]),
+        (vec![2, 3, 4, 5], vec![0, 2, 1, 3]),
+        (vec![3, 2, 5], vec![0, 1, 2]),
+    ] {
+        all.push(example(
+            &format!("permute {shape:?} by {perm:?}"),
+            Op::Permute { perm },
+            &[(&shape, N)],
+        ));
     }
     for p in [0.0, 0.3] {
         let mut mask = example(

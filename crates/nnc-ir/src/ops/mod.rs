@@ -167,6 +167,11 @@ pub enum Op {
     Reshape {
         shape: Shape,
     },
+    /// Axis `k` of the result is axis `perm[k]` of the operand (a
+    /// transpose of any rank; `perm` is a permutation of `0..rank`).
+    Permute {
+        perm: Vec<usize>,
+    },
 
     // --- dropout (dropout.rs) ---
     /// `(seed) -> mask`: each value `0` with probability `p`, else

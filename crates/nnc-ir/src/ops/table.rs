@@ -35,6 +35,8 @@ pub enum OpClass {
     Random,
     /// A sum over axes.
     Reduction,
+    /// Values moved to other positions (a permutation of axes).
+    Layout,
     /// A matrix product.
     Product,
     /// A sliding-window op over images: convolutions, pooling, their
@@ -515,6 +517,14 @@ impl Op {
                 shape: layout::shape,
                 ..pointwise("reshape", 1, formula, Rule(layout::gradient))
             },
+            Op::Permute { .. } => other(
+                "permute",
+                1,
+                C::Layout,
+                Fusion::Single,
+                layout::shape,
+                Rule(layout::gradient),
+            ),
             Op::DropoutMask { .. } => other(
                 "dropout_mask",
                 1,

@@ -9,6 +9,7 @@
 //! chose, with the reason.
 
 mod conv;
+mod layout;
 mod matmul;
 mod pool;
 mod reduce;
@@ -127,6 +128,7 @@ pub(crate) fn single(
         }
         Op::Pool(g) => pool(kinds, target, name, g, shape(0)?, out)?,
         Op::PoolGrad(g) => pool_grad(kinds, target, name, g, shape(0)?, shape(1)?)?,
+        Op::Permute { perm } => layout::permute(kinds, target, name, shape(0)?, perm)?,
         _ => return Ok(None),
     }))
 }
