@@ -9,6 +9,8 @@
 //! `f32`.
 
 use nnc_ir::ops::layout::for_each_permuted;
+use nnc_ir::ops::reduce::for_each_position;
+use nnc_ir::ops::table::IndexTerm;
 use nnc_ir::rng::Rng;
 use nnc_ir::scalar::Scalar;
 
@@ -25,16 +27,24 @@ pub(crate) enum HostOp {
     /// `1 / (1 - p)`, drawn in row-major order from
     /// `Rng::derive(step_seed, stream)`, as the interpreter draws them.
     DropoutMask { p: f64, stream: u64 },
+    /// The sum (or, with `max`, the largest value) of an operand of shape
+    /// `input` over `axes`, for axes the JIT's row and column sums do not
+    /// cover.
+    Reduce {
+        input: Vec<usize>,
+        axes: Vec<usize>,
+        max: bool,
+    },
     /// `x -> permute(x, perm)` of an operand of shape `input`.
     Permute { input: Vec<usize>, perm: Vec<usize> },
     /// A pointwise op with an operand a JIT group cannot read (a
-    /// broadcast along a block of middle axes, such as the channels of
-    /// `[b, c, h, w]` expanded from `[c]`): its formula from the op table,
-    /// element by element, operand `k` read at `(i / inner) % len` for
-    /// `reads[k] = (inner, len)`.
+    /// broadcast along middle axes, such as the channels of `[b, c, h, w]`
+    /// expanded from `[c]`): its formula from the op table, element by
+    /// element, operand `k` read at the sum of its index terms
+    /// (`Op::operand_index_terms`).
     Pointwise {
         formula: Box<Scalar>,
-        reads: Vec<(usize, usize)>,
+        reads: Vec<Vec<IndexTerm>>,
     },
 }
 
@@ -77,6 +87,22 @@ impl HostOp {
                     *o = if rng.uniform() < p { 0.0 } else { kept };
                 }
             }
+            HostOp::Reduce {
+                ref input,
+                ref axes,
+                max,
+            } => {
+                out.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+                for_each_position(input, axes, |full, reduced| {
+                    if max {
+                        if x[full] > out[reduced] {
+                            out[reduced] = x[full];
+                        }
+                    } else {
+                        out[reduced] += x[full];
+                    }
+                });
+            }
             HostOp::Permute {
                 ref input,
                 ref perm,
@@ -96,8 +122,12 @@ impl HostOp {
                 // groups cannot index, not for speed.
                 let mut args = vec![0.0f64; reads.len()];
                 for (i, o) in out.iter_mut().enumerate() {
-                    for (k, (&(inner, len), input)) in reads.iter().zip(inputs).enumerate() {
-                        args[k] = input[(i / inner.max(1)) % len.max(1)] as f64;
+                    for (k, (terms, input)) in reads.iter().zip(inputs).enumerate() {
+                        let at: usize = terms
+                            .iter()
+                            .map(|&(inner, len, stride)| (i / inner.max(1)) % len.max(1) * stride)
+                            .sum();
+                        args[k] = input[at] as f64;
                     }
                     *o = formula.eval(&args) as f32;
                 }

@@ -54,7 +54,7 @@ use nnc_ir::kernel_plan::{
     self, domain, plan_kernel, Epilogue, Operand, PlanError, Product, Read, Step, Target,
 };
 use nnc_ir::plan::{plan_memory_with, MemoryPlan, Outputs, PlanOptions, Temporaries};
-use nnc_ir::{CostFn, Graph, GraphKind, NodeId, Op, OperandRead};
+use nnc_ir::{CostFn, Graph, GraphKind, NodeId, Op};
 use nnc_jit::kernels::{col_sum, matmul, row_sum, Activation, MatmulSpec};
 use nnc_jit::{Access, Affine, Expr, Kernel, Stmt, Ty};
 use std::collections::HashMap;
@@ -534,10 +534,26 @@ impl Lowering<'_> {
                     let cut = x.len() - r;
                     row_sum(&name, x[..cut].iter().product(), x[cut..].iter().product())
                 } else {
-                    return Err(unsupported(&op.op));
+                    // Middle axes: a host loop over the positions.
+                    let host = HostOp::Reduce {
+                        input: x,
+                        axes: axes.clone(),
+                        max: false,
+                    };
+                    let out = self.out_slot(s, j);
+                    return self.push(Pending::Host(host, 1), slots, vec![out]);
                 };
                 let out = self.out_slot(s, j);
                 self.push(Pending::Jit(kernel), slots, vec![out])
+            }
+            Op::MaxAxes { axes } => {
+                let host = HostOp::Reduce {
+                    input: self.arg_shape(s, args[0]).to_vec(),
+                    axes: axes.clone(),
+                    max: true,
+                };
+                let out = self.out_slot(s, j);
+                self.push(Pending::Host(host, 1), slots, vec![out])
             }
             Op::Cost(_) | Op::CostGrad(CostFn::SoftmaxLogLikelihood) | Op::Softmax => {
                 let shape = self.arg_shape(s, args[0]);
@@ -578,13 +594,10 @@ impl Lowering<'_> {
                 let formula = pointwise.formula().ok_or_else(|| unsupported(pointwise))?;
                 let mut reads = Vec::new();
                 for (index, shape) in arg_shapes.iter().enumerate() {
-                    let count = shape.iter().product::<usize>();
-                    reads.push(match pointwise.operand_access(index, shape, &op.shape) {
-                        Some(OperandRead::Full) => (1, count),
-                        Some(OperandRead::Scalar) => (1, 1),
-                        Some(OperandRead::Strided { inner, len }) => (inner, len),
-                        None => return Err(unsupported(pointwise)),
-                    });
+                    let terms = pointwise
+                        .operand_index_terms(index, shape, &op.shape)
+                        .ok_or_else(|| unsupported(pointwise))?;
+                    reads.push(terms);
                 }
                 let host = HostOp::Pointwise {
                     formula: Box::new(formula),

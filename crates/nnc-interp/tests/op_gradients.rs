@@ -358,6 +358,14 @@ fn reshape() {
 }
 
 #[test]
+fn max_over_axes() {
+    for axes in [vec![1], vec![0], vec![0, 2], vec![0, 1, 2]] {
+        let label = format!("max over {axes:?}");
+        check_op(&label, Op::MaxAxes { axes }, &[(vec![3, 4, 5], N)]);
+    }
+}
+
+#[test]
 fn permute() {
     for (shape, perm) in [
         (vec![3, 5], vec![1, 0]),

@@ -21,7 +21,6 @@ pub fn layer_norm(
 ) -> Result<NodeId, CompileError> {
     let shape = graph.shape(x).to_vec();
     let last = shape.len().saturating_sub(1);
-    let n = shape.get(last).copied().unwrap_or(1).max(1);
     let row = |graph: &mut Graph, v: NodeId, what: &str| {
         let expand = Op::Expand {
             axes: vec![last],
@@ -37,19 +36,10 @@ pub fn layer_norm(
         graph.add(expand, vec![v], format!("{name}.{what}"))
     };
     let mean_of = |graph: &mut Graph, v: NodeId, what: &str| {
-        let sum = graph.add(
-            Op::SumAxes { axes: vec![last] },
-            vec![v],
-            format!("{name}.{what}_sum"),
-        )?;
-        graph.add(
-            Op::Scale(1.0 / n as f64),
-            vec![sum],
-            format!("{name}.{what}"),
-        )
+        mean(graph, v, &[last], &format!("{name}.{what}"))
     };
-    let mean = mean_of(graph, x, "mean")?;
-    let mean_rows = row(graph, mean, "mean_rows")?;
+    let average = mean_of(graph, x, "mean")?;
+    let mean_rows = row(graph, average, "mean_rows")?;
     let centred = graph.add(Op::Sub, vec![x, mean_rows], format!("{name}.centred"))?;
     let squares = graph.add(Op::Square, vec![centred], format!("{name}.squares"))?;
     let var = mean_of(graph, squares, "var")?;
@@ -65,4 +55,25 @@ pub fn layer_norm(
     let scaled = graph.add(Op::Mul, vec![normal, gain_rows], format!("{name}.scaled"))?;
     let shift_rows = feature(graph, shift, "shift_rows")?;
     graph.add(Op::Add, vec![scaled, shift_rows], name)
+}
+
+/// The mean of `x` over `axes` (sorted, distinct), which disappear: the
+/// sum over them times one over the number of values summed. The sum is
+/// named `{name}_sum`, the mean `name`.
+pub fn mean(
+    graph: &mut Graph,
+    x: NodeId,
+    axes: &[usize],
+    name: &str,
+) -> Result<NodeId, CompileError> {
+    let shape = graph.shape(x).to_vec();
+    let count: usize = axes.iter().filter_map(|&a| shape.get(a)).product();
+    let sum = graph.add(
+        Op::SumAxes {
+            axes: axes.to_vec(),
+        },
+        vec![x],
+        format!("{name}_sum"),
+    )?;
+    graph.add(Op::Scale(1.0 / count.max(1) as f64), vec![sum], name)
 }

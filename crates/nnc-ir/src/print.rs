@@ -96,7 +96,9 @@ fn print_op_with(op: &Op, mut args: Vec<String>) -> String {
         Op::Input { kind, .. } => return format!("input {kind}"),
         Op::Fill { value, .. } => return format!("fill({value})"),
         Op::Scale(c) | Op::AddConst(c) | Op::Pow(c) => args.push(c.to_string()),
-        Op::SumAxes { axes } | Op::Expand { axes, .. } => args.push(format!("axes={axes:?}")),
+        Op::SumAxes { axes } | Op::MaxAxes { axes } | Op::Expand { axes, .. } => {
+            args.push(format!("axes={axes:?}"))
+        }
         Op::MatMul { ta, tb } => {
             for (arg, t) in args.iter_mut().zip([ta, tb]) {
                 if *t {

@@ -30,6 +30,7 @@ pub(crate) fn eval<T: Real>(op: &Op, inputs: &[&ArrayD<T>], out: &mut ArrayD<T>,
         Op::Softmax => activation::softmax(inputs[0], out),
         Op::SoftmaxGrad => activation::softmax_grad(inputs[0], inputs[1], out),
         Op::SumAxes { axes } => reduce::sum_axes(inputs[0], axes, out),
+        Op::MaxAxes { axes } => reduce::max_axes(inputs[0], axes, out),
         Op::MatMul { ta, tb } => matmul::matmul(inputs[0], *ta, inputs[1], *tb, out),
         Op::Conv2d { stride, padding } => {
             conv::conv2d(inputs[0], inputs[1], *stride, *padding, out)

@@ -234,6 +234,15 @@ impl Target<'_> {
     /// Whether a group of this target computes pointwise `op` whose
     /// operands have shapes `args` and whose value has shape `out`.
     pub fn groups(&self, op: &Op, args: &[&[usize]], out: &[usize]) -> bool {
+        // An operand along axes that are no one block of the value's axes
+        // is read by no group: the op runs alone on every target.
+        let any_read = args
+            .iter()
+            .enumerate()
+            .all(|(index, arg)| op.operand_access(index, arg, out).is_some());
+        if !any_read {
+            return false;
+        }
         if self.channel_reads {
             return true;
         }

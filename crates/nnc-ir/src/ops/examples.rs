@@ -73,6 +73,7 @@ pub fn covered(op: &Op) -> bool {
         | Op::BiasAdd
         | Op::ScaleBy
         | Op::SumAxes { .. }
+        | Op::MaxAxes { .. }
         | Op::Expand { .. }
         | Op::MatMul { .. }
         | Op::Conv2d { .. }
@@ -339,6 +340,26 @@ pub fn examples() -> Vec<OpExample> {
             grad.differentiate = vec![false; 3];
             all.push(grad);
         }
+    }
+    for (shape, axes) in [
+        (vec![4, 6], vec![1]),
+        (vec![5, 13], vec![0]),
+        (vec![1, 7], vec![1]),
+        (vec![2, 3, 4, 5], vec![1]),
+        (vec![2, 3, 4, 5], vec![0, 2, 3]),
+        (vec![3, 37], vec![0, 1]),
+    ] {
+        all.push(example(
+            &format!("max {shape:?} over {axes:?}"),
+            Op::MaxAxes { axes: axes.clone() },
+            &[(&shape, N)],
+        ));
+        // Sums over middle axes too, not only leading and trailing ones.
+        all.push(example(
+            &format!("sum {shape:?} over {axes:?}"),
+            Op::SumAxes { axes },
+            &[(&shape, N)],
+        ));
     }
     for (shape, perm) in [
         (vec![5, 7], vec![1, 0]),

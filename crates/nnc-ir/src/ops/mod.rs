@@ -122,6 +122,10 @@ pub enum Op {
     SumAxes {
         axes: Vec<usize>,
     },
+    /// The largest value over `axes` (sorted, distinct), which disappear.
+    MaxAxes {
+        axes: Vec<usize>,
+    },
     /// The inverse shape of `SumAxes`: copies the input along `axes` of
     /// `shape` (the input's shape is `shape` without `axes`).
     Expand {

@@ -5,6 +5,7 @@
 use super::{arity, grad_name, operand, rank, same, wanted, Op, ShapeError};
 use crate::error::CompileError;
 use crate::graph::{Graph, NodeId, Shape};
+use crate::scalar::Cmp;
 
 /// Checks that `axes` is sorted, distinct and below `rank`.
 fn check_axes(axes: &[usize], rank: usize) -> Result<(), ShapeError> {
@@ -57,7 +58,7 @@ pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
             rank(inputs, 1, 0)?;
             Ok(inputs[0].to_vec())
         }
-        Op::SumAxes { axes } => {
+        Op::SumAxes { axes } | Op::MaxAxes { axes } => {
             arity(inputs, 1)?;
             check_axes(axes, inputs[0].len())?;
             Ok(remove_axes(inputs[0], axes))
@@ -74,7 +75,8 @@ pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
 
 /// Gradient rules: `bias_add`: `dy` and `dy` summed over every axis but 1;
 /// `scale_by`: `s dy` and `sum(dy x)`; `sum`: `dy` expanded back;
-/// `expand`: `dy` summed over the expanded axes.
+/// `expand`: `dy` summed over the expanded axes; `max`: `dy` expanded back
+/// where `x` equals its maximum (every tied position gets it), else 0.
 pub(crate) fn gradient(
     graph: &mut Graph,
     node: NodeId,
@@ -114,6 +116,48 @@ pub(crate) fn gradient(
         Op::Expand { axes, .. } => Ok(vec![wanted(wants, 0, || {
             graph.add(Op::SumAxes { axes }, vec![dy], name_x)
         })?]),
+        Op::MaxAxes { axes } => Ok(vec![wanted(wants, 0, || {
+            let expand = Op::Expand {
+                axes,
+                shape: x_shape.clone(),
+            };
+            let top = graph.add(expand.clone(), vec![node], name_x.clone())?;
+            let mask = graph.add(Op::Compare(Cmp::Eq), vec![x, top], name_x.clone())?;
+            let spread = graph.add(expand, vec![dy], name_x.clone())?;
+            graph.add(Op::Mul, vec![spread, mask], name_x)
+        })?]),
         _ => Ok(vec![None]),
+    }
+}
+
+/// For each position of a tensor of `shape` in row-major order, the
+/// position of the tensor without `axes` it maps to: calls `visit(full,
+/// reduced)` with both flat indices.
+pub fn for_each_position(shape: &[usize], axes: &[usize], mut visit: impl FnMut(usize, usize)) {
+    let rank = shape.len();
+    // The flat stride in the reduced tensor of each axis (0 for removed axes).
+    let mut stride = vec![0; rank];
+    let mut next = 1;
+    for axis in (0..rank).rev() {
+        if !axes.contains(&axis) {
+            stride[axis] = next;
+            next *= shape[axis];
+        }
+    }
+    let total: usize = shape.iter().product();
+    let mut index = vec![0; rank];
+    let mut reduced = 0;
+    for full in 0..total {
+        visit(full, reduced);
+        // Advance the multi-index like an odometer, keeping `reduced` in step.
+        for axis in (0..rank).rev() {
+            index[axis] += 1;
+            reduced += stride[axis];
+            if index[axis] < shape[axis] {
+                break;
+            }
+            reduced -= stride[axis] * shape[axis];
+            index[axis] = 0;
+        }
     }
 }

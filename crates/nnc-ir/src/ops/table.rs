@@ -445,6 +445,14 @@ impl Op {
                     Rule(reduce::gradient),
                 )
             },
+            Op::MaxAxes { .. } => other(
+                "max",
+                1,
+                C::Reduction,
+                Fusion::Single,
+                reduce::shape,
+                Rule(reduce::gradient),
+            ),
             Op::MatMul { .. } => OpDef {
                 sums_products: true,
                 ..other(
@@ -668,5 +676,45 @@ impl Op {
             inner: count(&out[last + 1..]),
             len,
         })
+    }
+}
+
+/// One term of a general broadcast read: result position `i` contributes
+/// `((i / inner) % len) * stride` to the operand's flat index.
+pub type IndexTerm = (usize, usize, usize);
+
+impl Op {
+    /// How operand `operand` (of shape `arg`) of this pointwise op is read
+    /// at flat position `i` of a result of shape `out`, for any broadcast
+    /// (the operand's axes need not be one block): the operand's flat
+    /// index is the sum of the terms (no term: index 0). `None` when the
+    /// shapes do not fit the op's broadcast.
+    pub fn operand_index_terms(
+        &self,
+        operand: usize,
+        arg: &[usize],
+        out: &[usize],
+    ) -> Option<Vec<IndexTerm>> {
+        let count = |s: &[usize]| s.iter().product::<usize>();
+        if arg == out {
+            return Some(vec![(1, count(out).max(1), 1)]);
+        }
+        if arg.is_empty() || (count(arg) == 1 && count(out) == 1) {
+            return Some(Vec::new());
+        }
+        let Some(axes) = self.operand_axes(operand, out.len()) else {
+            return (count(arg) == count(out)).then(|| vec![(1, count(out).max(1), 1)]);
+        };
+        if axes.len() != arg.len() || axes.iter().any(|&a| a >= out.len()) {
+            return None;
+        }
+        let mut terms = Vec::with_capacity(axes.len());
+        for (k, &a) in axes.iter().enumerate() {
+            if arg[k] != out[a] {
+                return None;
+            }
+            terms.push((count(&out[a + 1..]), out[a], count(&arg[k + 1..])));
+        }
+        Some(terms)
     }
 }

@@ -44,7 +44,7 @@ fn no_op_operand(graph: &Graph, node: &Node) -> Option<NodeId> {
         Op::Scale(c) => *c == 1.0,
         Op::AddConst(c) => *c == 0.0,
         Op::Reshape { shape } => graph.shape(first) == shape.as_slice(),
-        Op::SumAxes { axes } | Op::Expand { axes, .. } => axes.is_empty(),
+        Op::SumAxes { axes } | Op::MaxAxes { axes } | Op::Expand { axes, .. } => axes.is_empty(),
         _ => false,
     };
     unchanged.then_some(first)

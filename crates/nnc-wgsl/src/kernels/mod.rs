@@ -45,6 +45,9 @@ pub(crate) fn single(
             .ok_or_else(|| internal("an op lacks an operand"))
     };
     let count = |s: &[usize]| s.iter().product::<usize>();
+    if op.is_pointwise() {
+        return layout::pointwise(op, args, out, kinds, target, name);
+    }
     Ok(Some(match op {
         Op::SumAxes { axes } => {
             let x = shape(0)?;
@@ -93,8 +96,11 @@ pub(crate) fn single(
                     "over all axes but the channel",
                 )?
             } else {
-                return Ok(None);
+                reduce::over_axes(kinds, target, name, x, axes, reduce::Combine::Sum)?
             }
+        }
+        Op::MaxAxes { axes } => {
+            reduce::over_axes(kinds, target, name, shape(0)?, axes, reduce::Combine::Max)?
         }
         Op::Cost(cost) => {
             let x = shape(0)?;

@@ -8,6 +8,40 @@ use crate::wgsl::{flat_group, flat_index, grid, u, workgroup_for};
 /// Threads per workgroup of the reductions.
 pub(super) const REDUCE_WG: u32 = 64;
 
+/// How a reduction combines its terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Combine {
+    Sum,
+    Max,
+}
+
+impl Combine {
+    /// The value before any term.
+    fn start(self) -> &'static str {
+        match self {
+            Combine::Sum => "0.0",
+            // The most negative finite f32 (WGSL has no infinity literal).
+            Combine::Max => "-3.4028235e38",
+        }
+    }
+
+    /// The word in variant names and reasons.
+    fn word(self) -> &'static str {
+        match self {
+            Combine::Sum => "sum",
+            Combine::Max => "max",
+        }
+    }
+
+    /// `a` combined with `b`.
+    fn apply(self, a: &str, b: &str) -> String {
+        match self {
+            Combine::Sum => format!("{a} + {b}"),
+            Combine::Max => format!("max({a}, {b})"),
+        }
+    }
+}
+
 /// A reduction: `out[o] = sum over t < terms of term(o, t)` for `o` below
 /// `outputs`, where `setup` declares what the term needs from `o` and
 /// `term` is a block of statements setting `term` from `t`.
@@ -23,6 +57,35 @@ pub(super) fn reduction(
     what: &str,
     out: &str,
 ) -> Result<Built, EmitError> {
+    reduction_with(
+        kinds,
+        target,
+        name,
+        outputs,
+        terms,
+        setup,
+        term,
+        what,
+        out,
+        Combine::Sum,
+    )
+}
+
+/// [`reduction`] with the terms combined by `combine`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn reduction_with(
+    kinds: &[BindingKind],
+    target: &Target,
+    name: &str,
+    outputs: usize,
+    terms: usize,
+    setup: &[String],
+    term: &[String],
+    what: &str,
+    out: &str,
+    combine: Combine,
+) -> Result<Built, EmitError> {
+    let start = combine.start();
     let workgroup = terms >= 128 && outputs <= 16384;
     if workgroup {
         let wg = REDUCE_WG.min(target.max_workgroup_size_x).max(1);
@@ -33,7 +96,7 @@ pub(super) fn reduction(
         for line in setup {
             shader.line(line);
         }
-        shader.line("var acc = 0.0;");
+        shader.line(format!("var acc = {start};"));
         shader.line(format!(
             "for (var t = lid.x; t < {}; t = t + {wg}u) {{",
             u(terms)
@@ -42,7 +105,7 @@ pub(super) fn reduction(
         for line in term {
             shader.line(format!("    {line}"));
         }
-        shader.line("    acc = acc + term;");
+        shader.line(format!("    acc = {};", combine.apply("acc", "term")));
         shader.line("}");
         shader.line("partial[lid.x] = acc;");
         shader.line("workgroupBarrier();");
@@ -50,28 +113,31 @@ pub(super) fn reduction(
         // A workgroup size that is not a power of two folds its tail first.
         if wg.next_power_of_two() != wg {
             shader.line(format!(
-                "if (lid.x < {}u && lid.x + {half}u < {wg}u) {{ partial[lid.x] = partial[lid.x] + partial[lid.x + {half}u]; }}",
-                half
+                "if (lid.x < {}u && lid.x + {half}u < {wg}u) {{ partial[lid.x] = {}; }}",
+                half,
+                combine.apply("partial[lid.x]", &format!("partial[lid.x + {half}u]"))
             ));
             shader.line("workgroupBarrier();");
             half /= 2;
         }
         while half >= 1 {
             shader.line(format!(
-                "if (lid.x < {half}u) {{ partial[lid.x] = partial[lid.x] + partial[lid.x + {half}u]; }}"
+                "if (lid.x < {half}u) {{ partial[lid.x] = {}; }}",
+                combine.apply("partial[lid.x]", &format!("partial[lid.x + {half}u]"))
             ));
             shader.line("workgroupBarrier();");
             half /= 2;
         }
         shader.line(format!("if (lid.x == 0u) {{ {out}[o] = partial[0]; }}"));
         let reason = format!(
-            "{outputs} sums of {terms} terms {what}: long sums, one workgroup of {wg} per sum \
-             with a tree reduction in workgroup memory"
+            "{outputs} {}s of {terms} terms {what}: long reductions, one workgroup of {wg} each \
+             with a tree reduction in workgroup memory",
+            combine.word()
         );
         return Ok(Built::new(
             &shader,
             workgroups,
-            format!("sum_workgroup_wg{wg}"),
+            format!("{}_workgroup_wg{wg}", combine.word()),
             reason,
         ));
     }
@@ -82,24 +148,25 @@ pub(super) fn reduction(
     for line in setup {
         shader.line(line);
     }
-    shader.line("var acc = 0.0;");
+    shader.line(format!("var acc = {start};"));
     shader.line(format!("for (var t = 0u; t < {}; t = t + 1u) {{", u(terms)));
     shader.line("    var term = 0.0;");
     for line in term {
         shader.line(format!("    {line}"));
     }
-    shader.line("    acc = acc + term;");
+    shader.line(format!("    acc = {};", combine.apply("acc", "term")));
     shader.line("}");
     shader.line(format!("{out}[o] = acc;"));
+    let word = combine.word();
     let reason = if terms < 128 {
-        format!("{outputs} sums of {terms} terms {what}: short sums, one invocation each; {size_reason}")
+        format!("{outputs} {word}s of {terms} terms {what}: short {word}s, one invocation each; {size_reason}")
     } else {
-        format!("{outputs} sums of {terms} terms {what}: enough sums to fill the device, one invocation each; {size_reason}")
+        format!("{outputs} {word}s of {terms} terms {what}: enough {word}s to fill the device, one invocation each; {size_reason}")
     };
     Ok(Built::new(
         &shader,
         workgroups,
-        format!("sum_serial_wg{size}"),
+        format!("{word}_serial_wg{size}"),
         reason,
     ))
 }
@@ -124,5 +191,55 @@ pub(super) fn sum(
         &[format!("term = b0[{index}];")],
         what,
         "b1",
+    )
+}
+
+/// `out[o] = combine over t of x[index(o, t)]` over any `axes` of `x`:
+/// `o` walks the kept axes and `t` the reduced ones, each decoded into
+/// coordinates and weighted by the operand's strides.
+pub(super) fn over_axes(
+    kinds: &[BindingKind],
+    target: &Target,
+    name: &str,
+    x: &[usize],
+    axes: &[usize],
+    combine: Combine,
+) -> Result<Built, EmitError> {
+    let mut stride = vec![1usize; x.len()];
+    for axis in (0..x.len().saturating_sub(1)).rev() {
+        stride[axis] = stride[axis + 1] * x[axis + 1];
+    }
+    let part = |which: &[usize], var: &str| -> (usize, Vec<String>) {
+        let mut inner = 1usize;
+        let mut terms = Vec::new();
+        for &axis in which.iter().rev() {
+            terms.push(format!(
+                "(({var} / {}) % {}) * {}",
+                u(inner),
+                u(x[axis]),
+                u(stride[axis])
+            ));
+            inner *= x[axis];
+        }
+        (inner, terms)
+    };
+    let kept: Vec<usize> = (0..x.len()).filter(|a| !axes.contains(a)).collect();
+    let (outputs, mut index) = part(&kept, "o");
+    let (terms, reduced) = part(axes, "t");
+    index.extend(reduced);
+    if index.is_empty() {
+        index.push("0u".to_string());
+    }
+    reduction_with(
+        kinds,
+        target,
+        name,
+        outputs,
+        terms,
+        &[],
+        &[format!("term = b0[{}];", index.join(" + "))],
+        &format!("over axes {axes:?}"),
+        "b1",
+        combine,
     )
 }
