@@ -1,7 +1,7 @@
 //! Convolutions and their input and weight gradients, one invocation per
 //! result (the weight gradient as a reduction over the batch).
 
-use super::reduce::reduction;
+use super::reduce::{reduction, Combine};
 use super::shader::{decode, internal, shader_with, Built};
 use crate::program::{BindingKind, EmitError, Target};
 use crate::wgsl::{flat_index, grid, i, u, workgroup_for};
@@ -216,7 +216,16 @@ pub(super) fn conv2d_weight_grad(
     ];
     let what = format!("(weight gradient of {})", d.describe());
     let mut built = reduction(
-        kinds, target, name, outputs, terms, &setup, &term, &what, "b2",
+        kinds,
+        target,
+        name,
+        outputs,
+        terms,
+        &setup,
+        &term,
+        &what,
+        "b2",
+        Combine::Sum,
     )?;
     built.variant = built.variant.replacen("sum_", "conv2d_weight_grad_", 1);
     Ok(built)

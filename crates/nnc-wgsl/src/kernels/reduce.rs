@@ -42,38 +42,11 @@ impl Combine {
     }
 }
 
-/// A reduction: `out[o] = sum over t < terms of term(o, t)` for `o` below
-/// `outputs`, where `setup` declares what the term needs from `o` and
+/// A reduction: `out[o] = combine over t < terms of term(o, t)` for `o`
+/// below `outputs`, where `setup` declares what the term needs from `o` and
 /// `term` is a block of statements setting `term` from `t`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn reduction(
-    kinds: &[BindingKind],
-    target: &Target,
-    name: &str,
-    outputs: usize,
-    terms: usize,
-    setup: &[String],
-    term: &[String],
-    what: &str,
-    out: &str,
-) -> Result<Built, EmitError> {
-    reduction_with(
-        kinds,
-        target,
-        name,
-        outputs,
-        terms,
-        setup,
-        term,
-        what,
-        out,
-        Combine::Sum,
-    )
-}
-
-/// [`reduction`] with the terms combined by `combine`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn reduction_with(
     kinds: &[BindingKind],
     target: &Target,
     name: &str,
@@ -191,6 +164,7 @@ pub(super) fn sum(
         &[format!("term = b0[{index}];")],
         what,
         "b1",
+        Combine::Sum,
     )
 }
 
@@ -230,7 +204,7 @@ pub(super) fn over_axes(
     if index.is_empty() {
         index.push("0u".to_string());
     }
-    reduction_with(
+    reduction(
         kinds,
         target,
         name,
