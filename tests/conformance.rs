@@ -315,3 +315,55 @@ fn layer_norm_from_primitives_agrees_on_every_backend() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Softmax and log-softmax along an axis, built from primitives
+/// (`nnc_ir::composite`: a permute and the per-example softmax; max, sums
+/// and broadcasts over the axis), with their gradients, on every backend.
+#[test]
+fn softmax_along_an_axis_agrees_on_every_backend() {
+    let device = device();
+    let mut failures = Vec::new();
+    type Build = fn(&mut Graph, NodeId, usize, &str) -> Result<NodeId, nnc_ir::CompileError>;
+    let builds: [(Build, &str); 2] = [
+        (nnc_ir::composite::softmax, "softmax"),
+        (nnc_ir::composite::log_softmax, "log_softmax"),
+    ];
+    for (shape, axis) in [
+        (vec![4, 6], 1),
+        (vec![2, 3, 5], 1),
+        (vec![2, 3, 5], 2),
+        (vec![1, 9], 1),
+    ] {
+        for (build, what) in builds {
+            let mut rng = Rng::new(SEED);
+            let mut graph = Graph::new(GraphKind::Inference, shape[0]);
+            let mut inputs = Vec::new();
+            let mut ids = Vec::new();
+            for k in 0..2 {
+                let op = Op::Input {
+                    kind: operand_kind(k),
+                    shape: shape.clone(),
+                };
+                ids.push(graph.add(op, Vec::new(), format!("x{k}")).unwrap());
+                inputs.push((operand_kind(k), draw(Values::Normal(2.0), &shape, &mut rng)));
+            }
+            let y = build(&mut graph, ids[0], axis, "y").unwrap();
+            graph.add_output("y", OutputKind::Prediction, y);
+            let product = graph.add(Op::Mul, vec![y, ids[1]], "y*r").unwrap();
+            let axes = (0..shape.len()).collect();
+            let objective = graph
+                .add(Op::SumAxes { axes }, vec![product], "objective")
+                .unwrap();
+            let grads = gradients(&mut graph, objective, &ids[..1]).unwrap();
+            graph.add_output("grad0", OutputKind::Gradient(0), grads[0]);
+            let case = Case {
+                graph,
+                inputs,
+                outputs: vec![OutputKind::Prediction, OutputKind::Gradient(0)],
+            };
+            let label = format!("{what} {shape:?} axis {axis}");
+            run_everywhere(&label, &case, device.as_ref(), &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -77,3 +77,107 @@ pub fn mean(
     )?;
     graph.add(Op::Scale(1.0 / count.max(1) as f64), vec![sum], name)
 }
+
+/// Softmax of `x` along `axis`: the existing per-example softmax on `x`
+/// with `axis` moved last (`permute`) and the other axes flattened into
+/// rows (`reshape`), then the layout restored.
+pub fn softmax(
+    graph: &mut Graph,
+    x: NodeId,
+    axis: usize,
+    name: &str,
+) -> Result<NodeId, CompileError> {
+    let (moved, perm) = axis_last(graph, x, axis, name)?;
+    let shape = graph.shape(moved).to_vec();
+    let n = shape.last().copied().unwrap_or(1);
+    let rows = shape.iter().product::<usize>() / n.max(1);
+    let flat = graph.add(
+        Op::Reshape {
+            shape: vec![rows, n],
+        },
+        vec![moved],
+        format!("{name}.rows"),
+    )?;
+    let soft = graph.add(Op::Softmax, vec![flat], format!("{name}.softmax"))?;
+    let back = graph.add(Op::Reshape { shape }, vec![soft], format!("{name}.unrows"))?;
+    axis_back(graph, back, perm, name)
+}
+
+/// Log-softmax of `x` along `axis`, stable for any values:
+/// `(x - max) - ln(sum(e^(x - max)))`, the max and the sum over `axis`.
+pub fn log_softmax(
+    graph: &mut Graph,
+    x: NodeId,
+    axis: usize,
+    name: &str,
+) -> Result<NodeId, CompileError> {
+    let shape = graph.shape(x).to_vec();
+    let along = |graph: &mut Graph, v: NodeId, what: &str| {
+        let expand = Op::Expand {
+            axes: vec![axis],
+            shape: shape.clone(),
+        };
+        graph.add(expand, vec![v], format!("{name}.{what}"))
+    };
+    let top = graph.add(
+        Op::MaxAxes { axes: vec![axis] },
+        vec![x],
+        format!("{name}.max"),
+    )?;
+    let top_along = along(graph, top, "max_along")?;
+    let shifted = graph.add(Op::Sub, vec![x, top_along], format!("{name}.shifted"))?;
+    let exps = graph.add(Op::Exp, vec![shifted], format!("{name}.exp"))?;
+    let sum = graph.add(
+        Op::SumAxes { axes: vec![axis] },
+        vec![exps],
+        format!("{name}.sum"),
+    )?;
+    let log_sum = graph.add(Op::Log, vec![sum], format!("{name}.log_sum"))?;
+    let log_sum_along = along(graph, log_sum, "log_sum_along")?;
+    graph.add(Op::Sub, vec![shifted, log_sum_along], name)
+}
+
+/// `x` with `axis` moved last (no node when it is last already), and the
+/// permutation used.
+fn axis_last(
+    graph: &mut Graph,
+    x: NodeId,
+    axis: usize,
+    name: &str,
+) -> Result<(NodeId, Option<Vec<usize>>), CompileError> {
+    let rank = graph.shape(x).len();
+    if axis + 1 >= rank {
+        return Ok((x, None));
+    }
+    let mut perm: Vec<usize> = (0..rank).filter(|&a| a != axis).collect();
+    perm.push(axis);
+    let moved = graph.add(
+        Op::Permute { perm: perm.clone() },
+        vec![x],
+        format!("{name}.axis_last"),
+    )?;
+    Ok((moved, Some(perm)))
+}
+
+/// Undoes [`axis_last`]'s permutation (the result named `name`).
+fn axis_back(
+    graph: &mut Graph,
+    x: NodeId,
+    perm: Option<Vec<usize>>,
+    name: &str,
+) -> Result<NodeId, CompileError> {
+    let Some(perm) = perm else {
+        return graph.add(
+            Op::Reshape {
+                shape: graph.shape(x).to_vec(),
+            },
+            vec![x],
+            name,
+        );
+    };
+    let mut inverse = vec![0; perm.len()];
+    for (k, &a) in perm.iter().enumerate() {
+        inverse[a] = k;
+    }
+    graph.add(Op::Permute { perm: inverse }, vec![x], name)
+}
