@@ -49,14 +49,7 @@ fn net_with_statistic() -> Model {
 /// The training graph whose forward pass updates `input_mean` to
 /// `MOMENTUM old + (1 - MOMENTUM) mean(x)`, the batch mean of the input.
 fn with_running_mean(setup: &TrainSetup<'_>, batch: usize) -> Result<Graph, CompileError> {
-    let nesterov_mu = match setup.optimizer {
-        Optimizer::Nesterov { mu } => Some(*mu),
-        _ => None,
-    };
-    let mode = Lowering {
-        training: true,
-        nesterov_mu,
-    };
+    let mode = Lowering::for_training(setup.optimizer);
     let mut graph = lower(setup.model, mode, batch)?;
     let k = find_param(setup.model, 0, "input_mean").expect("the statistic");
     let spec = param_specs(setup.model).swap_remove(k);

@@ -78,14 +78,7 @@ fn setup<'a>(model: &'a Model, optimizer: &'a Optimizer) -> TrainSetup<'a> {
 /// to `0.9 old + 0.1 mean(x)`, the mean over the batch of the model's
 /// input.
 fn with_running_mean(setup: &TrainSetup<'_>, batch: usize) -> Result<Graph, CompileError> {
-    let nesterov_mu = match setup.optimizer {
-        Optimizer::Nesterov { mu } => Some(*mu),
-        _ => None,
-    };
-    let mode = Lowering {
-        training: true,
-        nesterov_mu,
-    };
+    let mode = Lowering::for_training(setup.optimizer);
     let mut graph = lower(setup.model, mode, batch)?;
     let k = find_param(setup.model, 0, "input_mean").expect("the statistic");
     let spec = param_specs(setup.model).swap_remove(k);

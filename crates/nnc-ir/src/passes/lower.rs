@@ -39,6 +39,21 @@ pub struct Lowering {
     pub nesterov_mu: Option<f64>,
 }
 
+impl Lowering {
+    /// The mode of a training graph under `optimizer` (the look-ahead of
+    /// Nesterov momentum, nothing else).
+    pub fn for_training(optimizer: &Optimizer) -> Lowering {
+        let nesterov_mu = match optimizer {
+            Optimizer::Nesterov { mu } => Some(*mu),
+            _ => None,
+        };
+        Lowering {
+            training: true,
+            nesterov_mu,
+        }
+    }
+}
+
 /// Lowers `model` for batches of `batch_size` examples.
 pub fn lower(model: &Model, mode: Lowering, batch_size: usize) -> Result<Graph, CompileError> {
     if batch_size == 0 {

@@ -33,7 +33,7 @@ use crate::error::CompileError;
 use crate::graph::{Graph, GraphKind};
 use crate::verify::verify;
 use lower::Lowering;
-use nnc_check::program::{Model, Optimizer};
+use nnc_check::program::Model;
 
 /// The passes of a training-step graph, in order.
 pub const TRAINING_PASSES: [&str; 5] = ["lower", "autodiff", "update", "simplify", "dce"];
@@ -62,14 +62,7 @@ pub fn compile_training(
             model: setup.model.name.clone(),
         });
     }
-    let nesterov_mu = match setup.optimizer {
-        Optimizer::Nesterov { mu } => Some(*mu),
-        _ => None,
-    };
-    let mode = Lowering {
-        training: true,
-        nesterov_mu,
-    };
+    let mode = Lowering::for_training(setup.optimizer);
     let graph = lower::lower(setup.model, mode, batch_size)?;
     compile_training_from(graph, setup, stop_after)
 }
