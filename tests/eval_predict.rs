@@ -261,7 +261,7 @@ fn train_and_save(file: &Path) -> Trained {
         step: 0,
         phase: last.phase,
         seed: schedule.seed,
-        params: nnc_ir::param_specs(model)
+        params: nnc_lower::param_specs(model)
             .into_iter()
             .map(|s| s.name)
             .collect(),
@@ -269,7 +269,7 @@ fn train_and_save(file: &Path) -> Trained {
         loop_state: Value::Null,
         metrics: Vec::new(),
     };
-    use nnc_ir::backend::Backend;
+    use nnc_lower::backend::Backend;
     let checkpoint = nnc_ckpt::save(
         &base_dir.join("checkpoints"),
         &format!("epoch-{}", last.epoch),

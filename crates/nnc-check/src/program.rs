@@ -7,6 +7,7 @@
 //! topological order).
 
 use nnc_diag::Span;
+pub use nnc_ir::window::{PoolKind, Rounding};
 use serde::Serialize;
 
 /// A static tensor shape without the batch dimension: `[784]`, `[1, 28, 28]`.
@@ -149,24 +150,11 @@ impl Activation {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum PoolKind {
-    Max,
-    Average,
-    L2,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Rounding {
-    Floor,
-    Ceil,
-}
-
 /// The parameters of one layer (one dense or conv2d layer today; a shared
 /// `layer` instance has one), as a list of named declarations.
 ///
 /// Everything downstream follows the list: the IR's parameter layout
-/// (`nnc_ir::params::param_specs`, one tensor per declaration, in this
+/// (`nnc_lower::params::param_specs`, one tensor per declaration, in this
 /// order, named `LAYER.NAME`), initialisation, the optimizer (trained
 /// declarations only), weight decay (declarations with `decay`),
 /// `--trace grad-norms`, `nnc summary` and checkpoints. Only the code that

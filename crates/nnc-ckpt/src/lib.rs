@@ -3,10 +3,10 @@
 //!
 //! A checkpoint `NAME` is two files in one directory:
 //! - `NAME.safetensors`: every parameter a layer declares, trained or not
-//!   (under its name from `nnc_ir::params::param_specs`, e.g.
+//!   (under its name from `nnc_lower::params::param_specs`, e.g.
 //!   `dense_1.weight`; state such as a running mean too), then every tensor
 //!   of optimizer state, which only trained parameters have (its name from
-//!   `nnc_ir::params::optimizer_state`, e.g. `dense_1.weight.velocity`,
+//!   `nnc_lower::params::optimizer_state`, e.g. `dense_1.weight.velocity`,
 //!   `adam.step`), each as little-endian `f32`, row-major, in the
 //!   safetensors format. Tensors are matched by name and shape when loaded,
 //!   never by position;
@@ -38,7 +38,7 @@ mod error;
 pub use error::CkptError;
 
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::Tensor;
+use nnc_lower::backend::Tensor;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -471,7 +471,7 @@ fn by_name(
 /// The model's parameters from `ck`, in `param_specs` order, checked by
 /// name and shape.
 pub fn model_params(model: &Model, ck: &Checkpoint) -> Result<Vec<Tensor>, CkptError> {
-    let wanted: Vec<(String, Vec<usize>)> = nnc_ir::params::param_specs(model)
+    let wanted: Vec<(String, Vec<usize>)> = nnc_lower::params::param_specs(model)
         .into_iter()
         .map(|s| (s.name, s.shape))
         .collect();
@@ -485,7 +485,7 @@ pub fn model_state(
     optimizer: &Optimizer,
     ck: &Checkpoint,
 ) -> Result<Vec<Tensor>, CkptError> {
-    let wanted: Vec<(String, Vec<usize>)> = nnc_ir::params::optimizer_state(model, optimizer)
+    let wanted: Vec<(String, Vec<usize>)> = nnc_lower::params::optimizer_state(model, optimizer)
         .into_iter()
         .map(|s| (s.name, s.shape))
         .collect();

@@ -4,7 +4,7 @@ use nnc_check::program::{Model, Optimizer};
 use nnc_ckpt::{
     hash_source, list, load, model_params, model_state, prune, save, CkptError, Sidecar,
 };
-use nnc_ir::backend::Tensor;
+use nnc_lower::backend::Tensor;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -47,9 +47,9 @@ fn tensors(model: &Model, offset: f32) -> (Sidecar, Vec<Tensor>, Vec<Tensor>) {
                 .collect(),
         )
     };
-    let params_specs = nnc_ir::params::param_specs(model);
+    let params_specs = nnc_lower::params::param_specs(model);
     let adam = adam();
-    let state_specs = nnc_ir::params::optimizer_state(model, &adam);
+    let state_specs = nnc_lower::params::optimizer_state(model, &adam);
     let params = params_specs
         .iter()
         .enumerate()
@@ -458,12 +458,12 @@ fn the_tensor_names_of_dense_and_conv_layers_are_unchanged() {
          }",
     );
     let names = |o: &Optimizer| -> Vec<String> {
-        nnc_ir::params::optimizer_state(&m, o)
+        nnc_lower::params::optimizer_state(&m, o)
             .into_iter()
             .map(|s| s.name)
             .collect()
     };
-    let params: Vec<String> = nnc_ir::params::param_specs(&m)
+    let params: Vec<String> = nnc_lower::params::param_specs(&m)
         .into_iter()
         .map(|s| s.name)
         .collect();

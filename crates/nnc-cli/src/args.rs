@@ -3,7 +3,7 @@
 
 use clap::builder::RangedU64ValueParser;
 use clap::ValueEnum;
-use nnc_ir::backend::Backend;
+use nnc_lower::backend::Backend;
 
 /// Parses a count of at least 1.
 pub(crate) fn positive() -> RangedU64ValueParser<usize> {

@@ -32,7 +32,7 @@ use crate::failure::{train_failure, Failure};
 use crate::prepare::{pick_train, prepare, CheckedFile};
 use crate::Format;
 use clap::Args;
-use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
 use nnc_train::{EpochRecord, Observer, Overrides, Schedule, TrainReport};
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};

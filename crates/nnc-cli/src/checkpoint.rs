@@ -26,7 +26,7 @@ use crate::failure::Failure;
 use clap::Args;
 use nnc_check::program::Model;
 use nnc_ckpt::{Checkpoint, Sidecar};
-use nnc_ir::backend::Backend;
+use nnc_lower::backend::Backend;
 use nnc_train::{Checkpointer, LoopState, Resume, SaveKind, Schedule, Snapshot, TrainError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -330,11 +330,11 @@ impl Checkpointer for Saver<'_> {
             step: state.step,
             phase: state.phase,
             seed: state.seed,
-            params: nnc_ir::params::param_specs(self.model)
+            params: nnc_lower::params::param_specs(self.model)
                 .into_iter()
                 .map(|s| s.name)
                 .collect(),
-            state: nnc_ir::params::optimizer_state(self.model, optimizer)
+            state: nnc_lower::params::optimizer_state(self.model, optimizer)
                 .into_iter()
                 .map(|s| s.name)
                 .collect(),

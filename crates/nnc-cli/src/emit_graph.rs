@@ -9,8 +9,8 @@ use clap::Args;
 use nnc_check::program::{Program, Split, TrainSpec};
 use nnc_cli::driver::{self, Options};
 use nnc_diag::render;
-use nnc_ir::backend::TrainSetup;
 use nnc_ir::Graph;
+use nnc_lower::backend::TrainSetup;
 use std::path::{Path, PathBuf};
 
 /// Which graph of a file to build: shared by `emit ir` and `emit clif`.
@@ -73,7 +73,7 @@ pub(crate) fn build_graph(
         return Err(Failure::usage("the batch size must be at least 1"));
     }
     let graph = if args.inference {
-        nnc_ir::compile_inference_fused(model, batch, after)
+        nnc_lower::compile_inference_fused(model, batch, after)
     } else {
         let train_size = match args.train_size {
             Some(n) => n,
@@ -85,7 +85,7 @@ pub(crate) fn build_graph(
             batch_size: batch,
             train_size,
         };
-        nnc_ir::compile_training_fused(&setup, batch, after)
+        nnc_lower::compile_training_fused(&setup, batch, after)
     };
     graph.map_err(|e| Failure::usage(e.to_string()))
 }

@@ -16,7 +16,7 @@
 //!   another model (another name, or parameters of other names or shapes)
 //!   is refused; a source that changed since the checkpoint was written
 //!   only draws a warning, since the parameters still fit;
-//! - [`Inference`]: the model's inference graph (`nnc_ir::compile_inference`,
+//! - [`Inference`]: the model's inference graph (`nnc_lower::compile_inference`,
 //!   fused for the JIT) compiled once per batch size, with the weights
 //!   bound once, run on batches of inputs. It reads the cost sum, the
 //!   correct count and the predictions (the activations of the output the
@@ -44,8 +44,8 @@ use nnc_cli::driver::{self, Options};
 use nnc_data::{Dataset, SplitKind};
 use nnc_diag::render;
 use nnc_interp::Interpreter;
-use nnc_ir::backend::{Batch, Tensor};
 use nnc_ir::{InputKind, OutputKind};
+use nnc_lower::backend::{Batch, Tensor};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -584,7 +584,7 @@ impl<'m> Inference<'m> {
         };
         match self.engine {
             Engine::Interp => {
-                let graph = nnc_ir::compile_inference(self.model, len, None)
+                let graph = nnc_lower::compile_inference(self.model, len, None)
                     .map_err(|e| failed(e.to_string()))?;
                 let mut interp = Interpreter::new(graph).map_err(|e| failed(e.to_string()))?;
                 for (k, tensor) in self.params.iter().enumerate() {
@@ -595,7 +595,7 @@ impl<'m> Inference<'m> {
                 Ok(Compiled::Interp(Box::new(interp)))
             }
             Engine::Jit => {
-                let graph = nnc_ir::compile_inference_fused(self.model, len, None)
+                let graph = nnc_lower::compile_inference_fused(self.model, len, None)
                     .map_err(|e| failed(e.to_string()))?;
                 let mut program = nnc_cpu::lower(&graph).map_err(|e| failed(e.to_string()))?;
                 for (k, tensor) in self.params.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Why a subcommand stopped: the message and the exit code. Shared by
 //! every subcommand that trains, measures or prints a model.
 
-use nnc_ir::backend::BackendError;
+use nnc_lower::backend::BackendError;
 use nnc_train::TrainError;
 
 pub(crate) const EXIT_PROBLEMS: u8 = 1;

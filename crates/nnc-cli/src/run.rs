@@ -36,7 +36,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use nnc_check::program::Labels;
 use nnc_cpu::verify::{Verifier, VerifyError, VerifyReport, RTOL};
-use nnc_ir::backend::{BackendError, Batch, TrainSetup};
+use nnc_lower::backend::{BackendError, Batch, TrainSetup};
 use nnc_train::{
     EpochRecord, EpochStart, Examples, Observer, Overrides, Schedule, SplitKind, StepProgress,
     TrainError, TrainReport,
@@ -296,7 +296,7 @@ fn verify(
         batch_size,
         train_size: count,
     };
-    let params = nnc_ir::init_params(prepared.model, schedule.seed);
+    let params = nnc_lower::init_params(prepared.model, schedule.seed);
     let mut verifier = Verifier::new(&setup, params).map_err(VerifyFailure::Verify)?;
     let order = nnc_train::seeds::epoch_order(schedule.seed, 1, count);
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
@@ -442,7 +442,7 @@ impl Console {
 impl Console {
     /// `--trace grad-norms` at initialisation: printed, and logged as a
     /// record of epoch 0.
-    fn trace_initial(&mut self, params: Vec<nnc_ir::backend::Tensor>) {
+    fn trace_initial(&mut self, params: Vec<nnc_lower::backend::Tensor>) {
         let Some(tracer) = &mut self.tracer else {
             return;
         };
@@ -468,7 +468,7 @@ impl Observer for Console {
         self.tracer.is_some()
     }
 
-    fn epoch_params(&mut self, _epoch: usize, params: Vec<nnc_ir::backend::Tensor>) {
+    fn epoch_params(&mut self, _epoch: usize, params: Vec<nnc_lower::backend::Tensor>) {
         if let Some(tracer) = &mut self.tracer {
             match tracer.measure(&params) {
                 Ok(norms) => self.norms = Some(norms),

@@ -19,9 +19,9 @@
 
 use nnc_check::program::{Model, Optimizer, ParamRole};
 use nnc_interp::Interpreter;
-use nnc_ir::backend::{Batch, Tensor, TrainSetup};
-use nnc_ir::params::param_specs;
 use nnc_ir::{InputKind, OutputKind};
+use nnc_lower::backend::{Batch, Tensor, TrainSetup};
+use nnc_lower::params::param_specs;
 use nnc_train::Examples;
 use serde_json::{json, Value};
 
@@ -82,7 +82,7 @@ impl GradTracer {
             batch_size: count,
             train_size: count,
         };
-        let graph = nnc_ir::compile_training(&setup, count, Some("autodiff"))
+        let graph = nnc_lower::compile_training(&setup, count, Some("autodiff"))
             .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;
         let mut interp = Interpreter::new(graph)
             .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;
@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn dense_layers_report_their_bias_and_weight() {
         let m = model();
-        let layers = norms(&m, &nnc_ir::init_params(&m, 1));
+        let layers = norms(&m, &nnc_lower::init_params(&m, 1));
         let json = norms_json(&layers);
         let keys: Vec<Vec<&str>> = json
             .as_array()
@@ -294,7 +294,7 @@ mod tests {
             decay: false,
             trained: false,
         });
-        let params = nnc_ir::init_params(&m, 1);
+        let params = nnc_lower::init_params(&m, 1);
         // The same weights and biases without the two extra tensors.
         let plain_params: Vec<Tensor> = params
             .iter()

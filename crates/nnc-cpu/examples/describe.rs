@@ -5,7 +5,7 @@
 //! direct kernel (to measure the products' choice).
 
 use nnc_check::program::Optimizer;
-use nnc_ir::backend::TrainSetup;
+use nnc_lower::backend::TrainSetup;
 
 fn main() {
     let direct = std::env::args().any(|a| a == "--direct");
@@ -24,7 +24,7 @@ fn main() {
         batch_size: batch,
         train_size: 50_000,
     };
-    let graph = match nnc_ir::compile_training_fused(&setup, batch, None) {
+    let graph = match nnc_lower::compile_training_fused(&setup, batch, None) {
         Ok(graph) => graph,
         Err(e) => {
             println!("error: {e}");
@@ -40,7 +40,7 @@ fn main() {
             // are as unpredictable as in training: inputs in [0, 1),
             // parameters the model's initialisation, one-hot targets, a
             // zero learning rate (the parameters stay put).
-            let params = nnc_ir::init_params(model, 1);
+            let params = nnc_lower::init_params(model, 1);
             let mut seed = 0x2545_f491_4f6c_dd1d_u64;
             let mut uniform = move || {
                 seed ^= seed << 13;

@@ -6,9 +6,9 @@
 use nnc_check::program::Optimizer;
 use nnc_cpu::JitBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch, TrainSetup};
-use nnc_ir::init_params;
 use nnc_ir::rng::Rng;
+use nnc_lower::backend::{Backend, Batch, TrainSetup};
+use nnc_lower::init_params;
 use std::time::Instant;
 
 fn main() {

@@ -7,8 +7,8 @@
 use nnc_check::program::Optimizer;
 use nnc_cpu::JitBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch, EvalStats, TrainSetup};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, Batch, EvalStats, TrainSetup};
+use nnc_lower::init_params;
 use std::path::PathBuf;
 use std::time::Instant;
 

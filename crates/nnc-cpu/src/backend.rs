@@ -9,14 +9,12 @@
 use crate::lower::lower;
 use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::{
+use nnc_ir::{fuse_verified, InputKind, OutputKind};
+use nnc_lower::backend::{
     check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
     TrainSetup, TrainingCompiler,
 };
-use nnc_ir::{
-    compile_inference_fused, compile_training_fused, fuse_verified, optimizer_state, param_specs,
-    InputKind, OutputKind,
-};
+use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;

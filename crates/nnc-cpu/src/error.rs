@@ -1,7 +1,7 @@
 //! Why a graph could not be lowered or run.
 
-use nnc_ir::backend::BackendError;
 use nnc_jit::JitError;
+use nnc_lower::backend::BackendError;
 use std::fmt;
 
 /// An error of lowering a fused graph to JIT kernels, or of running them.

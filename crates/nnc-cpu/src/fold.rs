@@ -309,7 +309,7 @@ mod tests {
 
     use crate::gemm::use_library;
     use nnc_check::program::Optimizer;
-    use nnc_ir::backend::TrainSetup;
+    use nnc_lower::backend::TrainSetup;
 
     /// The folds of a two-layer MLP (`784 -> 256 -> 10`, batch 32) trained
     /// with `optimizer` and `regularize`.
@@ -334,7 +334,7 @@ mod tests {
             batch_size: 32,
             train_size: 1000,
         };
-        let graph = nnc_ir::compile_training_fused(&setup, 32, None).unwrap();
+        let graph = nnc_lower::compile_training_fused(&setup, 32, None).unwrap();
         find(&graph, use_library).into_values().collect()
     }
 

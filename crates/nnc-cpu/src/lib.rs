@@ -4,10 +4,10 @@
 //! # Purpose
 //!
 //! The reference interpreter (`nnc-interp`) runs the unfused graph op by
-//! op. This crate runs the *fused* graph (`nnc_ir::compile_training_fused`,
-//! `nnc_ir::compile_inference_fused`): each fused kernel is lowered to a
+//! op. This crate runs the *fused* graph (`nnc_lower::compile_training_fused`,
+//! `nnc_lower::compile_inference_fused`): each fused kernel is lowered to a
 //! few `nnc-jit` loop nests, compiled once per graph, and called every
-//! step. [`JitBackend`] implements `nnc_ir::backend::Backend`, so the
+//! step. [`JitBackend`] implements `nnc_lower::backend::Backend`, so the
 //! training loop can drive it exactly as it drives the interpreter; the
 //! command line offers it as `nnc run --backend jit` and shows its kernels
 //! with `nnc emit clif`.

@@ -11,8 +11,8 @@
 use nnc_check::program::{Model, Optimizer};
 use nnc_cpu::JitBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, BackendError, Batch, TrainSetup};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, BackendError, Batch, TrainSetup};
+use nnc_lower::init_params;
 
 mod support;
 

@@ -9,8 +9,8 @@
 
 use nnc_check::program::Optimizer;
 use nnc_cpu::JitBackend;
-use nnc_ir::backend::{Backend, Batch, TrainSetup};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, Batch, TrainSetup};
+use nnc_lower::init_params;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

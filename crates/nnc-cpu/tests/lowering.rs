@@ -3,8 +3,8 @@
 
 use nnc_check::program::{Model, Optimizer};
 use nnc_cpu::{lower, JitBackend, LowerError};
-use nnc_ir::backend::{Backend, Batch, TrainSetup};
-use nnc_ir::{compile_inference_fused, compile_training_fused, init_params};
+use nnc_lower::backend::{Backend, Batch, TrainSetup};
+use nnc_lower::{compile_inference_fused, compile_training_fused, init_params};
 use std::path::PathBuf;
 
 fn model_file(path: &str) -> Model {

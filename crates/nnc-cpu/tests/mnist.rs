@@ -8,8 +8,8 @@
 use nnc_check::program::{Optimizer, Program};
 use nnc_cpu::JitBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch, EvalStats, TrainSetup};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, Batch, EvalStats, TrainSetup};
+use nnc_lower::init_params;
 use std::path::PathBuf;
 
 fn book_program() -> (Program, PathBuf) {

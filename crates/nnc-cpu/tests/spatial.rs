@@ -11,8 +11,8 @@
 use nnc_check::program::{Model, Optimizer};
 use nnc_cpu::JitBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, Batch};
+use nnc_lower::init_params;
 
 mod support;
 
@@ -123,8 +123,8 @@ fn convolutions_as_products_with_stride_and_padding_agree() {
     );
     agree(&m, &Optimizer::Momentum { mu: 0.9 }, 5, &[5, 1], 3);
     let lines = nnc_cpu::lower(
-        &nnc_ir::compile_training_fused(
-            &nnc_ir::backend::TrainSetup {
+        &nnc_lower::compile_training_fused(
+            &nnc_lower::backend::TrainSetup {
                 model: &m,
                 optimizer: &Optimizer::Sgd,
                 batch_size: 5,

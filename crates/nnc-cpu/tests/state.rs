@@ -15,11 +15,12 @@ mod support;
 use nnc_check::program::{Init, Model, Optimizer, Param, ParamRole};
 use nnc_cpu::JitBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch, TrainSetup};
-use nnc_ir::params::{find_param, optimizer_state, param_specs};
-use nnc_ir::passes::lower::{lower, running_average, Lowering};
 use nnc_ir::rng::Rng;
-use nnc_ir::{compile_training_from, init_params, CompileError, Graph, InputKind, Op};
+use nnc_ir::{CompileError, Graph, InputKind, Op};
+use nnc_lower::backend::{Backend, Batch, TrainSetup};
+use nnc_lower::lower::{lower, running_average, Lowering};
+use nnc_lower::params::{find_param, optimizer_state, param_specs};
+use nnc_lower::{compile_training_from, init_params};
 
 const MOMENTUM: f64 = 0.9;
 

@@ -13,14 +13,12 @@
 use crate::device::{Gpu, GpuError};
 use crate::executable::{create_buffer, Executable, PipelineCache};
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::{
+use nnc_ir::{fuse_verified, Graph, InputKind, OutputKind};
+use nnc_lower::backend::{
     check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
     TrainSetup, TrainingCompiler,
 };
-use nnc_ir::{
-    compile_inference_fused, compile_training_fused, fuse_verified, optimizer_state, param_specs,
-    Graph, InputKind, OutputKind,
-};
+use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

@@ -9,7 +9,7 @@
 //! slips past, to be reported by the next [`Gpu::health`] check. A lost
 //! device is recorded by its callback the same way.
 
-use nnc_ir::backend::BackendError;
+use nnc_lower::backend::BackendError;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};

@@ -206,12 +206,12 @@ fn w2_full_size_agrees_with_the_interpreter() {
 fn phase_changes_keep_or_reset_state_as_the_interpreter_does() {
     use nnc_gpu::GpuBackend;
     use nnc_interp::InterpBackend;
-    use nnc_ir::backend::{Backend, Batch, TrainSetup};
+    use nnc_lower::backend::{Backend, Batch, TrainSetup};
     if !have_gpu("phase_changes") {
         return;
     }
     let m = w2(40);
-    let params = nnc_ir::init_params(&m, 5);
+    let params = nnc_lower::init_params(&m, 5);
     let mut gpu = GpuBackend::new();
     let mut interp = InterpBackend::new();
     let adam = Optimizer::Adam {
@@ -277,12 +277,12 @@ fn phase_changes_keep_or_reset_state_as_the_interpreter_does() {
 #[test]
 fn a_diverging_step_leaves_the_parameters_as_they_were() {
     use nnc_gpu::GpuBackend;
-    use nnc_ir::backend::{Backend, BackendError, Batch};
+    use nnc_lower::backend::{Backend, BackendError, Batch};
     if !have_gpu("a_diverging_step") {
         return;
     }
     let m = w1("l2(5.0)");
-    let params = nnc_ir::init_params(&m, 3);
+    let params = nnc_lower::init_params(&m, 3);
     let mut gpu = GpuBackend::new();
     configure(&mut gpu, &m, &Optimizer::Sgd, 10, 1000, params.clone());
     let (mut xs, ys) = examples(10, 784, 10, 1);
@@ -303,7 +303,7 @@ fn a_diverging_step_leaves_the_parameters_as_they_were() {
 #[test]
 fn a_lost_device_is_an_error_and_params_keep_the_last_checkpoint() {
     use nnc_gpu::GpuBackend;
-    use nnc_ir::backend::{Backend, Batch};
+    use nnc_lower::backend::{Backend, Batch};
     if !have_gpu("a_lost_device") {
         return;
     }
@@ -315,7 +315,7 @@ fn a_lost_device_is_an_error_and_params_keep_the_last_checkpoint() {
         &Optimizer::Sgd,
         10,
         1000,
-        nnc_ir::init_params(&m, 3),
+        nnc_lower::init_params(&m, 3),
     );
     let (xs, ys) = examples(10, 784, 10, 1);
     let b = Batch {
@@ -339,7 +339,7 @@ fn a_lost_device_is_an_error_and_params_keep_the_last_checkpoint() {
 #[test]
 fn runs_are_deterministic() {
     use nnc_gpu::GpuBackend;
-    use nnc_ir::backend::{Backend, Batch};
+    use nnc_lower::backend::{Backend, Batch};
     if !have_gpu("runs_are_deterministic") {
         return;
     }
@@ -354,7 +354,7 @@ fn runs_are_deterministic() {
            cost log_likelihood
          }",
     );
-    let params = nnc_ir::init_params(&m, 2);
+    let params = nnc_lower::init_params(&m, 2);
     let run = || {
         let mut gpu = GpuBackend::new();
         configure(

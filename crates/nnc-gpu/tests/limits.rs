@@ -5,7 +5,7 @@ mod support;
 
 use nnc_check::program::Optimizer;
 use nnc_gpu::GpuBackend;
-use nnc_ir::backend::{Backend, TrainSetup};
+use nnc_lower::backend::{Backend, TrainSetup};
 use support::*;
 
 const CAP: u64 = 16 << 20;

@@ -13,8 +13,8 @@ mod support;
 use nnc_check::program::{Optimizer, Program};
 use nnc_gpu::GpuBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch, EvalStats, TrainSetup};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, Batch, EvalStats, TrainSetup};
+use nnc_lower::init_params;
 use std::path::PathBuf;
 
 fn program(name: &str) -> (Program, PathBuf) {

@@ -10,8 +10,8 @@ mod support;
 
 use nnc_gpu::GpuBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, Batch};
+use nnc_lower::init_params;
 use std::path::PathBuf;
 use support::*;
 
@@ -47,7 +47,7 @@ fn every_model_steps_on_the_gpu_as_on_the_interpreter() {
             for (p, phase) in train.phases.iter().enumerate() {
                 let label = format!("{} phase {p}", file.display());
                 for backend in [&mut gpu as &mut dyn Backend, &mut interp] {
-                    let setup = nnc_ir::backend::TrainSetup {
+                    let setup = nnc_lower::backend::TrainSetup {
                         model,
                         optimizer: &phase.optimizer,
                         batch_size: 2,

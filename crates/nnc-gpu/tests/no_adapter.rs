@@ -1,7 +1,7 @@
 //! Without an adapter the backend says what to install, and never panics.
 //! One test per binary: it changes the process environment.
 
-use nnc_ir::backend::Backend;
+use nnc_lower::backend::Backend;
 
 #[test]
 fn no_adapter_says_what_to_install() {
@@ -16,7 +16,7 @@ fn no_adapter_says_what_to_install() {
     assert!(text.contains("--backend jit"), "{text}");
     // Every call that needs the device reports the same, without a panic.
     let error = backend
-        .set_params(vec![nnc_ir::backend::Tensor::zeros(vec![2])])
+        .set_params(vec![nnc_lower::backend::Tensor::zeros(vec![2])])
         .expect_err("no device");
     assert!(error.to_string().contains("no GPU adapter found"));
 

@@ -5,8 +5,8 @@
 
 use nnc_check::program::Optimizer;
 use nnc_gpu::GpuBackend;
-use nnc_ir::backend::{Backend, BackendError, Batch};
-use nnc_ir::init_params;
+use nnc_lower::backend::{Backend, BackendError, Batch};
+use nnc_lower::init_params;
 
 mod support;
 

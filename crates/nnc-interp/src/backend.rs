@@ -4,7 +4,7 @@
 //! interpreter in `f32`, and keeps the parameters and optimizer state
 //! between calls.
 //!
-//! Batches (see `nnc_ir::backend::Batch`), beyond the contract:
+//! Batches (see `nnc_lower::backend::Batch`), beyond the contract:
 //! - a model with several inputs reads each example's values as its inputs
 //!   one after another, in declaration order;
 //! - targets are either rows of the compared output's size (one-hot rows,
@@ -14,11 +14,12 @@
 use crate::interpreter::{InterpError, Interpreter};
 use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::{
+use nnc_ir::{InputKind, OutputKind};
+use nnc_lower::backend::{
     check_param_shapes, check_params, check_state, compile_training_step, Backend, BackendError,
     Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
 };
-use nnc_ir::{compile_inference, optimizer_state, param_specs, InputKind, OutputKind};
+use nnc_lower::{compile_inference, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The reference interpreter of nnc: executes any IR graph op by op on
 //! ndarray tensors, and, as [`InterpBackend`], trains models through the
-//! `nnc_ir::backend::Backend` contract.
+//! `nnc_lower::backend::Backend` contract.
 //!
 //! It is the specification the compiled backends must match, so it is
 //! written to be obviously right rather than fast: no fusion, no

@@ -6,9 +6,9 @@ mod support;
 
 use nnc_check::program::{Model, Optimizer};
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, BackendError, Batch, Tensor, TrainSetup};
-use nnc_ir::init_params;
 use nnc_ir::rng::Rng;
+use nnc_lower::backend::{Backend, BackendError, Batch, Tensor, TrainSetup};
+use nnc_lower::init_params;
 
 fn configured(model: &Model, optimizer: &Optimizer, batch_size: usize) -> InterpBackend {
     let mut backend = InterpBackend::new();

@@ -4,7 +4,8 @@
 mod support;
 
 use nnc_interp::Interpreter;
-use nnc_ir::{compile_inference, init_params, InputKind};
+use nnc_ir::InputKind;
+use nnc_lower::{compile_inference, init_params};
 
 #[test]
 fn forward_pass_gives_the_books_numbers() {

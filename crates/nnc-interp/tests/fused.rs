@@ -7,11 +7,12 @@
 
 use nnc_check::program::{Model, Optimizer, Program};
 use nnc_interp::Interpreter;
-use nnc_ir::backend::TrainSetup;
 use nnc_ir::rng::Rng;
-use nnc_ir::{
+use nnc_ir::{Graph, InputKind, Op};
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::{
     compile_inference, compile_inference_fused, compile_training, compile_training_fused,
-    init_params, Graph, InputKind, Op,
+    init_params,
 };
 use std::path::PathBuf;
 

@@ -7,9 +7,10 @@
 mod support;
 
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::TrainSetup;
 use nnc_ir::rng::Rng;
-use nnc_ir::{compile_training, init_params, param_specs, InputKind};
+use nnc_ir::InputKind;
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::{compile_training, init_params, param_specs};
 use support::gradcheck::{check, Problem};
 
 /// The gradient-check problem of `model` on a random batch.

@@ -10,9 +10,9 @@ mod support;
 
 use nnc_check::program::{Model, Optimizer};
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch, TrainSetup};
-use nnc_ir::init_params;
 use nnc_ir::rng::Rng;
+use nnc_lower::backend::{Backend, Batch, TrainSetup};
+use nnc_lower::init_params;
 
 const X: [f64; 2] = [1.0, 2.0];
 const Y: f64 = 0.5;

@@ -39,35 +39,27 @@
 //! The boundary with the training loop is [`backend`]: the loop hands a
 //! backend batches and learning rates and never sees a graph.
 
-pub mod backend;
 pub mod composite;
 pub mod error;
 pub mod fused;
 pub mod graph;
-pub mod init;
 pub mod kernel_plan;
 pub mod ops;
-pub mod params;
 pub mod passes;
 pub mod plan;
 pub mod print;
 pub mod rng;
 pub mod scalar;
 pub mod verify;
+pub mod window;
 
 pub use error::CompileError;
 pub use fused::{Arg, FusedKernel, FusedOp, KernelKind};
 pub use graph::{Graph, GraphKind, InputKind, Node, NodeId, Output, OutputKind, Shape};
-pub use init::init_params;
 pub use ops::{
     CostFn, Fusion, GeluForm, Gradient, Op, OpClass, OpDef, OperandRead, PoolGeometry, ShapeError,
 };
-pub use params::{optimizer_state, param_specs, ParamRole, ParamSpec, StateSpec};
-pub use passes::{
-    compile_inference, compile_inference_fused, compile_training, compile_training_from,
-    compile_training_fused, fuse_verified, INFERENCE_PASSES, JIT_INFERENCE_PASSES,
-    JIT_TRAINING_PASSES, TRAINING_PASSES,
-};
+pub use passes::fuse_verified;
 pub use plan::{
     plan_memory, plan_memory_with, Buffer, BufferKind, Lifetime, MemoryPlan, PlanError, PlanOptions,
 };

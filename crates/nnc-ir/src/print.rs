@@ -21,7 +21,7 @@
 use crate::fused::FusedKernel;
 use crate::graph::{Graph, Node, NodeId};
 use crate::ops::Op;
-use nnc_check::program::Rounding;
+use crate::window::Rounding;
 use std::fmt::Write;
 
 /// The whole graph as text.

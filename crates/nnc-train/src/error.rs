@@ -1,7 +1,7 @@
 //! Why a run failed.
 
 use crate::examples::SplitKind;
-use nnc_ir::backend::BackendError;
+use nnc_lower::backend::BackendError;
 
 /// A failed run. Each variant names where in the run it happened.
 #[derive(Clone, Debug, PartialEq)]

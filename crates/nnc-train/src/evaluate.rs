@@ -3,7 +3,7 @@
 
 use crate::examples::Examples;
 use crate::record::Score;
-use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats};
+use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats};
 
 /// Accuracy and mean cost of the model on the first `count` examples of
 /// `examples`, evaluated `batch_size` at a time. `None` for no examples.

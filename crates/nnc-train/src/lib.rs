@@ -57,7 +57,7 @@ mod tests;
 pub use error::TrainError;
 pub use examples::{Examples, InMemory, SplitKind, Splits};
 pub use init::init_params;
-pub use nnc_ir::backend::Backend;
+pub use nnc_lower::backend::Backend;
 pub use observer::{EpochStart, Observer, Silent, StepProgress};
 pub use record::{metric_name, EpochRecord, Score, Stop, TrainReport};
 pub use resume::{

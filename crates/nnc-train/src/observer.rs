@@ -59,7 +59,7 @@ pub trait Observer {
 
     /// The parameters after epoch `epoch`, before `epoch_finished` for it;
     /// called only when [`Observer::wants_params`] says so.
-    fn epoch_params(&mut self, _epoch: usize, _params: Vec<nnc_ir::backend::Tensor>) {}
+    fn epoch_params(&mut self, _epoch: usize, _params: Vec<nnc_lower::backend::Tensor>) {}
 
     fn epoch_finished(&mut self, _record: &EpochRecord) {}
 }

@@ -22,7 +22,7 @@
 
 use crate::plateau::PlateauState;
 use crate::record::{EpochRecord, TrainReport};
-use nnc_ir::backend::Tensor;
+use nnc_lower::backend::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// A place in a run: `epoch` epochs completed and `step` steps done in the

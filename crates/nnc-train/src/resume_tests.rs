@@ -6,7 +6,7 @@ use crate::test_support::{model, numbered, phase};
 use crate::*;
 use nnc_check::program::{Metric, Optimizer, PlateauDecay, TrainSpec};
 use nnc_diag::Span;
-use nnc_ir::backend::{BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_lower::backend::{BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
 use std::cell::Cell;
 
 /// One parameter `p` and one velocity `v`, moved by every step.

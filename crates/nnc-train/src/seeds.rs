@@ -8,8 +8,8 @@
 
 use nnc_ir::rng::Rng;
 
-/// The stream of parameter initialisation (drawn by `nnc_ir::init_params`).
-pub use nnc_ir::init::INIT_STREAM;
+/// The stream of parameter initialisation (drawn by `nnc_lower::init_params`).
+pub use nnc_lower::init::INIT_STREAM;
 /// The stream of the per-epoch shuffling of the training examples.
 pub const SHUFFLE_STREAM: u64 = 2;
 /// The stream of the per-step seeds (dropout masks).

@@ -2,7 +2,7 @@
 
 use nnc_check::program::{Metric, Model, Optimizer, Phase, TrainSpec};
 use nnc_diag::Span;
-use nnc_ir::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
 
 pub fn phase(start_epoch: usize, learning_rate: f64, batch_size: usize) -> Phase {
     Phase {

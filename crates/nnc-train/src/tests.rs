@@ -4,7 +4,7 @@ use crate::test_support::{model, numbered, phase, spec, Call, Fake};
 use crate::*;
 use nnc_check::program::{EarlyStop, Metric, PlateauDecay, TrainSpec};
 use nnc_diag::Span;
-use nnc_ir::backend::BackendError;
+use nnc_lower::backend::BackendError;
 
 /// Records what the observer saw.
 #[derive(Default)]

@@ -13,8 +13,8 @@ use crate::resume::{
 use crate::schedule::Schedule;
 use crate::seeds::{epoch_order, step_seed};
 use nnc_check::program::{Metric, Model, Phase};
-use nnc_ir::backend::{Backend, BackendError, Batch, Tensor, TrainSetup};
-use nnc_ir::params::{optimizer_state, param_specs, same_state_layout};
+use nnc_lower::backend::{Backend, BackendError, Batch, Tensor, TrainSetup};
+use nnc_lower::params::{optimizer_state, param_specs, same_state_layout};
 use std::time::Instant;
 
 /// How to run, beyond what the file says.

@@ -3,7 +3,7 @@
 //!
 //! # Purpose
 //!
-//! [`emit`] turns a fused graph (`nnc_ir::compile_training_fused`,
+//! [`emit`] turns a fused graph (`nnc_lower::compile_training_fused`,
 //! `compile_inference_fused`, or any verified graph, whose plain nodes
 //! are treated as one-op kernels) into a [`ShaderProgram`]: device
 //! buffers, WGSL shader modules, and the ordered dispatches that compute

@@ -3,8 +3,8 @@
 //! the errors for devices too small, and determinism.
 
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::TrainSetup;
 use nnc_ir::{Graph, InputKind, OutputKind};
+use nnc_lower::backend::TrainSetup;
 use nnc_wgsl::{emit, emit_with, BindingKind, BufferRole, EmitError, EmitOptions, Target};
 
 fn model(path: &str) -> Model {
@@ -24,7 +24,7 @@ fn training(path: &str, optimizer: &Optimizer, batch: usize) -> Graph {
         batch_size: batch,
         train_size: 1000,
     };
-    nnc_ir::compile_training_fused(&setup, batch, None).unwrap()
+    nnc_lower::compile_training_fused(&setup, batch, None).unwrap()
 }
 
 #[test]

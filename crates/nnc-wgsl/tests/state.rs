@@ -4,10 +4,11 @@
 //! backend to commit, like the optimizer's new parameters.
 
 use nnc_check::program::{Init, Optimizer, Param, ParamRole};
-use nnc_ir::backend::TrainSetup;
-use nnc_ir::params::{find_param, param_specs};
-use nnc_ir::passes::lower::{lower, running_average, Lowering};
-use nnc_ir::{compile_training_from, fuse_verified, InputKind, Op, OutputKind};
+use nnc_ir::{fuse_verified, InputKind, Op, OutputKind};
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::compile_training_from;
+use nnc_lower::lower::{lower, running_average, Lowering};
+use nnc_lower::params::{find_param, param_specs};
 use nnc_wgsl::{emit, validate, Target};
 
 #[test]

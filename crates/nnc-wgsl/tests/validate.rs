@@ -6,8 +6,8 @@
 //! also the unfused graphs (every op a kernel of its own).
 
 use nnc_check::program::Optimizer;
-use nnc_ir::backend::TrainSetup;
 use nnc_ir::Graph;
+use nnc_lower::backend::TrainSetup;
 use nnc_wgsl::{emit, validate, ShaderProgram, Target};
 use std::path::PathBuf;
 
@@ -51,8 +51,8 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
                     batch_size: size,
                     train_size: 1000,
                 };
-                let graph = nnc_ir::compile_training_fused(&setup, size, None).unwrap();
-                let plain = nnc_ir::compile_training(&setup, size, None).unwrap();
+                let graph = nnc_lower::compile_training_fused(&setup, size, None).unwrap();
+                let plain = nnc_lower::compile_training(&setup, size, None).unwrap();
                 out.push((
                     format!(
                         "{name} {} phase {} training batch {size}",
@@ -65,8 +65,8 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
             }
         }
         let batch = spec.phases.first().map_or(4, |p| p.batch_size);
-        let graph = nnc_ir::compile_inference_fused(model, batch, None).unwrap();
-        let plain = nnc_ir::compile_inference(model, batch, None).unwrap();
+        let graph = nnc_lower::compile_inference_fused(model, batch, None).unwrap();
+        let plain = nnc_lower::compile_inference(model, batch, None).unwrap();
         out.push((
             format!("{name} {} inference batch {batch}", model.name),
             graph,
@@ -78,7 +78,7 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
         if program.trains.iter().any(|t| t.model == model.name) {
             continue;
         }
-        let graph = nnc_ir::compile_inference_fused(model, 4, None).unwrap();
+        let graph = nnc_lower::compile_inference_fused(model, 4, None).unwrap();
         out.push((
             format!("{name} {} inference batch 4", model.name),
             graph,
@@ -91,7 +91,7 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
                 batch_size: 4,
                 train_size: 1000,
             };
-            if let Ok(graph) = nnc_ir::compile_training_fused(&setup, 4, None) {
+            if let Ok(graph) = nnc_lower::compile_training_fused(&setup, 4, None) {
                 out.push((
                     format!("{name} {} sgd training batch 4", model.name),
                     graph,

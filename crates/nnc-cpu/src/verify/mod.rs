@@ -96,10 +96,9 @@ use crate::backend::bind_batch;
 use crate::lower::lower;
 use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
-use nnc_ir::backend::{BackendError, Batch, Tensor, TrainSetup};
-use nnc_ir::{
-    compile_training_fused, optimizer_state, param_specs, Graph, InputKind, NodeId, Op, OutputKind,
-};
+use nnc_ir::{Graph, InputKind, NodeId, Op, OutputKind};
+use nnc_lower::backend::{BackendError, Batch, Tensor, TrainSetup};
+use nnc_lower::{compile_training_fused, optimizer_state, param_specs};
 use reference::Check;
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;

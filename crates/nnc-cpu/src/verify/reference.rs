@@ -3,8 +3,8 @@
 //! by a sum of products, the reference of the magnitudes of its terms.
 
 use nnc_interp::Interpreter;
-use nnc_ir::backend::BackendError;
 use nnc_ir::{Arg, Graph, InputKind, Node, NodeId, Op, Shape};
+use nnc_lower::backend::BackendError;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The reference of one node: a small graph of the node, its kernel

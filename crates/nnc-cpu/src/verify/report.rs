@@ -1,8 +1,8 @@
 //! What a verification reports: what it saw when the JIT agreed, the first
 //! kernel that did not, and why a verification stopped.
 
-use nnc_ir::backend::BackendError;
 use nnc_ir::{NodeId, Op};
+use nnc_lower::backend::BackendError;
 use std::fmt;
 
 /// What a successful verification saw.

@@ -6,8 +6,8 @@ use super::reference::{values_of, Check};
 use super::report::{kind_of, Mismatch};
 use super::tolerance::{compare, tensor_scale};
 use crate::program::Program;
-use nnc_ir::backend::BackendError;
 use nnc_ir::{InputKind, NodeId, Op};
+use nnc_lower::backend::BackendError;
 
 /// A fault planted on the JIT side only, to test that the verifier catches
 /// and names it: in step `step` (1-based), `delta` is added to element

@@ -2,8 +2,8 @@
 
 use super::report::coordinates;
 use super::*;
-use nnc_ir::init_params;
 use nnc_ir::rng::Rng;
+use nnc_lower::init_params;
 
 /// The first model of `source`, which must check clean.
 fn model(source: &str) -> Model {

@@ -41,9 +41,9 @@ fn skip(test: &str, error: &GpuError) {
 use nnc_check::program::{Model, Optimizer};
 use nnc_gpu::GpuBackend;
 use nnc_interp::InterpBackend;
-use nnc_ir::backend::{Backend, Batch, Tensor, TrainSetup};
-use nnc_ir::init_params;
 use nnc_ir::rng::Rng;
+use nnc_lower::backend::{Backend, Batch, Tensor, TrainSetup};
+use nnc_lower::init_params;
 use std::path::PathBuf;
 
 pub fn repo_file(path: &str) -> String {

@@ -6,8 +6,8 @@
 use super::{arity, grad_name, operand, rank, same, wanted, Op, ShapeError};
 use crate::error::CompileError;
 use crate::graph::{Graph, NodeId, Shape};
-use nnc_check::program::Rounding;
-use nnc_check::shape::conv2d_output_len;
+use crate::window::conv2d_output_len;
+use crate::window::Rounding;
 
 /// The output length of a window along one axis (`floor` rounding), or
 /// the error that it does not fit.

@@ -8,7 +8,7 @@
 use super::{CostFn, GeluForm, Op, PoolGeometry};
 use crate::graph::{InputKind, Shape};
 use crate::scalar::Cmp;
-use nnc_check::program::{PoolKind, Rounding};
+use crate::window::{PoolKind, Rounding};
 
 /// How an example operand's values are drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -26,7 +26,7 @@ pub mod table;
 use crate::error::CompileError;
 use crate::graph::{Graph, InputKind, NodeId, Shape};
 use crate::scalar::Cmp;
-use nnc_check::program::{PoolKind, Rounding};
+use crate::window::{PoolKind, Rounding};
 use std::fmt;
 pub use table::{Fusion, Gradient, OpClass, OpDef, OperandRead};
 

@@ -8,7 +8,7 @@
 //! reduces the input pixels it covers (the mean divides by their count), so
 //! max pooling never returns a padding zero, and with `ceil` rounding the
 //! last window covers what is left. The output length is the checker's
-//! (`nnc_check::shape::conv2d_output_len`), so a `ceil` window that would
+//! (`crate::window::conv2d_output_len`), so a `ceil` window that would
 //! start past the input is dropped. A window covering no input pixel (only
 //! possible with padding at least the window size) gives 0.
 

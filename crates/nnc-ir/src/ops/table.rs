@@ -20,7 +20,7 @@ use super::{
 use crate::error::CompileError;
 use crate::graph::{Graph, NodeId, Shape};
 use crate::scalar::{arg, c, Cmp, Scalar};
-use nnc_check::program::PoolKind;
+use crate::window::PoolKind;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// What kind of kernel computes an op.

@@ -17,27 +17,27 @@
 use crate::error::CompileError;
 use crate::graph::{Graph, InputKind, NodeId, OutputKind};
 use crate::ops::{grad_name, Op};
-use crate::params::ParamSpec;
 
-/// Adds `grad(NAME)` outputs for every trained parameter of `params` (the
-/// graph's parameters, in `param_specs` order) to a graph with a `cost`.
-pub fn autodiff(graph: &mut Graph, params: &[ParamSpec]) -> Result<(), CompileError> {
+/// Adds `grad(NAME)` outputs to a graph with a `cost` for every parameter
+/// `k` (`InputKind::Param(k)`) with `trained[k]`; `trained` has one flag
+/// per parameter of the graph.
+pub fn autodiff(graph: &mut Graph, trained: &[bool]) -> Result<(), CompileError> {
     let cost = graph
         .output_of(OutputKind::Cost)
         .map(|o| o.node)
         .ok_or_else(|| CompileError::Internal {
             what: "autodiff needs a graph with a `cost` output".to_string(),
         })?;
-    if params.len() != graph.param_reads.len() {
+    if trained.len() != graph.param_reads.len() {
         return Err(CompileError::Internal {
             what: format!(
                 "autodiff was given {} parameters for a graph of {}",
-                params.len(),
+                trained.len(),
                 graph.param_reads.len()
             ),
         });
     }
-    let trained: Vec<usize> = (0..params.len()).filter(|&k| params[k].trained).collect();
+    let trained: Vec<usize> = (0..trained.len()).filter(|&k| trained[k]).collect();
     let reads = trained
         .iter()
         .map(|&k| {

@@ -56,13 +56,13 @@ pub struct TrainSetup<'a> {
 /// language produces yet, such as the forward update of state that is not
 /// trained. Compiled backends fuse what it returns.
 pub type TrainingCompiler =
-    fn(&TrainSetup<'_>, usize) -> Result<crate::graph::Graph, crate::error::CompileError>;
+    fn(&TrainSetup<'_>, usize) -> Result<nnc_ir::Graph, nnc_ir::CompileError>;
 
 /// The default [`TrainingCompiler`].
 pub fn compile_training_step(
     setup: &TrainSetup<'_>,
     batch_size: usize,
-) -> Result<crate::graph::Graph, crate::error::CompileError> {
+) -> Result<nnc_ir::Graph, nnc_ir::CompileError> {
     crate::compile_training(setup, batch_size, None)
 }
 

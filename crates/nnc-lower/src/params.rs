@@ -6,9 +6,9 @@
 //! steps; graphs refer to them by index (`InputKind::Param(k)`,
 //! `InputKind::State(k)`).
 
-use crate::graph::Shape;
 pub use nnc_check::program::ParamRole;
 use nnc_check::program::{Model, Optimizer};
+use nnc_ir::graph::Shape;
 
 /// One parameter tensor: one declaration of a layer (`Layer::params`),
 /// trained or not.

@@ -3,10 +3,10 @@
 //! after every pass; plus the pipeline's own errors and guarantees.
 
 use nnc_check::program::{Model, Optimizer, Program};
-use nnc_ir::backend::TrainSetup;
-use nnc_ir::{
-    compile_inference, compile_training, param_specs, CompileError, GraphKind, InputKind, Op,
-    OutputKind, INFERENCE_PASSES, TRAINING_PASSES,
+use nnc_ir::{CompileError, GraphKind, InputKind, Op, OutputKind};
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::{
+    compile_inference, compile_training, param_specs, INFERENCE_PASSES, TRAINING_PASSES,
 };
 use std::path::PathBuf;
 

@@ -21,11 +21,11 @@
 //! taken) is added to `g` before the optimizer's rule.
 
 use crate::backend::TrainSetup;
-use crate::error::CompileError;
-use crate::graph::{Graph, InputKind, NodeId, OutputKind};
-use crate::ops::Op;
 use crate::params::{optimizer_state, param_specs, states_of, ParamSpec, StateSpec};
 use nnc_check::program::{Optimizer, Regularizer};
+use nnc_ir::graph::{Graph, InputKind, NodeId, OutputKind};
+use nnc_ir::ops::Op;
+use nnc_ir::CompileError;
 
 /// The regularization constants, already divided by `n`.
 #[derive(Clone, Copy, Debug, Default)]

@@ -20,11 +20,11 @@
 //! the same value, and a gradient `a - y` that never divides by `a (1 - a)`.
 //! Inference graphs also output the correct count and every model output.
 
-use crate::error::CompileError;
-use crate::graph::{Graph, GraphKind, InputKind, NodeId, OutputKind, Shape};
-use crate::ops::{CostFn, Op, PoolGeometry};
 use crate::params::{find_param, optimizer_state, param_specs, states_of, ParamSpec, StateSpec};
 use nnc_check::program::{self as program, Activation, CostKind, Model, Optimizer};
+use nnc_ir::graph::{Graph, GraphKind, InputKind, NodeId, OutputKind, Shape};
+use nnc_ir::ops::{CostFn, Op, PoolGeometry};
+use nnc_ir::CompileError;
 
 /// What the forward graph is for.
 #[derive(Clone, Copy, Debug, PartialEq)]

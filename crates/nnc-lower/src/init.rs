@@ -9,8 +9,8 @@
 
 use crate::backend::Tensor;
 use crate::params::param_specs;
-use crate::rng::Rng;
 use nnc_check::program::{Init, Layer, Model};
+use nnc_ir::rng::Rng;
 
 /// The stream of parameter initialisation in `Rng::derive(seed, stream)`.
 pub const INIT_STREAM: u64 = 1;

@@ -8,12 +8,11 @@
 //! checked model and build its forward update by hand.
 
 use nnc_check::program::{Init, Model, Optimizer, Param, ParamRole};
-use nnc_ir::backend::TrainSetup;
-use nnc_ir::params::{find_param, optimizer_state, param_specs, states_of};
-use nnc_ir::passes::lower::{lower, running_average, Lowering};
-use nnc_ir::{
-    compile_training, compile_training_from, CompileError, Graph, InputKind, NodeId, Op, OutputKind,
-};
+use nnc_ir::{CompileError, Graph, InputKind, NodeId, Op, OutputKind};
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::lower::{lower, running_average, Lowering};
+use nnc_lower::params::{find_param, optimizer_state, param_specs, states_of};
+use nnc_lower::{compile_training, compile_training_from};
 
 fn model(source: &str) -> Model {
     let (file, syntax) = nnc_syntax::parse(source);
@@ -134,7 +133,7 @@ fn the_parameters_follow_the_declarations() {
     assert_eq!(find_param(&m, 1, "weight"), Some(3));
     assert_eq!(find_param(&m, 1, "input_mean"), None);
     // Initialised from its own declaration.
-    let init = nnc_ir::init_params(&m, 7);
+    let init = nnc_lower::init_params(&m, 7);
     assert_eq!(init[2].shape, vec![3]);
     assert_eq!(init[2].data, vec![0.5; 3]);
 }

@@ -2,7 +2,7 @@
 //! of layers, and the distribution of each initialiser.
 
 use nnc_check::program::Model;
-use nnc_ir::{init_params, param_specs};
+use nnc_lower::{init_params, param_specs};
 
 fn model(source: &str) -> Model {
     let (file, _) = nnc_syntax::parse(source);

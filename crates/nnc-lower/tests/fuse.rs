@@ -6,11 +6,13 @@
 //! compute are compared with the unfused ones in `nnc-interp`'s tests.
 
 use nnc_check::program::{Model, Optimizer, Program};
-use nnc_ir::backend::TrainSetup;
 use nnc_ir::passes::fuse::{fuse, kernel_count};
 use nnc_ir::{
-    compile_inference, compile_inference_fused, compile_training, compile_training_fused, verify,
-    Arg, CompileError, FusedKernel, FusedOp, Graph, KernelKind, Node, Op, VerifyError,
+    verify, Arg, CompileError, FusedKernel, FusedOp, Graph, KernelKind, Node, Op, VerifyError,
+};
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::{
+    compile_inference, compile_inference_fused, compile_training, compile_training_fused,
     JIT_TRAINING_PASSES,
 };
 use std::collections::BTreeMap;
@@ -254,7 +256,7 @@ fn every_optimizer_and_inference_fuses_and_verifies() {
                 .filter(|k| k.kind == KernelKind::Update)
                 .count();
             let adam = usize::from(matches!(optimizer, Optimizer::Adam { .. }));
-            let params = nnc_ir::param_specs(&model).len();
+            let params = nnc_lower::param_specs(&model).len();
             assert_eq!(updates, params + adam, "{path} {optimizer:?}");
         }
         let plain = compile_inference(&model, 3, None).unwrap();

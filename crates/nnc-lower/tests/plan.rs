@@ -7,14 +7,16 @@
 //! a brute-force optimum where that is known to be reachable.
 
 use nnc_check::program::{Model, Optimizer, Program};
-use nnc_ir::backend::TrainSetup;
 use nnc_ir::plan::{
     align_up, first_fit, lifetimes, place, BufferKind, Lifetime, Outputs, Temporaries, ALIGN,
 };
 use nnc_ir::{
-    compile_inference, compile_inference_fused, compile_training, compile_training_fused,
     plan_memory, plan_memory_with, Graph, GraphKind, InputKind, MemoryPlan, NodeId, Op, OutputKind,
     PlanOptions,
+};
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::{
+    compile_inference, compile_inference_fused, compile_training, compile_training_fused,
 };
 use proptest::prelude::*;
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 //! changes with `cargo insta review`.
 
 use nnc_check::program::Optimizer;
-use nnc_ir::backend::TrainSetup;
-use nnc_ir::{compile_inference, compile_training, TRAINING_PASSES};
+use nnc_lower::backend::TrainSetup;
+use nnc_lower::{compile_inference, compile_training, TRAINING_PASSES};
 
 const SOURCE: &str = "
 model small {
