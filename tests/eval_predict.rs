@@ -490,6 +490,62 @@ fn eval_reports_what_training_measured_with_a_confusion_matrix() {
     check_confusion(&halves, 2);
 }
 
+/// Whether a GPU device can be opened; without one the wgpu half of a test
+/// is skipped (with a line on stderr), unless `NNC_REQUIRE_GPU=1` demands
+/// a device.
+fn gpu_available(test: &str) -> bool {
+    match nnc_gpu::Gpu::acquire() {
+        Ok(_) => true,
+        Err(error) => {
+            assert!(
+                !std::env::var("NNC_REQUIRE_GPU").is_ok_and(|v| v == "1"),
+                "NNC_REQUIRE_GPU=1 but no GPU device could be opened: {error}"
+            );
+            let line = format!("SKIPPED the wgpu part of {test}: {error}\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            false
+        }
+    }
+}
+
+/// `nnc eval` and `nnc predict` run on every backend through the
+/// `Backend` trait's inference entry point, and the backends agree: the
+/// same cost to float rounding, the same correct count within one
+/// example, the same probabilities to 1e-4.
+#[test]
+fn eval_and_predict_agree_on_every_backend() {
+    let f = fixture();
+    let blobs = &f.blobs;
+    let idx = path(&f.dir.join("blobs").join("test-images.idx"));
+    let jit = eval_json(blobs, &["--backend", "jit"]);
+    assert_eq!(jit["backend"], "jit");
+    let jit_cost = jit["cost"].as_f64().unwrap();
+    let jit_predicted = predict_json(blobs, &[&idx, "--backend", "jit"]);
+    assert_eq!(jit_predicted.len(), 90);
+    let mut backends = vec!["interp"];
+    if gpu_available("eval_and_predict_agree_on_every_backend") {
+        backends.push("wgpu");
+    }
+    for backend in backends {
+        let other = eval_json(blobs, &["--backend", backend]);
+        assert_eq!(other["backend"], backend);
+        let cost = other["cost"].as_f64().unwrap();
+        assert!(
+            (cost - jit_cost).abs() <= 1e-4 * jit_cost.abs().max(1.0),
+            "{backend}: cost {cost}, jit {jit_cost}"
+        );
+        let (a, b) = (usize_of(&other["correct"]), usize_of(&jit["correct"]));
+        assert!(a.abs_diff(b) <= 1, "{backend} {a} correct, jit {b}");
+        let predicted = predict_json(blobs, &[&idx, "--backend", backend]);
+        assert_eq!(predicted.len(), jit_predicted.len(), "{backend}");
+        for (p, q) in predicted.iter().zip(&jit_predicted) {
+            for (x, y) in probabilities(p).iter().zip(probabilities(q)) {
+                assert!((x - y).abs() <= 1e-4, "{backend}: {p} against jit {q}");
+            }
+        }
+    }
+}
+
 #[test]
 fn eval_refuses_missing_splits_missing_weights_and_other_models() {
     let f = fixture();

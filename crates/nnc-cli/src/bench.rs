@@ -32,7 +32,10 @@ use crate::failure::{train_failure, Failure};
 use crate::prepare::{pick_train, prepare, CheckedFile};
 use crate::Format;
 use clap::Args;
-use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_check::program::Model;
+use nnc_lower::backend::{
+    Backend, BackendError, Batch, EvalStats, Inference, StepStats, Tensor, TrainSetup,
+};
 use nnc_train::{EpochRecord, Observer, Overrides, Schedule, TrainReport};
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
@@ -213,6 +216,14 @@ impl Backend for Timed<'_> {
         step_seed: u64,
     ) -> Result<StepStats, BackendError> {
         self.inner.train_step(batch, learning_rate, step_seed)
+    }
+
+    fn configure_inference(&mut self, model: &Model) -> Result<(), BackendError> {
+        self.inner.configure_inference(model)
+    }
+
+    fn infer(&mut self, batch: Batch<'_>) -> Result<Inference, BackendError> {
+        self.inner.infer(batch)
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
@@ -402,7 +413,7 @@ pub(crate) fn median(values: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nnc_check::program::{Model, Optimizer};
+    use nnc_check::program::Optimizer;
 
     #[test]
     fn median_is_the_middle_or_the_mean_of_the_two_middle() {
@@ -445,6 +456,16 @@ mod tests {
         ) -> Result<StepStats, BackendError> {
             self.steps += 1;
             Ok(StepStats { cost: 1.0 })
+        }
+
+        fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {
+            Ok(())
+        }
+
+        fn infer(&mut self, _batch: Batch<'_>) -> Result<Inference, BackendError> {
+            Err(BackendError::Unsupported {
+                what: "inference (a test double)".to_string(),
+            })
         }
 
         fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {

@@ -4,7 +4,7 @@
 //! The command checks the file, reads the checkpoint (`nnc-ckpt`), finds
 //! the train block of the checkpoint's model, loads that block's data as
 //! `nnc run` does, and runs the model's inference graph over the split
-//! (`--split`, the test split by default) on the JIT or the interpreter.
+//! (`--split`, the test split by default) on any backend (`--backend`).
 //! It prints the mean cost and the accuracy (for `labels value`, the cost
 //! only) and, for classifiers, the confusion matrix: one row per true
 //! class, one column per predicted class, with each class's recall and
@@ -35,6 +35,7 @@
 //! checkpoint or the data cannot be used (errors, another model, no such
 //! split), 2 on usage errors and missing or unreadable files.
 
+use crate::args::{make_backend, BackendKind};
 use crate::failure::Failure;
 use crate::Format;
 use clap::{Args, ValueEnum};
@@ -43,11 +44,8 @@ use nnc_ckpt::Checkpoint;
 use nnc_cli::driver::{self, Options};
 use nnc_data::{Dataset, SplitKind};
 use nnc_diag::render;
-use nnc_interp::Interpreter;
-use nnc_ir::{InputKind, OutputKind};
-use nnc_lower::backend::{Batch, Tensor};
+use nnc_lower::backend::{Backend, BackendError, Batch, Tensor};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -65,8 +63,8 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
     pub split: SplitChoice,
     /// What runs the model.
-    #[arg(long, value_enum, default_value_t = Engine::Jit)]
-    pub backend: Engine,
+    #[arg(long, value_enum, default_value_t = BackendKind::Jit)]
+    pub backend: BackendKind,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -86,32 +84,6 @@ impl SplitChoice {
             SplitChoice::Test => SplitKind::Test,
             SplitChoice::Validation => SplitKind::Validation,
             SplitChoice::Train => SplitKind::Train,
-        }
-    }
-}
-
-/// What runs the inference graph of `nnc eval` and `nnc predict`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Engine {
-    /// Fused kernels compiled with Cranelift (`nnc-cpu`).
-    Jit,
-    /// The reference interpreter, op by op.
-    Interp,
-}
-
-impl Engine {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Engine::Jit => "jit",
-            Engine::Interp => "interp",
-        }
-    }
-
-    /// What runs the model, in words.
-    fn describe(self) -> &'static str {
-        match self {
-            Engine::Jit => "JIT",
-            Engine::Interp => "interpreter",
         }
     }
 }
@@ -177,7 +149,7 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
         model: weights.model.name.clone(),
         data: weights.data.name.clone(),
         split: kind.name(),
-        backend: args.backend.name(),
+        backend: inference.backend_name(),
         regression: matches!(weights.data.labels, Labels::Value),
         class_names: class_names(dataset, measured.confusion.len()),
         measured,
@@ -361,20 +333,14 @@ impl<'p> Weights<'p> {
     }
 }
 
-/// The model output predictions are read from: the one the cost applies
-/// to, or the only one.
-fn compared_output(model: &Model) -> Option<(String, NodeId)> {
-    let id = match (&model.cost, model.outputs.as_slice()) {
-        (Some(cost), _) => cost.output,
-        (None, [(_, id)]) => *id,
-        _ => return None,
-    };
-    let name = model
-        .outputs
-        .iter()
-        .find(|(_, o)| *o == id)
-        .map_or_else(|| model.node(id).name.clone(), |(n, _)| n.clone());
-    Some((name, id))
+/// The index in `Model::outputs` of the output predictions are read from:
+/// the one the cost applies to, or the only one.
+fn compared_output(model: &Model) -> Option<usize> {
+    match (&model.cost, model.outputs.as_slice()) {
+        (Some(cost), outputs) => outputs.iter().position(|(_, id)| *id == cost.output),
+        (None, [_]) => Some(0),
+        _ => None,
+    }
 }
 
 /// The activation that produces node `id` (`Identity` for nodes without
@@ -387,25 +353,17 @@ pub(crate) fn activation_of(model: &Model, id: NodeId) -> Activation {
     }
 }
 
-/// The model's inference graph, compiled once per batch size, run on the
-/// JIT or the interpreter with the weights bound once.
+/// The model run in inference mode on a [`Backend`] (`configure_inference`,
+/// then `infer`), with the weights set once.
 pub(crate) struct Inference<'m> {
     model: &'m Model,
-    engine: Engine,
-    params: Vec<Tensor>,
-    /// The graph output of the predictions, `prediction(NAME)`.
-    prediction: String,
+    kind: BackendKind,
+    backend: Box<dyn Backend>,
+    /// The index in `Model::outputs` of the output predictions are read
+    /// from.
+    compared: usize,
     /// Values per example of the predictions.
     width: usize,
-    compiled: BTreeMap<usize, Compiled>,
-    inputs_scratch: Vec<f32>,
-    targets_scratch: Vec<f32>,
-}
-
-/// One compiled inference graph.
-enum Compiled {
-    Interp(Box<Interpreter<f32>>),
-    Jit(Box<nnc_cpu::Program>),
 }
 
 /// What running a batch gives.
@@ -420,29 +378,33 @@ pub(crate) struct Outputs {
 
 impl<'m> Inference<'m> {
     /// An inference runner for `model` with `params` (in `param_specs`
-    /// order, as `nnc_ckpt::model_params` gives them).
+    /// order, as `nnc_ckpt::model_params` gives them) on a backend of
+    /// `kind`.
     pub(crate) fn new(
         model: &'m Model,
-        engine: Engine,
+        kind: BackendKind,
         params: Vec<Tensor>,
     ) -> Result<Inference<'m>, Failure> {
-        let Some((name, id)) = compared_output(model) else {
+        let Some(compared) = compared_output(model) else {
             return Err(Failure::problem(format!(
                 "model `{}` has several outputs and no cost to say which one predicts",
                 model.name
             )));
         };
-        let width = model.node(id).shape.iter().product();
-        Ok(Inference {
+        let width = model.node(model.outputs[compared].1).shape.iter().product();
+        let mut backend = make_backend(kind);
+        let prepared = backend
+            .configure_inference(model)
+            .and_then(|()| backend.set_params(params));
+        let inference = Inference {
             model,
-            engine,
-            params,
-            prediction: format!("prediction({name})"),
+            kind,
+            backend,
+            compared,
             width,
-            compiled: BTreeMap::new(),
-            inputs_scratch: Vec::new(),
-            targets_scratch: Vec::new(),
-        })
+        };
+        prepared.map_err(|e| inference.failed("prepare", &e))?;
+        Ok(inference)
     }
 
     /// Values per example of the predictions.
@@ -450,176 +412,59 @@ impl<'m> Inference<'m> {
         self.width
     }
 
-    /// Runs the graph on `len` examples: `inputs` as a `Batch` holds them
+    /// The name of the backend in reports (`jit`, `interp`, `wgpu`).
+    pub(crate) fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Runs the model on `len` examples: `inputs` as a `Batch` holds them
     /// (every model input of an example, one example after another), and
     /// the targets as the training loop gives them (none for predictions
-    /// alone: the cost and correct count are then meaningless).
+    /// alone: the cost and correct count are then 0).
     pub(crate) fn run(
         &mut self,
         inputs: &[f32],
         targets: Option<&[f32]>,
         len: usize,
     ) -> Result<Outputs, Failure> {
-        if len == 0 {
-            return Ok(Outputs {
-                cost_sum: 0.0,
-                correct: 0,
-                predictions: Vec::new(),
-            });
-        }
-        if !self.compiled.contains_key(&len) {
-            let compiled = self.compile(len)?;
-            self.compiled.insert(len, compiled);
-        }
         let batch = Batch {
             inputs,
             targets: targets.unwrap_or(&[]),
             len,
         };
-        let model = self.model;
-        let engine = self.engine;
-        let prediction = self.prediction.as_str();
-        let (inputs_scratch, targets_scratch) =
-            (&mut self.inputs_scratch, &mut self.targets_scratch);
-        let Some(compiled) = self.compiled.get_mut(&len) else {
-            return Err(Failure::problem("an inference graph was not compiled"));
+        let inferred = match self.backend.infer(batch) {
+            Ok(inferred) => inferred,
+            Err(e) => return Err(self.failed("run", &e)),
         };
-        let failed = |message: String| {
-            Failure::problem(format!(
-                "running model `{}` on the {} failed: {message}",
-                model.name,
-                engine.describe()
-            ))
-        };
-        match compiled {
-            Compiled::Interp(interp) => {
-                for k in 0..model.inputs.len() {
-                    let values = batch
-                        .input_values(model, k, inputs_scratch)
-                        .map_err(|e| failed(e.to_string()))?;
-                    interp
-                        .set_input(InputKind::Data(k), values)
-                        .map_err(|e| failed(e.to_string()))?;
-                }
-                if let (Some(_), Some(node)) = (targets, interp.input_node(InputKind::Target)) {
-                    let width = interp.graph().node(node).shape.iter().product::<usize>() / len;
-                    let rows = batch
-                        .target_rows(width, targets_scratch)
-                        .map_err(|e| failed(e.to_string()))?;
-                    interp
-                        .set_input(InputKind::Target, rows)
-                        .map_err(|e| failed(e.to_string()))?;
-                }
-                interp.run(0);
-                let scalar = |kind| {
-                    interp
-                        .output_of(kind)
-                        .and_then(|v| v.iter().next().copied())
-                        .unwrap_or(0.0)
-                };
-                let predictions = interp
-                    .output(prediction)
-                    .map(|v| v.iter().copied().collect())
-                    .ok_or_else(|| failed(format!("the graph has no output `{prediction}`")))?;
-                Ok(Outputs {
-                    cost_sum: f64::from(scalar(OutputKind::CostSum)),
-                    correct: scalar(OutputKind::Correct).round() as usize,
-                    predictions,
-                })
-            }
-            Compiled::Jit(program) => {
-                for k in 0..model.inputs.len() {
-                    let values = batch
-                        .input_values(model, k, inputs_scratch)
-                        .map_err(|e| failed(e.to_string()))?;
-                    if let Some(buffer) = program.input_mut(InputKind::Data(k)) {
-                        copy_into(buffer, values, "an input").map_err(failed)?;
-                    }
-                }
-                if targets.is_some() {
-                    if let Some(buffer) = program.input_mut(InputKind::Target) {
-                        let width = buffer.len() / len;
-                        let rows = batch
-                            .target_rows(width, targets_scratch)
-                            .map_err(|e| failed(e.to_string()))?;
-                        copy_into(buffer, rows, "the targets").map_err(failed)?;
-                    }
-                }
-                program.run(0).map_err(|e| failed(e.to_string()))?;
-                let node = program
-                    .graph()
-                    .output(prediction)
-                    .map(|o| o.node)
-                    .ok_or_else(|| failed(format!("the graph has no output `{prediction}`")))?;
-                let predictions = program
-                    .value(node)
-                    .map(<[f32]>::to_vec)
-                    .ok_or_else(|| failed(format!("`{prediction}` was not kept")))?;
-                Ok(Outputs {
-                    cost_sum: f64::from(program.scalar(OutputKind::CostSum).unwrap_or(0.0)),
-                    correct: program.scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
-                    predictions,
-                })
-            }
-        }
+        let stats = inferred.stats.unwrap_or_default();
+        let predictions = inferred
+            .outputs
+            .into_iter()
+            .nth(self.compared)
+            .map(|t| t.data)
+            .unwrap_or_default();
+        Ok(Outputs {
+            cost_sum: stats.cost_sum,
+            correct: stats.correct,
+            predictions,
+        })
     }
 
-    /// Compiles the inference graph for batches of `len` and binds the
-    /// weights.
-    fn compile(&self, len: usize) -> Result<Compiled, Failure> {
-        let failed = |message: String| {
-            let hint = if self.engine == Engine::Jit {
-                format!(
-                    "; the reference interpreter runs every op: try `--backend {}`",
-                    Engine::Interp.name()
-                )
-            } else {
-                String::new()
-            };
-            Failure::problem(format!(
-                "cannot compile model `{}` for the {}: {message}{hint}",
-                self.model.name,
-                self.engine.describe()
-            ))
+    /// The failure of `doing` (`prepare`, `run`) the model on the backend,
+    /// with a hint towards the reference interpreter, which runs every op,
+    /// when another backend failed.
+    fn failed(&self, doing: &str, error: &BackendError) -> Failure {
+        let hint = if self.kind == BackendKind::Interp {
+            String::new()
+        } else {
+            "; the reference interpreter runs every op: try `--backend interp`".to_string()
         };
-        match self.engine {
-            Engine::Interp => {
-                let graph = nnc_lower::compile_inference(self.model, len, None)
-                    .map_err(|e| failed(e.to_string()))?;
-                let mut interp = Interpreter::new(graph).map_err(|e| failed(e.to_string()))?;
-                for (k, tensor) in self.params.iter().enumerate() {
-                    interp
-                        .set_input(InputKind::Param(k), &tensor.data)
-                        .map_err(|e| failed(e.to_string()))?;
-                }
-                Ok(Compiled::Interp(Box::new(interp)))
-            }
-            Engine::Jit => {
-                let graph = nnc_lower::compile_inference_fused(self.model, len, None)
-                    .map_err(|e| failed(e.to_string()))?;
-                let mut program = nnc_cpu::lower(&graph).map_err(|e| failed(e.to_string()))?;
-                for (k, tensor) in self.params.iter().enumerate() {
-                    if let Some(buffer) = program.input_mut(InputKind::Param(k)) {
-                        copy_into(buffer, &tensor.data, "a parameter").map_err(failed)?;
-                    }
-                }
-                Ok(Compiled::Jit(Box::new(program)))
-            }
-        }
+        Failure::problem(format!(
+            "cannot {doing} model `{}` on the {} backend: {error}{hint}",
+            self.model.name,
+            self.backend.name()
+        ))
     }
-}
-
-/// Copies `values` into a program's input buffer of the same length.
-fn copy_into(buffer: &mut [f32], values: &[f32], what: &str) -> Result<(), String> {
-    if buffer.len() != values.len() {
-        return Err(format!(
-            "{what} holds {} values, the graph reads {}",
-            values.len(),
-            buffer.len()
-        ));
-    }
-    buffer.copy_from_slice(values);
-    Ok(())
 }
 
 /// The class a row of predictions picks, as the graph's correct count

@@ -4,7 +4,7 @@
 //! The command checks the file (without opening its data), matches the
 //! checkpoint with it as `nnc eval` does, reads every input into examples
 //! of the model input's shape, runs the model's inference graph on them
-//! (JIT or interpreter) and prints, per example, the most probable classes
+//! (on the backend `--backend` names) and prints, per example, the most probable classes
 //! (text) or one JSON object per example (`--format json`).
 //!
 //! Inputs, told apart by their names (a `.gz` suffix is looked through):
@@ -40,9 +40,8 @@
 //! is read before any prediction is printed, and every bad input is named.
 
 use crate::args::positive;
-use crate::eval::{
-    activation_of, class_count, predicted_class, Engine, Inference, Opened, Weights,
-};
+use crate::args::BackendKind;
+use crate::eval::{activation_of, class_count, predicted_class, Inference, Opened, Weights};
 use crate::failure::Failure;
 use crate::Format;
 use clap::Args;
@@ -82,8 +81,8 @@ pub(crate) struct PredictArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = positive())]
     pub top: usize,
     /// What runs the model.
-    #[arg(long, value_enum, default_value_t = Engine::Jit)]
-    pub backend: Engine,
+    #[arg(long, value_enum, default_value_t = BackendKind::Jit)]
+    pub backend: BackendKind,
     /// Output format: text lines, or a JSON array of one object per example.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -11,8 +11,8 @@ use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{fuse_verified, InputKind, OutputKind};
 use nnc_lower::backend::{
-    check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
-    TrainSetup, TrainingCompiler,
+    check_params, check_state, collect_outputs, Backend, BackendError, Batch, EvalStats, Inference,
+    Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
 };
 use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
@@ -46,7 +46,7 @@ fn failed(message: impl Into<String>) -> BackendError {
 }
 
 fn not_configured() -> BackendError {
-    failed("the JIT backend was not configured; call `configure` first")
+    failed("the JIT backend was not configured; call `configure` or `configure_inference` first")
 }
 
 impl JitBackend {
@@ -77,6 +77,52 @@ impl JitBackend {
             ));
         }
         Ok(())
+    }
+
+    /// Parameters set earlier must fit `model`.
+    fn check_param_sizes(&self, model: &Model) -> Result<(), BackendError> {
+        if self.params.is_empty() {
+            return Ok(());
+        }
+        let specs = param_specs(model);
+        if specs.len() != self.params.len()
+            || specs
+                .iter()
+                .zip(&self.params)
+                .any(|(s, p)| s.shape.iter().product::<usize>() != p.len())
+        {
+            return Err(failed("the parameters set do not fit the model"));
+        }
+        Ok(())
+    }
+
+    /// Runs the inference program for a batch of `batch.len` (compiled on
+    /// first use) with the current parameters, binding the targets when
+    /// `with_targets`.
+    fn run_inference(
+        &mut self,
+        model: &Model,
+        batch: &Batch<'_>,
+        with_targets: bool,
+    ) -> Result<&Program, BackendError> {
+        let program = match self.eval.entry(batch.len) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => {
+                let graph = compile_inference_fused(model, batch.len, None)
+                    .map_err(|e| failed(e.to_string()))?;
+                slot.insert(lower(&graph)?)
+            }
+        };
+        if with_targets {
+            bind_batch(program, model, batch)?;
+        } else {
+            bind_inputs(program, model, batch)?;
+        }
+        swap_in(program, &mut self.params, InputKind::Param);
+        let ran = program.run(0);
+        swap_in(program, &mut self.params, InputKind::Param);
+        ran.map_err(BackendError::from)?;
+        Ok(program)
     }
 
     fn training(
@@ -167,17 +213,7 @@ impl Backend for JitBackend {
         }
         self.optimizer = Some(setup.optimizer.clone());
         self.train_size = setup.train_size;
-        if !self.params.is_empty() {
-            let specs = param_specs(setup.model);
-            if specs.len() != self.params.len()
-                || specs
-                    .iter()
-                    .zip(&self.params)
-                    .any(|(s, p)| s.shape.iter().product::<usize>() != p.len())
-            {
-                return Err(failed("the parameters set do not fit the model"));
-            }
-        }
+        self.check_param_sizes(setup.model)?;
         // The full batch and the short last batch of an epoch.
         for size in setup.batch_sizes() {
             if let Entry::Vacant(slot) = self.train.entry(size) {
@@ -276,25 +312,39 @@ impl Backend for JitBackend {
         if batch.len == 0 {
             return Ok(EvalStats::default());
         }
-        let program = match self.eval.entry(batch.len) {
-            Entry::Occupied(slot) => slot.into_mut(),
-            Entry::Vacant(slot) => {
-                let graph = compile_inference_fused(&model, batch.len, None)
-                    .map_err(|e| failed(e.to_string()))?;
-                slot.insert(lower(&graph)?)
-            }
-        };
-        bind_batch(program, &model, &batch)?;
-        swap_in(program, &mut self.params, InputKind::Param);
-        let ran = program.run(0);
-        swap_in(program, &mut self.params, InputKind::Param);
-        ran.map_err(BackendError::from)?;
-        let cost_sum = program.scalar(OutputKind::CostSum).unwrap_or(0.0) as f64;
-        let correct = program.scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize;
-        Ok(EvalStats {
-            cost_sum,
-            correct,
-            count: batch.len,
+        let program = self.run_inference(&model, &batch, true)?;
+        Ok(eval_stats(program, batch.len))
+    }
+
+    fn configure_inference(&mut self, model: &Model) -> Result<(), BackendError> {
+        if self.model.as_deref() != Some(model) {
+            self.model = Some(Arc::new(model.clone()));
+            self.eval.clear();
+            self.train.clear();
+            self.optimizer = None;
+            self.state.clear();
+        }
+        self.check_param_sizes(model)
+    }
+
+    fn infer(&mut self, batch: Batch<'_>) -> Result<Inference, BackendError> {
+        let model = self.model.clone().ok_or_else(not_configured)?;
+        self.ensure_params(&model)?;
+        let has_targets = !batch.targets.is_empty();
+        if batch.len == 0 {
+            return Ok(Inference::empty(&model, has_targets));
+        }
+        let program = self.run_inference(&model, &batch, has_targets)?;
+        let outputs = collect_outputs(&model, batch.len, |name| {
+            Ok(program
+                .graph()
+                .output(name)
+                .and_then(|o| program.value(o.node))
+                .map(<[f32]>::to_vec))
+        })?;
+        Ok(Inference {
+            stats: has_targets.then(|| eval_stats(program, batch.len)),
+            outputs,
         })
     }
 
@@ -317,6 +367,15 @@ impl Backend for JitBackend {
         check_state(model, optimizer, &state)?;
         self.state = state.into_iter().map(|t| t.data).collect();
         Ok(())
+    }
+}
+
+/// The sums of an inference run with targets bound.
+fn eval_stats(program: &Program, len: usize) -> EvalStats {
+    EvalStats {
+        cost_sum: program.scalar(OutputKind::CostSum).unwrap_or(0.0) as f64,
+        correct: program.scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
+        count: len,
     }
 }
 
@@ -364,7 +423,39 @@ pub(crate) fn bind_batch(
     result
 }
 
+/// Copies the batch's values of every model input (not the targets) into
+/// the program's input buffers.
+fn bind_inputs(
+    program: &mut Program,
+    model: &Model,
+    batch: &Batch<'_>,
+) -> Result<(), BackendError> {
+    let mut scratch = std::mem::take(program.scratch_mut());
+    let result = bind_data(program, model, batch, &mut scratch);
+    *program.scratch_mut() = scratch;
+    result
+}
+
 fn bind_with(
+    program: &mut Program,
+    model: &Model,
+    batch: &Batch<'_>,
+    scratch: &mut Vec<f32>,
+) -> Result<(), BackendError> {
+    bind_data(program, model, batch, scratch)?;
+    let Some(buf) = program.input_mut(InputKind::Target) else {
+        return Ok(());
+    };
+    let width = buf.len() / batch.len.max(1);
+    let rows = batch.target_rows(width, scratch)?;
+    if rows.len() != buf.len() {
+        return Err(failed("a target buffer does not fit the batch"));
+    }
+    buf.copy_from_slice(rows);
+    Ok(())
+}
+
+fn bind_data(
     program: &mut Program,
     model: &Model,
     batch: &Batch<'_>,
@@ -379,14 +470,5 @@ fn bind_with(
             buf.copy_from_slice(values);
         }
     }
-    let Some(buf) = program.input_mut(InputKind::Target) else {
-        return Ok(());
-    };
-    let width = buf.len() / batch.len.max(1);
-    let rows = batch.target_rows(width, scratch)?;
-    if rows.len() != buf.len() {
-        return Err(failed("a target buffer does not fit the batch"));
-    }
-    buf.copy_from_slice(rows);
     Ok(())
 }

@@ -15,8 +15,8 @@ use crate::executable::{create_buffer, Executable, PipelineCache};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{fuse_verified, Graph, InputKind, OutputKind};
 use nnc_lower::backend::{
-    check_params, check_state, Backend, BackendError, Batch, EvalStats, Reuse, StepStats, Tensor,
-    TrainSetup, TrainingCompiler,
+    check_params, check_state, collect_outputs, Backend, BackendError, Batch, EvalStats, Inference,
+    Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
 };
 use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::BTreeMap;
@@ -287,6 +287,95 @@ impl GpuBackend {
         Ok(())
     }
 
+    /// The parameter shapes of `model`, after checking that parameters set
+    /// earlier (if any) have the same sizes.
+    fn fitting_shapes(&self, model: &Model) -> Result<Vec<Vec<usize>>, BackendError> {
+        let shapes: Vec<Vec<usize>> = param_specs(model).into_iter().map(|s| s.shape).collect();
+        if self.params_set
+            && (shapes.len() != self.shapes.len()
+                || shapes
+                    .iter()
+                    .zip(&self.shapes)
+                    .any(|(a, b)| a.iter().product::<usize>() != b.iter().product::<usize>()))
+        {
+            return Err(failed("the parameters set do not fit the model"));
+        }
+        Ok(shapes)
+    }
+
+    /// Takes the model's parameter shapes: the values set earlier stay
+    /// (same sizes), else buffers are made for them.
+    fn take_param_shapes(&mut self, shapes: Vec<Vec<usize>>) -> Result<(), BackendError> {
+        if self.params_set {
+            self.shapes = shapes;
+            Ok(())
+        } else {
+            self.ensure_param_buffers(shapes)
+        }
+    }
+
+    /// Runs the inference program of `batch.len` (built on first use) on
+    /// the batch, binding the targets when `with_targets`, and reads back
+    /// the sums (with targets) and, when `outputs`, every model output.
+    fn run_inference(
+        &mut self,
+        model: &Model,
+        batch: &Batch<'_>,
+        with_targets: bool,
+        outputs: bool,
+    ) -> Result<Inference, BackendError> {
+        self.build_inference(batch.len)?;
+        let gpu = self.gpu.as_ref().ok_or_else(not_configured)?;
+        let exe = self.eval.get_mut(&batch.len).ok_or_else(not_configured)?;
+        write_inputs(gpu, exe, model, batch, &mut self.scratch)?;
+        if with_targets {
+            write_targets(gpu, exe, batch, &mut self.scratch)?;
+        }
+        let exe = &*exe;
+        let kinds = [OutputKind::CostSum, OutputKind::Correct];
+        gpu.scoped("an evaluation", || {
+            let mut encoder = gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("nnc evaluation"),
+                });
+            exe.encode(&mut encoder);
+            if with_targets {
+                exe.encode_scalars(&mut encoder, &kinds);
+            }
+            gpu.queue.submit([encoder.finish()]);
+        })?;
+        let stats = if with_targets {
+            let values = exe.read_scalars(gpu, &kinds)?;
+            Some(EvalStats {
+                cost_sum: values[0].unwrap_or(0.0) as f64,
+                correct: values[1].unwrap_or(0.0).round().max(0.0) as usize,
+                count: batch.len,
+            })
+        } else {
+            None
+        };
+        let outputs = if outputs {
+            collect_outputs(model, batch.len, |name| {
+                let Some(node) = exe.program.graph.output(name).map(|o| o.node) else {
+                    return Ok(None);
+                };
+                let Some(range) = exe.program.node_values.get(node.index()).copied().flatten()
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(gpu.read(
+                    &exe.buffers[range.buffer],
+                    range.offset,
+                    range.len,
+                )?))
+            })?
+        } else {
+            Vec::new()
+        };
+        Ok(Inference { stats, outputs })
+    }
+
     /// Reads every parameter back from the device.
     fn read_params(&self) -> Result<Vec<Vec<f32>>, GpuError> {
         let Some(gpu) = &self.gpu else {
@@ -310,12 +399,34 @@ fn write_batch(
     batch: &Batch<'_>,
     scratch: &mut Vec<f32>,
 ) -> Result<(), BackendError> {
+    write_inputs(gpu, exe, model, batch, scratch)?;
+    write_targets(gpu, exe, batch, scratch)
+}
+
+/// Writes the batch's values of every model input.
+fn write_inputs(
+    gpu: &Gpu,
+    exe: &mut Executable,
+    model: &Model,
+    batch: &Batch<'_>,
+    scratch: &mut Vec<f32>,
+) -> Result<(), BackendError> {
     for k in 0..model.inputs.len() {
         let values = batch.input_values(model, k, scratch)?;
         if exe.input_len(InputKind::Data(k)).is_some() {
             exe.write_input(gpu, InputKind::Data(k), values)?;
         }
     }
+    Ok(())
+}
+
+/// Writes the batch's targets as rows of the program's target input.
+fn write_targets(
+    gpu: &Gpu,
+    exe: &mut Executable,
+    batch: &Batch<'_>,
+    scratch: &mut Vec<f32>,
+) -> Result<(), BackendError> {
     let Some(len) = exe.input_len(InputKind::Target) else {
         return Ok(());
     };
@@ -341,17 +452,7 @@ impl Backend for GpuBackend {
             self.train_size,
             setup,
         );
-        let specs = param_specs(setup.model);
-        let shapes: Vec<Vec<usize>> = specs.iter().map(|s| s.shape.clone()).collect();
-        if self.params_set
-            && (shapes.len() != self.shapes.len()
-                || shapes
-                    .iter()
-                    .zip(&self.shapes)
-                    .any(|(a, b)| a.iter().product::<usize>() != b.iter().product::<usize>()))
-        {
-            return Err(failed("the parameters set do not fit the model"));
-        }
+        let shapes = self.fitting_shapes(setup.model)?;
         if reuse.model_changed {
             self.model = Some(Arc::new(setup.model.clone()));
             self.eval.clear();
@@ -359,12 +460,7 @@ impl Backend for GpuBackend {
         if !reuse.steps_kept {
             self.train.clear();
         }
-        if self.params_set {
-            // Same sizes: keep the values, take the model's shapes.
-            self.shapes = shapes;
-        } else {
-            self.ensure_param_buffers(shapes)?;
-        }
+        self.take_param_shapes(shapes)?;
         if !reuse.state_kept {
             let gpu = self.gpu.as_ref().ok_or_else(not_configured)?;
             let lens: Vec<usize> = optimizer_state(setup.model, setup.optimizer)
@@ -535,30 +631,32 @@ impl Backend for GpuBackend {
         if batch.len == 0 {
             return Ok(EvalStats::default());
         }
-        self.build_inference(batch.len)?;
-        let gpu = self.gpu.as_ref().ok_or_else(not_configured)?;
-        let exe = self.eval.get_mut(&batch.len).ok_or_else(not_configured)?;
-        write_batch(gpu, exe, &model, &batch, &mut self.scratch)?;
-        let exe = &*exe;
-        let kinds = [OutputKind::CostSum, OutputKind::Correct];
-        gpu.scoped("an evaluation", || {
-            let mut encoder = gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("nnc evaluation"),
-                });
-            exe.encode(&mut encoder);
-            exe.encode_scalars(&mut encoder, &kinds);
-            gpu.queue.submit([encoder.finish()]);
-        })?;
-        let values = exe.read_scalars(gpu, &kinds)?;
-        let cost_sum = values[0].unwrap_or(0.0) as f64;
-        let correct = values[1].unwrap_or(0.0).round().max(0.0) as usize;
-        Ok(EvalStats {
-            cost_sum,
-            correct,
-            count: batch.len,
-        })
+        let ran = self.run_inference(&model, &batch, true, false)?;
+        ran.stats
+            .ok_or_else(|| failed("an evaluation read no sums"))
+    }
+
+    fn configure_inference(&mut self, model: &Model) -> Result<(), BackendError> {
+        self.open()?;
+        let shapes = self.fitting_shapes(model)?;
+        if self.model.as_deref() != Some(model) {
+            self.model = Some(Arc::new(model.clone()));
+            self.eval.clear();
+            self.train.clear();
+            self.optimizer = None;
+            self.state.clear();
+        }
+        self.take_param_shapes(shapes)
+    }
+
+    fn infer(&mut self, batch: Batch<'_>) -> Result<Inference, BackendError> {
+        let model = self.model.clone().ok_or_else(not_configured)?;
+        self.ensure_params(&model)?;
+        let has_targets = !batch.targets.is_empty();
+        if batch.len == 0 {
+            return Ok(Inference::empty(&model, has_targets));
+        }
+        self.run_inference(&model, &batch, has_targets, true)
     }
 
     /// Reads the optimizer state back from the device. If the device can

@@ -16,8 +16,9 @@ use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{InputKind, OutputKind};
 use nnc_lower::backend::{
-    check_param_shapes, check_params, check_state, compile_training_step, Backend, BackendError,
-    Batch, EvalStats, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
+    check_param_shapes, check_params, check_state, collect_outputs, compile_training_step, Backend,
+    BackendError, Batch, EvalStats, Inference, Reuse, StepStats, Tensor, TrainSetup,
+    TrainingCompiler,
 };
 use nnc_lower::{compile_inference, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
@@ -85,6 +86,43 @@ impl InterpBackend {
             ));
         }
         Ok(())
+    }
+
+    /// Runs the inference graph for a batch of `batch.len` (compiled on
+    /// first use) with the current parameters, binding the targets when
+    /// `with_targets`.
+    fn run_inference(
+        &mut self,
+        batch: &Batch<'_>,
+        with_targets: bool,
+    ) -> Result<&Interpreter<f32>, BackendError> {
+        self.ensure_params()?;
+        let model = self.model()?;
+        let interp = match self.eval.entry(batch.len) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert(inference_interpreter(&model, batch.len)?),
+        };
+        bind_inputs(interp, &model, batch, &mut self.scratch)?;
+        if with_targets {
+            bind_targets(interp, batch, &mut self.scratch)?;
+        }
+        bind_tensors(interp, &self.params, InputKind::Param)?;
+        interp.run(0);
+        Ok(interp)
+    }
+}
+
+/// The sums of an inference run with targets bound.
+fn eval_stats(interp: &Interpreter<f32>, len: usize) -> EvalStats {
+    let scalar = |kind| {
+        interp
+            .output_of(kind)
+            .and_then(|v| v.iter().next().copied())
+    };
+    EvalStats {
+        cost_sum: scalar(OutputKind::CostSum).unwrap_or(0.0) as f64,
+        correct: scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
+        count: len,
     }
 }
 
@@ -229,29 +267,43 @@ impl Backend for InterpBackend {
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
-        self.ensure_params()?;
-        let model = self.model()?;
         if batch.len == 0 {
+            self.ensure_params()?;
             return Ok(EvalStats::default());
         }
-        let interp = match self.eval.entry(batch.len) {
-            Entry::Occupied(slot) => slot.into_mut(),
-            Entry::Vacant(slot) => slot.insert(inference_interpreter(&model, batch.len)?),
-        };
-        bind_batch(interp, &model, &batch, &mut self.scratch)?;
-        bind_tensors(interp, &self.params, InputKind::Param)?;
-        interp.run(0);
-        let scalar = |kind| {
-            interp
-                .output_of(kind)
-                .and_then(|v| v.iter().next().copied())
-        };
-        let cost_sum = scalar(OutputKind::CostSum).unwrap_or(0.0) as f64;
-        let correct = scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize;
-        Ok(EvalStats {
-            cost_sum,
-            correct,
-            count: batch.len,
+        let interp = self.run_inference(&batch, true)?;
+        Ok(eval_stats(interp, batch.len))
+    }
+
+    fn configure_inference(&mut self, model: &Model) -> Result<(), BackendError> {
+        if self.model.as_deref() != Some(model) {
+            self.model = Some(Arc::new(model.clone()));
+            self.eval.clear();
+            self.train.clear();
+            self.optimizer = None;
+            self.state.clear();
+        }
+        if !self.params.is_empty() {
+            let shapes: Vec<&[usize]> = self.params.iter().map(|p| p.shape()).collect();
+            check_param_shapes(model, &shapes)?;
+        }
+        Ok(())
+    }
+
+    fn infer(&mut self, batch: Batch<'_>) -> Result<Inference, BackendError> {
+        let model = self.model()?;
+        let has_targets = !batch.targets.is_empty();
+        if batch.len == 0 {
+            self.ensure_params()?;
+            return Ok(Inference::empty(&model, has_targets));
+        }
+        let interp = self.run_inference(&batch, has_targets)?;
+        let outputs = collect_outputs(&model, batch.len, |name| {
+            Ok(interp.output(name).map(|v| v.iter().copied().collect()))
+        })?;
+        Ok(Inference {
+            stats: has_targets.then(|| eval_stats(interp, batch.len)),
+            outputs,
         })
     }
 
@@ -315,12 +367,32 @@ fn bind_batch(
     batch: &Batch<'_>,
     scratch: &mut Scratch,
 ) -> Result<(), BackendError> {
+    bind_inputs(interp, model, batch, scratch)?;
+    bind_targets(interp, batch, scratch)
+}
+
+/// Binds the batch's values of every model input.
+fn bind_inputs(
+    interp: &mut Interpreter<f32>,
+    model: &Model,
+    batch: &Batch<'_>,
+    scratch: &mut Scratch,
+) -> Result<(), BackendError> {
     for k in 0..model.inputs.len() {
         let values = batch.input_values(model, k, &mut scratch.inputs)?;
         interp
             .set_input(InputKind::Data(k), values)
             .map_err(interp_error)?;
     }
+    Ok(())
+}
+
+/// Binds the batch's targets, as rows of the graph's target input.
+fn bind_targets(
+    interp: &mut Interpreter<f32>,
+    batch: &Batch<'_>,
+    scratch: &mut Scratch,
+) -> Result<(), BackendError> {
     let Some(target) = interp.input_node(InputKind::Target) else {
         return Ok(());
     };

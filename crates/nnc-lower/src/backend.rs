@@ -246,6 +246,70 @@ impl EvalStats {
     }
 }
 
+/// What [`Backend::infer`] gives for one batch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Inference {
+    /// The cost sum and the correct count, as [`Backend::evaluate`] gives
+    /// them, when the batch has targets; `None` for a batch of inputs only
+    /// (`Batch::targets` empty: `nnc predict`).
+    pub stats: Option<EvalStats>,
+    /// The value of every model output, one tensor per output in
+    /// `Model::outputs` order, each `[len, ...]` (the output's shape after
+    /// the batch).
+    pub outputs: Vec<Tensor>,
+}
+
+impl Inference {
+    /// What inference of an empty batch gives: no examples of any output
+    /// (each `[0, ...]`), and zero sums when the batch has targets.
+    pub fn empty(model: &Model, has_targets: bool) -> Inference {
+        Inference {
+            stats: has_targets.then(EvalStats::default),
+            outputs: (0..model.outputs.len())
+                .map(|k| Tensor::zeros(output_shape(model, k, 0)))
+                .collect(),
+        }
+    }
+}
+
+/// The shape of model output `k` for a batch of `len`: `[len, ...]`.
+pub fn output_shape(model: &Model, k: usize, len: usize) -> Vec<usize> {
+    let mut shape = vec![len];
+    if let Some((_, id)) = model.outputs.get(k) {
+        shape.extend_from_slice(&model.node(*id).shape);
+    }
+    shape
+}
+
+/// Collects the outputs of an inference run: for each model output, in
+/// order, the values `read` gives for its graph output name
+/// (`lower::prediction_name`), checked against the output's shape.
+pub fn collect_outputs(
+    model: &Model,
+    len: usize,
+    mut read: impl FnMut(&str) -> Result<Option<Vec<f32>>, BackendError>,
+) -> Result<Vec<Tensor>, BackendError> {
+    let mut outputs = Vec::with_capacity(model.outputs.len());
+    for (k, (name, _)) in model.outputs.iter().enumerate() {
+        let graph_name = crate::lower::prediction_name(name);
+        let shape = output_shape(model, k, len);
+        let values = read(&graph_name)?.ok_or_else(|| BackendError::Failed {
+            message: format!("the inference graph does not keep output `{graph_name}`"),
+        })?;
+        if values.len() != shape.iter().product::<usize>() {
+            return Err(BackendError::Failed {
+                message: format!(
+                    "output `{name}` has {} values, its shape {shape:?} needs {}",
+                    values.len(),
+                    shape.iter().product::<usize>()
+                ),
+            });
+        }
+        outputs.push(Tensor::new(shape, values));
+    }
+    Ok(outputs)
+}
+
 /// Why a backend could not do what was asked.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BackendError {
@@ -296,6 +360,21 @@ pub trait Backend {
 
     /// Runs the model in inference mode (no dropout) on `batch`.
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError>;
+
+    /// Prepares `model` for inference alone (`nnc eval`, `nnc predict`):
+    /// no training step is built and no optimizer is configured. Parameters
+    /// given earlier to `set_params` are kept when they fit the model; a
+    /// different model drops everything compiled for the old one. Then
+    /// `set_params`, `evaluate` and `infer` work; `train_step` needs
+    /// `configure`.
+    fn configure_inference(&mut self, model: &Model) -> Result<(), BackendError>;
+
+    /// Runs the model in inference mode (no dropout) on `batch`, with the
+    /// current parameters, after `configure` or `configure_inference`, and
+    /// returns the values of every model output and, when the batch has
+    /// targets, the same sums as `evaluate`. A batch without targets
+    /// (`targets` empty) needs only the inputs.
+    fn infer(&mut self, batch: Batch<'_>) -> Result<Inference, BackendError>;
 
     /// With `on`, every later training step checks every value it computes
     /// (activations, gradients, new parameters and state, not only the

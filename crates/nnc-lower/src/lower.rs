@@ -419,7 +419,7 @@ impl Lowerer<'_> {
             for (name, id) in &self.model.outputs {
                 let node = self.value(*id)?;
                 self.graph
-                    .add_output(format!("prediction({name})"), OutputKind::Prediction, node);
+                    .add_output(prediction_name(name), OutputKind::Prediction, node);
             }
         }
         Ok(())
@@ -439,4 +439,10 @@ impl Lowerer<'_> {
             (CostKind::Quadratic, _) => (CostFn::Quadratic, output),
         }
     }
+}
+
+/// The graph output that holds model output `name` in every graph
+/// (`prediction(NAME)`, an `OutputKind::Prediction`).
+pub fn prediction_name(name: &str) -> String {
+    format!("prediction({name})")
 }

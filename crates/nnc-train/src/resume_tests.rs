@@ -4,9 +4,11 @@
 
 use crate::test_support::{model, numbered, phase};
 use crate::*;
-use nnc_check::program::{Metric, Optimizer, PlateauDecay, TrainSpec};
+use nnc_check::program::{Metric, Model, Optimizer, PlateauDecay, TrainSpec};
 use nnc_diag::Span;
-use nnc_lower::backend::{BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_lower::backend::{
+    BackendError, Batch, EvalStats, Inference, StepStats, Tensor, TrainSetup,
+};
 use std::cell::Cell;
 
 /// One parameter `p` and one velocity `v`, moved by every step.
@@ -50,6 +52,16 @@ impl Backend for Drift {
         self.steps.push((learning_rate, step_seed));
         Ok(StepStats {
             cost: f64::from(grad * grad),
+        })
+    }
+
+    fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn infer(&mut self, _batch: Batch<'_>) -> Result<Inference, BackendError> {
+        Err(BackendError::Unsupported {
+            what: "inference (a test double)".to_string(),
         })
     }
 
@@ -285,6 +297,16 @@ fn a_non_finite_value_is_never_saved() {
             }
             Ok(stats)
         }
+        fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {
+            Ok(())
+        }
+
+        fn infer(&mut self, _batch: Batch<'_>) -> Result<Inference, BackendError> {
+            Err(BackendError::Unsupported {
+                what: "inference (a test double)".to_string(),
+            })
+        }
+
         fn evaluate(&mut self, b: Batch<'_>) -> Result<EvalStats, BackendError> {
             self.0.evaluate(b)
         }

@@ -2,7 +2,9 @@
 
 use nnc_check::program::{Metric, Model, Optimizer, Phase, TrainSpec};
 use nnc_diag::Span;
-use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats, StepStats, Tensor, TrainSetup};
+use nnc_lower::backend::{
+    Backend, BackendError, Batch, EvalStats, Inference, StepStats, Tensor, TrainSetup,
+};
 
 pub fn phase(start_epoch: usize, learning_rate: f64, batch_size: usize) -> Phase {
     Phase {
@@ -151,6 +153,16 @@ impl Backend for Fake {
         self.steps += 1;
         self.stepped = true;
         Ok(StepStats { cost })
+    }
+
+    fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn infer(&mut self, _batch: Batch<'_>) -> Result<Inference, BackendError> {
+        Err(BackendError::Unsupported {
+            what: "inference (a test double)".to_string(),
+        })
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
