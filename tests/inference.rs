@@ -53,7 +53,10 @@ fn backends() -> Vec<Box<dyn Backend>> {
 fn close(a: &[f32], b: &[f32], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{what}[{i}]: {x} against {y}");
+        assert!(
+            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+            "{what}[{i}]: {x} against {y}"
+        );
     }
 }
 
@@ -83,11 +86,18 @@ fn infer_gives_every_output_and_the_sums_of_evaluate() {
         assert_eq!(stats.correct, evaluated.correct, "{name}");
         assert!((stats.cost_sum - evaluated.cost_sum).abs() <= 1e-6 * evaluated.cost_sum.abs());
         assert!(stats.cost_sum > 0.0, "{name}: a log-likelihood is positive");
-        let shapes: Vec<&[usize]> = inferred.outputs.iter().map(|t| t.shape.as_slice()).collect();
+        let shapes: Vec<&[usize]> = inferred
+            .outputs
+            .iter()
+            .map(|t| t.shape.as_slice())
+            .collect();
         assert_eq!(shapes, [&[len, 4][..], &[len, 3][..]], "{name}");
         for row in inferred.outputs[1].data.chunks(3) {
             let sum: f32 = row.iter().sum();
-            assert!((sum - 1.0).abs() < 1e-5, "{name}: softmax rows sum to 1, {row:?}");
+            assert!(
+                (sum - 1.0).abs() < 1e-5,
+                "{name}: softmax rows sum to 1, {row:?}"
+            );
         }
         // Without targets: the same outputs, no sums.
         let without = backend
@@ -171,7 +181,10 @@ fn inference_follows_training_and_refuses_misuse() {
             backend.train_step(batch, 0.5, 0).unwrap();
         }
         let after = backend.infer(batch).unwrap().stats.unwrap().cost_sum;
-        assert!(after < before, "{name}: trained cost {after} not below {before}");
+        assert!(
+            after < before,
+            "{name}: trained cost {after} not below {before}"
+        );
         let other = model_with_width(7);
         let refused = backend.configure_inference(&other);
         assert!(refused.is_err(), "{name}: parameters of another shape");
