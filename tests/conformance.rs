@@ -44,6 +44,7 @@ fn draw(values: Values, shape: &[usize], rng: &mut Rng) -> Vec<f32> {
             }
             v
         }
+        Values::Index(rows) => (0..n).map(|_| rng.below(rows + 2) as f32 - 1.0).collect(),
     }
 }
 
