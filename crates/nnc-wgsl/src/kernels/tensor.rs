@@ -19,16 +19,16 @@ use nnc_ir::ops::axis::AxisCopy;
 use nnc_ir::ops::gather::IndexDims;
 use nnc_ir::ops::matmul::BatchDims;
 
-/// A one-dimensional shader of `total` invocations, the flat index `i`.
+/// A one-dimensional shader of `total` invocations, the flat index `i`
+/// (none past `total`: an empty result is written by no invocation).
 fn one_per_value(
     kinds: &[BindingKind],
     target: &Target,
     name: &str,
     total: usize,
 ) -> Result<(Shader, Vec<String>, [u32; 3], u32, String), EmitError> {
-    let total = total.max(1);
-    let (size, reason) = workgroup_for(total, target);
-    let (workgroups, stride) = grid(total, size, target, name)?;
+    let (size, reason) = workgroup_for(total.max(1), target);
+    let (workgroups, stride) = grid(total.max(1), size, target, name)?;
     let (mut shader, names) = shader_with(kinds, [size, 1, 1]);
     flat_index(&mut shader, stride, total, "i");
     Ok((shader, names, workgroups, size, reason))
