@@ -531,7 +531,10 @@ impl Lowering<'_> {
         if let Some(list) = lower_tensor::actions(&op.op, &arg_shapes)? {
             let out = self.out_slot(s, j);
             for (pending, reads) in list {
-                let inputs = reads.iter().filter_map(|&k| slots.get(k).copied()).collect();
+                let inputs = reads
+                    .iter()
+                    .filter_map(|&k| slots.get(k).copied())
+                    .collect();
                 self.push(pending, inputs, vec![out])?;
             }
             return Ok(());

@@ -16,15 +16,18 @@ use nnc_ir::ops::gather::IndexDims;
 use nnc_ir::ops::matmul::BatchDims;
 use nnc_ir::Op;
 
+/// An action and the operands it reads, by position.
+pub(crate) type Reading = (Pending, Vec<usize>);
+
 /// The actions computing `op` of operands of shapes `args`, each with
-/// the operands it reads (by position) and writing the op's result;
-/// `None` when `op` is none of these primitives.
-pub(crate) fn actions(
-    op: &Op,
-    args: &[&[usize]],
-) -> Result<Option<Vec<(Pending, Vec<usize>)>>, LowerError> {
+/// the operands it reads and writing the op's result; `None` when `op`
+/// is none of these primitives.
+pub(crate) fn actions(op: &Op, args: &[&[usize]]) -> Result<Option<Vec<Reading>>, LowerError> {
     let invalid = || LowerError::Internal {
-        message: format!("`{}` of operands {args:?} breaks its shape rule", op.mnemonic()),
+        message: format!(
+            "`{}` of operands {args:?} breaks its shape rule",
+            op.mnemonic()
+        ),
     };
     Ok(Some(match op {
         Op::Concat { .. } | Op::Slice { .. } | Op::Pad { .. } => {
@@ -110,7 +113,11 @@ impl BatchedProduct {
     }
 
     /// `c = a b` per batch position (`ins`: `a`, `b`; `outs`: `c`).
-    pub(crate) fn run(&mut self, ins: &[&[f32]], outs: &mut [&mut [f32]]) -> Result<(), LowerError> {
+    pub(crate) fn run(
+        &mut self,
+        ins: &[&[f32]],
+        outs: &mut [&mut [f32]],
+    ) -> Result<(), LowerError> {
         // Nothing is allocated unless the buffers are wrong.
         let dims = self.dims;
         let wrong = || LowerError::Internal {
@@ -185,8 +192,16 @@ mod tests {
                             for col in 0..n {
                                 let want: f32 = (0..k)
                                     .map(|q| {
-                                        let x = if ta { a[a0 + q * m + r] } else { a[a0 + r * k + q] };
-                                        let y = if tb { b[b0 + col * k + q] } else { b[b0 + q * n + col] };
+                                        let x = if ta {
+                                            a[a0 + q * m + r]
+                                        } else {
+                                            a[a0 + r * k + q]
+                                        };
+                                        let y = if tb {
+                                            b[b0 + col * k + q]
+                                        } else {
+                                            b[b0 + q * n + col]
+                                        };
                                         x * y
                                     })
                                     .sum();
@@ -216,7 +231,9 @@ mod tests {
             };
             let (a, b) = (vec![1.0; batch * m * k], vec![1.0; batch * k * n]);
             let mut c = vec![f32::NAN; batch * m * n];
-            BatchedProduct::new(dims).run(&[&a, &b], &mut [&mut c]).unwrap();
+            BatchedProduct::new(dims)
+                .run(&[&a, &b], &mut [&mut c])
+                .unwrap();
             assert!(c.iter().all(|&v| v == 0.0));
         }
         let dims = BatchDims {

@@ -452,7 +452,11 @@ fn concat_slice_and_pad() {
             parts: parts.len(),
         };
         let operands: Vec<(Shape, Gen)> = parts.iter().map(|s| (s.clone(), N)).collect();
-        check_op(&format!("concat along {axis} of {parts:?}"), concat, &operands);
+        check_op(
+            &format!("concat along {axis} of {parts:?}"),
+            concat,
+            &operands,
+        );
     }
     for (shape, axis, start, len) in [
         (vec![4, 5], 1, 1, 3),
@@ -602,7 +606,9 @@ fn out_of_range_indices_read_zeros_and_write_nothing() {
     interp.set_input(InputKind::Param(1), &idx).unwrap();
     interp.run(0);
     let g: Vec<f64> = interp.output("g").unwrap().iter().copied().collect();
-    let want = [5.0, 6.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 5.0, 6.0, 5.0, 6.0, 0.0, 0.0];
+    let want = [
+        5.0, 6.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 5.0, 6.0, 5.0, 6.0, 0.0, 0.0,
+    ];
     assert_eq!(g, want);
     let s: Vec<f64> = interp.output("s").unwrap().iter().copied().collect();
     assert_eq!(s, [1.0, 2.0, 0.0, 0.0, 15.0, 18.0]);

@@ -154,9 +154,9 @@ pub fn split(
         let rank = graph.shape(x).len();
         let error = match extent {
             None => ShapeError::Axis { axis, rank },
-            Some(_) => ShapeError::Invalid(
-                "the sizes of a split must add up to the extent of its axis",
-            ),
+            Some(_) => {
+                ShapeError::Invalid("the sizes of a split must add up to the extent of its axis")
+            }
         };
         return Err(CompileError::Shape {
             node: name.to_string(),

@@ -89,7 +89,11 @@ pub(crate) fn batch_matmul<T: Real>(op: &Op, a: &ArrayD<T>, b: &ArrayD<T>, out: 
     let (br, bc) = if d.tb { (d.n, d.k) } else { (d.k, d.n) };
     let (a, b, out) = (values(a), values(b), values_mut(out));
     for (i, c) in out.chunks_mut(mn.max(1)).enumerate().take(d.batch) {
-        let b_i = if d.shared_b { Some(b) } else { b.get(i * kn..(i + 1) * kn) };
+        let b_i = if d.shared_b {
+            Some(b)
+        } else {
+            b.get(i * kn..(i + 1) * kn)
+        };
         let a_i = a.get(i * mk..(i + 1) * mk);
         let (Some(a_i), Some(b_i)) = (a_i, b_i) else {
             return;

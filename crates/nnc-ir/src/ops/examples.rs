@@ -461,7 +461,11 @@ fn tensor_examples() -> Vec<OpExample> {
             axis,
             parts: parts.len(),
         };
-        let label = format!("concat {} parts along {axis}, first {:?}", parts.len(), parts[0]);
+        let label = format!(
+            "concat {} parts along {axis}, first {:?}",
+            parts.len(),
+            parts[0]
+        );
         all.push(example(&label, concat, &operands));
     }
     for (shape, axis, start, len) in [

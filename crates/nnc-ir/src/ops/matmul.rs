@@ -87,7 +87,11 @@ pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
     let (k2, n) = dims(&inputs[1][b_rank - 2..], tb);
     let b_batch = &inputs[1][..b_rank - 2];
     if k != k2 || (b_rank == r && b_batch != batch) {
-        let mut expected = if b_rank == r { batch.to_vec() } else { Vec::new() };
+        let mut expected = if b_rank == r {
+            batch.to_vec()
+        } else {
+            Vec::new()
+        };
         expected.extend(if tb { [n, k] } else { [k, n] });
         return Err(ShapeError::Mismatch {
             operand: 1,
@@ -191,7 +195,14 @@ fn shared_gradient(
             let a2 = graph.add(flat_a, vec![a], name_b.clone())?;
             let g2 = graph.add(flat_g, vec![dy], name_b.clone())?;
             let inputs = if tb { vec![g2, a2] } else { vec![a2, g2] };
-            return graph.add(Op::MatMul { ta: true, tb: false }, inputs, name_b);
+            return graph.add(
+                Op::MatMul {
+                    ta: true,
+                    tb: false,
+                },
+                inputs,
+                name_b,
+            );
         }
         // A^T per position: A g (or g^T A^T), then summed over the batch.
         let (op, inputs) = if tb {

@@ -112,7 +112,8 @@ pub enum Gradient {
 pub struct OpDef {
     /// Its name in the text form.
     pub mnemonic: &'static str,
-    /// The number of operands.
+    /// The number of operands (of this op value: a `concat` carries its
+    /// own, `parts`).
     pub arity: usize,
     pub class: OpClass,
     pub fusion: Fusion,
@@ -550,7 +551,14 @@ impl Op {
             ),
             Op::Concat { parts, .. } => {
                 let gradient = Rule(axis::gradient);
-                other("concat", *parts, C::Layout, Fusion::Single, axis::shape, gradient)
+                other(
+                    "concat",
+                    *parts,
+                    C::Layout,
+                    Fusion::Single,
+                    axis::shape,
+                    gradient,
+                )
             }
             Op::Slice { .. } => {
                 let gradient = Rule(axis::gradient);
@@ -562,12 +570,26 @@ impl Op {
             }
             Op::Gather => {
                 let gradient = Rule(gather::gradient);
-                other("gather", 2, C::Layout, Fusion::Single, gather::shape, gradient)
+                other(
+                    "gather",
+                    2,
+                    C::Layout,
+                    Fusion::Single,
+                    gather::shape,
+                    gradient,
+                )
             }
             Op::ScatterAdd { .. } => {
                 let gradient = Rule(gather::gradient);
                 let class = C::Reduction;
-                other("scatter_add", 2, class, Fusion::Single, gather::shape, gradient)
+                other(
+                    "scatter_add",
+                    2,
+                    class,
+                    Fusion::Single,
+                    gather::shape,
+                    gradient,
+                )
             }
             Op::DropoutMask { .. } => other(
                 "dropout_mask",

@@ -47,9 +47,7 @@ fn no_op_operand(graph: &Graph, node: &Node) -> Option<NodeId> {
         Op::Reshape { shape } => graph.shape(first) == shape.as_slice(),
         Op::SumAxes { axes } | Op::MaxAxes { axes } | Op::Expand { axes, .. } => axes.is_empty(),
         Op::Concat { parts, .. } => *parts == 1,
-        Op::Slice { axis, start, len } => {
-            *start == 0 && graph.shape(first).get(*axis) == Some(len)
-        }
+        Op::Slice { axis, start, len } => *start == 0 && graph.shape(first).get(*axis) == Some(len),
         Op::Pad { before, after, .. } => *before == 0 && *after == 0,
         _ => false,
     };

@@ -1,6 +1,8 @@
 //! The shaders of the ops that are not pointwise: matrix products (with a
 //! pointwise epilogue), sums over axes, per-example rows (costs, softmax
-//! and its gradients, the correct count), convolutions and pooling. The
+//! and its gradients, the correct count), convolutions and pooling, and
+//! the general tensor primitives (module `tensor`: batched products,
+//! slices, paddings, a concatenation's operands, gathers and scatters). The
 //! formulas are the interpreter's (`nnc-interp/src/kernels`), with the
 //! numerically stable forms of `nnc-cpu/src/rows.rs`.
 //!
@@ -182,7 +184,13 @@ pub(crate) fn concat_parts(
     for (k, copy) in list.iter().enumerate() {
         let operand = *kinds.get(k).ok_or_else(|| invalid(op))?;
         let part = format!("{name}_part{k}");
-        parts.push(tensor::axis_copy(&[operand, out], target, &part, copy, false)?);
+        parts.push(tensor::axis_copy(
+            &[operand, out],
+            target,
+            &part,
+            copy,
+            false,
+        )?);
     }
     Ok(Some(parts))
 }

@@ -19,19 +19,45 @@ use nnc_ir::ops::axis::AxisCopy;
 use nnc_ir::ops::gather::IndexDims;
 use nnc_ir::ops::matmul::BatchDims;
 
-/// A one-dimensional shader of `total` invocations, the flat index `i`
-/// (none past `total`: an empty result is written by no invocation).
-fn one_per_value(
-    kinds: &[BindingKind],
-    target: &Target,
-    name: &str,
-    total: usize,
-) -> Result<(Shader, Vec<String>, [u32; 3], u32, String), EmitError> {
-    let (size, reason) = workgroup_for(total.max(1), target);
-    let (workgroups, stride) = grid(total.max(1), size, target, name)?;
-    let (mut shader, names) = shader_with(kinds, [size, 1, 1]);
-    flat_index(&mut shader, stride, total, "i");
-    Ok((shader, names, workgroups, size, reason))
+/// A one-dimensional shader under construction: the flat index `i`, its
+/// bindings' names, its dispatch and why.
+struct Flat {
+    shader: Shader,
+    names: Vec<String>,
+    workgroups: [u32; 3],
+    size: u32,
+    reason: String,
+}
+
+impl Flat {
+    /// `total` invocations (none past `total`: an empty result is written
+    /// by no invocation).
+    fn new(
+        kinds: &[BindingKind],
+        target: &Target,
+        name: &str,
+        total: usize,
+    ) -> Result<Flat, EmitError> {
+        let (size, reason) = workgroup_for(total.max(1), target);
+        let (workgroups, stride) = grid(total.max(1), size, target, name)?;
+        let (mut shader, names) = shader_with(kinds, [size, 1, 1]);
+        flat_index(&mut shader, stride, total, "i");
+        Ok(Flat {
+            shader,
+            names,
+            workgroups,
+            size,
+            reason,
+        })
+    }
+
+    /// The built shader, its variant named `{variant}_wg{size}`, the
+    /// reason `what` followed by the workgroup size's.
+    fn built(self, variant: &str, what: String) -> Built {
+        let reason = format!("{what}; {}", self.reason);
+        let variant = format!("{variant}_wg{}", self.size);
+        Built::new(&self.shader, self.workgroups, variant, reason)
+    }
 }
 
 /// `out` from `x` by one block copy (bindings: `x`, `out`). With
@@ -52,14 +78,15 @@ pub(super) fn axis_copy(
     } else {
         c.count()
     };
-    let (mut shader, names, workgroups, size, size_reason) =
-        one_per_value(kinds, target, name, total)?;
-    let (x, out) = (&names[0], &names[1]);
+    let mut f = Flat::new(kinds, target, name, total)?;
+    let (x, out) = (f.names[0].clone(), f.names[1].clone());
     let inner = u(c.inner.max(1));
     let extent = if zero_rest { c.dst_extent } else { c.len };
-    shader.line(format!("let o = i / {};", u((extent * c.inner).max(1))));
-    shader.line(format!("let p = (i / {inner}) % {};", u(extent.max(1))));
-    shader.line(format!("let r = i % {inner};"));
+    f.shader
+        .line(format!("let o = i / {};", u((extent * c.inner).max(1))));
+    f.shader
+        .line(format!("let p = (i / {inner}) % {};", u(extent.max(1))));
+    f.shader.line(format!("let r = i % {inner};"));
     let (variant, what) = if zero_rest {
         // p is the result's position along the axis.
         let source = format!(
@@ -69,22 +96,22 @@ pub(super) fn axis_copy(
             u(c.src_start)
         );
         if covers {
-            shader.line(format!("{out}[i] = {source};"));
+            f.shader.line(format!("{out}[i] = {source};"));
         } else {
-            shader.line(format!(
+            f.shader.line(format!(
                 "if (p >= {} && p < {}) {{",
                 u(c.dst_start),
                 u(c.dst_start + c.len)
             ));
-            shader.line(format!("    {out}[i] = {source};"));
-            shader.line("} else {");
-            shader.line(format!("    {out}[i] = 0.0;"));
-            shader.line("}");
+            f.shader.line(format!("    {out}[i] = {source};"));
+            f.shader.line("} else {");
+            f.shader.line(format!("    {out}[i] = 0.0;"));
+            f.shader.line("}");
         }
         ("axis_copy_all", "every result value")
     } else {
         // p is the copied position along the axis.
-        shader.line(format!(
+        f.shader.line(format!(
             "{out}[(o * {} + {} + p) * {inner} + r] = {x}[(o * {} + {} + p) * {inner} + r];",
             u(c.dst_extent),
             u(c.dst_start),
@@ -94,15 +121,10 @@ pub(super) fn axis_copy(
         ("axis_copy_block", "the copied block only")
     };
     let reason = format!(
-        "{} x {} x {} values from position {} of {} to {} of {}, writing {what}; {size_reason}",
+        "{} x {} x {} values from position {} of {} to {} of {}, writing {what}",
         c.outer, c.len, c.inner, c.src_start, c.src_extent, c.dst_start, c.dst_extent
     );
-    Ok(Built::new(
-        &shader,
-        workgroups,
-        format!("{variant}_wg{size}"),
-        reason,
-    ))
+    Ok(f.built(variant, reason))
 }
 
 /// The statements setting `f` to the rounded index at `at` of `indices`
@@ -122,28 +144,22 @@ pub(super) fn gather(
     name: &str,
     d: &IndexDims,
 ) -> Result<Built, EmitError> {
-    let (mut shader, names, workgroups, size, size_reason) =
-        one_per_value(kinds, target, name, d.count * d.width)?;
-    let (table, indices, out) = (&names[0], &names[1], &names[2]);
+    let mut f = Flat::new(kinds, target, name, d.count * d.width)?;
+    let (table, indices, out) = (f.names[0].clone(), f.names[1].clone(), f.names[2].clone());
     let width = u(d.width.max(1));
-    read_index(&mut shader, indices, &format!("i / {width}"), d.rows);
-    shader.line("if (inside) {");
-    shader.line(format!(
+    read_index(&mut f.shader, &indices, &format!("i / {width}"), d.rows);
+    f.shader.line("if (inside) {");
+    f.shader.line(format!(
         "    {out}[i] = {table}[u32(f) * {width} + i % {width}];"
     ));
-    shader.line("} else {");
-    shader.line(format!("    {out}[i] = 0.0;"));
-    shader.line("}");
+    f.shader.line("} else {");
+    f.shader.line(format!("    {out}[i] = 0.0;"));
+    f.shader.line("}");
     let reason = format!(
-        "{} rows of {} values from a table of {} rows (zeros for an index outside it); {size_reason}",
+        "{} rows of {} values from a table of {} rows (zeros for an index outside it)",
         d.count, d.width, d.rows
     );
-    Ok(Built::new(
-        &shader,
-        workgroups,
-        format!("gather_wg{size}"),
-        reason,
-    ))
+    Ok(f.built("gather", reason))
 }
 
 /// `scatter_add { rows }(indices, values)` (bindings: indices, values,
@@ -155,33 +171,29 @@ pub(super) fn scatter_add(
     name: &str,
     d: &IndexDims,
 ) -> Result<Built, EmitError> {
-    let (mut shader, names, workgroups, size, size_reason) =
-        one_per_value(kinds, target, name, d.rows * d.width)?;
-    let (indices, values, out) = (&names[0], &names[1], &names[2]);
+    let mut f = Flat::new(kinds, target, name, d.rows * d.width)?;
+    let (indices, values, out) = (f.names[0].clone(), f.names[1].clone(), f.names[2].clone());
     let width = u(d.width.max(1));
-    shader.line(format!("let row = f32(i / {width});"));
-    shader.line(format!("let c = i % {width};"));
-    shader.line("var acc = 0.0;");
-    shader.line(format!(
+    f.shader.line(format!("let row = f32(i / {width});"));
+    f.shader.line(format!("let c = i % {width};"));
+    f.shader.line("var acc = 0.0;");
+    f.shader.line(format!(
         "for (var p = 0u; p < {}; p = p + 1u) {{",
         u(d.count)
     ));
-    shader.line(format!("    if (round({indices}[p]) == row) {{"));
-    shader.line(format!("        acc = acc + {values}[p * {width} + c];"));
-    shader.line("    }");
-    shader.line("}");
-    shader.line(format!("{out}[i] = acc;"));
+    f.shader
+        .line(format!("    if (round({indices}[p]) == row) {{"));
+    f.shader
+        .line(format!("        acc = acc + {values}[p * {width} + c];"));
+    f.shader.line("    }");
+    f.shader.line("}");
+    f.shader.line(format!("{out}[i] = acc;"));
     let reason = format!(
         "{} rows of {} values, each summing over {} indices in order (no float atomics: \
-         deterministic); {size_reason}",
+         deterministic)",
         d.rows, d.width, d.count
     );
-    Ok(Built::new(
-        &shader,
-        workgroups,
-        format!("scatter_add_wg{size}"),
-        reason,
-    ))
+    Ok(f.built("scatter_add", reason))
 }
 
 /// `batch_matmul(a, b)` (bindings: a, b, out): one invocation per result.
@@ -191,20 +203,27 @@ pub(super) fn batch_matmul(
     name: &str,
     d: &BatchDims,
 ) -> Result<Built, EmitError> {
-    let BatchDims { m, k, n, ta, tb, .. } = *d;
-    let (mut shader, names, workgroups, size, size_reason) =
-        one_per_value(kinds, target, name, d.batch * m * n)?;
-    let (a, b, out) = (&names[0], &names[1], &names[2]);
-    shader.line(format!("let position = i / {};", u((m * n).max(1))));
-    shader.line(format!("let row = (i / {}) % {};", u(n.max(1)), u(m.max(1))));
-    shader.line(format!("let col = i % {};", u(n.max(1))));
-    shader.line(format!("let a_base = position * {};", u(m * k)));
+    let BatchDims {
+        m, k, n, ta, tb, ..
+    } = *d;
+    let mut f = Flat::new(kinds, target, name, d.batch * m * n)?;
+    let (a, b, out) = (f.names[0].clone(), f.names[1].clone(), f.names[2].clone());
+    f.shader
+        .line(format!("let position = i / {};", u((m * n).max(1))));
+    f.shader.line(format!(
+        "let row = (i / {}) % {};",
+        u(n.max(1)),
+        u(m.max(1))
+    ));
+    f.shader.line(format!("let col = i % {};", u(n.max(1))));
+    f.shader
+        .line(format!("let a_base = position * {};", u(m * k)));
     let b_base = if d.shared_b {
         "0u".to_string()
     } else {
         format!("position * {}", u(k * n))
     };
-    shader.line(format!("let b_base = {b_base};"));
+    f.shader.line(format!("let b_base = {b_base};"));
     let a_at = if ta {
         format!("{a}[a_base + q * {} + row]", u(m))
     } else {
@@ -215,21 +234,17 @@ pub(super) fn batch_matmul(
     } else {
         format!("{b}[b_base + q * {} + col]", u(n))
     };
-    shader.line("var acc = 0.0;");
-    shader.line(format!("for (var q = 0u; q < {}; q = q + 1u) {{", u(k)));
-    shader.line(format!("    acc = acc + {a_at} * {b_at};"));
-    shader.line("}");
-    shader.line(format!("{out}[i] = acc;"));
+    f.shader.line("var acc = 0.0;");
+    f.shader
+        .line(format!("for (var q = 0u; q < {}; q = q + 1u) {{", u(k)));
+    f.shader.line(format!("    acc = acc + {a_at} * {b_at};"));
+    f.shader.line("}");
+    f.shader.line(format!("{out}[i] = acc;"));
     let reason = format!(
         "{} products of m x k x n = {m} x {k} x {n} (ta {ta}, tb {tb}{}): one invocation per \
-         result; {size_reason}",
+         result",
         d.batch,
         if d.shared_b { ", b shared" } else { "" }
     );
-    Ok(Built::new(
-        &shader,
-        workgroups,
-        format!("batch_matmul_simple_wg{size}"),
-        reason,
-    ))
+    Ok(f.built("batch_matmul_simple", reason))
 }
