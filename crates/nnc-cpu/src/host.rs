@@ -1,13 +1,14 @@
 //! Host ops: the few computations the lowering runs in plain Rust instead
 //! of a JIT kernel: the softmax gradient and the correct count (rows of a
 //! few values per example, next to nothing beside the matrix products;
-//! the arg-max has no kernel builder yet), reshapes (a copy), and dropout
+//! the arg-max has no kernel builder yet), reshapes (a copy), dropout
 //! masks (drawn with `nnc_ir::rng::Rng`, to get exactly the interpreter's
 //! numbers), block copies along an axis (`concat`, `slice`, `pad`), rows
-//! gathered and scattered by index, and pointwise ops whose broadcasts a JIT group cannot index
-//! (their formula, element by element: the portable path). The formulas are the interpreter's (`nnc_interp`
-//! `kernels/cost.rs`, `kernels/activation.rs`, `kernels/dropout.rs`), in
-//! `f32`.
+//! gathered and scattered by index, and pointwise ops whose broadcasts a
+//! JIT group cannot index (their formula, element by element: the
+//! portable path). The formulas are the interpreter's (`nnc_interp`
+//! `kernels/cost.rs`, `kernels/activation.rs`, `kernels/dropout.rs`,
+//! `kernels/tensor.rs`), in `f32`.
 
 use nnc_ir::ops::axis::AxisCopy;
 use nnc_ir::ops::gather::{index_row, IndexDims};
