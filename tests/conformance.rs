@@ -44,6 +44,7 @@ fn draw(values: Values, shape: &[usize], rng: &mut Rng) -> Vec<f32> {
             }
             v
         }
+        Values::Index(rows) => (0..n).map(|_| rng.below(rows + 2) as f32 - 1.0).collect(),
     }
 }
 
@@ -364,6 +365,133 @@ fn softmax_along_an_axis_agrees_on_every_backend() {
             let label = format!("{what} {shape:?} axis {axis}");
             run_everywhere(&label, &case, device.as_ref(), &mut failures);
         }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Inputs `x{k}` of the given shapes and values, bound as the suite binds
+/// an example's operands.
+fn inputs_of(
+    graph: &mut Graph,
+    operands: &[(Vec<usize>, Values)],
+    rng: &mut Rng,
+) -> (Vec<NodeId>, Vec<(InputKind, Vec<f32>)>) {
+    let mut ids = Vec::new();
+    let mut inputs = Vec::new();
+    for (k, (shape, values)) in operands.iter().enumerate() {
+        let op = Op::Input {
+            kind: operand_kind(k),
+            shape: shape.clone(),
+        };
+        ids.push(graph.add(op, Vec::new(), format!("x{k}")).unwrap());
+        inputs.push((operand_kind(k), draw(*values, shape, rng)));
+    }
+    (ids, inputs)
+}
+
+/// `sum(y * r)` for an input `r` (the last operand of `ids`) and the
+/// gradients of the operands `wrt`, as outputs.
+fn with_gradients(
+    mut graph: Graph,
+    y: NodeId,
+    r: NodeId,
+    wrt: &[NodeId],
+) -> (Graph, Vec<OutputKind>) {
+    graph.add_output("y", OutputKind::Prediction, y);
+    let product = graph.add(Op::Mul, vec![y, r], "y*r").unwrap();
+    let axes = (0..graph.shape(y).len()).collect();
+    let objective = graph
+        .add(Op::SumAxes { axes }, vec![product], "objective")
+        .unwrap();
+    let grads = gradients(&mut graph, objective, wrt).unwrap();
+    let mut outputs = vec![OutputKind::Prediction];
+    for (k, g) in grads.into_iter().enumerate() {
+        graph.add_output(format!("grad{k}"), OutputKind::Gradient(k), g);
+        outputs.push(OutputKind::Gradient(k));
+    }
+    (graph, outputs)
+}
+
+/// Split (`nnc_ir::composite::split`, slices) and concatenation around
+/// pointwise ops, fused as the backends fuse them, with the gradient.
+#[test]
+fn split_and_concat_agree_on_every_backend() {
+    let device = device();
+    let mut failures = Vec::new();
+    for (shape, axis, sizes) in [
+        (vec![2, 7, 3], 1, vec![2, 4, 1]),
+        (vec![1, 9], 1, vec![3, 3, 3]),
+        (vec![5, 4], 0, vec![1, 4]),
+    ] {
+        let mut rng = Rng::new(SEED);
+        let mut graph = Graph::new(GraphKind::Inference, shape[0]);
+        let operands = [
+            (shape.clone(), Values::Normal(1.0)),
+            (shape.clone(), Values::Normal(1.0)),
+        ];
+        let (ids, inputs) = inputs_of(&mut graph, &operands, &mut rng);
+        let pieces = nnc_ir::composite::split(&mut graph, ids[0], axis, &sizes, "piece").unwrap();
+        let squared = graph
+            .add(Op::Mul, vec![pieces[0], pieces[0]], "sq")
+            .unwrap();
+        let bent = graph.add(Op::Tanh, vec![pieces[1]], "tanh").unwrap();
+        let mut parts = vec![bent, squared];
+        parts.extend(&pieces[2..]);
+        let concat = Op::Concat {
+            axis,
+            parts: parts.len(),
+        };
+        let y = graph.add(concat, parts, "y").unwrap();
+        let (graph, outputs) = with_gradients(graph, y, ids[1], &ids[..1]);
+        let case = Case {
+            graph,
+            inputs,
+            outputs,
+        };
+        let label = format!("split {shape:?} along {axis} into {sizes:?}");
+        run_everywhere(&label, &case, device.as_ref(), &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An embedding lookup feeding attention-like batched products (scores
+/// `E E^T`, a softmax along the last axis, `P E`, a shared projection
+/// `W`), with gradients for the table and `W`: the new primitives
+/// chained, fused among pointwise ops.
+#[test]
+fn embedding_and_batched_products_agree_on_every_backend() {
+    let device = device();
+    let mut failures = Vec::new();
+    for (vocab, tokens, width) in [(11, vec![2, 5], 6), (4, vec![1, 3], 5)] {
+        let mut rng = Rng::new(SEED);
+        let batch = tokens[0];
+        let mut graph = Graph::new(GraphKind::Inference, batch);
+        let mut out_shape = tokens.clone();
+        out_shape.push(3);
+        let operands = [
+            (vec![vocab, width], Values::Normal(1.0)),
+            (tokens.clone(), Values::Index(vocab)),
+            (vec![width, 3], Values::Normal(1.0)),
+            (out_shape, Values::Normal(1.0)),
+        ];
+        let (ids, inputs) = inputs_of(&mut graph, &operands, &mut rng);
+        let e = graph.add(Op::Gather, vec![ids[0], ids[1]], "e").unwrap();
+        let bmm = |ta, tb| Op::BatchMatMul { ta, tb };
+        let scores = graph.add(bmm(false, true), vec![e, e], "scores").unwrap();
+        let scaled = graph.add(Op::Scale(0.5), vec![scores], "scaled").unwrap();
+        let p = nnc_ir::composite::softmax(&mut graph, scaled, 2, "p").unwrap();
+        let mixed = graph.add(bmm(false, false), vec![p, e], "mixed").unwrap();
+        let y = graph
+            .add(bmm(false, false), vec![mixed, ids[2]], "y")
+            .unwrap();
+        let (graph, outputs) = with_gradients(graph, y, ids[3], &[ids[0], ids[2]]);
+        let case = Case {
+            graph,
+            inputs,
+            outputs,
+        };
+        let label = format!("embedding {vocab} x {width} at {tokens:?}");
+        run_everywhere(&label, &case, device.as_ref(), &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

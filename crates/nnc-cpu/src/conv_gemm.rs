@@ -91,7 +91,7 @@ impl MaxPool {
         out: [usize; 2],
     ) -> Option<Self> {
         use nnc_ir::ops::pool::window_range;
-        if g.kind != nnc_check::program::PoolKind::Max {
+        if g.kind != nnc_ir::window::PoolKind::Max {
             return None;
         }
         let axis = |a: usize, pad: usize| -> Vec<(usize, usize)> {

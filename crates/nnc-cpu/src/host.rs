@@ -1,13 +1,17 @@
 //! Host ops: the few computations the lowering runs in plain Rust instead
 //! of a JIT kernel: the softmax gradient and the correct count (rows of a
 //! few values per example, next to nothing beside the matrix products;
-//! the arg-max has no kernel builder yet), reshapes (a copy), and dropout
+//! the arg-max has no kernel builder yet), reshapes (a copy), dropout
 //! masks (drawn with `nnc_ir::rng::Rng`, to get exactly the interpreter's
-//! numbers), and pointwise ops whose broadcasts a JIT group cannot index
-//! (their formula, element by element: the portable path). The formulas are the interpreter's (`nnc_interp`
-//! `kernels/cost.rs`, `kernels/activation.rs`, `kernels/dropout.rs`), in
-//! `f32`.
+//! numbers), block copies along an axis (`concat`, `slice`, `pad`), rows
+//! gathered and scattered by index, and pointwise ops whose broadcasts a
+//! JIT group cannot index (their formula, element by element: the
+//! portable path). The formulas are the interpreter's (`nnc_interp`
+//! `kernels/cost.rs`, `kernels/activation.rs`, `kernels/dropout.rs`,
+//! `kernels/tensor.rs`), in `f32`.
 
+use nnc_ir::ops::axis::AxisCopy;
+use nnc_ir::ops::gather::{index_row, IndexDims};
 use nnc_ir::ops::layout::for_each_permuted;
 use nnc_ir::ops::reduce::for_each_position;
 use nnc_ir::ops::table::IndexTerm;
@@ -37,6 +41,16 @@ pub(crate) enum HostOp {
     },
     /// `x -> permute(x, perm)` of an operand of shape `input`.
     Permute { input: Vec<usize>, perm: Vec<usize> },
+    /// One block copy along an axis (a `slice`, a `pad` over zeros when
+    /// `zero`, one operand of a `concat`): the rest of the result is left
+    /// as it is.
+    AxisCopy { copy: AxisCopy, zero: bool },
+    /// `(table, indices) -> rows`: row `index_row(i)` per index, zeros
+    /// outside the table.
+    Gather(IndexDims),
+    /// `(indices, values) -> [rows, ...]`: each index's values added into
+    /// its row, in index order; indices outside the rows add nothing.
+    ScatterAdd(IndexDims),
     /// A pointwise op with an operand a JIT group cannot read (a
     /// broadcast along middle axes, such as the channels of `[b, c, h, w]`
     /// expanded from `[c]`): its formula from the op table, element by
@@ -113,6 +127,34 @@ impl HostOp {
                         *slot = x[source];
                     }
                 });
+            }
+            HostOp::AxisCopy { ref copy, zero } => {
+                if zero {
+                    out.fill(0.0);
+                }
+                copy.run(x, out);
+            }
+            HostOp::Gather(d) => {
+                let indices = inputs.get(1).copied().unwrap_or(&[]);
+                for (row, &index) in out.chunks_mut(d.width.max(1)).zip(indices) {
+                    let source = index_row(index as f64, d.rows)
+                        .and_then(|r| x.get(r * d.width..(r + 1) * d.width));
+                    match source {
+                        Some(source) => row.copy_from_slice(source),
+                        None => row.fill(0.0),
+                    }
+                }
+            }
+            HostOp::ScatterAdd(d) => {
+                let updates = inputs.get(1).copied().unwrap_or(&[]);
+                out.fill(0.0);
+                for (source, &index) in updates.chunks(d.width.max(1)).zip(x) {
+                    let row = index_row(index as f64, d.rows)
+                        .and_then(|r| out.get_mut(r * d.width..(r + 1) * d.width));
+                    for (o, &v) in row.into_iter().flatten().zip(source) {
+                        *o += v;
+                    }
+                }
             }
             HostOp::Pointwise {
                 ref formula,

@@ -114,6 +114,7 @@ mod gemm;
 mod host;
 mod lower;
 mod lower_conv;
+mod lower_tensor;
 mod pair;
 mod pending;
 mod pointwise;

@@ -36,6 +36,9 @@
 //!   are one kernel each (see [`crate::lower_conv`]).
 //! - the softmax gradient, the correct count, reshapes and dropout masks
 //!   are host ops (see [`crate::host`]).
+//! - batched products, concatenations, slices, paddings, gathers and
+//!   scatters are library products per batch position and host steps
+//!   (see [`crate::lower_tensor`]).
 //! - anything else is [`LowerError::Unsupported`], naming the op.
 
 use crate::conv_gemm::ConvGemm;
@@ -44,6 +47,7 @@ use crate::fold::{self, Fold};
 use crate::gemm::{self, LibraryProduct};
 use crate::host::HostOp;
 use crate::lower_conv;
+use crate::lower_tensor;
 use crate::pair::two_cores;
 use crate::pending::Pending;
 use crate::pointwise::Group;
@@ -230,6 +234,7 @@ pub fn lower_with(graph: &Graph, choices: LowerOptions) -> Result<Program, Lower
             Pending::Library(product, update) => Exec::Library { product, update },
             Pending::Conv(p) => Exec::Conv(p),
             Pending::PoolGrad(p) => Exec::PoolGrad(p),
+            Pending::Batched(p) => Exec::Batched(p),
         };
         actions.push(Action {
             exec,
@@ -522,6 +527,17 @@ impl Lowering<'_> {
             };
             let out = self.out_slot(s, j);
             return self.push(action, slots, vec![out]);
+        }
+        if let Some(list) = lower_tensor::actions(&op.op, &arg_shapes)? {
+            let out = self.out_slot(s, j);
+            for (pending, reads) in list {
+                let inputs = reads
+                    .iter()
+                    .filter_map(|&k| slots.get(k).copied())
+                    .collect();
+                self.push(pending, inputs, vec![out])?;
+            }
+            return Ok(());
         }
         match &op.op {
             Op::SumAxes { axes } => {

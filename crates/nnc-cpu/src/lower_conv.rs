@@ -11,8 +11,8 @@ use crate::error::LowerError;
 use crate::pair::two_cores;
 use crate::pending::Pending;
 use crate::pool_grad::PoolGradFused;
-use nnc_check::program::PoolKind;
 use nnc_ir::fused::{Arg, FusedKernel, KernelKind};
+use nnc_ir::window::PoolKind;
 use nnc_ir::{Op, PoolGeometry};
 use nnc_jit::kernels::{
     channel_bias_add, channel_sum, conv2d, conv2d_input_grad, conv2d_weight_grad, pool, pool_grad,

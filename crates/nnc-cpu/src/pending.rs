@@ -6,6 +6,7 @@ use crate::conv_gemm::ConvGemm;
 use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
+use crate::lower_tensor::BatchedProduct;
 use crate::pool_grad::PoolGradFused;
 use nnc_jit::Kernel;
 
@@ -24,4 +25,6 @@ pub(crate) enum Pending {
     /// A large product; with a folded update's coefficients (module
     /// `fold`).
     Library(LibraryProduct, Option<(Poly, Poly)>),
+    /// A product per batch position (module `lower_tensor`).
+    Batched(Box<BatchedProduct>),
 }

@@ -23,6 +23,7 @@ use crate::error::LowerError;
 use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
+use crate::lower_tensor::BatchedProduct;
 use crate::pool_grad::PoolGradFused;
 use nnc_ir::{Graph, InputKind, NodeId, OutputKind};
 use nnc_jit::CompiledKernel;
@@ -48,6 +49,8 @@ pub(crate) enum Exec {
     Conv(Box<ConvGemm>),
     /// A pooling gradient with its epilogue (module `pool_grad`).
     PoolGrad(Box<PoolGradFused>),
+    /// A product per batch position (module `lower_tensor`).
+    Batched(Box<BatchedProduct>),
     /// A large matrix product (module `gemm`). With `update` set it is a
     /// folded parameter update (module `fold`): the action's third input
     /// is the learning rate, its output the parameter, updated in place
@@ -268,6 +271,7 @@ impl Program {
                 Exec::Host { op, n } => format!("host {op:?} (rows of {n})"),
                 Exec::Conv(planned) => planned.describe(),
                 Exec::PoolGrad(planned) => planned.describe(),
+                Exec::Batched(planned) => planned.describe(),
                 Exec::Library { product: p, update } => format!(
                     "library gemm {}x{}x{} (ta:{}, tb:{}){}",
                     p.m,
@@ -300,6 +304,7 @@ impl Program {
                 Exec::Host { op, n } => (Step::Host(format!("{op:?} over rows of {n}")), None),
                 Exec::Conv(planned) => (Step::Native(planned.describe()), None),
                 Exec::PoolGrad(planned) => (Step::Native(planned.describe()), None),
+                Exec::Batched(planned) => (Step::Native(planned.describe()), None),
                 Exec::Library { product: p, update } => (
                     Step::Library(format!(
                         "[{}, {}] x [{}, {}] (ta: {}, tb: {}), {} multiply-adds, {} thread(s), \
@@ -533,6 +538,7 @@ fn run_exec(
         Exec::Split(split) => run_split(split, ins, outs),
         Exec::Conv(planned) => planned.run(ins, outs),
         Exec::PoolGrad(planned) => planned.run(ins, outs),
+        Exec::Batched(planned) => planned.run(ins, outs),
         Exec::Host { op, n } => {
             let out = outs.first_mut().ok_or_else(overlap)?;
             op.run(*n, ins, out, step_seed);

@@ -2,8 +2,8 @@
 //! hand. (The gradient checks compare each backward rule with its forward
 //! kernel; these pin the forward kernels themselves.)
 
-use nnc_check::program::{PoolKind, Rounding};
 use nnc_interp::Interpreter;
+use nnc_ir::window::{PoolKind, Rounding};
 use nnc_ir::{CostFn, Graph, GraphKind, InputKind, Op, OutputKind, PoolGeometry};
 
 /// Runs `op` on the given operands (shape and values) and returns the

@@ -5,11 +5,11 @@
 
 mod support;
 
-use nnc_check::program::{PoolKind, Rounding};
 use nnc_interp::Interpreter;
 use nnc_ir::passes::autodiff::gradients;
 use nnc_ir::rng::Rng;
 use nnc_ir::scalar::Cmp;
+use nnc_ir::window::{PoolKind, Rounding};
 use nnc_ir::{CostFn, GeluForm, Graph, GraphKind, InputKind, Op, OutputKind, PoolGeometry, Shape};
 use support::gradcheck::{check, Problem};
 
@@ -22,6 +22,9 @@ enum Gen {
     Uniform(f64, f64),
     /// One-hot rows (the last dimension is the class).
     OneHot,
+    /// Integer indices from `-1 ..= n` (rows of a table of `n`, and one
+    /// past either end).
+    Index(usize),
 }
 
 fn draw(gen: Gen, shape: &[usize], rng: &mut Rng) -> Vec<f64> {
@@ -37,6 +40,7 @@ fn draw(gen: Gen, shape: &[usize], rng: &mut Rng) -> Vec<f64> {
             }
             v
         }
+        Gen::Index(rows) => (0..n).map(|_| rng.below(rows + 2) as f64 - 1.0).collect(),
     }
 }
 
@@ -387,6 +391,231 @@ fn permute_rejects_what_is_not_a_permutation() {
         perm: vec![2, 0, 1],
     };
     assert_eq!(op.shape(&[&[2, 3, 4]]).unwrap(), vec![4, 2, 3]);
+}
+
+#[test]
+fn batch_matmul_with_every_transpose_batched_and_shared() {
+    let t = |mut s: Vec<usize>, t: bool| {
+        let r = s.len();
+        if t {
+            s.swap(r - 2, r - 1);
+        }
+        s
+    };
+    for (a, b) in [
+        (vec![2, 3, 4], vec![2, 4, 5]),
+        (vec![2, 2, 3, 4], vec![2, 2, 4, 2]),
+        (vec![3, 2, 4], vec![4, 5]),
+        (vec![2, 2, 3, 4], vec![4, 3]),
+        (vec![1, 3, 4], vec![4, 2]),
+    ] {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let (a, b) = (t(a.clone(), ta), t(b.clone(), tb));
+            let label = format!("batch_matmul {a:?} x {b:?} ta={ta} tb={tb}");
+            check_op(&label, Op::BatchMatMul { ta, tb }, &[(a, N), (b, N)]);
+        }
+    }
+}
+
+#[test]
+fn batch_matmul_shape_errors() {
+    let op = |ta, tb| Op::BatchMatMul { ta, tb };
+    let bmm = op(false, false);
+    assert_eq!(bmm.shape(&[&[2, 3, 4], &[2, 4, 5]]).unwrap(), vec![2, 3, 5]);
+    assert_eq!(bmm.shape(&[&[2, 3, 4], &[4, 5]]).unwrap(), vec![2, 3, 5]);
+    assert_eq!(
+        op(true, true).shape(&[&[2, 4, 3], &[5, 4]]).unwrap(),
+        vec![2, 3, 5]
+    );
+    for (a, b) in [
+        (vec![2, 3, 4], vec![3, 4, 5]),
+        (vec![2, 3, 4], vec![2, 5, 5]),
+        (vec![2, 3, 4], vec![2, 2, 4, 5]),
+        (vec![4], vec![4, 5]),
+        (vec![2, 3, 4], vec![4]),
+    ] {
+        assert!(bmm.shape(&[&a, &b]).is_err(), "{a:?} x {b:?}");
+    }
+    assert!(bmm.shape(&[&[2, 3, 4]]).is_err());
+}
+
+#[test]
+fn concat_slice_and_pad() {
+    for (axis, parts) in [
+        (0, vec![vec![2, 3], vec![1, 3], vec![3, 3]]),
+        (1, vec![vec![2, 3, 2], vec![2, 1, 2]]),
+        (2, vec![vec![2, 3, 1], vec![2, 3, 4]]),
+        (0, vec![vec![4, 2]]),
+    ] {
+        let concat = Op::Concat {
+            axis,
+            parts: parts.len(),
+        };
+        let operands: Vec<(Shape, Gen)> = parts.iter().map(|s| (s.clone(), N)).collect();
+        check_op(
+            &format!("concat along {axis} of {parts:?}"),
+            concat,
+            &operands,
+        );
+    }
+    for (shape, axis, start, len) in [
+        (vec![4, 5], 1, 1, 3),
+        (vec![4, 5], 0, 3, 1),
+        (vec![2, 3, 4], 1, 0, 3),
+        (vec![2, 3, 4], 2, 2, 2),
+    ] {
+        let label = format!("slice {shape:?} along {axis} at {start}, {len}");
+        check_op(&label, Op::Slice { axis, start, len }, &[(shape, N)]);
+    }
+    for (shape, axis, before, after) in [(vec![3, 2], 1, 2, 1), (vec![2, 3, 4], 0, 1, 0)] {
+        let pad = Op::Pad {
+            axis,
+            before,
+            after,
+        };
+        check_op(&format!("pad {shape:?} along {axis}"), pad, &[(shape, N)]);
+    }
+}
+
+#[test]
+fn concat_slice_and_pad_shape_errors() {
+    let concat = Op::Concat { axis: 1, parts: 2 };
+    assert_eq!(concat.shape(&[&[2, 3], &[2, 4]]).unwrap(), vec![2, 7]);
+    assert!(concat.shape(&[&[2, 3], &[3, 4]]).is_err());
+    assert!(concat.shape(&[&[2, 3], &[2, 3, 1]]).is_err());
+    assert!(concat.shape(&[&[2, 3]]).is_err());
+    assert!(Op::Concat { axis: 2, parts: 1 }.shape(&[&[2, 3]]).is_err());
+    assert!(Op::Concat { axis: 0, parts: 0 }.shape(&[]).is_err());
+    let slice = |axis, start, len| Op::Slice { axis, start, len };
+    assert_eq!(slice(1, 1, 2).shape(&[&[4, 3]]).unwrap(), vec![4, 2]);
+    assert!(slice(1, 2, 2).shape(&[&[4, 3]]).is_err());
+    assert!(slice(2, 0, 1).shape(&[&[4, 3]]).is_err());
+    assert!(slice(0, usize::MAX, 2).shape(&[&[4, 3]]).is_err());
+    let pad = Op::Pad {
+        axis: 0,
+        before: 1,
+        after: 2,
+    };
+    assert_eq!(pad.shape(&[&[4, 3]]).unwrap(), vec![7, 3]);
+    assert!(pad.shape(&[&[]]).is_err());
+}
+
+/// Split as slices: the pieces' values and, through the slices'
+/// gradients, the gradient of a weighted sum of all pieces.
+#[test]
+fn split_is_slices() {
+    let mut graph = Graph::new(GraphKind::Training, 1);
+    let shape = vec![2, 7, 3];
+    let x = graph
+        .add(
+            Op::Input {
+                kind: InputKind::Param(0),
+                shape: shape.clone(),
+            },
+            Vec::new(),
+            "x",
+        )
+        .unwrap();
+    assert!(nnc_ir::composite::split(&mut graph, x, 1, &[2, 4], "bad").is_err());
+    assert!(nnc_ir::composite::split(&mut graph, x, 3, &[7], "bad").is_err());
+    let pieces = nnc_ir::composite::split(&mut graph, x, 1, &[2, 4, 1], "piece").unwrap();
+    let shapes: Vec<&[usize]> = pieces.iter().map(|&p| graph.shape(p)).collect();
+    assert_eq!(shapes, [&[2, 2, 3][..], &[2, 4, 3], &[2, 1, 3]]);
+    // y = concat(piece2, piece0 * piece0, piece1): every piece is used.
+    let squared = graph
+        .add(Op::Mul, vec![pieces[0], pieces[0]], "sq")
+        .unwrap();
+    let y = graph
+        .add(
+            Op::Concat { axis: 1, parts: 3 },
+            vec![pieces[2], squared, pieces[1]],
+            "y",
+        )
+        .unwrap();
+    let r = graph
+        .add(
+            Op::Input {
+                kind: InputKind::Param(1),
+                shape: shape.clone(),
+            },
+            Vec::new(),
+            "r",
+        )
+        .unwrap();
+    let mut rng = Rng::new(5);
+    let values = vec![
+        (InputKind::Param(0), draw(N, &shape, &mut rng)),
+        (InputKind::Param(1), draw(N, &shape, &mut rng)),
+    ];
+    let compared = check(objective(graph, y, r, &[x], &[true], values, 0), "split");
+    assert_eq!(compared, 42);
+}
+
+/// Gathers and scatters with indices in and out of range; the indices'
+/// gradient is zero (checked by finite differences too: rounding is flat).
+#[test]
+fn gather_and_scatter_add() {
+    for (table, indices) in [
+        (vec![5, 3], vec![7]),
+        (vec![4, 2, 2], vec![2, 3]),
+        (vec![1, 4], vec![3]),
+    ] {
+        let rows = table[0];
+        let label = format!("gather {table:?} at {indices:?}");
+        check_op(
+            &label,
+            Op::Gather,
+            &[(table.clone(), N), (indices.clone(), Gen::Index(rows))],
+        );
+        let mut values = indices.clone();
+        values.extend_from_slice(&table[1..]);
+        let label = format!("scatter_add {values:?} into {rows}");
+        check_op(
+            &label,
+            Op::ScatterAdd { rows },
+            &[(indices, Gen::Index(rows)), (values, N)],
+        );
+    }
+}
+
+/// Out-of-range indices gather zeros and scatter nothing; indices round
+/// to the nearest integer, halves to even.
+#[test]
+fn out_of_range_indices_read_zeros_and_write_nothing() {
+    let mut graph = Graph::new(GraphKind::Inference, 1);
+    let input = |graph: &mut Graph, k, shape: Vec<usize>| {
+        let op = Op::Input {
+            kind: InputKind::Param(k),
+            shape,
+        };
+        graph.add(op, Vec::new(), format!("x{k}")).unwrap()
+    };
+    let table = input(&mut graph, 0, vec![3, 2]);
+    let indices = input(&mut graph, 1, vec![7]);
+    let gathered = graph.add(Op::Gather, vec![table, indices], "g").unwrap();
+    let scattered = graph
+        .add(Op::ScatterAdd { rows: 3 }, vec![indices, gathered], "s")
+        .unwrap();
+    graph.add_output("g", OutputKind::Prediction, gathered);
+    graph.add_output("s", OutputKind::Cost, scattered);
+    let mut interp = Interpreter::<f64>::new(graph).unwrap();
+    interp
+        .set_input(InputKind::Param(0), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+        .unwrap();
+    let idx = [2.0, -1.0, 3.0, 0.4, 1.5, 2.5, f64::NAN];
+    interp.set_input(InputKind::Param(1), &idx).unwrap();
+    interp.run(0);
+    let g: Vec<f64> = interp.output("g").unwrap().iter().copied().collect();
+    let want = [
+        5.0, 6.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 5.0, 6.0, 5.0, 6.0, 0.0, 0.0,
+    ];
+    assert_eq!(g, want);
+    let s: Vec<f64> = interp.output("s").unwrap().iter().copied().collect();
+    assert_eq!(s, [1.0, 2.0, 0.0, 0.0, 15.0, 18.0]);
+    let scatter = Op::ScatterAdd { rows: 3 };
+    assert!(scatter.shape(&[&[2, 3], &[3, 2, 4]]).is_err());
+    assert_eq!(scatter.shape(&[&[2, 3], &[2, 3, 4]]).unwrap(), vec![3, 4]);
+    assert!(Op::Gather.shape(&[&[], &[3]]).is_err());
 }
 
 /// Checks a cost op, differentiating the prediction only.

@@ -4,7 +4,7 @@
 
 use crate::error::CompileError;
 use crate::graph::{Graph, NodeId};
-use crate::ops::Op;
+use crate::ops::{Op, ShapeError};
 
 /// Layer normalisation of `x [..., n]` over its last axis:
 /// `(x - mean) / sqrt(var + eps) * gain + shift`, with `gain` and `shift`
@@ -135,6 +135,43 @@ pub fn log_softmax(
     let log_sum = graph.add(Op::Log, vec![sum], format!("{name}.log_sum"))?;
     let log_sum_along = along(graph, log_sum, "log_sum_along")?;
     graph.add(Op::Sub, vec![shifted, log_sum_along], name)
+}
+
+/// `x` split along `axis` into consecutive pieces of `sizes` positions
+/// (which add up to the extent of `axis`): one `slice` each, named
+/// `{name}.0`, `{name}.1`, ... Its gradient, through the slices', places
+/// each piece's gradient back into zeros and sums them.
+pub fn split(
+    graph: &mut Graph,
+    x: NodeId,
+    axis: usize,
+    sizes: &[usize],
+    name: &str,
+) -> Result<Vec<NodeId>, CompileError> {
+    let extent = graph.shape(x).get(axis).copied();
+    let total = sizes.iter().try_fold(0usize, |t, &s| t.checked_add(s));
+    if extent.is_none() || total != extent {
+        let rank = graph.shape(x).len();
+        let error = match extent {
+            None => ShapeError::Axis { axis, rank },
+            Some(_) => {
+                ShapeError::Invalid("the sizes of a split must add up to the extent of its axis")
+            }
+        };
+        return Err(CompileError::Shape {
+            node: name.to_string(),
+            op: "split",
+            error,
+        });
+    }
+    let mut start = 0;
+    let mut pieces = Vec::with_capacity(sizes.len());
+    for (k, &len) in sizes.iter().enumerate() {
+        let slice = Op::Slice { axis, start, len };
+        pieces.push(graph.add(slice, vec![x], format!("{name}.{k}"))?);
+        start += len;
+    }
+    Ok(pieces)
 }
 
 /// `x` with `axis` moved last (no node when it is last already), and the

@@ -99,7 +99,7 @@ fn print_op_with(op: &Op, mut args: Vec<String>) -> String {
         Op::SumAxes { axes } | Op::MaxAxes { axes } | Op::Expand { axes, .. } => {
             args.push(format!("axes={axes:?}"))
         }
-        Op::MatMul { ta, tb } => {
+        Op::MatMul { ta, tb } | Op::BatchMatMul { ta, tb } => {
             for (arg, t) in args.iter_mut().zip([ta, tb]) {
                 if *t {
                     arg.push_str("^T");
@@ -127,6 +127,22 @@ fn print_op_with(op: &Op, mut args: Vec<String>) -> String {
             args.push(format!("round={round}"));
         }
         Op::Permute { perm } => args.push(format!("perm={perm:?}")),
+        Op::Concat { axis, .. } => args.push(format!("axis={axis}")),
+        Op::Slice { axis, start, len } => {
+            args.push(format!("axis={axis}"));
+            args.push(format!("start={start}"));
+            args.push(format!("len={len}"));
+        }
+        Op::Pad {
+            axis,
+            before,
+            after,
+        } => {
+            args.push(format!("axis={axis}"));
+            args.push(format!("before={before}"));
+            args.push(format!("after={after}"));
+        }
+        Op::ScatterAdd { rows } => args.push(format!("rows={rows}")),
         Op::DropoutMask { p, stream, .. } => {
             args.push(format!("p={p}"));
             args.push(format!("stream={stream}"));

@@ -20,7 +20,8 @@
 //! several when its stores need more storage buffers than the device
 //! allows (module `group`); a product is one shader with its epilogue;
 //! any other op is one shader of module `kernels` (sums, row kernels,
-//! convolutions, pooling).
+//! convolutions, pooling, batched products, slices, gathers), but a
+//! concatenation, which is one shader per operand.
 //!
 //! Shader text never holds a buffer offset: values are bound as ranges
 //! (module `program`), so identical computations share one shader.
@@ -485,6 +486,16 @@ impl<'g> Emitter<'g> {
         locs.push(out);
         let kinds = self.kinds(&locs);
         let op = &s.k.body[j];
+        // A concatenation: a shader per operand, each writing its block
+        // of the result (the first launch counts as the result's write).
+        if let Some(parts) = kernels::concat_parts(&op.op, &shapes, &kinds, self.target, &name)? {
+            for (k, built) in parts.into_iter().enumerate() {
+                let part = vec![locs[k], out];
+                let writes = if k == 0 { vec![out] } else { Vec::new() };
+                self.launch(built, format!("{name}_part{k}"), part, writes, s.node);
+            }
+            return Ok(());
+        }
         let built = kernels::single(&op.op, &shapes, &op.shape, &kinds, self.target, &name)?
             .ok_or_else(|| EmitError::Unsupported {
                 op: op.op.mnemonic().to_string(),

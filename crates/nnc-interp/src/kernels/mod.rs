@@ -16,6 +16,7 @@ mod matmul;
 mod pointwise;
 mod pool;
 mod reduce;
+mod tensor;
 
 use crate::real::Real;
 use ndarray::ArrayD;
@@ -44,6 +45,10 @@ pub(crate) fn eval<T: Real>(op: &Op, inputs: &[&ArrayD<T>], out: &mut ArrayD<T>,
         Op::Pool(g) => pool::pool(g, inputs[0], out),
         Op::PoolGrad(g) => pool::pool_grad(g, inputs[0], inputs[1], inputs[2], out),
         Op::Permute { perm } => layout::permute(inputs[0], perm, out),
+        Op::Concat { .. } | Op::Slice { .. } | Op::Pad { .. } => tensor::axis_op(op, inputs, out),
+        Op::Gather => tensor::gather(inputs[0], inputs[1], out),
+        Op::ScatterAdd { .. } => tensor::scatter_add(op, inputs[0], inputs[1], out),
+        Op::BatchMatMul { .. } => tensor::batch_matmul(op, inputs[0], inputs[1], out),
         Op::DropoutMask { p, stream, .. } => dropout::mask(*p, *stream, step_seed, out),
         Op::Cost(cost) => cost::cost(*cost, inputs[0], inputs[1], out),
         Op::CostGrad(cost) => cost::cost_grad(*cost, inputs[0], inputs[1], inputs[2], out),

@@ -4,8 +4,8 @@
 use super::{values, values_mut};
 use crate::real::Real;
 use ndarray::ArrayD;
-use nnc_check::program::PoolKind;
 use nnc_ir::ops::pool::window_range;
+use nnc_ir::window::PoolKind;
 use nnc_ir::PoolGeometry;
 
 /// Calls `visit(y_index, pixels)` for every output position, with the flat

@@ -19,6 +19,10 @@ pub enum Values {
     Uniform(f64, f64),
     /// One-hot rows along the last axis (cost targets).
     OneHot,
+    /// Integer index values drawn uniformly from `-1 ..= n`: rows of a
+    /// table of `n` rows, and out-of-range indices at both ends (which
+    /// gather zeros and scatter nothing).
+    Index(usize),
 }
 
 /// One example: an op, its operands' shapes and values, and which
@@ -76,6 +80,7 @@ pub fn covered(op: &Op) -> bool {
         | Op::MaxAxes { .. }
         | Op::Expand { .. }
         | Op::MatMul { .. }
+        | Op::BatchMatMul { .. }
         | Op::Conv2d { .. }
         | Op::Conv2dInputGrad { .. }
         | Op::Conv2dWeightGrad { .. }
@@ -83,6 +88,11 @@ pub fn covered(op: &Op) -> bool {
         | Op::PoolGrad(_)
         | Op::Reshape { .. }
         | Op::Permute { .. }
+        | Op::Concat { .. }
+        | Op::Slice { .. }
+        | Op::Pad { .. }
+        | Op::Gather
+        | Op::ScatterAdd { .. }
         | Op::DropoutMask { .. }
         | Op::Cost(_)
         | Op::CostGrad(_)
@@ -374,6 +384,7 @@ pub fn examples() -> Vec<OpExample> {
             &[(&shape, N)],
         ));
     }
+    all.extend(tensor_examples());
     for p in [0.0, 0.3] {
         let mut mask = example(
             &format!("dropout_mask p={p}"),
@@ -386,6 +397,131 @@ pub fn examples() -> Vec<OpExample> {
         );
         mask.differentiate = vec![false];
         all.push(mask);
+    }
+    all
+}
+
+/// Batched products, concatenations, slices, paddings, gathers and
+/// scatters, at odd sizes, batches of one and every transpose.
+fn tensor_examples() -> Vec<OpExample> {
+    let mut all = Vec::new();
+    let transposes = [(false, false), (false, true), (true, false), (true, true)];
+    let t = |shape: &[usize], t: bool| -> Shape {
+        let mut s = shape.to_vec();
+        let r = s.len();
+        if t {
+            s.swap(r - 2, r - 1);
+        }
+        s
+    };
+    // (a as [..., m, k], b as [..., k, n]) before the transposes.
+    let batched: [(&[usize], &[usize]); 4] = [
+        (&[2, 3, 5], &[2, 5, 4]),
+        (&[1, 3, 5], &[1, 5, 2]),
+        (&[3, 4, 5], &[5, 6]),
+        (&[2, 2, 3, 5], &[5, 7]),
+    ];
+    for (a, b) in batched {
+        for (ta, tb) in transposes {
+            let (a, b) = (t(a, ta), t(b, tb));
+            all.push(example(
+                &format!("batch_matmul {a:?} x {b:?} ta={ta} tb={tb}"),
+                Op::BatchMatMul { ta, tb },
+                &[(&a, N), (&b, N)],
+            ));
+        }
+    }
+    for (a, b) in [
+        (vec![2, 3, 4, 5], vec![2, 3, 5, 7]),
+        (vec![1, 9, 3], vec![3, 1]),
+        (vec![4, 20, 33], vec![33, 17]),
+        (vec![2, 17, 40], vec![2, 40, 19]),
+    ] {
+        all.push(example(
+            &format!("batch_matmul {a:?} x {b:?}"),
+            Op::BatchMatMul {
+                ta: false,
+                tb: false,
+            },
+            &[(&a, N), (&b, N)],
+        ));
+    }
+    let many: Vec<Shape> = vec![vec![1, 3]; 18];
+    for (axis, parts) in [
+        (0, vec![vec![2, 3], vec![4, 3], vec![1, 3]]),
+        (1, vec![vec![4, 2], vec![4, 5]]),
+        (1, vec![vec![2, 3, 4], vec![2, 1, 4], vec![2, 2, 4]]),
+        (2, vec![vec![2, 3, 1], vec![2, 3, 5]]),
+        (1, vec![vec![1, 7], vec![1, 2]]),
+        (0, vec![vec![3, 5]]),
+        (0, many),
+    ] {
+        let operands: Vec<(&[usize], Values)> = parts.iter().map(|s| (&s[..], N)).collect();
+        let concat = Op::Concat {
+            axis,
+            parts: parts.len(),
+        };
+        let label = format!(
+            "concat {} parts along {axis}, first {:?}",
+            parts.len(),
+            parts[0]
+        );
+        all.push(example(&label, concat, &operands));
+    }
+    for (shape, axis, start, len) in [
+        (vec![5, 7], 1, 2, 3),
+        (vec![5, 7], 0, 1, 3),
+        (vec![1, 9], 1, 0, 9),
+        (vec![2, 3, 4, 5], 2, 1, 2),
+        (vec![3, 37], 1, 36, 1),
+        (vec![2, 3, 4], 0, 1, 1),
+    ] {
+        all.push(example(
+            &format!("slice {shape:?} along {axis} from {start} len {len}"),
+            Op::Slice { axis, start, len },
+            &[(&shape, N)],
+        ));
+    }
+    for (shape, axis, before, after) in [
+        (vec![4, 3], 1, 2, 1),
+        (vec![2, 3, 4], 1, 0, 3),
+        (vec![1, 5], 0, 1, 2),
+        (vec![2, 3, 4, 5], 3, 3, 0),
+    ] {
+        all.push(example(
+            &format!("pad {shape:?} along {axis} by {before}, {after}"),
+            Op::Pad {
+                axis,
+                before,
+                after,
+            },
+            &[(&shape, N)],
+        ));
+    }
+    for (table, indices) in [
+        (vec![5, 4], vec![6]),
+        (vec![7, 3], vec![2, 3]),
+        (vec![1, 5], vec![4]),
+        (vec![6, 1], vec![1, 1]),
+        (vec![4, 2, 3], vec![5]),
+        (vec![11, 13], vec![3, 4, 2]),
+    ] {
+        let mut gather = example(
+            &format!("gather {table:?} at {indices:?}"),
+            Op::Gather,
+            &[(&table, N), (&indices, Values::Index(table[0]))],
+        );
+        gather.differentiate = vec![true, false];
+        all.push(gather);
+        let mut values = indices.clone();
+        values.extend_from_slice(&table[1..]);
+        let mut scatter = example(
+            &format!("scatter_add {values:?} at {indices:?} into {}", table[0]),
+            Op::ScatterAdd { rows: table[0] },
+            &[(&indices, Values::Index(table[0])), (&values, N)],
+        );
+        scatter.differentiate = vec![false, true];
+        all.push(scatter);
     }
     all
 }
@@ -459,6 +595,12 @@ mod tests {
             "sum",
             "expand",
             "matmul",
+            "batch_matmul",
+            "concat",
+            "slice",
+            "pad",
+            "gather",
+            "scatter_add",
             "conv2d",
             "conv2d_input_grad",
             "conv2d_weight_grad",

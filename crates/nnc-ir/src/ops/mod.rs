@@ -10,12 +10,15 @@
 //! "per example" means over all the other dimensions; scalars have shape
 //! `[]`. Constants inside ops are `f64` (executors convert them).
 
+pub mod access;
 pub mod activation;
+pub mod axis;
 pub mod conv;
 pub mod cost;
 pub mod dropout;
 pub mod elementwise;
 pub mod examples;
+pub mod gather;
 pub mod layout;
 pub mod matmul;
 pub mod pool;
@@ -139,6 +142,14 @@ pub enum Op {
         ta: bool,
         tb: bool,
     },
+    /// A product per batch position: `a [..., m, k]` (`[..., k, m]` when
+    /// `ta`) times `b [..., k, n]` (`[..., n, k]` when `tb`) with the same
+    /// leading batch axes, or a rank-2 `b` shared by every position, gives
+    /// `[..., m, n]`. Runs alone (the 2-D `matmul` keeps its epilogues).
+    BatchMatMul {
+        ta: bool,
+        tb: bool,
+    },
 
     // --- convolution (conv.rs) ---
     /// `(x [b, c, h, w], w [f, c, kh, kw]) -> [b, f, oh, ow]`, a
@@ -175,6 +186,41 @@ pub enum Op {
     /// transpose of any rank; `perm` is a permutation of `0..rank`).
     Permute {
         perm: Vec<usize>,
+    },
+
+    // --- along one axis (axis.rs) ---
+    /// `parts` operands joined along `axis`; they agree on every other
+    /// axis.
+    Concat {
+        axis: usize,
+        parts: usize,
+    },
+    /// Positions `start .. start + len` of the operand along `axis`.
+    Slice {
+        axis: usize,
+        start: usize,
+        len: usize,
+    },
+    /// The operand between `before` and `after` zeros along `axis` (the
+    /// gradient of a slice: `dy` placed into zeros).
+    Pad {
+        axis: usize,
+        before: usize,
+        after: usize,
+    },
+
+    // --- indexing (gather.rs) ---
+    /// `(table [v, ...], indices [...]) -> [indices..., table[1..]...]`:
+    /// row `round(index)` of the table for each index (an embedding
+    /// lookup). Indices are integer values stored as floats, rounded half
+    /// to even; one outside `[0, v)` (or NaN) reads a row of zeros.
+    Gather,
+    /// `(indices [...], values [indices..., rest...]) -> [rows, rest...]`:
+    /// each index's values added into its row, in index order (the
+    /// gradient of `gather` with respect to its table); an index outside
+    /// `[0, rows)` adds nothing.
+    ScatterAdd {
+        rows: usize,
     },
 
     // --- dropout (dropout.rs) ---
@@ -287,6 +333,16 @@ pub enum ShapeError {
     Count { from: Shape, to: Shape },
     /// An axis list that is not sorted, distinct and within the rank.
     Axes { axes: Vec<usize>, rank: usize },
+    /// An axis at or beyond the operand's rank.
+    Axis { axis: usize, rank: usize },
+    /// Positions `start .. start + len` along `axis` do not fit its
+    /// `extent`.
+    Range {
+        axis: usize,
+        start: usize,
+        len: usize,
+        extent: usize,
+    },
     /// Anything else, described.
     Invalid(&'static str),
 }
@@ -330,6 +386,19 @@ impl fmt::Display for ShapeError {
             ShapeError::Axes { axes, rank } => write!(
                 f,
                 "axes {axes:?} must be sorted, distinct and below the rank {rank}"
+            ),
+            ShapeError::Axis { axis, rank } => {
+                write!(f, "axis {axis} must be below the rank {rank}")
+            }
+            ShapeError::Range {
+                axis,
+                start,
+                len,
+                extent,
+            } => write!(
+                f,
+                "positions {start}..{} along axis {axis} do not fit its extent {extent}",
+                start.saturating_add(*len)
             ),
             ShapeError::Invalid(why) => f.write_str(why),
         }

@@ -14,14 +14,16 @@
 //! translate the formula; none of them changes.
 
 use super::{
-    activation, conv, cost, dropout, elementwise, layout, matmul, pool, reduce, source, CostFn,
-    GeluForm, Op, ShapeError,
+    activation, axis, conv, cost, dropout, elementwise, gather, layout, matmul, pool, reduce,
+    source, CostFn, GeluForm, Op, ShapeError,
 };
 use crate::error::CompileError;
 use crate::graph::{Graph, NodeId, Shape};
 use crate::scalar::{arg, c, Cmp, Scalar};
 use crate::window::PoolKind;
 use std::ops::{Add, Div, Mul, Neg, Sub};
+
+pub use super::access::{IndexTerm, OperandRead};
 
 /// What kind of kernel computes an op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,11 +35,13 @@ pub enum OpClass {
     Pointwise,
     /// Random values drawn per step (dropout masks).
     Random,
-    /// A sum over axes.
+    /// A sum or a maximum over axes, or rows summed by index
+    /// (`scatter_add`).
     Reduction,
-    /// Values moved to other positions (a permutation of axes).
+    /// Values moved to other positions (a permutation of axes, slices,
+    /// concatenation, padding, rows gathered by index).
     Layout,
-    /// A matrix product.
+    /// A matrix product (2-D, or one per batch position).
     Product,
     /// A sliding-window op over images: convolutions, pooling, their
     /// gradients.
@@ -108,7 +112,8 @@ pub enum Gradient {
 pub struct OpDef {
     /// Its name in the text form.
     pub mnemonic: &'static str,
-    /// The number of operands.
+    /// The number of operands (of this op value: a `concat` carries its
+    /// own, `parts`).
     pub arity: usize,
     pub class: OpClass,
     pub fusion: Fusion,
@@ -464,6 +469,17 @@ impl Op {
                     Rule(matmul::gradient),
                 )
             },
+            Op::BatchMatMul { .. } => OpDef {
+                sums_products: true,
+                ..other(
+                    "batch_matmul",
+                    2,
+                    C::Product,
+                    Fusion::Single,
+                    matmul::shape,
+                    Rule(matmul::gradient),
+                )
+            },
             Op::Conv2d { .. } => OpDef {
                 sums_products: true,
                 ..other(
@@ -533,6 +549,48 @@ impl Op {
                 layout::shape,
                 Rule(layout::gradient),
             ),
+            Op::Concat { parts, .. } => {
+                let gradient = Rule(axis::gradient);
+                other(
+                    "concat",
+                    *parts,
+                    C::Layout,
+                    Fusion::Single,
+                    axis::shape,
+                    gradient,
+                )
+            }
+            Op::Slice { .. } => {
+                let gradient = Rule(axis::gradient);
+                other("slice", 1, C::Layout, Fusion::Single, axis::shape, gradient)
+            }
+            Op::Pad { .. } => {
+                let gradient = Rule(axis::gradient);
+                other("pad", 1, C::Layout, Fusion::Single, axis::shape, gradient)
+            }
+            Op::Gather => {
+                let gradient = Rule(gather::gradient);
+                other(
+                    "gather",
+                    2,
+                    C::Layout,
+                    Fusion::Single,
+                    gather::shape,
+                    gradient,
+                )
+            }
+            Op::ScatterAdd { .. } => {
+                let gradient = Rule(gather::gradient);
+                let class = C::Reduction;
+                other(
+                    "scatter_add",
+                    2,
+                    class,
+                    Fusion::Single,
+                    gather::shape,
+                    gradient,
+                )
+            }
             Op::DropoutMask { .. } => other(
                 "dropout_mask",
                 1,
@@ -620,101 +678,5 @@ impl Op {
     /// An operand of shape `[]` is always read as one value.
     pub fn operand_axes(&self, operand: usize, rank: usize) -> Option<Vec<usize>> {
         self.def().operand_axes.and_then(|f| f(self, operand, rank))
-    }
-}
-
-/// How a pointwise op reads one operand at flat position `i` of its
-/// result, for code generators that index flat buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OperandRead {
-    /// At `i`: the operand has the result's shape (or, for `reshape`, its
-    /// number of values in the same order).
-    Full,
-    /// At `0`: one value for every element.
-    Scalar,
-    /// At `(i / inner) % len`: the operand runs along a contiguous block
-    /// of the result's axes, `len` values in all, with `inner` result
-    /// elements per step (a bias along the last axis has `inner = 1`; a
-    /// value per example of `[b, n]` has `inner = n, len = b`; a channel
-    /// bias of `[b, c, h, w]` has `inner = h w, len = c`).
-    Strided { inner: usize, len: usize },
-}
-
-impl Op {
-    /// How operand `operand` (of shape `arg`) of this pointwise op is read
-    /// when the result has shape `out`; `None` when its axes are not one
-    /// contiguous block of the result's axes in order (a general
-    /// broadcast, which only the interpreter runs).
-    pub fn operand_access(
-        &self,
-        operand: usize,
-        arg: &[usize],
-        out: &[usize],
-    ) -> Option<OperandRead> {
-        let count = |s: &[usize]| s.iter().product::<usize>();
-        if arg == out {
-            return Some(OperandRead::Full);
-        }
-        if arg.is_empty() || (count(arg) == 1 && count(out) == 1) {
-            return Some(OperandRead::Scalar);
-        }
-        let Some(axes) = self.operand_axes(operand, out.len()) else {
-            return (count(arg) == count(out)).then_some(OperandRead::Full);
-        };
-        let (Some(&first), Some(&last)) = (axes.first(), axes.last()) else {
-            return Some(OperandRead::Scalar);
-        };
-        let contiguous = axes.iter().enumerate().all(|(k, &a)| a == first + k);
-        if !contiguous || last >= out.len() {
-            return None;
-        }
-        let len = count(&out[first..=last]);
-        if len != count(arg) {
-            return None;
-        }
-        Some(OperandRead::Strided {
-            inner: count(&out[last + 1..]),
-            len,
-        })
-    }
-}
-
-/// One term of a general broadcast read: result position `i` contributes
-/// `((i / inner) % len) * stride` to the operand's flat index.
-pub type IndexTerm = (usize, usize, usize);
-
-impl Op {
-    /// How operand `operand` (of shape `arg`) of this pointwise op is read
-    /// at flat position `i` of a result of shape `out`, for any broadcast
-    /// (the operand's axes need not be one block): the operand's flat
-    /// index is the sum of the terms (no term: index 0). `None` when the
-    /// shapes do not fit the op's broadcast.
-    pub fn operand_index_terms(
-        &self,
-        operand: usize,
-        arg: &[usize],
-        out: &[usize],
-    ) -> Option<Vec<IndexTerm>> {
-        let count = |s: &[usize]| s.iter().product::<usize>();
-        if arg == out {
-            return Some(vec![(1, count(out).max(1), 1)]);
-        }
-        if arg.is_empty() || (count(arg) == 1 && count(out) == 1) {
-            return Some(Vec::new());
-        }
-        let Some(axes) = self.operand_axes(operand, out.len()) else {
-            return (count(arg) == count(out)).then(|| vec![(1, count(out).max(1), 1)]);
-        };
-        if axes.len() != arg.len() || axes.iter().any(|&a| a >= out.len()) {
-            return None;
-        }
-        let mut terms = Vec::with_capacity(axes.len());
-        for (k, &a) in axes.iter().enumerate() {
-            if arg[k] != out[a] {
-                return None;
-            }
-            terms.push((count(&out[a + 1..]), out[a], count(&arg[k + 1..])));
-        }
-        Some(terms)
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - A node that returns its operand unchanged (`scale` by 1, `add_const`
 //!   0, a `reshape` to the operand's own shape, `sum` or `expand` over no
-//!   axes) is replaced by its operand.
+//!   axes, a `concat` of one operand, a `slice` of every position, a
+//!   `pad` by nothing) is replaced by its operand.
 //! - Two nodes with the same op, attributes and operands compute the same
 //!   value (every op is a pure function of its operands and attributes;
 //!   dropout masks of the same stream and seed are the same mask), so the
@@ -45,6 +46,9 @@ fn no_op_operand(graph: &Graph, node: &Node) -> Option<NodeId> {
         Op::AddConst(c) => *c == 0.0,
         Op::Reshape { shape } => graph.shape(first) == shape.as_slice(),
         Op::SumAxes { axes } | Op::MaxAxes { axes } | Op::Expand { axes, .. } => axes.is_empty(),
+        Op::Concat { parts, .. } => *parts == 1,
+        Op::Slice { axis, start, len } => *start == 0 && graph.shape(first).get(*axis) == Some(len),
+        Op::Pad { before, after, .. } => *before == 0 && *after == 0,
         _ => false,
     };
     unchanged.then_some(first)

@@ -1,6 +1,8 @@
 //! The shaders of the ops that are not pointwise: matrix products (with a
 //! pointwise epilogue), sums over axes, per-example rows (costs, softmax
-//! and its gradients, the correct count), convolutions and pooling. The
+//! and its gradients, the correct count), convolutions and pooling, and
+//! the general tensor primitives (module `tensor`: batched products,
+//! slices, paddings, a concatenation's operands, gathers and scatters). The
 //! formulas are the interpreter's (`nnc-interp/src/kernels`), with the
 //! numerically stable forms of `nnc-cpu/src/rows.rs`.
 //!
@@ -15,6 +17,7 @@ mod pool;
 mod reduce;
 mod rows;
 mod shader;
+mod tensor;
 
 pub(crate) use matmul::{matmul, MatmulSpec};
 pub(crate) use shader::Built;
@@ -22,6 +25,9 @@ pub(crate) use shader::Built;
 use crate::program::{BindingKind, EmitError, Target};
 use crate::wgsl::u;
 use conv::{conv2d, conv2d_input_grad, conv2d_weight_grad, ConvDims};
+use nnc_ir::ops::axis::copies;
+use nnc_ir::ops::gather::IndexDims;
+use nnc_ir::ops::matmul::BatchDims;
 use nnc_ir::{CostFn, Op};
 use pool::{pool, pool_grad};
 use reduce::sum;
@@ -135,8 +141,65 @@ pub(crate) fn single(
         Op::Pool(g) => pool(kinds, target, name, g, shape(0)?, out)?,
         Op::PoolGrad(g) => pool_grad(kinds, target, name, g, shape(0)?, shape(1)?)?,
         Op::Permute { perm } => layout::permute(kinds, target, name, shape(0)?, perm)?,
+        Op::Slice { .. } | Op::Pad { .. } => {
+            let shapes: Vec<&[usize]> = args.iter().map(Vec::as_slice).collect();
+            let (list, _) = copies(op, &shapes).ok_or_else(|| invalid(op))?;
+            let copy = list.first().ok_or_else(|| invalid(op))?;
+            tensor::axis_copy(kinds, target, name, copy, true)?
+        }
+        Op::Gather | Op::ScatterAdd { .. } => {
+            let shapes: Vec<&[usize]> = args.iter().map(Vec::as_slice).collect();
+            let d = IndexDims::of(op, &shapes).ok_or_else(|| invalid(op))?;
+            if let Op::Gather = op {
+                tensor::gather(kinds, target, name, &d)?
+            } else {
+                tensor::scatter_add(kinds, target, name, &d)?
+            }
+        }
+        Op::BatchMatMul { .. } => {
+            let d = BatchDims::of(op, shape(0)?, shape(1)?).ok_or_else(|| invalid(op))?;
+            tensor::batch_matmul(kinds, target, name, &d)?
+        }
         _ => return Ok(None),
     }))
+}
+
+/// The shaders of a `concat`, one per operand, each copying its operand
+/// into its block of the result and bound to the two (`kinds`: every
+/// operand's, then the result's); `None` for another op.
+pub(crate) fn concat_parts(
+    op: &Op,
+    args: &[Vec<usize>],
+    kinds: &[BindingKind],
+    target: &Target,
+    name: &str,
+) -> Result<Option<Vec<Built>>, EmitError> {
+    if !matches!(op, Op::Concat { .. }) {
+        return Ok(None);
+    }
+    let shapes: Vec<&[usize]> = args.iter().map(Vec::as_slice).collect();
+    let (list, _) = copies(op, &shapes).ok_or_else(|| invalid(op))?;
+    let out = *kinds.last().ok_or_else(|| invalid(op))?;
+    let mut parts = Vec::with_capacity(list.len());
+    for (k, copy) in list.iter().enumerate() {
+        let operand = *kinds.get(k).ok_or_else(|| invalid(op))?;
+        let part = format!("{name}_part{k}");
+        parts.push(tensor::axis_copy(
+            &[operand, out],
+            target,
+            &part,
+            copy,
+            false,
+        )?);
+    }
+    Ok(Some(parts))
+}
+
+/// An op whose operands break its shape rule (a bug upstream).
+fn invalid(op: &Op) -> EmitError {
+    EmitError::Internal {
+        message: format!("`{}` of operands its shape rule rejects", op.mnemonic()),
+    }
 }
 
 /// `(rows, n)`: examples and values per example of a `[batch, ...]` shape.

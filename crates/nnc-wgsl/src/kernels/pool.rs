@@ -4,7 +4,7 @@
 use super::shader::{decode, internal, shader_with, Built};
 use crate::program::{BindingKind, EmitError, Target};
 use crate::wgsl::{flat_index, grid, i, workgroup_for, Shader};
-use nnc_check::program::PoolKind;
+use nnc_ir::window::PoolKind;
 use nnc_ir::PoolGeometry;
 
 /// The pool's window geometry as WGSL lines setting `r0, r1, c0, c1`
