@@ -58,10 +58,10 @@ pub enum InputKind {
     /// The targets of the cost (or of the accuracy): `[batch, ...]`, the
     /// shape of the output they are compared with.
     Target,
-    /// Parameter number `k`, in the order of [`crate::params::param_specs`].
+    /// Parameter number `k`, in the order of `nnc_lower::param_specs`.
     Param(usize),
     /// Optimizer state number `k`, in the order of
-    /// [`crate::params::optimizer_state`]; zero before the first step.
+    /// `nnc_lower::optimizer_state`; zero before the first step.
     State(usize),
     /// The learning rate of the step, a scalar.
     LearningRate,
@@ -215,7 +215,7 @@ impl Graph {
 
     /// Appends a node as given, without checking it. For passes that copy
     /// verified nodes, and for tests that build broken graphs on purpose;
-    /// [`crate::verify`] finds what is wrong with it.
+    /// [`crate::verify()`] finds what is wrong with it.
     pub fn push_unchecked(&mut self, node: Node) -> NodeId {
         self.nodes.push(node);
         NodeId::new(self.nodes.len() - 1)

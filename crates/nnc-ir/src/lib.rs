@@ -1,14 +1,15 @@
-//! The tensor IR of nnc: a checked model becomes a graph of typed tensor
-//! ops with static shapes, which passes extend (reverse-mode autodiff, the
-//! optimizer step) and clean up, and which backends execute.
+//! The tensor IR of nnc: graphs of typed tensor ops with static shapes,
+//! which passes extend (reverse-mode autodiff) and clean up, and which
+//! backends execute. The IR knows tensors and ops, not models: a checked
+//! model becomes a graph in `nnc-lower` (passes `lower` and `update`, and
+//! the pipelines `nnc_lower::compile_training`/`compile_inference`).
 //!
-//! The pipeline (`passes`): `lower` (model to forward graph), `autodiff`,
-//! `update`, `simplify`, `dce`; [`compile_training`] and
-//! [`compile_inference`] run it, verifying the graph after every pass, and
-//! can stop after any pass by name. [`print`] gives the text form.
-//! Compiled backends add the pass `fuse`, which groups the ops into fused
-//! kernels ([`fused`]; [`compile_training_fused`],
-//! [`compile_inference_fused`]). The analysis [`plan_memory`] places every
+//! The passes here (`passes`) map graphs to graphs: `autodiff`, `simplify`,
+//! `dce`, and `fuse`, which groups the ops into fused kernels for compiled
+//! backends ([`fused`], [`fuse_verified`]); [`verify()`] runs after each.
+//! [`print()`] gives the text form; [`window`] holds the window arithmetic of
+//! convolutions and pooling that the checker's diagnostics share. The
+//! analysis [`plan_memory`] places every
 //! value of a finished graph in one arena, reusing memory between values
 //! whose lifetimes do not overlap ([`plan`]). The [`kernel_plan`] is the
 //! walk over a fused kernel's body that every compiled backend renders:
@@ -28,16 +29,14 @@
 //!   gradient rule and, for pointwise ops, its [`scalar`] formula; every
 //!   pass and backend reads it. An op family's module in `ops/` holds the
 //!   shape and gradient rules the table names.
-//! - **Verified between passes.** [`verify`] checks operands, shapes
+//! - **Verified between passes.** [`verify()`] checks operands, shapes
 //!   (against each op's shape rule), inputs and outputs; the driver runs it
 //!   after every pass and turns a failure into an error naming the pass.
 //! - **Deterministic.** Compiling the same model and setup gives the same
 //!   graph and the same text; no pass iterates a hash map into its output.
 //! - **Randomness only through [`rng::Rng`].** Parameter initialisation
-//!   ([`init_params`]) and dropout masks draw from derived streams.
-//!
-//! The boundary with the training loop is [`backend`]: the loop hands a
-//! backend batches and learning rates and never sees a graph.
+//!   (`nnc_lower::init_params`) and dropout masks draw from derived
+//!   streams.
 
 pub mod composite;
 pub mod error;

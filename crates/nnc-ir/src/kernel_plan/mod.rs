@@ -1,7 +1,7 @@
 //! The kernel plan: one walk over a fused kernel's body that every
 //! compiled backend renders.
 //!
-//! [`plan_kernel`] turns a [`FusedKernel`] into a list of [`Step`]s, in
+//! [`plan_kernel`] turns a [`FusedKernel`](crate::FusedKernel) into a list of [`Step`]s, in
 //! the order they run:
 //! - [`Step::Group`]: a pointwise group, a run of pointwise body ops of
 //!   one output shape computed in one loop (one JIT kernel, one shader).
