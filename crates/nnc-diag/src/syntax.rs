@@ -105,6 +105,21 @@ pub enum Cause {
     /// of the file, or on a later line where its closing bracket `close`
     /// was expected.
     Unclosed { open: Span, close: char },
+    /// A binding statement whose name is followed by its value without the
+    /// `:` (`input x [784]`) or `=` (`let h dense(x, 30)`, `output y
+    /// softmax(z)`) between them. `name` is the name's span; `suggestion`
+    /// the statement as it was probably meant.
+    MissingSeparator {
+        keyword: String,
+        separator: char,
+        name: Span,
+        suggestion: String,
+    },
+    /// A layer name followed on its line by its arguments without
+    /// parentheses: `dense 30`. `name` is the name's span.
+    MissingParens { name: Span, suggestion: String },
+    /// A comma where statements or the layers of a list follow one another.
+    StrayComma,
 }
 
 impl SyntaxError {
@@ -233,6 +248,31 @@ fn with_cause(diagnostic: Diagnostic, cause: &Cause) -> Diagnostic {
             .with_secondary(*open, "this `{` is not closed")
             .with_secondary(*keyword_span, format!("`{keyword}` starts a new item here"))
             .with_hint(format!("is a `}}` missing before `{keyword}`?")),
+        Cause::MissingSeparator {
+            keyword,
+            separator,
+            name,
+            suggestion,
+        } => {
+            let what = if *separator == ':' {
+                "the shape"
+            } else {
+                "the value"
+            };
+            diagnostic
+                .with_secondary(*name, format!("`{separator}` is missing after this name"))
+                .with_hint(format!("did you mean `{suggestion}`?"))
+                .with_note(format!(
+                    "`{keyword}` takes a name, then `{separator}`, then {what}"
+                ))
+        }
+        Cause::MissingParens { name, suggestion } => diagnostic
+            .with_secondary(*name, "this layer takes its arguments in parentheses")
+            .with_hint(format!("did you mean `{suggestion}`?")),
+        Cause::StrayComma => diagnostic.with_hint(
+            "statements, and the layers of a list, are separated by spaces or new lines, \
+             not commas: remove this `,`",
+        ),
         Cause::Unclosed { open, close } => {
             let opener = match close {
                 ')' => '(',

@@ -33,6 +33,7 @@
 pub mod ast;
 mod expected;
 mod grammar;
+mod hints;
 mod lower;
 mod scan;
 
@@ -233,6 +234,7 @@ impl Recovery<'_> {
         let expected = expected::simplify(expected, in_layer_list);
         let cause = unclosed
             .or_else(|| self.unclosed(start, pos, &found, &expected))
+            .or_else(|| hints::statement_cause(self.source, pos, &found, &expected))
             .or_else(|| expected::space_before_bracket(self.source, pos, &found));
         SyntaxError::Unexpected {
             span,

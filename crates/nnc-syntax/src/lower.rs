@@ -12,7 +12,8 @@
 
 use crate::ast::*;
 use crate::grammar::Rule;
-use nnc_diag::syntax::{Cause, Found, SyntaxError};
+use crate::{expected, hints};
+use nnc_diag::syntax::{Cause, Expected, Found, SyntaxError};
 use nnc_diag::Span;
 use pest::iterators::{Pair, Pairs};
 
@@ -189,10 +190,61 @@ impl<'e> Lowerer<'e> {
     // ------------------------------------------------------------ statements
 
     fn stmts(&mut self, children: Pairs<'_, Rule>) -> Lowered<Vec<Stmt>> {
-        children
+        let stmts = children
             .filter(is_significant)
             .map(|pair| self.stmt(pair))
-            .collect()
+            .collect::<Lowered<Vec<Stmt>>>()?;
+        self.reject_same_line_values(&stmts)?;
+        Ok(stmts)
+    }
+
+    /// `output y softmax(z)` is, for the grammar, `output y` (an existing
+    /// tensor as output) and a setting `softmax(z)` after it; `input x
+    /// relu(y)` likewise. A bare `input`/`output` followed on the same line
+    /// by a setting is reported as the missing `=` (or `:`). (Other
+    /// statements may share a line: `input a input b: [3]`.)
+    fn reject_same_line_values(&self, stmts: &[Stmt]) -> Lowered<()> {
+        for pair in stmts.windows(2) {
+            if !matches!(pair[1], Stmt::Setting(_)) {
+                continue;
+            }
+            let (keyword, name, span) = match &pair[0] {
+                Stmt::Output {
+                    name,
+                    value: None,
+                    span,
+                } => ("output", name, *span),
+                Stmt::Input {
+                    name,
+                    shape: None,
+                    span,
+                } => ("input", name, *span),
+                _ => continue,
+            };
+            let next = pair[1].span().start;
+            let between = self.source.get(span.end..next).unwrap_or("\n");
+            if between.contains('\n') || between.contains("//") || between.contains("/*") {
+                continue;
+            }
+            let Some(separator) = hints::separator_of(keyword) else {
+                continue;
+            };
+            let (found, found_span) = expected::found_at(self.source, next);
+            let cause = hints::separator_cause(
+                keyword,
+                separator,
+                name.span,
+                &name.name,
+                &hints::rest_of_line(self.source, next),
+            );
+            return Err(Box::new(SyntaxError::Unexpected {
+                span: found_span,
+                found,
+                expected: vec![Expected::Symbol(separator.to_string())],
+                cause,
+            }));
+        }
+        Ok(())
     }
 
     fn stmt(&mut self, pair: Pair<'_, Rule>) -> Lowered<Stmt> {
@@ -308,14 +360,29 @@ impl<'e> Lowerer<'e> {
     /// `relu` then `(x)` stays two stages, as the language says.)
     fn reject_spaced_calls(&self, stages: &[Expr]) -> Lowered<()> {
         for pair in stages.windows(2) {
-            let (ExprKind::Name(name), ExprKind::Paren(_) | ExprKind::List(_)) =
-                (&pair[0].kind, &pair[1].kind)
-            else {
+            let ExprKind::Name(name) = &pair[0].kind else {
                 continue;
             };
             let gap = Span::new(pair[0].span.end, pair[1].span.start);
             let between = self.source.get(gap.start..gap.end).unwrap_or("");
             if between.is_empty() || !between.chars().all(|c| c == ' ' || c == '\t') {
+                continue;
+            }
+            if let ExprKind::Int(_) | ExprKind::Float { .. } = pair[1].kind {
+                // `dense 30`: a layer and its arguments without parentheses.
+                let (found, span) = expected::found_at(self.source, gap.end);
+                return Err(Box::new(SyntaxError::Unexpected {
+                    span,
+                    found,
+                    expected: Vec::new(),
+                    cause: Some(hints::parens_cause(
+                        name.span,
+                        &name.name,
+                        &hints::rest_of_line(self.source, gap.end),
+                    )),
+                }));
+            }
+            if !matches!(pair[1].kind, ExprKind::Paren(_) | ExprKind::List(_)) {
                 continue;
             }
             let bracket = if matches!(pair[1].kind, ExprKind::Paren(_)) {
