@@ -182,7 +182,6 @@ fn resume_equals_uninterrupted(backend: &str) {
             &file,
             "--backend",
             backend,
-            "--quiet",
             "--resume",
             &path_str(&checkpoint),
             "--checkpoint",
@@ -296,7 +295,7 @@ fn a_changed_model_is_refused_unless_forced() {
     assert!(stderr.contains("--force"), "{stderr}");
     assert!(text(&out.stdout).is_empty());
 
-    let out = run(&["run", &file, "--quiet", "--resume", &checkpoint, "--force"]);
+    let out = run(&["run", &file, "--resume", &checkpoint, "--force"]);
     assert_ok(&out);
     assert!(
         text(&out.stderr).contains("warning: the model file"),

@@ -398,3 +398,30 @@ fn the_jit_backend_trains_like_the_interpreter() {
     };
     assert_eq!(strip(&jit), strip(&again), "the JIT is deterministic");
 }
+
+/// `--quiet` prints only the end of the run: the last epoch's line, no line
+/// per epoch (without it, one line per epoch); the log keeps every epoch.
+#[test]
+fn quiet_prints_only_the_last_epoch_and_the_log_keeps_all() {
+    let dir = scratch("quiet");
+    let file = small_mnist(&dir, "net.nnet", BOOK_NET, "..500");
+    let log = dir.join("quiet.jsonl");
+    let log_arg = log.display().to_string();
+    let out = nnc(&["run", &file, "--epochs", "3", "--quiet", "--log", &log_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].starts_with("epoch 3  phase 1"), "{stdout}");
+    assert_eq!(read_log(&log).len(), 3);
+    // `-q` is the same; without it there is a line per epoch.
+    let short = nnc(&["run", &file, "--epochs", "3", "-q"]);
+    assert_eq!(text(&short.stdout).lines().count(), 1);
+    let loud = nnc(&["run", &file, "--epochs", "3"]);
+    let loud = text(&loud.stdout);
+    let epochs: Vec<&str> = loud.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epochs.len(), 3, "{loud}");
+    // The quiet line is the loud run's last line (same seed), up to timing.
+    let untimed = |line: &str| line.split("  ").take(5).collect::<Vec<_>>().join("  ");
+    assert_eq!(untimed(lines[0]), untimed(epochs[2]));
+}

@@ -4,9 +4,12 @@
 //! inspection (diagnostics printed as `nnc check` prints them), pick the
 //! train block, load the data, initialise the parameters from the seed, and
 //! run the loop of `nnc-train` on the chosen backend. While it trains it
-//! draws a progress bar on stderr (only on a terminal, never with
-//! `--quiet`), prints one line per epoch on stdout and, with `--log`, writes
-//! one JSON object per epoch.
+//! draws a progress bar on stderr (only on a terminal), prints one line per
+//! epoch on stdout and, with `--log`, writes one JSON object per epoch.
+//! `--quiet` (`-q`) keeps stdout to the end of the run: no bar, no epoch
+//! or trace lines while training, then the last epoch's line (and why the
+//! schedule stopped, if it did); warnings and errors still go to stderr,
+//! and the log and plots are written as without it.
 //!
 //! The default backend is the JIT (`nnc-cpu`); `--backend interp` trains
 //! on the reference interpreter instead. A model the JIT cannot lower
@@ -99,8 +102,10 @@ pub struct RunArgs {
     /// layer's learning speed.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
+    /// Print only the end of the run: no progress bar and no line per
+    /// epoch, then the last epoch's line (warnings and errors still go to
+    /// stderr; `--log` keeps every epoch).
+    #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Record more per epoch, printed and in the log: `grad-norms`, the
     /// L2 norms of dC/db and dC/dW of every layer (its learning speed) at
@@ -186,6 +191,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         }
     }
     let mut console = Console::new(!args.quiet, regression, log);
+    console.quiet = args.quiet;
     if args.trace.contains(&crate::trace::TraceKind::GradNorms) {
         let limit = options.train_limit.unwrap_or(usize::MAX);
         let tracer = crate::trace::GradTracer::new(prepared.model, &prepared.train, limit)
@@ -214,6 +220,11 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         return Err(Failure::usage(error));
     }
     plotted.map_err(Failure::usage)?;
+    if args.quiet {
+        if let Some(last) = report.last() {
+            println!("{}", epoch_line(last, regression));
+        }
+    }
     print_outcome(&report);
     Ok(())
 }
@@ -360,6 +371,8 @@ fn verify_line(report: &VerifyReport) -> String {
 /// The observer of `nnc run`: progress bar, epoch lines and the JSON log.
 struct Console {
     progress: bool,
+    /// `--quiet`: no epoch or trace lines while training.
+    quiet: bool,
     regression: bool,
     bar: Option<ProgressBar>,
     /// When the bar's message was last refreshed (`None`: not yet this epoch).
@@ -380,6 +393,7 @@ impl Console {
     fn new(progress: bool, regression: bool, log: Option<JsonLog>) -> Console {
         Console {
             progress: progress && std::io::stderr().is_terminal(),
+            quiet: false,
             regression,
             bar: None,
             last_draw: None,
@@ -448,7 +462,9 @@ impl Console {
         };
         match tracer.measure(&params) {
             Ok(norms) => {
-                println!("{}", crate::trace::norms_line("initial", &norms));
+                if !self.quiet {
+                    println!("{}", crate::trace::norms_line("initial", &norms));
+                }
                 if let Some(log) = &mut self.log {
                     log.write(&json!({"epoch": 0, "grad_norms": crate::trace::norms_json(&norms)}));
                 }
@@ -505,15 +521,17 @@ impl Observer for Console {
 
     fn epoch_finished(&mut self, record: &EpochRecord) {
         self.finish();
-        let line = epoch_line(record, self.regression);
-        let mut out = std::io::stdout().lock();
-        // A closed pipe (`nnc run f | head`) must not stop training.
-        let _ = writeln!(out, "{line}");
         let norms = self.norms.take();
-        if let Some(norms) = &norms {
-            let _ = writeln!(out, "{}", crate::trace::norms_line("  ", norms));
+        if !self.quiet {
+            let line = epoch_line(record, self.regression);
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`nnc run f | head`) must not stop training.
+            let _ = writeln!(out, "{line}");
+            if let Some(norms) = &norms {
+                let _ = writeln!(out, "{}", crate::trace::norms_line("  ", norms));
+            }
+            let _ = out.flush();
         }
-        let _ = out.flush();
         if let Some(log) = &mut self.log {
             let mut object = log_object(record, self.regression);
             if let (Some(norms), Value::Object(map)) = (&norms, &mut object) {
