@@ -473,3 +473,112 @@ fn sigint_saves_a_checkpoint_and_the_printed_command_resumes_the_run() {
     assert_ok(&out);
     assert_eq!(untimed(&resumed), untimed(&read_log(&whole_log)));
 }
+
+/// `stderr` with the scratch folder written as `DIR` and process ids as
+/// `PID`, for snapshots.
+fn normalised(stderr: &str, dir: &Path) -> String {
+    let text = stderr.replace(&path_str(dir), "DIR");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(".tmp-") {
+        out.push_str(&rest[..at + 5]);
+        rest = &rest[at + 5..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        out.push_str("PID");
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A new run into a folder that holds another run's checkpoints is refused
+/// (exit 2) with a message naming the folder, its newest checkpoint and the
+/// ways on; `--overwrite` deletes the old checkpoints and starts over;
+/// resuming into the folder of the checkpoint is no new run and goes on.
+#[test]
+fn a_new_run_into_a_used_checkpoint_folder_is_refused() {
+    let dir = scratch("used-folder");
+    let file = model_file(&dir, 60, 3, "");
+    let ckpt = dir.join("ckpt");
+    let first = run(&["run", &file, "--quiet", "--checkpoint", &path_str(&ckpt)]);
+    assert_ok(&first);
+    let before = names(&ckpt);
+    assert_eq!(before.len(), 6, "{before:?}");
+
+    let again = run(&[
+        "run",
+        &file,
+        "--quiet",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        &path_str(&ckpt),
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).is_empty());
+    insta::assert_snapshot!(
+        "used_checkpoint_folder_refused",
+        normalised(&text(&again.stderr), &dir)
+    );
+    assert_eq!(names(&ckpt), before, "nothing was touched");
+
+    // Resuming there is the same run.
+    let resumed = run(&["run", &file, "--quiet", "--resume", &path_str(&ckpt)]);
+    assert_ok(&resumed);
+
+    let over = run(&[
+        "run",
+        &file,
+        "--quiet",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        &path_str(&ckpt),
+        "--overwrite",
+    ]);
+    assert_ok(&over);
+    insta::assert_snapshot!(
+        "used_checkpoint_folder_overwritten",
+        normalised(&text(&over.stderr), &dir)
+    );
+    assert_eq!(names(&ckpt), ["epoch-0001.json", "epoch-0001.safetensors"]);
+}
+
+/// Temporary files left by a process killed while saving are removed by
+/// the next run that saves into the folder, which says so; a temporary
+/// file of a running process stays.
+#[test]
+fn stale_temporary_files_are_removed_by_the_next_run() {
+    let dir = scratch("stale-temporaries");
+    let file = model_file(&dir, 60, 3, "");
+    let ckpt = dir.join("ckpt");
+    std::fs::create_dir_all(&ckpt).unwrap();
+    // No process has this id (Linux ids stay below 2^22); process 1 runs.
+    let dead = ckpt.join(".epoch-0002.safetensors.tmp-4999999");
+    let live = ckpt.join(".epoch-0009.json.tmp-1");
+    std::fs::write(&dead, b"half a checkpoint").unwrap();
+    std::fs::write(&live, b"being written").unwrap();
+    let out = run(&[
+        "run",
+        &file,
+        "--quiet",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        &path_str(&ckpt),
+    ]);
+    assert_ok(&out);
+    if Path::new("/proc/self").exists() {
+        assert!(!dead.exists());
+        insta::assert_snapshot!(
+            "stale_temporaries_removed",
+            normalised(&text(&out.stderr), &dir)
+        );
+    }
+    assert!(live.exists());
+    let left = names(&ckpt);
+    assert!(
+        left.contains(&"epoch-0001.safetensors".to_string()),
+        "{left:?}"
+    );
+}

@@ -26,6 +26,51 @@ pub(crate) fn is_temporary(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
 }
 
+/// The process id in a temporary file's name, if it has one.
+fn writer_of(name: &str) -> Option<u32> {
+    name.rsplit_once(".tmp-")?.1.parse().ok()
+}
+
+/// Whether process `pid` still runs: `None` where this cannot be told
+/// (no `/proc`).
+fn process_alive(pid: u32) -> Option<bool> {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return None;
+    }
+    Some(proc.join(pid.to_string()).exists())
+}
+
+/// Removes the temporary files of [`write_atomic`] in `dir` whose writing
+/// process is gone (it was killed while saving), and returns their paths.
+/// Call it before this process writes into `dir`: a temporary file named
+/// with this process's own id is then a dead process's whose id was
+/// reused. Where it cannot be told whether a process runs (no `/proc`),
+/// nothing is removed.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>, CkptError> {
+    let reader = fs::read_dir(dir).map_err(|e| CkptError::io(dir, "list", e))?;
+    let own = std::process::id();
+    let mut removed = Vec::new();
+    for item in reader {
+        let item = item.map_err(|e| CkptError::io(dir, "list", e))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if !is_temporary(&name) || !item.path().is_file() {
+            continue;
+        }
+        let Some(pid) = writer_of(&name) else {
+            continue;
+        };
+        let stale = pid == own || process_alive(pid) == Some(false);
+        if stale {
+            let path = item.path();
+            fs::remove_file(&path).map_err(|e| CkptError::io(&path, "delete", e))?;
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
 /// Replaces `target` with `bytes`, atomically.
 pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), CkptError> {
     write_atomic_with(target, |file| file.write_all(bytes))
@@ -108,6 +153,29 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_live_ones_kept() {
+        let dir = scratch("stale");
+        // A process id no process has (ids stay below 2^22 on Linux).
+        let dead = dir.join(".epoch-0003.safetensors.tmp-4999999");
+        let own = dir.join(format!(".epoch-0004.json.tmp-{}", std::process::id()));
+        // Process 1 (init) always runs.
+        let live = dir.join(".epoch-0005.json.tmp-1");
+        let other = dir.join("epoch-0002.json");
+        for path in [&dead, &own, &live, &other] {
+            fs::write(path, b"x").unwrap();
+        }
+        let removed = remove_stale_temporaries(&dir).unwrap();
+        if process_alive(1).is_some() {
+            let mut expected = vec![dead.clone(), own.clone()];
+            expected.sort();
+            assert_eq!(removed, expected);
+            assert!(!dead.exists() && !own.exists());
+            assert!(live.exists(), "a running writer's file stays");
+        }
+        assert!(other.exists(), "a checkpoint file is never touched");
     }
 
     #[test]

@@ -35,6 +35,7 @@
 mod atomic;
 mod error;
 
+pub use atomic::remove_stale_temporaries;
 pub use error::CkptError;
 
 use nnc_check::program::{Model, Optimizer};

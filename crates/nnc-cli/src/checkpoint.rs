@@ -1,6 +1,11 @@
-//! `nnc run --checkpoint DIR [--keep N] [--resume CKPT] [--force]`: saving
-//! a run as it goes, stopping it cleanly on Ctrl-C, and continuing it.
+//! `nnc run --checkpoint DIR [--keep N] [--overwrite] [--resume CKPT]
+//! [--force]`: saving a run as it goes, stopping it cleanly on Ctrl-C, and
+//! continuing it.
 //!
+//! - A new run does not write into a folder that holds another run's
+//!   checkpoints: it is refused (usage error) unless `--overwrite`, which
+//!   deletes them first. Temporary files left there by a process killed
+//!   while saving are deleted, with a note, before the first save.
 //! - After every epoch the parameters, the optimizer state and the loop's
 //!   state are saved as `DIR/epoch-0003.safetensors` with its sidecar
 //!   `DIR/epoch-0003.json` (`nnc_ckpt`: atomic writes, the weights first and
@@ -57,6 +62,76 @@ pub struct CheckpointArgs {
     /// the checkpoint was saved.
     #[arg(long, requires = "resume")]
     pub force: bool,
+    /// Start a new run in a `--checkpoint` folder that holds another run's
+    /// checkpoints, deleting them first (without it such a folder is
+    /// refused, so that no run's checkpoints are overwritten by mistake).
+    #[arg(long, requires = "checkpoint")]
+    pub overwrite: bool,
+}
+
+/// Removes the temporary files a run killed while saving left in `dir`
+/// (`nnc_ckpt::remove_stale_temporaries`), and says so.
+fn clear_stale_temporaries(dir: &Path) -> Result<(), Failure> {
+    let removed =
+        nnc_ckpt::remove_stale_temporaries(dir).map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(first) = removed.first() {
+        let names: Vec<String> = removed
+            .iter()
+            .map(|p| format!("`{}`", p.display()))
+            .collect();
+        let (count, these) = if removed.len() == 1 {
+            ("1 temporary file".to_string(), "it was")
+        } else {
+            (format!("{} temporary files", removed.len()), "they were")
+        };
+        eprintln!(
+            "note: removed {count} left in `{}` by a run stopped while saving ({these} never \
+             a checkpoint): {}",
+            first.parent().unwrap_or(dir).display(),
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A new run must not write into a folder holding another run's
+/// checkpoints: its `epoch-0001` would replace theirs and `--resume DIR`
+/// would mix the two. With `--overwrite` the old checkpoints are deleted
+/// first.
+fn refuse_another_run(dir: &Path, overwrite: bool) -> Result<(), Failure> {
+    let existing = nnc_ckpt::list(dir).map_err(|e| Failure::usage(e.to_string()))?;
+    let Some(newest) = existing.last() else {
+        return Ok(());
+    };
+    let count = if existing.len() == 1 {
+        "a checkpoint".to_string()
+    } else {
+        format!("{} checkpoints", existing.len())
+    };
+    if overwrite {
+        nnc_ckpt::prune(dir, 0).map_err(|e| Failure::usage(e.to_string()))?;
+        eprintln!(
+            "note: deleted {count} of an earlier run from `{}` (`--overwrite`)",
+            dir.display()
+        );
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "`{dir}` already holds {count} of another run (the newest `{newest}`, epoch {epoch}); \
+         a new run would overwrite them: continue that run with `--resume {dir}`, save into \
+         another folder, or add `--overwrite` to delete them and start over",
+        dir = dir.display(),
+        newest = newest.weights.display(),
+        epoch = newest.epoch,
+    )))
+}
+
+/// Whether two paths name the same folder.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// The checkpoints of one `nnc run`: what was resumed, where to save, the
@@ -121,6 +196,15 @@ impl Session {
                 .as_ref()
                 .map(|(ck, _)| ck.path.parent().unwrap_or(Path::new(".")).to_path_buf())
         });
+        if let Some(dir) = dir.as_deref().filter(|d| d.is_dir()) {
+            clear_stale_temporaries(dir)?;
+            let resumed_here = resumed
+                .as_ref()
+                .is_some_and(|(ck, _)| same_dir(ck.path.parent().unwrap_or(Path::new(".")), dir));
+            if !resumed_here {
+                refuse_another_run(dir, args.overwrite)?;
+            }
+        }
         let metrics = resumed
             .as_ref()
             .map(|(ck, _)| ck.sidecar.metrics.clone())
