@@ -125,13 +125,12 @@ fn phases_are_configured_once_each_and_reported() {
 #[test]
 fn bad_arguments_exit_2() {
     let missing = root().join("no-such-file.nnet").display().to_string();
-    let cases: [&[&str]; 6] = [
+    let cases: [&[&str]; 5] = [
         &["bench"],
         &["bench", BOOK, "--epochs", "0"],
         &["bench", BOOK, "--epochs", "many"],
         &["bench", BOOK, "--backend", "gpu"],
         &["bench", BOOK, "--format", "yaml"],
-        &["bench", &missing],
     ];
     for args in cases {
         let out = nnc(args);
@@ -143,6 +142,11 @@ fn bad_arguments_exit_2() {
         );
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+    // A model file that cannot be read is an error of the file (E0003),
+    // exit 1, as for `nnc check`.
+    let out = nnc(&["bench", &missing]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("error[E0003]"));
     let out = nnc(&["bench", BOOK, "--train", "other"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no train block for model `other`"));

@@ -32,11 +32,41 @@ fn check_exits_0_when_clean_1_on_errors_2_on_usage() {
     assert!(stderr.contains("broken.nnet:4:"), "{stderr}");
     assert_eq!(nnc(&["check"]).status.code(), Some(2));
     assert_eq!(nnc(&["check", "--bogus", &clean]).status.code(), Some(2));
-    assert_eq!(
-        nnc(&["check", &dir.join("missing.nnet").display().to_string()])
-            .status
-            .code(),
-        Some(2)
+    // A file that cannot be read is an error of that file (E0003), exit 1,
+    // as compilers do; the other files are still checked.
+    let missing = dir.join("missing.nnet").display().to_string();
+    let out = nnc(&["check", &missing, &broken]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error[E0003]"), "{stderr}");
+    assert!(stderr.contains("error[E0203]"), "{stderr}");
+    assert!(stderr.ends_with("check failed: 3 errors\n"), "{stderr}");
+}
+
+/// The messages for a model file that cannot be read: a missing file (with
+/// the close name in its folder), a folder, a file that is not text; in
+/// text and JSON.
+#[test]
+fn unreadable_model_files_are_e0003_with_a_fix() {
+    let dir = scratch("unreadable");
+    write(&dir, "mnist_784_30_10.nnet", CLEAN);
+    std::fs::write(dir.join("binary.nnet"), [0xff, 0xfe, 0x00]).unwrap();
+    let at = |name: &str| dir.join(name).display().to_string();
+    let mut transcript = String::new();
+    for name in ["mnist_784_30_1.nnet", "", "binary.nnet"] {
+        let out = nnc(&["check", &at(name)]);
+        assert_eq!(out.status.code(), Some(1));
+        transcript.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    let out = nnc(&["check", "--format", "json", &at("gone.nnet")]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["errors"], 1);
+    assert_eq!(doc["diagnostics"][0]["code"], "E0003");
+    let dir_text = dir.display().to_string();
+    insta::assert_snapshot!(
+        "unreadable_model_files",
+        transcript.replace(&dir_text, "DIR")
     );
 }
 

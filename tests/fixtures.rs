@@ -177,7 +177,13 @@ fn every_code_has_an_error_fixture() {
         .iter()
         .map(|p| stem(p))
         .collect();
+    // A model file that cannot be read has no source to be a fixture: its
+    // messages are tested from the command line (tests/cli.rs).
+    let file_level = ["E0003"];
     for (code, title) in nnc_diag::codes::ALL {
+        if file_level.contains(code) {
+            continue;
+        }
         assert!(
             names.iter().any(|n| n.starts_with(&format!("{code}_"))),
             "no fixture tests/fixtures/err/{code}_*.nnet for {code} ({title})"

@@ -69,15 +69,7 @@ fn the_first_hidden_layer_learns_several_times_slower_than_the_second() {
     let model = deep_net(&dir, 4);
     let log = dir.join("run.jsonl");
     let log_arg = log.display().to_string();
-    let out = nnc(&[
-        "run",
-        &model,
-        "--quiet",
-        "--trace",
-        "grad-norms",
-        "--log",
-        &log_arg,
-    ]);
+    let out = nnc(&["run", &model, "--trace", "grad-norms", "--log", &log_arg]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

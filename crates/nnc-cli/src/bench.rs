@@ -72,10 +72,7 @@ pub(crate) struct BenchArgs {
 pub(crate) fn bench(args: &BenchArgs) -> ExitCode {
     match bench_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure { message, code }) => {
-            eprintln!("error: {message}");
-            ExitCode::from(code)
-        }
+        Err(failure) => failure.exit(),
     }
 }
 

@@ -5,8 +5,50 @@
 //! `main.rs` and the integration tests both call it.
 
 use nnc_check::program::Program;
+use nnc_diag::source::{SourceError, SourceProblem};
 use nnc_diag::{Diagnostic, Severity};
+use std::io::ErrorKind;
 use std::path::Path;
+
+/// Reads a model file named on the command line, or says why it cannot be
+/// read (E0003), with the `.nnet` files next to a missing one.
+pub fn read_source(path: &Path) -> Result<String, SourceError> {
+    let problem = match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => return Ok(text),
+            Err(_) => SourceProblem::NotText,
+        },
+        Err(_) if path.is_dir() => SourceProblem::Directory {
+            nnet_files: nnet_files_in(path).len(),
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => SourceProblem::NotFound {
+            nearby: nnet_files_in(base_dir(path)),
+        },
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => SourceProblem::Denied,
+        Err(e) => SourceProblem::Other {
+            message: e.to_string(),
+        },
+    };
+    Err(SourceError {
+        path: path.display().to_string(),
+        problem,
+    })
+}
+
+/// The names of the `.nnet` files of `dir`, sorted (none when it cannot
+/// be listed).
+fn nnet_files_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".nnet"))
+        .collect();
+    names.sort();
+    names
+}
 
 /// What checking one source file produced.
 #[derive(Debug)]

@@ -73,10 +73,7 @@ pub fn emit(kind: &EmitKind) -> ExitCode {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
-        Err(Failure { message, code }) => {
-            eprintln!("error: {message}");
-            ExitCode::from(code)
-        }
+        Err(failure) => failure.exit(),
     }
 }
 

@@ -44,8 +44,7 @@ pub(crate) fn build_graph(
     what: &str,
 ) -> Result<Graph, Failure> {
     let name = args.file.display().to_string();
-    let source = std::fs::read_to_string(&args.file)
-        .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
+    let source = crate::failure::read_model(&args.file)?;
     let base_dir = driver::base_dir(&args.file);
     let report = driver::check_source(&source, base_dir, Options::default());
     let Some(program) = report.clean_program() else {

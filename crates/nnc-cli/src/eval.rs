@@ -92,10 +92,7 @@ impl SplitChoice {
 pub(crate) fn eval(args: &EvalArgs) -> ExitCode {
     match eval_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure { message, code }) => {
-            eprintln!("error: {message}");
-            ExitCode::from(code)
-        }
+        Err(failure) => failure.exit(),
     }
 }
 
@@ -175,11 +172,10 @@ pub(crate) struct Opened {
 
 impl Opened {
     /// Reads and checks `path`, inspecting the data files when
-    /// `inspect_data`. Fails (usage) only when the file cannot be read.
+    /// `inspect_data`. Fails only when the file cannot be read (E0003, printed).
     pub(crate) fn open(path: &Path, inspect_data: bool) -> Result<Opened, Failure> {
         let name = path.display().to_string();
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
+        let source = crate::failure::read_model(path)?;
         let base_dir = driver::base_dir(path).to_path_buf();
         let report = driver::check_source(&source, &base_dir, Options { inspect_data });
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

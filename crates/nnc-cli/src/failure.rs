@@ -27,6 +27,38 @@ impl Failure {
             code: EXIT_USAGE,
         }
     }
+
+    /// A failure whose message was already printed (a rendered
+    /// diagnostic): only the exit code is left.
+    pub(crate) fn reported(code: u8) -> Failure {
+        Failure {
+            message: String::new(),
+            code,
+        }
+    }
+
+    /// Prints the message (unless already printed) and gives the exit code.
+    pub(crate) fn exit(self) -> std::process::ExitCode {
+        if !self.message.is_empty() {
+            eprintln!("error: {}", self.message);
+        }
+        std::process::ExitCode::from(self.code)
+    }
+}
+
+/// Reads the model file `path`; when it cannot be read, prints the
+/// diagnostic (E0003) and fails with exit status 1, as a file with errors.
+pub(crate) fn read_model(path: &std::path::Path) -> Result<String, Failure> {
+    nnc_cli::driver::read_source(path).map_err(|error| {
+        let name = path.display().to_string();
+        let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            nnc_diag::render::to_text(&[error.to_diagnostic()], &name, "", color)
+        );
+        Failure::reported(EXIT_PROBLEMS)
+    })
 }
 
 /// The failure of a run that stopped with `error`. An op the backend

@@ -136,11 +136,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads a model file, printing E0003 when it cannot be read (exit 1).
 fn read(path: &Path) -> Result<String, ExitCode> {
-    std::fs::read_to_string(path).map_err(|e| {
-        eprintln!("error: cannot read `{}`: {e}", path.display());
-        ExitCode::from(EXIT_USAGE)
-    })
+    failure::read_model(path).map_err(|failure| ExitCode::from(failure.code))
 }
 
 fn check(
@@ -158,11 +156,20 @@ fn check(
     let mut errors = 0;
     let mut warnings = 0;
     let mut json = Vec::new();
-    let mut unreadable = false;
     for path in files {
-        let Ok(source) = read(path) else {
-            unreadable = true;
-            continue;
+        let source = match driver::read_source(path) {
+            Ok(source) => source,
+            Err(error) => {
+                // As a file with one error: counted, rendered, checked on.
+                let diagnostics = [error.to_diagnostic()];
+                let name = path.display().to_string();
+                errors += 1;
+                match format {
+                    Format::Text => eprint!("{}", render::to_text(&diagnostics, &name, "", color)),
+                    Format::Json => json.extend(render::to_json(&diagnostics, &name, "")),
+                }
+                continue;
+            }
         };
         let report: Report = driver::check_source(
             &source,
@@ -197,9 +204,7 @@ fn check(
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
-    if unreadable {
-        ExitCode::from(EXIT_USAGE)
-    } else if failed {
+    if failed {
         ExitCode::from(EXIT_PROBLEMS)
     } else {
         ExitCode::SUCCESS
@@ -220,8 +225,9 @@ fn tally(errors: usize, warnings: usize) -> String {
 }
 
 fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
-    let Ok(source) = read(path) else {
-        return ExitCode::from(EXIT_USAGE);
+    let source = match read(path) {
+        Ok(source) => source,
+        Err(code) => return code,
     };
     let report = driver::check_source(&source, driver::base_dir(path), Options::default());
     let Some(program) = report.clean_program() else {
@@ -282,9 +288,12 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
 fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
     let mut status = ExitCode::SUCCESS;
     for path in files {
-        let Ok(source) = read(path) else {
-            status = ExitCode::from(EXIT_USAGE);
-            continue;
+        let source = match read(path) {
+            Ok(source) => source,
+            Err(code) => {
+                status = code;
+                continue;
+            }
         };
         let formatted = match nnc_fmt::format(&source) {
             Ok(text) => text,

@@ -92,10 +92,7 @@ pub(crate) struct PredictArgs {
 pub(crate) fn predict(args: &PredictArgs) -> ExitCode {
     match predict_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure { message, code }) => {
-            eprintln!("error: {message}");
-            ExitCode::from(code)
-        }
+        Err(failure) => failure.exit(),
     }
 }
 

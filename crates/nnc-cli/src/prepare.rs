@@ -22,12 +22,11 @@ pub(crate) struct CheckedFile {
 }
 
 impl CheckedFile {
-    /// Reads and checks `path`. Fails (usage) only when the file cannot be
-    /// read; a file with errors fails later, in [`CheckedFile::program`].
+    /// Reads and checks `path`. Fails only when the file cannot be
+    /// read (E0003, printed); a file with errors fails later, in [`CheckedFile::program`].
     pub(crate) fn open(path: &Path) -> Result<CheckedFile, Failure> {
         let name = path.display().to_string();
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("cannot read `{name}`: {e}")))?;
+        let source = crate::failure::read_model(path)?;
         let base_dir = driver::base_dir(path).to_path_buf();
         let report = driver::check_source(&source, &base_dir, Options { inspect_data: true });
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

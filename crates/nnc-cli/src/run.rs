@@ -135,14 +135,11 @@ pub(crate) const DEFAULT_VERIFY_STEPS: usize = 3;
 pub fn run(args: &RunArgs) -> ExitCode {
     match run_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure { message, code }) => {
-            if code == crate::checkpoint::EXIT_INTERRUPTED {
-                eprintln!("{message}");
-            } else {
-                eprintln!("error: {message}");
-            }
-            ExitCode::from(code)
+        Err(failure) if failure.code == crate::checkpoint::EXIT_INTERRUPTED => {
+            eprintln!("{}", failure.message);
+            ExitCode::from(failure.code)
         }
+        Err(failure) => failure.exit(),
     }
 }
 

@@ -1,12 +1,13 @@
 //! The table of diagnostic codes. A code, once published, keeps its meaning.
 //!
-//! `E00xx` syntax, `E01xx` names and arguments, `E02xx` shapes, `E03xx` costs,
+//! `E00xx` syntax and source files, `E01xx` names and arguments, `E02xx` shapes, `E03xx` costs,
 //! `E04xx` training, `E05xx` data files, `W01xx` lints (warnings).
 
 /// Every code with a one-line title, in order.
 pub const ALL: &[(&str, &str)] = &[
     ("E0001", "syntax error"),
     ("E0002", "number literal out of range"),
+    ("E0003", "model file cannot be read"),
     ("E0101", "unknown name"),
     ("E0102", "unknown layer or function"),
     ("E0103", "duplicate definition"),

@@ -21,6 +21,7 @@ pub mod check;
 pub mod codes;
 pub mod data;
 pub mod render;
+pub mod source;
 pub mod syntax;
 
 use serde::Serialize;
@@ -136,6 +137,13 @@ impl Diagnostic {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
+    }
+
+    /// Whether the diagnostic is about a whole file rather than a place in
+    /// it (a file that cannot be read): its primary label is empty, and it
+    /// is rendered without a source snippet.
+    pub fn is_file_level(&self) -> bool {
+        self.primary.span.is_empty() && self.primary.message.is_empty() && self.secondary.is_empty()
     }
 
     pub fn is_error(&self) -> bool {

@@ -57,9 +57,13 @@ fn to_codespan(d: &Diagnostic, source_len: usize) -> cs::Diagnostic<()> {
         Severity::Error => cs::Diagnostic::error(),
         Severity::Warning => cs::Diagnostic::warning(),
     };
-    let mut labels =
-        vec![cs::Label::primary((), clamp(d.primary.span, source_len))
-            .with_message(&d.primary.message)];
+    let mut labels = Vec::new();
+    if !d.is_file_level() {
+        labels.push(
+            cs::Label::primary((), clamp(d.primary.span, source_len))
+                .with_message(&d.primary.message),
+        );
+    }
     for label in &d.secondary {
         labels.push(
             cs::Label::secondary((), clamp(label.span, source_len)).with_message(&label.message),
