@@ -254,3 +254,23 @@ fn emit_ir_prints_the_graph_after_each_pass() {
         "without --after the graph is the one after dce"
     );
 }
+
+/// `nnc check --help` ends with examples, the exit codes and the related
+/// subcommands; every other subcommand's help has examples too (checked
+/// on the command tree in `help.rs`).
+#[test]
+fn check_help_gives_examples_and_exit_codes() {
+    let out = nnc(&["check", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let tail = &help[help.find("Examples:").expect("examples")..];
+    insta::assert_snapshot!("check_help_tail", tail);
+    for sub in ["run", "eval", "predict", "emit ir", "plot"] {
+        let mut args: Vec<&str> = sub.split(' ').collect();
+        args.push("--help");
+        let out = nnc(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Examples:\n  nnc "), "{sub}: {text}");
+        assert!(text.contains("See also: nnc "), "{sub}: {text}");
+    }
+}

@@ -34,12 +34,15 @@ use std::process::ExitCode;
 #[derive(Subcommand, Debug)]
 pub enum EmitKind {
     /// The tensor IR: one node per line, with shapes and names.
+    #[command(after_help = crate::help::EMIT_IR)]
     Ir(IrArgs),
     /// The Cranelift IR of every kernel the JIT backend compiles, in
     /// execution order.
+    #[command(after_help = crate::help::EMIT_CLIF)]
     Clif(ClifArgs),
     /// The WGSL compute shaders of the GPU backend, with the variant chosen
     /// for each kernel and why.
+    #[command(after_help = crate::help::EMIT_WGSL)]
     Wgsl(WgslArgs),
 }
 

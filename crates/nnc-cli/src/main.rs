@@ -17,6 +17,7 @@ mod emit_wgsl;
 mod epoch_log;
 mod eval;
 mod failure;
+mod help;
 mod plot;
 mod predict;
 mod prepare;
@@ -37,6 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check files: syntax, names, every tensor shape, costs, data and training settings.
+    #[command(after_help = help::CHECK)]
     Check {
         /// The .nnet files to check.
         #[arg(required = true)]
@@ -55,6 +57,7 @@ enum Command {
         color: Color,
     },
     /// Show, per layer, the output shape, parameters, FLOPs and activation memory of each model.
+    #[command(after_help = help::SUMMARY)]
     Summary {
         /// The .nnet file.
         file: PathBuf,
@@ -66,6 +69,7 @@ enum Command {
         format: Format,
     },
     /// Format files in the canonical style (in place).
+    #[command(after_help = help::FMT)]
     Fmt {
         /// The .nnet files to format.
         #[arg(required = true)]
@@ -75,21 +79,26 @@ enum Command {
         check: bool,
     },
     /// Train a model: check the file and its data, then run its train block.
+    #[command(after_help = help::RUN)]
     Run(run::RunArgs),
     /// Time the training of a model: median epoch seconds, examples/s and
     /// compile time over a few epochs, without evaluation.
+    #[command(after_help = help::BENCH)]
     Bench(bench::BenchArgs),
     /// Measure trained weights on a split of the model's data: cost,
     /// accuracy and, for classifiers, the confusion matrix.
+    #[command(after_help = help::EVAL)]
     Eval(eval::EvalArgs),
     /// Class probabilities of new examples (PNG or JPEG images, IDX files,
     /// CSV rows) under trained weights.
+    #[command(after_help = help::PREDICT)]
     Predict(predict::PredictArgs),
     /// Print what the compiler makes of a file (`nnc emit ir FILE --after PASS`).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::EMIT)]
     Emit(emit::EmitKind),
     /// Overlay one metric of several runs from their `nnc run --log` logs
     /// in one PNG or SVG figure.
+    #[command(after_help = help::PLOT)]
     Plot(plot::PlotArgs),
 }
 
