@@ -146,9 +146,9 @@ fn binding_head(before: &str) -> Option<(&str, &str, usize)> {
 /// does.
 fn trailing_number(before: &str) -> Option<usize> {
     let trimmed = before.trim_end_matches([' ', '\t']);
-    let start = trimmed
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
-        .map_or(0, |i| i + 1);
+    let start = run_start(trimmed, |c| {
+        c.is_ascii_alphanumeric() || c == '.' || c == '_'
+    });
     let token = &trimmed[start..];
     token
         .starts_with(|c: char| c.is_ascii_digit())
@@ -161,9 +161,7 @@ fn missing_parens(source: &str, line_start: usize, before: &str, pos: usize) -> 
     if trimmed.len() == before.len() {
         return None;
     }
-    let name_start = trimmed
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+    let name_start = run_start(trimmed, |c| c.is_ascii_alphanumeric() || c == '_');
     let name = &trimmed[name_start..];
     let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     if !is_name || KEYWORDS.contains(&name) {
@@ -175,6 +173,15 @@ fn missing_parens(source: &str, line_start: usize, before: &str, pos: usize) -> 
         name,
         &rest_of_line(source, pos),
     ))
+}
+
+/// Where the run of characters satisfying `keep` that ends `text` starts
+/// (a byte offset on a character boundary).
+pub(crate) fn run_start(text: &str, keep: impl Fn(char) -> bool) -> usize {
+    text.char_indices()
+        .rev()
+        .find(|&(_, c)| !keep(c))
+        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 /// The cause for a layer `name` (at `span`) followed by `args` without
@@ -312,6 +319,26 @@ mod tests {
             cause(in_call, Found::Symbol(",".into()), &[symbol(")")]),
             None
         );
+    }
+
+    #[test]
+    fn words_after_other_letters_start_on_a_character_boundary() {
+        let name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        assert_eq!(run_start("é30", name), 2);
+        assert_eq!(run_start("dense", name), 0);
+        assert_eq!(run_start("x é", name), 4);
+        for source in ["é 30", "é30 30", "  é (", "input é [1]", "dense é30, x"] {
+            for (pos, _) in source.char_indices() {
+                for found in [
+                    Found::Number("30".into()),
+                    Found::Symbol(",".into()),
+                    Found::Symbol("[".into()),
+                ] {
+                    let expected = [Expected::Statement, Expected::Symbol(":".into())];
+                    let _ = statement_cause(source, pos, &found, &expected);
+                }
+            }
+        }
     }
 
     #[test]

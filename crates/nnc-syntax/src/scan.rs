@@ -231,9 +231,7 @@ impl Scan {
             return false;
         };
         let head = source[..paren.pos].trim_end();
-        let name_start = head
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
+        let name_start = crate::hints::run_start(head, |c| c.is_ascii_alphanumeric() || c == '_');
         let is_block = ends_with_word(head[..name_start].trim_end(), "block");
         let body = source[open.pos + 1..].trim_start();
         is_block && word_at(body, 0) != "input"
