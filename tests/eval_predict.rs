@@ -960,3 +960,84 @@ fn eval_agrees_with_the_log_of_nnc_run_on_its_checkpoints() {
         last["validation_accuracy"].as_f64().unwrap(),
     );
 }
+
+/// `nnc predict` on CSV rows of a regression model of one, two and five
+/// features: rows of the features alone, with or without a header, and
+/// rows with the label column (found by its header name) give the same
+/// outputs; a one-feature model takes one-column rows.
+#[test]
+fn predict_reads_csv_rows_of_one_two_and_many_features() {
+    let f = fixture();
+    for features in [1usize, 2, 5] {
+        let dir = f.dir.join(format!("regression-{features}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let names: Vec<String> = (0..features).map(|i| format!("x{i}")).collect();
+        let mut rng = Lcg(7 + features as u64);
+        let mut table = format!("{},y\n", names.join(","));
+        let mut rows = Vec::new();
+        for _ in 0..120 {
+            let xs: Vec<f64> = (0..features)
+                .map(|_| f64::from(rng.range(0, 10_000)) / 10_000.0)
+                .collect();
+            let y: f64 = 1.0
+                + xs.iter()
+                    .enumerate()
+                    .map(|(i, x)| (i + 1) as f64 * x)
+                    .sum::<f64>();
+            let cells: Vec<String> = xs.iter().map(|x| format!("{x:.4}")).collect();
+            table.push_str(&format!("{},{y:.4}\n", cells.join(",")));
+            rows.push(cells);
+        }
+        std::fs::write(dir.join("train.csv"), &table).unwrap();
+        let file = dir.join("reg.nnet");
+        std::fs::write(
+            &file,
+            format!(
+                "model reg {{\n  input x: [{features}]\n  layers {{ dense(1) }}\n  cost quadratic\n}}\n\
+                 data table {{\n  train csv(\"train.csv\", label: \"y\", header: true)\n  labels value\n}}\n\
+                 train reg on table {{\n  optimizer sgd\n  learning_rate 0.1\n  batch_size 10\n  epochs 2\n}}\n"
+            ),
+        )
+        .unwrap();
+        let ckpt = dir.join("ckpt");
+        succeeded(&run(&[
+            "run",
+            &path(&file),
+            "--quiet",
+            "--checkpoint",
+            &path(&ckpt),
+            "--overwrite",
+        ]));
+        let bare: String = rows.iter().map(|r| r.join(",") + "\n").collect();
+        let forms = [
+            ("bare.csv", bare.clone()),
+            ("header.csv", format!("{}\n{bare}", names.join(","))),
+            ("labelled.csv", table.clone()),
+        ];
+        let mut outputs: Vec<Vec<Value>> = Vec::new();
+        for (name, text) in forms {
+            let input = dir.join(name);
+            std::fs::write(&input, text).unwrap();
+            let out = succeeded(&run(&[
+                "predict",
+                &path(&file),
+                "--weights",
+                &path(&ckpt),
+                &path(&input),
+                "--format",
+                "json",
+            ]));
+            let doc: Value = serde_json::from_str(&out).unwrap();
+            let values: Vec<Value> = doc
+                .as_array()
+                .expect("an array")
+                .iter()
+                .map(|p| p["outputs"].clone())
+                .collect();
+            assert_eq!(values.len(), 120, "{features} features, {name}");
+            outputs.push(values);
+        }
+        assert_eq!(outputs[0], outputs[1], "{features} features: header");
+        assert_eq!(outputs[0], outputs[2], "{features} features: label column");
+    }
+}

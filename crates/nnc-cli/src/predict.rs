@@ -540,9 +540,12 @@ type Table = (Option<Vec<String>>, Vec<Vec<f64>>);
 fn read_rows(path: &Path) -> Result<Table, InputProblem> {
     let attempt = |header: bool| {
         let mut rows: Vec<Vec<f64>> = Vec::new();
+        // Rows of features alone may have one column (a model of one
+        // input value); the label column, if any, is found afterwards.
         let options = CsvOptions {
             label: LabelColumn::Index(0),
             header,
+            labelled: false,
         };
         read_csv(path, &options, |cells, _| rows.push(cells.to_vec()))
             .map(|summary| (summary.names, rows))

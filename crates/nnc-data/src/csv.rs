@@ -26,6 +26,10 @@ pub struct CsvOptions {
     pub label: LabelColumn,
     /// Whether the first row holds column names.
     pub header: bool,
+    /// Whether the rows must hold a label column besides the features (a
+    /// data source); `false` for rows that may be features only, such as
+    /// the inputs of `nnc predict`, where one column is a feature.
+    pub labelled: bool,
 }
 
 /// What an inspection of a CSV file found.
@@ -158,7 +162,7 @@ impl Layout {
             }
             (LabelColumn::Name(name), Some(names)) => find_column(name, names)?,
         };
-        if columns < 2 {
+        if columns < 2 && options.labelled {
             return Err(csv(CsvProblem::NoFeatures));
         }
         Ok(Layout {

@@ -155,6 +155,7 @@ impl<'a> Inspector<'a> {
                 let options = CsvOptions {
                     label: label.clone(),
                     header: *header,
+                    labelled: true,
                 };
                 self.read_csv(path, &options, *span)
             }

@@ -266,6 +266,7 @@ fn arbitrary_bytes_never_panic() {
         let options = CsvOptions {
             label: LabelColumn::Index(0),
             header: round % 2 == 0,
+            labelled: round % 3 != 0,
         };
         let _ = inspect_csv(&path, &options);
     }
@@ -286,7 +287,11 @@ fn missing_file_is_not_found() {
 }
 
 fn csv_options(label: LabelColumn, header: bool) -> CsvOptions {
-    CsvOptions { label, header }
+    CsvOptions {
+        label,
+        header,
+        labelled: true,
+    }
 }
 
 #[test]

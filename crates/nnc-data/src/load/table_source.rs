@@ -24,6 +24,7 @@ pub(super) fn read(
     let options = CsvOptions {
         label: label.clone(),
         header,
+        labelled: true,
     };
     let mut features: Vec<f32> = Vec::new();
     let mut classes: Vec<u32> = Vec::new();
