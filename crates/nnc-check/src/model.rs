@@ -29,6 +29,9 @@ pub(crate) struct ModelInfo {
     pub cost_given: bool,
     /// The trained output (the cost's, or the only one): shape and origin.
     pub output: Option<(Shape, Span)>,
+    /// W0106, reported when the model is trained: the outputs the cost
+    /// does not reach, with the layers only they use.
+    pub untrained: Vec<CheckError>,
 }
 
 /// A named model output.
@@ -36,6 +39,69 @@ struct Output {
     name: String,
     name_span: Span,
     tensor: Tensor,
+}
+
+/// W0106 for every output of `model` whose computation uses a layer that
+/// the cost's output does not: those layers get no gradient.
+fn untrained_outputs(model: &Model, outputs: &[Output], cost_span: Span) -> Vec<CheckError> {
+    let Some(cost) = &model.cost else {
+        return Vec::new();
+    };
+    let reached = ancestors(model, cost.output);
+    let cost_output = model
+        .outputs
+        .iter()
+        .find(|(_, id)| *id == cost.output)
+        .map_or_else(|| model.node(cost.output).name.clone(), |(n, _)| n.clone());
+    let mut found = Vec::new();
+    for (name, id) in &model.outputs {
+        if *id == cost.output {
+            continue;
+        }
+        let mut layers: Vec<String> = Vec::new();
+        for (k, used) in ancestors(model, *id).iter().enumerate() {
+            if !used || reached[k] {
+                continue;
+            }
+            let layer = match &model.nodes[k].op {
+                Op::Dense { layer, .. } | Op::Conv2d { layer, .. } => layer,
+                _ => continue,
+            };
+            let layer_name = &model.layers[layer.0].name;
+            if !layers.contains(layer_name) {
+                layers.push(layer_name.clone());
+            }
+        }
+        if layers.is_empty() {
+            continue;
+        }
+        let span = outputs
+            .iter()
+            .find(|o| o.name == *name)
+            .map_or(model.span, |o| o.name_span);
+        found.push(CheckError::OutputNotTrained {
+            output: name.clone(),
+            cost_output: cost_output.clone(),
+            layers,
+            span,
+            cost_span,
+        });
+    }
+    found
+}
+
+/// Which nodes `id` is computed from (itself included), by node index.
+fn ancestors(model: &Model, id: NodeId) -> Vec<bool> {
+    let mut seen = vec![false; model.nodes.len()];
+    let mut stack = vec![id];
+    while let Some(node) = stack.pop() {
+        if node.0 >= seen.len() || seen[node.0] {
+            continue;
+        }
+        seen[node.0] = true;
+        stack.extend(model.node(node).inputs.iter().copied());
+    }
+    seen
 }
 
 /// The names a body defines, with their definitions.
@@ -142,17 +208,22 @@ impl<'a> Checker<'a> {
                 .then(|| outputs.first().map(|o| o.tensor.clone()))
                 .flatten()
         });
+        let clean = self.error_count() == before;
+        let model = clean
+            .then(|| self.assemble(item, &inputs, &outputs, cost.as_ref(), regularizers))
+            .flatten();
+        let untrained = match (&model, &cost) {
+            (Some(model), Some(cost)) => untrained_outputs(model, &outputs, cost.span),
+            _ => Vec::new(),
+        };
         let info = ModelInfo {
             name: item.name.name.clone(),
             name_span: item.name.span,
             inputs: inputs.len(),
             cost_given: cost_setting.is_some(),
             output: trained.and_then(|t| t.shape.map(|s| (s, t.from))),
+            untrained,
         };
-        let clean = self.error_count() == before;
-        let model = clean
-            .then(|| self.assemble(item, &inputs, &outputs, cost.as_ref(), regularizers))
-            .flatten();
         (model, info)
     }
 

@@ -199,7 +199,8 @@ impl<'a> Checker<'a> {
         found
     }
 
-    /// E0114 (several inputs) and E0302 (no cost) for the trained model.
+    /// E0114 (several inputs), E0302 (no cost) and W0106 (outputs the cost
+    /// does not reach) for the trained model.
     fn model_fits_training(&mut self, model: &ModelInfo, ident: &Ident) {
         if model.inputs > 1 {
             self.report(CheckError::TrainedModelInputs {
@@ -215,6 +216,9 @@ impl<'a> Checker<'a> {
                 span: ident.span,
                 model_span: model.name_span,
             });
+        }
+        for lint in &model.untrained {
+            self.report(lint.clone());
         }
     }
 

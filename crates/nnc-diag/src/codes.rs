@@ -57,6 +57,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("W0103", "N(0, 1) initialisation on a large fan-in"),
     ("W0104", "log-likelihood without softmax"),
     ("W0105", "unused definition"),
+    ("W0106", "model output not reached by the cost"),
 ];
 
 /// The title of a code, if the code exists.

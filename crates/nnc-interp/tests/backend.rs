@@ -266,3 +266,37 @@ fn misuse_is_an_error_value() {
     );
     assert_eq!(backend.name(), "interp");
 }
+
+/// What W0106 warns of: the layers of an output the cost does not reach
+/// keep their values through training, while the cost's layers move.
+#[test]
+fn an_output_without_a_cost_is_not_trained() {
+    let model = support::model(
+        "model two_heads {
+           input x: [3]
+           let h = dense(x, 4, act: tanh)
+           output y = dense(h, 3, act: softmax)
+           output other = dense(h, 2)
+           cost log_likelihood(y)
+         }",
+    );
+    let optimizer = Optimizer::Sgd;
+    let mut backend = configured(&model, &optimizer, 5);
+    let before = backend.params();
+    let (xs, ys, _) = examples(5, 4);
+    let batch = Batch {
+        inputs: &xs,
+        targets: &ys,
+        len: 5,
+    };
+    for seed in 0..3 {
+        backend.train_step(batch, 0.5, seed).unwrap();
+    }
+    let after = backend.params();
+    let specs = nnc_lower::param_specs(&model);
+    for ((spec, old), new) in specs.iter().zip(&before).zip(&after) {
+        let moved = old.data != new.data;
+        let reached = !spec.name.starts_with("other.");
+        assert_eq!(moved, reached, "{}", spec.name);
+    }
+}

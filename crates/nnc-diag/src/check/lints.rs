@@ -1,5 +1,6 @@
-//! Lints (W0101-W0105): strides that drop pixels, costs that learn slowly
-//! with their outputs, initialisations that saturate, unused definitions.
+//! Lints (W0101-W0106): strides that drop pixels, costs that learn slowly
+//! with their outputs, initialisations that saturate, unused definitions,
+//! outputs that training never reaches.
 
 use super::names::DefKind;
 use super::shapes::{Axis, WindowArith};
@@ -129,6 +130,39 @@ pub(super) fn unused(code: &'static str, kind: DefKind, name: &str, span: Span) 
     )
     .with_hint(format!(
         "remove it, or name it `_{name}` to silence this warning"
+    ))
+}
+
+pub(super) fn output_not_trained(
+    code: &'static str,
+    output: &str,
+    cost_output: &str,
+    layers: &[String],
+    span: Span,
+    cost_span: Span,
+) -> Diagnostic {
+    let quoted: Vec<String> = layers.iter().map(|l| format!("`{l}`")).collect();
+    let (these, rest) = if layers.len() == 1 {
+        (
+            "its layer",
+            "gets no gradient from the cost: training never fits it",
+        )
+    } else {
+        (
+            "its layers",
+            "get no gradient from the cost: training never fits them",
+        )
+    };
+    Diagnostic::warning(
+        code,
+        format!("output `{output}` is never trained: the cost applies to `{cost_output}` only"),
+        Label::new(span, "no cost reaches this output"),
+    )
+    .with_secondary(cost_span, format!("the cost of `{cost_output}`"))
+    .with_note(format!("{these} {} {rest}", quoted.join(", ")))
+    .with_hint(format!(
+        "train `{output}` in a model of its own with its own cost, or compute it from \
+         layers the cost of `{cost_output}` trains"
     ))
 }
 

@@ -349,6 +349,17 @@ pub enum CheckError {
         name: String,
         span: Span,
     },
+    /// W0106: a trained model's output that the cost does not reach: the
+    /// layers only it uses get no gradient from the cost.
+    OutputNotTrained {
+        output: String,
+        /// The output the cost applies to.
+        cost_output: String,
+        /// The layers that feed `output` but not the cost's output.
+        layers: Vec<String>,
+        span: Span,
+        cost_span: Span,
+    },
     /// Any fact found while expanding one instantiation of a block: the
     /// fact, with the instantiation it happened in.
     InBlock {
@@ -419,6 +430,7 @@ impl CheckError {
             LargeInitStd { .. } => "W0103",
             LogLikelihoodWithoutSoftmax { .. } => "W0104",
             Unused { .. } => "W0105",
+            OutputNotTrained { .. } => "W0106",
         }
     }
 

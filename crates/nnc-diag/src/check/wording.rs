@@ -302,6 +302,13 @@ impl CheckError {
                 *output_span,
             ),
             CheckError::Unused { kind, name, span } => lints::unused(code, *kind, name, *span),
+            CheckError::OutputNotTrained {
+                output,
+                cost_output,
+                layers,
+                span,
+                cost_span,
+            } => lints::output_not_trained(code, output, cost_output, layers, *span, *cost_span),
         };
         debug_assert_eq!(d.severity, self.severity());
         d
