@@ -294,3 +294,41 @@ fn plot_usage_errors_name_the_file() {
         text(&out.stderr)
     );
 }
+
+/// A log without the metric drawn is named on stderr (it is left out of
+/// the figure), and the others are drawn.
+#[test]
+fn plot_names_a_log_that_lacks_the_metric() {
+    let dir = scratch("lacking");
+    let with = dir.join("with.jsonl");
+    let without = dir.join("without.jsonl");
+    std::fs::write(
+        &with,
+        "{\"epoch\":1,\"train_cost\":0.5,\"validation_accuracy\":0.8}\n\
+         {\"epoch\":2,\"train_cost\":0.4,\"validation_accuracy\":0.85}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &without,
+        "{\"epoch\":1,\"train_cost\":0.6}\n{\"epoch\":2,\"train_cost\":0.5}\n",
+    )
+    .unwrap();
+    let out_file = dir.join("figure.svg");
+    let out = nnc(&[
+        "plot",
+        &with.display().to_string(),
+        &without.display().to_string(),
+        "-o",
+        &out_file.display().to_string(),
+        "--metric",
+        "validation_accuracy",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr).replace(&dir.display().to_string(), "DIR");
+    assert_eq!(
+        stderr,
+        "warning: `DIR/without.jsonl` has no `validation_accuracy`, so run `without` is not in \
+         the figure\n"
+    );
+    assert!(text(&out.stdout).contains("validation_accuracy of 1 run"));
+}

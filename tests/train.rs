@@ -425,3 +425,21 @@ fn quiet_prints_only_the_last_epoch_and_the_log_keeps_all() {
     let untimed = |line: &str| line.split("  ").take(5).collect::<Vec<_>>().join("  ");
     assert_eq!(untimed(lines[0]), untimed(epochs[2]));
 }
+
+/// A `--train-limit` beyond the training split trains on all of it and
+/// says so.
+#[test]
+fn a_train_limit_beyond_the_split_is_named() {
+    let dir = scratch("limit");
+    let file = small_mnist(&dir, "net.nnet", BOOK_NET, "..300");
+    let out = nnc(&["run", &file, "--epochs", "1", "-q", "--train-limit", "5000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "warning: `--train-limit 5000` is more than the training split holds (300 examples); \
+             training on all 300"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}

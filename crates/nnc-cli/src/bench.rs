@@ -97,6 +97,7 @@ fn bench_inner(args: &BenchArgs) -> Result<(), Failure> {
         ..nnc_train::Options::default()
     };
     let prepared = prepare(&checked, program, spec)?;
+    prepared.warn_of_limits(&options);
     // On a GPU, the adapter the figures were measured on (opening the
     // device now also reports a missing adapter before any work).
     let (mut backend, device) = match args.backend {

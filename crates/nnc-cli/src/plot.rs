@@ -66,10 +66,19 @@ fn plot_inner(args: &PlotArgs) -> Result<String, PlotError> {
             .to_string(),
     };
     let out = nnc_plot::plot_compare(&logs, &metric, &args.output)?;
-    let drawn = logs
+    let (with, without): (Vec<&RunLog>, Vec<&RunLog>) = logs
         .iter()
-        .filter(|log| !log.metric_points(&metric).is_empty())
-        .count();
+        .partition(|log| !log.metric_points(&metric).is_empty());
+    for (log, path) in logs.iter().zip(&args.logs) {
+        if without.iter().any(|w| std::ptr::eq(*w, log)) {
+            eprintln!(
+                "warning: `{}` has no `{metric}`, so run `{}` is not in the figure",
+                path.display(),
+                log.name
+            );
+        }
+    }
+    let drawn = with.len();
     Ok(format!(
         "wrote `{}`: {metric} of {drawn} run{}",
         out.display(),

@@ -119,6 +119,34 @@ pub(crate) struct Prepared<'p> {
 }
 
 impl Prepared<'_> {
+    /// Warns, on stderr, of a `--train-limit` or `--eval-limit` larger than
+    /// the splits it limits (it then limits nothing).
+    pub(crate) fn warn_of_limits(&self, options: &nnc_train::Options) {
+        let examples = |n: usize| if n == 1 { "example" } else { "examples" };
+        if let Some(limit) = options.train_limit.filter(|&l| l > self.train.len()) {
+            let n = self.train.len();
+            eprintln!(
+                "warning: `--train-limit {limit}` is more than the training split holds \
+                 ({n} {}); training on all {n}",
+                examples(n)
+            );
+        }
+        let measured = [&self.validation, &self.test]
+            .into_iter()
+            .flatten()
+            .map(Dataset::len)
+            .max();
+        if let (Some(limit), Some(n)) = (options.eval_limit, measured) {
+            if limit > n {
+                eprintln!(
+                    "warning: `--eval-limit {limit}` is more than the validation and test \
+                     splits hold (at most {n} {}); measuring all of them",
+                    examples(n)
+                );
+            }
+        }
+    }
+
     /// The splits the loop trains on and measures.
     pub(crate) fn splits(&self) -> Splits<'_> {
         Splits {

@@ -180,6 +180,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         skip_evaluation: false,
     };
     let prepared = prepare(&checked, program, spec)?;
+    prepared.warn_of_limits(&options);
     if let Some(steps) = args.verify_step_count() {
         let report = verify(&prepared, &schedule, &options, steps).map_err(verify_failure)?;
         println!("{}", verify_line(&report));

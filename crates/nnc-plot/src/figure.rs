@@ -225,13 +225,19 @@ fn draw_panel<DB: DrawingBackend>(
         let chart = builder
             .build_cartesian_2d(x0..x1, y)
             .map_err(|e| e.to_string())?;
-        draw_lines(chart, panel)
+        draw_lines(chart, panel, 8)
     } else {
         let (y0, y1) = linear_range(panel);
+        let (ticks, _) = linear_ticks(y0, y1);
+        // The axis ends on round ticks, so its top and bottom are labelled.
+        let (y0, y1) = (
+            ticks.first().copied().unwrap_or(y0),
+            ticks.last().copied().unwrap_or(y1),
+        );
         let chart = builder
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| e.to_string())?;
-        draw_lines(chart, panel)
+        draw_lines(chart, panel, ticks.len())
     }
 }
 
@@ -240,6 +246,7 @@ fn draw_panel<DB: DrawingBackend>(
 fn draw_lines<'a, DB, Y>(
     mut chart: ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
     panel: &Panel,
+    y_labels: usize,
 ) -> Result<(), String>
 where
     DB: DrawingBackend + 'a,
@@ -252,7 +259,7 @@ where
         .x_desc("epoch")
         .y_desc(panel.y_label.as_str())
         .x_labels(x_labels)
-        .y_labels(8)
+        .y_labels(y_labels)
         .max_light_lines(2)
         .x_label_formatter(&epoch_label)
         .y_label_formatter(&value_label)
@@ -319,7 +326,8 @@ fn x_range(panel: &Panel) -> (f64, f64) {
     }
 }
 
-/// The values' range with a 5% margin; a constant series gets a small band.
+/// The values' range with a 5% margin (not below zero for values that are
+/// never negative); a constant series gets a small band.
 fn linear_range(panel: &Panel) -> (f64, f64) {
     let (lo, hi) = extent(
         panel
@@ -335,7 +343,39 @@ fn linear_range(panel: &Panel) -> (f64, f64) {
     } else {
         (0.05 * hi.abs()).max(0.01)
     };
-    (lo - pad, hi + pad)
+    // Values that are never negative (costs, accuracies) keep the axis at
+    // or above zero.
+    let bottom = if lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
+    (bottom, hi + pad)
+}
+
+/// Evenly spaced ticks at a round step (1, 2 or 5 times a power of ten,
+/// 4 to 10 of them) from a multiple of the step at or below `lo` to one at
+/// or above `hi`, and the step.
+fn linear_ticks(lo: f64, hi: f64) -> (Vec<f64>, f64) {
+    let span = (hi - lo).abs().max(f64::MIN_POSITIVE);
+    let raw = span / 6.0;
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * power);
+    let first = (lo / step).floor();
+    let last = (hi / step).ceil();
+    let count = ((last - first) as usize).min(40);
+    let ticks = (0..=count)
+        .map(|k| {
+            let t = (first + k as f64) * step;
+            // Round away the last bits of the multiplication (0.30000000000000004).
+            (t / step).round() * step
+        })
+        .collect();
+    (ticks, step)
 }
 
 /// The positive values' range, widened by a factor 1.3 each way.
@@ -431,6 +471,20 @@ mod tests {
         assert_eq!(value_label(&100.0), "100");
         assert_eq!(value_label(&0.0001), "1.0e-4");
         assert_eq!(value_label(&0.0), "0");
+    }
+
+    #[test]
+    fn linear_ticks_end_on_round_values_around_the_range() {
+        let (ticks, step) = linear_ticks(-0.09, 1.88);
+        assert_eq!(step, 0.5);
+        assert_eq!(ticks, vec![-0.5, 0.0, 0.5, 1.0, 1.5, 2.0]);
+        let (ticks, step) = linear_ticks(0.912, 0.987);
+        assert!((step - 0.02).abs() < 1e-12, "{step}");
+        assert!((ticks[0] - 0.90).abs() < 1e-9 && (ticks[ticks.len() - 1] - 1.0).abs() < 1e-9);
+        assert!(ticks.len() <= 11);
+        // A flat series still gets ticks around it.
+        let (ticks, _) = linear_ticks(0.99, 1.01);
+        assert!(ticks.len() >= 2);
     }
 
     #[test]
