@@ -9,9 +9,10 @@
 //! named argument was probably meant for is not reported twice.
 
 use crate::checker::Checker;
+use crate::habits::{suggestions_for, Habit};
 use crate::value::ArgValue;
 use nnc_diag::check::CheckError;
-use nnc_diag::{suggestions, Span};
+use nnc_diag::Span;
 
 /// A callee's parameters in positional order, and which are required.
 #[derive(Clone, Copy, Debug)]
@@ -55,7 +56,8 @@ impl<'a> Checker<'a> {
                 Some(name) => match params.names.iter().position(|p| *p == name.name) {
                     Some(index) => self.fill(callee, &mut slots, index, arg, params),
                     None => {
-                        let did_you_mean = suggestions(&name.name, params.names.iter().copied());
+                        let did_you_mean =
+                            suggestions_for(Habit::Argument, &name.name, params.names);
                         meant.extend(did_you_mean.iter().cloned());
                         self.report(CheckError::UnknownArgument {
                             callee: callee.to_string(),

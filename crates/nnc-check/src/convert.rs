@@ -14,7 +14,7 @@ use crate::value::{Item, LayerFn, Value, Word};
 use nnc_diag::check::{
     Bound, CheckError, Expected, Found, NameKind, Num, OptionKind, Range, ShapeProblem, Subject,
 };
-use nnc_diag::{suggestions, Span};
+use nnc_diag::Span;
 
 /// Whether `x` lies in `range`.
 fn in_range(x: f64, range: &Range) -> bool {
@@ -213,7 +213,11 @@ impl<'a> Checker<'a> {
             kind,
             given: word.name.clone(),
             options: names.iter().map(|n| n.to_string()).collect(),
-            did_you_mean: suggestions(&word.name, names.iter().copied()),
+            did_you_mean: crate::habits::suggestions_for(
+                crate::habits::Habit::Option(kind),
+                &word.name,
+                &names,
+            ),
             span: word.span,
         });
         None

@@ -48,6 +48,7 @@ mod convert;
 mod costs;
 mod data;
 mod eval;
+mod habits;
 mod init;
 mod layers;
 mod lints;

@@ -8,7 +8,7 @@
 use crate::checker::Checker;
 use crate::scope::is_layer_name;
 use nnc_diag::check::{BodyKind, CheckError, StmtKind};
-use nnc_diag::{suggestions, Span};
+use nnc_diag::Span;
 use nnc_syntax::ast::{Setting, Stmt};
 use std::collections::HashMap;
 
@@ -93,7 +93,7 @@ impl<'a> Checker<'a> {
             body,
             key: key.to_string(),
             known: known.iter().map(|k| k.to_string()).collect(),
-            did_you_mean: suggestions(key, known.iter().copied()),
+            did_you_mean: crate::habits::suggestions_for(crate::habits::Habit::Setting, key, known),
             span: setting.key.span,
         });
     }
