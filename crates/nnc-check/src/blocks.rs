@@ -348,6 +348,7 @@ impl<'a> Checker<'a> {
                 name: item.name.name.clone(),
                 block: true,
                 span: item.name.span,
+                last_let: None,
             });
         }
         output.unwrap_or_else(|| Tensor::unknown(item.name.span))

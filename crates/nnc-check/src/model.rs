@@ -104,6 +104,14 @@ fn ancestors(model: &Model, id: NodeId) -> Vec<bool> {
     seen
 }
 
+/// The name of a body's last `let` and where it is named.
+pub(crate) fn last_let(stmts: &[Stmt]) -> Option<(String, Span)> {
+    stmts.iter().rev().find_map(|stmt| match stmt {
+        Stmt::Let { name, .. } => Some((name.name.clone(), name.span)),
+        _ => None,
+    })
+}
+
 /// The names a body defines, with their definitions.
 pub(crate) fn defined_names(stmts: &[Stmt]) -> HashMap<String, Span> {
     let mut names = HashMap::new();
@@ -173,10 +181,16 @@ impl<'a> Checker<'a> {
             }
         }
         if !has_output_stmt {
+            let last_let = last_let(&item.body);
+            if let Some((name, _)) = &last_let {
+                // The hint makes it the output: not "unused" as well.
+                scope.use_name(name);
+            }
             self.report(CheckError::NoOutput {
                 name: item.name.name.clone(),
                 block: false,
                 span: item.name.span,
+                last_let,
             });
         }
         if inputs.is_empty() && !has_layers {

@@ -178,6 +178,9 @@ pub enum CheckError {
         name: String,
         block: bool,
         span: Span,
+        /// The body's last `let` (its name and where it is named), most
+        /// likely the value meant as the output.
+        last_let: Option<(String, Span)>,
     },
     /// E0116: division by zero in a constant expression.
     DivisionByZero { span: Span, divisor: Span },

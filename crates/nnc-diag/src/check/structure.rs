@@ -256,14 +256,28 @@ pub(super) fn trained_model_inputs(
     .with_secondary(model_span, format!("`{model}` is defined here"))
 }
 
-pub(super) fn no_output(code: &'static str, name: &str, block: bool, span: Span) -> Diagnostic {
+pub(super) fn no_output(
+    code: &'static str,
+    name: &str,
+    block: bool,
+    span: Span,
+    last_let: Option<&(String, Span)>,
+) -> Diagnostic {
     let what = if block { "block" } else { "model" };
-    Diagnostic::error(
+    let d = Diagnostic::error(
         code,
         format!("{what} `{name}` has no output"),
         Label::new(span, "nothing is marked as output"),
-    )
-    .with_hint(if block {
+    );
+    if let Some((value, at)) = last_let {
+        return d
+            .with_secondary(*at, "the last value computed")
+            .with_hint(format!(
+                "did you mean `output {value}`? add it after this `let`, or write \
+                 `output {value} = ...` in its place"
+            ));
+    }
+    d.with_hint(if block {
         "end the block with `output y = ...`".to_string()
     } else {
         "add `layers { ... }` or `output y = ...`".to_string()

@@ -137,9 +137,12 @@ impl CheckError {
                 span,
                 model_span,
             } => structure::trained_model_inputs(code, model, *inputs, *span, *model_span),
-            CheckError::NoOutput { name, block, span } => {
-                structure::no_output(code, name, *block, *span)
-            }
+            CheckError::NoOutput {
+                name,
+                block,
+                span,
+                last_let,
+            } => structure::no_output(code, name, *block, *span, last_let.as_ref()),
             CheckError::SettingTwice { key, span, first } => {
                 structure::setting_twice(code, key, *span, *first)
             }
