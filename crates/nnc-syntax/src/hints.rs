@@ -59,7 +59,7 @@ pub(crate) fn statement_cause(
     });
     match found {
         Found::Number(_) if ended => missing_parens(source, line_start, before, pos),
-        Found::Symbol(s) if s == "," && ended => {
+        Found::Symbol(s) if s == "," && between_items(expected) => {
             // `dense 30, act: relu`: the comma follows a layer's first
             // argument written without parentheses.
             let number = trailing_number(before);
@@ -69,6 +69,14 @@ pub(crate) fn statement_cause(
         }
         _ => None,
     }
+}
+
+/// Whether the parser was between statements or the layers of a list (not
+/// inside brackets, where a comma is fine).
+fn between_items(expected: &[Expected]) -> bool {
+    expected
+        .iter()
+        .any(|e| matches!(e, Expected::Statement | Expected::Layer))
 }
 
 /// `KEYWORD NAME` and nothing else before the error on its line, where the

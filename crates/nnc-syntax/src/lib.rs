@@ -235,13 +235,26 @@ impl Recovery<'_> {
         let cause = unclosed
             .or_else(|| self.unclosed(start, pos, &found, &expected))
             .or_else(|| hints::statement_cause(self.source, pos, &found, &expected))
-            .or_else(|| expected::space_before_bracket(self.source, pos, &found));
+            .or_else(|| expected::space_before_bracket(self.source, pos, &found))
+            .or_else(|| self.inside_spaced_call(start, pos));
         SyntaxError::Unexpected {
             span,
             found,
             expected,
             cause,
         }
+    }
+
+    /// `dense (30, act: relu)`: the error is inside a `(` that a name and a
+    /// space precede on its line, which the grammar read as a parenthesised
+    /// value rather than a call; the cause is the space.
+    fn inside_spaced_call(&self, start: usize, pos: usize) -> Option<Cause> {
+        let open = self.scan.open_stack(start, pos).last().copied()?;
+        if open.ch != b'(' {
+            return None;
+        }
+        let found = Found::Symbol("(".to_string());
+        expected::space_before_bracket(self.source, open.pos, &found)
     }
 
     /// The innermost bracket still open at the error, when it is the
