@@ -415,9 +415,19 @@ pub(super) fn classes_mismatch(
     )
     .with_secondary(train_span, "model and data are paired here")
     .with_note("one-hot labels need one output per class")
-    .with_hint(format!(
-        "give the last layer {classes} units, or use `one_hot({output_size})` if there are {output_size} classes"
-    ))
+    .with_hint(if output_size == 1 {
+        // `one_hot(1)` would be one class: never what a single output means.
+        format!(
+            "give the last layer {classes} units, or keep one output and use `labels index` \
+             (0/1 targets of a sigmoid output with `cost cross_entropy`, for two classes) or \
+             `labels value` (a number to predict, with `cost quadratic`)"
+        )
+    } else {
+        format!(
+            "give the last layer {classes} units, or use `one_hot({output_size})` if there are \
+             {output_size} classes"
+        )
+    })
 }
 
 pub(super) fn invalid_shape(code: &'static str, problem: &ShapeProblem, span: Span) -> Diagnostic {
