@@ -23,7 +23,14 @@ fn check_exits_0_when_clean_1_on_errors_2_on_usage() {
     let dir = scratch("exit");
     let clean = write(&dir, "clean.nnet", CLEAN);
     let broken = write(&dir, "broken.nnet", BROKEN);
-    assert_eq!(nnc(&["check", &clean]).status.code(), Some(0));
+    let out = nnc(&["check", &clean]);
+    assert_eq!(out.status.code(), Some(0));
+    // Success says so, in one line, and that the data were not opened.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "check passed: 1 file, no errors; data files not opened (`--data` checks them)\n"
+    );
+    assert!(out.stdout.is_empty());
     let out = nnc(&["check", &broken]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -199,9 +199,11 @@ fn check(
     let failed = errors > 0 || (deny_warnings && warnings > 0);
     match format {
         Format::Text => {
-            if errors + warnings > 0 {
-                eprintln!("{}", tally(errors, warnings));
+            let mut line = tally(errors, warnings, files.len());
+            if !data && errors == 0 {
+                line.push_str("; data files not opened (`--data` checks them)");
             }
+            eprintln!("{line}");
         }
         Format::Json => {
             let doc = serde_json::json!({
@@ -220,9 +222,10 @@ fn check(
     }
 }
 
-fn tally(errors: usize, warnings: usize) -> String {
+fn tally(errors: usize, warnings: usize, files: usize) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     match (errors, warnings) {
+        (0, 0) => format!("check passed: {}, no errors", plural(files, "file")),
         (0, w) => format!("check passed with {}", plural(w, "warning")),
         (e, 0) => format!("check failed: {}", plural(e, "error")),
         (e, w) => format!(
