@@ -95,6 +95,18 @@ pub(crate) enum Padding {
 }
 
 const DENSE: &[&str] = &["units", "act", "init", "bias_init"];
+
+/// The biases' initialiser when `bias_init:` is not given: zeros for the
+/// ReLU family (relu, softplus, silu), whose units a positive N(0, 1) bias
+/// can leave all on or all off, as every current library starts them;
+/// N(0, 1) otherwise, the book's default for its sigmoid and tanh networks
+/// (whose experiments it reproduces).
+pub(crate) fn default_bias_init(act: Option<Activation>) -> Init {
+    match act {
+        Some(Activation::Relu | Activation::Softplus | Activation::Silu) => Init::Zeros,
+        _ => Init::Gaussian { std: 1.0 },
+    }
+}
 const DENSE_REQUIRED: &[bool] = &[true, false, false, false];
 const CONV: &[&str] = &[
     "filters",
@@ -263,21 +275,32 @@ impl<'a> Checker<'a> {
             slots,
         };
         let kind = match name {
-            "dense" => LayerKind::Dense(DenseSpec {
-                units: reader.positive(0, "units", None),
-                act: reader.activation(1),
-                init: reader.init(2, "init", Init::ScaledGaussian, span),
-                bias_init: reader.init(3, "bias_init", Init::Gaussian { std: 1.0 }, span),
-            }),
-            "conv2d" => LayerKind::Conv(ConvSpec {
-                filters: reader.positive(0, "filters", None),
-                kernel: reader.pair(1, "kernel", None),
-                stride: reader.pair(2, "stride", Some([1, 1])),
-                padding: reader.padding(3, Padding::Valid, None),
-                act: reader.activation(4),
-                init: reader.init(5, "init", Init::ScaledGaussian, span),
-                bias_init: reader.init(6, "bias_init", Init::Gaussian { std: 1.0 }, span),
-            }),
+            "dense" => {
+                let units = reader.positive(0, "units", None);
+                let act = reader.activation(1);
+                LayerKind::Dense(DenseSpec {
+                    units,
+                    act,
+                    init: reader.init(2, "init", Init::ScaledGaussian, span),
+                    bias_init: reader.init(3, "bias_init", default_bias_init(act), span),
+                })
+            }
+            "conv2d" => {
+                let filters = reader.positive(0, "filters", None);
+                let kernel = reader.pair(1, "kernel", None);
+                let stride = reader.pair(2, "stride", Some([1, 1]));
+                let padding = reader.padding(3, Padding::Valid, None);
+                let act = reader.activation(4);
+                LayerKind::Conv(ConvSpec {
+                    filters,
+                    kernel,
+                    stride,
+                    padding,
+                    act,
+                    init: reader.init(5, "init", Init::ScaledGaussian, span),
+                    bias_init: reader.init(6, "bias_init", default_bias_init(act), span),
+                })
+            }
             "max_pool" | "avg_pool" | "l2_pool" => {
                 let size = reader.pair(0, "size", None);
                 let stride = reader.pair(1, "stride", size);
