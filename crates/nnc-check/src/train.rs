@@ -104,9 +104,24 @@ impl<'a> Checker<'a> {
             }
         }
         let table = self.collect_settings(BodyKind::Train, &settings, TRAIN_KEYS, &[]);
+        // A required setting an unknown one was meant for (`lr` for
+        // `learning_rate`) is not reported missing as well.
+        let meant: Vec<String> = settings
+            .iter()
+            .filter(|s| !TRAIN_KEYS.contains(&s.key.name.as_str()))
+            .filter_map(|s| {
+                crate::habits::suggestions_for(
+                    crate::habits::Habit::Setting,
+                    &s.key.name,
+                    TRAIN_KEYS,
+                )
+                .into_iter()
+                .next()
+            })
+            .collect();
         let missing: Vec<String> = ["learning_rate", "batch_size", "epochs"]
             .iter()
-            .filter(|key| table.get(key).is_none())
+            .filter(|key| table.get(key).is_none() && !meant.iter().any(|m| m == *key))
             .map(|key| key.to_string())
             .collect();
         if !missing.is_empty() {
