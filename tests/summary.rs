@@ -118,3 +118,29 @@ fn shared_layers_count_their_weights_once() {
     );
     assert_eq!(s.total_params, (8 + 1) * 4);
 }
+
+/// `nnc summary` shows a model that checked clean even when the file's
+/// train block has errors, prints those errors below and exits 1.
+#[test]
+fn summary_shows_a_clean_model_of_a_file_with_other_errors() {
+    let dir = common::scratch("summary", "other-errors");
+    let file = dir.join("net.nnet");
+    std::fs::write(
+        &file,
+        "model mlp {\n  input image: [784]\n  layers { dense(30, act: relu) dense(10, act: softmax) }\n  \
+         cost log_likelihood\n}\ntrain mlp on nowhere {\n  learning_rate 0.1\n  batch_size 10\n  \
+         epochs 1\n}\n",
+    )
+    .unwrap();
+    let out = common::nnc(&["summary", &file.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("model mlp\n"), "{stdout}");
+    assert!(stdout.contains("23,860"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error[E0101]: unknown data block `nowhere`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("outside the models summarised"), "{stderr}");
+}

@@ -242,7 +242,8 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
         Err(code) => return code,
     };
     let report = driver::check_source(&source, driver::base_dir(path), Options::default());
-    let Some(program) = report.clean_program() else {
+    let errors = report.error_count();
+    let show_errors = || {
         eprint!(
             "{}",
             render::to_text(
@@ -252,17 +253,26 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
                 false
             )
         );
+    };
+    // The models that checked clean are summarised even when another part
+    // of the file (a data or train block, another model) has errors.
+    let models: Vec<_> = report
+        .program
+        .iter()
+        .flat_map(|p| p.models.iter())
+        .filter(|m| only.is_none_or(|name| m.name == name))
+        .collect();
+    if models.is_empty() && errors > 0 {
+        show_errors();
         eprintln!(
             "error: `{}` has errors; fix them to see its summary",
             path.display()
         );
         return ExitCode::from(EXIT_PROBLEMS);
+    }
+    let Some(program) = report.program.as_ref() else {
+        return ExitCode::from(EXIT_PROBLEMS);
     };
-    let models: Vec<_> = program
-        .models
-        .iter()
-        .filter(|m| only.is_none_or(|name| m.name == name))
-        .collect();
     if models.is_empty() {
         let names: Vec<&str> = program.models.iter().map(|m| m.name.as_str()).collect();
         match only {
@@ -294,6 +304,14 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
     };
     // A closed pipe (`nnc summary f | head`) is not an error worth a message.
     let _ = out.write_all(text.as_bytes());
+    if errors > 0 {
+        show_errors();
+        eprintln!(
+            "error: `{}` has errors (shown above) outside the models summarised",
+            path.display()
+        );
+        return ExitCode::from(EXIT_PROBLEMS);
+    }
     ExitCode::SUCCESS
 }
 
