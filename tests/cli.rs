@@ -281,3 +281,29 @@ fn check_help_gives_examples_and_exit_codes() {
         assert!(text.contains("See also: nnc "), "{sub}: {text}");
     }
 }
+
+/// `nnc emit ir --inference` needs a model, not a train block: a file with
+/// one model and no train block (or a broken one) gives its inference
+/// graph, at batch 1 unless `--batch` says otherwise.
+#[test]
+fn emit_inference_needs_no_train_block() {
+    let dir = scratch("emit-inference");
+    let file = write(
+        &dir,
+        "model.nnet",
+        "model mlp {\n  input image: [784]\n  layers { dense(30, act: relu) dense(10, act: softmax) }\n}\n",
+    );
+    let out = nnc(&["emit", "ir", &file, "--inference"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("graph inference (batch 1) {"), "{text}");
+    let out = nnc(&["emit", "ir", &file, "--inference", "--batch", "3"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[3, 784]"));
+    // The training graph still needs a train block.
+    assert_eq!(nnc(&["emit", "ir", &file]).status.code(), Some(1));
+}

@@ -47,6 +47,11 @@ pub(crate) fn build_graph(
     let source = crate::failure::read_model(&args.file)?;
     let base_dir = driver::base_dir(&args.file);
     let report = driver::check_source(&source, base_dir, Options::default());
+    if args.inference {
+        if let Some(graph) = inference_graph(&report, args, after)? {
+            return Ok(graph);
+        }
+    }
     let Some(program) = report.clean_program() else {
         eprint!(
             "{}",
@@ -87,6 +92,52 @@ pub(crate) fn build_graph(
         nnc_lower::compile_training_fused(&setup, batch, after)
     };
     graph.map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// `--inference` needs a model, not a train block: the model `--train
+/// MODEL` names, else the one model of the file's one train block, else the
+/// file's one model, among the models that check clean (errors elsewhere
+/// in the file do not matter to it). The batch is `--batch`, else the
+/// train block's phase's, else 1. `None` when no model can be told apart
+/// this way (the caller then reports why).
+fn inference_graph(
+    report: &driver::Report,
+    args: &GraphArgs,
+    after: Option<&str>,
+) -> Result<Option<Graph>, Failure> {
+    let Some(program) = report.program.as_ref() else {
+        return Ok(None);
+    };
+    let wanted = args
+        .train
+        .clone()
+        .or_else(|| match program.trains.as_slice() {
+            [only] => Some(only.model.clone()),
+            _ => None,
+        });
+    let model = match &wanted {
+        Some(wanted) => program.models.iter().find(|m| &m.name == wanted),
+        None => match program.models.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        },
+    };
+    let Some(model) = model else {
+        return Ok(None);
+    };
+    let phase_batch = program
+        .trains
+        .iter()
+        .find(|t| t.model == model.name)
+        .and_then(|t| t.phases.get(args.phase.wrapping_sub(1)))
+        .map(|p| p.batch_size);
+    let batch = args.batch.or(phase_batch).unwrap_or(1);
+    if batch == 0 {
+        return Err(Failure::usage("the batch size must be at least 1"));
+    }
+    nnc_lower::compile_inference_fused(model, batch, after)
+        .map(Some)
+        .map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// The `n` of the decay: the written bounds of the training split, or the
