@@ -120,6 +120,10 @@ pub enum Cause {
     MissingParens { name: Span, suggestion: String },
     /// A comma where statements or the layers of a list follow one another.
     StrayComma,
+    /// `learning_rate: 0.1`: a setting's key followed by `:`, which only
+    /// named arguments and input shapes take. `suggestion` is the setting
+    /// without it.
+    ColonAfterSetting { key: String, suggestion: String },
 }
 
 impl SyntaxError {
@@ -269,6 +273,10 @@ fn with_cause(diagnostic: Diagnostic, cause: &Cause) -> Diagnostic {
         Cause::MissingParens { name, suggestion } => diagnostic
             .with_secondary(*name, "this layer takes its arguments in parentheses")
             .with_hint(format!("did you mean `{suggestion}`?")),
+        Cause::ColonAfterSetting { suggestion, .. } => diagnostic.with_hint(format!(
+            "a setting is its name and its value, without `:` (`:` is for named arguments \
+             and input shapes): did you mean `{suggestion}`?"
+        )),
         Cause::StrayComma => diagnostic.with_hint(
             "statements, and the layers of a list, are separated by spaces or new lines, \
              not commas: remove this `,`",

@@ -58,6 +58,7 @@ pub(crate) fn statement_cause(
         )
     });
     match found {
+        Found::Symbol(s) if s == ":" => colon_after_setting(source, before, pos),
         Found::Number(_) if ended => missing_parens(source, line_start, before, pos),
         Found::Symbol(s) if s == "," && between_items(expected) => {
             // `dense 30, act: relu`: the comma follows a layer's first
@@ -148,6 +149,23 @@ fn binding_head(before: &str) -> Option<(&str, &str, usize)> {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     let offset = indent + keyword_len + (rest.len() - name_part.len());
     (is_name && !KEYWORDS.contains(&name)).then_some((keyword, name, offset))
+}
+
+/// `learning_rate: 0.1`: a lone name (no keyword) before the `:` at `pos`
+/// on its line, the key of a setting.
+fn colon_after_setting(source: &str, before: &str, pos: usize) -> Option<Cause> {
+    let key = before.trim();
+    let is_name = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_name || KEYWORDS.contains(&key) {
+        return None;
+    }
+    let value = rest_of_line(source, pos + 1);
+    let value = value.trim_start();
+    (!value.is_empty()).then(|| Cause::ColonAfterSetting {
+        key: key.to_string(),
+        suggestion: format!("{key} {value}"),
+    })
 }
 
 /// Where a number that ends `before` (after white space) starts, if one
@@ -315,6 +333,25 @@ mod tests {
                 suggestion: "dense(30, act: relu)".into(),
             })
         );
+    }
+
+    #[test]
+    fn a_setting_with_a_colon() {
+        let source = "train m on d {\n  learning_rate: 0.1 // fast\n}";
+        let got = cause(source, Found::Symbol(":".into()), &[Expected::Argument]);
+        assert_eq!(
+            got,
+            Some(Cause::ColonAfterSetting {
+                key: "learning_rate".into(),
+                suggestion: "learning_rate 0.1".into(),
+            })
+        );
+        // Not after a keyword, nor inside a call.
+        assert_eq!(
+            cause("  input x: [1]", Found::Symbol(":".into()), &[]),
+            None
+        );
+        assert_eq!(cause("  f(a: 1", Found::Symbol(":".into()), &[]), None);
     }
 
     #[test]

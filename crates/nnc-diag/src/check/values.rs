@@ -321,6 +321,11 @@ pub(super) fn wrong_kind(
         {
             d = d.with_hint(format!("write it as an integer: `{}`", *x as i64));
         }
+        (Subject::InputShape { name }, Expected::Shape, Found::Int(n)) if *n > 0 => {
+            d = d.with_hint(format!(
+                "a shape is a list, even of one axis: did you mean `input {name}: [{n}]`?"
+            ));
+        }
         (Subject::Stage, _, Found::Tensor(_)) => {
             d = d.with_hint("a tensor can only start a pipe; to combine tensors use `+`, `-`, `*`, `add(a, b)` or `mul(a, b)`");
         }
