@@ -124,7 +124,7 @@ pub(super) fn unknown_argument(
     did_you_mean: &[String],
     takes: &[String],
 ) -> Diagnostic {
-    with_did_you_mean(
+    let d = with_did_you_mean(
         Diagnostic::error(
             code,
             format!("`{callee}` has no argument `{name}`"),
@@ -132,7 +132,21 @@ pub(super) fn unknown_argument(
         ),
         did_you_mean,
     )
-    .with_note(takes_note(callee, takes))
+    .with_note(takes_note(callee, takes));
+    // Habits of other tools' optimizers: the rate and momentum live
+    // elsewhere in a train block.
+    let optimizer = matches!(callee, "sgd" | "momentum" | "nesterov" | "adam");
+    match name {
+        "lr" | "learning_rate" if optimizer => d.with_hint(
+            "the learning rate is a setting of the train block, not an argument of the \
+             optimizer: write `learning_rate 0.001` on its own line",
+        ),
+        "momentum" if callee == "sgd" => d.with_hint(
+            "SGD with momentum is its own optimizer here: write `optimizer momentum(0.9)` (or \
+             `nesterov(0.9)`)",
+        ),
+        _ => d,
+    }
 }
 
 pub(super) fn missing_arguments(
