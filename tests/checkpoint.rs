@@ -582,3 +582,85 @@ fn stale_temporary_files_are_removed_by_the_next_run() {
         "{left:?}"
     );
 }
+
+/// `--keep-best validation_accuracy` keeps the best epoch's checkpoint as
+/// `best` (the first of the highest accuracy, whichever epoch that is),
+/// beside the newest that `--keep 1` leaves; `--resume` ignores it;
+/// `nnc eval --weights DIR` uses it.
+#[test]
+fn keep_best_keeps_the_best_epoch_for_eval() {
+    let dir = scratch("keep-best");
+    let file = model_file(&dir, 60, 6, "");
+    let ckpt = dir.join("ckpt");
+    let log = dir.join("run.jsonl");
+    let out = run(&[
+        "run",
+        &file,
+        "-q",
+        "--checkpoint",
+        &path_str(&ckpt),
+        "--keep",
+        "1",
+        "--keep-best",
+        "validation_accuracy",
+        "--log",
+        &path_str(&log),
+    ]);
+    assert_ok(&out);
+    let records = read_log(&log);
+    let accuracies: Vec<f64> = records
+        .iter()
+        .map(|r| r["validation_accuracy"].as_f64().unwrap())
+        .collect();
+    let best_epoch =
+        1 + (0..accuracies.len()).fold(0, |b, i| if accuracies[i] > accuracies[b] { i } else { b });
+    let sidecar: Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("best.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["epoch"], best_epoch, "{accuracies:?}");
+    assert_eq!(
+        names(&ckpt),
+        [
+            "best.json",
+            "best.safetensors",
+            "epoch-0006.json",
+            "epoch-0006.safetensors"
+        ]
+    );
+    // `nnc eval` on the folder measures the best epoch's weights.
+    let out = run(&[
+        "eval",
+        &file,
+        "--weights",
+        &path_str(&ckpt),
+        "--split",
+        "validation",
+        "--format",
+        "json",
+    ]);
+    assert_ok(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["epoch"], best_epoch);
+    let measured = report["accuracy"].as_f64().unwrap();
+    assert!(
+        (measured - accuracies[best_epoch - 1]).abs() < 1e-9,
+        "{measured} vs {accuracies:?}"
+    );
+    // Resuming the folder takes up the newest position, not `best`.
+    let resumed = run(&[
+        "run",
+        &file,
+        "-q",
+        "--resume",
+        &path_str(&ckpt),
+        "--epochs",
+        "7",
+        "--keep-best",
+        "validation_accuracy",
+    ]);
+    assert_ok(&resumed);
+    assert!(
+        text(&resumed.stdout).starts_with("epoch 7"),
+        "{}",
+        text(&resumed.stdout)
+    );
+}

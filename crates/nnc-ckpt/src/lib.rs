@@ -333,6 +333,35 @@ fn read_sidecar(path: &Path) -> Result<(Sidecar, Option<String>), CkptError> {
     Ok((sidecar, hash))
 }
 
+/// The name of the copy of the best checkpoint of a run (`nnc run
+/// --keep-best METRIC`): `best.safetensors` and `best.json`. It is no
+/// position of the run, so [`list`], [`prune`] and resuming from a
+/// directory leave it out.
+pub const BEST: &str = "best";
+
+/// Like [`load`], but a directory gives its `best` checkpoint when it has
+/// one (what `nnc eval` and `nnc predict` use), else its newest.
+pub fn load_best_or_newest(path: &Path) -> Result<Checkpoint, CkptError> {
+    if path.is_dir() {
+        let (weights, sidecar) = checkpoint_files(path, BEST);
+        if weights.is_file() && sidecar.is_file() {
+            return load(&weights);
+        }
+    }
+    load(path)
+}
+
+/// Deletes the `best` checkpoint of `dir`, if any (sidecar first).
+pub fn remove_best(dir: &Path) -> Result<(), CkptError> {
+    let (weights, sidecar) = checkpoint_files(dir, BEST);
+    for path in [sidecar, weights] {
+        if path.exists() {
+            fs::remove_file(&path).map_err(|e| CkptError::io(&path, "delete", e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The weights file `path` designates.
 fn resolve(path: &Path) -> Result<PathBuf, CkptError> {
     let metadata = fs::metadata(path).map_err(|e| match e.kind() {
@@ -381,6 +410,7 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>, CkptError> {
         let file_name = item.file_name().to_string_lossy().into_owned();
         if atomic::is_temporary(&file_name)
             || path.extension().and_then(|e| e.to_str()) != Some(SIDECAR_EXTENSION)
+            || path.file_stem().and_then(|s| s.to_str()) == Some(BEST)
         {
             continue;
         }

@@ -62,6 +62,13 @@ pub struct CheckpointArgs {
     /// the checkpoint was saved.
     #[arg(long, requires = "resume")]
     pub force: bool,
+    /// Also keep the checkpoint of the best epoch so far by METRIC (a key of
+    /// the log: `validation_accuracy`, `validation_cost`, `test_accuracy`,
+    /// `test_cost`, `train_cost`; accuracies higher, costs lower) as
+    /// `best.safetensors` + `best.json`, which `nnc eval` and `nnc predict`
+    /// use when given the folder.
+    #[arg(long, value_name = "METRIC", value_parser = ["validation_accuracy", "validation_cost", "test_accuracy", "test_cost", "train_cost"])]
+    pub keep_best: Option<String>,
     /// Start a new run in a `--checkpoint` folder that holds another run's
     /// checkpoints, deleting them first (without it such a folder is
     /// refused, so that no run's checkpoints are overwritten by mistake).
@@ -110,6 +117,7 @@ fn refuse_another_run(dir: &Path, overwrite: bool) -> Result<(), Failure> {
     };
     if overwrite {
         nnc_ckpt::prune(dir, 0).map_err(|e| Failure::usage(e.to_string()))?;
+        nnc_ckpt::remove_best(dir).map_err(|e| Failure::usage(e.to_string()))?;
         eprintln!(
             "note: deleted {count} of an earlier run from `{}` (`--overwrite`)",
             dir.display()
@@ -151,6 +159,8 @@ pub(crate) struct Session {
     metrics: Vec<Value>,
     /// The newest checkpoint known good: saved by this run, or resumed.
     last_good: Option<PathBuf>,
+    /// `--keep-best METRIC`: the metric, and its best value so far.
+    keep_best: Option<(String, Option<f64>)>,
 }
 
 impl Session {
@@ -210,6 +220,17 @@ impl Session {
             .map(|(ck, _)| ck.sidecar.metrics.clone())
             .unwrap_or_default();
         let last_good = resumed.as_ref().map(|(ck, _)| ck.path.clone());
+        if args.keep_best.is_some() && dir.is_none() {
+            return Err(Failure::usage(
+                "`--keep-best` keeps a checkpoint: give `--checkpoint DIR` (or `--resume`)",
+            ));
+        }
+        // A resumed run goes on from the best value its folder's `best`
+        // holds (the last record of its metrics).
+        let keep_best = args.keep_best.clone().map(|metric| {
+            let best = dir.as_deref().and_then(|d| best_so_far(d, &metric));
+            (metric, best)
+        });
         Ok(Session {
             dir,
             keep: args.keep,
@@ -221,6 +242,7 @@ impl Session {
             stop: Arc::new(AtomicBool::new(false)),
             metrics,
             last_good,
+            keep_best,
         })
     }
 
@@ -439,9 +461,42 @@ impl Checkpointer for Saver<'_> {
             if let Some(keep) = session.keep {
                 nnc_ckpt::prune(&dir, keep).map_err(|e| e.to_string())?;
             }
+            if let (Some((metric, best)), Some(record)) =
+                (&mut session.keep_best, session.metrics.last())
+            {
+                let value = record.get(metric.as_str()).and_then(Value::as_f64);
+                if let Some(value) = value.filter(|v| improves(metric, *v, *best)) {
+                    nnc_ckpt::save(
+                        &dir,
+                        nnc_ckpt::BEST,
+                        &sidecar,
+                        &snapshot.params,
+                        &snapshot.optimizer_state,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    *best = Some(value);
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// Whether `value` of `metric` beats `best`: higher for accuracies, lower
+/// for costs; anything beats nothing.
+fn improves(metric: &str, value: f64, best: Option<f64>) -> bool {
+    match best {
+        None => value.is_finite(),
+        Some(best) if metric.ends_with("accuracy") => value > best,
+        Some(best) => value < best,
+    }
+}
+
+/// The value of `metric` in the `best` checkpoint of `dir` (its last
+/// record), if it has one.
+fn best_so_far(dir: &Path, metric: &str) -> Option<f64> {
+    let ck = nnc_ckpt::load(&nnc_ckpt::checkpoint_files(dir, nnc_ckpt::BEST).0).ok()?;
+    ck.sidecar.metrics.last()?.get(metric)?.as_f64()
 }
 
 /// `epoch-0003` at an epoch's end, `epoch-0003-step-00120` 120 steps into

@@ -56,7 +56,8 @@ pub(crate) struct EvalArgs {
     /// The .nnet file the weights were trained from.
     pub file: PathBuf,
     /// The checkpoint: its .safetensors file, its .json sidecar, or a
-    /// folder of checkpoints (the newest is used).
+    /// folder of checkpoints (its `best`, kept by `--keep-best`, else the
+    /// newest).
     #[arg(long, value_name = "CKPT")]
     pub weights: PathBuf,
     /// The split of the data to measure.
@@ -241,9 +242,9 @@ impl<'p> Weights<'p> {
                  sidecar, or the folder for the newest)"
             )));
         }
-        let checkpoint = nnc_ckpt::load(path)
+        let checkpoint = nnc_ckpt::load_best_or_newest(path)
             .map_err(|e| Failure::problem(format!("cannot use the weights `{shown}`: {e}")))?;
-        // A folder stands for its newest checkpoint: name that one.
+        // A folder stands for its best or newest checkpoint: name that one.
         let shown = checkpoint.path.display();
         let sidecar = &checkpoint.sidecar;
         let wanted = sidecar.model.as_str();

@@ -34,7 +34,7 @@ pub(crate) const RUN: &str = "\
 Examples:
   nnc run models/mnist_784_30_10.nnet
   nnc run models/mnist_784_30_10.nnet --epochs 3 --log run.jsonl --plot plots
-  nnc run models/conv_20_40.nnet --checkpoint ckpt --keep 3
+  nnc run models/conv_20_40.nnet --checkpoint ckpt --keep 3 --keep-best validation_accuracy
   nnc run models/conv_20_40.nnet --resume ckpt
   nnc run model.nnet --backend wgpu --verify
 

@@ -69,7 +69,8 @@ pub(crate) struct PredictArgs {
     /// The .nnet file the weights were trained from.
     pub file: PathBuf,
     /// The checkpoint: its .safetensors file, its .json sidecar, or a
-    /// folder of checkpoints (the newest is used).
+    /// folder of checkpoints (its `best`, kept by `--keep-best`, else the
+    /// newest).
     #[arg(long, value_name = "CKPT")]
     pub weights: PathBuf,
     /// The examples: PNG or JPEG images (.png, .jpg), IDX files (.idx,
