@@ -210,7 +210,7 @@ pub(crate) fn space_before_bracket(source: &str, pos: usize, found: &Found) -> O
     if trimmed.len() == before.len() {
         return None;
     }
-    let name_start = crate::hints::run_start(trimmed, |c| c.is_ascii_alphanumeric() || c == '_');
+    let name_start = crate::scan::run_start(trimmed, |c| c.is_ascii_alphanumeric() || c == '_');
     let name = &trimmed[name_start..];
     let starts_like_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     if !starts_like_name || KEYWORDS.contains(&name) {

@@ -15,7 +15,7 @@
 //! These take precedence over the token-level guesses (a space before a
 //! bracket), which read `input x [784]` as a slice of `x`.
 
-use crate::scan::KEYWORDS;
+use crate::scan::{run_start, KEYWORDS};
 use nnc_diag::syntax::{Cause, Expected, Found};
 use nnc_diag::Span;
 
@@ -199,15 +199,6 @@ fn missing_parens(source: &str, line_start: usize, before: &str, pos: usize) -> 
         name,
         &rest_of_line(source, pos),
     ))
-}
-
-/// Where the run of characters satisfying `keep` that ends `text` starts
-/// (a byte offset on a character boundary).
-pub(crate) fn run_start(text: &str, keep: impl Fn(char) -> bool) -> usize {
-    text.char_indices()
-        .rev()
-        .find(|&(_, c)| !keep(c))
-        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 /// The cause for a layer `name` (at `span`) followed by `args` without

@@ -231,7 +231,7 @@ impl Scan {
             return false;
         };
         let head = source[..paren.pos].trim_end();
-        let name_start = crate::hints::run_start(head, |c| c.is_ascii_alphanumeric() || c == '_');
+        let name_start = run_start(head, |c| c.is_ascii_alphanumeric() || c == '_');
         let is_block = ends_with_word(head[..name_start].trim_end(), "block");
         let body = source[open.pos + 1..].trim_start();
         is_block && word_at(body, 0) != "input"
@@ -244,6 +244,15 @@ impl Scan {
             .copied()
             .find(|s| s.start <= pos && pos <= s.end)
     }
+}
+
+/// Where the run of characters satisfying `keep` that ends `text` starts
+/// (a byte offset on a character boundary).
+pub(crate) fn run_start(text: &str, keep: impl Fn(char) -> bool) -> usize {
+    text.char_indices()
+        .rev()
+        .find(|&(_, c)| !keep(c))
+        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 #[cfg(test)]
