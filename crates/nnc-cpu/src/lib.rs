@@ -106,6 +106,7 @@
 //!   thread that is).
 
 mod backend;
+mod batched;
 mod conv_gemm;
 mod conv_pass;
 mod error;

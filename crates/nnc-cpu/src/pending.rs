@@ -2,11 +2,11 @@
 //! shared by the lowering of pointwise groups and products (module
 //! `lower`) and of spatial ops (module `lower_conv`).
 
+use crate::batched::BatchedProduct;
 use crate::conv_gemm::ConvGemm;
 use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
-use crate::lower_tensor::BatchedProduct;
 use crate::pool_grad::PoolGradFused;
 use nnc_jit::Kernel;
 

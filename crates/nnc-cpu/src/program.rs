@@ -18,12 +18,12 @@
 //! guarantees that an action never reads memory it writes; the cutting
 //! checks it again and reports a violation as an internal error.
 
+use crate::batched::BatchedProduct;
 use crate::conv_gemm::ConvGemm;
 use crate::error::LowerError;
 use crate::fold::Poly;
 use crate::gemm::LibraryProduct;
 use crate::host::HostOp;
-use crate::lower_tensor::BatchedProduct;
 use crate::pool_grad::PoolGradFused;
 use nnc_ir::{Graph, InputKind, NodeId, OutputKind};
 use nnc_jit::CompiledKernel;
