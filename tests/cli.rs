@@ -307,3 +307,59 @@ fn emit_inference_needs_no_train_block() {
     // The training graph still needs a train block.
     assert_eq!(nnc(&["emit", "ir", &file]).status.code(), Some(1));
 }
+
+/// Several train blocks for one model: `--train MODEL` says which ones
+/// there are; `--train MODEL/DATA` and `--train N` pick one.
+#[test]
+fn train_picks_one_of_several_blocks_for_one_model() {
+    let dir = scratch("several-trains");
+    let file = write(
+        &dir,
+        "two.nnet",
+        "model mlp {\n  input x: [4]\n  layers { dense(3, act: softmax) }\n  cost log_likelihood\n}\n\
+         data small {\n  train csv(\"small.csv\", label: \"y\", header: true)\n  labels one_hot(3)\n}\n\
+         data large {\n  train csv(\"large.csv\", label: \"y\", header: true)\n  labels one_hot(3)\n}\n\
+         train mlp on small {\n  learning_rate 0.1\n  batch_size 5\n  epochs 1\n}\n\
+         train mlp on large {\n  learning_rate 0.1\n  batch_size 7\n  epochs 1\n}\n",
+    );
+    let emit = |choice: &str| {
+        let out = nnc(&[
+            "emit",
+            "ir",
+            &file,
+            "--train",
+            choice,
+            "--after",
+            "lower",
+            "--train-size",
+            "10",
+        ]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = emit("mlp");
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains(
+            "has several train blocks for model `mlp`: 1. `mlp` on `small` (`--train mlp/small`), \
+             2. `mlp` on `large` (`--train mlp/large`); choose one with `--train MODEL/DATA` or \
+             `--train N`"
+        ),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = emit("mlp/large");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("graph training (batch 7)"), "{stdout}");
+    let (code, stdout, _) = emit("1");
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("graph training (batch 5)"), "{stdout}");
+    let (code, _, stderr) = emit("3");
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("has 2 train blocks, so `--train 3` names none"),
+        "{stderr}"
+    );
+}

@@ -51,8 +51,8 @@ pub(crate) struct BenchArgs {
     /// The backend that executes the training steps.
     #[arg(long, value_enum, default_value_t = BackendKind::Jit)]
     pub backend: BackendKind,
-    /// Which train block to time, by its model's name (needed when the file
-    /// has several).
+    /// Which train block to time (needed when the file has several): its
+    /// model's name, `MODEL/DATA`, or its 1-based position in the file.
     #[arg(long, value_name = "MODEL")]
     pub train: Option<String>,
     /// Time this many epochs: the first N of the file's schedule.

@@ -21,7 +21,8 @@ pub struct GraphArgs {
     /// Use the inference graph (no gradients, no update, no dropout).
     #[arg(long)]
     pub inference: bool,
-    /// Which train block, by its model's name (when the file has several).
+    /// Which train block (when the file has several): its model's name,
+    /// `MODEL/DATA`, or its 1-based position in the file.
     #[arg(long, value_name = "MODEL")]
     pub train: Option<String>,
     /// The schedule phase whose settings to use (1 = the first).

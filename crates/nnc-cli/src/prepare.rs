@@ -64,7 +64,9 @@ impl CheckedFile {
     }
 }
 
-/// The train block to run: the only one, or the one of `--train MODEL`.
+/// The train block to run: the only one, or the one `--train` names: a
+/// model (when one train block trains it), `MODEL/DATA`, or the block's
+/// 1-based position in the file.
 pub(crate) fn pick_train<'p>(
     program: &'p Program,
     file: &str,
@@ -74,35 +76,70 @@ pub(crate) fn pick_train<'p>(
         program
             .trains
             .iter()
-            .map(|t| format!("`{}` on `{}`", t.model, t.data))
+            .enumerate()
+            .map(|(i, t)| {
+                format!(
+                    "{}. `{}` on `{}` (`--train {}/{}`)",
+                    i + 1,
+                    t.model,
+                    t.data,
+                    t.model,
+                    t.data
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
-    match (choice, program.trains.as_slice()) {
-        (_, []) => Err(Failure::problem(format!(
+    let trains = program.trains.as_slice();
+    let Some(choice) = choice else {
+        return match trains {
+            [] => Err(Failure::problem(format!(
+                "`{file}` has no `train` block; add one, e.g. `train MODEL on DATA {{ ... }}`"
+            ))),
+            [only] => Ok(only),
+            _ => Err(Failure::usage(format!(
+                "`{file}` has {} train blocks: {}; choose one with `--train MODEL`, \
+                 `--train MODEL/DATA` or `--train N`",
+                trains.len(),
+                blocks()
+            ))),
+        };
+    };
+    if trains.is_empty() {
+        return Err(Failure::problem(format!(
             "`{file}` has no `train` block; add one, e.g. `train MODEL on DATA {{ ... }}`"
-        ))),
-        (None, [only]) => Ok(only),
-        (None, _) => Err(Failure::usage(format!(
-            "`{file}` has {} train blocks ({}); choose one with `--train MODEL`",
-            program.trains.len(),
+        )));
+    }
+    if let Ok(index) = choice.parse::<usize>() {
+        return index
+            .checked_sub(1)
+            .and_then(|i| trains.get(i))
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "`{file}` has {} train blocks, so `--train {index}` names none: {}",
+                    trains.len(),
+                    blocks()
+                ))
+            });
+    }
+    let (model, data) = match choice.split_once('/') {
+        Some((model, data)) => (model, Some(data)),
+        None => (choice, None),
+    };
+    let mut matching = trains
+        .iter()
+        .filter(|t| t.model == model && data.is_none_or(|d| t.data == d));
+    match (matching.next(), matching.next()) {
+        (Some(spec), None) => Ok(spec),
+        (Some(_), Some(_)) => Err(Failure::usage(format!(
+            "`{file}` has several train blocks for model `{model}`: {}; choose one with \
+             `--train MODEL/DATA` or `--train N`",
             blocks()
         ))),
-        (Some(model), trains) => {
-            let mut matching = trains.iter().filter(|t| t.model == model);
-            match (matching.next(), matching.next()) {
-                (Some(spec), None) => Ok(spec),
-                (Some(_), Some(_)) => Err(Failure::usage(format!(
-                    "`{file}` has several train blocks for model `{model}` ({}); \
-                     keep one of them",
-                    blocks()
-                ))),
-                (None, _) => Err(Failure::usage(format!(
-                    "`{file}` has no train block for model `{model}`; its train blocks: {}",
-                    blocks()
-                ))),
-            }
-        }
+        (None, _) => Err(Failure::usage(format!(
+            "`{file}` has no train block for `{choice}`; its train blocks: {}",
+            blocks()
+        ))),
     }
 }
 

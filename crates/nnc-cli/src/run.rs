@@ -72,8 +72,8 @@ pub struct RunArgs {
     /// Verify as `--verify` does, then stop without training.
     #[arg(long)]
     pub verify_only: bool,
-    /// Which train block to run, by its model's name (needed when the file
-    /// has several).
+    /// Which train block to run (needed when the file has several): its
+    /// model's name, `MODEL/DATA`, or its 1-based position in the file.
     #[arg(long, value_name = "MODEL")]
     pub train: Option<String>,
     /// Run this many epochs instead of the file's `epochs` (fewer truncate
