@@ -136,10 +136,16 @@ pub(crate) fn pick_train<'p>(
              `--train MODEL/DATA` or `--train N`",
             blocks()
         ))),
-        (None, _) => Err(Failure::usage(format!(
-            "`{file}` has no train block for `{choice}`; its train blocks: {}",
-            blocks()
-        ))),
+        (None, _) => {
+            let what = match data {
+                Some(data) => format!("model `{model}` on data `{data}`"),
+                None => format!("model `{model}`"),
+            };
+            Err(Failure::usage(format!(
+                "`{file}` has no train block for {what}; its train blocks: {}",
+                blocks()
+            )))
+        }
     }
 }
 
@@ -263,13 +269,19 @@ mod tests {
         assert_eq!(message(pick_train(&one, "f.nnet", None)), "ok a");
         let two = program(&["a", "b"]);
         assert_eq!(message(pick_train(&two, "f.nnet", Some("b"))), "ok b");
+        assert_eq!(message(pick_train(&two, "f.nnet", Some("b/d"))), "ok b");
+        assert_eq!(message(pick_train(&two, "f.nnet", Some("2"))), "ok b");
+        let listed = "1. `a` on `d` (`--train a/d`), 2. `b` on `d` (`--train b/d`)";
         assert_eq!(
             message(pick_train(&two, "f.nnet", None)),
-            "2 `f.nnet` has 2 train blocks (`a` on `d`, `b` on `d`); choose one with `--train MODEL`"
+            format!(
+                "2 `f.nnet` has 2 train blocks: {listed}; choose one with `--train MODEL`, \
+                 `--train MODEL/DATA` or `--train N`"
+            )
         );
         assert_eq!(
             message(pick_train(&two, "f.nnet", Some("c"))),
-            "2 `f.nnet` has no train block for model `c`; its train blocks: `a` on `d`, `b` on `d`"
+            format!("2 `f.nnet` has no train block for model `c`; its train blocks: {listed}")
         );
     }
 }
