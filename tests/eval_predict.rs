@@ -439,7 +439,7 @@ fn eval_reports_what_training_measured_with_a_confusion_matrix() {
         .all(|r| (0.0..=1.0).contains(&r.as_f64().unwrap())));
 
     let validation = eval_json(blobs, &["--split", "validation"]);
-    let measured = blobs.validation.expect("a validation score");
+    let measured = blobs.validation.clone().expect("a validation score");
     assert_eq!(usize_of(&validation["examples"]), 60);
     assert_close(validation["accuracy"].as_f64().unwrap(), measured.accuracy);
     check_confusion(&validation, 3);
@@ -943,6 +943,7 @@ fn eval_agrees_with_the_log_of_nnc_run_on_its_checkpoints() {
             accuracy: last["test_accuracy"].as_f64().unwrap(),
             cost: last["test_cost"].as_f64().unwrap(),
             count: 90,
+            measures: Vec::new(),
         },
     };
     let eval = eval_json(&trained, &[]);

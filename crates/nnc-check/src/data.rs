@@ -55,6 +55,8 @@ pub(crate) struct DataInfo {
     pub one_hot: Option<(usize, Span)>,
     /// Whether the labels are real-valued targets (`labels value`).
     pub regression: bool,
+    /// Where `labels` is set, when it is.
+    pub labels_span: Option<Span>,
 }
 
 impl<'a> Checker<'a> {
@@ -106,6 +108,7 @@ impl<'a> Checker<'a> {
                 _ => None,
             },
             regression: matches!(labels, Some(Labels::Value)),
+            labels_span: table.get("labels").map(|s| s.span),
         };
         let clean = self.error_count() == before;
         let spec = (|| {

@@ -6,6 +6,7 @@
 //! every node refers only to nodes before it (the node list of a model is in
 //! topological order).
 
+use nnc_diag::data::SplitKind;
 use nnc_diag::Span;
 pub use nnc_ir::window::{PoolKind, Rounding};
 use serde::Serialize;
@@ -395,9 +396,13 @@ pub struct TrainSpec {
     pub decay: Option<PlateauDecay>,
     pub early_stop: Option<EarlyStop>,
     /// Measured and reported after every epoch (`metrics [...]`); without
-    /// the setting, the accuracy (for `labels value`, the cost) of each
-    /// evaluation split the data has, or of the training data if none.
+    /// the setting, the accuracy (for `labels value`: the cost, RMSE and
+    /// R²) of each evaluation split the data has, or of the training data
+    /// if none.
     pub metrics: Vec<Metric>,
+    /// `keep_best METRIC`: keep the best epoch's checkpoint by this metric
+    /// (as `nnc run --keep-best METRIC`, which overrides it).
+    pub keep_best: Option<Metric>,
 }
 
 /// Settings in force from `start_epoch` (1-based) until the next phase.
@@ -418,32 +423,137 @@ pub enum Optimizer {
     Adam { beta1: f64, beta2: f64, eps: f64 },
 }
 
+/// What a metric measures on a split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Metric {
-    TrainCost,
-    TrainAccuracy,
-    ValidationCost,
-    ValidationAccuracy,
-    TestCost,
-    TestAccuracy,
+pub enum Measure {
+    /// Mean cost per example (data term only).
+    Cost,
+    /// Share of examples whose first largest output is the true class.
+    Accuracy,
+    /// Share of examples whose true class is among the `k` largest outputs
+    /// (ties broken towards the lower index, as `Accuracy` does, so
+    /// `TopK(1)` is the accuracy).
+    TopK(usize),
+    /// Mean absolute error over every output value.
+    Mae,
+    /// Root of the mean squared error over every output value.
+    Rmse,
+    /// Coefficient of determination, `1 - SSE/SST` per output component,
+    /// averaged over the components.
+    R2,
+}
+
+impl Measure {
+    /// The measures written after the split in a metric's name.
+    pub const NAMED: [(&'static str, Measure); 5] = [
+        ("cost", Measure::Cost),
+        ("accuracy", Measure::Accuracy),
+        ("mae", Measure::Mae),
+        ("rmse", Measure::Rmse),
+        ("r2", Measure::R2),
+    ];
+
+    /// Costs and errors improve downwards, accuracies and R² upwards.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Measure::Accuracy | Measure::TopK(_) | Measure::R2)
+    }
+
+    /// Classification measures: meaningless for `labels value`.
+    pub fn classifies(self) -> bool {
+        matches!(self, Measure::Accuracy | Measure::TopK(_))
+    }
+
+    /// Measures read from the model's outputs on the host rather than from
+    /// the backend's sums (the cost and the correct count).
+    pub fn needs_outputs(self) -> bool {
+        matches!(
+            self,
+            Measure::TopK(_) | Measure::Mae | Measure::Rmse | Measure::R2
+        )
+    }
+
+    /// The measure's part of a metric name: `cost`, `top5_accuracy`, ...
+    pub fn name(self) -> String {
+        match self {
+            Measure::TopK(k) => format!("top{k}_accuracy"),
+            other => Measure::NAMED
+                .iter()
+                .find(|(_, m)| *m == other)
+                .map_or_else(String::new, |(n, _)| n.to_string()),
+        }
+    }
+
+    /// `cost`, `accuracy`, `mae`, `rmse`, `r2` or `topK_accuracy` (K >= 1).
+    pub fn parse(name: &str) -> Option<Measure> {
+        if let Some((_, m)) = Measure::NAMED.iter().find(|(n, _)| *n == name) {
+            return Some(*m);
+        }
+        let k = name.strip_prefix("top")?.strip_suffix("_accuracy")?;
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_digit()) || k.starts_with('0') {
+            return None;
+        }
+        k.parse().ok().map(Measure::TopK)
+    }
+}
+
+/// A measure on a split, named `SPLIT_MEASURE`: `validation_accuracy`,
+/// `test_rmse`, `validation_top5_accuracy`, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Metric {
+    pub split: SplitKind,
+    pub measure: Measure,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 6] = [
-        ("train_cost", Metric::TrainCost),
-        ("train_accuracy", Metric::TrainAccuracy),
-        ("validation_cost", Metric::ValidationCost),
-        ("validation_accuracy", Metric::ValidationAccuracy),
-        ("test_cost", Metric::TestCost),
-        ("test_accuracy", Metric::TestAccuracy),
-    ];
+    pub const TRAIN_COST: Metric = Metric::new(SplitKind::Train, Measure::Cost);
+    pub const TRAIN_ACCURACY: Metric = Metric::new(SplitKind::Train, Measure::Accuracy);
+    pub const VALIDATION_COST: Metric = Metric::new(SplitKind::Validation, Measure::Cost);
+    pub const VALIDATION_ACCURACY: Metric =
+        Metric::new(SplitKind::Validation, Measure::Accuracy);
+    pub const TEST_COST: Metric = Metric::new(SplitKind::Test, Measure::Cost);
+    pub const TEST_ACCURACY: Metric = Metric::new(SplitKind::Test, Measure::Accuracy);
 
-    /// Costs improve downwards, accuracies upwards.
+    pub const fn new(split: SplitKind, measure: Measure) -> Metric {
+        Metric { split, measure }
+    }
+
+    /// The names a file can write, but for top-k accuracies (any `k`), in
+    /// the order messages list them: every named measure on every split.
+    pub fn names() -> Vec<(String, Metric)> {
+        [SplitKind::Train, SplitKind::Validation, SplitKind::Test]
+            .into_iter()
+            .flat_map(|split| {
+                Measure::NAMED
+                    .iter()
+                    .map(move |(_, m)| Metric::new(split, *m))
+            })
+            .map(|m| (m.name(), m))
+            .collect()
+    }
+
+    /// `SPLIT_MEASURE`, e.g. `validation_top5_accuracy`.
+    pub fn parse(name: &str) -> Option<Metric> {
+        [SplitKind::Train, SplitKind::Validation, SplitKind::Test]
+            .into_iter()
+            .find_map(|split| {
+                let rest = name.strip_prefix(split.name())?.strip_prefix('_')?;
+                Measure::parse(rest).map(|m| Metric::new(split, m))
+            })
+    }
+
+    pub fn name(self) -> String {
+        format!("{}_{}", self.split.name(), self.measure.name())
+    }
+
+    /// Costs and errors improve downwards, accuracies and R² upwards.
     pub fn higher_is_better(self) -> bool {
-        matches!(
-            self,
-            Metric::TrainAccuracy | Metric::ValidationAccuracy | Metric::TestAccuracy
-        )
+        self.measure.higher_is_better()
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
     }
 }
 
@@ -464,5 +574,9 @@ pub struct PlateauDecay {
 pub struct EarlyStop {
     pub metric: Metric,
     pub patience: usize,
+    /// When the run stops early, the parameters return to the best epoch's
+    /// (`restore_best: true`), so what is saved and evaluated last is the
+    /// best model rather than the last one.
+    pub restore_best: bool,
     pub span: Span,
 }

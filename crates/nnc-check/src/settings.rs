@@ -23,6 +23,7 @@ pub(crate) const TRAIN_KEYS: &[&str] = &[
     "decay",
     "early_stop",
     "metrics",
+    "keep_best",
 ];
 pub(crate) const PHASE_KEYS: &[&str] = &["learning_rate", "batch_size", "optimizer"];
 

@@ -8,14 +8,16 @@ use crate::args::Params;
 use crate::checker::Checker;
 use crate::data::DataInfo;
 use crate::model::ModelInfo;
-use crate::program::{EarlyStop, Metric, Optimizer, Phase, PlateauDecay, TrainSpec};
+use crate::program::{EarlyStop, Measure, Metric, Optimizer, Phase, PlateauDecay, TrainSpec};
 use crate::scope::Scope;
 use crate::settings::{SettingTable, PHASE_KEYS, TRAIN_KEYS};
 use crate::shape::element_count;
 use crate::value::{ArgValue, Value};
 use nnc_diag::check::{
-    BodyKind, CheckError, Expected, NameKind, Num, OptionKind, Range, SplitNeed, Subject,
+    BodyKind, CheckError, Expected, MetricMisfit, NameKind, Num, OptionKind, Range, SplitNeed,
+    Subject,
 };
+use nnc_diag::data::SplitKind;
 use nnc_diag::{suggestions, Span};
 use nnc_syntax::ast::{Expr, Ident, Setting, SettingValue, Stmt, TrainItem};
 
@@ -40,18 +42,11 @@ const SPLIT_NAMES: [&str; 3] = ["train", "validation", "test"];
 
 /// Which split a metric is measured on (index into [`SPLIT_NAMES`]).
 fn metric_split(metric: Metric) -> usize {
-    match metric {
-        Metric::TrainCost | Metric::TrainAccuracy => 0,
-        Metric::ValidationCost | Metric::ValidationAccuracy => 1,
-        Metric::TestCost | Metric::TestAccuracy => 2,
+    match metric.split {
+        SplitKind::Train => 0,
+        SplitKind::Validation => 1,
+        SplitKind::Test => 2,
     }
-}
-
-fn metric_name(metric: Metric) -> &'static str {
-    Metric::ALL
-        .iter()
-        .find(|(_, m)| *m == metric)
-        .map_or("?", |(n, _)| *n)
 }
 
 /// The settings a phase can change.
@@ -144,6 +139,7 @@ impl<'a> Checker<'a> {
         let decay = table.get("decay").map(|s| self.decay_setting(s));
         let early_stop = table.get("early_stop").map(|s| self.early_stop_setting(s));
         let metrics = table.get("metrics").map(|s| self.metrics_setting(s));
+        let keep_best = table.get("keep_best").map(|s| self.keep_best_setting(s));
 
         let mut used: Vec<(Metric, Span)> = Vec::new();
         if let Some(Some((d, span))) = &decay {
@@ -154,6 +150,9 @@ impl<'a> Checker<'a> {
         }
         if let Some(Some(list)) = &metrics {
             used.extend(list.iter().copied());
+        }
+        if let Some(Some(best)) = &keep_best {
+            used.push(*best);
         }
         // With several models (E0405), which one fits the data is moot.
         let single = item.models.len() == 1;
@@ -182,6 +181,7 @@ impl<'a> Checker<'a> {
             decay: decay.map_or(Some(None), |d| d.map(|(d, _)| Some(d)))?,
             early_stop: early_stop.map_or(Some(None), |e| e.map(|(e, _)| Some(e)))?,
             metrics,
+            keep_best: keep_best.map_or(Some(None), |k| k.map(|(m, _)| Some(m)))?,
         };
         clean.then_some(spec)
     }
@@ -246,11 +246,37 @@ impl<'a> Checker<'a> {
             let split = metric_split(*metric);
             if split != 0 && !data.splits.get(split).copied().unwrap_or(true) {
                 let need = SplitNeed::Metric {
-                    metric: metric_name(*metric).to_string(),
+                    metric: metric.name(),
                 };
                 self.missing_split(data, split, need, *span);
             }
+            self.metric_fits_labels(data, *metric, *span);
         }
+    }
+
+    /// E0406: accuracies need classes, and a top-k accuracy fewer than `k`
+    /// of them.
+    fn metric_fits_labels(&mut self, data: &DataInfo, metric: Metric, span: Span) {
+        let misfit = match metric.measure {
+            m if m.classifies() && data.regression => MetricMisfit::Regression {
+                data: data.name.clone(),
+            },
+            Measure::TopK(k) => match data.one_hot {
+                Some((classes, _)) if k >= classes => MetricMisfit::TopKOfClasses { k, classes },
+                _ => return,
+            },
+            _ => return,
+        };
+        let data_span = match (&misfit, data.one_hot) {
+            (MetricMisfit::TopKOfClasses { .. }, Some((_, span))) => span,
+            _ => data.labels_span.unwrap_or(data.name_span),
+        };
+        self.report(CheckError::MetricMisfit {
+            metric: metric.name(),
+            misfit,
+            span,
+            data_span,
+        });
     }
 
     fn missing_split(&mut self, data: &DataInfo, split: usize, need: SplitNeed, span: Span) {
@@ -519,24 +545,41 @@ impl<'a> Checker<'a> {
             }],
         };
         let params = Params {
-            names: &["metric", "patience"],
-            required: &[false, false],
+            names: &["metric", "patience", "restore_best"],
+            required: &[false, false, false],
         };
         let mut slots = self
             .bind_args("early_stop", setting.span, params, args)
             .into_iter();
         let metric = self.metric_arg("early_stop", slots.next().flatten(), setting.span);
-        let mut reader = NumberReader {
-            checker: self,
-            callee: "early_stop",
-            slots,
+        let patience = match slots.next().flatten() {
+            Some(arg) => self.positive_int(
+                &arg.value,
+                arg.span,
+                Subject::Argument {
+                    callee: "early_stop".into(),
+                    param: "patience".into(),
+                },
+            ),
+            None => Some(10),
         };
-        let patience = reader.count("patience", 10);
+        let restore_best = match slots.next().flatten() {
+            Some(arg) => self.boolean(
+                &arg.value,
+                arg.span,
+                Subject::Argument {
+                    callee: "early_stop".into(),
+                    param: "restore_best".into(),
+                },
+            ),
+            None => Some(false),
+        };
         let (metric, metric_span) = metric?;
         Some((
             EarlyStop {
                 metric,
                 patience: patience?,
+                restore_best: restore_best?,
                 span: setting.span,
             },
             metric_span,
@@ -551,20 +594,36 @@ impl<'a> Checker<'a> {
         default_span: Span,
     ) -> Option<(Metric, Span)> {
         let Some(arg) = arg else {
-            return Some((Metric::ValidationAccuracy, default_span));
+            return Some((Metric::VALIDATION_ACCURACY, default_span));
         };
         let subject = Subject::Argument {
             callee: callee.to_string(),
             param: "metric".into(),
         };
-        let metric = self.option(
-            &arg.value,
-            arg.span,
-            subject,
-            OptionKind::Metric,
-            &Metric::ALL,
-        )?;
+        let metric = self.metric_option(&arg.value, arg.span, subject)?;
         Some((metric, arg.span))
+    }
+
+    /// A metric's name: `SPLIT_MEASURE`, any `topK_accuracy` included.
+    fn metric_option(&mut self, value: &Value, span: Span, subject: Subject) -> Option<Metric> {
+        if let Value::Word(w) = value {
+            if let Some(metric) = Metric::parse(&w.ident.name) {
+                return Some(metric);
+            }
+        }
+        let names = Metric::names();
+        let table: Vec<(&str, Metric)> = names.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+        self.option(value, span, subject, OptionKind::Metric, &table)
+    }
+
+    /// `keep_best METRIC`: the checkpoint of the best epoch by `METRIC`.
+    fn keep_best_setting(&mut self, setting: &'a Setting) -> Option<(Metric, Span)> {
+        let (value, span) = self.setting_value(setting);
+        let subject = Subject::Setting {
+            key: "keep_best".into(),
+        };
+        let metric = self.metric_option(&value, span, subject)?;
+        Some((metric, span))
     }
 
     /// `metrics NAME` or `metrics [NAME, ...]`.
@@ -584,13 +643,7 @@ impl<'a> Checker<'a> {
         let mut out = Vec::new();
         let mut ok = true;
         for (value, span) in items {
-            match self.option(
-                &value,
-                span,
-                subject.clone(),
-                OptionKind::Metric,
-                &Metric::ALL,
-            ) {
+            match self.metric_option(&value, span, subject.clone()) {
                 Some(m) => out.push((m, span)),
                 None => ok = false,
             }
@@ -638,27 +691,25 @@ impl<I: Iterator<Item = Option<ArgValue>>> NumberReader<'_, '_, I> {
     }
 }
 
-/// Without `metrics`: the accuracy (the cost, for regression) of each
-/// evaluation split, or of the training split when there is none.
+/// Without `metrics`: the accuracy of each evaluation split (for
+/// regression, `labels value`: its cost, RMSE and R²), or of the training
+/// split when there is none.
 fn default_metrics(data: &DataInfo) -> Vec<Metric> {
-    let (validation, test, train) = if data.regression {
-        (Metric::ValidationCost, Metric::TestCost, Metric::TrainCost)
+    let measures: &[Measure] = if data.regression {
+        &[Measure::Cost, Measure::Rmse, Measure::R2]
     } else {
-        (
-            Metric::ValidationAccuracy,
-            Metric::TestAccuracy,
-            Metric::TrainAccuracy,
-        )
+        &[Measure::Accuracy]
     };
-    let mut metrics = Vec::new();
-    if data.splits[1] {
-        metrics.push(validation);
+    let mut splits: Vec<SplitKind> = [(1, SplitKind::Validation), (2, SplitKind::Test)]
+        .into_iter()
+        .filter(|(i, _)| data.splits[*i])
+        .map(|(_, split)| split)
+        .collect();
+    if splits.is_empty() {
+        splits.push(SplitKind::Train);
     }
-    if data.splits[2] {
-        metrics.push(test);
-    }
-    if metrics.is_empty() {
-        metrics.push(train);
-    }
-    metrics
+    splits
+        .into_iter()
+        .flat_map(|split| measures.iter().map(move |m| Metric::new(split, *m)))
+        .collect()
 }

@@ -165,12 +165,12 @@ fn train_phases_inherit_and_override() {
         }
     );
     let decay = t.decay.as_ref().unwrap();
-    assert_eq!(decay.metric, Metric::ValidationAccuracy);
+    assert_eq!(decay.metric, Metric::VALIDATION_ACCURACY);
     assert_eq!((decay.factor, decay.patience), (0.5, 10));
     assert_eq!(decay.stop_below, Some(1.0 / 128.0));
     let stop = t.early_stop.as_ref().unwrap();
-    assert_eq!((stop.metric, stop.patience), (Metric::ValidationCost, 20));
-    assert_eq!(t.metrics, [Metric::TrainCost, Metric::ValidationAccuracy]);
+    assert_eq!((stop.metric, stop.patience), (Metric::VALIDATION_COST, 20));
+    assert_eq!(t.metrics, [Metric::TRAIN_COST, Metric::VALIDATION_ACCURACY]);
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn train_defaults() {
         (t.phases[0].batch_size, t.phases[0].optimizer.clone()),
         (5, Optimizer::Sgd)
     );
-    assert_eq!(t.metrics, [Metric::TestAccuracy]);
+    assert_eq!(t.metrics, [Metric::TEST_ACCURACY]);
     assert!(t.decay.is_none() && t.early_stop.is_none());
 }
 

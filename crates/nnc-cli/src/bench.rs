@@ -85,12 +85,14 @@ fn bench_inner(args: &BenchArgs) -> Result<(), Failure> {
         Overrides {
             epochs: Some(args.epochs),
             seed: None,
+            keep_best: None,
         },
     );
     // Nothing is measured, so a plateau would only be imagined: every
     // epoch runs at its phase's rate and none stops the run.
     schedule.decay = None;
     schedule.early_stop = None;
+    schedule.keep_best = None;
     let options = nnc_train::Options {
         train_limit: args.train_limit,
         skip_evaluation: true,
@@ -548,6 +550,7 @@ mod tests {
             examples_per_second: 1000.0 / seconds,
             decayed: false,
             stop: None,
+            restored: None,
         }
     }
 

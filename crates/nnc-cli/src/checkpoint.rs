@@ -29,9 +29,9 @@ use crate::args::positive;
 use crate::epoch_log::log_object;
 use crate::failure::Failure;
 use clap::Args;
-use nnc_check::program::Model;
+use nnc_check::program::{Metric, Model};
 use nnc_ckpt::{Checkpoint, Sidecar};
-use nnc_lower::backend::Backend;
+use nnc_lower::backend::{Backend, Tensor};
 use nnc_train::{Checkpointer, LoopState, Resume, SaveKind, Schedule, Snapshot, TrainError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -62,18 +62,30 @@ pub struct CheckpointArgs {
     /// the checkpoint was saved.
     #[arg(long, requires = "resume")]
     pub force: bool,
-    /// Also keep the checkpoint of the best epoch so far by METRIC (a key of
-    /// the log: `validation_accuracy`, `validation_cost`, `test_accuracy`,
-    /// `test_cost`, `train_cost`; accuracies higher, costs lower) as
-    /// `best.safetensors` + `best.json`, which `nnc eval` and `nnc predict`
-    /// use when given the folder.
-    #[arg(long, value_name = "METRIC", value_parser = ["validation_accuracy", "validation_cost", "test_accuracy", "test_cost", "train_cost"])]
-    pub keep_best: Option<String>,
+    /// Also keep the checkpoint of the best epoch so far by METRIC (any
+    /// metric of the language: `validation_accuracy`, `validation_cost`,
+    /// `test_rmse`, `validation_top5_accuracy`, ...; accuracies and R²
+    /// higher, costs and errors lower) as `best.safetensors` + `best.json`,
+    /// which `nnc eval` and `nnc predict` use when given the folder.
+    /// Overrides the train block's `keep_best`.
+    #[arg(long, value_name = "METRIC", value_parser = parse_metric)]
+    pub keep_best: Option<Metric>,
     /// Start a new run in a `--checkpoint` folder that holds another run's
     /// checkpoints, deleting them first (without it such a folder is
     /// refused, so that no run's checkpoints are overwritten by mistake).
     #[arg(long, requires = "checkpoint")]
     pub overwrite: bool,
+}
+
+/// A metric's name, as the language writes it.
+fn parse_metric(name: &str) -> Result<Metric, String> {
+    Metric::parse(name).ok_or_else(|| {
+        format!(
+            "`{name}` is not a metric: write SPLIT_MEASURE, SPLIT one of train, validation, \
+             test and MEASURE one of cost, accuracy, mae, rmse, r2, topK_accuracy \
+             (e.g. `validation_accuracy`, `test_rmse`, `validation_top5_accuracy`)"
+        )
+    })
 }
 
 /// Removes the temporary files a run killed while saving left in `dir`
@@ -159,18 +171,25 @@ pub(crate) struct Session {
     metrics: Vec<Value>,
     /// The newest checkpoint known good: saved by this run, or resumed.
     last_good: Option<PathBuf>,
-    /// `--keep-best METRIC`: the metric, and its best value so far.
-    keep_best: Option<(String, Option<f64>)>,
+    /// `--keep-best METRIC` (or the file's `keep_best`, or the early stop
+    /// metric of `restore_best`): the metric, and its best value so far.
+    keep_best: Option<(Metric, Option<f64>)>,
 }
 
 impl Session {
     /// Reads the checkpoint of `--resume` (checking that the model file is
     /// the one it was trained on, unless `--force`) and prepares saving.
+    /// `keep_best` is the metric to keep the best epoch by when a folder is
+    /// saved to: `--keep-best`, else the file's; without either, the early
+    /// stop's metric when it restores the best (`restore_best`), as
+    /// `auto_best`.
     pub(crate) fn open(
         args: &CheckpointArgs,
         file: &str,
         source: &str,
         regression: bool,
+        keep_best: Option<Metric>,
+        auto_best: Option<Metric>,
     ) -> Result<Session, Failure> {
         let model_hash = nnc_ckpt::hash_source(source);
         let mut resumed = None;
@@ -225,12 +244,23 @@ impl Session {
                 "`--keep-best` keeps a checkpoint: give `--checkpoint DIR` (or `--resume`)",
             ));
         }
+        if let (Some(metric), None, None) = (keep_best, &args.keep_best, &dir) {
+            eprintln!(
+                "warning: `keep_best {metric}` keeps the best epoch's checkpoint, but no \
+                 checkpoint is saved: give `--checkpoint DIR` to keep it"
+            );
+        }
         // A resumed run goes on from the best value its folder's `best`
         // holds (the last record of its metrics).
-        let keep_best = args.keep_best.clone().map(|metric| {
-            let best = dir.as_deref().and_then(|d| best_so_far(d, &metric));
-            (metric, best)
-        });
+        let keep_best = args
+            .keep_best
+            .or(keep_best)
+            .or(auto_best)
+            .filter(|_| dir.is_some())
+            .map(|metric| {
+                let best = dir.as_deref().and_then(|d| best_so_far(d, metric));
+                (metric, best)
+            });
         Ok(Session {
             dir,
             keep: args.keep,
@@ -244,6 +274,11 @@ impl Session {
             last_good,
             keep_best,
         })
+    }
+
+    /// The metric the best epoch is kept by, when one is kept.
+    pub(crate) fn keep_best(&self) -> Option<Metric> {
+        self.keep_best.as_ref().map(|(metric, _)| *metric)
     }
 
     /// The seed of the run: the command line's, else the resumed run's.
@@ -415,6 +450,13 @@ impl Checkpointer for Saver<'_> {
         self.session.saving()
     }
 
+    /// The `best` checkpoint's parameters, when it holds `epoch`'s.
+    fn best_params(&mut self, epoch: usize) -> Option<Vec<Tensor>> {
+        let dir = self.session.dir.as_deref()?;
+        let ck = nnc_ckpt::load(&nnc_ckpt::checkpoint_files(dir, nnc_ckpt::BEST).0).ok()?;
+        (ck.sidecar.epoch == epoch).then_some(ck.params)
+    }
+
     fn save(&mut self, snapshot: &Snapshot<'_>) -> Result<(), String> {
         let session = &mut *self.session;
         let Some(dir) = session.dir.clone() else {
@@ -464,8 +506,8 @@ impl Checkpointer for Saver<'_> {
             if let (Some((metric, best)), Some(record)) =
                 (&mut session.keep_best, session.metrics.last())
             {
-                let value = record.get(metric.as_str()).and_then(Value::as_f64);
-                if let Some(value) = value.filter(|v| improves(metric, *v, *best)) {
+                let value = record.get(metric.name().as_str()).and_then(Value::as_f64);
+                if let Some(value) = value.filter(|v| improves(*metric, *v, *best)) {
                     nnc_ckpt::save(
                         &dir,
                         nnc_ckpt::BEST,
@@ -482,21 +524,21 @@ impl Checkpointer for Saver<'_> {
     }
 }
 
-/// Whether `value` of `metric` beats `best`: higher for accuracies, lower
-/// for costs; anything beats nothing.
-fn improves(metric: &str, value: f64, best: Option<f64>) -> bool {
+/// Whether `value` of `metric` beats `best`: higher for accuracies and R²,
+/// lower for costs and errors; anything finite beats nothing.
+fn improves(metric: Metric, value: f64, best: Option<f64>) -> bool {
     match best {
         None => value.is_finite(),
-        Some(best) if metric.ends_with("accuracy") => value > best,
+        Some(best) if metric.higher_is_better() => value > best,
         Some(best) => value < best,
     }
 }
 
 /// The value of `metric` in the `best` checkpoint of `dir` (its last
 /// record), if it has one.
-fn best_so_far(dir: &Path, metric: &str) -> Option<f64> {
+fn best_so_far(dir: &Path, metric: Metric) -> Option<f64> {
     let ck = nnc_ckpt::load(&nnc_ckpt::checkpoint_files(dir, nnc_ckpt::BEST).0).ok()?;
-    ck.sidecar.metrics.last()?.get(metric)?.as_f64()
+    ck.sidecar.metrics.last()?.get(metric.name().as_str())?.as_f64()
 }
 
 /// `epoch-0003` at an epoch's end, `epoch-0003-step-00120` 120 steps into

@@ -39,12 +39,15 @@ use crate::args::{make_backend, BackendKind};
 use crate::failure::Failure;
 use crate::Format;
 use clap::{Args, ValueEnum};
-use nnc_check::program::{Activation, DataSpec, Labels, Model, NodeId, Op, Program, TrainSpec};
+use nnc_check::program::{
+    Activation, DataSpec, Labels, Measure, Model, NodeId, Op, Program, TrainSpec,
+};
 use nnc_ckpt::Checkpoint;
 use nnc_cli::driver::{self, Options};
 use nnc_data::{Dataset, SplitKind};
 use nnc_diag::render;
 use nnc_lower::backend::{Backend, BackendError, Batch, Tensor};
+use nnc_train::{compared_output, OutputSums};
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +72,11 @@ pub(crate) struct EvalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also measure the top-K accuracy of a classifier: the share of
+    /// examples whose class is among the K largest outputs (repeatable:
+    /// `--top-k 3 --top-k 5`).
+    #[arg(long = "top-k", value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub top_k: Vec<u32>,
 }
 
 /// The splits `--split` names.
@@ -138,17 +146,42 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
         )));
     }
     let batch_size = weights.eval_batch_size();
+    let regression = matches!(weights.data.labels, Labels::Value);
+    if regression && !args.top_k.is_empty() {
+        return Err(Failure::usage(format!(
+            "`--top-k` measures classifiers; the data `{}` has real-valued labels \
+             (`labels value`), measured by MAE, RMSE and R²",
+            weights.data.name
+        )));
+    }
+    let measures: Vec<Measure> = if regression {
+        vec![Measure::Mae, Measure::Rmse, Measure::R2]
+    } else {
+        args.top_k
+            .iter()
+            .map(|&k| Measure::TopK(k as usize))
+            .collect()
+    };
     let mut inference = Inference::new(weights.model, args.backend, weights.params.clone())?;
-    let measured = measure(&mut inference, dataset, batch_size)?;
+    let measured = measure(&mut inference, dataset, batch_size, &measures)?;
+    let restored = weights
+        .checkpoint
+        .sidecar
+        .metrics
+        .last()
+        .and_then(|record| record.get("restored_epoch"))
+        .and_then(Value::as_u64)
+        .map(|e| e as usize);
     let report = EvalReport {
         file: opened.name.clone(),
         weights: weights.checkpoint.path.display().to_string(),
         epoch: weights.checkpoint.sidecar.epoch,
+        restored,
         model: weights.model.name.clone(),
         data: weights.data.name.clone(),
         split: kind.name(),
         backend: inference.backend_name(),
-        regression: matches!(weights.data.labels, Labels::Value),
+        regression,
         class_names: class_names(dataset, measured.confusion.len()),
         measured,
     };
@@ -330,16 +363,6 @@ impl<'p> Weights<'p> {
     }
 }
 
-/// The index in `Model::outputs` of the output predictions are read from:
-/// the one the cost applies to, or the only one.
-fn compared_output(model: &Model) -> Option<usize> {
-    match (&model.cost, model.outputs.as_slice()) {
-        (Some(cost), outputs) => outputs.iter().position(|(_, id)| *id == cost.output),
-        (None, [_]) => Some(0),
-        _ => None,
-    }
-}
-
 /// The activation that produces node `id` (`Identity` for nodes without
 /// one: pooling, reshapes, arithmetic).
 pub(crate) fn activation_of(model: &Model, id: NodeId) -> Activation {
@@ -496,6 +519,9 @@ struct Measured {
     correct: usize,
     /// `confusion[true][predicted]`; empty for regression.
     confusion: Vec<Vec<usize>>,
+    /// The measures read from the outputs (MAE, RMSE, R², top-k), in the
+    /// order asked.
+    measures: Vec<(Measure, f64)>,
 }
 
 /// Runs the model over every example of `dataset`, `batch_size` at a
@@ -504,6 +530,7 @@ fn measure(
     inference: &mut Inference<'_>,
     dataset: &Dataset,
     batch_size: usize,
+    measures: &[Measure],
 ) -> Result<Measured, Failure> {
     let width = inference.width();
     let classified = dataset.class_labels().is_some();
@@ -517,7 +544,9 @@ fn measure(
         } else {
             Vec::new()
         },
+        measures: Vec::new(),
     };
+    let mut sums = OutputSums::new(width, measures);
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
     let mut indices = Vec::with_capacity(batch_size);
     for start in (0..dataset.len()).step_by(batch_size.max(1)) {
@@ -528,6 +557,7 @@ fn measure(
         measured.examples += indices.len();
         measured.cost_sum += out.cost_sum;
         measured.correct += out.correct;
+        sums.add(&out.predictions, &targets);
         if !classified {
             continue;
         }
@@ -544,6 +574,10 @@ fn measure(
             }
         }
     }
+    measured.measures = measures
+        .iter()
+        .filter_map(|m| sums.value(*m).map(|v| (*m, v)))
+        .collect();
     Ok(measured)
 }
 
@@ -565,6 +599,9 @@ struct EvalReport {
     file: String,
     weights: String,
     epoch: usize,
+    /// The epoch whose parameters the checkpoint holds, when early
+    /// stopping restored an earlier one (`restore_best`).
+    restored: Option<usize>,
     model: String,
     data: String,
     split: &'static str,
@@ -610,14 +647,20 @@ impl EvalReport {
 
     fn text(&self) -> String {
         let m = &self.measured;
+        let epoch = match self.restored {
+            Some(best) => format!(
+                "epoch {}, parameters of epoch {best} restored by early stopping",
+                self.epoch
+            ),
+            None => format!("epoch {}", self.epoch),
+        };
         let mut out = format!(
-            "model     {} (weights `{}`, epoch {})\n\
+            "model     {} (weights `{}`, {epoch})\n\
              split     {} of `{}`, {} examples\n\
              backend   {}\n\
              cost      {:.6}\n",
             self.model,
             self.weights,
-            self.epoch,
             self.split,
             self.data,
             m.examples,
@@ -625,6 +668,9 @@ impl EvalReport {
             self.cost()
         );
         if self.regression {
+            for (measure, value) in &m.measures {
+                out.push_str(&format!("{:<9} {value:.6}\n", measure.name()));
+            }
             return out;
         }
         out.push_str(&format!(
@@ -633,6 +679,11 @@ impl EvalReport {
             m.correct,
             m.examples
         ));
+        for (measure, value) in &m.measures {
+            if let Measure::TopK(k) = measure {
+                out.push_str(&format!("{:<9} {:.2}%\n", format!("top-{k}"), 100.0 * value));
+            }
+        }
         if !m.confusion.is_empty() {
             out.push('\n');
             out.push_str(&confusion_table(
@@ -661,6 +712,12 @@ impl EvalReport {
         if !self.regression {
             object["accuracy"] = json!(self.accuracy());
             object["correct"] = json!(m.correct);
+        }
+        for (measure, value) in &m.measures {
+            object[measure.name()] = json!(value);
+        }
+        if let Some(best) = self.restored {
+            object["restored_epoch"] = json!(best);
         }
         if !m.confusion.is_empty() {
             object["classes"] = json!(self.class_names);

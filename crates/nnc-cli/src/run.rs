@@ -150,15 +150,19 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     let regression = program
         .data(&spec.data)
         .is_some_and(|d| matches!(d.labels, Labels::Value));
+    let restores = spec.early_stop.as_ref().filter(|e| e.restore_best);
     let mut session = crate::checkpoint::Session::open(
         &args.checkpoints,
         checked.name(),
         &checked.source,
         regression,
+        spec.keep_best,
+        restores.map(|e| e.metric),
     )?;
     let overrides = Overrides {
         epochs: args.epochs,
         seed: session.seed(args.seed),
+        keep_best: session.keep_best(),
     };
     let schedule = Schedule::new(spec, overrides);
     let log = args

@@ -42,6 +42,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0403", "missing data split"),
     ("E0404", "schedule epochs out of order"),
     ("E0405", "several models in one train block"),
+    ("E0406", "metric does not fit the labels"),
     ("E0501", "data file not found"),
     ("E0502", "not an IDX file"),
     ("E0503", "IDX file size does not match its header"),

@@ -1,21 +1,66 @@
 //! Measuring the model on a split: accuracy and mean cost, in inference
-//! mode (no dropout), batch by batch in the split's own order.
+//! mode (no dropout), batch by batch in the split's own order; and, when
+//! asked, the measures read from the outputs ([`crate::measures`]).
 
 use crate::examples::Examples;
+use crate::measures::OutputSums;
 use crate::record::Score;
+use nnc_check::program::{Measure, Model};
 use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats};
 
+/// The measures of a split that need the model's outputs, and the output
+/// they read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OutputMeasures {
+    /// The index in `Model::outputs` of the output the cost compares.
+    pub output: usize,
+    /// Each at most once; none that the backend's sums give.
+    pub measures: Vec<Measure>,
+}
+
+impl OutputMeasures {
+    /// The measures of `measures` that read outputs, on `model`'s compared
+    /// output; `None` when there are none or the model has no such output.
+    pub fn new(model: &Model, measures: impl IntoIterator<Item = Measure>) -> Option<Self> {
+        let mut wanted: Vec<Measure> = Vec::new();
+        for m in measures {
+            if m.needs_outputs() && !wanted.contains(&m) {
+                wanted.push(m);
+            }
+        }
+        let output = compared_output(model)?;
+        (!wanted.is_empty()).then_some(OutputMeasures {
+            output,
+            measures: wanted,
+        })
+    }
+}
+
+/// The index in `Model::outputs` of the output predictions are read from:
+/// the one the cost applies to, or the only one.
+pub fn compared_output(model: &Model) -> Option<usize> {
+    match (&model.cost, model.outputs.as_slice()) {
+        (Some(cost), outputs) => outputs.iter().position(|(_, id)| *id == cost.output),
+        (None, [_]) => Some(0),
+        _ => None,
+    }
+}
+
 /// Accuracy and mean cost of the model on the first `count` examples of
-/// `examples`, evaluated `batch_size` at a time. `None` for no examples.
+/// `examples`, evaluated `batch_size` at a time, with the measures of
+/// `extra` (read from the outputs, through `Backend::infer`). `None` for
+/// no examples.
 pub fn evaluate<B: Backend + ?Sized>(
     backend: &mut B,
     examples: &dyn Examples,
     count: usize,
     batch_size: usize,
+    extra: Option<&OutputMeasures>,
 ) -> Result<Option<Score>, BackendError> {
     let count = count.min(examples.len());
     let batch_size = batch_size.max(1);
     let mut total = EvalStats::default();
+    let mut sums: Option<OutputSums> = None;
     let mut inputs = Vec::new();
     let mut targets = Vec::new();
     let mut indices = Vec::with_capacity(batch_size);
@@ -28,9 +73,42 @@ pub fn evaluate<B: Backend + ?Sized>(
             targets: &targets,
             len: indices.len(),
         };
-        total.add(backend.evaluate(batch)?);
+        let Some(extra) = extra else {
+            total.add(backend.evaluate(batch)?);
+            continue;
+        };
+        let inference = backend.infer(batch)?;
+        let stats = inference.stats.ok_or_else(|| BackendError::Failed {
+            message: "inference with targets gave no cost or correct count".into(),
+        })?;
+        total.add(stats);
+        let output = inference
+            .outputs
+            .get(extra.output)
+            .ok_or_else(|| BackendError::Failed {
+                message: format!("inference gave no output {}", extra.output),
+            })?;
+        let width = output.data.len() / indices.len().max(1);
+        if width * indices.len() != targets.len() {
+            return Err(BackendError::Failed {
+                message: format!(
+                    "the compared output has {width} values per example, the targets {}",
+                    targets.len() / indices.len().max(1)
+                ),
+            });
+        }
+        sums.get_or_insert_with(|| OutputSums::new(width, &extra.measures))
+            .add(&output.data, &targets);
     }
-    Ok(score(total))
+    let measures = match (&sums, extra) {
+        (Some(sums), Some(extra)) => extra
+            .measures
+            .iter()
+            .filter_map(|m| sums.value(*m).map(|v| (*m, v)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(score(total).map(|s| Score { measures, ..s }))
 }
 
 /// The fractions of summed statistics; `None` when nothing was counted.
@@ -39,5 +117,6 @@ pub fn score(stats: EvalStats) -> Option<Score> {
         accuracy: stats.correct as f64 / stats.count as f64,
         cost: stats.cost_sum / stats.count as f64,
         count: stats.count,
+        measures: Vec::new(),
     })
 }

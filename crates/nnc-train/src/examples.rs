@@ -37,23 +37,8 @@ pub struct Splits<'a> {
     pub test: Option<&'a dyn Examples>,
 }
 
-/// Which split a measurement is of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SplitKind {
-    Train,
-    Validation,
-    Test,
-}
-
-impl SplitKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            SplitKind::Train => "train",
-            SplitKind::Validation => "validation",
-            SplitKind::Test => "test",
-        }
-    }
-}
+/// Which split a measurement is of (the data block's split).
+pub use nnc_data::SplitKind;
 
 /// A table of examples in memory: `input_size` values then `target_size`
 /// values per example. Small and simple, for tests and for data built in

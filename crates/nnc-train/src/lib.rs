@@ -39,6 +39,7 @@ pub mod error;
 pub mod evaluate;
 pub mod examples;
 mod init;
+pub mod measures;
 pub mod observer;
 pub mod plateau;
 pub mod record;
@@ -59,7 +60,9 @@ pub use examples::{Examples, InMemory, SplitKind, Splits};
 pub use init::init_params;
 pub use nnc_lower::backend::Backend;
 pub use observer::{EpochStart, Observer, Silent, StepProgress};
-pub use record::{metric_name, EpochRecord, Score, Stop, TrainReport};
+pub use evaluate::{compared_output, OutputMeasures};
+pub use measures::OutputSums;
+pub use record::{EpochRecord, Score, Stop, TrainReport};
 pub use resume::{
     Checkpointer, LoopState, NoCheckpoints, Position, Resume, RunOutcome, SaveKind, Snapshot,
 };

@@ -70,6 +70,9 @@ pub struct PlateauState {
     /// The decay's factor in force (1 for early stopping).
     #[serde(with = "crate::resume::bits")]
     pub multiplier: f64,
+    /// Early stopping: the epoch the best value was measured in.
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
 }
 
 impl Plateau {
@@ -78,6 +81,7 @@ impl Plateau {
             best: self.best,
             stale: self.stale,
             multiplier,
+            best_epoch: None,
         }
     }
 
@@ -162,6 +166,7 @@ impl Decay {
 pub struct EarlyStopper {
     spec: EarlyStop,
     plateau: Plateau,
+    best_epoch: Option<usize>,
 }
 
 impl EarlyStopper {
@@ -169,6 +174,7 @@ impl EarlyStopper {
         EarlyStopper {
             spec: spec.clone(),
             plateau: Plateau::new(spec.metric),
+            best_epoch: None,
         }
     }
 
@@ -176,19 +182,38 @@ impl EarlyStopper {
         self.spec.metric
     }
 
+    /// Whether a stop puts back the best epoch's parameters.
+    pub fn restores_best(&self) -> bool {
+        self.spec.restore_best
+    }
+
+    /// The epoch of the best value so far.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best_epoch
+    }
+
     /// The counters, for a checkpoint.
     pub fn state(&self) -> PlateauState {
-        self.plateau.state(1.0)
+        PlateauState {
+            best_epoch: self.best_epoch,
+            ..self.plateau.state(1.0)
+        }
     }
 
     /// Takes up counters saved by [`EarlyStopper::state`].
     pub fn restore(&mut self, state: &PlateauState) {
         self.plateau.restore(state);
+        self.best_epoch = state.best_epoch;
     }
 
-    /// Takes the metric's value at the end of an epoch; says whether to stop.
-    pub fn after_epoch(&mut self, value: Option<f64>) -> Option<Stop> {
-        (self.plateau.observe(value) >= self.spec.patience).then_some(Stop::EarlyStop {
+    /// Takes the metric's value at the end of `epoch`; says whether to
+    /// stop.
+    pub fn after_epoch(&mut self, epoch: usize, value: Option<f64>) -> Option<Stop> {
+        let stale = self.plateau.observe(value);
+        if stale == 0 {
+            self.best_epoch = Some(epoch);
+        }
+        (stale >= self.spec.patience).then_some(Stop::EarlyStop {
             metric: self.spec.metric,
             patience: self.spec.patience,
         })
@@ -202,7 +227,7 @@ mod tests {
 
     fn decay(patience: usize, stop_below: Option<f64>) -> Decay {
         Decay::new(&PlateauDecay {
-            metric: Metric::ValidationAccuracy,
+            metric: Metric::VALIDATION_ACCURACY,
             factor: 0.5,
             patience,
             stop_below,
@@ -212,14 +237,14 @@ mod tests {
 
     #[test]
     fn accuracy_improves_upwards_and_cost_downwards() {
-        let mut acc = Plateau::new(Metric::ValidationAccuracy);
+        let mut acc = Plateau::new(Metric::VALIDATION_ACCURACY);
         assert_eq!(acc.observe(Some(0.5)), 0);
         assert_eq!(acc.observe(Some(0.6)), 0);
         assert_eq!(acc.observe(Some(0.6)), 1, "equal is no improvement");
         assert_eq!(acc.observe(Some(0.4)), 2);
         assert_eq!(acc.observe(Some(f64::NAN)), 3);
         assert_eq!(acc.best(), Some(0.6));
-        let mut cost = Plateau::new(Metric::TrainCost);
+        let mut cost = Plateau::new(Metric::TRAIN_COST);
         assert_eq!(cost.observe(Some(2.0)), 0);
         assert_eq!(cost.observe(Some(1.0)), 0);
         assert_eq!(cost.observe(Some(1.5)), 1);
@@ -282,13 +307,18 @@ mod tests {
     #[test]
     fn early_stop_after_patience_epochs_without_improvement() {
         let mut e = EarlyStopper::new(&EarlyStop {
-            metric: Metric::ValidationCost,
+            metric: Metric::VALIDATION_COST,
             patience: 2,
+            restore_best: false,
             span: Span::new(0, 0),
         });
-        assert!(e.after_epoch(Some(1.0)).is_none());
-        assert!(e.after_epoch(Some(0.9)).is_none());
-        assert!(e.after_epoch(Some(0.95)).is_none());
-        assert!(e.after_epoch(Some(0.9)).is_some());
+        assert!(e.after_epoch(1, Some(1.0)).is_none());
+        assert!(e.after_epoch(2, Some(0.9)).is_none());
+        assert!(e.after_epoch(3, Some(0.95)).is_none());
+        assert!(e.after_epoch(4, Some(0.9)).is_some());
+        assert_eq!(e.best_epoch(), Some(2));
+        let mut resumed = EarlyStopper::new(&e.spec);
+        resumed.restore(&e.state());
+        assert_eq!(resumed, e);
     }
 }

@@ -1,9 +1,11 @@
 //! What a run reports: one record per epoch, and why the run ended.
 
-use nnc_check::program::Metric;
+use nnc_check::program::{Measure, Metric};
+use crate::examples::SplitKind;
 
-/// Accuracy and cost of the model on one split, measured after an epoch.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Accuracy and cost of the model on one split, measured after an epoch,
+/// and the measures read from its outputs that the run asked for.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Score {
     /// Fraction of examples classified right, in [0, 1].
     pub accuracy: f64,
@@ -11,6 +13,24 @@ pub struct Score {
     pub cost: f64,
     /// Number of examples measured.
     pub count: usize,
+    /// Top-k accuracies, MAE, RMSE, R², as asked (`metrics`, early
+    /// stopping, decay, keep-best), in the order asked.
+    pub measures: Vec<(Measure, f64)>,
+}
+
+impl Score {
+    /// The value of `measure` on this split, when it was measured.
+    pub fn get(&self, measure: Measure) -> Option<f64> {
+        match measure {
+            Measure::Cost => Some(self.cost),
+            Measure::Accuracy => Some(self.accuracy),
+            other => self
+                .measures
+                .iter()
+                .find(|(m, _)| *m == other)
+                .map(|(_, v)| *v),
+        }
+    }
 }
 
 /// Everything measured in one epoch.
@@ -46,18 +66,29 @@ pub struct EpochRecord {
     pub decayed: bool,
     /// The run ends after this epoch, and why.
     pub stop: Option<Stop>,
+    /// `early_stop(..., restore_best: true)` put back the parameters of
+    /// this (earlier) epoch when the run stopped: they are what the run
+    /// leaves, not this epoch's.
+    pub restored: Option<usize>,
 }
 
 impl EpochRecord {
     /// The value of `metric` this epoch, when it was measured.
+    /// `train_cost` is the mean cost of the epoch's steps; every other
+    /// metric is read from its split's [`Score`].
     pub fn metric(&self, metric: Metric) -> Option<f64> {
-        match metric {
-            Metric::TrainCost => Some(self.train_cost),
-            Metric::TrainAccuracy => self.train.map(|s| s.accuracy),
-            Metric::ValidationCost => self.validation.map(|s| s.cost),
-            Metric::ValidationAccuracy => self.validation.map(|s| s.accuracy),
-            Metric::TestCost => self.test.map(|s| s.cost),
-            Metric::TestAccuracy => self.test.map(|s| s.accuracy),
+        if metric == Metric::TRAIN_COST {
+            return Some(self.train_cost);
+        }
+        self.score(metric.split)?.get(metric.measure)
+    }
+
+    /// The score of `split`, when it was measured.
+    pub fn score(&self, split: SplitKind) -> Option<&Score> {
+        match split {
+            SplitKind::Train => self.train.as_ref(),
+            SplitKind::Validation => self.validation.as_ref(),
+            SplitKind::Test => self.test.as_ref(),
         }
     }
 
@@ -88,8 +119,7 @@ impl std::fmt::Display for Stop {
         match self {
             Stop::EarlyStop { metric, patience } => write!(
                 f,
-                "early stop: {} has not improved for {patience} epochs",
-                metric_name(*metric)
+                "early stop: {metric} has not improved for {patience} epochs"
             ),
             Stop::LearningRateFloor {
                 multiplier,
@@ -100,15 +130,6 @@ impl std::fmt::Display for Stop {
             ),
         }
     }
-}
-
-/// The name a metric has in the language.
-pub fn metric_name(metric: Metric) -> &'static str {
-    Metric::ALL
-        .iter()
-        .find(|(_, m)| *m == metric)
-        .map(|(name, _)| *name)
-        .unwrap_or("metric")
 }
 
 /// The result of a whole run.

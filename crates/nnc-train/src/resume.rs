@@ -114,6 +114,13 @@ pub trait Checkpointer {
     /// Saves `snapshot`; an error ends the run with
     /// `TrainError::Checkpoint`, keeping the checkpoints saved before.
     fn save(&mut self, snapshot: &Snapshot<'_>) -> Result<(), String>;
+
+    /// The parameters saved after `epoch` as the best checkpoint, when
+    /// there are: what `restore_best` puts back in a resumed run, whose
+    /// best epoch came before the resumption.
+    fn best_params(&mut self, _epoch: usize) -> Option<Vec<Tensor>> {
+        None
+    }
 }
 
 /// Saves nothing and never stops: plain training.

@@ -126,14 +126,15 @@ fn spec() -> TrainSpec {
         seed: 11,
         phases: vec![first, second],
         decay: Some(PlateauDecay {
-            metric: Metric::ValidationAccuracy,
+            metric: Metric::VALIDATION_ACCURACY,
             factor: 0.5,
             patience: 1,
             stop_below: None,
             span: Span::default(),
         }),
         early_stop: None,
-        metrics: vec![Metric::ValidationAccuracy],
+        metrics: vec![Metric::VALIDATION_ACCURACY],
+        keep_best: None,
     }
 }
 
@@ -150,7 +151,11 @@ fn go(
         validation: Some(&validation),
         test: None,
     };
-    let overrides = Overrides { epochs: None, seed };
+    let overrides = Overrides {
+        epochs: None,
+        seed,
+        keep_best: None,
+    };
     let schedule = Schedule::new(&spec(), overrides);
     train_resumable(
         backend,

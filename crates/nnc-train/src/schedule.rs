@@ -1,7 +1,8 @@
 //! The schedule of a run: the file's `train` block with the command line's
 //! overrides applied, and the phase in force at each epoch.
 
-use nnc_check::program::{EarlyStop, Metric, Phase, PlateauDecay, TrainSpec};
+use nnc_check::program::{EarlyStop, Measure, Metric, Phase, PlateauDecay, TrainSpec};
+use crate::examples::SplitKind;
 
 /// Settings the command line may override for one run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -12,6 +13,9 @@ pub struct Overrides {
     pub epochs: Option<usize>,
     /// Use this seed instead of the file's `seed`.
     pub seed: Option<u64>,
+    /// Keep the best epoch by this metric instead of the file's
+    /// `keep_best` (`nnc run --keep-best METRIC`).
+    pub keep_best: Option<Metric>,
 }
 
 /// What the loop runs: epochs, seed and phases after the overrides.
@@ -29,6 +33,8 @@ pub struct Schedule {
     pub early_stop: Option<EarlyStop>,
     /// The metrics the file asks for (the checker fills in the default).
     pub metrics: Vec<Metric>,
+    /// The metric the best epoch is chosen by, when one is kept.
+    pub keep_best: Option<Metric>,
 }
 
 impl Schedule {
@@ -48,6 +54,7 @@ impl Schedule {
             decay: spec.decay.clone(),
             early_stop: spec.early_stop.clone(),
             metrics: spec.metrics.clone(),
+            keep_best: overrides.keep_best.or(spec.keep_best),
         }
     }
 
@@ -61,11 +68,32 @@ impl Schedule {
             .unwrap_or(0)
     }
 
+    /// Every metric a setting of the run reads: `metrics`, the decay's,
+    /// early stopping's and keep-best's.
+    pub fn used_metrics(&self) -> impl Iterator<Item = Metric> + '_ {
+        self.metrics
+            .iter()
+            .copied()
+            .chain(self.decay.as_ref().map(|d| d.metric))
+            .chain(self.early_stop.as_ref().map(|e| e.metric))
+            .chain(self.keep_best)
+    }
+
     /// Whether any setting of the run reads `metric`.
     pub fn uses(&self, metric: Metric) -> bool {
-        self.metrics.contains(&metric)
-            || self.decay.as_ref().is_some_and(|d| d.metric == metric)
-            || self.early_stop.as_ref().is_some_and(|e| e.metric == metric)
+        self.used_metrics().any(|m| m == metric)
+    }
+
+    /// The measures read on `split` (the train cost excepted: it is the
+    /// mean of the steps' costs).
+    pub fn measures_on(&self, split: SplitKind) -> Vec<Measure> {
+        let mut out = Vec::new();
+        for m in self.used_metrics() {
+            if m.split == split && m != Metric::TRAIN_COST && !out.contains(&m.measure) {
+                out.push(m.measure);
+            }
+        }
+        out
     }
 }
 
@@ -93,6 +121,7 @@ mod tests {
             Overrides {
                 epochs: Some(5),
                 seed: Some(9),
+                keep_best: None,
             },
         );
         assert_eq!(schedule.epochs, 5);
@@ -103,6 +132,7 @@ mod tests {
             Overrides {
                 epochs: Some(12),
                 seed: None,
+                keep_best: None,
             },
         );
         assert_eq!(longer.seed, 5);

@@ -26,7 +26,8 @@ pub fn spec(epochs: usize) -> TrainSpec {
         phases: vec![phase(1, 0.1, 10)],
         decay: None,
         early_stop: None,
-        metrics: vec![Metric::ValidationAccuracy],
+        metrics: vec![Metric::VALIDATION_ACCURACY],
+        keep_best: None,
     }
 }
 
@@ -71,6 +72,8 @@ pub struct Fake {
     pub step_cost: Box<dyn Fn(usize) -> f64>,
     pub accuracy: Box<dyn Fn(usize) -> f64>,
     pub fail_step: Option<(usize, BackendError)>,
+    /// The value of the last `set_params`.
+    pub restored: Option<f32>,
     steps: usize,
     epoch: usize,
     stepped: bool,
@@ -83,6 +86,7 @@ impl Fake {
             step_cost: Box::new(|_| 1.0),
             accuracy: Box::new(|_| 0.5),
             fail_step: None,
+            restored: None,
             steps: 0,
             epoch: 0,
             stepped: false,
@@ -124,12 +128,15 @@ impl Backend for Fake {
         Ok(())
     }
 
-    fn set_params(&mut self, _params: Vec<Tensor>) -> Result<(), BackendError> {
+    fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), BackendError> {
+        self.restored = params.first().and_then(|t| t.data.first()).copied();
         Ok(())
     }
 
+    /// One value: the number of epochs trained, so a restore shows which
+    /// epoch's parameters came back.
     fn params(&self) -> Vec<Tensor> {
-        Vec::new()
+        vec![Tensor::new(vec![1], vec![self.epoch as f32])]
     }
 
     fn train_step(

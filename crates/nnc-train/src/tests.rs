@@ -137,6 +137,7 @@ fn same_seed_same_run_other_seed_other_order() {
     let other = Overrides {
         epochs: None,
         seed: Some(1),
+        keep_best: None,
     };
     run(&mut c, &s, other, Options::default(), 50).unwrap();
     assert_eq!(a.calls, b.calls);
@@ -150,7 +151,7 @@ fn same_seed_same_run_other_seed_other_order() {
 fn with_decay(epochs: usize, patience: usize, stop_below: Option<f64>) -> TrainSpec {
     let mut s = spec(epochs);
     s.decay = Some(PlateauDecay {
-        metric: Metric::ValidationAccuracy,
+        metric: Metric::VALIDATION_ACCURACY,
         factor: 0.5,
         patience,
         stop_below,
@@ -210,14 +211,51 @@ fn decay_scales_the_rate_of_later_phases() {
 }
 
 #[test]
+fn restore_best_puts_back_the_best_epochs_parameters_when_stopping() {
+    let accuracy = |epoch: usize| [0.5, 0.7, 0.6, 0.7, 0.6, 0.9, 0.9][epoch - 1];
+    let early = |restore_best| EarlyStop {
+        metric: Metric::VALIDATION_ACCURACY,
+        patience: 3,
+        restore_best,
+        span: Span::default(),
+    };
+    let mut s = spec(7);
+    s.early_stop = Some(early(true));
+    let mut fake = Fake::new();
+    fake.accuracy = Box::new(accuracy);
+    let report = run(&mut fake, &s, Overrides::default(), Options::default(), 20).unwrap();
+    // Best at epoch 2 (0.7; the 0.7 of epoch 4 is no improvement), stopped
+    // after epoch 5: the parameters of epoch 2 come back.
+    assert_eq!(report.epochs.len(), 5);
+    assert_eq!(fake.restored, Some(2.0));
+    let restored: Vec<Option<usize>> = report.epochs.iter().map(|r| r.restored).collect();
+    assert_eq!(restored, [None, None, None, None, Some(2)]);
+
+    // Without `restore_best`, and when the run does not stop early, the
+    // last parameters stay.
+    s.early_stop = Some(early(false));
+    let mut fake = Fake::new();
+    fake.accuracy = Box::new(accuracy);
+    run(&mut fake, &s, Overrides::default(), Options::default(), 20).unwrap();
+    assert_eq!(fake.restored, None);
+    s.early_stop = Some(early(true));
+    s.epochs = 4;
+    let mut fake = Fake::new();
+    fake.accuracy = Box::new(accuracy);
+    let report = run(&mut fake, &s, Overrides::default(), Options::default(), 20).unwrap();
+    assert_eq!((report.stop, fake.restored), (None, None));
+}
+
+#[test]
 fn early_stop_ends_the_run_after_patience_epochs_without_improvement() {
     let accuracy = |epoch: usize| [0.5, 0.7, 0.6, 0.7, 0.6, 0.9, 0.9][epoch - 1];
     let mut fake = Fake::new();
     fake.accuracy = Box::new(accuracy);
     let mut s = spec(7);
     s.early_stop = Some(EarlyStop {
-        metric: Metric::ValidationAccuracy,
+        metric: Metric::VALIDATION_ACCURACY,
         patience: 3,
+        restore_best: false,
         span: Span::default(),
     });
     let report = run(&mut fake, &s, Overrides::default(), Options::default(), 20).unwrap();
@@ -225,14 +263,14 @@ fn early_stop_ends_the_run_after_patience_epochs_without_improvement() {
     assert_eq!(
         report.stop,
         Some(Stop::EarlyStop {
-            metric: Metric::ValidationAccuracy,
+            metric: Metric::VALIDATION_ACCURACY,
             patience: 3
         })
     );
     let accuracies: Vec<f64> = report
         .epochs
         .iter()
-        .map(|r| r.validation.unwrap().accuracy)
+        .map(|r| r.validation.as_ref().unwrap().accuracy)
         .collect();
     assert_eq!(accuracies, [0.5, 0.7, 0.6, 0.7, 0.6]);
 }
@@ -349,7 +387,7 @@ fn train_limit_uses_the_first_examples_and_sets_n() {
 #[test]
 fn epochs_override_truncates_and_the_observer_sees_each_stage() {
     let mut s = spec(10);
-    s.metrics = vec![Metric::TrainAccuracy, Metric::ValidationAccuracy];
+    s.metrics = vec![Metric::TRAIN_ACCURACY, Metric::VALIDATION_ACCURACY];
     let train_data = numbered(20);
     let validation = numbered(10);
     let test = numbered(10);
@@ -363,6 +401,7 @@ fn epochs_override_truncates_and_the_observer_sees_each_stage() {
         Overrides {
             epochs: Some(2),
             seed: None,
+            keep_best: None,
         },
     );
     let mut recorder = Recorder::default();
@@ -415,7 +454,7 @@ fn train_cost_is_the_mean_over_examples_of_the_step_costs() {
     .unwrap();
     assert_eq!(report.epochs[0].train_cost, (10.0 + 20.0 + 20.0) / 25.0);
     assert!(report.epochs[0].train.is_none(), "not asked for");
-    let validation = report.epochs[0].validation.unwrap();
+    let validation = report.epochs[0].validation.clone().unwrap();
     assert_eq!(validation.accuracy, 0.5);
     assert_eq!(validation.count, 100);
 }
@@ -429,7 +468,7 @@ fn eval_limit_measures_the_first_examples_of_validation_and_test() {
         ..Options::default()
     };
     let report = run(&mut fake, &spec(1), Overrides::default(), options, 50).unwrap();
-    assert_eq!(report.epochs[0].validation.unwrap().count, 30);
+    assert_eq!(report.epochs[0].validation.as_ref().unwrap().count, 30);
     assert!(fake
         .calls
         .ends_with(&[Call::Evaluate { len: 20 }, Call::Evaluate { len: 10 }]));
@@ -438,7 +477,7 @@ fn eval_limit_measures_the_first_examples_of_validation_and_test() {
 #[test]
 fn skip_evaluation_trains_every_epoch_and_measures_nothing() {
     let mut s = spec(2);
-    s.metrics = vec![Metric::TrainAccuracy, Metric::ValidationAccuracy];
+    s.metrics = vec![Metric::TRAIN_ACCURACY, Metric::VALIDATION_ACCURACY];
     let mut fake = Fake::new();
     let options = Options {
         skip_evaluation: true,

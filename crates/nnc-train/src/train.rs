@@ -2,7 +2,7 @@
 //! early stopping.
 
 use crate::error::TrainError;
-use crate::evaluate::evaluate;
+use crate::evaluate::{evaluate, OutputMeasures};
 use crate::examples::{SplitKind, Splits};
 use crate::observer::{EpochStart, Observer, StepProgress};
 use crate::plateau::{Decay, EarlyStopper};
@@ -12,7 +12,7 @@ use crate::resume::{
 };
 use crate::schedule::Schedule;
 use crate::seeds::{epoch_order, step_seed};
-use nnc_check::program::{Metric, Model, Phase};
+use nnc_check::program::{Model, Phase};
 use nnc_lower::backend::{Backend, BackendError, Batch, Tensor, TrainSetup};
 use nnc_lower::params::{optimizer_state, param_specs, same_state_layout};
 use std::time::Instant;
@@ -100,6 +100,9 @@ pub fn train_resumable<B: Backend + ?Sized>(
         train_count,
         decay: schedule.decay.as_ref().map(Decay::new),
         early_stop: schedule.early_stop.as_ref().map(EarlyStopper::new),
+        extra: [SplitKind::Train, SplitKind::Validation, SplitKind::Test]
+            .map(|split| OutputMeasures::new(model, schedule.measures_on(split))),
+        best: None,
         configured: None,
         last_phase: None,
         pending_state: None,
@@ -132,13 +135,14 @@ pub fn train_resumable<B: Backend + ?Sized>(
         run.pending_state = Some((state.phase - 1, resume.optimizer_state));
     }
     for epoch in first_epoch..=schedule.epochs {
-        let record = match run.epoch(backend, epoch, observer, checkpointer, partial.take())? {
+        let mut record = match run.epoch(backend, epoch, observer, checkpointer, partial.take())? {
             EpochEnd::Record(record) => record,
             EpochEnd::Interrupted(position) => {
                 outcome.interrupted = Some(position);
                 return Ok(outcome);
             }
         };
+        run.keep_or_restore_best(backend, checkpointer, &mut record)?;
         if observer.wants_params() {
             observer.epoch_params(epoch, backend.params());
         }
@@ -186,6 +190,12 @@ struct Run<'a> {
     train_count: usize,
     decay: Option<Decay>,
     early_stop: Option<EarlyStopper>,
+    /// Per split (train, validation, test), the measures read from the
+    /// outputs.
+    extra: [Option<OutputMeasures>; 3],
+    /// `restore_best`: the parameters of the best epoch so far, and its
+    /// number.
+    best: Option<(usize, Vec<Tensor>)>,
     /// The phase the backend is configured for.
     configured: Option<usize>,
     /// The phase of the previous epoch (of the saved run, when resumed).
@@ -265,7 +275,7 @@ impl Run<'_> {
             .eval_batch_size
             .unwrap_or(batch_size.max(MIN_EVAL_BATCH));
         let scores = if self.options.skip_evaluation {
-            [None; 3]
+            [None, None, None]
         } else {
             self.measure(backend, epoch, eval_batch, observer)?
         };
@@ -286,6 +296,7 @@ impl Run<'_> {
             examples_per_second: self.train_count as f64 / done.seconds.max(1e-9),
             decayed: false,
             stop: None,
+            restored: None,
         };
         self.watch_plateaus(&mut record);
         record.seconds = started.elapsed().as_secs_f64();
@@ -293,8 +304,8 @@ impl Run<'_> {
     }
 
     /// Evaluates the splits after an epoch: the training examples when a
-    /// metric asks for the training accuracy, then validation and test
-    /// whenever the data has them.
+    /// metric asks for a measure on them (the train cost excepted), then
+    /// validation and test whenever the data has them.
     fn measure<B: Backend + ?Sized>(
         &self,
         backend: &mut B,
@@ -302,24 +313,27 @@ impl Run<'_> {
         batch_size: usize,
         observer: &mut dyn Observer,
     ) -> Result<[Option<Score>; 3], TrainError> {
-        let train = (self.schedule.uses(Metric::TrainAccuracy)).then_some(self.splits.train);
+        let measured = !self.schedule.measures_on(SplitKind::Train).is_empty();
+        let train = measured.then_some(self.splits.train);
         let eval_count = self.options.eval_limit.unwrap_or(usize::MAX);
         let splits = [
             (SplitKind::Train, train, self.train_count),
             (SplitKind::Validation, self.splits.validation, eval_count),
             (SplitKind::Test, self.splits.test, eval_count),
         ];
-        let mut scores = [None; 3];
-        for (slot, (split, examples, count)) in scores.iter_mut().zip(splits) {
+        let mut scores = [None, None, None];
+        for ((slot, extra), (split, examples, count)) in
+            scores.iter_mut().zip(&self.extra).zip(splits)
+        {
             let Some(examples) = examples else { continue };
             observer.evaluating(epoch, split);
-            *slot = evaluate(backend, examples, count, batch_size).map_err(|error| {
-                TrainError::Evaluate {
+            *slot = evaluate(backend, examples, count, batch_size, extra.as_ref()).map_err(
+                |error| TrainError::Evaluate {
                     epoch,
                     split,
                     error,
-                }
-            })?;
+                },
+            )?;
         }
         Ok(scores)
     }
@@ -599,12 +613,57 @@ impl Run<'_> {
         }))
     }
 
+    /// `early_stop(..., restore_best: true)`: keeps the parameters of an
+    /// epoch that improved on the best; when the run stops early, puts
+    /// the best epoch's back (from memory, or for a resumed run from the
+    /// checkpointer) and marks the record with that epoch.
+    fn keep_or_restore_best<B: Backend + ?Sized>(
+        &mut self,
+        backend: &mut B,
+        checkpointer: &mut dyn Checkpointer,
+        record: &mut EpochRecord,
+    ) -> Result<(), TrainError> {
+        let Some(early) = self.early_stop.as_ref().filter(|e| e.restores_best()) else {
+            return Ok(());
+        };
+        let Some(best) = early.best_epoch() else {
+            return Ok(());
+        };
+        if best == record.epoch {
+            self.best = Some((best, backend.params()));
+        }
+        if !matches!(record.stop, Some(Stop::EarlyStop { .. })) || best == record.epoch {
+            return Ok(());
+        }
+        let kept = match self.best.take() {
+            Some((epoch, params)) if epoch == best => Some(params),
+            _ => checkpointer.best_params(best),
+        };
+        let params = kept.ok_or_else(|| TrainError::Checkpoint {
+            epoch: record.epoch,
+            step: 0,
+            message: format!(
+                "`restore_best` cannot restore epoch {best}: its parameters were neither kept \
+                 by this run nor saved as the best checkpoint"
+            ),
+        })?;
+        backend
+            .set_params(params)
+            .map_err(|error| TrainError::Checkpoint {
+                epoch: record.epoch,
+                step: 0,
+                message: format!("restoring epoch {best}'s parameters: {error}"),
+            })?;
+        record.restored = Some(best);
+        Ok(())
+    }
+
     /// Feeds the epoch's metrics to the decay and early stopping; marks the
     /// record with a decay and a reason to stop.
     fn watch_plateaus(&mut self, record: &mut EpochRecord) {
         let mut stop: Option<Stop> = None;
         if let Some(early) = &mut self.early_stop {
-            stop = early.after_epoch(record.metric(early.metric()));
+            stop = early.after_epoch(record.epoch, record.metric(early.metric()));
         }
         if let Some(decay) = &mut self.decay {
             let step = decay.after_epoch(record.metric(decay.metric()));

@@ -225,6 +225,7 @@ pub fn train(model: &str, data: &str) -> TrainSpec {
         decay: None,
         early_stop: None,
         metrics: vec![],
+        keep_best: None,
     }
 }
 

@@ -26,7 +26,7 @@ mod words;
 pub use names::{DefKind, NameKind};
 pub use shapes::{Axis, Derivation, ParamKind, RankNeed, Shape, ShapeProblem, WindowArith};
 pub use structure::{BodyKind, StmtKind};
-pub use training::SplitNeed;
+pub use training::{MetricMisfit, SplitNeed};
 pub use values::{Bound, Expected, Found, Num, OptionKind, Range, Subject};
 
 use crate::{Severity, Span};
@@ -313,6 +313,14 @@ pub enum CheckError {
         span: Span,
         data_span: Span,
     },
+    /// E0406: a classification metric on real-valued labels, or a top-k
+    /// accuracy with `k` at least the number of classes.
+    MetricMisfit {
+        metric: String,
+        misfit: MetricMisfit,
+        span: Span,
+        data_span: Span,
+    },
     /// E0404: `at epoch` phases not in increasing order.
     PhasesOutOfOrder {
         epoch: usize,
@@ -426,6 +434,7 @@ impl CheckError {
             PhaseEpochOutOfRange { .. } => "E0401",
             MissingSettings { .. } => "E0402",
             MissingSplit { .. } => "E0403",
+            MetricMisfit { .. } => "E0406",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",
             StrideDropsPixels { .. } => "W0101",

@@ -99,6 +99,46 @@ fn setting_example(key: &str) -> &'static str {
     }
 }
 
+/// Why a metric does not fit the data's labels (E0406).
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricMisfit {
+    /// An accuracy on real-valued targets (`labels value`).
+    Regression { data: String },
+    /// `topK_accuracy` with `K` at least the number of classes.
+    TopKOfClasses { k: usize, classes: usize },
+}
+
+pub(super) fn metric_misfit(
+    code: &'static str,
+    metric: &str,
+    misfit: &MetricMisfit,
+    span: Span,
+    data_span: Span,
+) -> Diagnostic {
+    let split = metric.split('_').next().unwrap_or("validation");
+    match misfit {
+        MetricMisfit::Regression { data } => Diagnostic::error(
+            code,
+            format!("`{metric}` counts classes, but data `{data}` has real-valued labels"),
+            Label::new(span, "a classification metric"),
+        )
+        .with_secondary(data_span, "`labels value`: regression targets")
+        .with_hint(format!(
+            "measure a regression by `{split}_mae`, `{split}_rmse`, `{split}_r2` or `{split}_cost`"
+        )),
+        MetricMisfit::TopKOfClasses { k, classes } => Diagnostic::error(
+            code,
+            format!("`{metric}` is always 100%: there are only {classes} classes"),
+            Label::new(span, format!("every class is among the top {k}")),
+        )
+        .with_secondary(data_span, format!("{classes} classes"))
+        .with_hint(format!(
+            "use a `k` below {classes}, e.g. `{split}_top{}_accuracy`, or `{split}_accuracy`",
+            (*classes - 1).clamp(1, 5)
+        )),
+    }
+}
+
 pub(super) fn missing_split(
     code: &'static str,
     split: &str,

@@ -270,6 +270,12 @@ impl CheckError {
                 span,
                 data_span,
             } => training::missing_split(code, split, data, need, *span, *data_span),
+            CheckError::MetricMisfit {
+                metric,
+                misfit,
+                span,
+                data_span,
+            } => training::metric_misfit(code, metric, misfit, *span, *data_span),
             CheckError::PhasesOutOfOrder {
                 epoch,
                 previous,
