@@ -664,3 +664,132 @@ fn keep_best_keeps_the_best_epoch_for_eval() {
         text(&resumed.stdout)
     );
 }
+
+/// The epoch (1-based) of the first best `key` in `records`: the lowest,
+/// or with `highest` the highest.
+fn best_epoch(records: &[Value], key: &str, highest: bool) -> usize {
+    let values: Vec<f64> = records.iter().map(|r| r[key].as_f64().unwrap()).collect();
+    let better = |a: f64, b: f64| if highest { a > b } else { a < b };
+    1 + (0..values.len()).fold(0, |b, i| if better(values[i], values[b]) { i } else { b })
+}
+
+/// `nnc eval --format json` of `weights` on the validation split.
+fn eval_validation(file: &str, weights: &Path) -> Value {
+    let out = run(&[
+        "eval",
+        file,
+        "--weights",
+        &path_str(weights),
+        "--split",
+        "validation",
+        "--format",
+        "json",
+    ]);
+    assert_ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn early_stop_with_restore_best_leaves_the_best_epochs_parameters() {
+    let dir = scratch("restore-best");
+    // Validation accuracy reaches 100% early and cannot improve on it, while
+    // the cost goes on falling: the cost tells the epochs' parameters apart.
+    let extra = "  early_stop(metric: validation_accuracy, patience: 2, restore_best: true)";
+    let file = model_file(&dir, 60, 30, extra);
+    let ckpt = dir.join("ckpt");
+    let log = dir.join("run.jsonl");
+    let out = run(&[
+        "run",
+        &file,
+        "--checkpoint",
+        &path_str(&ckpt),
+        "--log",
+        &path_str(&log),
+    ]);
+    assert_ok(&out);
+    let records = read_log(&log);
+    let last = records.last().unwrap();
+    let stop_epoch = records.len();
+    assert!(stop_epoch < 30, "the run should stop early: {records:?}");
+    assert!(last["stop"]
+        .as_str()
+        .unwrap()
+        .contains("validation_accuracy"));
+    let best = best_epoch(&records, "validation_accuracy", true);
+    assert!(best < stop_epoch);
+    assert_eq!(last["restored_epoch"], best);
+    assert!(
+        text(&out.stdout).contains(&format!("(parameters of epoch {best} restored)")),
+        "{}",
+        text(&out.stdout)
+    );
+    // The newest checkpoint and the best one (kept by the early stop's
+    // metric) both hold the best epoch's parameters.
+    let best_cost = records[best - 1]["validation_cost"].as_f64().unwrap();
+    let last_cost = last["validation_cost"].as_f64().unwrap();
+    assert!(
+        (best_cost - last_cost).abs() > 1e-4,
+        "{best_cost} vs {last_cost}"
+    );
+    let newest = ckpt.join(format!("epoch-{stop_epoch:04}.safetensors"));
+    for weights in [newest.clone(), ckpt.join("best.safetensors")] {
+        let report = eval_validation(&file, &weights);
+        let cost = report["cost"].as_f64().unwrap();
+        assert!((cost - best_cost).abs() < 1e-9, "{cost} vs {best_cost}");
+    }
+    let newest_report = eval_validation(&file, &newest);
+    assert_eq!(newest_report["epoch"], stop_epoch);
+    assert_eq!(newest_report["restored_epoch"], best);
+
+    // A run resumed after its best epoch restores it from the folder's
+    // best checkpoint: the same parameters as the uninterrupted run.
+    let ckpt2 = dir.join("ckpt2");
+    let first = run(&[
+        "run",
+        &file,
+        "-q",
+        "--checkpoint",
+        &path_str(&ckpt2),
+        "--epochs",
+        &(best + 1).to_string(),
+    ]);
+    assert_ok(&first);
+    let resumed = run(&["run", &file, "-q", "--resume", &path_str(&ckpt2)]);
+    assert_ok(&resumed);
+    let again = eval_validation(
+        &file,
+        &ckpt2.join(format!("epoch-{stop_epoch:04}.safetensors")),
+    );
+    assert_eq!(again["restored_epoch"], best);
+    assert_eq!(again["cost"], newest_report["cost"]);
+}
+
+#[test]
+fn keep_best_in_the_train_block_keeps_the_best_epoch() {
+    let dir = scratch("keep-best-file");
+    let file = model_file(&dir, 60, 5, "  keep_best validation_cost");
+    let ckpt = dir.join("ckpt");
+    let log = dir.join("run.jsonl");
+    let out = run(&[
+        "run",
+        &file,
+        "-q",
+        "--checkpoint",
+        &path_str(&ckpt),
+        "--log",
+        &path_str(&log),
+    ]);
+    assert_ok(&out);
+    let best = best_epoch(&read_log(&log), "validation_cost", false);
+    let sidecar: Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("best.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["epoch"], best);
+    // Without a folder there is nothing to keep: a warning, and the run.
+    let out = run(&["run", &file, "-q", "--epochs", "1"]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stderr).contains("warning: `keep_best validation_cost` keeps the best epoch's checkpoint, but no checkpoint is saved: give `--checkpoint DIR` to keep it"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1042,3 +1042,138 @@ fn predict_reads_csv_rows_of_one_two_and_many_features() {
         assert_eq!(outputs[0], outputs[2], "{features} features: label column");
     }
 }
+
+/// `nnc eval --top-k`: the share of examples whose class is among the K
+/// largest outputs; top-1 is the accuracy, and with as many as the
+/// classes, every example.
+#[test]
+fn eval_reports_top_k_accuracies() {
+    let f = fixture();
+    let report = eval_json(&f.blobs, &["--top-k", "1", "--top-k", "2", "--top-k", "3"]);
+    let accuracy = report["accuracy"].as_f64().unwrap();
+    let top = |k: u32| report[format!("top{k}_accuracy")].as_f64().unwrap();
+    assert_eq!(top(1), accuracy);
+    assert!(top(2) >= top(1) && top(2) <= 1.0, "{report}");
+    assert_eq!(top(3), 1.0);
+    let (file, weights) = (path(&f.blobs.file), path(&f.blobs.checkpoint));
+    let text = succeeded(&run(&[
+        "eval",
+        &file,
+        "--weights",
+        &weights,
+        "--top-k",
+        "2",
+    ]));
+    assert!(
+        text.contains(&format!("top-2     {:.2}%\n", 100.0 * top(2))),
+        "{text}"
+    );
+}
+
+/// A regression run reports the cost, RMSE and R² of each evaluation split
+/// by default (MAE when asked), in the epoch line and the log, and `nnc
+/// eval` gives the same MAE, RMSE and R² for the saved weights. The RMSE
+/// read from the outputs agrees with the backend's cost (½ the squared
+/// error), and a linear target is learnt (R² near 1).
+#[test]
+fn regression_runs_report_rmse_and_r2_and_eval_agrees() {
+    let f = fixture();
+    let dir = f.dir.join("regression-metrics");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Lcg(31);
+    let mut table = String::from("x,y\n");
+    for _ in 0..160 {
+        let x = f64::from(rng.range(0, 10_000)) / 10_000.0;
+        let noise = (f64::from(rng.range(0, 1000)) / 1000.0 - 0.5) * 0.1;
+        table.push_str(&format!("{x:.4},{:.4}\n", 1.0 + 2.0 * x + noise));
+    }
+    std::fs::write(dir.join("line.csv"), &table).unwrap();
+    let file = dir.join("line.nnet");
+    std::fs::write(
+        &file,
+        "model line {\n  input x: [1]\n  layers { dense(1) }\n  cost quadratic\n}\n\
+         data table {\n  let rows = csv(\"line.csv\", label: \"y\", header: true)\n  \
+         train rows[..120]\n  validation rows[120..]\n  labels value\n}\n\
+         train line on table {\n  optimizer adam\n  learning_rate 0.05\n  batch_size 10\n  \
+         epochs 40\n  seed 3\n  metrics [validation_cost, validation_rmse, validation_r2, validation_mae]\n}\n",
+    )
+    .unwrap();
+    let (log, ckpt) = (dir.join("run.jsonl"), dir.join("ckpt"));
+    let out = run(&[
+        "run",
+        &path(&file),
+        "--log",
+        &path(&log),
+        "--checkpoint",
+        &path(&ckpt),
+        "--keep",
+        "1",
+    ]);
+    let stdout = succeeded(&out);
+    let last_line = stdout.lines().rfind(|l| l.starts_with("epoch 40")).unwrap();
+    assert!(
+        last_line.contains("validation cost ")
+            && last_line.contains(" rmse ")
+            && last_line.contains(" r2 ")
+            && last_line.contains(" mae "),
+        "{last_line}"
+    );
+    let records: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = records.last().unwrap();
+    let get = |key: &str| {
+        last[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {key}: {last}"))
+    };
+    assert!(last.get("validation_accuracy").is_none());
+    let (cost, rmse, r2, mae) = (
+        get("validation_cost"),
+        get("validation_rmse"),
+        get("validation_r2"),
+        get("validation_mae"),
+    );
+    assert!(
+        (rmse - (2.0 * cost).sqrt()).abs() < 1e-5,
+        "{rmse} vs cost {cost}"
+    );
+    assert!(mae <= rmse + 1e-12 && mae > 0.0, "{mae} {rmse}");
+    assert!(r2 > 0.95, "a line with small noise is learnt: R² {r2}");
+    let first_r2 = records[0]["validation_r2"].as_f64().unwrap();
+    assert!(first_r2 < r2, "{first_r2} -> {r2}");
+
+    let weights = ckpt.join("epoch-0040.safetensors");
+    let report = {
+        let text = succeeded(&run(&[
+            "eval",
+            &path(&file),
+            "--weights",
+            &path(&weights),
+            "--split",
+            "validation",
+            "--format",
+            "json",
+        ]));
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+    for (key, logged) in [("rmse", rmse), ("r2", r2), ("mae", mae)] {
+        let measured = report[key].as_f64().unwrap();
+        assert!(
+            (measured - logged).abs() < 1e-6,
+            "{key}: {measured} vs {logged}"
+        );
+    }
+    let refused = run(&[
+        "eval",
+        &path(&file),
+        "--weights",
+        &path(&weights),
+        "--top-k",
+        "2",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("`--top-k` measures classifiers"));
+}

@@ -508,8 +508,7 @@ impl Metric {
     pub const TRAIN_COST: Metric = Metric::new(SplitKind::Train, Measure::Cost);
     pub const TRAIN_ACCURACY: Metric = Metric::new(SplitKind::Train, Measure::Accuracy);
     pub const VALIDATION_COST: Metric = Metric::new(SplitKind::Validation, Measure::Cost);
-    pub const VALIDATION_ACCURACY: Metric =
-        Metric::new(SplitKind::Validation, Measure::Accuracy);
+    pub const VALIDATION_ACCURACY: Metric = Metric::new(SplitKind::Validation, Measure::Accuracy);
     pub const TEST_COST: Metric = Metric::new(SplitKind::Test, Measure::Cost);
     pub const TEST_ACCURACY: Metric = Metric::new(SplitKind::Test, Measure::Accuracy);
 

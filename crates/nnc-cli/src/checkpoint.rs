@@ -538,7 +538,11 @@ fn improves(metric: Metric, value: f64, best: Option<f64>) -> bool {
 /// record), if it has one.
 fn best_so_far(dir: &Path, metric: Metric) -> Option<f64> {
     let ck = nnc_ckpt::load(&nnc_ckpt::checkpoint_files(dir, nnc_ckpt::BEST).0).ok()?;
-    ck.sidecar.metrics.last()?.get(metric.name().as_str())?.as_f64()
+    ck.sidecar
+        .metrics
+        .last()?
+        .get(metric.name().as_str())?
+        .as_f64()
 }
 
 /// `epoch-0003` at an epoch's end, `epoch-0003-step-00120` 120 steps into

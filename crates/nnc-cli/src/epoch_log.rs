@@ -176,8 +176,11 @@ mod tests {
              12.3 s (5000 examples/s)  (learning rate decayed)  (parameters of epoch 1 restored)"
         );
         let mut regression = record();
-        regression.validation.as_mut().unwrap().measures =
-            vec![(Measure::Rmse, 0.04567), (Measure::R2, 0.98765), (Measure::Mae, 0.031)];
+        regression.validation.as_mut().unwrap().measures = vec![
+            (Measure::Rmse, 0.04567),
+            (Measure::R2, 0.98765),
+            (Measure::Mae, 0.031),
+        ];
         assert!(epoch_line(&regression, true)
             .contains("validation cost 0.3000 rmse 0.0457 r2 0.9877 mae 0.0310  12.3 s"));
     }

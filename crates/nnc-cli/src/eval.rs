@@ -109,6 +109,14 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
     let opened = Opened::open(&args.file, true)?;
     let program = opened.program("evaluate it")?;
     let weights = Weights::load(&opened, program, &args.weights)?;
+    let regression = matches!(weights.data.labels, Labels::Value);
+    if regression && !args.top_k.is_empty() {
+        return Err(Failure::usage(format!(
+            "`--top-k` measures classifiers; the data `{}` has real-valued labels \
+             (`labels value`), measured by MAE, RMSE and R²",
+            weights.data.name
+        )));
+    }
     let kind = args.split.kind();
     let loaded =
         nnc_data::load(weights.data, &opened.base_dir, Some(weights.model)).map_err(|errors| {
@@ -146,14 +154,6 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
         )));
     }
     let batch_size = weights.eval_batch_size();
-    let regression = matches!(weights.data.labels, Labels::Value);
-    if regression && !args.top_k.is_empty() {
-        return Err(Failure::usage(format!(
-            "`--top-k` measures classifiers; the data `{}` has real-valued labels \
-             (`labels value`), measured by MAE, RMSE and R²",
-            weights.data.name
-        )));
-    }
     let measures: Vec<Measure> = if regression {
         vec![Measure::Mae, Measure::Rmse, Measure::R2]
     } else {
@@ -681,7 +681,11 @@ impl EvalReport {
         ));
         for (measure, value) in &m.measures {
             if let Measure::TopK(k) = measure {
-                out.push_str(&format!("{:<9} {:.2}%\n", format!("top-{k}"), 100.0 * value));
+                out.push_str(&format!(
+                    "{:<9} {:.2}%\n",
+                    format!("top-{k}"),
+                    100.0 * value
+                ));
             }
         }
         if !m.confusion.is_empty() {

@@ -56,12 +56,12 @@ mod test_support;
 mod tests;
 
 pub use error::TrainError;
+pub use evaluate::{compared_output, OutputMeasures};
 pub use examples::{Examples, InMemory, SplitKind, Splits};
 pub use init::init_params;
+pub use measures::OutputSums;
 pub use nnc_lower::backend::Backend;
 pub use observer::{EpochStart, Observer, Silent, StepProgress};
-pub use evaluate::{compared_output, OutputMeasures};
-pub use measures::OutputSums;
 pub use record::{EpochRecord, Score, Stop, TrainReport};
 pub use resume::{
     Checkpointer, LoopState, NoCheckpoints, Position, Resume, RunOutcome, SaveKind, Snapshot,

@@ -162,7 +162,10 @@ mod tests {
         // Component 0: perfect (R² 1); component 1: predicts the mean
         // (R² 0); component 2: constant target, left out.
         let mut sums = OutputSums::new(3, &[Measure::R2]);
-        sums.add(&[1.0, 2.0, 7.0, 3.0, 2.0, 7.0], &[1.0, 1.0, 7.0, 3.0, 3.0, 7.0]);
+        sums.add(
+            &[1.0, 2.0, 7.0, 3.0, 2.0, 7.0],
+            &[1.0, 1.0, 7.0, 3.0, 3.0, 7.0],
+        );
         assert_eq!(sums.value(Measure::R2), Some(0.5));
         let mut flat = OutputSums::new(1, &[Measure::R2]);
         flat.add(&[1.0, 2.0], &[5.0, 5.0]);

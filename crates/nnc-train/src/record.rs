@@ -1,7 +1,7 @@
 //! What a run reports: one record per epoch, and why the run ended.
 
-use nnc_check::program::{Measure, Metric};
 use crate::examples::SplitKind;
+use nnc_check::program::{Measure, Metric};
 
 /// Accuracy and cost of the model on one split, measured after an epoch,
 /// and the measures read from its outputs that the run asked for.

@@ -1,8 +1,8 @@
 //! The schedule of a run: the file's `train` block with the command line's
 //! overrides applied, and the phase in force at each epoch.
 
-use nnc_check::program::{EarlyStop, Measure, Metric, Phase, PlateauDecay, TrainSpec};
 use crate::examples::SplitKind;
+use nnc_check::program::{EarlyStop, Measure, Metric, Phase, PlateauDecay, TrainSpec};
 
 /// Settings the command line may override for one run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

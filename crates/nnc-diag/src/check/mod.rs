@@ -10,7 +10,7 @@
 //! The facts are declared here; their parts and their wording live in one
 //! module per family of codes: `names` (E0101-E0107), `values`
 //! (E0108-E0110, E0116), `structure` (E0111-E0115, E0117), `shapes`
-//! (E0201-E0210), `training` (E0301-E0302, E0401-E0405) and `lints`
+//! (E0201-E0210), `training` (E0301-E0302, E0401-E0406) and `lints`
 //! (W0101-W0105). `wording` holds [`CheckError::to_diagnostic`], one
 //! exhaustive match that hands each fact to its family's wording.
 

@@ -1,4 +1,4 @@
-//! Costs and training (E0301-E0302, E0401-E0405): costs that need other
+//! Costs and training (E0301-E0302, E0401-E0406): costs that need other
 //! outputs, trained models without cost, phases out of range or order,
 //! missing settings and data splits.
 
