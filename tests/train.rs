@@ -507,3 +507,63 @@ fn relu_layers_start_with_zero_biases() {
     let gaussian = relu_conv_validation(Some("gaussian(1.0)"), "1");
     assert!(gaussian < 0.2, "N(0, 1) biases, seed 1: {gaussian}");
 }
+
+/// `validation holdout(0.1, seed: 4)`: a seeded tenth of the training
+/// split becomes the validation split and training goes without it; `nnc
+/// eval --split validation` measures the same examples.
+#[test]
+fn a_holdout_validation_split_is_a_seeded_share_of_the_training_split() {
+    let dir = scratch("holdout");
+    let mnist = root().join("data/mnist");
+    let file = |f: &str| mnist.join(f).display().to_string();
+    let source = format!(
+        r#"{BOOK_NET}
+
+data mnist {{
+  let source = idx("{images}", labels: "{labels}")
+  train source[..2_000]
+  validation holdout(0.1, seed: 4)
+  scale 1 / 255
+  labels one_hot(10)
+}}
+"#,
+        images = file("train-images-idx3-ubyte.gz"),
+        labels = file("train-labels-idx1-ubyte.gz"),
+    );
+    let path = dir.join("holdout.nnet");
+    std::fs::write(&path, source).unwrap();
+    let (log, ckpt) = (dir.join("run.jsonl"), dir.join("ckpt"));
+    let out = nnc(&[
+        "run",
+        &path.display().to_string(),
+        "-q",
+        "--log",
+        &log.display().to_string(),
+        "--checkpoint",
+        &ckpt.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let records = read_log(&log);
+    assert_eq!(
+        records[0]["examples"], 1_800,
+        "training goes without the holdout"
+    );
+    let accuracy = records.last().unwrap()["validation_accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(accuracy > 0.6, "the held-out tenth is measured: {accuracy}");
+    let eval = nnc(&[
+        "eval",
+        &path.display().to_string(),
+        "--weights",
+        &ckpt.display().to_string(),
+        "--split",
+        "validation",
+        "--format",
+        "json",
+    ]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    let report: Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(report["examples"], 200);
+    assert!((report["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9);
+}

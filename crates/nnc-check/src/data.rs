@@ -5,12 +5,12 @@
 
 use crate::args::Params;
 use crate::checker::Checker;
-use crate::program::{DataSpec, LabelColumn, Labels, Source, Split};
+use crate::program::{DataSpec, Holdout, LabelColumn, Labels, Source, Split};
 use crate::scope::{is_builtin_word, Binding, Place, Scope, ScopeKind};
 use crate::settings::DATA_KEYS;
 use crate::value::{CallValue, Item, Value};
 use nnc_diag::check::{
-    BodyKind, CheckError, DefKind, Expected, NameKind, Num, OptionKind, Range, Subject,
+    BodyKind, CheckError, DefKind, Expected, NameKind, Num, OptionKind, Range, SplitNeed, Subject,
 };
 use nnc_diag::Span;
 use nnc_syntax::ast::{DataItem, Setting, Stmt};
@@ -86,10 +86,11 @@ impl<'a> Checker<'a> {
             }
         }
         let table = self.collect_settings(BodyKind::Data, &settings, DATA_KEYS, &[]);
-        let splits: Vec<Option<Option<Split>>> = ["train", "validation", "test"]
+        let mut splits: Vec<Option<Option<Split>>> = ["train", "validation", "test"]
             .iter()
             .map(|key| table.get(key).map(|s| self.split(&mut scope, s)))
             .collect();
+        self.resolve_holdouts(item, &mut splits);
         let scale = match table.get("scale") {
             Some(s) => self.scale_setting(&mut scope, s),
             None => Some(1.0),
@@ -128,7 +129,86 @@ impl<'a> Checker<'a> {
         (spec.filter(|_| clean), info)
     }
 
-    /// `train SOURCE`, `train src[a..b]`.
+    /// `validation holdout(...)` and `test holdout(...)` take the training
+    /// split's source and range (E0403 without one).
+    fn resolve_holdouts(&mut self, item: &DataItem, splits: &mut [Option<Option<Split>>]) {
+        let train = match splits.first() {
+            Some(Some(Some(train))) => Some(train.clone()),
+            // A training split with errors: they are reported already.
+            Some(Some(None)) => return,
+            _ => None,
+        };
+        for (i, name) in [(1, "validation"), (2, "test")] {
+            let Some(Some(Some(split))) = splits.get_mut(i) else {
+                continue;
+            };
+            if split.holdout.is_none() {
+                continue;
+            }
+            match &train {
+                Some(train) => {
+                    split.source = train.source.clone();
+                    split.start = train.start;
+                    split.end = train.end;
+                }
+                None => {
+                    let span = split.span;
+                    self.report(CheckError::MissingSplit {
+                        split: "train".into(),
+                        data: item.name.name.clone(),
+                        need: SplitNeed::Holdout {
+                            split: name.to_string(),
+                        },
+                        span,
+                        data_span: item.name.span,
+                    });
+                    splits[i] = Some(None);
+                }
+            }
+        }
+    }
+
+    /// `holdout(fraction, seed: s)`: a split of the training examples.
+    fn holdout(&mut self, call: &CallValue, span: Span) -> Option<Split> {
+        let params = Params {
+            names: &["fraction", "seed"],
+            required: &[true, false],
+        };
+        let mut slots = self
+            .bind_args("holdout", call.span, params, call.args.clone())
+            .into_iter();
+        let subject = |param: &str| Subject::Argument {
+            callee: "holdout".into(),
+            param: param.into(),
+        };
+        let open_unit = Range::between(Num::Float(0.0), false, Num::Float(1.0), false);
+        let fraction = match slots.next().flatten() {
+            Some(arg) => self.number_in(&arg.value, arg.span, subject("fraction"), Some(open_unit)),
+            None => None,
+        };
+        let seed = match slots.next().flatten() {
+            Some(arg) => self.non_negative_int(&arg.value, arg.span, subject("seed")),
+            None => Some(0),
+        };
+        Some(Split {
+            // The training split's, filled in by `resolve_holdouts`.
+            source: Source::Csv {
+                path: String::new(),
+                label: LabelColumn::Index(0),
+                header: false,
+                span,
+            },
+            start: None,
+            end: None,
+            span,
+            holdout: Some(Holdout {
+                fraction: fraction?,
+                seed: seed?,
+            }),
+        })
+    }
+
+    /// `train SOURCE`, `train src[a..b]`, `validation holdout(0.1)`.
     fn split(&mut self, scope: &mut Scope, setting: &'a Setting) -> Option<Split> {
         let key = setting.key.name.clone();
         let (value, span) = match &setting.value {
@@ -149,11 +229,16 @@ impl<'a> Checker<'a> {
             }
         };
         match value {
+            // `train holdout(...)` falls through: an unknown source.
+            Value::Call(c) if c.callee.name == "holdout" && key != "train" => {
+                self.holdout(&c, span)
+            }
             Value::Call(c) => Some(Split {
                 source: self.source(&c)?,
                 start: None,
                 end: None,
                 span,
+                holdout: None,
             }),
             Value::Slice(s) => {
                 let source = self.source_value(&s.base_value, s.base.span, &key);
@@ -175,6 +260,7 @@ impl<'a> Checker<'a> {
                     start: start.map(|a| usize::try_from(a).unwrap_or(usize::MAX)),
                     end: end.map(|b| usize::try_from(b).unwrap_or(usize::MAX)),
                     span,
+                    holdout: None,
                 })
             }
             other => Some(Split {
@@ -182,6 +268,7 @@ impl<'a> Checker<'a> {
                 start: None,
                 end: None,
                 span,
+                holdout: None,
             }),
         }
     }

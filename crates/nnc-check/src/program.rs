@@ -344,6 +344,20 @@ pub struct Split {
     pub start: Option<usize>,
     pub end: Option<usize>,
     pub span: Span,
+    /// `validation holdout(0.1)`: the split is a seeded random share of
+    /// the training split's examples (`source`, `start` and `end` are the
+    /// training split's), which training then goes without.
+    pub holdout: Option<Holdout>,
+}
+
+/// A share of the training examples held out for a split.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Holdout {
+    /// In `(0, 1)`.
+    pub fraction: f64,
+    /// Seeds the shuffle that picks the examples (not the training seed,
+    /// so that runs of any seed measure the same examples).
+    pub seed: u64,
 }
 
 /// Where examples come from. Paths are as written, relative to the folder

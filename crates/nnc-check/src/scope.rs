@@ -48,6 +48,7 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "idx",
     "csv",
     "folder",
+    "holdout",
     "one_hot",
     "sgd",
     "momentum",

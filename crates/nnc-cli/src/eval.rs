@@ -533,7 +533,7 @@ fn measure(
     measures: &[Measure],
 ) -> Result<Measured, Failure> {
     let width = inference.width();
-    let classified = dataset.class_labels().is_some();
+    let classified = dataset.is_classified();
     let classes = class_count(width);
     let mut measured = Measured {
         examples: 0,

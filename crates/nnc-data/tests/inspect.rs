@@ -455,6 +455,7 @@ fn diagnostics_render_with_the_source() {
         start: None,
         end: Some(5),
         span: span(split_start, split_start + 6),
+        holdout: None,
     };
     let errors = inspect(
         &Program {
@@ -492,6 +493,7 @@ fn shipped_mnist_inspects_clean_with_the_book_splits() {
         start: None,
         end: None,
         span: span(70, 80),
+        holdout: None,
     });
     let errors = inspect(
         &program(spec.clone(), Some(model("mnist_mlp", &[784], 10))),

@@ -80,7 +80,7 @@ fn idx_plain_and_gzip_split_scale_and_one_hot() {
         assert_eq!(inputs[0], (16.0f64 / 255.0) as f32);
         assert_eq!(inputs[4], (12.0f64 / 255.0) as f32);
         assert_eq!(targets, [one_hot_row(0, 5), one_hot_row(1, 5)].concat());
-        assert_eq!(validation.class_labels(), Some(&[1u32, 0][..]));
+        assert_eq!(validation.class_labels(), Some(vec![1u32, 0]));
         assert_eq!(train.class(0), Some(3));
         assert!(train.class_names().is_none());
     }
@@ -338,7 +338,7 @@ fn folder_images_convert_resize_and_keep_class_order() {
         .train
         .expect("train");
     assert_eq!((train.len(), train.input_len()), (3, 12));
-    assert_eq!(train.class_labels(), Some(&[0u32, 1, 1][..]));
+    assert_eq!(train.class_labels(), Some(vec![0u32, 1, 1]));
     assert_eq!(
         train.class_names(),
         Some(&["a".to_string(), "b".to_string()][..])
@@ -609,7 +609,7 @@ fn shipped_mnist_loads_with_the_books_splits() {
     // frequent digit.
     let mut counts = [0usize; 10];
     for c in test.class_labels().expect("classes") {
-        counts[*c as usize] += 1;
+        counts[c as usize] += 1;
     }
     assert_eq!(counts.iter().sum::<usize>(), 10_000);
     assert_eq!(counts[1], 1135);

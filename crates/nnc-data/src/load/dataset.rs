@@ -83,11 +83,15 @@ pub(crate) struct Examples {
     pub class_names: Option<Vec<String>>,
 }
 
-/// One split: a range of a source's examples, ready to be batched.
+/// One split: a range of a source's examples (or, for a holdout and what
+/// it leaves, chosen examples of that range), ready to be batched.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     examples: Arc<Examples>,
     range: Range<usize>,
+    /// The positions in the source of the split's examples, ascending,
+    /// when they are not the whole `range`.
+    picked: Option<Arc<Vec<usize>>>,
     scale: f64,
     /// `byte * scale` for every byte, rounded once to `f32`.
     byte_values: [f32; 256],
@@ -110,19 +114,48 @@ impl Dataset {
         Dataset {
             examples,
             range,
+            picked: None,
             scale,
             byte_values,
             target,
         }
     }
 
+    /// Splits the examples in two by a shuffle seeded with `seed`: a share
+    /// `fraction` of them (rounded, at least one and leaving at least one
+    /// when there are two or more) and the rest, each in source order.
+    /// Returns `(rest, held out)`.
+    pub(crate) fn hold_out(&self, fraction: f64, seed: u64) -> (Dataset, Dataset) {
+        let n = self.len();
+        let mut order: Vec<usize> = (0..n).map(|i| self.example(i)).collect();
+        let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+        for i in (1..n).rev() {
+            let j = (splitmix64(&mut state) % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        let held = if n >= 2 {
+            ((fraction * n as f64).round() as usize).clamp(1, n - 1)
+        } else {
+            0
+        };
+        let mut taken = order[..held].to_vec();
+        let mut rest = order[held..].to_vec();
+        taken.sort_unstable();
+        rest.sort_unstable();
+        let pick = |positions: Vec<usize>| Dataset {
+            picked: Some(Arc::new(positions)),
+            ..self.clone()
+        };
+        (pick(rest), pick(taken))
+    }
+
     /// The number of examples.
     pub fn len(&self) -> usize {
-        self.range.len()
+        self.picked.as_ref().map_or(self.range.len(), |p| p.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.range.is_empty()
+        self.len() == 0
     }
 
     /// Values per example input (the product of the model input shape).
@@ -181,11 +214,18 @@ impl Dataset {
 
     /// The class indices of the split's examples, in order; `None` with
     /// `labels value`.
-    pub fn class_labels(&self) -> Option<&[u32]> {
+    pub fn class_labels(&self) -> Option<Vec<u32>> {
         match &self.examples.labels {
-            LabelValues::Classes(classes) => classes.get(self.range.clone()),
+            LabelValues::Classes(classes) => (0..self.len())
+                .map(|i| classes.get(self.example(i)).copied())
+                .collect(),
             LabelValues::Values { .. } => None,
         }
+    }
+
+    /// Whether the labels are classes (not `labels value`).
+    pub fn is_classified(&self) -> bool {
+        matches!(self.examples.labels, LabelValues::Classes(_))
     }
 
     /// The names of the classes of an image folder (its subfolders,
@@ -207,7 +247,10 @@ impl Dataset {
             "example {index} is outside a split of {} examples",
             self.len()
         );
-        self.range.start + index
+        match &self.picked {
+            Some(picked) => picked[index],
+            None => self.range.start + index,
+        }
     }
 
     fn push_input(&self, example: usize, out: &mut Vec<f32>) {
@@ -251,6 +294,15 @@ impl Dataset {
     }
 }
 
+/// The next value of a SplitMix64 sequence.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,12 +324,59 @@ mod tests {
         data.fill_batch(&[1, 0], &mut inputs, &mut targets);
         assert_eq!(inputs, vec![15.0, 20.0, 5.0, 10.0]);
         assert_eq!(targets, vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
-        assert_eq!(data.class_labels(), Some(&[0u32, 1][..]));
+        assert_eq!(data.class_labels(), Some(vec![0u32, 1]));
         assert_eq!(data.class(1), Some(1));
         let capacity = (inputs.capacity(), targets.capacity());
         data.fill_batch(&[0], &mut inputs, &mut targets);
         assert_eq!(inputs, vec![5.0, 10.0]);
         assert_eq!((inputs.capacity(), targets.capacity()), capacity);
+    }
+
+    #[test]
+    fn a_holdout_is_a_seeded_share_and_the_rest_keeps_the_others() {
+        let count = 200;
+        let examples = Arc::new(Examples {
+            inputs: Inputs::Floats((0..count).map(|i| i as f32).collect()),
+            input_len: 1,
+            count,
+            labels: LabelValues::Classes((0..count as u32).map(|i| i % 3).collect()),
+            class_names: None,
+        });
+        // The training split takes examples 20..200 of the source.
+        let train = Dataset::new(examples, 20..count, 1.0, TargetKind::Index);
+        let inputs_of = |d: &Dataset| {
+            let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+            let all: Vec<usize> = (0..d.len()).collect();
+            d.fill_batch(&all, &mut inputs, &mut targets);
+            inputs
+                .into_iter()
+                .map(|v| v as usize)
+                .collect::<Vec<usize>>()
+        };
+        let (rest, held) = train.hold_out(0.1, 7);
+        assert_eq!((rest.len(), held.len()), (162, 18));
+        let (rest_inputs, held_inputs) = (inputs_of(&rest), inputs_of(&held));
+        // Disjoint, together the training split, each in source order.
+        let mut all: Vec<usize> = rest_inputs.iter().chain(&held_inputs).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (20..count).collect::<Vec<_>>());
+        assert!(held_inputs.windows(2).all(|w| w[0] < w[1]));
+        assert!(rest_inputs.windows(2).all(|w| w[0] < w[1]));
+        // Drawn from the whole split, not its end.
+        assert!(held_inputs.iter().any(|&i| i < 110) && held_inputs.iter().any(|&i| i >= 110));
+        // The same seed picks the same examples; another seed others.
+        assert_eq!(inputs_of(&train.hold_out(0.1, 7).1), held_inputs);
+        assert_ne!(inputs_of(&train.hold_out(0.1, 8).1), held_inputs);
+        // Class labels follow the picked examples.
+        let classes: Vec<u32> = held_inputs.iter().map(|&i| (i % 3) as u32).collect();
+        assert_eq!(held.class_labels(), Some(classes));
+        // A holdout of a holdout's rest stays disjoint from the first.
+        let (_, second) = rest.hold_out(0.5, 1);
+        assert!(inputs_of(&second).iter().all(|i| !held_inputs.contains(i)));
+        // Tiny splits: at least one each way from two examples.
+        let two = Dataset::new(train.examples.clone(), 0..2, 1.0, TargetKind::Index);
+        let (a, b) = two.hold_out(0.01, 0);
+        assert_eq!((a.len(), b.len()), (1, 1));
     }
 
     #[test]

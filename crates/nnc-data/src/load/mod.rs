@@ -124,7 +124,29 @@ pub fn load(
             SplitKind::Test => loaded.test = Some(dataset),
         }
     }
+    hold_out(spec, &mut loaded);
     Ok(loaded)
+}
+
+/// `validation holdout(f, seed: s)` (then `test holdout(...)`): the split
+/// becomes a seeded random share of what the training split still holds,
+/// and training goes without it.
+fn hold_out(spec: &DataSpec, loaded: &mut LoadedData) {
+    let held = [
+        (SplitKind::Validation, spec.validation.as_ref()),
+        (SplitKind::Test, spec.test.as_ref()),
+    ];
+    for (kind, split) in held {
+        let (Some(holdout), Some(train)) = (split.and_then(|s| s.holdout), &loaded.train) else {
+            continue;
+        };
+        let (rest, taken) = train.hold_out(holdout.fraction, holdout.seed);
+        loaded.train = Some(rest);
+        match kind {
+            SplitKind::Validation => loaded.validation = Some(taken),
+            _ => loaded.test = Some(taken),
+        }
+    }
 }
 
 /// Reads one source whole. Problems go to the inspector; the facts describe
@@ -184,6 +206,7 @@ mod tests {
             start,
             end,
             span: Span::new(at, at + 2),
+            holdout: None,
         };
         let spec = DataSpec {
             name: "d".into(),

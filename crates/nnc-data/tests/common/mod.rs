@@ -156,6 +156,7 @@ pub fn split(source: &Source, start: Option<usize>, end: Option<usize>) -> Split
         start,
         end,
         span: span(30, 40),
+        holdout: None,
     }
 }
 

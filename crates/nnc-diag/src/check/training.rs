@@ -12,6 +12,8 @@ pub enum SplitNeed {
     Training,
     /// A metric is measured on this split.
     Metric { metric: String },
+    /// `validation holdout(...)` draws from the training split.
+    Holdout { split: String },
 }
 
 pub(super) fn cost_needs_sigmoid(
@@ -150,6 +152,7 @@ pub(super) fn missing_split(
     let label = match need {
         SplitNeed::Training => "training needs it".to_string(),
         SplitNeed::Metric { metric } => format!("metric `{metric}` is measured on it"),
+        SplitNeed::Holdout { split } => format!("`{split} holdout(...)` draws from it"),
     };
     Diagnostic::error(
         code,
