@@ -91,6 +91,14 @@ impl<'a> Checker<'a> {
             .map(|key| table.get(key).map(|s| self.split(&mut scope, s)))
             .collect();
         self.resolve_holdouts(item, &mut splits);
+        let train_split = match splits.first() {
+            Some(Some(Some(split))) => Some(split.clone()),
+            _ => None,
+        };
+        let augment = match table.get("augment") {
+            Some(s) => self.augment_setting(&mut scope, s, train_split.as_ref()),
+            None => Some(Vec::new()),
+        };
         let scale = match table.get("scale") {
             Some(s) => self.scale_setting(&mut scope, s),
             None => Some(1.0),
@@ -124,6 +132,7 @@ impl<'a> Checker<'a> {
                 test: splits.next()??,
                 scale: scale?,
                 labels: labels?,
+                augment: augment?,
             })
         })();
         (spec.filter(|_| clean), info)

@@ -40,6 +40,7 @@
 
 mod apply;
 mod args;
+mod augment;
 mod blocks;
 mod builder;
 mod checker;

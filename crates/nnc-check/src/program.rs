@@ -335,6 +335,44 @@ pub struct DataSpec {
     /// Pixels/features are multiplied by this.
     pub scale: f64,
     pub labels: Labels,
+    /// `augment [...]`: random changes to each training input, in order,
+    /// after scaling; never to the other splits.
+    pub augment: Vec<AugmentOp>,
+}
+
+/// One random change of `augment [...]`, drawn anew for every training
+/// example of every step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum AugmentOp {
+    /// `shift(n)`: move the image by whole pixels, `-n..=n` in each
+    /// direction, filling with zeros.
+    Shift { pixels: usize },
+    /// `rotate(degrees)`: turn the image about its centre by an angle in
+    /// `[-degrees, degrees]`, sampling bilinearly, filling with zeros.
+    Rotate { degrees: f64 },
+    /// `flip(horizontal)`, `flip(vertical)`: mirror with probability ½.
+    Flip { axis: FlipAxis },
+    /// `crop(pad: p)`: pad by `p` zero pixels on every side and take a
+    /// window of the original size at a random position.
+    Crop { pad: usize },
+    /// `noise(sigma)`: add Gaussian noise of this standard deviation to
+    /// every value.
+    Noise { sigma: f64 },
+}
+
+impl AugmentOp {
+    /// Whether the change moves pixels (and so needs images).
+    pub fn is_spatial(&self) -> bool {
+        !matches!(self, AugmentOp::Noise { .. })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum FlipAxis {
+    /// Left and right swap.
+    Horizontal,
+    /// Top and bottom swap.
+    Vertical,
 }
 
 /// A split: a source and an optional `[start..end)` range of its examples.

@@ -13,7 +13,8 @@ use nnc_syntax::ast::{Setting, Stmt};
 use std::collections::HashMap;
 
 pub(crate) const MODEL_KEYS: &[&str] = &["cost", "regularize"];
-pub(crate) const DATA_KEYS: &[&str] = &["train", "validation", "test", "scale", "labels"];
+pub(crate) const DATA_KEYS: &[&str] =
+    &["train", "validation", "test", "scale", "labels", "augment"];
 pub(crate) const TRAIN_KEYS: &[&str] = &[
     "optimizer",
     "learning_rate",

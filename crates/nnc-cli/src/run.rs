@@ -314,13 +314,13 @@ fn verify(
     let order = nnc_train::seeds::epoch_order(schedule.seed, 1, count);
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
     for (step, indices) in order.chunks(batch_size).take(steps).enumerate() {
-        Examples::fill_batch(train, indices, &mut inputs, &mut targets);
+        let seed = nnc_train::seeds::step_seed(schedule.seed, 1, step);
+        Examples::fill_train_batch(train, indices, &mut inputs, &mut targets, seed);
         let batch = Batch {
             inputs: &inputs,
             targets: &targets,
             len: indices.len(),
         };
-        let seed = nnc_train::seeds::step_seed(schedule.seed, 1, step);
         verifier
             .step(batch, phase.learning_rate as f32, seed)
             .map_err(VerifyFailure::Verify)?;

@@ -41,6 +41,7 @@
 //! - Loading is deterministic: the same files give the same bytes in the
 //!   same order, whatever the number of decoding threads.
 
+mod augment;
 pub mod csv;
 pub mod folder;
 pub mod idx;

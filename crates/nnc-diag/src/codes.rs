@@ -25,6 +25,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0115", "model has no output"),
     ("E0116", "invalid constant expression"),
     ("E0117", "setting given twice"),
+    ("E0118", "augmentation needs images"),
     ("E0201", "dense layer needs a vector input"),
     ("E0202", "shape assertion failed"),
     ("E0203", "convolution kernel larger than its input"),

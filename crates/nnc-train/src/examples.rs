@@ -17,6 +17,19 @@ pub trait Examples {
     /// scaled, the targets as the cost reads them (one-hot rows, indices or
     /// values).
     fn fill_batch(&self, indices: &[usize], inputs: &mut Vec<f32>, targets: &mut Vec<f32>);
+
+    /// A training batch: [`Examples::fill_batch`], then whatever random
+    /// changes the data make to training inputs (augmentation), drawn from
+    /// `seed`, the step's. Without augmentation, `fill_batch`.
+    fn fill_train_batch(
+        &self,
+        indices: &[usize],
+        inputs: &mut Vec<f32>,
+        targets: &mut Vec<f32>,
+        _seed: u64,
+    ) {
+        self.fill_batch(indices, inputs, targets);
+    }
 }
 
 impl Examples for nnc_data::Dataset {
@@ -26,6 +39,16 @@ impl Examples for nnc_data::Dataset {
 
     fn fill_batch(&self, indices: &[usize], inputs: &mut Vec<f32>, targets: &mut Vec<f32>) {
         nnc_data::Dataset::fill_batch(self, indices, inputs, targets);
+    }
+
+    fn fill_train_batch(
+        &self,
+        indices: &[usize],
+        inputs: &mut Vec<f32>,
+        targets: &mut Vec<f32>,
+        seed: u64,
+    ) {
+        nnc_data::Dataset::fill_train_batch(self, indices, inputs, targets, seed);
     }
 }
 

@@ -540,9 +540,13 @@ impl Run<'_> {
         let mut cost_sum = partial.map_or(0.0, |p| p.cost_sum);
         let mut examples_done = partial.map_or(0, |p| p.examples_done);
         for (step, indices) in order.chunks(start.batch_size).enumerate().skip(skip) {
-            self.splits
-                .train
-                .fill_batch(indices, &mut self.inputs, &mut self.targets);
+            let seed_of_step = step_seed(seed, start.epoch, step);
+            self.splits.train.fill_train_batch(
+                indices,
+                &mut self.inputs,
+                &mut self.targets,
+                seed_of_step,
+            );
             let batch = Batch {
                 inputs: &self.inputs,
                 targets: &self.targets,
@@ -557,11 +561,7 @@ impl Run<'_> {
                 cost,
             };
             let stats = backend
-                .train_step(
-                    batch,
-                    start.learning_rate as f32,
-                    step_seed(seed, start.epoch, step),
-                )
+                .train_step(batch, start.learning_rate as f32, seed_of_step)
                 .map_err(|error| match error {
                     BackendError::NonFinite { tensor } => diverged(Some(tensor), None),
                     error => TrainError::Step {

@@ -8,7 +8,7 @@
 //! Inputs are scaled and targets built per batch, into buffers the caller
 //! reuses.
 
-use nnc_check::program::Labels;
+use nnc_check::program::{AugmentOp, Labels};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -81,6 +81,8 @@ pub(crate) struct Examples {
     pub labels: LabelValues,
     /// The class names of an image folder (its subfolders, sorted).
     pub class_names: Option<Vec<String>>,
+    /// `[c, h, w]` when the inputs are images (IDX images, folders).
+    pub image: Option<[usize; 3]>,
 }
 
 /// One split: a range of a source's examples (or, for a holdout and what
@@ -92,6 +94,9 @@ pub struct Dataset {
     /// The positions in the source of the split's examples, ascending,
     /// when they are not the whole `range`.
     picked: Option<Arc<Vec<usize>>>,
+    /// The training split's `augment [...]`, and the image shape it works
+    /// on.
+    augment: Option<Arc<(Vec<AugmentOp>, [usize; 3])>>,
     scale: f64,
     /// `byte * scale` for every byte, rounded once to `f32`.
     byte_values: [f32; 256],
@@ -115,6 +120,7 @@ impl Dataset {
             examples,
             range,
             picked: None,
+            augment: None,
             scale,
             byte_values,
             target,
@@ -128,9 +134,9 @@ impl Dataset {
     pub(crate) fn hold_out(&self, fraction: f64, seed: u64) -> (Dataset, Dataset) {
         let n = self.len();
         let mut order: Vec<usize> = (0..n).map(|i| self.example(i)).collect();
-        let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::augment::Rng::new(seed);
         for i in (1..n).rev() {
-            let j = (splitmix64(&mut state) % (i as u64 + 1)) as usize;
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
             order.swap(i, j);
         }
         let held = if n >= 2 {
@@ -147,6 +153,56 @@ impl Dataset {
             ..self.clone()
         };
         (pick(rest), pick(taken))
+    }
+
+    /// The dataset with `ops` made to the inputs of
+    /// [`Dataset::fill_train_batch`]; data that are not images are one
+    /// row of values.
+    pub(crate) fn with_augment(self, ops: &[AugmentOp]) -> Dataset {
+        if ops.is_empty() {
+            return self;
+        }
+        let shape = self
+            .examples
+            .image
+            .unwrap_or([1, 1, self.examples.input_len]);
+        Dataset {
+            augment: Some(Arc::new((ops.to_vec(), shape))),
+            ..self
+        }
+    }
+
+    /// Whether training batches are augmented.
+    pub fn augments(&self) -> bool {
+        self.augment.is_some()
+    }
+
+    /// [`Dataset::fill_batch`], then the data block's `augment [...]`
+    /// made to each input (for the training split), drawn from `seed` (the
+    /// step's) and the example's place in the batch.
+    pub fn fill_train_batch(
+        &self,
+        indices: &[usize],
+        inputs: &mut Vec<f32>,
+        targets: &mut Vec<f32>,
+        seed: u64,
+    ) {
+        self.fill_batch(indices, inputs, targets);
+        let Some(augment) = &self.augment else {
+            return;
+        };
+        let (ops, shape) = &**augment;
+        let mut scratch = Vec::new();
+        let n = self.input_len().max(1);
+        for (k, input) in inputs.chunks_exact_mut(n).enumerate() {
+            crate::augment::augment(
+                ops,
+                *shape,
+                input,
+                &mut scratch,
+                &mut crate::augment::example_rng(seed, k),
+            );
+        }
     }
 
     /// The number of examples.
@@ -294,15 +350,6 @@ impl Dataset {
     }
 }
 
-/// The next value of a SplitMix64 sequence.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +361,7 @@ mod tests {
             count: 3,
             labels: LabelValues::Classes(vec![2, 0, 1]),
             class_names: None,
+            image: None,
         })
     }
 
@@ -341,6 +389,7 @@ mod tests {
             count,
             labels: LabelValues::Classes((0..count as u32).map(|i| i % 3).collect()),
             class_names: None,
+            image: None,
         });
         // The training split takes examples 20..200 of the source.
         let train = Dataset::new(examples, 20..count, 1.0, TargetKind::Index);

@@ -108,6 +108,7 @@ pub(super) fn read(
         count: files.len(),
         labels,
         class_names: Some(summary.class_names()),
+        image: Some([channels, height, width]),
     };
     (facts, Some(examples))
 }

@@ -85,6 +85,10 @@ pub(super) fn read(
             count: usize::try_from(header.count()).unwrap_or(0),
             labels: labels_file.values,
             class_names: None,
+            image: match header.example_dims() {
+                [rows, cols] => Some([1, *rows as usize, *cols as usize]),
+                _ => None,
+            },
         }),
         _ => None,
     };

@@ -125,6 +125,7 @@ pub fn load(
         }
     }
     hold_out(spec, &mut loaded);
+    loaded.train = loaded.train.map(|train| train.with_augment(&spec.augment));
     Ok(loaded)
 }
 
@@ -216,6 +217,7 @@ mod tests {
             test: Some(split(30, None, None)),
             scale: 1.0,
             labels: Labels::Index,
+            augment: Vec::new(),
         };
         let data = load(&spec, &dir, None).expect("load");
         let _ = std::fs::remove_dir_all(&dir);

@@ -74,6 +74,7 @@ pub(super) fn read(
         count: usize::try_from(summary.rows).unwrap_or(0),
         labels,
         class_names: None,
+        image: None,
     };
     (facts, Some(examples))
 }

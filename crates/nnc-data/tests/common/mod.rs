@@ -169,6 +169,7 @@ pub fn data(name: &str, train: Option<Split>, labels: Labels) -> DataSpec {
         test: None,
         scale: 1.0,
         labels,
+        augment: Vec::new(),
     }
 }
 

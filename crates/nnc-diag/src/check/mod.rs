@@ -321,6 +321,13 @@ pub enum CheckError {
         span: Span,
         data_span: Span,
     },
+    /// E0118: an augmentation that moves pixels on data that are not
+    /// images (a CSV table).
+    AugmentNeedsImages {
+        augmentation: String,
+        span: Span,
+        source_span: Span,
+    },
     /// E0404: `at epoch` phases not in increasing order.
     PhasesOutOfOrder {
         epoch: usize,
@@ -434,6 +441,7 @@ impl CheckError {
             PhaseEpochOutOfRange { .. } => "E0401",
             MissingSettings { .. } => "E0402",
             MissingSplit { .. } => "E0403",
+            AugmentNeedsImages { .. } => "E0118",
             MetricMisfit { .. } => "E0406",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",

@@ -101,6 +101,25 @@ fn setting_example(key: &str) -> &'static str {
     }
 }
 
+pub(super) fn augment_needs_images(
+    code: &'static str,
+    augmentation: &str,
+    span: Span,
+    source_span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("`{augmentation}` moves pixels, but the training data are not images"),
+        Label::new(span, "needs images"),
+    )
+    .with_secondary(
+        source_span,
+        "a table of numbers: no rows and columns of pixels",
+    )
+    .with_note("shift, rotate, flip and crop need the images of `idx(...)` or `folder(...)`")
+    .with_hint("keep `noise(sigma)`, which works on any values, or train from images")
+}
+
 /// Why a metric does not fit the data's labels (E0406).
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetricMisfit {

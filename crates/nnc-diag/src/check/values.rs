@@ -186,6 +186,8 @@ pub enum Expected {
     Name,
     /// A list of metrics or one metric.
     Metrics,
+    /// A list of augmentations (`[shift(1), noise(0.1)]`) or one.
+    Augmentations,
     /// A string or an integer (a CSV label column).
     Column,
     /// `[channels, height, width]`.
@@ -214,6 +216,9 @@ impl Expected {
             Expected::Option(kind) => format!("{} {}", article(kind.word()), kind.word()),
             Expected::Name => "a name".into(),
             Expected::Metrics => "a metric or a list of metrics".into(),
+            Expected::Augmentations => {
+                "an augmentation or a list of them (`[shift(1), noise(0.1)]`)".into()
+            }
             Expected::Column => "a column name (string) or a column index (integer)".into(),
             Expected::ImageShape => "a shape [channels, height, width]".into(),
         }
@@ -273,6 +278,8 @@ pub enum OptionKind {
     Labels,
     Decay,
     Source,
+    Augmentation,
+    FlipAxis,
 }
 
 impl OptionKind {
@@ -289,6 +296,8 @@ impl OptionKind {
             OptionKind::Labels => "label encoding",
             OptionKind::Decay => "decay schedule",
             OptionKind::Source => "data source",
+            OptionKind::Augmentation => "augmentation",
+            OptionKind::FlipAxis => "flip axis",
         }
     }
 }

@@ -270,6 +270,11 @@ impl CheckError {
                 span,
                 data_span,
             } => training::missing_split(code, split, data, need, *span, *data_span),
+            CheckError::AugmentNeedsImages {
+                augmentation,
+                span,
+                source_span,
+            } => training::augment_needs_images(code, augmentation, *span, *source_span),
             CheckError::MetricMisfit {
                 metric,
                 misfit,
