@@ -3,6 +3,10 @@
 //! answered with its nnc form first in the "did you mean" (the usual
 //! spelling suggestions follow), and a required argument it stands for is
 //! not reported missing as well.
+//!
+//! Habits without an nnc name (Keras `use_bias: false`: every nnc layer
+//! has its bias; `lr` as an optimizer argument) get a hint that says what
+//! to write instead, in `nnc_diag::check::names::unknown_argument`.
 
 use nnc_diag::check::OptionKind;
 

@@ -29,6 +29,19 @@ pub enum SyntaxError {
     },
     /// An integer literal that does not fit in a signed 64-bit integer.
     NumberTooLarge { span: Span, text: String },
+    /// A `{` whose `}` is missing, by the indentation: the next line
+    /// `next` (at `next_span`) is indented no deeper than the line of the
+    /// `{` at `open` (`cost` after `layers {`, `data` after `model m {`).
+    /// `span` is zero-width where the `}` belongs, at the end of the code
+    /// before that line; `opener` is the head of the block as written
+    /// (`layers {`).
+    MissingBrace {
+        span: Span,
+        open: Span,
+        opener: String,
+        next: String,
+        next_span: Span,
+    },
     /// A string literal without its closing `"` on the same line.
     UnterminatedString { span: Span },
     /// A `/*` comment without a closing `*/`; `span` covers the `/*`.
@@ -131,6 +144,7 @@ impl SyntaxError {
     pub fn span(&self) -> Span {
         match self {
             SyntaxError::Unexpected { span, .. }
+            | SyntaxError::MissingBrace { span, .. }
             | SyntaxError::NumberTooLarge { span, .. }
             | SyntaxError::UnterminatedString { span }
             | SyntaxError::UnterminatedComment { span }
@@ -148,6 +162,27 @@ impl SyntaxError {
                 expected,
                 cause,
             } => unexpected(*span, found, expected, cause.as_ref()),
+            SyntaxError::MissingBrace {
+                span,
+                open,
+                opener,
+                next,
+                next_span,
+            } => Diagnostic::error(
+                E0001,
+                format!("missing `}}` to close `{opener}`"),
+                Label::new(*span, "expected `}` here"),
+            )
+            .with_secondary(*open, "this `{` is not closed")
+            .with_secondary(
+                *next_span,
+                format!("`{next}` is not indented inside `{opener}`"),
+            )
+            .with_note(format!(
+                "a block ends at its `}}`, not at its indentation: as written, `{next}` and what \
+                 follows are part of `{opener}`"
+            ))
+            .with_hint(format!("add `}}` to close `{opener}` before `{next}`")),
             SyntaxError::NumberTooLarge { span, text } => number_too_large(*span, text),
             SyntaxError::UnterminatedString { span } => Diagnostic::error(
                 E0001,

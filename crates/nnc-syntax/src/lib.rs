@@ -29,6 +29,14 @@
 //! item is such a place too: it usually means a `}` is missing, and the item
 //! after it is worth keeping. Each resumption moves strictly forward, so
 //! recovery ends, with at most one error per failed item.
+//!
+//! Where pest stops is often far from a missing `}`: without the `}` of
+//! `layers {`, the model's `}` closes the list, `cost quadratic` reads as
+//! two layers, and the parse fails only at the next item. So before
+//! wording an error, the failing item's indentation is read
+//! (`Scan::missing_brace` in `scan.rs`); when it shows the `}` of a block
+//! missing before the error, the error is a [`SyntaxError::MissingBrace`]
+//! at the place the `}` belongs.
 
 pub mod ast;
 mod expected;
@@ -116,6 +124,7 @@ impl Recovery<'_> {
                 let (resume, unclosed) = self.resume(failed_at, pos);
                 let context = Context {
                     start,
+                    item: failed_at,
                     pos,
                     deep,
                     limit: expected::is_limit(&error),
@@ -194,10 +203,7 @@ impl Recovery<'_> {
 
     /// The width of the indentation of the line containing `pos`.
     fn line_indent(&self, pos: usize) -> usize {
-        let before = self.source.get(..pos).unwrap_or("");
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line = &self.source[line_start..];
-        line.len() - line.trim_start_matches([' ', '\t']).len()
+        scan::line_indent(self.source, pos)
     }
 
     /// The fact for a pest error; `expected` is what pest would have
@@ -210,6 +216,7 @@ impl Recovery<'_> {
     ) -> SyntaxError {
         let Context {
             start,
+            item,
             pos,
             deep,
             limit,
@@ -230,6 +237,10 @@ impl Recovery<'_> {
         if let Some(open) = self.scan.open_string_at(pos) {
             return SyntaxError::UnterminatedString { span: open };
         }
+        let item_indent = self.line_indent(item);
+        if let Some(missing) = self.scan.missing_brace(self.source, item, pos, item_indent) {
+            return self.missing_brace(missing);
+        }
         let in_layer_list = self.scan.in_layer_list(self.source, start, pos);
         let expected = expected::simplify(expected, in_layer_list);
         let cause = unclosed
@@ -242,6 +253,56 @@ impl Recovery<'_> {
             found,
             expected,
             cause,
+        }
+    }
+
+    /// The error for a `{` whose `}` is missing before the line at
+    /// `missing.next`: placed where the `}` belongs, at the end of the code
+    /// before that line.
+    fn missing_brace(&self, missing: scan::MissingBrace) -> SyntaxError {
+        let scan::MissingBrace { open, next } = missing;
+        let line_start = self.source[..next].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.code_end(line_start).max(open + 1);
+        let word = scan::word_at(self.source, next);
+        let next_len = if word.is_empty() {
+            self.source[next..].chars().next().map_or(0, char::len_utf8)
+        } else {
+            word.len()
+        };
+        SyntaxError::MissingBrace {
+            span: Span::new(end, end),
+            open: Span::new(open, open + 1),
+            opener: self.opener(open),
+            next: self.source[next..next + next_len].to_string(),
+            next_span: Span::new(next, next + next_len),
+        }
+    }
+
+    /// The end of the code before `pos`: white space and comments skipped
+    /// backwards (a line comment's span holds its trailing white space).
+    fn code_end(&self, mut pos: usize) -> usize {
+        let comments = &self.scan.comments;
+        loop {
+            pos = self.source[..pos].trim_end().len();
+            let at = comments.partition_point(|c| c.span.start < pos);
+            match at.checked_sub(1).map(|i| comments[i].span) {
+                Some(comment) if comment.end >= pos => pos = comment.start,
+                _ => return pos,
+            }
+        }
+    }
+
+    /// How the user wrote the head of the block opened by the `{` at
+    /// `open`, for a message: its line up to the `{` (`layers {`, `model m
+    /// {`), from after any other `{` on that line; only `{` when that is
+    /// long.
+    fn opener(&self, open: usize) -> String {
+        let line_start = self.source[..open].rfind(['\n', '{']).map_or(0, |i| i + 1);
+        let head = self.source[line_start..open].trim();
+        if head.is_empty() || head.len() > 40 || head.contains("/*") || head.contains("*/") {
+            "{".to_string()
+        } else {
+            format!("{head} {{")
         }
     }
 
@@ -294,6 +355,8 @@ impl Recovery<'_> {
 struct Context {
     /// The start of the parsed text.
     start: usize,
+    /// The start of the item that failed.
+    item: usize,
     /// The error position (absolute).
     pos: usize,
     /// Where the text was cut before an over-deep bracket, if it was.

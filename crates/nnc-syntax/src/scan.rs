@@ -56,6 +56,15 @@ pub(crate) struct ItemLine {
     pub len: usize,
 }
 
+/// A `{` whose `}` is missing, found by [`Scan::missing_brace`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MissingBrace {
+    /// The `{` left open.
+    pub open: usize,
+    /// The first character of the line that its `}` should precede.
+    pub next: usize,
+}
+
 /// Scans `source` once; see the module documentation.
 pub(crate) fn scan(source: &str) -> Scan {
     let bytes = source.as_bytes();
@@ -237,6 +246,117 @@ impl Scan {
         is_block && word_at(body, 0) != "input"
     }
 
+    /// The `{` whose `}` the indentation says is missing, when the text
+    /// from `from` (the start of a failing item indented `item_indent`) to
+    /// `until` (the error) shows one: a line at or after which the error
+    /// lies, indented no deeper than the line of a `{` still open there,
+    /// whose body began on deeper-indented lines. The `}` belongs before
+    /// that line when the brace's actual `}` (if any) sits at another
+    /// indentation (`layers {` closed by the model's `}`), or when the line
+    /// starts a top-level item (`data` after a `model {` never closed).
+    ///
+    /// Files that do not indent their bodies never give one, and a line
+    /// starting with a closing bracket is never the line after the `}`.
+    pub fn missing_brace(
+        &self,
+        source: &str,
+        from: usize,
+        until: usize,
+        item_indent: usize,
+    ) -> Option<MissingBrace> {
+        /// A bracket open at the current line.
+        struct Open {
+            /// Its index in [`Scan::brackets`].
+            index: usize,
+            /// The indentation of the line it opens on.
+            indent: usize,
+            /// Whether its body is indented deeper than that line: unknown
+            /// until the first line of the body, and cleared once the
+            /// indentation has proved unreliable.
+            indented: Option<bool>,
+        }
+        let mut stack: Vec<Open> = Vec::new();
+        let mut next = self.brackets.partition_point(|b| b.pos < from);
+        let mut line_start = source.get(..from)?.rfind('\n').map_or(0, |i| i + 1);
+        while line_start <= until.min(source.len()) {
+            let line_end = source[line_start..]
+                .find('\n')
+                .map_or(source.len(), |n| line_start + n);
+            let line = &source[line_start..line_end];
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            let first = line_start + indent;
+            let content = first >= from
+                && first <= until
+                && !matches!(source.as_bytes().get(first), None | Some(b'\n' | b'\r'))
+                && !self.in_comment(first);
+            if let Some(top) = stack.last_mut().filter(|_| content) {
+                let ch = self.brackets[top.index].ch;
+                let deeper = indent > top.indent;
+                match top.indented {
+                    None => top.indented = Some(deeper),
+                    Some(true) if ch == b'{' && !deeper && !starts_with_closer(source, first) => {
+                        let close = self.matching_close(top.index);
+                        let moved = close.is_none_or(|c| line_indent(source, c) != top.indent);
+                        let item = self
+                            .item_lines
+                            .iter()
+                            .any(|l| l.pos == first && l.indent <= item_indent);
+                        if moved || item {
+                            return Some(MissingBrace {
+                                open: self.brackets[top.index].pos,
+                                next: first,
+                            });
+                        }
+                        top.indented = Some(false);
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(bracket) = self.brackets.get(next).filter(|b| b.pos < line_end) {
+                if bracket.pos >= until {
+                    return None;
+                }
+                if bracket.is_open() {
+                    stack.push(Open {
+                        index: next,
+                        indent,
+                        indented: None,
+                    });
+                } else {
+                    stack.pop();
+                }
+                next += 1;
+            }
+            line_start = line_end + 1;
+        }
+        None
+    }
+
+    /// The closing bracket that pairs with the opening one at `index` in
+    /// [`Scan::brackets`], by counting (whatever its kind).
+    fn matching_close(&self, index: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        for bracket in &self.brackets[index..] {
+            if bracket.is_open() {
+                depth += 1;
+            } else {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(bracket.pos);
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `pos` lies inside a comment.
+    fn in_comment(&self, pos: usize) -> bool {
+        let at = self.comments.partition_point(|c| c.span.end <= pos);
+        self.comments
+            .get(at)
+            .is_some_and(|c| c.span.start <= pos && pos < c.span.end)
+    }
+
     /// The open string literal containing or ending at `pos`, if any.
     pub fn open_string_at(&self, pos: usize) -> Option<Span> {
         self.open_strings
@@ -244,6 +364,19 @@ impl Scan {
             .copied()
             .find(|s| s.start <= pos && pos <= s.end)
     }
+}
+
+/// The width of the indentation of the line containing `pos`.
+pub(crate) fn line_indent(source: &str, pos: usize) -> usize {
+    let before = source.get(..pos).unwrap_or("");
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = &source[line_start..];
+    line.len() - line.trim_start_matches([' ', '\t']).len()
+}
+
+/// Whether a closing bracket starts the text at `pos`.
+fn starts_with_closer(source: &str, pos: usize) -> bool {
+    matches!(source.as_bytes().get(pos), Some(b')' | b']' | b'}'))
 }
 
 /// Where the run of characters satisfying `keep` that ends `text` starts
@@ -296,6 +429,22 @@ mod tests {
         assert_eq!(s.first_too_deep(0, usize::MAX, 3), Some(11));
         assert_eq!(s.first_too_deep(0, 10, 3), None);
         assert_eq!(s.open_brace_at(0, 100), None);
+    }
+
+    #[test]
+    fn a_missing_brace_is_read_from_the_indentation() {
+        let src = "model m {\n  layers {\n    dense(3)\n  cost quadratic\n}\n";
+        let s = scan(src);
+        let missing = s.missing_brace(src, 0, src.len(), 0);
+        let open = src.find("{\n    ").unwrap_or(0);
+        let next = src.find("cost").unwrap_or(0);
+        assert_eq!(missing, Some(MissingBrace { open, next }));
+        // Not before the error, and not for comment lines or lines that
+        // close a bracket.
+        assert_eq!(s.missing_brace(src, 0, next - 1, 0), None);
+        let src =
+            "model m {\n  layers {\n    dense(3)\n// c\n  /* c */\n    dense(\n  3)\n  }\n}\n";
+        assert_eq!(scan(src).missing_brace(src, 0, src.len(), 0), None);
     }
 
     #[test]

@@ -133,14 +133,21 @@ pub(super) fn unknown_argument(
         did_you_mean,
     )
     .with_note(takes_note(callee, takes));
-    // Habits of other tools' optimizers: the rate and momentum live
-    // elsewhere in a train block.
+    // Habits of other tools with no nnc name to suggest: the optimizer's
+    // rate and momentum live elsewhere in a train block, and a layer's bias
+    // cannot be turned off.
     let optimizer = matches!(callee, "sgd" | "momentum" | "nesterov" | "adam");
     match name {
         "lr" | "learning_rate" if optimizer => d.with_hint(
             "the learning rate is a setting of the train block, not an argument of the \
              optimizer: write `learning_rate 0.001` on its own line",
         ),
+        // Keras `use_bias=False`, PyTorch `bias=False`: nnc has no layer
+        // without a bias.
+        "use_bias" | "bias" if takes.iter().any(|t| t == "bias_init") => d.with_hint(format!(
+            "every `{callee}` layer has a bias, which cannot be left out: `bias_init: zeros` \
+             starts it at zero, and training then updates it like the weights"
+        )),
         "momentum" if callee == "sgd" => d.with_hint(
             "SGD with momentum is its own optimizer here: write `optimizer momentum(0.9)` (or \
              `nesterov(0.9)`)",

@@ -51,6 +51,35 @@ fn a_missing_brace_keeps_the_next_item() {
     let source = "model a {\n  input x: [784]\n\nmodel b {\n  input y: [2]\n}\n";
     let (file, errors) = parse_checked(source);
     assert_eq!(item_names(&file.items), vec!["b"]);
+    let [SyntaxError::MissingBrace {
+        span,
+        open,
+        opener,
+        next,
+        ..
+    }] = errors.as_slice()
+    else {
+        panic!("one missing brace: {errors:#?}");
+    };
+    // At the end of `input x: [784]`, for the `{` of `model a`.
+    assert_eq!((span.start, span.end), (26, 26));
+    assert_eq!(open.start, 8);
+    assert_eq!((opener.as_str(), next.as_str()), ("model a {", "model"));
+    let d = errors[0].to_diagnostic();
+    assert!(
+        d.hints
+            .iter()
+            .any(|h| h.contains("close `model a {` before `model`")),
+        "{:?}",
+        d.hints
+    );
+}
+
+#[test]
+fn without_indentation_a_missing_brace_is_found_at_the_next_item() {
+    let source = "model a {\ninput x: [784]\n\nmodel b {\ninput y: [2]\n}\n";
+    let (file, errors) = parse_checked(source);
+    assert_eq!(item_names(&file.items), vec!["b"]);
     let [SyntaxError::Unexpected { cause, .. }] = errors.as_slice() else {
         panic!("one error: {errors:#?}");
     };
@@ -65,6 +94,91 @@ fn a_missing_brace_keeps_the_next_item() {
         "{:?}",
         d.hints
     );
+}
+
+/// The one error of `source`, which must be a missing brace: `(the line
+/// and column where the `}` belongs, the block, the word after it)`.
+fn missing_brace(source: &str) -> ((usize, usize), String, String) {
+    let (_, errors) = parse_checked(source);
+    let [SyntaxError::MissingBrace {
+        span, opener, next, ..
+    }] = errors.as_slice()
+    else {
+        panic!("one missing brace: {errors:#?}");
+    };
+    let before = &source[..span.start];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    ((line, column), opener.clone(), next.clone())
+}
+
+const MODEL_WITHOUT_LAYERS_BRACE: &str = "model m {
+  input x: [784]
+  layers {
+    dense(30, act: sigmoid)
+    dense(10, act: sigmoid)  // out
+  cost quadratic
+}
+";
+
+const DATA_AND_TRAIN: &str = "
+data d {
+  train idx(\"a\", labels: \"b\")
+}
+
+train m on d {
+  epochs 1
+}
+";
+
+#[test]
+fn a_layer_list_without_its_brace_is_one_error_before_the_next_statement() {
+    let source = format!("{MODEL_WITHOUT_LAYERS_BRACE}{DATA_AND_TRAIN}");
+    let expected = ((5, 28), "layers {".to_string(), "cost".to_string());
+    assert_eq!(missing_brace(&source), expected);
+    let (file, _) = parse_checked(&source);
+    assert_eq!(item_names(&file.items), vec!["d", "d"]);
+    // At the end of the file, too, and with CRLF line ends (the comment
+    // then holds the `\r`).
+    assert_eq!(missing_brace(MODEL_WITHOUT_LAYERS_BRACE), expected);
+    let crlf = MODEL_WITHOUT_LAYERS_BRACE.replace('\n', "\r\n");
+    assert_eq!(missing_brace(&crlf), expected);
+}
+
+#[test]
+fn a_model_without_its_brace_is_one_error_before_the_next_item() {
+    let source = format!(
+        "model m {{\n  input x: [784]\n  layers {{\n    dense(10)\n  }}\n  cost quadratic\n{DATA_AND_TRAIN}"
+    );
+    assert_eq!(
+        missing_brace(&source),
+        ((6, 17), "model m {".to_string(), "data".to_string())
+    );
+    let (file, _) = parse_checked(&source);
+    assert_eq!(item_names(&file.items), vec!["d", "d"]);
+}
+
+#[test]
+fn after_a_missing_brace_later_items_still_report_their_errors() {
+    let source =
+        format!("{MODEL_WITHOUT_LAYERS_BRACE}{DATA_AND_TRAIN}model n {{ input x = [1] }}\n");
+    let (file, errors) = parse_checked(&source);
+    assert_eq!(item_names(&file.items), vec!["d", "d"]);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(matches!(errors[0], SyntaxError::MissingBrace { .. }));
+    assert!(matches!(errors[1], SyntaxError::Unexpected { .. }));
+}
+
+#[test]
+fn a_line_indented_short_inside_closed_braces_is_not_a_missing_brace() {
+    // `dense(10)` is indented like `layers`, but the list's `}` stands
+    // where it should: the error is the `=` of the input.
+    let source = "model m {\n  layers {\n    dense(3)\n  dense(10)\n  }\n  input x = [1]\n}\n";
+    let (_, errors) = parse_checked(source);
+    let [SyntaxError::Unexpected { found, .. }] = errors.as_slice() else {
+        panic!("one unexpected token: {errors:#?}");
+    };
+    assert_eq!(*found, nnc_diag::syntax::Found::Symbol("=".into()));
 }
 
 #[test]
