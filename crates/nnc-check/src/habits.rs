@@ -67,6 +67,32 @@ const HABITS: &[(Habit, &str, &str)] = &[
         "quadratic",
     ),
     (Habit::Option(OptionKind::Cost), "mse_loss", "quadratic"),
+    (
+        Habit::Option(OptionKind::Metric),
+        "val_loss",
+        "validation_cost",
+    ),
+    (
+        Habit::Option(OptionKind::Metric),
+        "val_accuracy",
+        "validation_accuracy",
+    ),
+    (
+        Habit::Option(OptionKind::Metric),
+        "val_acc",
+        "validation_accuracy",
+    ),
+    (
+        Habit::Option(OptionKind::Metric),
+        "val_mae",
+        "validation_mae",
+    ),
+    (Habit::Option(OptionKind::Metric), "loss", "train_cost"),
+    (
+        Habit::Option(OptionKind::Metric),
+        "accuracy",
+        "train_accuracy",
+    ),
     (Habit::Option(OptionKind::Optimizer), "SGD", "sgd"),
     (Habit::Option(OptionKind::Optimizer), "Adam", "adam"),
     (Habit::Setting, "lr", "learning_rate"),
@@ -127,6 +153,12 @@ mod tests {
             ["log_likelihood"]
         );
         assert_eq!(suggestions_for(cost, "mse", &costs), ["quadratic"]);
+        let metrics = ["train_cost", "validation_cost", "validation_accuracy"];
+        let metric = Habit::Option(OptionKind::Metric);
+        assert_eq!(
+            suggestions_for(metric, "val_loss", &metrics)[0],
+            "validation_cost"
+        );
         let keys = ["learning_rate", "epochs", "batch_size"];
         assert_eq!(
             suggestions_for(Habit::Setting, "lr", &keys),

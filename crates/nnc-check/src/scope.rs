@@ -49,6 +49,11 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "csv",
     "folder",
     "holdout",
+    "shift",
+    "rotate",
+    "flip",
+    "crop",
+    "noise",
     "one_hot",
     "sgd",
     "momentum",
@@ -71,19 +76,18 @@ const OPTION_WORDS: &[&str] = &[
     "ceil",
     "index",
     "value",
-    "train_cost",
-    "train_accuracy",
-    "validation_cost",
-    "validation_accuracy",
-    "test_cost",
-    "test_accuracy",
+    "horizontal",
+    "vertical",
 ];
 
 /// Whether `name` means something to nnc without being defined: a layer, a
 /// function or an option word. Such a name in the wrong place is a value of
 /// the wrong kind, not an unknown name.
 pub(crate) fn is_builtin_word(name: &str) -> bool {
-    is_layer_name(name) || FUNCTION_NAMES.contains(&name) || OPTION_WORDS.contains(&name)
+    is_layer_name(name)
+        || FUNCTION_NAMES.contains(&name)
+        || OPTION_WORDS.contains(&name)
+        || crate::program::Metric::parse(name).is_some()
 }
 
 /// What kind of body a scope belongs to; it decides what calls mean.
