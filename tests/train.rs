@@ -693,3 +693,82 @@ train bars on shapes {{
     assert_eq!(costs(&again), costs(&shifted_log));
     assert_ne!(costs(&plain_log), costs(&shifted_log));
 }
+
+/// A second cost compares an output with a model input
+/// (`cost cross_entropy(reconstruction, target: image, weight: w)`): the
+/// model's cost is the labels' cost plus `w` times it, every head is
+/// trained (no W0106), and the reconstruction improves with training.
+/// `nnc eval` of one checkpoint under files that differ only in `w` shows
+/// the sum: the cost grows by the reconstruction's share per unit of `w`.
+#[test]
+fn a_cost_against_an_input_trains_the_reconstruction_head() {
+    let dir = scratch("input-cost");
+    let model = |cost: &str| {
+        format!(
+            r#"model two_heads {{
+  input image: [784]
+  let hidden = dense(image, 30, act: sigmoid)
+  output digit = dense(hidden, 10, act: softmax)
+  output reconstruction = dense(hidden, 784, act: sigmoid)
+  cost log_likelihood(digit)
+  {cost}
+}}
+
+train two_heads on mnist {{
+  optimizer adam
+  learning_rate 0.01
+  batch_size 20
+  epochs 3
+  seed 1
+}}"#
+        )
+    };
+    let file_with = |name: &str, cost: &str| small_mnist(&dir, name, &model(cost), "..1_000");
+    let weighted =
+        |w: &str| format!("cost cross_entropy(reconstruction, target: image, weight: {w})");
+    let trained = file_with("w1.nnet", &weighted("1"));
+    let ckpt = dir.join("ckpt");
+    let out = nnc(&[
+        "run",
+        &trained,
+        "-q",
+        "--checkpoint",
+        &ckpt.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("W0106"),
+        "{}",
+        text(&out.stderr)
+    );
+    let eval_cost = |file: &str, epoch: usize| -> f64 {
+        let weights = ckpt.join(format!("epoch-{epoch:04}.safetensors"));
+        let out = nnc(&[
+            "eval",
+            file,
+            "--weights",
+            &weights.display().to_string(),
+            "--split",
+            "validation",
+            "--format",
+            "json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["cost"].as_f64().unwrap()
+    };
+    let labels_only = file_with("w0.nnet", "");
+    let (w2, w3) = (
+        file_with("w2.nnet", &weighted("2")),
+        file_with("w3.nnet", &weighted("3")),
+    );
+    let reconstruction = |epoch| eval_cost(&trained, epoch) - eval_cost(&labels_only, epoch);
+    let (first, last) = (reconstruction(1), reconstruction(3));
+    assert!(
+        first > 0.0 && last < 0.95 * first,
+        "reconstruction cost {first} -> {last}"
+    );
+    let (c1, c2, c3) = (eval_cost(&trained, 3), eval_cost(&w2, 3), eval_cost(&w3, 3));
+    assert!(((c2 - c1) - last).abs() < 1e-3 * last, "{c1} {c2} {last}");
+    assert!(((c3 - c2) - last).abs() < 1e-3 * last, "{c2} {c3} {last}");
+}

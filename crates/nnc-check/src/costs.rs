@@ -33,6 +33,10 @@ const REGULARIZERS: &[(&str, RegKind)] = &[("l1", RegKind::L1), ("l2", RegKind::
 pub(crate) struct CostDraft {
     pub kind: CostKind,
     pub output: Tensor,
+    /// `target: INPUT`: the model input compared with the output; `None`
+    /// for the data's labels.
+    pub target: Option<Tensor>,
+    pub weight: f64,
     pub span: Span,
 }
 
@@ -104,24 +108,46 @@ impl<'a> Checker<'a> {
     }
 
     /// `cost KIND` or `cost KIND(output)`.
+    /// `cost KIND`, `cost KIND(output)`, `cost KIND(output, target: INPUT,
+    /// weight: w)`.
     pub fn model_cost(
         &mut self,
         setting: &'a Setting,
         outputs: &[(String, Tensor)],
+        inputs: &[(String, Tensor, Span)],
     ) -> Option<CostDraft> {
         let (value, span) = self.setting_value(setting);
         let subject = Subject::Setting { key: "cost".into() };
         let (kind, callee, args, call_span) =
             self.named_call(value, span, subject, OptionKind::Cost, COSTS)?;
         let params = Params {
-            names: &["output"],
-            required: &[false],
+            names: &["output", "target", "weight"],
+            required: &[false, false, false],
         };
-        let slot = self
+        let mut slots = self
             .bind_args(&callee.name, call_span, params, args)
-            .into_iter()
-            .next()
-            .flatten();
+            .into_iter();
+        let (slot, target_slot, weight_slot) = (
+            slots.next().flatten(),
+            slots.next().flatten(),
+            slots.next().flatten(),
+        );
+        let weight = match weight_slot {
+            Some(arg) => {
+                let subject = Subject::Argument {
+                    callee: callee.name.clone(),
+                    param: "weight".into(),
+                };
+                let positive =
+                    Range::between(Num::Float(0.0), false, Num::Float(f64::INFINITY), false);
+                self.number_in(&arg.value, arg.span, subject, Some(positive))
+            }
+            None => Some(1.0),
+        };
+        let target = match target_slot {
+            Some(arg) => Some(self.cost_target(&callee.name, arg, inputs)?),
+            None => None,
+        };
         let output = match slot {
             Some(arg) => self.cost_output(&callee.name, arg, outputs)?,
             None => match outputs {
@@ -137,11 +163,61 @@ impl<'a> Checker<'a> {
                 }
             },
         };
+        if let Some((target, name, target_span)) = &target {
+            if let (Some(out), Some(tgt)) = (&output.shape, &target.shape) {
+                if out != tgt {
+                    let output_name = outputs
+                        .iter()
+                        .find(|(_, t)| t.node == output.node)
+                        .map_or_else(|| "the output".to_string(), |(n, _)| n.clone());
+                    self.report(CheckError::CostTargetShape {
+                        output: output_name,
+                        output_shape: out.clone(),
+                        target: name.clone(),
+                        target_shape: tgt.clone(),
+                        span: setting.span,
+                        target_span: *target_span,
+                    });
+                    return None;
+                }
+            }
+        }
         Some(CostDraft {
             kind,
             output,
+            target: target.map(|(t, _, _)| t),
+            weight: weight?,
             span: setting.span,
         })
+    }
+
+    /// The model input named by `target: NAME` (E0101 if there is none),
+    /// with its name and where it is declared.
+    fn cost_target(
+        &mut self,
+        cost: &str,
+        arg: ArgValue,
+        inputs: &[(String, Tensor, Span)],
+    ) -> Option<(Tensor, String, Span)> {
+        let Value::Word(w) = &arg.value else {
+            let subject = Subject::Argument {
+                callee: cost.to_string(),
+                param: "target".into(),
+            };
+            self.wrong_kind(&arg.value, arg.span, subject, Expected::Name);
+            return None;
+        };
+        if let Some((name, t, span)) = inputs.iter().find(|(n, _, _)| *n == w.ident.name) {
+            return Some((t.clone(), name.clone(), *span));
+        }
+        self.report(CheckError::UnknownName {
+            name: w.ident.name.clone(),
+            kind: NameKind::Input,
+            span: w.ident.span,
+            did_you_mean: suggestions(&w.ident.name, inputs.iter().map(|(n, _, _)| n.as_str())),
+            defined_later: None,
+        });
+        None
     }
 
     /// The output named by `cost kind(name)` (E0101 if there is none).

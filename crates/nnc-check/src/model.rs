@@ -42,12 +42,17 @@ struct Output {
 }
 
 /// W0106 for every output of `model` whose computation uses a layer that
-/// the cost's output does not: those layers get no gradient.
+/// no cost's output does: those layers get no gradient.
 fn untrained_outputs(model: &Model, outputs: &[Output], cost_span: Span) -> Vec<CheckError> {
-    let Some(cost) = &model.cost else {
+    let Some(cost) = model.costs().next() else {
         return Vec::new();
     };
-    let reached = ancestors(model, cost.output);
+    let mut reached = vec![false; model.nodes.len()];
+    for c in model.costs() {
+        for (k, used) in ancestors(model, c.output).into_iter().enumerate() {
+            reached[k] |= used;
+        }
+    }
     let cost_output = model
         .outputs
         .iter()
@@ -55,7 +60,7 @@ fn untrained_outputs(model: &Model, outputs: &[Output], cost_span: Span) -> Vec<
         .map_or_else(|| model.node(cost.output).name.clone(), |(n, _)| n.clone());
     let mut found = Vec::new();
     for (name, id) in &model.outputs {
-        if *id == cost.output {
+        if model.costs().any(|c| c.output == *id) {
             continue;
         }
         let mut layers: Vec<String> = Vec::new();
@@ -199,15 +204,34 @@ impl<'a> Checker<'a> {
                 span: item.name.span,
             });
         }
-        let table = self.collect_settings(BodyKind::Model, &settings, MODEL_KEYS, &["regularize"]);
+        let table = self.collect_settings(
+            BodyKind::Model,
+            &settings,
+            MODEL_KEYS,
+            &["regularize", "cost"],
+        );
         let cost_setting = table.get("cost");
         let named: Vec<(String, Tensor)> = outputs
             .iter()
             .map(|o| (o.name.clone(), o.tensor.clone()))
             .collect();
-        let cost = cost_setting.and_then(|s| self.model_cost(s, &named));
-        if let Some(cost) = &cost {
-            self.cost_lints(cost);
+        // One cost may read the labels; any number compare an output with
+        // a model input.
+        let mut cost: Option<CostDraft> = None;
+        let mut input_costs: Vec<CostDraft> = Vec::new();
+        for setting in table.all.iter().filter(|s| s.key.name == "cost") {
+            let Some(draft) = self.model_cost(setting, &named, &inputs) else {
+                continue;
+            };
+            self.cost_lints(&draft);
+            match (&draft.target, &cost) {
+                (Some(_), _) => input_costs.push(draft),
+                (None, Some(first)) => self.report(CheckError::CostTwice {
+                    span: draft.span,
+                    first: first.span,
+                }),
+                (None, None) => cost = Some(draft),
+            }
         }
         let regularize: Vec<&'a Setting> = table
             .all
@@ -217,16 +241,25 @@ impl<'a> Checker<'a> {
             .collect();
         let regularizers = self.regularizers(&regularize);
         self.lint_unused_locals(&scope);
+        // The output the labels are compared with: none when every cost
+        // compares with an input (an autoencoder ignores the labels).
         let trained = cost.as_ref().map(|c| c.output.clone()).or_else(|| {
+            if !input_costs.is_empty() {
+                return None;
+            }
             (outputs.len() == 1)
                 .then(|| outputs.first().map(|o| o.tensor.clone()))
                 .flatten()
         });
         let clean = self.error_count() == before;
         let model = clean
-            .then(|| self.assemble(item, &inputs, &outputs, cost.as_ref(), regularizers))
+            .then(|| {
+                let costs = (cost.as_ref(), input_costs.as_slice());
+                self.assemble(item, &inputs, &outputs, costs, regularizers)
+            })
             .flatten();
-        let untrained = match (&model, &cost) {
+        let first_cost = cost.as_ref().or(input_costs.first());
+        let untrained = match (&model, first_cost) {
             (Some(model), Some(cost)) => untrained_outputs(model, &outputs, cost.span),
             _ => Vec::new(),
         };
@@ -247,7 +280,7 @@ impl<'a> Checker<'a> {
         item: &ModelItem,
         inputs: &[(String, Tensor, Span)],
         outputs: &[Output],
-        cost: Option<&CostDraft>,
+        (cost, input_costs): (Option<&CostDraft>, &[CostDraft]),
         regularizers: Option<Vec<Regularizer>>,
     ) -> Option<Model> {
         let input_ids: Option<Vec<NodeId>> = inputs.iter().map(|(_, t, _)| t.node).collect();
@@ -255,14 +288,23 @@ impl<'a> Checker<'a> {
             .iter()
             .map(|o| o.tensor.node.map(|id| (o.name.clone(), id)))
             .collect();
-        let cost = match cost {
-            Some(c) => Some(Cost {
+        let finish = |c: &CostDraft| -> Option<Cost> {
+            Some(Cost {
                 kind: c.kind,
                 output: c.output.node?,
+                target: match &c.target {
+                    Some(t) => Some(t.node?),
+                    None => None,
+                },
+                weight: c.weight,
                 span: c.span,
-            }),
+            })
+        };
+        let cost = match cost {
+            Some(c) => Some(finish(c)?),
             None => None,
         };
+        let input_costs: Option<Vec<Cost>> = input_costs.iter().map(finish).collect();
         let (nodes, layers) = self.builder.finish();
         Some(Model {
             name: item.name.name.clone(),
@@ -272,6 +314,7 @@ impl<'a> Checker<'a> {
             nodes,
             layers,
             cost,
+            input_costs: input_costs?,
             regularizers: regularizers?,
         })
     }

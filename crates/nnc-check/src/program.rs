@@ -51,8 +51,19 @@ pub struct Model {
     pub nodes: Vec<Node>,
     /// Parameter-owning layers (dense, conv2d), each with its parameters.
     pub layers: Vec<Layer>,
+    /// The cost against the data's labels (`target` is `None`).
     pub cost: Option<Cost>,
+    /// Costs against model inputs (`cost quadratic(reconstruction,
+    /// target: image, weight: 0.1)`), added to `cost` with their weights.
+    pub input_costs: Vec<Cost>,
     pub regularizers: Vec<Regularizer>,
+}
+
+impl Model {
+    /// Every cost: the labels' first, then those against inputs.
+    pub fn costs(&self) -> impl Iterator<Item = &Cost> {
+        self.cost.iter().chain(&self.input_costs)
+    }
 }
 
 impl Model {
@@ -309,6 +320,11 @@ pub struct Cost {
     pub kind: CostKind,
     /// The output the cost applies to.
     pub output: NodeId,
+    /// What the output is compared with: the data's labels (`None`) or a
+    /// model input (an autoencoder's reconstruction of its image).
+    pub target: Option<NodeId>,
+    /// The factor of this term in the model's cost (1 by default).
+    pub weight: f64,
     pub span: Span,
 }
 

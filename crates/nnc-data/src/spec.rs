@@ -88,7 +88,7 @@ pub(crate) struct Output {
 pub(crate) fn model_output(model: &Model) -> Option<Output> {
     let id = match (&model.cost, model.outputs.as_slice()) {
         (Some(cost), _) => cost.output,
-        (None, [(_, id)]) => *id,
+        (None, [(_, id)]) if model.input_costs.is_empty() => *id,
         _ => return None,
     };
     let node = model.nodes.get(id.0)?;

@@ -38,6 +38,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0210", "shared layer used on inputs of different sizes"),
     ("E0301", "cost does not fit the output activation"),
     ("E0302", "trained model has no cost"),
+    ("E0303", "cost target differs from its output in shape"),
     ("E0401", "schedule epoch beyond the last epoch"),
     ("E0402", "missing training setting"),
     ("E0403", "missing data split"),

@@ -37,18 +37,20 @@ fn model_problem(model: &Model, batch: usize, seed: u64) -> Problem {
         let n = batch * model.node(input).shape.iter().product::<usize>();
         values.push((InputKind::Data(k), (0..n).map(|_| rng.normal()).collect()));
     }
-    let target = graph.input(InputKind::Target).unwrap();
-    let shape = graph.shape(target).to_vec();
-    let width = shape[1..].iter().product::<usize>();
-    let mut y = vec![0.0; batch * width];
-    for row in 0..batch {
-        if width == 1 {
-            y[row] = rng.uniform();
-        } else {
-            y[row * width + rng.below(width)] = 1.0;
+    // A model whose costs all compare outputs with inputs reads no labels.
+    if let Some(target) = graph.input(InputKind::Target) {
+        let shape = graph.shape(target).to_vec();
+        let width = shape[1..].iter().product::<usize>();
+        let mut y = vec![0.0; batch * width];
+        for row in 0..batch {
+            if width == 1 {
+                y[row] = rng.uniform();
+            } else {
+                y[row * width + rng.below(width)] = 1.0;
+            }
         }
+        values.push((InputKind::Target, y));
     }
-    values.push((InputKind::Target, y));
     let wrt = (0..param_specs(model).len())
         .map(InputKind::Param)
         .collect();
@@ -83,6 +85,39 @@ fn dense_network() {
            cost cross_entropy
          }",
         3,
+    );
+}
+
+/// A cost on the labels plus a weighted cost against the model's input:
+/// the encoder gets the gradient of both heads, each head its own.
+#[test]
+fn a_labelled_cost_plus_a_weighted_reconstruction_cost() {
+    check_model(
+        "model two_heads {
+           input x: [6]
+           let hidden = dense(x, 4, act: tanh)
+           output label = dense(hidden, 3, act: softmax)
+           output reconstruction = dense(hidden, 6)
+           cost log_likelihood(label)
+           cost quadratic(reconstruction, target: x, weight: 0.3)
+         }",
+        3,
+    );
+}
+
+/// An autoencoder: its only cost compares the output with the input.
+#[test]
+fn an_autoencoder_with_only_a_reconstruction_cost() {
+    check_model(
+        "model autoencoder {
+           input x: [5]
+           layers {
+             dense(2, act: sigmoid)
+             dense(5)
+           }
+           cost quadratic(target: x, weight: 2)
+         }",
+        4,
     );
 }
 

@@ -21,7 +21,7 @@
 //! Inference graphs also output the correct count and every model output.
 
 use crate::params::{find_param, optimizer_state, param_specs, states_of, ParamSpec, StateSpec};
-use nnc_check::program::{self as program, Activation, CostKind, Model, Optimizer};
+use nnc_check::program::{self as program, Activation, Cost, CostKind, Model, Optimizer};
 use nnc_ir::graph::{Graph, GraphKind, InputKind, NodeId, OutputKind, Shape};
 use nnc_ir::ops::{CostFn, Op, PoolGeometry};
 use nnc_ir::CompileError;
@@ -369,36 +369,62 @@ impl Lowerer<'_> {
         self.graph.add(Op::Mul, vec![x, mask], name)
     }
 
-    /// The cost, the correct count and the model outputs.
+    /// The cost, the correct count and the model outputs. The labels'
+    /// cost compares its output with the `Target` input; each cost against
+    /// a model input compares its output with that input; the terms, each
+    /// times its weight, add up per example.
     fn outputs(&mut self) -> Result<(), CompileError> {
-        let (compared, cost) = match &self.model.cost {
-            Some(cost) => (self.value(cost.output)?, Some(cost.kind)),
-            None => match self.model.outputs.first() {
-                Some((_, id)) => (self.value(*id)?, None),
-                None => return Ok(()),
+        let model = self.model;
+        let labelled = match &model.cost {
+            Some(cost) => Some((self.value(cost.output)?, Some(cost))),
+            // Without a cost on the labels, accuracy is read from the only
+            // output, unless the costs compare outputs with inputs.
+            None if model.input_costs.is_empty() => match model.outputs.first() {
+                Some((_, id)) => Some((self.value(*id)?, None)),
+                None => None,
             },
+            None => None,
         };
-        if self.mode.training && cost.is_none() {
+        if self.mode.training && model.costs().next().is_none() {
             return Err(CompileError::NoCost {
-                model: self.model.name.clone(),
+                model: model.name.clone(),
             });
         }
-        let target_shape = self.graph.shape(compared).to_vec();
-        let target = self.graph.add(
-            Op::Input {
-                kind: InputKind::Target,
-                shape: target_shape,
-            },
-            Vec::new(),
-            "target",
-        )?;
-        if let Some(kind) = cost {
-            let (cost_fn, prediction) = self.cost_operand(kind, compared);
-            let per_example = self.graph.add(
-                Op::Cost(cost_fn),
-                vec![prediction, target],
-                "cost.per_example",
+        let mut terms: Vec<NodeId> = Vec::new();
+        let mut target = None;
+        if let Some((compared, cost)) = labelled {
+            let target_shape = self.graph.shape(compared).to_vec();
+            let node = self.graph.add(
+                Op::Input {
+                    kind: InputKind::Target,
+                    shape: target_shape,
+                },
+                Vec::new(),
+                "target",
             )?;
+            target = Some((compared, node));
+            if let Some(cost) = cost {
+                terms.push(self.cost_term(cost, compared, node, "cost")?);
+            }
+        }
+        for (k, cost) in model.input_costs.iter().enumerate() {
+            let (Some(input), output) = (cost.target, cost.output) else {
+                continue;
+            };
+            let (output, input) = (self.value(output)?, self.value(input)?);
+            terms.push(self.cost_term(cost, output, input, &format!("cost{}", k + 2))?);
+        }
+        let per_example = match terms.split_first() {
+            Some((&first, rest)) => {
+                let mut sum = first;
+                for &term in rest {
+                    sum = self.graph.add(Op::Add, vec![sum, term], "cost.terms")?;
+                }
+                Some(sum)
+            }
+            None => None,
+        };
+        if let Some(per_example) = per_example {
             let sum =
                 self.graph
                     .add(Op::SumAxes { axes: vec![0] }, vec![per_example], "cost_sum")?;
@@ -411,11 +437,13 @@ impl Lowerer<'_> {
             }
         }
         if !self.mode.training {
-            let correct = self
-                .graph
-                .add(Op::CorrectCount, vec![compared, target], "correct")?;
-            self.graph
-                .add_output("correct", OutputKind::Correct, correct);
+            if let Some((compared, target)) = target {
+                let correct =
+                    self.graph
+                        .add(Op::CorrectCount, vec![compared, target], "correct")?;
+                self.graph
+                    .add_output("correct", OutputKind::Correct, correct);
+            }
             for (name, id) in &self.model.outputs {
                 let node = self.value(*id)?;
                 self.graph
@@ -423,6 +451,30 @@ impl Lowerer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// One cost's per-example values, `[batch]`, times its weight.
+    fn cost_term(
+        &mut self,
+        cost: &Cost,
+        output: NodeId,
+        target: NodeId,
+        name: &str,
+    ) -> Result<NodeId, CompileError> {
+        let (cost_fn, prediction) = self.cost_operand(cost.kind, output);
+        let per_example = self.graph.add(
+            Op::Cost(cost_fn),
+            vec![prediction, target],
+            format!("{name}.per_example"),
+        )?;
+        if cost.weight == 1.0 {
+            return Ok(per_example);
+        }
+        self.graph.add(
+            Op::Scale(cost.weight),
+            vec![per_example],
+            format!("{name}.weighted"),
+        )
     }
 
     /// The cost op and its prediction operand: the fused form on the

@@ -41,7 +41,7 @@ impl OutputMeasures {
 pub fn compared_output(model: &Model) -> Option<usize> {
     match (&model.cost, model.outputs.as_slice()) {
         (Some(cost), outputs) => outputs.iter().position(|(_, id)| *id == cost.output),
-        (None, [_]) => Some(0),
+        (None, [_]) if model.input_costs.is_empty() => Some(0),
         _ => None,
     }
 }

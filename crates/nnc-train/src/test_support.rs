@@ -40,6 +40,7 @@ pub fn model() -> Model {
         nodes: vec![],
         layers: vec![],
         cost: None,
+        input_costs: vec![],
         regularizers: vec![],
     }
 }

@@ -136,7 +136,7 @@ pub fn train_resumable<B: Backend + ?Sized>(
     }
     for epoch in first_epoch..=schedule.epochs {
         let mut record = match run.epoch(backend, epoch, observer, checkpointer, partial.take())? {
-            EpochEnd::Record(record) => record,
+            EpochEnd::Record(record) => *record,
             EpochEnd::Interrupted(position) => {
                 outcome.interrupted = Some(position);
                 return Ok(outcome);
@@ -231,7 +231,7 @@ enum StepsEnd {
 
 /// How an epoch ended.
 enum EpochEnd {
-    Record(EpochRecord),
+    Record(Box<EpochRecord>),
     Interrupted(Position),
 }
 
@@ -300,7 +300,7 @@ impl Run<'_> {
         };
         self.watch_plateaus(&mut record);
         record.seconds = started.elapsed().as_secs_f64();
-        Ok(EpochEnd::Record(record))
+        Ok(EpochEnd::Record(Box::new(record)))
     }
 
     /// Evaluates the splits after an epoch: the training examples when a

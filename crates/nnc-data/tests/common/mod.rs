@@ -210,8 +210,11 @@ pub fn model(name: &str, input_shape: &[usize], units: usize) -> Model {
         cost: Some(Cost {
             kind: CostKind::LogLikelihood,
             output: NodeId(1),
+            target: None,
+            weight: 1.0,
             span: span(150, 160),
         }),
+        input_costs: vec![],
         regularizers: vec![],
     }
 }

@@ -196,6 +196,17 @@ pub enum CheckError {
         found: Found,
         span: Span,
     },
+    /// E0117: two costs that both read the data's labels.
+    CostTwice { span: Span, first: Span },
+    /// E0303: a cost's target input differs in shape from its output.
+    CostTargetShape {
+        output: String,
+        output_shape: Shape,
+        target: String,
+        target_shape: Shape,
+        span: Span,
+        target_span: Span,
+    },
     /// E0117: a setting given twice in one body.
     SettingTwice {
         key: String,
@@ -425,7 +436,8 @@ impl CheckError {
             | ConstOverflow { .. }
             | NotFinite { .. }
             | ConstOperand { .. } => "E0116",
-            SettingTwice { .. } => "E0117",
+            SettingTwice { .. } | CostTwice { .. } => "E0117",
+            CostTargetShape { .. } => "E0303",
             DenseNeedsVector { .. } => "E0201",
             AssertionFailed { .. } => "E0202",
             KernelTooLarge { .. } => "E0203",

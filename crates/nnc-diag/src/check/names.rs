@@ -16,6 +16,8 @@ pub enum NameKind {
     Source,
     /// An output of a model (named by `cost kind(output)`).
     Output,
+    /// An input of a model (named by `cost kind(..., target: input)`).
+    Input,
 }
 
 /// What kind of definition a name has.
@@ -69,6 +71,10 @@ pub(super) fn unknown_name(
         NameKind::Source => (
             format!("unknown data source `{name}`"),
             "not a `let` of this data block",
+        ),
+        NameKind::Input => (
+            format!("unknown input `{name}`"),
+            "not an input of this model",
         ),
         NameKind::Output => (
             format!("unknown output `{name}`"),

@@ -48,6 +48,47 @@ pub(super) fn no_cost(code: &'static str, model: &str, span: Span, model_span: S
     ))
 }
 
+pub(super) fn cost_twice(code: &'static str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        "two costs compare outputs with the data's labels",
+        Label::new(span, "this cost reads the labels too"),
+    )
+    .with_secondary(first, "the first cost reads the labels")
+    .with_note("the data give one target per example: the labels, for one cost")
+    .with_hint(
+        "compare the other output with a model input (`target: image`, as an autoencoder's \
+         reconstruction), or remove one cost",
+    )
+}
+
+pub(super) fn cost_target_shape(
+    code: &'static str,
+    (output, output_shape): (&str, &[usize]),
+    (target, target_shape): (&str, &[usize]),
+    span: Span,
+    target_span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!(
+            "the cost compares `{output}` {} with input `{target}` {}",
+            crate::shape_str(output_shape),
+            crate::shape_str(target_shape)
+        ),
+        Label::new(span, "shapes differ"),
+    )
+    .with_secondary(
+        target_span,
+        format!("`{target}` is {}", crate::shape_str(target_shape)),
+    )
+    .with_note("a cost compares its output with its target value by value")
+    .with_hint(format!(
+        "make `{output}` {} (e.g. `reshape` it), or compare it with another input",
+        crate::shape_str(target_shape)
+    ))
+}
+
 pub(super) fn phase_epoch_out_of_range(
     code: &'static str,
     epoch: i64,

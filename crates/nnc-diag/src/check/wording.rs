@@ -146,6 +146,21 @@ impl CheckError {
             CheckError::SettingTwice { key, span, first } => {
                 structure::setting_twice(code, key, *span, *first)
             }
+            CheckError::CostTwice { span, first } => training::cost_twice(code, *span, *first),
+            CheckError::CostTargetShape {
+                output,
+                output_shape,
+                target,
+                target_shape,
+                span,
+                target_span,
+            } => training::cost_target_shape(
+                code,
+                (output, output_shape),
+                (target, target_shape),
+                *span,
+                *target_span,
+            ),
             // Shapes.
             CheckError::DenseNeedsVector {
                 input,
