@@ -24,10 +24,11 @@ pub(crate) fn epoch_line(r: &EpochRecord, regression: bool) -> String {
     ];
     for (name, score) in splits {
         let Some(score) = score else { continue };
-        let mut part = if regression {
-            format!("{name} cost {:.4}", score.cost)
-        } else {
-            format!("{name} {:.2}%", 100.0 * score.accuracy)
+        // The train cost shown is the mean of the epoch's steps (above).
+        let mut part = match (regression, name) {
+            (true, "train") => name.to_string(),
+            (true, _) => format!("{name} cost {:.4}", score.cost),
+            (false, _) => format!("{name} {:.2}%", 100.0 * score.accuracy),
         };
         for (measure, value) in &score.measures {
             part.push(' ');
@@ -83,7 +84,11 @@ pub(crate) fn log_object(r: &EpochRecord, regression: bool) -> Value {
         if !regression {
             put(&format!("{name}_accuracy"), json!(score.accuracy));
         }
-        put(&format!("{name}_cost"), json!(score.cost));
+        // `train_cost` is the mean of the epoch's steps: the train split's
+        // cost measured after the epoch does not replace it.
+        if name != "train" {
+            put(&format!("{name}_cost"), json!(score.cost));
+        }
         for (measure, value) in &score.measures {
             put(&format!("{name}_{}", measure.name()), json!(value));
         }
@@ -204,5 +209,18 @@ mod tests {
         let regression = log_object(&record(), true);
         assert!(regression.get("validation_accuracy").is_none());
         assert_eq!(regression["validation_cost"], 0.3);
+        // The train split measured after the epoch keeps `train_cost` the
+        // mean of the steps.
+        let mut measured = record();
+        measured.train = Some(Score {
+            accuracy: 0.5,
+            cost: 9.0,
+            count: 10,
+            measures: vec![(Measure::Rmse, 0.25)],
+        });
+        let object = log_object(&measured, true);
+        assert_eq!(object["train_cost"], 0.123456);
+        assert_eq!(object["train_rmse"], 0.25);
+        assert!(epoch_line(&measured, true).contains("train cost 0.1235  train rmse 0.2500  "));
     }
 }
