@@ -168,6 +168,7 @@ impl<'a> Checker<'a> {
                         | "l2_pool"
                         | "reshape"
                         | "dropout"
+                        | "mask_noise"
                 );
                 let inputs = if matches!(name, "add" | "mul") { 2 } else { 1 };
                 let (tensors, rest) = self.split_inputs(values, inputs, tensors_only);

@@ -44,6 +44,7 @@ pub(crate) enum LayerKind {
     /// The target dimensions, `-1` for the inferred one.
     Reshape(Option<Vec<i64>>),
     Dropout(Option<f64>),
+    MaskNoise(Option<f64>),
     Activation(Activation),
     Elementwise(Op),
 }
@@ -266,6 +267,7 @@ impl<'a> Checker<'a> {
             "max_pool" | "avg_pool" | "l2_pool" => (POOL, POOL_REQUIRED),
             "reshape" => (&["shape"], ONE),
             "dropout" => (&["p"], ONE),
+            "mask_noise" => (&["p"], ONE),
             _ => (&[], &[]),
         };
         let slots = self.bind_args(name, span, Params { names, required }, args);
@@ -343,6 +345,16 @@ impl<'a> Checker<'a> {
                         .number_in(&a.value, a.span, subject, Some(range))
                 });
                 LayerKind::Dropout(p)
+            }
+            "mask_noise" => {
+                let subject = reader.subject("p");
+                let p = reader.take(0).and_then(|a| {
+                    let range = Range::between(Num::Float(0.0), true, Num::Float(1.0), false);
+                    reader
+                        .checker
+                        .number_in(&a.value, a.span, subject, Some(range))
+                });
+                LayerKind::MaskNoise(p)
             }
             "add" => LayerKind::Elementwise(Op::Add),
             "mul" => LayerKind::Elementwise(Op::Mul),
@@ -454,6 +466,15 @@ impl<'a> Checker<'a> {
                         Some(p) => self.simple_node(
                             &ctx,
                             Op::Dropout { p: *p },
+                            shape.clone(),
+                            self.out_act(&x),
+                        ),
+                        None => Tensor::unknown(span),
+                    },
+                    LayerKind::MaskNoise(p) => match p {
+                        Some(p) => self.simple_node(
+                            &ctx,
+                            Op::MaskNoise { p: *p },
                             shape.clone(),
                             self.out_act(&x),
                         ),

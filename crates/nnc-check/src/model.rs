@@ -27,6 +27,9 @@ pub(crate) struct ModelInfo {
     pub inputs: usize,
     /// Whether the model has a `cost` (valid or not).
     pub cost_given: bool,
+    /// Whether its costs all compare outputs with its inputs (it reads no
+    /// labels: no accuracy).
+    pub reconstructs: bool,
     /// The trained output (the cost's, or the only one): shape and origin.
     pub output: Option<(Shape, Span)>,
     /// W0106, reported when the model is trained: the outputs the cost
@@ -268,6 +271,7 @@ impl<'a> Checker<'a> {
             name_span: item.name.span,
             inputs: inputs.len(),
             cost_given: cost_setting.is_some(),
+            reconstructs: cost.is_none() && !input_costs.is_empty(),
             output: trained.and_then(|t| t.shape.map(|s| (s, t.from))),
             untrained,
         };

@@ -64,6 +64,14 @@ impl Model {
     pub fn costs(&self) -> impl Iterator<Item = &Cost> {
         self.cost.iter().chain(&self.input_costs)
     }
+
+    /// Whether the model's costs all compare outputs with its inputs (an
+    /// autoencoder): it reads no labels, has no accuracy, and its
+    /// measures (RMSE, MAE, R²) compare the first such output with its
+    /// input.
+    pub fn reconstructs(&self) -> bool {
+        self.cost.is_none() && !self.input_costs.is_empty()
+    }
 }
 
 impl Model {
@@ -114,6 +122,13 @@ pub enum Op {
     Flatten,
     Reshape,
     Dropout {
+        p: f64,
+    },
+    /// `mask_noise(p)`: in training, each value is set to zero with
+    /// probability `p` and kept as it is otherwise (the denoising
+    /// autoencoder's corruption; unlike dropout, nothing is rescaled); the
+    /// identity in evaluation.
+    MaskNoise {
         p: f64,
     },
     Activation(Activation),
@@ -506,8 +521,8 @@ pub enum Measure {
     Mae,
     /// Root of the mean squared error over every output value.
     Rmse,
-    /// Coefficient of determination, `1 - SSE/SST` per output component,
-    /// averaged over the components.
+    /// Coefficient of determination, `1 - Σ SSE / Σ SST` over the output
+    /// components (each SST about its component's mean).
     R2,
 }
 

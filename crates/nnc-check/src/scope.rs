@@ -13,7 +13,15 @@ use std::collections::HashMap;
 
 /// Builtin layers that are not activations.
 const STRUCTURAL_LAYERS: &[&str] = &[
-    "dense", "conv2d", "max_pool", "avg_pool", "l2_pool", "flatten", "reshape", "dropout",
+    "dense",
+    "conv2d",
+    "max_pool",
+    "avg_pool",
+    "l2_pool",
+    "flatten",
+    "reshape",
+    "dropout",
+    "mask_noise",
 ];
 
 /// Builtin elementwise layers of two operands.

@@ -61,7 +61,7 @@ pub fn summarize(model: &Model) -> Summary {
             _ => 0,
         };
         let flops = match &node.op {
-            Op::Input | Op::Flatten | Op::Reshape | Op::Dropout { .. } => 0,
+            Op::Input | Op::Flatten | Op::Reshape | Op::Dropout { .. } | Op::MaskNoise { .. } => 0,
             Op::Dense { act, .. } => {
                 let n_in = elements(input);
                 mul(2, mul(n_in, out))
@@ -201,6 +201,7 @@ pub fn describe(op: &Op) -> String {
         Op::Flatten => "flatten".to_string(),
         Op::Reshape => "reshape".to_string(),
         Op::Dropout { p } => format!("dropout({p})"),
+        Op::MaskNoise { p } => format!("mask_noise({p})"),
         Op::Activation(act) => act.name().to_string(),
         Op::Add => "add".to_string(),
         Op::Sub => "sub".to_string(),

@@ -160,7 +160,12 @@ impl<'a> Checker<'a> {
             self.model_fits_training(m, ident);
         }
         if let Some(d) = &data_info {
-            self.data_fits_training(d, &item.data, &used);
+            // The model's name, when its costs all compare with inputs.
+            let reconstructs = model
+                .as_ref()
+                .filter(|m| single && m.reconstructs)
+                .map(|m| m.name_span);
+            self.data_fits_training(d, &item.data, &used, reconstructs);
             if let (Some(m), true) = (&model, single) {
                 self.classes_fit_output(m, d, header);
             }
@@ -169,7 +174,7 @@ impl<'a> Checker<'a> {
         let (model, data_info) = (model?, data_info?);
         let metrics = match metrics {
             Some(list) => list?.into_iter().map(|(m, _)| m).collect(),
-            None => default_metrics(&data_info),
+            None => default_metrics(&data_info, model.reconstructs),
         };
         let spec = TrainSpec {
             model: model.name.clone(),
@@ -238,7 +243,13 @@ impl<'a> Checker<'a> {
     }
 
     /// E0403: the training split, and every split a metric is measured on.
-    fn data_fits_training(&mut self, data: &DataInfo, ident: &Ident, metrics: &[(Metric, Span)]) {
+    fn data_fits_training(
+        &mut self,
+        data: &DataInfo,
+        ident: &Ident,
+        metrics: &[(Metric, Span)],
+        reconstructs: Option<Span>,
+    ) {
         if !data.splits[0] {
             self.missing_split(data, 0, SplitNeed::Training, ident.span);
         }
@@ -250,14 +261,21 @@ impl<'a> Checker<'a> {
                 };
                 self.missing_split(data, split, need, *span);
             }
-            self.metric_fits_labels(data, *metric, *span);
+            self.metric_fits_labels(data, *metric, *span, reconstructs);
         }
     }
 
     /// E0406: accuracies need classes, and a top-k accuracy fewer than `k`
     /// of them.
-    fn metric_fits_labels(&mut self, data: &DataInfo, metric: Metric, span: Span) {
+    fn metric_fits_labels(
+        &mut self,
+        data: &DataInfo,
+        metric: Metric,
+        span: Span,
+        reconstructs: Option<Span>,
+    ) {
         let misfit = match metric.measure {
+            m if m.classifies() && reconstructs.is_some() => MetricMisfit::Reconstruction,
             m if m.classifies() && data.regression => MetricMisfit::Regression {
                 data: data.name.clone(),
             },
@@ -269,6 +287,7 @@ impl<'a> Checker<'a> {
         };
         let data_span = match (&misfit, data.one_hot) {
             (MetricMisfit::TopKOfClasses { .. }, Some((_, span))) => span,
+            (MetricMisfit::Reconstruction, _) => reconstructs.unwrap_or(data.name_span),
             _ => data.labels_span.unwrap_or(data.name_span),
         };
         self.report(CheckError::MetricMisfit {
@@ -694,8 +713,8 @@ impl<I: Iterator<Item = Option<ArgValue>>> NumberReader<'_, '_, I> {
 /// Without `metrics`: the accuracy of each evaluation split (for
 /// regression, `labels value`: its cost, RMSE and R²), or of the training
 /// split when there is none.
-fn default_metrics(data: &DataInfo) -> Vec<Metric> {
-    let measures: &[Measure] = if data.regression {
+fn default_metrics(data: &DataInfo, reconstructs: bool) -> Vec<Metric> {
+    let measures: &[Measure] = if reconstructs || data.regression {
         &[Measure::Cost, Measure::Rmse, Measure::R2]
     } else {
         &[Measure::Accuracy]

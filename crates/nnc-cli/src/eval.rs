@@ -47,7 +47,7 @@ use nnc_cli::driver::{self, Options};
 use nnc_data::{Dataset, SplitKind};
 use nnc_diag::render;
 use nnc_lower::backend::{Backend, BackendError, Batch, Tensor};
-use nnc_train::{compared_output, OutputSums};
+use nnc_train::{compared_output, reconstructed_output, OutputSums};
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -109,7 +109,7 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
     let opened = Opened::open(&args.file, true)?;
     let program = opened.program("evaluate it")?;
     let weights = Weights::load(&opened, program, &args.weights)?;
-    let regression = matches!(weights.data.labels, Labels::Value);
+    let regression = matches!(weights.data.labels, Labels::Value) || weights.model.reconstructs();
     if regression && !args.top_k.is_empty() {
         return Err(Failure::usage(format!(
             "`--top-k` measures classifiers; the data `{}` has real-valued labels \
@@ -405,7 +405,8 @@ impl<'m> Inference<'m> {
         kind: BackendKind,
         params: Vec<Tensor>,
     ) -> Result<Inference<'m>, Failure> {
-        let Some(compared) = compared_output(model) else {
+        // An autoencoder's predictions are its reconstruction.
+        let Some(compared) = compared_output(model).or_else(|| reconstructed_output(model)) else {
             return Err(Failure::problem(format!(
                 "model `{}` has several outputs and no cost to say which one predicts",
                 model.name
@@ -533,7 +534,10 @@ fn measure(
     measures: &[Measure],
 ) -> Result<Measured, Failure> {
     let width = inference.width();
-    let classified = dataset.is_classified();
+    // A model that reads no labels has no classes to confuse; its
+    // reconstruction is compared with its input.
+    let reconstructs = inference.model.reconstructs();
+    let classified = dataset.is_classified() && !reconstructs;
     let classes = class_count(width);
     let mut measured = Measured {
         examples: 0,
@@ -557,7 +561,10 @@ fn measure(
         measured.examples += indices.len();
         measured.cost_sum += out.cost_sum;
         measured.correct += out.correct;
-        sums.add(&out.predictions, &targets);
+        sums.add(
+            &out.predictions,
+            if reconstructs { &inputs } else { &targets },
+        );
         if !classified {
             continue;
         }

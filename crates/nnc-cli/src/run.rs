@@ -147,9 +147,12 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     let checked = CheckedFile::open(&args.file)?;
     let program = checked.program()?;
     let spec = pick_train(program, checked.name(), args.train.as_deref())?;
+    // No accuracy is shown for real-valued labels, nor for a model that
+    // reads no labels (its costs compare outputs with its inputs).
     let regression = program
         .data(&spec.data)
-        .is_some_and(|d| matches!(d.labels, Labels::Value));
+        .is_some_and(|d| matches!(d.labels, Labels::Value))
+        || program.model(&spec.model).is_some_and(|m| m.reconstructs());
     let restores = spec.early_stop.as_ref().filter(|e| e.restore_best);
     let mut session = crate::checkpoint::Session::open(
         &args.checkpoints,

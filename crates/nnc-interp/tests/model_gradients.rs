@@ -105,6 +105,24 @@ fn a_labelled_cost_plus_a_weighted_reconstruction_cost() {
     );
 }
 
+/// A denoising autoencoder: masking noise (fixed by the step seed) on the
+/// input, the cost against the clean input.
+#[test]
+fn a_denoising_autoencoder_with_masking_noise() {
+    check_model(
+        "model denoising {
+           input x: [6]
+           layers {
+             mask_noise(0.3)
+             dense(3, act: tanh)
+             dense(6)
+           }
+           cost quadratic(target: x)
+         }",
+        3,
+    );
+}
+
 /// An autoencoder: its only cost compares the output with the input.
 #[test]
 fn an_autoencoder_with_only_a_reconstruction_cost() {

@@ -292,6 +292,10 @@ impl Lowerer<'_> {
                 let x = self.operand(index, 0)?;
                 self.dropout(x, *p, &name)
             }
+            program::Op::MaskNoise { p } => {
+                let x = self.operand(index, 0)?;
+                self.mask_noise(x, *p, &name)
+            }
             program::Op::Activation(act) => {
                 let x = self.operand(index, 0)?;
                 self.activation(x, *act, &name)
@@ -367,6 +371,29 @@ impl Lowerer<'_> {
         self.dropouts += 1;
         let mask = self.graph.add(op, vec![seed], format!("{name}.mask"))?;
         self.graph.add(Op::Mul, vec![x, mask], name)
+    }
+
+    /// Masking noise in training graphs (zero with probability `p`, kept
+    /// otherwise): dropout's mask, whose kept values are `1 / (1 - p)`,
+    /// scaled back by `1 - p`. The identity otherwise.
+    fn mask_noise(&mut self, x: NodeId, p: f64, name: &str) -> Result<NodeId, CompileError> {
+        if !self.mode.training || p <= 0.0 {
+            return Ok(x);
+        }
+        let seed = self
+            .graph
+            .input_or_add(InputKind::StepSeed, Vec::new(), "step_seed")?;
+        let op = Op::DropoutMask {
+            p,
+            stream: self.dropouts,
+            shape: self.graph.shape(x).to_vec(),
+        };
+        self.dropouts += 1;
+        let mask = self.graph.add(op, vec![seed], format!("{name}.mask"))?;
+        let keep = self
+            .graph
+            .add(Op::Scale(1.0 - p), vec![mask], format!("{name}.keep"))?;
+        self.graph.add(Op::Mul, vec![x, keep], name)
     }
 
     /// The cost, the correct count and the model outputs. The labels'

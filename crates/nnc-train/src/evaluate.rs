@@ -14,6 +14,9 @@ use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats};
 pub struct OutputMeasures {
     /// The index in `Model::outputs` of the output the cost compares.
     pub output: usize,
+    /// The output is compared with the model's input (a model whose costs
+    /// all compare with inputs), not with the targets.
+    pub against_input: bool,
     /// Each at most once; none that the backend's sums give.
     pub measures: Vec<Measure>,
 }
@@ -28,9 +31,13 @@ impl OutputMeasures {
                 wanted.push(m);
             }
         }
-        let output = compared_output(model)?;
+        let (output, against_input) = match compared_output(model) {
+            Some(output) => (output, false),
+            None => (reconstructed_output(model)?, true),
+        };
         (!wanted.is_empty()).then_some(OutputMeasures {
             output,
+            against_input,
             measures: wanted,
         })
     }
@@ -44,6 +51,20 @@ pub fn compared_output(model: &Model) -> Option<usize> {
         (None, [_]) if model.input_costs.is_empty() => Some(0),
         _ => None,
     }
+}
+
+/// For a model whose costs all compare outputs with inputs: the index in
+/// `Model::outputs` of the first such cost's output, when its target is
+/// the model's only input (what a batch's inputs hold).
+pub fn reconstructed_output(model: &Model) -> Option<usize> {
+    if !model.reconstructs() || model.inputs.len() != 1 {
+        return None;
+    }
+    let cost = model.input_costs.first()?;
+    if cost.target != model.inputs.first().copied() {
+        return None;
+    }
+    model.outputs.iter().position(|(_, id)| *id == cost.output)
 }
 
 /// Accuracy and mean cost of the model on the first `count` examples of
@@ -89,16 +110,21 @@ pub fn evaluate<B: Backend + ?Sized>(
                 message: format!("inference gave no output {}", extra.output),
             })?;
         let width = output.data.len() / indices.len().max(1);
-        if width * indices.len() != targets.len() {
+        let compared = if extra.against_input {
+            &inputs
+        } else {
+            &targets
+        };
+        if width * indices.len() != compared.len() {
             return Err(BackendError::Failed {
                 message: format!(
-                    "the compared output has {width} values per example, the targets {}",
-                    targets.len() / indices.len().max(1)
+                    "the compared output has {width} values per example, its targets {}",
+                    compared.len() / indices.len().max(1)
                 ),
             });
         }
         sums.get_or_insert_with(|| OutputSums::new(width, &extra.measures))
-            .add(&output.data, &targets);
+            .add(&output.data, compared);
     }
     let measures = match (&sums, extra) {
         (Some(sums), Some(extra)) => extra

@@ -56,7 +56,7 @@ mod test_support;
 mod tests;
 
 pub use error::TrainError;
-pub use evaluate::{compared_output, OutputMeasures};
+pub use evaluate::{compared_output, reconstructed_output, OutputMeasures};
 pub use examples::{Examples, InMemory, SplitKind, Splits};
 pub use init::init_params;
 pub use measures::OutputSums;

@@ -17,9 +17,8 @@ pub struct OutputSums {
     examples: usize,
     /// `|a - y|` over every value.
     abs_error: f64,
-    /// `(a - y)²` over every value, and per component.
+    /// `(a - y)²` over every value.
     sq_error: f64,
-    sq_error_at: Vec<f64>,
     /// `y` and `y²` per component, for the total sum of squares.
     target_at: Vec<f64>,
     target_sq_at: Vec<f64>,
@@ -42,7 +41,6 @@ impl OutputSums {
         top_k.dedup();
         OutputSums {
             width,
-            sq_error_at: vec![0.0; width],
             target_at: vec![0.0; width],
             target_sq_at: vec![0.0; width],
             top_k,
@@ -61,7 +59,6 @@ impl OutputSums {
                 let e = a - y;
                 self.abs_error += e.abs();
                 self.sq_error += e * e;
-                self.sq_error_at[j] += e * e;
                 self.target_at[j] += y;
                 self.target_sq_at[j] += y * y;
             }
@@ -95,18 +92,19 @@ impl OutputSums {
         }
     }
 
-    /// `1 - SSE/SST` of each component, averaged over the components whose
-    /// targets vary.
+    /// `1 - Σ SSE_j / Σ SST_j` over the components `j`: each component's
+    /// squared error against its total sum of squares about its own mean
+    /// (for one component, the usual R²; for images, the share of the
+    /// pixels' variance explained, which pixels that hardly vary cannot
+    /// swamp). `None` when no target varies.
     fn r2(&self) -> Option<f64> {
         let n = self.examples as f64;
-        let scores: Vec<f64> = (0..self.width)
-            .filter_map(|j| {
-                let mean = self.target_at[j] / n;
-                let total = self.target_sq_at[j] - n * mean * mean;
-                (total > 1e-12 * n.max(1.0)).then(|| 1.0 - self.sq_error_at[j] / total)
-            })
-            .collect();
-        (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
+        let mut total = 0.0;
+        for j in 0..self.width {
+            let mean = self.target_at[j] / n;
+            total += (self.target_sq_at[j] - n * mean * mean).max(0.0);
+        }
+        (total > 1e-12 * n.max(1.0)).then(|| 1.0 - self.sq_error / total)
     }
 }
 
@@ -158,9 +156,10 @@ mod tests {
     }
 
     #[test]
-    fn r2_averages_components_and_skips_constant_targets() {
-        // Component 0: perfect (R² 1); component 1: predicts the mean
-        // (R² 0); component 2: constant target, left out.
+    fn r2_pools_the_components_squared_errors_and_variances() {
+        // Component 0: perfect (SSE 0, SST 2); component 1: predicts the
+        // mean (SSE 2, SST 2); component 2: a constant target, predicted
+        // exactly (SSE 0, SST 0): 1 - 2/4.
         let mut sums = OutputSums::new(3, &[Measure::R2]);
         sums.add(
             &[1.0, 2.0, 7.0, 3.0, 2.0, 7.0],

@@ -168,6 +168,9 @@ pub enum MetricMisfit {
     Regression { data: String },
     /// `topK_accuracy` with `K` at least the number of classes.
     TopKOfClasses { k: usize, classes: usize },
+    /// An accuracy of a model whose costs all compare outputs with its
+    /// inputs (an autoencoder): it reads no labels.
+    Reconstruction,
 }
 
 pub(super) fn metric_misfit(
@@ -187,6 +190,18 @@ pub(super) fn metric_misfit(
         .with_secondary(data_span, "`labels value`: regression targets")
         .with_hint(format!(
             "measure a regression by `{split}_mae`, `{split}_rmse`, `{split}_r2` or `{split}_cost`"
+        )),
+        MetricMisfit::Reconstruction => Diagnostic::error(
+            code,
+            format!("`{metric}` counts classes, but the model reads no labels"),
+            Label::new(span, "a classification metric"),
+        )
+        .with_secondary(
+            data_span,
+            "every cost of this model compares an output with an input",
+        )
+        .with_hint(format!(
+            "measure the reconstruction by `{split}_rmse`, `{split}_mae` or `{split}_cost`"
         )),
         MetricMisfit::TopKOfClasses { k, classes } => Diagnostic::error(
             code,
