@@ -823,3 +823,88 @@ train autoencoder on mnist {{
         assert!(last.get("validation_accuracy").is_none(), "{name}: {last}");
     }
 }
+
+/// Tensor expressions (elementwise functions, operators with numbers,
+/// division, min/max, sums and means) train on the interpreter and the JIT
+/// to the same costs, and `--verify` finds the JIT's kernels equal to the
+/// interpreter's ops.
+#[test]
+fn tensor_expressions_train_alike_on_the_interpreter_and_the_jit() {
+    let dir = scratch("expressions");
+    let mut table = String::from("a,b,c,d,e,f,y\n");
+    let mut rng = common::Lcg(5);
+    for _ in 0..120 {
+        let xs: Vec<f64> = (0..6)
+            .map(|_| f64::from(rng.range(0, 2000)) / 1000.0 - 1.0)
+            .collect();
+        let class = if xs.iter().sum::<f64>() < 0.0 {
+            0
+        } else if xs[0] > 0.0 {
+            1
+        } else {
+            2
+        };
+        let cells: Vec<String> = xs.iter().map(|x| format!("{x:.3}")).collect();
+        table.push_str(&format!("{},{class}\n", cells.join(",")));
+    }
+    std::fs::write(dir.join("table.csv"), table).unwrap();
+    let file = dir.join("expressions.nnet");
+    std::fs::write(
+        &file,
+        r#"model expressions {
+  input x: [2, 3]
+  let h = dense(flatten(x), 6, act: tanh)
+  let a = log(square(h) + 1) + sqrt(abs(h) + 0.5) + exp(0 - h)
+  let b = 2 / (square(h) + 1) - pow(h, 3) * 0.5 + (1 - h) / (h * h + 2)
+  let c = min(a, b) + max(a, 2 * b)
+  let m = reshape(c, shape: [2, 3])
+  let s = sum(m, axis: 1) + mean(m, axis: 1)
+  let t = mean(m) + sum(square(m))
+  output y = softmax(dense(mul(s, s), 3) + dense(t, 3))
+  cost log_likelihood
+}
+
+data table {
+  train csv("table.csv", label: "y", header: true)
+  validation holdout(0.25)
+  labels one_hot(3)
+}
+
+train expressions on table {
+  optimizer adam
+  learning_rate 0.01
+  batch_size 10
+  epochs 2
+}
+"#,
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let costs = |backend: &str| -> Vec<f64> {
+        let log = dir.join(format!("{backend}.jsonl"));
+        let out = nnc(&[
+            "run",
+            &path,
+            "-q",
+            "--backend",
+            backend,
+            "--log",
+            &log.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{backend}: {}", text(&out.stderr));
+        read_log(&log)
+            .iter()
+            .map(|r| r["train_cost"].as_f64().unwrap())
+            .collect()
+    };
+    let (interp, jit) = (costs("interp"), costs("jit"));
+    for (a, b) in interp.iter().zip(&jit) {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "{interp:?} vs {jit:?}"
+        );
+    }
+    let verify = nnc(&["run", &path, "--verify-only"]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    assert!(text(&verify.stdout).contains("the JIT agrees with the interpreter"));
+}

@@ -243,7 +243,38 @@ impl<'a> Checker<'a> {
         )
     }
 
-    /// `a + b`, `a - b`, `a * b` on tensors of one shape (E0206 otherwise).
+    /// An elementwise function of a tensor written with an operator and a
+    /// number (`x + 1`, `1 - x`, `2 / x`).
+    pub fn math(
+        &mut self,
+        place: Place,
+        t: Tensor,
+        f: crate::program::MathFn,
+        symbol: &str,
+        span: Span,
+    ) -> Tensor {
+        let Some(shape) = t.shape.clone() else {
+            return Tensor::unknown(span);
+        };
+        let derivation = Derivation::Layer {
+            layer: symbol.into(),
+            inputs: vec![shape.clone()],
+            windows: Vec::new(),
+        };
+        self.new_node(
+            place,
+            "math",
+            Op::Math(f),
+            &[&t],
+            shape,
+            span,
+            derivation,
+            OutAct::Plain,
+        )
+    }
+
+    /// `a + b`, `a - b`, `a * b`, `a / b` on tensors of one shape (E0206
+    /// otherwise).
     pub fn elementwise(
         &mut self,
         place: Place,
@@ -255,7 +286,8 @@ impl<'a> Checker<'a> {
         let (node_op, base) = match op {
             BinOp::Add => (Op::Add, "add"),
             BinOp::Sub => (Op::Sub, "sub"),
-            BinOp::Mul | BinOp::Div => (Op::Mul, "mul"),
+            BinOp::Mul => (Op::Mul, "mul"),
+            BinOp::Div => (Op::Div, "div"),
         };
         self.elementwise_named(place, node_op, base, op.symbol(), a, b, span)
     }

@@ -7,6 +7,7 @@
 //! (`dense(x, 30)`, `relu(a + b)`, `add(a, b)`).
 
 use crate::checker::Checker;
+use crate::program::MathFn;
 use crate::scope::{is_builtin_word, is_layer_name, Binding, Scope, FUNCTION_NAMES};
 use crate::value::{ArgValue, Asserted, CallValue, Item, LayerFn, SliceValue, Tensor, Value, Word};
 use nnc_diag::check::{CheckError, Expected, Subject};
@@ -169,8 +170,15 @@ impl<'a> Checker<'a> {
                         | "reshape"
                         | "dropout"
                         | "mask_noise"
+                        | "pow"
+                        | "sum"
+                        | "mean"
                 );
-                let inputs = if matches!(name, "add" | "mul") { 2 } else { 1 };
+                let inputs = if matches!(name, "add" | "sub" | "mul" | "div" | "min" | "max") {
+                    2
+                } else {
+                    1
+                };
                 let (tensors, rest) = self.split_inputs(values, inputs, tensors_only);
                 let f = self.make_builtin(callee, rest, span);
                 return self.call_layer(scope, f, callee, tensors_as_args(tensors), span);
@@ -283,15 +291,6 @@ impl<'a> Checker<'a> {
         let place = scope.place;
         match (l, r) {
             (Value::Tensor(a), Value::Tensor(b)) => {
-                if op == BinOp::Div {
-                    self.wrong_kind(
-                        &Value::Tensor(b),
-                        rhs.span,
-                        Subject::Operand { op: "/".into() },
-                        Expected::Number,
-                    );
-                    return Value::Tensor(Tensor::unknown(span));
-                }
                 Value::Tensor(self.elementwise(place, op, a, b, span))
             }
             (Value::Tensor(t), n) if is_number_or_unknown(&n) => {
@@ -339,8 +338,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `n * t`, `t * n`, `t / n`; other operators with a number and a
-    /// tensor are E0108.
+    /// A tensor and a number: `n * t`, `t * n`, `t / n` scale; `t + n`,
+    /// `n + t`, `t - n` and `n - t` add to every value; `n / t` divides
+    /// the number by every value.
     #[allow(clippy::too_many_arguments)]
     fn scale_by(
         &mut self,
@@ -357,6 +357,7 @@ impl<'a> Checker<'a> {
         let Some(x) = n.as_number() else {
             return Tensor::unknown(span);
         };
+        let symbol = op.symbol();
         match op {
             BinOp::Mul => self.scale(place, t, x, span),
             BinOp::Div if tensor_first => {
@@ -369,16 +370,15 @@ impl<'a> Checker<'a> {
                 }
                 self.scale(place, t, 1.0 / x, span)
             }
-            _ => {
-                self.wrong_kind(
-                    n,
-                    number_span,
-                    Subject::Operand {
-                        op: op.symbol().into(),
-                    },
-                    Expected::Tensor,
-                );
-                Tensor::unknown(span)
+            BinOp::Div => {
+                let inverse = self.math(place, t, MathFn::Pow(-1.0), symbol, span);
+                self.scale(place, inverse, x, span)
+            }
+            BinOp::Add => self.math(place, t, MathFn::AddConst(x), symbol, span),
+            BinOp::Sub if tensor_first => self.math(place, t, MathFn::AddConst(-x), symbol, span),
+            BinOp::Sub => {
+                let negated = self.math(place, t, MathFn::Neg, symbol, span);
+                self.math(place, negated, MathFn::AddConst(x), symbol, span)
             }
         }
     }

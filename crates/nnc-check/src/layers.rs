@@ -11,7 +11,7 @@ use crate::args::Params;
 use crate::builder::{LayerDraft, OutAct};
 use crate::checker::Checker;
 use crate::init::InitArg;
-use crate::program::{Activation, Init, Op, Param, PoolKind, Rounding, Shape};
+use crate::program::{Activation, Init, MathFn, Op, Param, PoolKind, Rounding, Shape};
 use crate::scope::Place;
 use crate::shape::{dropped_lines, element_count, same_padding, window_arith};
 use crate::value::{ArgValue, LayerFn, Tensor, Value};
@@ -47,6 +47,14 @@ pub(crate) enum LayerKind {
     MaskNoise(Option<f64>),
     Activation(Activation),
     Elementwise(Op),
+    /// `exp(x)`, `pow(x, 2)`, ...; `None` when an argument was wrong.
+    Math(Option<MathFn>),
+    /// `sum(x)`, `mean(x, axis: 1)`; the axis when given (`None` inside
+    /// when it was wrong).
+    Reduce {
+        mean: bool,
+        axis: Option<Option<usize>>,
+    },
 }
 
 impl LayerKind {
@@ -268,6 +276,8 @@ impl<'a> Checker<'a> {
             "reshape" => (&["shape"], ONE),
             "dropout" => (&["p"], ONE),
             "mask_noise" => (&["p"], ONE),
+            "pow" => (&["p"], ONE),
+            "sum" | "mean" => (&["axis"], &[false]),
             _ => (&[], &[]),
         };
         let slots = self.bind_args(name, span, Params { names, required }, args);
@@ -357,7 +367,37 @@ impl<'a> Checker<'a> {
                 LayerKind::MaskNoise(p)
             }
             "add" => LayerKind::Elementwise(Op::Add),
+            "sub" => LayerKind::Elementwise(Op::Sub),
             "mul" => LayerKind::Elementwise(Op::Mul),
+            "div" => LayerKind::Elementwise(Op::Div),
+            "min" => LayerKind::Elementwise(Op::Min),
+            "max" => LayerKind::Elementwise(Op::Max),
+            "pow" => {
+                let subject = reader.subject("p");
+                let p = reader
+                    .take(0)
+                    .and_then(|a| reader.checker.number_in(&a.value, a.span, subject, None));
+                LayerKind::Math(p.map(MathFn::Pow))
+            }
+            "sum" | "mean" => {
+                let subject = reader.subject("axis");
+                let axis = reader.take(0).map(|a| {
+                    reader
+                        .checker
+                        .non_negative_int(&a.value, a.span, subject)
+                        .and_then(|n| usize::try_from(n).ok())
+                });
+                LayerKind::Reduce {
+                    mean: name == "mean",
+                    axis,
+                }
+            }
+            other if MathFn::NAMED.iter().any(|(n, _)| *n == other) => LayerKind::Math(
+                MathFn::NAMED
+                    .iter()
+                    .find(|(n, _)| *n == other)
+                    .map(|(_, f)| *f),
+            ),
             "flatten" => LayerKind::Flatten,
             other => match Activation::ALL.iter().find(|(n, _)| *n == other) {
                 Some((_, act)) => LayerKind::Activation(*act),
@@ -482,9 +522,57 @@ impl<'a> Checker<'a> {
                     },
                     LayerKind::Activation(act) => self.apply_activation(&ctx, *act),
                     LayerKind::Elementwise(_) => Tensor::unknown(span),
+                    LayerKind::Math(f) => match f {
+                        Some(f) => {
+                            self.simple_node(&ctx, Op::Math(*f), shape.clone(), OutAct::Plain)
+                        }
+                        None => Tensor::unknown(span),
+                    },
+                    LayerKind::Reduce { mean, axis } => self.apply_reduce(&ctx, *mean, *axis),
                 }
             }
         }
+    }
+
+    /// `sum(x)` / `mean(x)` over every axis of the example (`[1]` left),
+    /// or over `axis` (E0109 past the last axis).
+    fn apply_reduce(
+        &mut self,
+        ctx: &Applied<'_>,
+        mean: bool,
+        axis: Option<Option<usize>>,
+    ) -> Tensor {
+        let rank = ctx.shape.len();
+        let axes: Vec<usize> = match axis {
+            None => (0..rank).collect(),
+            Some(None) => return Tensor::unknown(ctx.span),
+            Some(Some(a)) if a < rank => vec![a],
+            Some(Some(a)) => {
+                self.report(CheckError::OutOfRange {
+                    subject: Subject::Argument {
+                        callee: ctx.name.to_string(),
+                        param: "axis".into(),
+                    },
+                    value: Num::Int(a as i64),
+                    range: Range::between(
+                        Num::Int(0),
+                        true,
+                        Num::Int(rank.saturating_sub(1) as i64),
+                        true,
+                    ),
+                    span: ctx.span,
+                });
+                return Tensor::unknown(ctx.span);
+            }
+        };
+        let mut shape: Shape = (0..rank)
+            .filter(|i| !axes.contains(i))
+            .map(|i| ctx.shape[i])
+            .collect();
+        if shape.is_empty() {
+            shape.push(1);
+        }
+        self.simple_node(ctx, Op::Reduce { axes, mean }, shape, OutAct::Plain)
     }
 
     /// A node whose derivation is just "this layer on that input".

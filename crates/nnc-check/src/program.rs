@@ -135,8 +135,62 @@ pub enum Op {
     Add,
     Sub,
     Mul,
+    /// Elementwise `a / b`.
+    Div,
+    /// Elementwise `min(a, b)`, `max(a, b)`.
+    Min,
+    Max,
     /// Multiplies by a constant.
     Scale(f64),
+    /// An elementwise function of one tensor: `exp(x)`, `x + 1`, ...
+    Math(MathFn),
+    /// `sum(x)`, `mean(x, axis: k)`: the sum (or mean) over `axes` of the
+    /// example's shape (0-based, sorted), which disappear; reducing every
+    /// axis leaves `[1]`.
+    Reduce {
+        axes: Vec<usize>,
+        mean: bool,
+    },
+}
+
+/// The elementwise functions of one tensor in tensor expressions.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum MathFn {
+    Exp,
+    /// The natural logarithm.
+    Log,
+    Sqrt,
+    Abs,
+    Square,
+    Neg,
+    /// `x^p` for a constant `p`.
+    Pow(f64),
+    /// `x + c` for a constant `c`.
+    AddConst(f64),
+}
+
+impl MathFn {
+    /// The functions called by name, with their names.
+    pub const NAMED: [(&'static str, MathFn); 5] = [
+        ("exp", MathFn::Exp),
+        ("log", MathFn::Log),
+        ("sqrt", MathFn::Sqrt),
+        ("abs", MathFn::Abs),
+        ("square", MathFn::Square),
+    ];
+
+    /// How it is written in `nnc summary`.
+    pub fn describe(self) -> String {
+        match self {
+            MathFn::Pow(p) => format!("pow({p})"),
+            MathFn::AddConst(c) => format!("+ {c}"),
+            MathFn::Neg => "neg".into(),
+            other => MathFn::NAMED
+                .iter()
+                .find(|(_, f)| *f == other)
+                .map_or_else(String::new, |(n, _)| n.to_string()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -22,10 +22,18 @@ const STRUCTURAL_LAYERS: &[&str] = &[
     "reshape",
     "dropout",
     "mask_noise",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "square",
+    "pow",
+    "sum",
+    "mean",
 ];
 
 /// Builtin elementwise layers of two operands.
-const ELEMENTWISE_LAYERS: &[&str] = &["add", "mul"];
+const ELEMENTWISE_LAYERS: &[&str] = &["add", "sub", "mul", "div", "min", "max"];
 
 /// Builtin layers, usable as stack items, pipe stages and calls: the
 /// structural layers, every activation of [`Activation::ALL`] (the one

@@ -95,7 +95,16 @@ pub fn summarize(model: &Model) -> Summary {
                 )
             }
             Op::Activation(act) => activation_flops(*act, out),
-            Op::Add | Op::Sub | Op::Mul | Op::Scale(_) => out,
+            Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Min
+            | Op::Max
+            | Op::Scale(_)
+            | Op::Math(_) => out,
+            // One addition per value summed (and a division per result).
+            Op::Reduce { mean, .. } => elements(input).saturating_add(if *mean { out } else { 0 }),
         };
         rows.push(SummaryRow {
             layer: node.name.clone(),
@@ -207,5 +216,14 @@ pub fn describe(op: &Op) -> String {
         Op::Sub => "sub".to_string(),
         Op::Mul => "mul".to_string(),
         Op::Scale(k) => format!("scale({k})"),
+        Op::Div => "div".to_string(),
+        Op::Min => "min".to_string(),
+        Op::Max => "max".to_string(),
+        Op::Math(f) => f.describe(),
+        Op::Reduce { axes, mean } => {
+            let name = if *mean { "mean" } else { "sum" };
+            let axes: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+            format!("{name}(axes {})", axes.join(", "))
+        }
     }
 }

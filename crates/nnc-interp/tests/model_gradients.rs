@@ -123,6 +123,27 @@ fn a_denoising_autoencoder_with_masking_noise() {
     );
 }
 
+/// Tensor expressions: the elementwise functions, operators with numbers,
+/// division, min/max and reductions, all differentiated by the IR.
+#[test]
+fn tensor_expressions_in_a_dataflow_model() {
+    check_model(
+        "model expressions {
+           input x: [2, 3]
+           let h = dense(flatten(x), 6, act: tanh)
+           let a = log(square(h) + 1) + sqrt(abs(h) + 0.5) + exp(0 - h)
+           let b = 2 / (square(h) + 1) - pow(h, 3) * 0.5 + (1 - h) / (h * h + 2)
+           let c = min(a, b) + max(a, 2 * b)
+           let m = reshape(c, shape: [2, 3])
+           let s = sum(m, axis: 1) + mean(m, axis: 1)
+           let t = mean(m) + sum(square(m))
+           output y = softmax(dense(mul(s, s), 3) + dense(t, 3))
+           cost log_likelihood
+         }",
+        3,
+    );
+}
+
 /// An autoencoder: its only cost compares the output with the input.
 #[test]
 fn an_autoencoder_with_only_a_reconstruction_cost() {

@@ -300,12 +300,20 @@ impl Lowerer<'_> {
                 let x = self.operand(index, 0)?;
                 self.activation(x, *act, &name)
             }
-            program::Op::Add | program::Op::Sub | program::Op::Mul => {
+            program::Op::Add
+            | program::Op::Sub
+            | program::Op::Mul
+            | program::Op::Div
+            | program::Op::Min
+            | program::Op::Max => {
                 let a = self.operand(index, 0)?;
                 let b = self.operand(index, 1)?;
                 let op = match node.op {
                     program::Op::Add => Op::Add,
                     program::Op::Sub => Op::Sub,
+                    program::Op::Div => Op::Div,
+                    program::Op::Min => Op::Minimum,
+                    program::Op::Max => Op::Maximum,
                     _ => Op::Mul,
                 };
                 self.graph.add(op, vec![a, b], name)
@@ -313,6 +321,50 @@ impl Lowerer<'_> {
             program::Op::Scale(c) => {
                 let x = self.operand(index, 0)?;
                 self.graph.add(Op::Scale(*c), vec![x], name)
+            }
+            program::Op::Math(f) => {
+                let x = self.operand(index, 0)?;
+                let op = match *f {
+                    program::MathFn::Exp => Op::Exp,
+                    program::MathFn::Log => Op::Log,
+                    program::MathFn::Sqrt => Op::Sqrt,
+                    program::MathFn::Abs => Op::Abs,
+                    program::MathFn::Square => Op::Square,
+                    program::MathFn::Neg => Op::Neg,
+                    program::MathFn::Pow(p) => Op::Pow(p),
+                    program::MathFn::AddConst(c) => Op::AddConst(c),
+                };
+                self.graph.add(op, vec![x], name)
+            }
+            program::Op::Reduce { axes, mean } => {
+                let x = self.operand(index, 0)?;
+                let in_shape = self.graph.shape(x).to_vec();
+                let count: usize = axes.iter().map(|&a| in_shape[a + 1]).product();
+                let batch_axes = axes.iter().map(|&a| a + 1).collect();
+                let sum_name = if *mean {
+                    format!("{name}.sum")
+                } else {
+                    name.clone()
+                };
+                let mut out =
+                    self.graph
+                        .add(Op::SumAxes { axes: batch_axes }, vec![x], sum_name.clone())?;
+                if *mean {
+                    out = self.graph.add(
+                        Op::Scale(1.0 / count.max(1) as f64),
+                        vec![out],
+                        name.clone(),
+                    )?;
+                }
+                let shape = self.batched(&node.shape);
+                if self.graph.shape(out) != shape.as_slice() {
+                    out = self.graph.add(
+                        Op::Reshape { shape },
+                        vec![out],
+                        format!("{name}.shape"),
+                    )?;
+                }
+                Ok(out)
             }
         }
     }

@@ -449,3 +449,42 @@ fn text_form_after_fuse() {
         .to_string();
     insta::assert_snapshot!("training_after_fuse", text);
 }
+
+/// A long chain of tensor expressions reads more values than one kernel
+/// can bind: the pass splits it into kernels within the limits every
+/// backend can take, and the result is still a regrouping of the graph.
+#[test]
+fn long_expression_chains_split_into_kernels_within_the_buffer_limits() {
+    use nnc_ir::passes::fuse::{MAX_KERNEL_INPUTS, MAX_KERNEL_OUTPUTS};
+    let program = program(
+        "model expressions {
+           input x: [2, 3]
+           let h = dense(flatten(x), 6, act: tanh)
+           let a = log(square(h) + 1) + sqrt(abs(h) + 0.5) + exp(0 - h)
+           let b = 2 / (square(h) + 1) - pow(h, 3) * 0.5 + (1 - h) / (h * h + 2)
+           let c = min(a, b) + max(a, 2 * b)
+           let m = reshape(c, shape: [2, 3])
+           let s = sum(m, axis: 1) + mean(m, axis: 1)
+           let t = mean(m) + sum(square(m))
+           output y = softmax(dense(mul(s, s), 3) + dense(t, 3))
+           cost log_likelihood
+         }",
+    );
+    let model = &program.models[0];
+    for optimizer in [Optimizer::Sgd, Optimizer::Momentum { mu: 0.9 }] {
+        let (plain, fused) = training(model, &optimizer, 4);
+        assert_regrouping(&plain, &fused);
+        for node in fused.nodes() {
+            let Op::Fused(kernel) = &node.op else {
+                continue;
+            };
+            assert!(
+                node.inputs.len() <= MAX_KERNEL_INPUTS,
+                "{} inputs: {}",
+                node.inputs.len(),
+                node.name
+            );
+            assert!(kernel.outputs.len() <= MAX_KERNEL_OUTPUTS, "{}", node.name);
+        }
+    }
+}

@@ -26,8 +26,11 @@
 //!   one kernel; the pooling ends it); no anchor together with a cost; a sum over
 //!   axes is consumed by nothing else in the kernel unless the kernel is a
 //!   cost (a reduction ends a loop); both groups on the same side of the
-//!   update (below); and no path from one group to the other through a
-//!   third, so the kernels stay acyclic.
+//!   update (below); no path from one group to the other through a
+//!   third, so the kernels stay acyclic; and at most
+//!   [`MAX_KERNEL_INPUTS`] values read from outside and
+//!   [`MAX_KERNEL_OUTPUTS`] values yielded (a long chain of elementwise
+//!   expressions becomes several kernels).
 //! - A node belongs to the *update* when no output but new parameters and
 //!   new optimizer state depends on it. Update nodes only group with update
 //!   nodes, so each parameter's decay, momentum and step form one
@@ -43,6 +46,12 @@ use crate::graph::{Graph, Node, NodeId, OutputKind};
 use crate::ops::{Fusion as Class, Op};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
+
+/// The most values a fused kernel reads from outside it (graph inputs and
+/// other kernels' values): what a backend's kernel call can bind.
+pub const MAX_KERNEL_INPUTS: usize = 16;
+/// The most values a fused kernel yields.
+pub const MAX_KERNEL_OUTPUTS: usize = 8;
 
 /// The fused form of `graph`. A graph that already holds fused kernels is
 /// returned unchanged.
@@ -271,7 +280,46 @@ impl<'g> Fusion<'g> {
                 _ => {}
             }
         }
-        true
+        self.reads_from_outside(&all, &inside) <= MAX_KERNEL_INPUTS
+            && self.yields(&all, &inside) <= MAX_KERNEL_OUTPUTS
+    }
+
+    /// The distinct values a kernel of `members` would read from outside:
+    /// other kernels' values and graph inputs, those of the free scalars
+    /// it copies counted through to what they read (an over-count at
+    /// worst).
+    fn reads_from_outside(&self, members: &[usize], inside: &dyn Fn(usize) -> bool) -> usize {
+        let mut reads = BTreeSet::new();
+        let mut stack: Vec<usize> = members
+            .iter()
+            .flat_map(|&m| self.node(m).inputs.iter().map(|i| i.index()))
+            .collect();
+        let mut seen = BTreeSet::new();
+        while let Some(i) = stack.pop() {
+            if !seen.insert(i) || (self.grouped(i) && inside(i)) {
+                continue;
+            }
+            if self.free[i] {
+                stack.extend(self.node(i).inputs.iter().map(|j| j.index()));
+            } else {
+                reads.insert(i);
+            }
+        }
+        reads.len()
+    }
+
+    /// The values a kernel of `members` would yield: those read outside it
+    /// or named by an output.
+    fn yields(&self, members: &[usize], inside: &dyn Fn(usize) -> bool) -> usize {
+        members
+            .iter()
+            .filter(|&&m| {
+                self.needed[m]
+                    || self.consumers[m]
+                        .iter()
+                        .any(|&c| !inside(c) || !self.grouped(c))
+            })
+            .count()
     }
 
     /// The groups a group's values flow into, itself excepted.
