@@ -11,7 +11,7 @@ use crate::program::{NodeId, Op, Shape};
 use crate::scope::Place;
 use crate::shape::element_count;
 use crate::value::{LayerFn, Tensor};
-use nnc_diag::check::{CheckError, Derivation, ShapeProblem};
+use nnc_diag::check::{CheckError, Derivation, Num, Range, ShapeProblem, Subject};
 use nnc_diag::Span;
 use nnc_syntax::ast::BinOp;
 use std::rc::Rc;
@@ -237,6 +237,138 @@ impl<'a> Checker<'a> {
             Op::Scale(x),
             &[&t],
             shape,
+            span,
+            derivation,
+            OutAct::Plain,
+        )
+    }
+
+    /// `concat(a, b, ..., axis: k)`: tensors of one rank that agree on every
+    /// axis but `k` (E0206 otherwise), joined along `k`.
+    pub fn concat_tensors(
+        &mut self,
+        place: Place,
+        parts: &[Tensor],
+        axis: usize,
+        span: Span,
+    ) -> Tensor {
+        let Some(shapes) = parts
+            .iter()
+            .map(|t| t.shape.clone())
+            .collect::<Option<Vec<Shape>>>()
+        else {
+            return Tensor::unknown(span);
+        };
+        let Some(first) = shapes.first() else {
+            return Tensor::unknown(span);
+        };
+        if axis >= first.len() {
+            self.report(CheckError::OutOfRange {
+                subject: Subject::Argument {
+                    callee: "concat".into(),
+                    param: "axis".into(),
+                },
+                value: Num::Int(axis as i64),
+                range: Range::between(
+                    Num::Int(0),
+                    true,
+                    Num::Int(first.len().saturating_sub(1) as i64),
+                    true,
+                ),
+                span,
+            });
+            return Tensor::unknown(span);
+        }
+        let others = |s: &Shape| -> Vec<usize> {
+            s.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != axis)
+                .map(|(_, d)| *d)
+                .collect()
+        };
+        for (k, shape) in shapes.iter().enumerate().skip(1) {
+            if shape.len() != first.len() || others(shape) != others(first) {
+                self.report(CheckError::ShapeMismatch {
+                    op: format!("concat along axis {axis}"),
+                    lhs: first.clone(),
+                    rhs: shape.clone(),
+                    span,
+                    lhs_from: parts[0].from,
+                    rhs_from: parts[k].from,
+                });
+                return Tensor::unknown(span);
+            }
+        }
+        let mut shape = first.clone();
+        shape[axis] = shapes.iter().map(|s| s[axis]).sum();
+        let derivation = Derivation::Layer {
+            layer: "concat".into(),
+            inputs: shapes,
+            windows: Vec::new(),
+        };
+        let inputs: Vec<&Tensor> = parts.iter().collect();
+        self.new_node(
+            place,
+            "concat",
+            Op::Concat { axis },
+            &inputs,
+            shape,
+            span,
+            derivation,
+            OutAct::Plain,
+        )
+    }
+
+    /// `x[a..b]`: positions `a` (default 0) to `b` (default the end) of
+    /// the example's first axis; an empty or too long slice is E0109.
+    pub fn slice_tensor(
+        &mut self,
+        place: Place,
+        t: Tensor,
+        start: Option<usize>,
+        end: Option<usize>,
+        span: Span,
+    ) -> Tensor {
+        let Some(shape) = t.shape.clone() else {
+            return Tensor::unknown(span);
+        };
+        let Some(&size) = shape.first() else {
+            return Tensor::unknown(span);
+        };
+        let (a, b) = (start.unwrap_or(0), end.unwrap_or(size));
+        if b > size {
+            self.report(CheckError::OutOfRange {
+                subject: Subject::SliceBound,
+                value: Num::Int(b as i64),
+                range: Range::between(Num::Int(1), true, Num::Int(size as i64), true),
+                span,
+            });
+            return Tensor::unknown(span);
+        }
+        if a >= b {
+            self.report(CheckError::EmptySlice {
+                start: a as u64,
+                end: b as u64,
+                span,
+            });
+            return Tensor::unknown(span);
+        }
+        let mut out = shape.clone();
+        out[0] = b - a;
+        let derivation = Derivation::Layer {
+            layer: "slice".into(),
+            inputs: vec![shape],
+            windows: Vec::new(),
+        };
+        self.new_node(
+            place,
+            "slice",
+            Op::Slice {
+                start: a,
+                len: b - a,
+            },
+            &[&t],
+            out,
             span,
             derivation,
             OutAct::Plain,

@@ -29,6 +29,9 @@ impl<'a> Checker<'a> {
             ExprKind::Call { callee, args } => self.eval_call(scope, callee, args, expr.span),
             ExprKind::Slice { base, start, end } => {
                 let base_value = self.eval_name(scope, base);
+                if let Value::Tensor(t) = base_value {
+                    return self.eval_tensor_slice(scope, t, start, end, expr.span);
+                }
                 let start = start.as_deref().map(|e| Item {
                     value: self.eval(scope, e),
                     span: e.span,
@@ -141,6 +144,9 @@ impl<'a> Checker<'a> {
             }
             Some(_) => return self.not_callable(scope, callee, &values),
             None => {}
+        }
+        if name == "concat" && has_tensors {
+            return self.eval_concat(scope, values, span);
         }
         if let Some(index) = self.block_of(name) {
             if has_tensors {
@@ -336,6 +342,83 @@ impl<'a> Checker<'a> {
                 Value::Unknown
             }
         }
+    }
+
+    /// `x[a..b]` on a tensor: a slice of its first axis.
+    fn eval_tensor_slice(
+        &mut self,
+        scope: &mut Scope,
+        t: Tensor,
+        start: &'a Option<Box<Expr>>,
+        end: &'a Option<Box<Expr>>,
+        span: Span,
+    ) -> Value {
+        let mut bound = |e: &'a Option<Box<Expr>>| -> Option<Option<usize>> {
+            match e.as_deref() {
+                None => Some(None),
+                Some(e) => {
+                    let v = self.eval(scope, e);
+                    self.non_negative_int(&v, e.span, Subject::SliceBound)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .map(Some)
+                }
+            }
+        };
+        let (a, b) = (bound(start), bound(end));
+        let (Some(a), Some(b)) = (a, b) else {
+            return Value::Tensor(Tensor::unknown(span));
+        };
+        Value::Tensor(self.slice_tensor(scope.place, t, a, b, span))
+    }
+
+    /// `concat(a, b, ..., axis: k)`: the positional tensors joined along
+    /// axis `k` of the example (default 0).
+    fn eval_concat(&mut self, scope: &mut Scope, values: Vec<ArgValue>, span: Span) -> Value {
+        let mut parts = Vec::new();
+        let mut axis = Some(0usize);
+        for arg in values {
+            match (&arg.name, arg.value) {
+                (Some(name), value) if name.name == "axis" => {
+                    axis = self
+                        .non_negative_int(
+                            &value,
+                            arg.span,
+                            Subject::Argument {
+                                callee: "concat".into(),
+                                param: "axis".into(),
+                            },
+                        )
+                        .and_then(|n| usize::try_from(n).ok());
+                }
+                (None, Value::Tensor(t)) => parts.push(t),
+                (_, other) => {
+                    self.wrong_kind(
+                        &other,
+                        arg.span,
+                        Subject::Operand {
+                            op: "concat".into(),
+                        },
+                        Expected::Tensor,
+                    );
+                    return Value::Tensor(Tensor::unknown(span));
+                }
+            }
+        }
+        let Some(axis) = axis else {
+            return Value::Tensor(Tensor::unknown(span));
+        };
+        if parts.len() < 2 {
+            self.wrong_kind(
+                &Value::Unknown,
+                span,
+                Subject::Operand {
+                    op: "concat".into(),
+                },
+                Expected::Tensor,
+            );
+            return Value::Tensor(Tensor::unknown(span));
+        }
+        Value::Tensor(self.concat_tensors(scope.place, &parts, axis, span))
     }
 
     /// A tensor and a number: `n * t`, `t * n`, `t / n` scale; `t + n`,

@@ -144,6 +144,17 @@ pub enum Op {
     Scale(f64),
     /// An elementwise function of one tensor: `exp(x)`, `x + 1`, ...
     Math(MathFn),
+    /// `concat(a, b, ..., axis: k)`: the operands joined along axis `k` of
+    /// the example.
+    Concat {
+        axis: usize,
+    },
+    /// `x[a..b]`: positions `start .. start + len` of the example's first
+    /// axis.
+    Slice {
+        start: usize,
+        len: usize,
+    },
     /// `sum(x)`, `mean(x, axis: k)`: the sum (or mean) over `axes` of the
     /// example's shape (0-based, sorted), which disappear; reducing every
     /// axis leaves `[1]`.

@@ -65,6 +65,7 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "csv",
     "folder",
     "holdout",
+    "concat",
     "shift",
     "rotate",
     "flip",

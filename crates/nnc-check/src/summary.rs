@@ -103,6 +103,8 @@ pub fn summarize(model: &Model) -> Summary {
             | Op::Max
             | Op::Scale(_)
             | Op::Math(_) => out,
+            // Copies, no arithmetic.
+            Op::Concat { .. } | Op::Slice { .. } => 0,
             // One addition per value summed (and a division per result).
             Op::Reduce { mean, .. } => elements(input).saturating_add(if *mean { out } else { 0 }),
         };
@@ -216,6 +218,8 @@ pub fn describe(op: &Op) -> String {
         Op::Sub => "sub".to_string(),
         Op::Mul => "mul".to_string(),
         Op::Scale(k) => format!("scale({k})"),
+        Op::Concat { axis } => format!("concat(axis {axis})"),
+        Op::Slice { start, len } => format!("slice [{start}..{}]", start + len),
         Op::Div => "div".to_string(),
         Op::Min => "min".to_string(),
         Op::Max => "max".to_string(),

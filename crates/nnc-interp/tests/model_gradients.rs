@@ -144,6 +144,24 @@ fn tensor_expressions_in_a_dataflow_model() {
     );
 }
 
+/// `concat` along an axis and slices of a tensor's first axis: the pieces
+/// of a split code, put back together in another order.
+#[test]
+fn concat_and_slices_of_tensors() {
+    check_model(
+        "model pieces {
+           input x: [4, 3]
+           let front = x[..1]
+           let back = x[1..]
+           let joined = concat(back, front * 2, axis: 0)
+           let wide = concat(joined, square(joined), axis: 1)
+           output y = dense(flatten(wide), 3, act: softmax)
+           cost log_likelihood
+         }",
+        3,
+    );
+}
+
 /// An autoencoder: its only cost compares the output with the input.
 #[test]
 fn an_autoencoder_with_only_a_reconstruction_cost() {

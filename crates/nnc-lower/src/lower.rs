@@ -336,6 +336,25 @@ impl Lowerer<'_> {
                 };
                 self.graph.add(op, vec![x], name)
             }
+            program::Op::Concat { axis } => {
+                let parts = (0..node.inputs.len())
+                    .map(|k| self.operand(index, k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let op = Op::Concat {
+                    axis: axis + 1,
+                    parts: parts.len(),
+                };
+                self.graph.add(op, parts, name)
+            }
+            program::Op::Slice { start, len } => {
+                let x = self.operand(index, 0)?;
+                let op = Op::Slice {
+                    axis: 1,
+                    start: *start,
+                    len: *len,
+                };
+                self.graph.add(op, vec![x], name)
+            }
             program::Op::Reduce { axes, mean } => {
                 let x = self.operand(index, 0)?;
                 let in_shape = self.graph.shape(x).to_vec();

@@ -334,6 +334,18 @@ pub(super) fn shape_mismatch(
     lhs_from: Span,
     rhs_from: Span,
 ) -> Diagnostic {
+    let (label, note) = if op.starts_with("concat") {
+        (
+            "joined tensors of different shapes".to_string(),
+            "`concat` needs tensors of one rank, equal on every axis but the one joined"
+                .to_string(),
+        )
+    } else {
+        (
+            "elementwise operation on different shapes".to_string(),
+            "elementwise operations need operands of exactly the same shape".to_string(),
+        )
+    };
     Diagnostic::error(
         code,
         format!(
@@ -341,11 +353,11 @@ pub(super) fn shape_mismatch(
             shape_str(lhs),
             shape_str(rhs)
         ),
-        Label::new(span, "elementwise operation on different shapes"),
+        Label::new(span, label),
     )
     .with_secondary(lhs_from, format!("this is {}", shape_str(lhs)))
     .with_secondary(rhs_from, format!("this is {}", shape_str(rhs)))
-    .with_note("elementwise operations need operands of exactly the same shape")
+    .with_note(note)
 }
 
 pub(super) fn reshape_count(
