@@ -11,7 +11,7 @@ use crate::program::{NodeId, Op, Shape};
 use crate::scope::Place;
 use crate::shape::element_count;
 use crate::value::{LayerFn, Tensor};
-use nnc_diag::check::{CheckError, Derivation, Num, Range, ShapeProblem, Subject};
+use nnc_diag::check::{CheckError, Derivation, ShapeProblem};
 use nnc_diag::Span;
 use nnc_syntax::ast::BinOp;
 use std::rc::Rc;
@@ -263,19 +263,12 @@ impl<'a> Checker<'a> {
             return Tensor::unknown(span);
         };
         if axis >= first.len() {
-            self.report(CheckError::OutOfRange {
-                subject: Subject::Argument {
-                    callee: "concat".into(),
-                    param: "axis".into(),
-                },
-                value: Num::Int(axis as i64),
-                range: Range::between(
-                    Num::Int(0),
-                    true,
-                    Num::Int(first.len().saturating_sub(1) as i64),
-                    true,
-                ),
+            self.report(CheckError::AxisOutOfRange {
+                callee: "concat".into(),
+                value: axis,
+                shape: first.clone(),
                 span,
+                from: parts[0].from,
             });
             return Tensor::unknown(span);
         }
@@ -337,11 +330,12 @@ impl<'a> Checker<'a> {
         };
         let (a, b) = (start.unwrap_or(0), end.unwrap_or(size));
         if b > size {
-            self.report(CheckError::OutOfRange {
-                subject: Subject::SliceBound,
-                value: Num::Int(b as i64),
-                range: Range::between(Num::Int(1), true, Num::Int(size as i64), true),
+            self.report(CheckError::AxisOutOfRange {
+                callee: "slice".into(),
+                value: b,
+                shape,
                 span,
+                from: t.from,
             });
             return Tensor::unknown(span);
         }

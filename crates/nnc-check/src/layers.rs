@@ -548,19 +548,12 @@ impl<'a> Checker<'a> {
             Some(None) => return Tensor::unknown(ctx.span),
             Some(Some(a)) if a < rank => vec![a],
             Some(Some(a)) => {
-                self.report(CheckError::OutOfRange {
-                    subject: Subject::Argument {
-                        callee: ctx.name.to_string(),
-                        param: "axis".into(),
-                    },
-                    value: Num::Int(a as i64),
-                    range: Range::between(
-                        Num::Int(0),
-                        true,
-                        Num::Int(rank.saturating_sub(1) as i64),
-                        true,
-                    ),
+                self.report(CheckError::AxisOutOfRange {
+                    callee: ctx.name.to_string(),
+                    value: a,
+                    shape: ctx.shape.clone(),
                     span: ctx.span,
+                    from: ctx.x.from,
                 });
                 return Tensor::unknown(ctx.span);
             }

@@ -196,6 +196,16 @@ pub enum CheckError {
         found: Found,
         span: Span,
     },
+    /// E0109: an axis (or a slice's end) beyond the tensor's shape.
+    AxisOutOfRange {
+        /// `sum`, `mean`, `concat`, or `slice`.
+        callee: String,
+        /// The axis asked for, or the slice's end.
+        value: usize,
+        shape: Shape,
+        span: Span,
+        from: Span,
+    },
     /// E0117: two costs that both read the data's labels.
     CostTwice { span: Span, first: Span },
     /// E0303: a cost's target input differs in shape from its output.
@@ -420,7 +430,7 @@ impl CheckError {
             TooManyPositional { .. } => "E0106",
             ArgumentTwice { .. } => "E0107",
             WrongKind { .. } => "E0108",
-            OutOfRange { .. } | EmptySlice { .. } => "E0109",
+            OutOfRange { .. } | EmptySlice { .. } | AxisOutOfRange { .. } => "E0109",
             UnknownOption { .. } => "E0110",
             UnknownSetting { .. } => "E0111",
             NotAllowed { .. } => "E0112",

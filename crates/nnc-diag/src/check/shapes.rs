@@ -360,6 +360,47 @@ pub(super) fn shape_mismatch(
     .with_note(note)
 }
 
+pub(super) fn axis_out_of_range(
+    code: &'static str,
+    callee: &str,
+    value: usize,
+    shape: &[usize],
+    span: Span,
+    from: Span,
+) -> Diagnostic {
+    let rank = shape.len();
+    if callee == "slice" {
+        let size = shape.first().copied().unwrap_or(0);
+        return Diagnostic::error(
+            code,
+            format!(
+                "the slice ends at {value}, past the first axis of {} ({size} positions)",
+                shape_str(shape)
+            ),
+            Label::new(
+                span,
+                format!("positions 0 to {} exist", size.saturating_sub(1)),
+            ),
+        )
+        .with_secondary(from, format!("this is {}", shape_str(shape)))
+        .with_note("a slice `x[a..b]` takes positions a to b - 1 of the example's first axis")
+        .with_hint(format!(
+            "end the slice at {size} at most (or leave the end out: `x[a..]`)"
+        ));
+    }
+    Diagnostic::error(
+        code,
+        format!(
+            "`{callee}` has no axis {value}: its input {} has {rank} axes",
+            shape_str(shape)
+        ),
+        Label::new(span, format!("axis {value} does not exist")),
+    )
+    .with_secondary(from, format!("this is {}", shape_str(shape)))
+    .with_note("axes count from 0 within an example; the batch is not an axis")
+    .with_hint(format!("use an axis from 0 to {}", rank.saturating_sub(1)))
+}
+
 pub(super) fn reshape_count(
     code: &'static str,
     from: &[usize],

@@ -147,6 +147,13 @@ impl CheckError {
                 structure::setting_twice(code, key, *span, *first)
             }
             CheckError::CostTwice { span, first } => training::cost_twice(code, *span, *first),
+            CheckError::AxisOutOfRange {
+                callee,
+                value,
+                shape,
+                span,
+                from,
+            } => shapes::axis_out_of_range(code, callee, *value, shape, *span, *from),
             CheckError::CostTargetShape {
                 output,
                 output_shape,
