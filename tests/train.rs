@@ -908,3 +908,59 @@ train expressions on table {
     assert!(verify.status.success(), "{}", text(&verify.stderr));
     assert!(text(&verify.stdout).contains("the JIT agrees with the interpreter"));
 }
+
+/// `labels none`: images without a labels file train an autoencoder, whose
+/// cost compares the output with the input; its records hold no accuracy.
+#[test]
+fn an_autoencoder_trains_on_unlabelled_images() {
+    let dir = scratch("unlabelled");
+    let images = root().join("data/mnist/train-images-idx3-ubyte.gz");
+    let file = dir.join("unlabelled.nnet");
+    std::fs::write(
+        &file,
+        format!(
+            r#"model autoencoder {{
+  input image: [784]
+  layers {{
+    dense(64, act: relu)
+    dense(784, act: sigmoid)
+  }}
+  cost cross_entropy(target: image)
+}}
+
+data pictures {{
+  let all = idx("{}")
+  train all[..1_500]
+  validation all[1_500..2_000]
+  scale 1 / 255
+  labels none
+}}
+
+train autoencoder on pictures {{
+  optimizer adam
+  learning_rate 0.005
+  batch_size 20
+  epochs 3
+  seed 1
+}}
+"#,
+            images.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.join("run.jsonl");
+    let out = nnc(&[
+        "run",
+        &file.display().to_string(),
+        "-q",
+        "--log",
+        &log.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let records = read_log(&log);
+    let last = records.last().unwrap();
+    assert!(last["validation_r2"].as_f64().unwrap() > 0.3, "{last}");
+    assert!(last.get("validation_accuracy").is_none());
+    let check = nnc(&["check", "--data", &file.display().to_string()]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+}

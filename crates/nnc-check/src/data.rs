@@ -36,12 +36,14 @@ enum LabelKind {
     OneHot,
     Index,
     Value,
+    None,
 }
 
 const LABELS: &[(&str, LabelKind)] = &[
     ("one_hot", LabelKind::OneHot),
     ("index", LabelKind::Index),
     ("value", LabelKind::Value),
+    ("none", LabelKind::None),
 ];
 
 /// What a train block needs to know about a data block.
@@ -57,6 +59,8 @@ pub(crate) struct DataInfo {
     pub regression: bool,
     /// Where `labels` is set, when it is.
     pub labels_span: Option<Span>,
+    /// `labels none`: no targets.
+    pub unlabelled: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -118,7 +122,11 @@ impl<'a> Checker<'a> {
             },
             regression: matches!(labels, Some(Labels::Value)),
             labels_span: table.get("labels").map(|s| s.span),
+            unlabelled: matches!(labels, Some(Labels::None)),
         };
+        if !matches!(labels, Some(Labels::None) | None) || table.get("labels").is_none() {
+            self.sources_have_labels(&splits, table.get("labels").map(|s| s.span));
+        }
         let clean = self.error_count() == before;
         let spec = (|| {
             let mut splits = splits
@@ -136,6 +144,27 @@ impl<'a> Checker<'a> {
             })
         })();
         (spec.filter(|_| clean), info)
+    }
+
+    /// E0119: a split whose source has no labels (an `idx` without
+    /// `labels:`) in data whose `labels` is not `none`.
+    fn sources_have_labels(&mut self, splits: &[Option<Option<Split>>], labels: Option<Span>) {
+        let mut seen: Vec<Span> = Vec::new();
+        for split in splits.iter().flatten().flatten() {
+            let Source::Idx {
+                labels: None, span, ..
+            } = &split.source
+            else {
+                continue;
+            };
+            if !seen.contains(span) {
+                seen.push(*span);
+                self.report(CheckError::SourceWithoutLabels {
+                    span: *span,
+                    labels,
+                });
+            }
+        }
     }
 
     /// `validation holdout(...)` and `test holdout(...)` take the training
@@ -335,7 +364,7 @@ impl<'a> Checker<'a> {
             SOURCES,
         )?;
         let (names, required): (&[&str], &[bool]) = match kind {
-            SourceKind::Idx => (&["images", "labels"], &[true, true]),
+            SourceKind::Idx => (&["images", "labels"], &[true, false]),
             SourceKind::Csv => (&["path", "label", "header"], &[true, true, false]),
             SourceKind::Folder => (&["path", "size"], &[true, true]),
         };
@@ -363,10 +392,13 @@ impl<'a> Checker<'a> {
         });
         let source = match kind {
             SourceKind::Idx => {
-                let labels = second.and_then(|a| self.string(&a.value, a.span, subject("labels")));
+                let labels = match second {
+                    Some(a) => Some(self.string(&a.value, a.span, subject("labels"))?),
+                    None => None,
+                };
                 Source::Idx {
                     images: path?,
-                    labels: labels?,
+                    labels,
                     span: call.span,
                 }
             }
@@ -463,6 +495,7 @@ impl<'a> Checker<'a> {
         match kind {
             LabelKind::Index => Some(Labels::Index),
             LabelKind::Value => Some(Labels::Value),
+            LabelKind::None => Some(Labels::None),
             LabelKind::OneHot => {
                 let arg = slot?;
                 let subject = Subject::Argument {

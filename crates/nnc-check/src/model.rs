@@ -30,6 +30,8 @@ pub(crate) struct ModelInfo {
     /// Whether its costs all compare outputs with its inputs (it reads no
     /// labels: no accuracy).
     pub reconstructs: bool,
+    /// Where its cost on the labels is, when it has one.
+    pub label_cost: Option<Span>,
     /// The trained output (the cost's, or the only one): shape and origin.
     pub output: Option<(Shape, Span)>,
     /// W0106, reported when the model is trained: the outputs the cost
@@ -272,6 +274,7 @@ impl<'a> Checker<'a> {
             inputs: inputs.len(),
             cost_given: cost_setting.is_some(),
             reconstructs: cost.is_none() && !input_costs.is_empty(),
+            label_cost: cost.as_ref().map(|c| c.span),
             output: trained.and_then(|t| t.shape.map(|s| (s, t.from))),
             untrained,
         };

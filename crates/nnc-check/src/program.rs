@@ -500,7 +500,8 @@ pub struct Holdout {
 pub enum Source {
     Idx {
         images: String,
-        labels: String,
+        /// The labels file; `None` for unlabelled images (`labels none`).
+        labels: Option<String>,
         span: Span,
     },
     Csv {
@@ -530,6 +531,9 @@ pub enum Labels {
     Index,
     /// The label is a real-valued target (regression).
     Value,
+    /// No labels (`labels none`): for models whose costs compare outputs
+    /// with their inputs, such as autoencoders.
+    None,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

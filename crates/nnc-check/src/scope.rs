@@ -93,6 +93,7 @@ const OPTION_WORDS: &[&str] = &[
     "ceil",
     "index",
     "value",
+    "none",
     "horizontal",
     "vertical",
 ];

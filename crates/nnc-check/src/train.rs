@@ -159,6 +159,17 @@ impl<'a> Checker<'a> {
         if let (Some(m), Some(ident), true) = (&model, model_ident, single) {
             self.model_fits_training(m, ident);
         }
+        if let (Some(d), Some(m), true) = (&data_info, &model, single) {
+            if let (true, Some(cost)) = (d.unlabelled, m.label_cost) {
+                self.report(CheckError::NeedsLabels {
+                    model: m.name.clone(),
+                    data: d.name.clone(),
+                    span: item.data.span,
+                    cost,
+                    labels: d.labels_span,
+                });
+            }
+        }
         if let Some(d) = &data_info {
             // The model's name, when its costs all compare with inputs.
             let reconstructs = model

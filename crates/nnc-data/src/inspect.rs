@@ -189,8 +189,19 @@ impl<'a> Inspector<'a> {
         self.report(error);
     }
 
-    fn read_idx(&mut self, images: &str, labels: &str, span: Span) -> SourceFacts {
+    fn read_idx(&mut self, images: &str, labels: &Option<String>, span: Span) -> SourceFacts {
         let image_header = self.idx_images(images, span);
+        let Some(labels) = labels.as_deref() else {
+            // Unlabelled images (`labels none`): nothing to compare.
+            return SourceFacts {
+                examples: image_header.as_ref().map(IdxHeader::count),
+                shape: image_header
+                    .as_ref()
+                    .map(|h| ExampleShape::Idx(h.example_shape())),
+                labels: None,
+                labels_written: String::new(),
+            };
+        };
         let label_scan = match scan_idx_labels(&resolve(self.base_dir, labels)) {
             Ok(scan) => Some(scan),
             Err(problem) => {
@@ -304,7 +315,7 @@ impl<'a> Inspector<'a> {
         let (class_labels, one_hot) = match labels {
             Labels::OneHot { classes, span } => (ClassLabels::OneHot, Some((*classes, *span))),
             Labels::Index => (ClassLabels::Index, None),
-            Labels::Value => return,
+            Labels::Value | Labels::None => return,
         };
         let Some(found) = self.class_facts(span, facts, class_labels) else {
             return;
@@ -455,6 +466,8 @@ impl<'a> Inspector<'a> {
                     });
                 }
             }
+            // No targets: the checker refuses models that read labels.
+            Labels::None => {}
         }
     }
 }

@@ -447,7 +447,7 @@ fn diagnostics_render_with_the_source() {
     let split_start = text.find("f[..5]").expect("split");
     let src = nnc_check::program::Source::Idx {
         images: "a.gz".into(),
-        labels: "b.gz".into(),
+        labels: Some("b.gz".into()),
         span: span(source_start, source_end),
     };
     let split = Split {

@@ -40,6 +40,10 @@ impl TargetKind {
                 _ => TargetKind::Index,
             },
             Labels::Value => TargetKind::Values { width: value_width },
+            // No graph reads a target (the checker refuses a model whose
+            // cost needs labels); one placeholder value per example keeps
+            // batches "with targets", so evaluations report their costs.
+            Labels::None => TargetKind::Values { width: 1 },
         }
     }
 

@@ -39,7 +39,7 @@ pub(super) fn read(
     inspector: &mut Inspector,
     base_dir: &Path,
     images: &str,
-    labels: &str,
+    labels: Option<&str>,
     span: Span,
     mode: LabelMode,
 ) -> (SourceFacts, Option<Examples>) {
@@ -47,6 +47,9 @@ pub(super) fn read(
     if let Some(problem) = images_read.problem.take() {
         inspector.file_error(span, FileRole::Images, images, problem);
     }
+    let Some(labels) = labels else {
+        return unlabelled(images_read);
+    };
     let labels_read = match read_labels(&resolve(base_dir, labels), mode) {
         Ok(read) => Some(read),
         Err(problem) => {
@@ -90,6 +93,45 @@ pub(super) fn read(
                 _ => None,
             },
         }),
+        _ => None,
+    };
+    (facts, examples)
+}
+
+/// Images without a labels file (`labels none`): every example's label is
+/// a zero no graph reads.
+fn unlabelled(images_read: ImagesRead) -> (SourceFacts, Option<Examples>) {
+    let facts = SourceFacts {
+        examples: images_read.header.as_ref().map(IdxHeader::count),
+        shape: images_read
+            .header
+            .as_ref()
+            .map(|h| ExampleShape::Idx(h.example_shape())),
+        labels: None,
+        labels_written: String::new(),
+    };
+    let examples = match images_read {
+        ImagesRead {
+            header: Some(header),
+            inputs: Some(inputs),
+            ..
+        } => {
+            let count = usize::try_from(header.count()).unwrap_or(0);
+            Some(Examples {
+                inputs,
+                input_len: usize::try_from(header.example_len().unwrap_or(0)).unwrap_or(0),
+                count,
+                labels: LabelValues::Values {
+                    values: vec![0.0; count],
+                    width: 1,
+                },
+                class_names: None,
+                image: match header.example_dims() {
+                    [rows, cols] => Some([1, *rows as usize, *cols as usize]),
+                    _ => None,
+                },
+            })
+        }
         _ => None,
     };
     (facts, examples)

@@ -52,7 +52,7 @@ impl LabelMode {
     fn of(labels: &Labels) -> Self {
         match labels {
             Labels::OneHot { .. } | Labels::Index => LabelMode::Classes,
-            Labels::Value => LabelMode::Values,
+            Labels::Value | Labels::None => LabelMode::Values,
         }
     }
 }
@@ -163,7 +163,7 @@ fn read_source(
             images,
             labels,
             span,
-        } => idx_source::read(inspector, base_dir, images, labels, *span, mode),
+        } => idx_source::read(inspector, base_dir, images, labels.as_deref(), *span, mode),
         Source::Csv {
             path,
             label,
@@ -199,7 +199,7 @@ mod tests {
         std::fs::write(dir.join("l.idx"), idx(&[4], &[0, 1, 0, 1])).expect("write");
         let source = |at: usize| Source::Idx {
             images: "i.idx".into(),
-            labels: "l.idx".into(),
+            labels: Some("l.idx".into()),
             span: Span::new(at, at + 1),
         };
         let split = |at: usize, start, end| Split {

@@ -128,7 +128,7 @@ pub fn span(start: usize, end: usize) -> Span {
 pub fn idx_source(images: &str, labels: &str) -> Source {
     Source::Idx {
         images: images.into(),
-        labels: labels.into(),
+        labels: Some(labels.into()),
         span: span(10, 20),
     }
 }

@@ -206,6 +206,20 @@ pub enum CheckError {
         span: Span,
         from: Span,
     },
+    /// E0119: a source without labels in labelled data.
+    SourceWithoutLabels {
+        span: Span,
+        /// Where `labels` is set, when it is.
+        labels: Option<Span>,
+    },
+    /// E0407: a model whose cost reads labels, trained on `labels none`.
+    NeedsLabels {
+        model: String,
+        data: String,
+        span: Span,
+        cost: Span,
+        labels: Option<Span>,
+    },
     /// E0117: two costs that both read the data's labels.
     CostTwice { span: Span, first: Span },
     /// E0303: a cost's target input differs in shape from its output.
@@ -465,6 +479,8 @@ impl CheckError {
             MissingSplit { .. } => "E0403",
             AugmentNeedsImages { .. } => "E0118",
             MetricMisfit { .. } => "E0406",
+            SourceWithoutLabels { .. } => "E0119",
+            NeedsLabels { .. } => "E0407",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",
             StrideDropsPixels { .. } => "W0101",

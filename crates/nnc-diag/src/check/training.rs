@@ -48,6 +48,50 @@ pub(super) fn no_cost(code: &'static str, model: &str, span: Span, model_span: S
     ))
 }
 
+pub(super) fn source_without_labels(
+    code: &'static str,
+    span: Span,
+    labels: Option<Span>,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        code,
+        "these images have no labels file, but the data's examples need labels",
+        Label::new(span, "images without `labels:`"),
+    );
+    let d = match labels {
+        Some(labels) => d.with_secondary(labels, "labels are read as targets here"),
+        None => d.with_note("without a `labels` setting, labels are `index`: they are read"),
+    };
+    d.with_hint(
+        "add `labels: \"...-labels-idx1-ubyte.gz\"`, or write `labels none` for unlabelled \
+         data (an autoencoder needs none)",
+    )
+}
+
+pub(super) fn needs_labels(
+    code: &'static str,
+    model: &str,
+    data: &str,
+    span: Span,
+    cost: Span,
+    labels: Option<Span>,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        code,
+        format!("model `{model}` compares an output with labels, but data `{data}` has none"),
+        Label::new(span, "trained here"),
+    )
+    .with_secondary(cost, "this cost reads the labels");
+    let d = match labels {
+        Some(labels) => d.with_secondary(labels, "`labels none`"),
+        None => d,
+    };
+    d.with_hint(
+        "give the data labels (`labels one_hot(10)`, ...), or compare the output with an input \
+         (`cost cross_entropy(target: image)`)",
+    )
+}
+
 pub(super) fn cost_twice(code: &'static str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
         code,

@@ -147,6 +147,16 @@ impl CheckError {
                 structure::setting_twice(code, key, *span, *first)
             }
             CheckError::CostTwice { span, first } => training::cost_twice(code, *span, *first),
+            CheckError::SourceWithoutLabels { span, labels } => {
+                training::source_without_labels(code, *span, *labels)
+            }
+            CheckError::NeedsLabels {
+                model,
+                data,
+                span,
+                cost,
+                labels,
+            } => training::needs_labels(code, model, data, *span, *cost, *labels),
             CheckError::AxisOutOfRange {
                 callee,
                 value,
