@@ -964,3 +964,70 @@ train autoencoder on pictures {{
     let check = nnc(&["check", "--data", &file.display().to_string()]);
     assert!(check.status.success(), "{}", text(&check.stderr));
 }
+
+/// The sparse autoencoder: `cost 0.1 * sum(abs(code))` adds an L1 activity
+/// penalty to the reconstruction cost. `nnc eval` under the file without
+/// the penalty gives the reconstruction alone, so the difference is the
+/// penalty: training with it leaves a code far less active than training
+/// without it.
+#[test]
+fn a_cost_expression_makes_a_sparse_code() {
+    let dir = scratch("sparse");
+    let model = |penalty: &str| {
+        format!(
+            r#"model sparse {{
+  input image: [784]
+  let code = dense(image, 64, act: relu)
+  output reconstruction = dense(code, 784, act: sigmoid)
+  cost cross_entropy(reconstruction, target: image)
+  {penalty}
+}}
+
+train sparse on mnist {{
+  optimizer adam
+  learning_rate 0.005
+  batch_size 20
+  epochs 3
+  seed 1
+}}"#
+        )
+    };
+    let penalty = "cost 0.1 * sum(abs(code))";
+    let with = small_mnist(&dir, "with.nnet", &model(penalty), "..2_000");
+    let without = small_mnist(&dir, "without.nnet", &model(""), "..2_000");
+    let train = |file: &str, folder: &str| {
+        let ckpt = dir.join(folder);
+        let out = nnc(&[
+            "run",
+            file,
+            "-q",
+            "--checkpoint",
+            &ckpt.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        ckpt.join("epoch-0003.safetensors")
+    };
+    let eval_cost = |file: &str, weights: &Path| -> f64 {
+        let out = nnc(&[
+            "eval",
+            file,
+            "--weights",
+            &weights.display().to_string(),
+            "--split",
+            "validation",
+            "--format",
+            "json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["cost"].as_f64().unwrap()
+    };
+    let (sparse, dense) = (train(&with, "with"), train(&without, "without"));
+    let activity = |weights: &Path| eval_cost(&with, weights) - eval_cost(&without, weights);
+    let (sparse_activity, dense_activity) = (activity(&sparse), activity(&dense));
+    assert!(sparse_activity > 0.0, "{sparse_activity}");
+    assert!(
+        sparse_activity < 0.8 * dense_activity,
+        "penalty {sparse_activity} trained with it, {dense_activity} without"
+    );
+}

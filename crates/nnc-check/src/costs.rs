@@ -40,7 +40,53 @@ pub(crate) struct CostDraft {
     pub span: Span,
 }
 
+/// The expression of `cost EXPR` when it is not a named cost (`cost
+/// quadratic`, `cost cross_entropy(output, ...)`): a penalty.
+pub(crate) fn penalty_expr(setting: &Setting) -> Option<&Expr> {
+    let SettingValue::Expr(expr) = &setting.value else {
+        return None;
+    };
+    let named = match &expr.kind {
+        ExprKind::Name(id) => Some(id.name.as_str()),
+        ExprKind::Call { callee, .. } => Some(callee.name.as_str()),
+        _ => None,
+    };
+    match named {
+        Some(name) if COSTS.iter().any(|(n, _)| *n == name) => None,
+        // `cost mse` and other unknown names: an unknown cost, not a
+        // penalty.
+        Some(_) if matches!(expr.kind, ExprKind::Name(_)) => None,
+        _ => Some(expr),
+    }
+}
+
 impl<'a> Checker<'a> {
+    /// `cost EXPR`: a tensor of one value per example (E0304 otherwise),
+    /// evaluated in the model's scope.
+    pub(crate) fn penalty(
+        &mut self,
+        scope: &mut Scope,
+        expr: &'a Expr,
+        span: Span,
+    ) -> Option<Tensor> {
+        let value = self.eval(scope, expr);
+        let Value::Tensor(t) = value else {
+            let subject = Subject::Setting { key: "cost".into() };
+            self.wrong_kind(&value, expr.span, subject, Expected::Tensor);
+            return None;
+        };
+        let shape = t.shape.clone()?;
+        if shape != [1] {
+            self.report(CheckError::PenaltyShape {
+                shape,
+                span,
+                from: t.from,
+            });
+            return None;
+        }
+        Some(t)
+    }
+
     /// A setting's value, evaluated as a constant; the `key(args)` form is
     /// read as a call of the key itself.
     pub fn setting_value(&mut self, setting: &'a Setting) -> (Value, Span) {

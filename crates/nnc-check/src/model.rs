@@ -10,7 +10,7 @@ use crate::builder::Instance;
 use crate::builder::{Builder, OutAct};
 use crate::checker::Checker;
 use crate::costs::CostDraft;
-use crate::program::{Cost, Model, NodeId, Op, Regularizer, Shape};
+use crate::program::{Cost, Model, NodeId, Op, Penalty, Regularizer, Shape};
 use crate::scope::{Binding, Place, Scope, ScopeKind};
 use crate::settings::{keyword, MODEL_KEYS};
 use crate::value::{LayerFn, Tensor, Value};
@@ -53,8 +53,12 @@ fn untrained_outputs(model: &Model, outputs: &[Output], cost_span: Span) -> Vec<
         return Vec::new();
     };
     let mut reached = vec![false; model.nodes.len()];
-    for c in model.costs() {
-        for (k, used) in ancestors(model, c.output).into_iter().enumerate() {
+    let ends = model
+        .costs()
+        .map(|c| c.output)
+        .chain(model.penalties.iter().map(|p| p.node));
+    for end in ends {
+        for (k, used) in ancestors(model, end).into_iter().enumerate() {
             reached[k] |= used;
         }
     }
@@ -224,7 +228,14 @@ impl<'a> Checker<'a> {
         // a model input.
         let mut cost: Option<CostDraft> = None;
         let mut input_costs: Vec<CostDraft> = Vec::new();
+        let mut penalties: Vec<(Tensor, Span)> = Vec::new();
         for setting in table.all.iter().filter(|s| s.key.name == "cost") {
+            if let Some(expr) = crate::costs::penalty_expr(setting) {
+                if let Some(t) = self.penalty(&mut scope, expr, setting.span) {
+                    penalties.push((t, setting.span));
+                }
+                continue;
+            }
             let Some(draft) = self.model_cost(setting, &named, &inputs) else {
                 continue;
             };
@@ -259,7 +270,7 @@ impl<'a> Checker<'a> {
         let clean = self.error_count() == before;
         let model = clean
             .then(|| {
-                let costs = (cost.as_ref(), input_costs.as_slice());
+                let costs = (cost.as_ref(), input_costs.as_slice(), penalties.as_slice());
                 self.assemble(item, &inputs, &outputs, costs, regularizers)
             })
             .flatten();
@@ -287,7 +298,7 @@ impl<'a> Checker<'a> {
         item: &ModelItem,
         inputs: &[(String, Tensor, Span)],
         outputs: &[Output],
-        (cost, input_costs): (Option<&CostDraft>, &[CostDraft]),
+        (cost, input_costs, penalties): (Option<&CostDraft>, &[CostDraft], &[(Tensor, Span)]),
         regularizers: Option<Vec<Regularizer>>,
     ) -> Option<Model> {
         let input_ids: Option<Vec<NodeId>> = inputs.iter().map(|(_, t, _)| t.node).collect();
@@ -312,6 +323,15 @@ impl<'a> Checker<'a> {
             None => None,
         };
         let input_costs: Option<Vec<Cost>> = input_costs.iter().map(finish).collect();
+        let penalties: Option<Vec<Penalty>> = penalties
+            .iter()
+            .map(|(t, span)| {
+                Some(Penalty {
+                    node: t.node?,
+                    span: *span,
+                })
+            })
+            .collect();
         let (nodes, layers) = self.builder.finish();
         Some(Model {
             name: item.name.name.clone(),
@@ -322,6 +342,7 @@ impl<'a> Checker<'a> {
             layers,
             cost,
             input_costs: input_costs?,
+            penalties: penalties?,
             regularizers: regularizers?,
         })
     }

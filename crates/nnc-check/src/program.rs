@@ -56,7 +56,18 @@ pub struct Model {
     /// Costs against model inputs (`cost quadratic(reconstruction,
     /// target: image, weight: 0.1)`), added to `cost` with their weights.
     pub input_costs: Vec<Cost>,
+    /// `cost EXPR`: tensors of one value per example (`[1]`) added to the
+    /// cost as they are (an activity penalty, a KL term).
+    pub penalties: Vec<Penalty>,
     pub regularizers: Vec<Regularizer>,
+}
+
+/// A cost term written as a tensor expression.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Penalty {
+    /// The `[1]` node whose value is added to each example's cost.
+    pub node: NodeId,
+    pub span: Span,
 }
 
 impl Model {
@@ -71,6 +82,11 @@ impl Model {
     /// input.
     pub fn reconstructs(&self) -> bool {
         self.cost.is_none() && !self.input_costs.is_empty()
+    }
+
+    /// Whether training has something to minimise: a cost or a penalty.
+    pub fn has_cost(&self) -> bool {
+        self.costs().next().is_some() || !self.penalties.is_empty()
     }
 }
 

@@ -162,6 +162,22 @@ fn concat_and_slices_of_tensors() {
     );
 }
 
+/// A sparse autoencoder: the reconstruction cost plus an L1 activity
+/// penalty on the code written as an expression (`cost EXPR`).
+#[test]
+fn a_cost_expression_adds_a_penalty_to_the_cost() {
+    check_model(
+        "model sparse {
+           input x: [5]
+           let code = dense(x, 3, act: sigmoid)
+           output y = dense(code, 5)
+           cost quadratic(y, target: x)
+           cost 0.1 * sum(abs(code)) + 0.05 * mean(square(code - 0.5))
+         }",
+        4,
+    );
+}
+
 /// An autoencoder: its only cost compares the output with the input.
 #[test]
 fn an_autoencoder_with_only_a_reconstruction_cost() {

@@ -74,7 +74,7 @@ pub fn compile_training(
     stop_after: Option<&str>,
 ) -> Result<Graph, CompileError> {
     known_pass(stop_after, &TRAINING_PASSES)?;
-    if setup.model.costs().next().is_none() {
+    if !setup.model.has_cost() {
         return Err(CompileError::NoCost {
             model: setup.model.name.clone(),
         });

@@ -483,7 +483,7 @@ impl Lowerer<'_> {
             },
             None => None,
         };
-        if self.mode.training && model.costs().next().is_none() {
+        if self.mode.training && !model.has_cost() {
             return Err(CompileError::NoCost {
                 model: model.name.clone(),
             });
@@ -511,6 +511,16 @@ impl Lowerer<'_> {
             };
             let (output, input) = (self.value(output)?, self.value(input)?);
             terms.push(self.cost_term(cost, output, input, &format!("cost{}", k + 2))?);
+        }
+        for (k, penalty) in model.penalties.iter().enumerate() {
+            let value = self.value(penalty.node)?;
+            let shape = vec![self.graph.batch_size];
+            let term = self.graph.add(
+                Op::Reshape { shape },
+                vec![value],
+                format!("penalty{}", k + 1),
+            )?;
+            terms.push(term);
         }
         let per_example = match terms.split_first() {
             Some((&first, rest)) => {

@@ -41,6 +41,7 @@ pub fn model() -> Model {
         layers: vec![],
         cost: None,
         input_costs: vec![],
+        penalties: vec![],
         regularizers: vec![],
     }
 }

@@ -215,6 +215,7 @@ pub fn model(name: &str, input_shape: &[usize], units: usize) -> Model {
             span: span(150, 160),
         }),
         input_costs: vec![],
+        penalties: vec![],
         regularizers: vec![],
     }
 }

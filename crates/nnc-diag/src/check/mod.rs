@@ -220,6 +220,12 @@ pub enum CheckError {
         cost: Span,
         labels: Option<Span>,
     },
+    /// E0304: `cost EXPR` that is not one value per example.
+    PenaltyShape {
+        shape: Shape,
+        span: Span,
+        from: Span,
+    },
     /// E0117: two costs that both read the data's labels.
     CostTwice { span: Span, first: Span },
     /// E0303: a cost's target input differs in shape from its output.
@@ -462,6 +468,7 @@ impl CheckError {
             | ConstOperand { .. } => "E0116",
             SettingTwice { .. } | CostTwice { .. } => "E0117",
             CostTargetShape { .. } => "E0303",
+            PenaltyShape { .. } => "E0304",
             DenseNeedsVector { .. } => "E0201",
             AssertionFailed { .. } => "E0202",
             KernelTooLarge { .. } => "E0203",

@@ -92,6 +92,25 @@ pub(super) fn needs_labels(
     )
 }
 
+pub(super) fn penalty_shape(
+    code: &'static str,
+    shape: &[usize],
+    span: Span,
+    from: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!(
+            "a cost must be one value per example, but this expression is {}",
+            crate::shape_str(shape)
+        ),
+        Label::new(span, "not one value per example"),
+    )
+    .with_secondary(from, format!("this is {}", crate::shape_str(shape)))
+    .with_note("`cost EXPR` adds the expression's value to each example's cost")
+    .with_hint("sum it (`sum(...)`) or average it (`mean(...)`) into one value")
+}
+
 pub(super) fn cost_twice(code: &'static str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
         code,

@@ -147,6 +147,9 @@ impl CheckError {
                 structure::setting_twice(code, key, *span, *first)
             }
             CheckError::CostTwice { span, first } => training::cost_twice(code, *span, *first),
+            CheckError::PenaltyShape { shape, span, from } => {
+                training::penalty_shape(code, shape, *span, *from)
+            }
             CheckError::SourceWithoutLabels { span, labels } => {
                 training::source_without_labels(code, *span, *labels)
             }
