@@ -944,6 +944,7 @@ fn eval_agrees_with_the_log_of_nnc_run_on_its_checkpoints() {
             cost: last["test_cost"].as_f64().unwrap(),
             count: 90,
             measures: Vec::new(),
+            terms: Vec::new(),
         },
     };
     let eval = eval_json(&trained, &[]);

@@ -728,14 +728,30 @@ train two_heads on mnist {{
         |w: &str| format!("cost cross_entropy(reconstruction, target: image, weight: {w})");
     let trained = file_with("w1.nnet", &weighted("1"));
     let ckpt = dir.join("ckpt");
+    let log = dir.join("w1.jsonl");
     let out = nnc(&[
         "run",
         &trained,
         "-q",
         "--checkpoint",
         &ckpt.display().to_string(),
+        "--log",
+        &log.display().to_string(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // Each term is measured on its own, and the terms add up to the cost.
+    for record in read_log(&log) {
+        let get = |key: &str| {
+            record[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{key}: {record}"))
+        };
+        let sum = get("validation_cost_digit") + get("validation_cost_reconstruction");
+        assert!(
+            (sum - get("validation_cost")).abs() < 1e-6 * sum,
+            "{record}"
+        );
+    }
     assert!(
         !text(&out.stderr).contains("W0106"),
         "{}",

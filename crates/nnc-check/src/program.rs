@@ -84,6 +84,22 @@ impl Model {
         self.cost.is_none() && !self.input_costs.is_empty()
     }
 
+    /// The names of the model's cost terms, in the order the cost adds
+    /// them: each cost by its output's name, then `penalty1`, ... Only a
+    /// model of several terms reports them one by one.
+    pub fn cost_terms(&self) -> Vec<String> {
+        let output_name = |id: NodeId| {
+            self.outputs
+                .iter()
+                .find(|(_, o)| *o == id)
+                .map_or_else(|| self.node(id).name.clone(), |(n, _)| n.clone())
+        };
+        self.costs()
+            .map(|c| output_name(c.output))
+            .chain((1..=self.penalties.len()).map(|k| format!("penalty{k}")))
+            .collect()
+    }
+
     /// Whether training has something to minimise: a cost or a penalty.
     pub fn has_cost(&self) -> bool {
         self.costs().next().is_some() || !self.penalties.is_empty()

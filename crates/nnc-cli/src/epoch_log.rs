@@ -34,6 +34,14 @@ pub(crate) fn epoch_line(r: &EpochRecord, regression: bool) -> String {
             part.push(' ');
             part.push_str(&measure_text(*measure, *value));
         }
+        if !score.terms.is_empty() {
+            let terms: Vec<String> = score
+                .terms
+                .iter()
+                .map(|(name, value)| format!("{name} {value:.4}"))
+                .collect();
+            part.push_str(&format!(" (cost {:.4}: {})", score.cost, terms.join(", ")));
+        }
         parts.push(part);
     }
     parts.push(format!(
@@ -91,6 +99,9 @@ pub(crate) fn log_object(r: &EpochRecord, regression: bool) -> Value {
         }
         for (measure, value) in &score.measures {
             put(&format!("{name}_{}", measure.name()), json!(value));
+        }
+        for (term, value) in &score.terms {
+            put(&format!("{name}_cost_{term}"), json!(value));
         }
     }
     put("seconds", json!(r.seconds));
@@ -159,6 +170,7 @@ mod tests {
                 cost: 0.3,
                 count: 10_000,
                 measures: vec![(Measure::TopK(5), 0.9987)],
+                terms: Vec::new(),
             }),
             test: None,
             seconds: 12.34,
@@ -217,6 +229,7 @@ mod tests {
             cost: 9.0,
             count: 10,
             measures: vec![(Measure::Rmse, 0.25)],
+            terms: Vec::new(),
         });
         let object = log_object(&measured, true);
         assert_eq!(object["train_cost"], 0.123456);

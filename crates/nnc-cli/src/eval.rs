@@ -183,6 +183,14 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
         backend: inference.backend_name(),
         regression,
         class_names: class_names(dataset, measured.confusion.len()),
+        terms: {
+            let mut terms = weights.model.cost_terms();
+            if terms.len() < 2 {
+                terms.clear();
+            }
+            terms.truncate(nnc_lower::backend::MAX_COST_TERMS);
+            terms
+        },
         measured,
     };
     let text = match args.format {
@@ -394,6 +402,8 @@ pub(crate) struct Outputs {
     pub(crate) correct: usize,
     /// `len * width` activations of the compared output, example by example.
     pub(crate) predictions: Vec<f32>,
+    /// The sums of the cost terms of a model of several.
+    pub(crate) terms: [f64; nnc_lower::backend::MAX_COST_TERMS],
 }
 
 impl<'m> Inference<'m> {
@@ -468,6 +478,7 @@ impl<'m> Inference<'m> {
             cost_sum: stats.cost_sum,
             correct: stats.correct,
             predictions,
+            terms: stats.terms,
         })
     }
 
@@ -523,6 +534,8 @@ struct Measured {
     /// The measures read from the outputs (MAE, RMSE, R², top-k), in the
     /// order asked.
     measures: Vec<(Measure, f64)>,
+    /// The sums of the cost terms of a model of several.
+    term_sums: [f64; nnc_lower::backend::MAX_COST_TERMS],
 }
 
 /// Runs the model over every example of `dataset`, `batch_size` at a
@@ -549,6 +562,7 @@ fn measure(
             Vec::new()
         },
         measures: Vec::new(),
+        term_sums: [0.0; nnc_lower::backend::MAX_COST_TERMS],
     };
     let mut sums = OutputSums::new(width, measures);
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
@@ -560,6 +574,9 @@ fn measure(
         let out = inference.run(&inputs, Some(&targets), indices.len())?;
         measured.examples += indices.len();
         measured.cost_sum += out.cost_sum;
+        for (sum, term) in measured.term_sums.iter_mut().zip(out.terms) {
+            *sum += term;
+        }
         measured.correct += out.correct;
         sums.add(
             &out.predictions,
@@ -615,12 +632,25 @@ struct EvalReport {
     backend: &'static str,
     regression: bool,
     class_names: Vec<String>,
+    /// The names of the cost terms of a model of several; empty otherwise.
+    terms: Vec<String>,
     measured: Measured,
 }
 
 impl EvalReport {
     fn cost(&self) -> f64 {
         self.measured.cost_sum / self.measured.examples.max(1) as f64
+    }
+
+    /// Each cost term's name and mean per example, for a model of several.
+    fn terms(&self) -> Vec<(String, f64)> {
+        let names = self.terms.clone();
+        let n = self.measured.examples.max(1) as f64;
+        names
+            .into_iter()
+            .zip(self.measured.term_sums)
+            .map(|(name, sum)| (name, sum / n))
+            .collect()
     }
 
     fn accuracy(&self) -> f64 {
@@ -674,6 +704,9 @@ impl EvalReport {
             self.backend,
             self.cost()
         );
+        for (name, value) in self.terms() {
+            out.push_str(&format!("  {name}: {value:.6}\n"));
+        }
         if self.regression {
             for (measure, value) in &m.measures {
                 out.push_str(&format!("{:<9} {value:.6}\n", measure.name()));
@@ -720,6 +753,14 @@ impl EvalReport {
             "examples": m.examples,
             "cost": self.cost(),
         });
+        let terms = self.terms();
+        if !terms.is_empty() {
+            object["cost_terms"] = terms
+                .into_iter()
+                .map(|(name, value)| (name, json!(value)))
+                .collect::<serde_json::Map<String, Value>>()
+                .into();
+        }
         if !self.regression {
             object["accuracy"] = json!(self.accuracy());
             object["correct"] = json!(m.correct);

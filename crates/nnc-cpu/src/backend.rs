@@ -376,6 +376,7 @@ fn eval_stats(program: &Program, len: usize) -> EvalStats {
         cost_sum: program.scalar(OutputKind::CostSum).unwrap_or(0.0) as f64,
         correct: program.scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
         count: len,
+        terms: EvalStats::term_sums(|kind| program.scalar(kind)),
     }
 }
 

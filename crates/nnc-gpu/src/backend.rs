@@ -16,7 +16,7 @@ use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{fuse_verified, Graph, InputKind, OutputKind};
 use nnc_lower::backend::{
     check_params, check_state, collect_outputs, Backend, BackendError, Batch, EvalStats, Inference,
-    Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
+    Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler, MAX_COST_TERMS,
 };
 use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::BTreeMap;
@@ -332,7 +332,8 @@ impl GpuBackend {
             write_targets(gpu, exe, batch, &mut self.scratch)?;
         }
         let exe = &*exe;
-        let kinds = [OutputKind::CostSum, OutputKind::Correct];
+        let mut kinds = vec![OutputKind::CostSum, OutputKind::Correct];
+        kinds.extend((0..MAX_COST_TERMS).map(OutputKind::CostTermSum));
         gpu.scoped("an evaluation", || {
             let mut encoder = gpu
                 .device
@@ -351,6 +352,10 @@ impl GpuBackend {
                 cost_sum: values[0].unwrap_or(0.0) as f64,
                 correct: values[1].unwrap_or(0.0).round().max(0.0) as usize,
                 count: batch.len,
+                terms: EvalStats::term_sums(|kind| match kind {
+                    OutputKind::CostTermSum(k) => values.get(2 + k).copied().flatten(),
+                    _ => None,
+                }),
             })
         } else {
             None

@@ -12,6 +12,10 @@ use nnc_wgsl::{BindingKind, BufferRole, Range, ShaderKernel, ShaderProgram, Uplo
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The most scalar outputs one read-back returns: the cost sum, the
+/// correct count and the sums of up to `MAX_COST_TERMS` cost terms.
+const MAX_SCALARS: usize = 2 + nnc_lower::backend::MAX_COST_TERMS;
+
 /// A compute pipeline and the layout of its one bind group.
 #[derive(Debug)]
 pub(crate) struct Pipeline {
@@ -134,7 +138,7 @@ impl Executable {
         let staging = gpu.scoped("creating the read-back buffer", || {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("nnc scalars"),
-                size: 16,
+                size: 4 * MAX_SCALARS as u64,
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             })
@@ -294,10 +298,10 @@ impl Executable {
     }
 
     /// Encodes copies of the given scalar outputs into the staging buffer
-    /// (slot `i` for the `i`-th, at most four); outputs the program lacks
-    /// are skipped.
+    /// (slot `i` for the `i`-th, at most [`MAX_SCALARS`]); outputs the
+    /// program lacks are skipped.
     pub(crate) fn encode_scalars(&self, encoder: &mut wgpu::CommandEncoder, kinds: &[OutputKind]) {
-        for (slot, &kind) in kinds.iter().enumerate().take(4) {
+        for (slot, &kind) in kinds.iter().enumerate().take(MAX_SCALARS) {
             if let Some(range) = self.output(kind) {
                 encoder.copy_buffer_to_buffer(
                     &self.buffers[range.buffer],
@@ -318,7 +322,7 @@ impl Executable {
         gpu: &Gpu,
         kinds: &[OutputKind],
     ) -> Result<Vec<Option<f32>>, GpuError> {
-        let values = gpu.read_staging(&self.staging, kinds.len().clamp(1, 4))?;
+        let values = gpu.read_staging(&self.staging, kinds.len().clamp(1, MAX_SCALARS))?;
         Ok(kinds
             .iter()
             .enumerate()

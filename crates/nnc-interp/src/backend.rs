@@ -123,6 +123,7 @@ fn eval_stats(interp: &Interpreter<f32>, len: usize) -> EvalStats {
         cost_sum: scalar(OutputKind::CostSum).unwrap_or(0.0) as f64,
         correct: scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
         count: len,
+        terms: EvalStats::term_sums(scalar),
     }
 }
 

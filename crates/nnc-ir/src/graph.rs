@@ -91,6 +91,9 @@ pub enum OutputKind {
     Cost,
     /// The sum of the per-example costs, a scalar.
     CostSum,
+    /// For a model of several cost terms, the sum over the examples of term
+    /// `k` (in `Model::cost_terms` order), a scalar; inference graphs only.
+    CostTermSum(usize),
     /// The number of examples classified correctly, a scalar.
     Correct,
     /// A model output (the activations), `[batch, ...]`.

@@ -13,6 +13,7 @@
 //!   results are bit-for-bit the same run after run (determinism).
 
 use nnc_check::program::{Model, Optimizer};
+use nnc_ir::graph::OutputKind;
 
 /// A host tensor: row-major `f32` values and their shape.
 #[derive(Clone, Debug, PartialEq)]
@@ -228,6 +229,9 @@ pub struct StepStats {
     pub cost: f64,
 }
 
+/// The most cost terms whose sums an evaluation reports one by one.
+pub const MAX_COST_TERMS: usize = 8;
+
 /// What evaluating a batch reports (sums, so batches can be added up).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EvalStats {
@@ -236,6 +240,10 @@ pub struct EvalStats {
     /// Examples whose arg-max output equals the arg-max target.
     pub correct: usize,
     pub count: usize,
+    /// For a model of several cost terms (`Model::cost_terms`), the sum
+    /// of each over the examples (`OutputKind::CostTermSum`); zeros past
+    /// the model's terms and for a model of one.
+    pub terms: [f64; MAX_COST_TERMS],
 }
 
 impl EvalStats {
@@ -243,6 +251,18 @@ impl EvalStats {
         self.cost_sum += other.cost_sum;
         self.correct += other.correct;
         self.count += other.count;
+        for (a, b) in self.terms.iter_mut().zip(other.terms) {
+            *a += b;
+        }
+    }
+
+    /// The term sums a graph's `CostTermSum` outputs give, read by `read`.
+    pub fn term_sums(mut read: impl FnMut(OutputKind) -> Option<f32>) -> [f64; MAX_COST_TERMS] {
+        let mut terms = [0.0; MAX_COST_TERMS];
+        for (k, slot) in terms.iter_mut().enumerate() {
+            *slot = read(OutputKind::CostTermSum(k)).unwrap_or(0.0) as f64;
+        }
+        terms
     }
 }
 

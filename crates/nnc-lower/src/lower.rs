@@ -522,6 +522,17 @@ impl Lowerer<'_> {
             )?;
             terms.push(term);
         }
+        if !self.mode.training && terms.len() > 1 {
+            for (k, &term) in terms.iter().enumerate() {
+                let sum = self.graph.add(
+                    Op::SumAxes { axes: vec![0] },
+                    vec![term],
+                    format!("cost_term{k}.sum"),
+                )?;
+                self.graph
+                    .add_output(format!("cost_term{k}"), OutputKind::CostTermSum(k), sum);
+            }
+        }
         let per_example = match terms.split_first() {
             Some((&first, rest)) => {
                 let mut sum = first;

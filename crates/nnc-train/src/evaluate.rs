@@ -69,14 +69,16 @@ pub fn reconstructed_output(model: &Model) -> Option<usize> {
 
 /// Accuracy and mean cost of the model on the first `count` examples of
 /// `examples`, evaluated `batch_size` at a time, with the measures of
-/// `extra` (read from the outputs, through `Backend::infer`). `None` for
-/// no examples.
+/// `extra` (read from the outputs, through `Backend::infer`) and the means
+/// of the cost terms named `terms` (for a model of several; empty
+/// otherwise). `None` for no examples.
 pub fn evaluate<B: Backend + ?Sized>(
     backend: &mut B,
     examples: &dyn Examples,
     count: usize,
     batch_size: usize,
     extra: Option<&OutputMeasures>,
+    terms: &[String],
 ) -> Result<Option<Score>, BackendError> {
     let count = count.min(examples.len());
     let batch_size = batch_size.max(1);
@@ -134,15 +136,21 @@ pub fn evaluate<B: Backend + ?Sized>(
             .collect(),
         _ => Vec::new(),
     };
-    Ok(score(total).map(|s| Score { measures, ..s }))
+    Ok(score(total, terms).map(|s| Score { measures, ..s }))
 }
 
-/// The fractions of summed statistics; `None` when nothing was counted.
-pub fn score(stats: EvalStats) -> Option<Score> {
+/// The fractions of summed statistics, with the means of the cost terms
+/// named `terms`; `None` when nothing was counted.
+pub fn score(stats: EvalStats, terms: &[String]) -> Option<Score> {
     (stats.count > 0).then(|| Score {
         accuracy: stats.correct as f64 / stats.count as f64,
         cost: stats.cost_sum / stats.count as f64,
         count: stats.count,
         measures: Vec::new(),
+        terms: terms
+            .iter()
+            .zip(stats.terms)
+            .map(|(name, t)| (name.clone(), t / stats.count as f64))
+            .collect(),
     })
 }

@@ -16,6 +16,9 @@ pub struct Score {
     /// Top-k accuracies, MAE, RMSE, R², as asked (`metrics`, early
     /// stopping, decay, keep-best), in the order asked.
     pub measures: Vec<(Measure, f64)>,
+    /// For a model of several cost terms, the mean of each per example
+    /// (`Model::cost_terms` order); empty otherwise.
+    pub terms: Vec<(String, f64)>,
 }
 
 impl Score {

@@ -71,6 +71,7 @@ impl Backend for Drift {
             cost_sum: error * batch.len as f64,
             correct: ((1.0 - error.min(1.0)) * batch.len as f64) as usize,
             count: batch.len,
+            ..EvalStats::default()
         })
     }
 

@@ -185,6 +185,7 @@ impl Backend for Fake {
             cost_sum: (1.0 - accuracy) * batch.len as f64,
             correct: (accuracy * batch.len as f64).round() as usize,
             count: batch.len,
+            ..EvalStats::default()
         })
     }
 }

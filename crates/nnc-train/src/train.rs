@@ -327,13 +327,17 @@ impl Run<'_> {
         {
             let Some(examples) = examples else { continue };
             observer.evaluating(epoch, split);
-            *slot = evaluate(backend, examples, count, batch_size, extra.as_ref()).map_err(
-                |error| TrainError::Evaluate {
+            let mut terms = self.model.cost_terms();
+            if terms.len() < 2 {
+                terms.clear();
+            }
+            terms.truncate(nnc_lower::backend::MAX_COST_TERMS);
+            *slot = evaluate(backend, examples, count, batch_size, extra.as_ref(), &terms)
+                .map_err(|error| TrainError::Evaluate {
                     epoch,
                     split,
                     error,
-                },
-            )?;
+                })?;
         }
         Ok(scores)
     }
