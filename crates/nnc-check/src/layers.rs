@@ -257,6 +257,16 @@ impl ArgReader<'_, '_> {
         Some(padding)
     }
 
+    /// The first argument, `p`, as a probability in `[0, 1)` (dropout's
+    /// and masking noise's).
+    fn probability(&mut self) -> Option<f64> {
+        let subject = self.subject("p");
+        let arg = self.take(0)?;
+        let range = Range::between(Num::Float(0.0), true, Num::Float(1.0), false);
+        self.checker
+            .number_in(&arg.value, arg.span, subject, Some(range))
+    }
+
     fn non_negative(&mut self, value: &Value, span: Span, subject: &Subject) -> Option<usize> {
         let n = self
             .checker
@@ -346,26 +356,8 @@ impl<'a> Checker<'a> {
                     arg.and_then(|a| reader.checker.reshape_target(&a.value, a.span)),
                 )
             }
-            "dropout" => {
-                let subject = reader.subject("p");
-                let p = reader.take(0).and_then(|a| {
-                    let range = Range::between(Num::Float(0.0), true, Num::Float(1.0), false);
-                    reader
-                        .checker
-                        .number_in(&a.value, a.span, subject, Some(range))
-                });
-                LayerKind::Dropout(p)
-            }
-            "mask_noise" => {
-                let subject = reader.subject("p");
-                let p = reader.take(0).and_then(|a| {
-                    let range = Range::between(Num::Float(0.0), true, Num::Float(1.0), false);
-                    reader
-                        .checker
-                        .number_in(&a.value, a.span, subject, Some(range))
-                });
-                LayerKind::MaskNoise(p)
-            }
+            "dropout" => LayerKind::Dropout(reader.probability()),
+            "mask_noise" => LayerKind::MaskNoise(reader.probability()),
             "add" => LayerKind::Elementwise(Op::Add),
             "sub" => LayerKind::Elementwise(Op::Sub),
             "mul" => LayerKind::Elementwise(Op::Mul),

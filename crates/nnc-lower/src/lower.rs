@@ -428,26 +428,25 @@ impl Lowerer<'_> {
 
     /// Inverted dropout in training graphs; the identity otherwise.
     fn dropout(&mut self, x: NodeId, p: f64, name: &str) -> Result<NodeId, CompileError> {
-        if !self.mode.training || p <= 0.0 {
-            return Ok(x);
-        }
-        let seed = self
-            .graph
-            .input_or_add(InputKind::StepSeed, Vec::new(), "step_seed")?;
-        let op = Op::DropoutMask {
-            p,
-            stream: self.dropouts,
-            shape: self.graph.shape(x).to_vec(),
-        };
-        self.dropouts += 1;
-        let mask = self.graph.add(op, vec![seed], format!("{name}.mask"))?;
-        self.graph.add(Op::Mul, vec![x, mask], name)
+        self.masked(x, p, false, name)
     }
 
     /// Masking noise in training graphs (zero with probability `p`, kept
     /// otherwise): dropout's mask, whose kept values are `1 / (1 - p)`,
     /// scaled back by `1 - p`. The identity otherwise.
     fn mask_noise(&mut self, x: NodeId, p: f64, name: &str) -> Result<NodeId, CompileError> {
+        self.masked(x, p, true, name)
+    }
+
+    /// `x` times a dropout mask of the next stream (scaled back to 0/1
+    /// with `unscaled`), in training graphs; `x` otherwise.
+    fn masked(
+        &mut self,
+        x: NodeId,
+        p: f64,
+        unscaled: bool,
+        name: &str,
+    ) -> Result<NodeId, CompileError> {
         if !self.mode.training || p <= 0.0 {
             return Ok(x);
         }
@@ -460,11 +459,13 @@ impl Lowerer<'_> {
             shape: self.graph.shape(x).to_vec(),
         };
         self.dropouts += 1;
-        let mask = self.graph.add(op, vec![seed], format!("{name}.mask"))?;
-        let keep = self
-            .graph
-            .add(Op::Scale(1.0 - p), vec![mask], format!("{name}.keep"))?;
-        self.graph.add(Op::Mul, vec![x, keep], name)
+        let mut mask = self.graph.add(op, vec![seed], format!("{name}.mask"))?;
+        if unscaled {
+            mask = self
+                .graph
+                .add(Op::Scale(1.0 - p), vec![mask], format!("{name}.keep"))?;
+        }
+        self.graph.add(Op::Mul, vec![x, mask], name)
     }
 
     /// The cost, the correct count and the model outputs. The labels'

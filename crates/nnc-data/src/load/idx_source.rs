@@ -82,17 +82,7 @@ pub(super) fn read(
                 ..
             },
             Some(labels_file),
-        ) if counts_match => Some(Examples {
-            inputs,
-            input_len: usize::try_from(header.example_len().unwrap_or(0)).unwrap_or(0),
-            count: usize::try_from(header.count()).unwrap_or(0),
-            labels: labels_file.values,
-            class_names: None,
-            image: match header.example_dims() {
-                [rows, cols] => Some([1, *rows as usize, *cols as usize]),
-                _ => None,
-            },
-        }),
+        ) if counts_match => Some(examples(&header, inputs, labels_file.values)),
         _ => None,
     };
     (facts, examples)
@@ -117,24 +107,31 @@ fn unlabelled(images_read: ImagesRead) -> (SourceFacts, Option<Examples>) {
             ..
         } => {
             let count = usize::try_from(header.count()).unwrap_or(0);
-            Some(Examples {
-                inputs,
-                input_len: usize::try_from(header.example_len().unwrap_or(0)).unwrap_or(0),
-                count,
-                labels: LabelValues::Values {
-                    values: vec![0.0; count],
-                    width: 1,
-                },
-                class_names: None,
-                image: match header.example_dims() {
-                    [rows, cols] => Some([1, *rows as usize, *cols as usize]),
-                    _ => None,
-                },
-            })
+            let zeros = LabelValues::Values {
+                values: vec![0.0; count],
+                width: 1,
+            };
+            Some(examples(&header, inputs, zeros))
         }
         _ => None,
     };
     (facts, examples)
+}
+
+/// The examples of an images file read whole, with their labels; rows x
+/// cols images are `[1, rows, cols]` for augmentation.
+fn examples(header: &IdxHeader, inputs: Inputs, labels: LabelValues) -> Examples {
+    Examples {
+        inputs,
+        input_len: usize::try_from(header.example_len().unwrap_or(0)).unwrap_or(0),
+        count: usize::try_from(header.count()).unwrap_or(0),
+        labels,
+        class_names: None,
+        image: match header.example_dims() {
+            [rows, cols] => Some([1, *rows as usize, *cols as usize]),
+            _ => None,
+        },
+    }
 }
 
 fn facts(
