@@ -312,6 +312,25 @@ impl<'a> Checker<'a> {
         )
     }
 
+    /// `normal(shape)`: a noise source, an op of no operands.
+    pub fn noise(&mut self, place: Place, shape: Shape, span: Span) -> Tensor {
+        let derivation = Derivation::Layer {
+            layer: "normal".into(),
+            inputs: Vec::new(),
+            windows: Vec::new(),
+        };
+        self.new_node(
+            place,
+            "normal",
+            Op::Normal,
+            &[],
+            shape,
+            span,
+            derivation,
+            OutAct::Plain,
+        )
+    }
+
     /// `x[a..b]`: positions `a` (default 0) to `b` (default the end) of
     /// the example's first axis; an empty or too long slice is E0109.
     pub fn slice_tensor(

@@ -148,6 +148,9 @@ impl<'a> Checker<'a> {
         if name == "concat" && has_tensors {
             return self.eval_concat(scope, values, span);
         }
+        if name == "normal" && has_tensors {
+            return self.eval_normal(scope, values, span);
+        }
         if let Some(index) = self.block_of(name) {
             if has_tensors {
                 let inputs = self.blocks.get(index).map_or(1, |b| b.input_count());
@@ -369,6 +372,30 @@ impl<'a> Checker<'a> {
             return Value::Tensor(Tensor::unknown(span));
         };
         Value::Tensor(self.slice_tensor(scope.place, t, a, b, span))
+    }
+
+    /// `normal(shape)`: standard normal noise of `shape` per example.
+    fn eval_normal(&mut self, scope: &mut Scope, values: Vec<ArgValue>, span: Span) -> Value {
+        let [arg] = values.as_slice() else {
+            self.wrong_kind(
+                &Value::Unknown,
+                span,
+                Subject::Argument {
+                    callee: "normal".into(),
+                    param: "shape".into(),
+                },
+                Expected::Shape,
+            );
+            return Value::Tensor(Tensor::unknown(span));
+        };
+        let subject = Subject::Argument {
+            callee: "normal".into(),
+            param: "shape".into(),
+        };
+        let Some(shape) = self.shape(&arg.value, arg.span, subject) else {
+            return Value::Tensor(Tensor::unknown(span));
+        };
+        Value::Tensor(self.noise(scope.place, shape, span))
     }
 
     /// `concat(a, b, ..., axis: k)`: the positional tensors joined along

@@ -176,6 +176,10 @@ pub enum Op {
     Scale(f64),
     /// An elementwise function of one tensor: `exp(x)`, `x + 1`, ...
     Math(MathFn),
+    /// `normal(shape)`: standard normal noise of `shape` per example, drawn
+    /// anew at every training step from the run's seed; zeros (its mean)
+    /// in evaluation, so that measurements repeat.
+    Normal,
     /// `concat(a, b, ..., axis: k)`: the operands joined along axis `k` of
     /// the example.
     Concat {

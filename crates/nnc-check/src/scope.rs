@@ -66,6 +66,7 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "folder",
     "holdout",
     "concat",
+    "normal",
     "shift",
     "rotate",
     "flip",

@@ -31,6 +31,9 @@ pub(crate) enum HostOp {
     /// `1 / (1 - p)`, drawn in row-major order from
     /// `Rng::derive(step_seed, stream)`, as the interpreter draws them.
     DropoutMask { p: f64, stream: u64 },
+    /// `(seed) -> noise`: standard normal values drawn in row-major order
+    /// from `Rng::derive(step_seed, stream)`, as the interpreter draws them.
+    RandomNormal { stream: u64 },
     /// The sum (or, with `max`, the largest value) of an operand of shape
     /// `input` over `axes`, for axes the JIT's row and column sums do not
     /// cover.
@@ -94,6 +97,12 @@ impl HostOp {
                 out.fill(correct as f32);
             }
             HostOp::Copy => out.copy_from_slice(x),
+            HostOp::RandomNormal { stream } => {
+                let mut rng = Rng::derive(step_seed, stream);
+                for o in out.iter_mut() {
+                    *o = rng.normal() as f32;
+                }
+            }
             HostOp::DropoutMask { p, stream } => {
                 let mut rng = Rng::derive(step_seed, stream);
                 let kept = (1.0 / (1.0 - p)) as f32;

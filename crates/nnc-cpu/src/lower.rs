@@ -586,12 +586,14 @@ impl Lowering<'_> {
             | Op::CorrectCount
             | Op::Reshape { .. }
             | Op::Permute { .. }
-            | Op::DropoutMask { .. } => {
+            | Op::DropoutMask { .. }
+            | Op::RandomNormal { .. } => {
                 let host = match &op.op {
                     Op::DropoutMask { p, stream, .. } => HostOp::DropoutMask {
                         p: *p,
                         stream: *stream,
                     },
+                    Op::RandomNormal { stream, .. } => HostOp::RandomNormal { stream: *stream },
                     Op::Permute { perm } => HostOp::Permute {
                         input: self.arg_shape(s, args[0]).to_vec(),
                         perm: perm.clone(),

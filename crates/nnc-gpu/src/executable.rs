@@ -189,17 +189,25 @@ impl Executable {
     /// writes them.
     pub(crate) fn write_uploads(&mut self, gpu: &Gpu, step_seed: u64) {
         for upload in &self.program.uploads {
-            let UploadKind::DropoutMask { p, stream } = upload.what;
             self.scratch.clear();
-            let mut rng = Rng::derive(step_seed, stream);
-            let kept = (1.0 / (1.0 - p)) as f32;
-            self.scratch.extend((0..upload.range.len).map(|_| {
-                if rng.uniform() < p {
-                    0.0
-                } else {
-                    kept
+            match upload.what {
+                UploadKind::DropoutMask { p, stream } => {
+                    let mut rng = Rng::derive(step_seed, stream);
+                    let kept = (1.0 / (1.0 - p)) as f32;
+                    self.scratch.extend((0..upload.range.len).map(|_| {
+                        if rng.uniform() < p {
+                            0.0
+                        } else {
+                            kept
+                        }
+                    }));
                 }
-            }));
+                UploadKind::RandomNormal { stream } => {
+                    let mut rng = Rng::derive(step_seed, stream);
+                    self.scratch
+                        .extend((0..upload.range.len).map(|_| rng.normal() as f32));
+                }
+            }
             fill_bytes(&mut self.bytes, &self.scratch);
             gpu.queue.write_buffer(
                 &self.buffers[upload.range.buffer],

@@ -178,6 +178,25 @@ fn a_cost_expression_adds_a_penalty_to_the_cost() {
     );
 }
 
+/// A variational autoencoder: the reparameterisation trick with normal
+/// noise fixed by the step seed, and the KL term as a cost expression.
+#[test]
+fn a_variational_autoencoder_with_reparameterised_noise() {
+    check_model(
+        "model vae {
+           input x: [6]
+           let hidden = dense(x, 5, act: tanh)
+           let mu = dense(hidden, 2)
+           let logvar = dense(hidden, 2)
+           let z = mu + exp(0.5 * logvar) * normal([2])
+           output y = dense(z, 6)
+           cost quadratic(y, target: x)
+           cost 0.5 * sum(square(mu) + exp(logvar) - logvar - 1)
+         }",
+        3,
+    );
+}
+
 /// An autoencoder: its only cost compares the output with the input.
 #[test]
 fn an_autoencoder_with_only_a_reconstruction_cost() {

@@ -147,6 +147,7 @@ fn print_op_with(op: &Op, mut args: Vec<String>) -> String {
             args.push(format!("p={p}"));
             args.push(format!("stream={stream}"));
         }
+        Op::RandomNormal { stream, .. } => args.push(format!("stream={stream}")),
         _ => {}
     }
     format!("{name}({})", args.join(", "))

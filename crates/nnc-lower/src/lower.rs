@@ -336,6 +336,23 @@ impl Lowerer<'_> {
                 };
                 self.graph.add(op, vec![x], name)
             }
+            program::Op::Normal => {
+                let shape = self.batched(&node.shape);
+                if !self.mode.training {
+                    return self
+                        .graph
+                        .add(Op::Fill { value: 0.0, shape }, Vec::new(), name);
+                }
+                let seed = self
+                    .graph
+                    .input_or_add(InputKind::StepSeed, Vec::new(), "step_seed")?;
+                let op = Op::RandomNormal {
+                    stream: self.dropouts,
+                    shape,
+                };
+                self.dropouts += 1;
+                self.graph.add(op, vec![seed], name)
+            }
             program::Op::Concat { axis } => {
                 let parts = (0..node.inputs.len())
                     .map(|k| self.operand(index, k))

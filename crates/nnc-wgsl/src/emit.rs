@@ -206,13 +206,17 @@ impl<'g> Emitter<'g> {
         // Dropout masks are uploads, ready before the kernel runs; a
         // yielded mask's node lives in its upload buffer.
         for (j, op) in k.body.iter().enumerate() {
-            if let Op::DropoutMask { p, stream, .. } = op.op {
+            let what = match op.op {
+                Op::DropoutMask { p, stream, .. } => Some(UploadKind::DropoutMask { p, stream }),
+                Op::RandomNormal { stream, .. } => Some(UploadKind::RandomNormal { stream }),
+                _ => None,
+            };
+            if let Some(what) = what {
                 let len = count(&op.shape).max(1);
                 let home = match val[j] {
                     Some(Loc::Node(id)) => Some(id),
                     _ => None,
                 };
-                let what = UploadKind::DropoutMask { p, stream };
                 self.uploads
                     .push((home.unwrap_or(node), what, len, op.name.clone()));
                 let upload = Loc::Upload(self.uploads.len() - 1);

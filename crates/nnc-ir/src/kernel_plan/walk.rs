@@ -125,7 +125,10 @@ impl Walk<'_, '_> {
     }
 
     fn is_mask(&self, j: usize) -> bool {
-        matches!(self.k.body[j].op, Op::DropoutMask { .. })
+        matches!(
+            self.k.body[j].op,
+            Op::DropoutMask { .. } | Op::RandomNormal { .. }
+        )
     }
 
     /// Whether body op `j` is computed by a group of the target.

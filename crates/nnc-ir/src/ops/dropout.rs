@@ -11,8 +11,10 @@ use crate::graph::Shape;
 /// Shape rule: `dropout_mask(seed [])` has the shape it carries; `p` is in
 /// `[0, 1)`.
 pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
-    let Op::DropoutMask { p, shape, .. } = op else {
-        return Err(ShapeError::Invalid("not a dropout op"));
+    let (p, shape) = match op {
+        Op::DropoutMask { p, shape, .. } => (p, shape),
+        Op::RandomNormal { shape, .. } => (&0.0, shape),
+        _ => return Err(ShapeError::Invalid("not a random op")),
     };
     arity(inputs, 1)?;
     rank(inputs, 0, 0)?;

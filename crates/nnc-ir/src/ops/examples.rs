@@ -94,6 +94,7 @@ pub fn covered(op: &Op) -> bool {
         | Op::Gather
         | Op::ScatterAdd { .. }
         | Op::DropoutMask { .. }
+        | Op::RandomNormal { .. }
         | Op::Cost(_)
         | Op::CostGrad(_)
         | Op::CorrectCount => true,
@@ -398,6 +399,16 @@ pub fn examples() -> Vec<OpExample> {
         mask.differentiate = vec![false];
         all.push(mask);
     }
+    let mut noise = example(
+        "random_normal",
+        Op::RandomNormal {
+            stream: 12,
+            shape: vec![4, 7],
+        },
+        &[(&[], N)],
+    );
+    noise.differentiate = vec![false];
+    all.push(noise);
     all
 }
 
@@ -612,6 +623,7 @@ mod tests {
             "l2_pool_grad",
             "reshape",
             "dropout_mask",
+            "random_normal",
             "cost_quadratic",
             "cost_cross_entropy_grad",
             "correct_count",

@@ -231,6 +231,13 @@ pub enum Op {
         stream: u64,
         shape: Shape,
     },
+    /// `(seed) -> noise`: standard normal values, drawn in row-major order
+    /// from `Rng::derive(step seed, stream)` (`Rng::normal`), like the
+    /// dropout masks.
+    RandomNormal {
+        stream: u64,
+        shape: Shape,
+    },
 
     // --- costs and accuracy (cost.rs) ---
     /// `(prediction, target) -> [batch]` per-example cost.

@@ -599,6 +599,14 @@ impl Op {
                 dropout::shape,
                 Zero,
             ),
+            Op::RandomNormal { .. } => other(
+                "random_normal",
+                1,
+                C::Random,
+                Fusion::Pointwise,
+                dropout::shape,
+                Zero,
+            ),
             Op::Cost(cost) => other(
                 match cost {
                     CostFn::Quadratic => "cost_quadratic",
