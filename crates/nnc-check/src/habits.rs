@@ -127,25 +127,17 @@ mod tests {
 
     #[test]
     fn a_habit_comes_first_then_the_spellings() {
-        let conv = [
-            "filters",
-            "kernel",
-            "stride",
-            "padding",
-            "act",
-            "init",
-            "bias_init",
-        ];
+        let conv = crate::layers::CONV;
         assert_eq!(
-            suggestions_for(Habit::Argument, "kernel_size", &conv)[0],
+            suggestions_for(Habit::Argument, "kernel_size", conv)[0],
             "kernel"
         );
         assert_eq!(
-            suggestions_for(Habit::Argument, "activation", &conv)[0],
+            suggestions_for(Habit::Argument, "activation", conv)[0],
             "act"
         );
         // Only names the callee takes.
-        assert!(suggestions_for(Habit::Argument, "pool_size", &conv).is_empty());
+        assert!(suggestions_for(Habit::Argument, "pool_size", conv).is_empty());
         let costs = ["quadratic", "cross_entropy", "log_likelihood"];
         let cost = Habit::Option(OptionKind::Cost);
         assert_eq!(

@@ -117,7 +117,7 @@ pub(crate) fn default_bias_init(act: Option<Activation>) -> Init {
     }
 }
 const DENSE_REQUIRED: &[bool] = &[true, false, false, false];
-const CONV: &[&str] = &[
+pub(crate) const CONV: &[&str] = &[
     "filters",
     "kernel",
     "stride",
