@@ -78,6 +78,7 @@ fn infer_gives_every_output_and_the_sums_of_evaluate() {
             inputs: &xs,
             targets: &labels,
             len,
+            noise_seed: 0,
         };
         let inferred = backend.infer(with).unwrap();
         let stats = inferred.stats.expect("sums with targets");
@@ -105,6 +106,7 @@ fn infer_gives_every_output_and_the_sums_of_evaluate() {
                 inputs: &xs,
                 targets: &[],
                 len,
+                noise_seed: 0,
             })
             .unwrap();
         assert_eq!(without.stats, None, "{name}");
@@ -117,6 +119,7 @@ fn infer_gives_every_output_and_the_sums_of_evaluate() {
                 inputs: &xs[..5],
                 targets: &[],
                 len: 1,
+                noise_seed: 0,
             })
             .unwrap();
         close(&one.outputs[1].data, &inferred.outputs[1].data[..3], name);
@@ -126,6 +129,7 @@ fn infer_gives_every_output_and_the_sums_of_evaluate() {
                 inputs: &[],
                 targets: &[],
                 len: 0,
+                noise_seed: 0,
             })
             .unwrap();
         assert_eq!(empty.outputs[0].shape, [0, 4], "{name}");
@@ -156,7 +160,8 @@ fn inference_follows_training_and_refuses_misuse() {
                 .infer(Batch {
                     inputs: &[0.0; 5],
                     targets: &[],
-                    len: 1
+                    len: 1,
+                    noise_seed: 0,
                 })
                 .is_err(),
             "{name}: no model yet"
@@ -175,6 +180,7 @@ fn inference_follows_training_and_refuses_misuse() {
             inputs: &xs,
             targets: &labels,
             len: 4,
+            noise_seed: 0,
         };
         let before = backend.infer(batch).unwrap().stats.unwrap().cost_sum;
         for _ in 0..5 {

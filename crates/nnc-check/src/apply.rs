@@ -13,6 +13,7 @@ use crate::shape::element_count;
 use crate::value::{LayerFn, Tensor};
 use nnc_diag::check::{CheckError, Derivation, ShapeProblem};
 use nnc_diag::Span;
+use nnc_ir::rng::Noise;
 use nnc_syntax::ast::BinOp;
 use std::rc::Rc;
 
@@ -312,17 +313,18 @@ impl<'a> Checker<'a> {
         )
     }
 
-    /// `normal(shape)`: a noise source, an op of no operands.
-    pub fn noise(&mut self, place: Place, shape: Shape, span: Span) -> Tensor {
+    /// `normal(shape)`, `uniform(shape)`: a noise source, an op of no
+    /// operands.
+    pub fn noise(&mut self, place: Place, noise: Noise, shape: Shape, span: Span) -> Tensor {
         let derivation = Derivation::Layer {
-            layer: "normal".into(),
+            layer: noise.name().into(),
             inputs: Vec::new(),
             windows: Vec::new(),
         };
         self.new_node(
             place,
-            "normal",
-            Op::Normal,
+            noise.name(),
+            Op::Noise(noise),
             &[],
             shape,
             span,

@@ -41,8 +41,13 @@ pub(crate) struct CostDraft {
 }
 
 /// The expression of `cost EXPR` when it is not a named cost (`cost
-/// quadratic`, `cost cross_entropy(output, ...)`): a penalty.
-pub(crate) fn penalty_expr(setting: &Setting) -> Option<&Expr> {
+/// quadratic`, `cost cross_entropy(output, ...)`): a penalty, with its name
+/// when it is a tensor of the model's scope (`let kl = ...` then `cost
+/// kl`).
+pub(crate) fn penalty_expr<'e>(
+    setting: &'e Setting,
+    scope: &Scope,
+) -> Option<(&'e Expr, Option<String>)> {
     let SettingValue::Expr(expr) = &setting.value else {
         return None;
     };
@@ -53,14 +58,69 @@ pub(crate) fn penalty_expr(setting: &Setting) -> Option<&Expr> {
     };
     match named {
         Some(name) if COSTS.iter().any(|(n, _)| *n == name) => None,
-        // `cost mse` and other unknown names: an unknown cost, not a
-        // penalty.
-        Some(_) if matches!(expr.kind, ExprKind::Name(_)) => None,
-        _ => Some(expr),
+        Some(name) if matches!(expr.kind, ExprKind::Name(_)) => {
+            // `cost mse` and other names that are no tensor: an unknown
+            // cost, not a penalty.
+            scope
+                .is_tensor(name)
+                .then(|| (expr, Some(name.to_string())))
+        }
+        _ => Some((expr, None)),
     }
 }
 
+/// Names that reports give measures beside the cost: a total cost cannot
+/// take them (`topK_accuracy` is checked apart).
+const REPORTED: &[&str] = &["cost", "accuracy", "mae", "rmse", "r2", "cost_terms"];
+
 impl<'a> Checker<'a> {
+    /// `cost_name NAME`: what reports call the total cost; E0305 for no
+    /// plain name, or one that a measure or a cost term (`terms`: names
+    /// and spans) has.
+    pub(crate) fn cost_name(
+        &mut self,
+        setting: &Setting,
+        terms: &[(String, Span)],
+    ) -> Option<String> {
+        let name = match &setting.value {
+            SettingValue::Expr(Expr {
+                kind: ExprKind::Name(id),
+                ..
+            }) => id.name.clone(),
+            other => {
+                let span = match other {
+                    SettingValue::Expr(e) => e.span,
+                    SettingValue::Args(_) => setting.span,
+                };
+                self.report(CheckError::CostName {
+                    name: None,
+                    term: None,
+                    span,
+                });
+                return None;
+            }
+        };
+        let term = terms.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+        let measure = REPORTED.contains(&name.as_str())
+            || name
+                .strip_prefix("top")
+                .and_then(|rest| rest.strip_suffix("_accuracy"))
+                .is_some_and(|k| k.parse::<usize>().is_ok());
+        if term.is_some() || measure {
+            let span = match &setting.value {
+                SettingValue::Expr(e) => e.span,
+                SettingValue::Args(_) => setting.span,
+            };
+            self.report(CheckError::CostName {
+                name: Some(name),
+                term,
+                span,
+            });
+            return None;
+        }
+        Some(name)
+    }
+
     /// `cost EXPR`: a tensor of one value per example (E0304 otherwise),
     /// evaluated in the model's scope.
     pub(crate) fn penalty(

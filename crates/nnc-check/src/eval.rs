@@ -12,6 +12,7 @@ use crate::scope::{is_builtin_word, is_layer_name, Binding, Scope, FUNCTION_NAME
 use crate::value::{ArgValue, Asserted, CallValue, Item, LayerFn, SliceValue, Tensor, Value, Word};
 use nnc_diag::check::{CheckError, Expected, Subject};
 use nnc_diag::Span;
+use nnc_ir::rng::Noise;
 use nnc_syntax::ast::{Arg, BinOp, Expr, ExprKind, Ident};
 use std::rc::Rc;
 
@@ -148,8 +149,13 @@ impl<'a> Checker<'a> {
         if name == "concat" && has_tensors {
             return self.eval_concat(scope, values, span);
         }
-        if name == "normal" && has_tensors {
-            return self.eval_normal(scope, values, span);
+        if let ("normal" | "uniform", true) = (name, has_tensors) {
+            let noise = if name == "normal" {
+                Noise::Normal
+            } else {
+                Noise::Uniform
+            };
+            return self.eval_noise(scope, noise, values, span);
         }
         if let Some(index) = self.block_of(name) {
             if has_tensors {
@@ -374,28 +380,26 @@ impl<'a> Checker<'a> {
         Value::Tensor(self.slice_tensor(scope.place, t, a, b, span))
     }
 
-    /// `normal(shape)`: standard normal noise of `shape` per example.
-    fn eval_normal(&mut self, scope: &mut Scope, values: Vec<ArgValue>, span: Span) -> Value {
-        let [arg] = values.as_slice() else {
-            self.wrong_kind(
-                &Value::Unknown,
-                span,
-                Subject::Argument {
-                    callee: "normal".into(),
-                    param: "shape".into(),
-                },
-                Expected::Shape,
-            );
-            return Value::Tensor(Tensor::unknown(span));
-        };
+    /// `normal(shape)`, `uniform(shape)`: noise of `shape` per example.
+    fn eval_noise(
+        &mut self,
+        scope: &mut Scope,
+        noise: Noise,
+        values: Vec<ArgValue>,
+        span: Span,
+    ) -> Value {
         let subject = Subject::Argument {
-            callee: "normal".into(),
+            callee: noise.name().into(),
             param: "shape".into(),
+        };
+        let [arg] = values.as_slice() else {
+            self.wrong_kind(&Value::Unknown, span, subject, Expected::Shape);
+            return Value::Tensor(Tensor::unknown(span));
         };
         let Some(shape) = self.shape(&arg.value, arg.span, subject) else {
             return Value::Tensor(Tensor::unknown(span));
         };
-        Value::Tensor(self.noise(scope.place, shape, span))
+        Value::Tensor(self.noise(scope.place, noise, shape, span))
     }
 
     /// `concat(a, b, ..., axis: k)`: the positional tensors joined along

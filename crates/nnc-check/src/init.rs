@@ -20,6 +20,7 @@ const INIT_NAMES: &[&str] = &[
     "values",
     "xavier",
     "he",
+    "scaled_uniform",
 ];
 
 /// The smallest gaussian standard deviation W0103 warns about.
@@ -94,7 +95,7 @@ impl<'a> Checker<'a> {
             "gaussian" => (&["std"], &[true]),
             "constant" => (&["value"], &[true]),
             "values" => (&["values"], &[true]),
-            "scaled_gaussian" | "zeros" | "xavier" | "he" => (&[], &[]),
+            "scaled_gaussian" | "zeros" | "xavier" | "he" | "scaled_uniform" => (&[], &[]),
             _ => {
                 self.report(CheckError::UnknownOption {
                     kind: OptionKind::Init,
@@ -152,6 +153,7 @@ impl<'a> Checker<'a> {
             "zeros" => Some(InitSpec::Ready(Init::Zeros)),
             "xavier" => Some(InitSpec::Ready(Init::Xavier)),
             "he" => Some(InitSpec::Ready(Init::He)),
+            "scaled_uniform" => Some(InitSpec::Ready(Init::ScaledUniform)),
             _ => Some(InitSpec::Ready(Init::ScaledGaussian)),
         }
     }

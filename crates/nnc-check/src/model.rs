@@ -19,6 +19,10 @@ use nnc_diag::Span;
 use nnc_syntax::ast::{Expr, Ident, ModelItem, Setting, Stmt};
 use std::collections::HashMap;
 
+/// A `cost EXPR` before the graph is final: its tensor, its `let` name
+/// (if written as one) and the setting's span.
+type PenaltyDraft = (Tensor, Option<String>, Span);
+
 /// What a train block needs to know about a model.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelInfo {
@@ -228,11 +232,11 @@ impl<'a> Checker<'a> {
         // a model input.
         let mut cost: Option<CostDraft> = None;
         let mut input_costs: Vec<CostDraft> = Vec::new();
-        let mut penalties: Vec<(Tensor, Span)> = Vec::new();
+        let mut penalties: Vec<(Tensor, Option<String>, Span)> = Vec::new();
         for setting in table.all.iter().filter(|s| s.key.name == "cost") {
-            if let Some(expr) = crate::costs::penalty_expr(setting) {
+            if let Some((expr, name)) = crate::costs::penalty_expr(setting, &scope) {
                 if let Some(t) = self.penalty(&mut scope, expr, setting.span) {
-                    penalties.push((t, setting.span));
+                    penalties.push((t, name, setting.span));
                 }
                 continue;
             }
@@ -256,6 +260,22 @@ impl<'a> Checker<'a> {
             .copied()
             .collect();
         let regularizers = self.regularizers(&regularize);
+        let terms: Vec<(String, Span)> = cost
+            .iter()
+            .chain(&input_costs)
+            .filter_map(|c| {
+                let (name, _) = named.iter().find(|(_, t)| t.node == c.output.node)?;
+                Some((name.clone(), c.span))
+            })
+            .chain(
+                penalties
+                    .iter()
+                    .filter_map(|(_, name, span)| Some((name.clone()?, *span))),
+            )
+            .collect();
+        let cost_name = table
+            .get("cost_name")
+            .and_then(|s| self.cost_name(s, &terms));
         self.lint_unused_locals(&scope);
         // The output the labels are compared with: none when every cost
         // compares with an input (an autoencoder ignores the labels).
@@ -271,7 +291,7 @@ impl<'a> Checker<'a> {
         let model = clean
             .then(|| {
                 let costs = (cost.as_ref(), input_costs.as_slice(), penalties.as_slice());
-                self.assemble(item, &inputs, &outputs, costs, regularizers)
+                self.assemble(item, &inputs, &outputs, costs, regularizers, cost_name)
             })
             .flatten();
         let first_cost = cost.as_ref().or(input_costs.first());
@@ -298,8 +318,9 @@ impl<'a> Checker<'a> {
         item: &ModelItem,
         inputs: &[(String, Tensor, Span)],
         outputs: &[Output],
-        (cost, input_costs, penalties): (Option<&CostDraft>, &[CostDraft], &[(Tensor, Span)]),
+        (cost, input_costs, penalties): (Option<&CostDraft>, &[CostDraft], &[PenaltyDraft]),
         regularizers: Option<Vec<Regularizer>>,
+        cost_name: Option<String>,
     ) -> Option<Model> {
         let input_ids: Option<Vec<NodeId>> = inputs.iter().map(|(_, t, _)| t.node).collect();
         let output_ids: Option<Vec<(String, NodeId)>> = outputs
@@ -325,9 +346,10 @@ impl<'a> Checker<'a> {
         let input_costs: Option<Vec<Cost>> = input_costs.iter().map(finish).collect();
         let penalties: Option<Vec<Penalty>> = penalties
             .iter()
-            .map(|(t, span)| {
+            .map(|(t, name, span)| {
                 Some(Penalty {
                     node: t.node?,
+                    name: name.clone(),
                     span: *span,
                 })
             })
@@ -344,6 +366,7 @@ impl<'a> Checker<'a> {
             input_costs: input_costs?,
             penalties: penalties?,
             regularizers: regularizers?,
+            cost_name,
         })
     }
 

@@ -60,6 +60,9 @@ pub struct Model {
     /// cost as they are (an activity penalty, a KL term).
     pub penalties: Vec<Penalty>,
     pub regularizers: Vec<Regularizer>,
+    /// `cost_name NAME`: what reports call the total cost (a VAE's
+    /// `negative_elbo`); `None` for plain `cost`.
+    pub cost_name: Option<String>,
 }
 
 /// A cost term written as a tensor expression.
@@ -67,6 +70,9 @@ pub struct Model {
 pub struct Penalty {
     /// The `[1]` node whose value is added to each example's cost.
     pub node: NodeId,
+    /// The `let` name when the cost is written as one (`cost kl`); reports
+    /// call the term by it, else `penalty1`, `penalty2`, ...
+    pub name: Option<String>,
     pub span: Span,
 }
 
@@ -85,7 +91,8 @@ impl Model {
     }
 
     /// The names of the model's cost terms, in the order the cost adds
-    /// them: each cost by its output's name, then `penalty1`, ... Only a
+    /// them: each cost by its output's name, then each penalty by its
+    /// `let` name or as `penalty1`, ... (counting all penalties). Only a
     /// model of several terms reports them one by one.
     pub fn cost_terms(&self) -> Vec<String> {
         let output_name = |id: NodeId| {
@@ -96,7 +103,11 @@ impl Model {
         };
         self.costs()
             .map(|c| output_name(c.output))
-            .chain((1..=self.penalties.len()).map(|k| format!("penalty{k}")))
+            .chain(self.penalties.iter().enumerate().map(|(k, p)| {
+                p.name
+                    .clone()
+                    .unwrap_or_else(|| format!("penalty{}", k + 1))
+            }))
             .collect()
     }
 
@@ -176,10 +187,11 @@ pub enum Op {
     Scale(f64),
     /// An elementwise function of one tensor: `exp(x)`, `x + 1`, ...
     Math(MathFn),
-    /// `normal(shape)`: standard normal noise of `shape` per example, drawn
-    /// anew at every training step from the run's seed; zeros (its mean)
-    /// in evaluation, so that measurements repeat.
-    Normal,
+    /// `normal(shape)`, `uniform(shape)`: noise of `shape` per example
+    /// (standard normal, or uniform on [0, 1)), drawn anew at every
+    /// training step from the run's seed, and in evaluation from a fixed
+    /// evaluation seed, so that measurements repeat.
+    Noise(nnc_ir::rng::Noise),
     /// `concat(a, b, ..., axis: k)`: the operands joined along axis `k` of
     /// the example.
     Concat {
@@ -429,6 +441,9 @@ pub enum Init {
     Xavier,
     /// N(0, 2/fan_in).
     He,
+    /// U(-l, l), l = 1/sqrt(fan_in): PyTorch's default for the weights and
+    /// biases of `nn.Linear` and `nn.Conv2d`.
+    ScaledUniform,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -56,6 +56,7 @@ pub(crate) fn is_layer_name(name: &str) -> bool {
 pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "gaussian",
     "scaled_gaussian",
+    "scaled_uniform",
     "zeros",
     "constant",
     "values",
@@ -67,6 +68,7 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "holdout",
     "concat",
     "normal",
+    "uniform",
     "shift",
     "rotate",
     "flip",
@@ -222,6 +224,15 @@ impl Scope {
             used,
         });
         earlier
+    }
+
+    /// Whether `name` is bound to a tensor here (a `let` of a model).
+    pub fn is_tensor(&self, name: &str) -> bool {
+        self.locals
+            .iter()
+            .rev()
+            .find(|l| l.name == name)
+            .is_some_and(|l| matches!(l.binding, Binding::Tensor(_)))
     }
 
     /// Marks the latest binding as used.

@@ -12,7 +12,7 @@ use nnc_diag::Span;
 use nnc_syntax::ast::{Setting, Stmt};
 use std::collections::HashMap;
 
-pub(crate) const MODEL_KEYS: &[&str] = &["cost", "regularize"];
+pub(crate) const MODEL_KEYS: &[&str] = &["cost", "cost_name", "regularize"];
 pub(crate) const DATA_KEYS: &[&str] =
     &["train", "validation", "test", "scale", "labels", "augment"];
 pub(crate) const TRAIN_KEYS: &[&str] = &[

@@ -104,7 +104,7 @@ pub fn summarize(model: &Model) -> Summary {
             | Op::Scale(_)
             | Op::Math(_) => out,
             // Copies, no arithmetic.
-            Op::Concat { .. } | Op::Slice { .. } | Op::Normal => 0,
+            Op::Concat { .. } | Op::Slice { .. } | Op::Noise(_) => 0,
             // One addition per value summed (and a division per result).
             Op::Reduce { mean, .. } => elements(input).saturating_add(if *mean { out } else { 0 }),
         };
@@ -220,7 +220,7 @@ pub fn describe(op: &Op) -> String {
         Op::Scale(k) => format!("scale({k})"),
         Op::Concat { axis } => format!("concat(axis {axis})"),
         Op::Slice { start, len } => format!("slice [{start}..{}]", start + len),
-        Op::Normal => "normal".to_string(),
+        Op::Noise(noise) => noise.name().to_string(),
         Op::Div => "div".to_string(),
         Op::Min => "min".to_string(),
         Op::Max => "max".to_string(),

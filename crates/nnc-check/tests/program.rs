@@ -4,8 +4,9 @@ mod common;
 
 use common::program;
 use nnc_check::program::{
-    CostKind, LabelColumn, Labels, Metric, Optimizer, Regularizer, Source, Split,
+    CostKind, LabelColumn, Labels, Metric, Op, Optimizer, Regularizer, Source, Split,
 };
+use nnc_ir::rng::Noise;
 
 const MODEL: &str = "
 model mlp {
@@ -26,6 +27,52 @@ fn costs_and_regularizers() {
     assert_eq!(cost.output, m.outputs[0].1);
     assert!(matches!(m.regularizers[0], Regularizer::L2 { lambda, .. } if lambda == 5.0));
     assert!(matches!(m.regularizers[1], Regularizer::L1 { lambda, .. } if lambda == 0.1));
+}
+
+/// Noise sources of both kinds; cost terms named by the `let` a cost
+/// names, the others counted; the total's `cost_name`; and E0305 for a
+/// name a measure or a term already has, or no name at all.
+#[test]
+fn noise_named_cost_terms_and_the_cost_name() {
+    let model = |extra: &str| {
+        format!(
+            "model vae {{
+               input image: [16]
+               let mu = dense(image, 4)
+               let z = mu + normal([4]) + 0.1 * uniform([4])
+               output reconstruction = dense(z, 16, act: sigmoid)
+               let kl = 0.5 * sum(square(mu))
+               cost cross_entropy(reconstruction, target: image)
+               cost kl
+               cost 0.01 * sum(abs(z))
+               {extra}
+             }}"
+        )
+    };
+    let p = program(&model("cost_name negative_elbo"));
+    let m = &p.models[0];
+    assert_eq!(m.cost_terms(), ["reconstruction", "kl", "penalty2"]);
+    assert_eq!(m.cost_name.as_deref(), Some("negative_elbo"));
+    let noise: Vec<_> = m
+        .nodes
+        .iter()
+        .filter_map(|n| match n.op {
+            Op::Noise(kind) => Some((kind, n.shape.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(noise, [(Noise::Normal, vec![4]), (Noise::Uniform, vec![4])]);
+    for taken in [
+        "kl",
+        "reconstruction",
+        "accuracy",
+        "rmse",
+        "top5_accuracy",
+        "2",
+    ] {
+        let found = common::codes(&model(&format!("cost_name {taken}")));
+        assert_eq!(found, ["E0305"], "cost_name {taken}");
+    }
 }
 
 #[test]

@@ -505,6 +505,7 @@ mod tests {
             inputs: &[0.0; 4],
             targets: &[0.0; 2],
             len: 2,
+            noise_seed: 0,
         };
         timed.train_step(batch, 0.1, 7).unwrap();
         assert_eq!(timed.configures(), 2);

@@ -26,7 +26,7 @@
 //!   its error names the last good checkpoint and how to resume from it.
 
 use crate::args::positive;
-use crate::epoch_log::log_object;
+use crate::epoch_log::{log_object, Style};
 use crate::failure::Failure;
 use clap::Args;
 use nnc_check::program::{Metric, Model};
@@ -163,7 +163,7 @@ pub(crate) struct Session {
     resumed: Option<(Checkpoint, LoopState)>,
     model_file: String,
     model_hash: String,
-    regression: bool,
+    style: Style,
     backend: String,
     /// Set by the first Ctrl-C.
     stop: Arc<AtomicBool>,
@@ -187,7 +187,7 @@ impl Session {
         args: &CheckpointArgs,
         file: &str,
         source: &str,
-        regression: bool,
+        style: Style,
         keep_best: Option<Metric>,
         auto_best: Option<Metric>,
     ) -> Result<Session, Failure> {
@@ -267,7 +267,7 @@ impl Session {
             resumed,
             model_file: file.to_string(),
             model_hash,
-            regression,
+            style,
             backend: String::new(),
             stop: Arc::new(AtomicBool::new(false)),
             metrics,
@@ -463,7 +463,7 @@ impl Checkpointer for Saver<'_> {
             return Ok(());
         };
         if let Some(record) = snapshot.record {
-            session.metrics.push(log_object(record, session.regression));
+            session.metrics.push(log_object(record, &session.style));
         }
         let state = &snapshot.state;
         let optimizer = &self.schedule.phases[state.phase.max(1) - 1].optimizer;

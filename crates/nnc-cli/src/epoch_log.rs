@@ -1,15 +1,38 @@
 //! What a training prints and logs after each epoch: the line on stdout
 //! and the JSON object of `--log` (also kept in checkpoints' sidecars).
 
-use nnc_check::program::Measure;
+use nnc_check::program::{DataSpec, Labels, Measure, Model};
 use nnc_train::EpochRecord;
 use serde_json::{json, Map, Value};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// How a run's epochs are reported.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Style {
+    /// No accuracy: real-valued labels, or a model that reads no labels.
+    pub(crate) regression: bool,
+    /// The model's `cost_name` (a VAE's `negative_elbo`): the line shows
+    /// the total cost under it, and the log has `SPLIT_NAME` beside
+    /// `SPLIT_cost`.
+    pub(crate) cost_name: Option<String>,
+}
+
+impl Style {
+    /// The style of training `model` on `data`.
+    pub(crate) fn of(model: Option<&Model>, data: Option<&DataSpec>) -> Style {
+        Style {
+            regression: data.is_some_and(|d| matches!(d.labels, Labels::Value))
+                || model.is_some_and(|m| m.reconstructs()),
+            cost_name: model.and_then(|m| m.cost_name.clone()),
+        }
+    }
+}
+
 /// The line printed after each epoch.
-pub(crate) fn epoch_line(r: &EpochRecord, regression: bool) -> String {
+pub(crate) fn epoch_line(r: &EpochRecord, style: &Style) -> String {
+    let regression = style.regression;
     let mut parts = vec![
         format!("epoch {}", r.epoch),
         format!("phase {}", r.phase),
@@ -40,7 +63,12 @@ pub(crate) fn epoch_line(r: &EpochRecord, regression: bool) -> String {
                 .iter()
                 .map(|(name, value)| format!("{name} {value:.4}"))
                 .collect();
-            part.push_str(&format!(" (cost {:.4}: {})", score.cost, terms.join(", ")));
+            let total = style.cost_name.as_deref().unwrap_or("cost");
+            part.push_str(&format!(
+                " ({total} {:.4}: {})",
+                score.cost,
+                terms.join(", ")
+            ));
         }
         parts.push(part);
     }
@@ -70,7 +98,8 @@ pub(crate) fn measure_text(measure: Measure, value: f64) -> String {
 
 /// The JSON object logged for an epoch. Accuracies are fractions; they are
 /// left out for regression (`labels value`), where only costs mean anything.
-pub(crate) fn log_object(r: &EpochRecord, regression: bool) -> Value {
+pub(crate) fn log_object(r: &EpochRecord, style: &Style) -> Value {
+    let regression = style.regression;
     let mut object = Map::new();
     let mut put = |key: &str, value: Value| {
         object.insert(key.to_string(), value);
@@ -96,6 +125,9 @@ pub(crate) fn log_object(r: &EpochRecord, regression: bool) -> Value {
         // cost measured after the epoch does not replace it.
         if name != "train" {
             put(&format!("{name}_cost"), json!(score.cost));
+            if let Some(total) = &style.cost_name {
+                put(&format!("{name}_{total}"), json!(score.cost));
+            }
         }
         for (measure, value) in &score.measures {
             put(&format!("{name}_{}", measure.name()), json!(value));
@@ -155,6 +187,11 @@ mod tests {
     use super::*;
     use nnc_train::{Score, Stop};
 
+    const REGRESSION: Style = Style {
+        regression: true,
+        cost_name: None,
+    };
+
     fn record() -> EpochRecord {
         EpochRecord {
             epoch: 3,
@@ -188,7 +225,7 @@ mod tests {
     #[test]
     fn epoch_line_shows_settings_metrics_and_time() {
         assert_eq!(
-            epoch_line(&record(), false),
+            epoch_line(&record(), &Style::default()),
             "epoch 3  phase 2  lr 0.05  batch 10  train cost 0.1235  validation 93.12% top5 99.87%  \
              12.3 s (5000 examples/s)  (learning rate decayed)  (parameters of epoch 1 restored)"
         );
@@ -198,13 +235,13 @@ mod tests {
             (Measure::R2, 0.98765),
             (Measure::Mae, 0.031),
         ];
-        assert!(epoch_line(&regression, true)
+        assert!(epoch_line(&regression, &REGRESSION)
             .contains("validation cost 0.3000 rmse 0.0457 r2 0.9877 mae 0.0310  12.3 s"));
     }
 
     #[test]
     fn log_object_has_the_keys_of_the_splits_measured() {
-        let object = log_object(&record(), false);
+        let object = log_object(&record(), &Style::default());
         assert_eq!(object["epoch"], 3);
         assert_eq!(object["phase"], 2);
         assert_eq!(object["learning_rate"], 0.05);
@@ -218,7 +255,7 @@ mod tests {
             object["stop"],
             "early stop: validation_accuracy has not improved for 10 epochs"
         );
-        let regression = log_object(&record(), true);
+        let regression = log_object(&record(), &REGRESSION);
         assert!(regression.get("validation_accuracy").is_none());
         assert_eq!(regression["validation_cost"], 0.3);
         // The train split measured after the epoch keeps `train_cost` the
@@ -231,9 +268,30 @@ mod tests {
             measures: vec![(Measure::Rmse, 0.25)],
             terms: Vec::new(),
         });
-        let object = log_object(&measured, true);
+        let object = log_object(&measured, &REGRESSION);
         assert_eq!(object["train_cost"], 0.123456);
         assert_eq!(object["train_rmse"], 0.25);
-        assert!(epoch_line(&measured, true).contains("train cost 0.1235  train rmse 0.2500  "));
+        assert!(
+            epoch_line(&measured, &REGRESSION).contains("train cost 0.1235  train rmse 0.2500  ")
+        );
+    }
+
+    /// A model of several cost terms with a `cost_name`: the line names
+    /// the total by it, and the log gives it beside `SPLIT_cost`.
+    #[test]
+    fn a_named_total_cost_is_shown_and_logged_under_its_name() {
+        let style = Style {
+            regression: true,
+            cost_name: Some("negative_elbo".into()),
+        };
+        let mut r = record();
+        r.validation.as_mut().unwrap().terms =
+            vec![("reconstruction".into(), 0.25), ("kl".into(), 0.05)];
+        assert!(epoch_line(&r, &style)
+            .contains("validation cost 0.3000 top5 99.87% (negative_elbo 0.3000: reconstruction 0.2500, kl 0.0500)"));
+        let object = log_object(&r, &style);
+        assert_eq!(object["validation_negative_elbo"], 0.3);
+        assert_eq!(object["validation_cost"], 0.3);
+        assert_eq!(object["validation_cost_kl"], 0.05);
     }
 }

@@ -77,6 +77,11 @@ pub(crate) struct EvalArgs {
     /// `--top-k 3 --top-k 5`).
     #[arg(long = "top-k", value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     pub top_k: Vec<u32>,
+    /// Seeds the noise a model draws in evaluation (`normal(shape)`,
+    /// `uniform(shape)`, e.g. a VAE's code); by default the run's seed, so
+    /// the figures are those the run reported.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
 }
 
 /// The splits `--split` names.
@@ -162,7 +167,12 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
             .map(|&k| Measure::TopK(k as usize))
             .collect()
     };
-    let mut inference = Inference::new(weights.model, args.backend, weights.params.clone())?;
+    let mut inference = Inference::new(
+        weights.model,
+        args.backend,
+        weights.params.clone(),
+        args.seed.unwrap_or(weights.checkpoint.sidecar.seed),
+    )?;
     let measured = measure(&mut inference, dataset, batch_size, &measures)?;
     let restored = weights
         .checkpoint
@@ -191,6 +201,7 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
             terms.truncate(nnc_lower::backend::MAX_COST_TERMS);
             terms
         },
+        cost_name: weights.model.cost_name.clone(),
         measured,
     };
     let text = match args.format {
@@ -392,6 +403,12 @@ pub(crate) struct Inference<'m> {
     compared: usize,
     /// Values per example of the predictions.
     width: usize,
+    /// The run's seed: noise that the model draws (`normal(shape)`) comes
+    /// from `nnc_train::seeds::eval_noise_seed(seed, first example)`, as in
+    /// the run's own evaluations.
+    seed: u64,
+    /// Examples run so far: the first example of the next batch.
+    examples_run: usize,
 }
 
 /// What running a batch gives.
@@ -409,11 +426,13 @@ pub(crate) struct Outputs {
 impl<'m> Inference<'m> {
     /// An inference runner for `model` with `params` (in `param_specs`
     /// order, as `nnc_ckpt::model_params` gives them) on a backend of
-    /// `kind`.
+    /// `kind`; `seed` drives the noise that the model draws (the run's
+    /// seed, so figures match the run's own).
     pub(crate) fn new(
         model: &'m Model,
         kind: BackendKind,
         params: Vec<Tensor>,
+        seed: u64,
     ) -> Result<Inference<'m>, Failure> {
         // An autoencoder's predictions are its reconstruction.
         let Some(compared) = compared_output(model).or_else(|| reconstructed_output(model)) else {
@@ -433,6 +452,8 @@ impl<'m> Inference<'m> {
             backend,
             compared,
             width,
+            seed,
+            examples_run: 0,
         };
         prepared.map_err(|e| inference.failed("prepare", &e))?;
         Ok(inference)
@@ -462,7 +483,9 @@ impl<'m> Inference<'m> {
             inputs,
             targets: targets.unwrap_or(&[]),
             len,
+            noise_seed: nnc_train::seeds::eval_noise_seed(self.seed, self.examples_run),
         };
+        self.examples_run += len;
         let inferred = match self.backend.infer(batch) {
             Ok(inferred) => inferred,
             Err(e) => return Err(self.failed("run", &e)),
@@ -634,6 +657,9 @@ struct EvalReport {
     class_names: Vec<String>,
     /// The names of the cost terms of a model of several; empty otherwise.
     terms: Vec<String>,
+    /// The model's `cost_name` (a VAE's `negative_elbo`), shown in place
+    /// of `cost` and, in JSON, given beside it.
+    cost_name: Option<String>,
     measured: Measured,
 }
 
@@ -695,13 +721,14 @@ impl EvalReport {
             "model     {} (weights `{}`, {epoch})\n\
              split     {} of `{}`, {} examples\n\
              backend   {}\n\
-             cost      {:.6}\n",
+             {:<9} {:.6}\n",
             self.model,
             self.weights,
             self.split,
             self.data,
             m.examples,
             self.backend,
+            self.cost_name.as_deref().unwrap_or("cost"),
             self.cost()
         );
         for (name, value) in self.terms() {
@@ -753,6 +780,10 @@ impl EvalReport {
             "examples": m.examples,
             "cost": self.cost(),
         });
+        if let Some(name) = &self.cost_name {
+            object["cost_name"] = json!(name);
+            object[name.as_str()] = json!(self.cost());
+        }
         let terms = self.terms();
         if !terms.is_empty() {
             object["cost_terms"] = terms

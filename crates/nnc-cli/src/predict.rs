@@ -137,7 +137,12 @@ fn predict_inner(args: &PredictArgs) -> Result<(), Failure> {
             code,
         });
     }
-    let mut inference = Inference::new(model, args.backend, weights.params.clone())?;
+    let mut inference = Inference::new(
+        model,
+        args.backend,
+        weights.params.clone(),
+        weights.checkpoint.sidecar.seed,
+    )?;
     let width = inference.width();
     // A model trained on `labels value` has no classes.
     let activation =

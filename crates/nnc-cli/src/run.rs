@@ -31,13 +31,12 @@
 //! (`--checkpoint`, `--resume`: see `checkpoint.rs`).
 
 use crate::args::{make_backend, positive, BackendKind};
-use crate::epoch_log::{epoch_line, log_object, JsonLog};
+use crate::epoch_log::{epoch_line, log_object, JsonLog, Style};
 use crate::failure::{train_failure, Failure};
 use crate::plot::RunPlot;
 use crate::prepare::{pick_train, plural, prepare, CheckedFile, Prepared};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use nnc_check::program::Labels;
 use nnc_cpu::verify::{Verifier, VerifyError, VerifyReport, RTOL};
 use nnc_lower::backend::{BackendError, Batch, TrainSetup};
 use nnc_train::{
@@ -149,16 +148,13 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     let spec = pick_train(program, checked.name(), args.train.as_deref())?;
     // No accuracy is shown for real-valued labels, nor for a model that
     // reads no labels (its costs compare outputs with its inputs).
-    let regression = program
-        .data(&spec.data)
-        .is_some_and(|d| matches!(d.labels, Labels::Value))
-        || program.model(&spec.model).is_some_and(|m| m.reconstructs());
+    let style = Style::of(program.model(&spec.model), program.data(&spec.data));
     let restores = spec.early_stop.as_ref().filter(|e| e.restore_best);
     let mut session = crate::checkpoint::Session::open(
         &args.checkpoints,
         checked.name(),
         &checked.source,
-        regression,
+        style.clone(),
         spec.keep_best,
         restores.map(|e| e.metric),
     )?;
@@ -195,7 +191,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
             return Ok(());
         }
     }
-    let mut console = Console::new(!args.quiet, regression, log);
+    let mut console = Console::new(!args.quiet, style, log);
     console.quiet = args.quiet;
     if args.trace.contains(&crate::trace::TraceKind::GradNorms) {
         let limit = options.train_limit.unwrap_or(usize::MAX);
@@ -227,7 +223,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     plotted.map_err(Failure::usage)?;
     if args.quiet {
         if let Some(last) = report.last() {
-            println!("{}", epoch_line(last, regression));
+            println!("{}", epoch_line(last, &console.style));
         }
     }
     print_outcome(&report);
@@ -323,6 +319,7 @@ fn verify(
             inputs: &inputs,
             targets: &targets,
             len: indices.len(),
+            noise_seed: 0,
         };
         verifier
             .step(batch, phase.learning_rate as f32, seed)
@@ -378,7 +375,7 @@ struct Console {
     progress: bool,
     /// `--quiet`: no epoch or trace lines while training.
     quiet: bool,
-    regression: bool,
+    style: Style,
     bar: Option<ProgressBar>,
     /// When the bar's message was last refreshed (`None`: not yet this epoch).
     last_draw: Option<Instant>,
@@ -395,11 +392,11 @@ struct Console {
 const REFRESH: Duration = Duration::from_millis(100);
 
 impl Console {
-    fn new(progress: bool, regression: bool, log: Option<JsonLog>) -> Console {
+    fn new(progress: bool, style: Style, log: Option<JsonLog>) -> Console {
         Console {
             progress: progress && std::io::stderr().is_terminal(),
             quiet: false,
-            regression,
+            style,
             bar: None,
             last_draw: None,
             log,
@@ -528,7 +525,7 @@ impl Observer for Console {
         self.finish();
         let norms = self.norms.take();
         if !self.quiet {
-            let line = epoch_line(record, self.regression);
+            let line = epoch_line(record, &self.style);
             let mut out = std::io::stdout().lock();
             // A closed pipe (`nnc run f | head`) must not stop training.
             let _ = writeln!(out, "{line}");
@@ -538,14 +535,14 @@ impl Observer for Console {
             let _ = out.flush();
         }
         if let Some(log) = &mut self.log {
-            let mut object = log_object(record, self.regression);
+            let mut object = log_object(record, &self.style);
             if let (Some(norms), Value::Object(map)) = (&norms, &mut object) {
                 map.insert("grad_norms".into(), crate::trace::norms_json(norms));
             }
             log.write(&object);
         }
         if let Some(plot) = &mut self.plot {
-            let mut object = log_object(record, self.regression);
+            let mut object = log_object(record, &self.style);
             if let (Some(norms), Value::Object(map)) = (&norms, &mut object) {
                 map.insert("grad_norms".into(), crate::trace::norms_json(norms));
             }

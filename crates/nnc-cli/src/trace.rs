@@ -93,6 +93,7 @@ impl GradTracer {
             inputs: &inputs,
             targets: &targets,
             len: count,
+            noise_seed: 0,
         };
         let bound = |e: &dyn std::fmt::Display| format!("cannot bind the --trace sample: {e}");
         let mut scratch = Vec::new();

@@ -52,6 +52,7 @@ fn main() {
             inputs: &xs,
             targets: &ys,
             len: batch,
+            noise_seed: 0,
         };
         backend.train_step(b, 0.01, 0).unwrap();
         let started = Instant::now();

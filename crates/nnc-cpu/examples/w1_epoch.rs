@@ -49,6 +49,7 @@ fn main() {
                 inputs: &xs,
                 targets: &ys,
                 len: chunk.len(),
+                noise_seed: 0,
             };
             backend.train_step(batch, 0.1, step as u64).unwrap();
         }
@@ -61,6 +62,7 @@ fn main() {
                 inputs: &xs,
                 targets: &ys,
                 len: chunk.len(),
+                noise_seed: 0,
             };
             stats.add(backend.evaluate(batch).unwrap());
         }

@@ -119,7 +119,7 @@ impl JitBackend {
             bind_inputs(program, model, batch)?;
         }
         swap_in(program, &mut self.params, InputKind::Param);
-        let ran = program.run(0);
+        let ran = program.run(batch.noise_seed);
         swap_in(program, &mut self.params, InputKind::Param);
         ran.map_err(BackendError::from)?;
         Ok(program)

@@ -15,7 +15,7 @@ use nnc_ir::ops::gather::{index_row, IndexDims};
 use nnc_ir::ops::layout::for_each_permuted;
 use nnc_ir::ops::reduce::for_each_position;
 use nnc_ir::ops::table::IndexTerm;
-use nnc_ir::rng::Rng;
+use nnc_ir::rng::{dropout_mask, Noise};
 use nnc_ir::scalar::Scalar;
 
 /// A host op and the row length of its operands.
@@ -31,9 +31,9 @@ pub(crate) enum HostOp {
     /// `1 / (1 - p)`, drawn in row-major order from
     /// `Rng::derive(step_seed, stream)`, as the interpreter draws them.
     DropoutMask { p: f64, stream: u64 },
-    /// `(seed) -> noise`: standard normal values drawn in row-major order
-    /// from `Rng::derive(step_seed, stream)`, as the interpreter draws them.
-    RandomNormal { stream: u64 },
+    /// `(seed) -> noise`: values of `noise` drawn in row-major order from
+    /// `Rng::derive(step_seed, stream)`, as the interpreter draws them.
+    Random { noise: Noise, stream: u64 },
     /// The sum (or, with `max`, the largest value) of an operand of shape
     /// `input` over `axes`, for axes the JIT's row and column sums do not
     /// cover.
@@ -97,17 +97,14 @@ impl HostOp {
                 out.fill(correct as f32);
             }
             HostOp::Copy => out.copy_from_slice(x),
-            HostOp::RandomNormal { stream } => {
-                let mut rng = Rng::derive(step_seed, stream);
-                for o in out.iter_mut() {
-                    *o = rng.normal() as f32;
+            HostOp::Random { noise, stream } => {
+                for (o, v) in out.iter_mut().zip(noise.draws(step_seed, stream)) {
+                    *o = v;
                 }
             }
             HostOp::DropoutMask { p, stream } => {
-                let mut rng = Rng::derive(step_seed, stream);
-                let kept = (1.0 / (1.0 - p)) as f32;
-                for o in out.iter_mut() {
-                    *o = if rng.uniform() < p { 0.0 } else { kept };
+                for (o, v) in out.iter_mut().zip(dropout_mask(p, step_seed, stream)) {
+                    *o = v;
                 }
             }
             HostOp::Reduce {

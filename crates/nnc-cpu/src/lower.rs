@@ -587,13 +587,16 @@ impl Lowering<'_> {
             | Op::Reshape { .. }
             | Op::Permute { .. }
             | Op::DropoutMask { .. }
-            | Op::RandomNormal { .. } => {
+            | Op::Random { .. } => {
                 let host = match &op.op {
                     Op::DropoutMask { p, stream, .. } => HostOp::DropoutMask {
                         p: *p,
                         stream: *stream,
                     },
-                    Op::RandomNormal { stream, .. } => HostOp::RandomNormal { stream: *stream },
+                    Op::Random { noise, stream, .. } => HostOp::Random {
+                        noise: *noise,
+                        stream: *stream,
+                    },
                     Op::Permute { perm } => HostOp::Permute {
                         input: self.arg_shape(s, args[0]).to_vec(),
                         perm: perm.clone(),

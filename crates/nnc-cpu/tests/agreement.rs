@@ -177,6 +177,7 @@ fn phase_changes_keep_or_reset_state_as_the_interpreter_does() {
                 inputs: &xs,
                 targets: &ys,
                 len: *batch,
+                noise_seed: 0,
             };
             let cj = jit.train_step(b, 0.01, 0).unwrap().cost;
             let ci = interp.train_step(b, 0.01, 0).unwrap().cost;
@@ -214,6 +215,7 @@ fn evaluating_before_parameters_are_set_is_an_error() {
         inputs: &xs,
         targets: &ys,
         len: 2,
+        noise_seed: 0,
     };
     assert!(matches!(jit.evaluate(b), Err(BackendError::Failed { .. })));
     assert!(matches!(

@@ -65,6 +65,7 @@ fn a_training_step_allocates_nothing() {
         inputs: &xs,
         targets: &ys,
         len: 8,
+        noise_seed: 0,
     };
     backend.train_step(batch, 0.1, 0).unwrap();
     let program = backend.training_program(8).unwrap();

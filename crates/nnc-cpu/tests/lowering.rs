@@ -130,6 +130,7 @@ fn runs_are_bit_for_bit_identical() {
                 inputs: &xs,
                 targets: &ys,
                 len: 10,
+                noise_seed: 0,
             };
             costs.push(backend.train_step(batch, 0.1, step).unwrap().cost);
         }

@@ -46,6 +46,7 @@ fn train_and_evaluate(backend: &mut dyn Backend, count: usize) -> EvalStats {
             inputs: &xs,
             targets: &ys,
             len: chunk.len(),
+            noise_seed: 0,
         };
         backend.train_step(batch, 0.1, step as u64).unwrap();
     }
@@ -57,6 +58,7 @@ fn train_and_evaluate(backend: &mut dyn Backend, count: usize) -> EvalStats {
             inputs: &xs,
             targets: &ys,
             len: chunk.len(),
+            noise_seed: 0,
         };
         stats.add(backend.evaluate(batch).unwrap());
     }

@@ -37,6 +37,7 @@ fn run(backend: &mut dyn Backend, check: bool) -> (BackendError, Vec<f32>) {
         inputs: &xs,
         targets: &ys,
         len: 2,
+        noise_seed: 0,
     };
     let error = backend
         .train_step(batch, 0.1, 1)

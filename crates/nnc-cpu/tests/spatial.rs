@@ -200,6 +200,7 @@ fn convolutional_step_times() {
             inputs: &xs,
             targets: &ys,
             len: batch,
+            noise_seed: 0,
         };
         let mut jit = JitBackend::new();
         let mut interp = InterpBackend::new();

@@ -102,6 +102,7 @@ fn the_forward_pass_updates_state_and_the_optimizer_leaves_it_alone() {
                 inputs: &xs,
                 targets: &ys,
                 len,
+                noise_seed: 0,
             };
             jit.train_step(batch, 0.5, 0).unwrap();
             interp.train_step(batch, 0.5, 0).unwrap();

@@ -41,6 +41,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0302", "trained model has no cost"),
     ("E0303", "cost target differs from its output in shape"),
     ("E0304", "cost expression is not one value per example"),
+    ("E0305", "cost name already names something reported"),
     ("E0401", "schedule epoch beyond the last epoch"),
     ("E0402", "missing training setting"),
     ("E0403", "missing data split"),

@@ -331,6 +331,7 @@ impl GpuBackend {
         if with_targets {
             write_targets(gpu, exe, batch, &mut self.scratch)?;
         }
+        exe.write_uploads(gpu, batch.noise_seed);
         let exe = &*exe;
         let mut kinds = vec![OutputKind::CostSum, OutputKind::Correct];
         kinds.extend((0..MAX_COST_TERMS).map(OutputKind::CostTermSum));

@@ -6,7 +6,7 @@
 //! reports into a small staging buffer.
 
 use crate::device::{Gpu, GpuError};
-use nnc_ir::rng::Rng;
+use nnc_ir::rng::dropout_mask;
 use nnc_ir::{InputKind, OutputKind};
 use nnc_wgsl::{BindingKind, BufferRole, Range, ShaderKernel, ShaderProgram, UploadKind};
 use std::collections::HashMap;
@@ -185,28 +185,18 @@ impl Executable {
             .map(|i| self.program.buffers[i].len)
     }
 
-    /// Draws the uploads (dropout masks) of a run with `step_seed` and
+    /// Draws the uploads (dropout masks, noise) of a run with `step_seed` and
     /// writes them.
     pub(crate) fn write_uploads(&mut self, gpu: &Gpu, step_seed: u64) {
         for upload in &self.program.uploads {
             self.scratch.clear();
             match upload.what {
-                UploadKind::DropoutMask { p, stream } => {
-                    let mut rng = Rng::derive(step_seed, stream);
-                    let kept = (1.0 / (1.0 - p)) as f32;
-                    self.scratch.extend((0..upload.range.len).map(|_| {
-                        if rng.uniform() < p {
-                            0.0
-                        } else {
-                            kept
-                        }
-                    }));
-                }
-                UploadKind::RandomNormal { stream } => {
-                    let mut rng = Rng::derive(step_seed, stream);
-                    self.scratch
-                        .extend((0..upload.range.len).map(|_| rng.normal() as f32));
-                }
+                UploadKind::DropoutMask { p, stream } => self
+                    .scratch
+                    .extend(dropout_mask(p, step_seed, stream).take(upload.range.len)),
+                UploadKind::Random { noise, stream } => self
+                    .scratch
+                    .extend(noise.draws(step_seed, stream).take(upload.range.len)),
             }
             fill_bytes(&mut self.bytes, &self.scratch);
             gpu.queue.write_buffer(

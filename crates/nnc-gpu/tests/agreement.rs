@@ -243,6 +243,7 @@ fn phase_changes_keep_or_reset_state_as_the_interpreter_does() {
                 inputs: &xs,
                 targets: &ys,
                 len: *batch,
+                noise_seed: 0,
             };
             let cg = gpu.train_step(b, 0.01, 0).unwrap().cost;
             let ci = interp.train_step(b, 0.01, 0).unwrap().cost;
@@ -291,6 +292,7 @@ fn a_diverging_step_leaves_the_parameters_as_they_were() {
         inputs: &xs,
         targets: &ys,
         len: 10,
+        noise_seed: 0,
     };
     let error = gpu.train_step(b, 0.1, 0).expect_err("a NaN input");
     assert!(matches!(error, BackendError::NonFinite { .. }), "{error}");
@@ -322,6 +324,7 @@ fn a_lost_device_is_an_error_and_params_keep_the_last_checkpoint() {
         inputs: &xs,
         targets: &ys,
         len: 10,
+        noise_seed: 0,
     };
     gpu.train_step(b, 0.1, 0).expect("a step");
     let checkpoint = gpu.params();
@@ -372,6 +375,7 @@ fn runs_are_deterministic() {
                 inputs: &xs,
                 targets: &ys,
                 len: 16,
+                noise_seed: 0,
             };
             costs.push(gpu.train_step(b, 0.1, step).unwrap().cost);
         }

@@ -52,6 +52,7 @@ fn train_and_evaluate(backend: &mut dyn Backend, name: &str, count: usize) -> Ev
             inputs: &xs,
             targets: &ys,
             len: chunk.len(),
+            noise_seed: 0,
         };
         backend.train_step(batch, 0.1, step as u64).unwrap();
     }
@@ -63,6 +64,7 @@ fn train_and_evaluate(backend: &mut dyn Backend, name: &str, count: usize) -> Ev
             inputs: &xs,
             targets: &ys,
             len: chunk.len(),
+            noise_seed: 0,
         };
         stats.add(backend.evaluate(batch).unwrap());
     }

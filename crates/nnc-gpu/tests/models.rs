@@ -65,6 +65,7 @@ fn every_model_steps_on_the_gpu_as_on_the_interpreter() {
                     inputs: &xs,
                     targets: &ys,
                     len: 2,
+                    noise_seed: 0,
                 };
                 let lr = phase.learning_rate as f32;
                 let cg = gpu.train_step(b, lr, 5).unwrap().cost;

@@ -38,6 +38,7 @@ fn failing_step(check: bool) -> Option<BackendError> {
         inputs: &xs,
         targets: &ys,
         len: 2,
+        noise_seed: 0,
     };
     let error = backend
         .train_step(batch, 0.1, 1)

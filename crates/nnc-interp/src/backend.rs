@@ -107,7 +107,7 @@ impl InterpBackend {
             bind_targets(interp, batch, &mut self.scratch)?;
         }
         bind_tensors(interp, &self.params, InputKind::Param)?;
-        interp.run(0);
+        interp.run(batch.noise_seed);
         Ok(interp)
     }
 }

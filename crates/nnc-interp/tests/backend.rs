@@ -60,6 +60,7 @@ fn a_shorter_last_batch_takes_the_mean_over_its_examples() {
         inputs: &xs,
         targets: &ys,
         len: 3,
+        noise_seed: 0,
     };
     // A phase of batch size 4 given a batch of 3 ...
     let mut phase4 = configured(&model, &Optimizer::Sgd, 4);
@@ -82,6 +83,7 @@ fn class_index_targets_equal_one_hot_rows() {
         inputs: &xs,
         targets: &one_hot,
         len: 5,
+        noise_seed: 0,
     };
     let indices = Batch {
         targets: &index,
@@ -122,6 +124,7 @@ fn several_inputs_are_read_one_after_another() {
         inputs: &inputs,
         targets: &[5.0],
         len: 1,
+        noise_seed: 0,
     };
     assert_eq!(backend.evaluate(exact).unwrap().cost_sum, 0.0);
     let off = Batch {
@@ -139,6 +142,7 @@ fn optimizer_state_survives_a_phase_change_of_the_same_kind_only() {
         inputs: &xs,
         targets: &ys,
         len: 4,
+        noise_seed: 0,
     };
     let momentum = Optimizer::Momentum { mu: 0.9 };
     let setup = |optimizer, batch_size| TrainSetup {
@@ -180,6 +184,7 @@ fn training_is_deterministic_and_dropout_follows_the_step_seed() {
         inputs: &xs,
         targets: &ys,
         len: 8,
+        noise_seed: 0,
     };
     let run = |seeds: &[u64]| {
         let mut backend = configured(&model, &Optimizer::Sgd, 8);
@@ -202,6 +207,7 @@ fn evaluation_has_no_dropout() {
         inputs: &xs,
         targets: &ys,
         len: 6,
+        noise_seed: 0,
     };
     let mut a = configured(&with, &Optimizer::Sgd, 6);
     let mut b = configured(&without, &Optimizer::Sgd, 6);
@@ -225,6 +231,7 @@ fn a_diverging_cost_is_reported_as_non_finite() {
         inputs: &[100.0],
         targets: &[1.0],
         len: 1,
+        noise_seed: 0,
     };
     let outcome = (0..50).try_for_each(|s| backend.train_step(batch, 10.0, s).map(|_| ()));
     assert_eq!(
@@ -244,6 +251,7 @@ fn misuse_is_an_error_value() {
         inputs: &xs,
         targets: &ys,
         len: 2,
+        noise_seed: 0,
     };
     assert!(matches!(
         backend.train_step(batch, 0.1, 0),
@@ -288,6 +296,7 @@ fn an_output_without_a_cost_is_not_trained() {
         inputs: &xs,
         targets: &ys,
         len: 5,
+        noise_seed: 0,
     };
     for seed in 0..3 {
         backend.train_step(batch, 0.5, seed).unwrap();

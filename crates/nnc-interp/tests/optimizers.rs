@@ -50,6 +50,7 @@ fn run_steps(model: &Model, optimizer: &Optimizer, steps: usize) -> ([f64; 2], f
             inputs: &inputs,
             targets: &[Y as f32],
             len: 1,
+            noise_seed: 0,
         };
         backend.train_step(batch, LR as f32, step as u64).unwrap();
     }
@@ -249,6 +250,7 @@ fn train_classifier(
         inputs: &xs,
         targets: &ys,
         len: count,
+        noise_seed: 0,
     };
     let before = backend.evaluate(all).unwrap();
     for epoch in 0..30 {
@@ -257,6 +259,7 @@ fn train_classifier(
                 inputs: &xs[start * 2..(start + 10) * 2],
                 targets: &ys[start * 2..(start + 10) * 2],
                 len: 10,
+                noise_seed: 0,
             };
             backend.train_step(batch, learning_rate, epoch).unwrap();
         }
@@ -316,6 +319,7 @@ fn the_books_xor_network_learns_xor() {
         inputs: &xs,
         targets: &ys,
         len: 4,
+        noise_seed: 0,
     };
     let first = backend
         .train_step(batch, phase.learning_rate as f32, 0)

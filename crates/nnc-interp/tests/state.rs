@@ -98,6 +98,7 @@ fn the_forward_pass_updates_state_and_the_optimizer_leaves_it_alone() {
                 inputs: &xs,
                 targets: &ys,
                 len,
+                noise_seed: 0,
             };
             backend.train_step(batch, 0.5, 0).unwrap();
             for (j, e) in expected.iter_mut().enumerate() {
@@ -148,6 +149,7 @@ fn evaluation_neither_reads_nor_changes_state() {
         inputs: &xs,
         targets: &ys,
         len: 2,
+        noise_seed: 0,
     };
     backend.evaluate(batch).unwrap();
     assert_eq!(backend.params(), initial);

@@ -147,7 +147,10 @@ fn print_op_with(op: &Op, mut args: Vec<String>) -> String {
             args.push(format!("p={p}"));
             args.push(format!("stream={stream}"));
         }
-        Op::RandomNormal { stream, .. } => args.push(format!("stream={stream}")),
+        Op::Random { noise, stream, .. } => {
+            args.push(noise.name().to_string());
+            args.push(format!("stream={stream}"));
+        }
         _ => {}
     }
     format!("{name}({})", args.join(", "))

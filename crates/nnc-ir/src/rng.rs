@@ -80,6 +80,49 @@ impl Rng {
     }
 }
 
+/// The distributions the IR's `random` op draws from (`normal(shape)` and
+/// `uniform(shape)` in a model). Every backend draws through
+/// [`Noise::draws`], so they agree value for value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Noise {
+    /// The standard normal N(0, 1), by [`Rng::normal`].
+    Normal,
+    /// Uniform on [0, 1), by [`Rng::uniform`].
+    Uniform,
+}
+
+impl Noise {
+    /// The name in the IR's text and in the language (`normal`, `uniform`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Noise::Normal => "normal",
+            Noise::Uniform => "uniform",
+        }
+    }
+
+    /// The values of this distribution drawn in row-major order from
+    /// `Rng::derive(seed, stream)`, rounded to `f32`.
+    pub fn draws(self, seed: u64, stream: u64) -> impl Iterator<Item = f32> {
+        let mut rng = Rng::derive(seed, stream);
+        std::iter::from_fn(move || {
+            Some(match self {
+                Noise::Normal => rng.normal() as f32,
+                Noise::Uniform => rng.uniform() as f32,
+            })
+        })
+    }
+}
+
+/// The values of an inverted-dropout mask drawn in row-major order from
+/// `Rng::derive(seed, stream)`: each `0` with probability `p` (a draw
+/// `uniform() < p`), else `1 / (1 - p)`.
+pub fn dropout_mask(p: f64, seed: u64, stream: u64) -> impl Iterator<Item = f32> {
+    let mut rng = Rng::derive(seed, stream);
+    let kept = (1.0 / (1.0 - p)) as f32;
+    std::iter::from_fn(move || Some(if rng.uniform() < p { 0.0 } else { kept }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

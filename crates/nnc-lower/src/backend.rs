@@ -77,6 +77,11 @@ pub struct Batch<'a> {
     pub targets: &'a [f32],
     /// Number of examples in the batch (at most the phase's batch size).
     pub len: usize,
+    /// Drives the noise that a model draws in evaluation and inference
+    /// (`normal(shape)`, `uniform(shape)`): the same seed draws the same
+    /// values, so a measurement repeats. Training steps take their seed
+    /// from `Backend::train_step` instead; models without noise ignore it.
+    pub noise_seed: u64,
 }
 
 /// Checks parameter shapes against `model`: one tensor per parameter, in

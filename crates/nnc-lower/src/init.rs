@@ -39,22 +39,25 @@ pub fn init_params(model: &Model, seed: u64) -> Vec<Tensor> {
 /// - `scaled_gaussian`: `N(0, 1) / sqrt(fan_in)`;
 /// - `he`: `N(0, 1) * sqrt(2 / fan_in)`;
 /// - `xavier`: uniform on `[-l, l)`, `l = sqrt(6 / (fan_in + fan_out))`;
+/// - `scaled_uniform`: uniform on `[-l, l)`, `l = 1 / sqrt(fan_in)`;
 /// - `zeros`, `constant(v)`, `values([...])`: exactly those values.
 pub fn draw(init: &Init, layer: &Layer, count: usize, rng: &mut Rng) -> Vec<f32> {
     let fan_in = layer.fan_in.max(1) as f64;
     let fan_out = layer.fan_out.max(1) as f64;
-    let mut normal =
-        |std: f64| -> Vec<f32> { (0..count).map(|_| (std * rng.normal()) as f32).collect() };
+    let normal = |std: f64, rng: &mut Rng| -> Vec<f32> {
+        (0..count).map(|_| (std * rng.normal()) as f32).collect()
+    };
+    let uniform = |limit: f64, rng: &mut Rng| -> Vec<f32> {
+        (0..count)
+            .map(|_| ((2.0 * rng.uniform() - 1.0) * limit) as f32)
+            .collect()
+    };
     match init {
-        Init::Gaussian { std } => normal(*std),
-        Init::ScaledGaussian => normal(1.0 / fan_in.sqrt()),
-        Init::He => normal((2.0 / fan_in).sqrt()),
-        Init::Xavier => {
-            let limit = (6.0 / (fan_in + fan_out)).sqrt();
-            (0..count)
-                .map(|_| ((2.0 * rng.uniform() - 1.0) * limit) as f32)
-                .collect()
-        }
+        Init::Gaussian { std } => normal(*std, rng),
+        Init::ScaledGaussian => normal(1.0 / fan_in.sqrt(), rng),
+        Init::He => normal((2.0 / fan_in).sqrt(), rng),
+        Init::Xavier => uniform((6.0 / (fan_in + fan_out)).sqrt(), rng),
+        Init::ScaledUniform => uniform(1.0 / fan_in.sqrt(), rng),
         Init::Zeros => vec![0.0; count],
         Init::Constant(v) => vec![*v as f32; count],
         // The checker guarantees exactly `count` values; padding with zeros

@@ -336,17 +336,15 @@ impl Lowerer<'_> {
                 };
                 self.graph.add(op, vec![x], name)
             }
-            program::Op::Normal => {
+            program::Op::Noise(noise) => {
+                // Drawn in evaluation too: the backends seed it from the
+                // batch's `noise_seed` there.
                 let shape = self.batched(&node.shape);
-                if !self.mode.training {
-                    return self
-                        .graph
-                        .add(Op::Fill { value: 0.0, shape }, Vec::new(), name);
-                }
                 let seed = self
                     .graph
                     .input_or_add(InputKind::StepSeed, Vec::new(), "step_seed")?;
-                let op = Op::RandomNormal {
+                let op = Op::Random {
+                    noise: *noise,
                     stream: self.dropouts,
                     shape,
                 };

@@ -84,6 +84,7 @@ fn each_initialiser_has_its_distribution() {
              dense(100, init: he, bias_init: zeros)
              dense(100, init: xavier, bias_init: gaussian(0.5))
              dense(100, init: gaussian(2.0))
+             dense(100, init: scaled_uniform, bias_init: scaled_uniform)
            }
          }",
     );
@@ -105,4 +106,12 @@ fn each_initialiser_has_its_distribution() {
     // 100 biases of gaussian(0.5): a looser bound for the smaller sample.
     assert!((std_dev(&params[5].data) / 0.5 - 1.0).abs() < 0.2);
     assert_eq!(params[3].data, vec![0.0; 100]);
+    // scaled_uniform (PyTorch's nn.Linear): uniform on [-l, l],
+    // l = 1/sqrt(100), for the weights and the biases alike.
+    let limit = 0.1;
+    for p in &params[8..10] {
+        assert!(p.data.iter().all(|&w| (w as f64).abs() <= limit));
+        assert!(p.data.iter().any(|&w| (w as f64).abs() > 0.9 * limit));
+    }
+    assert!(close(std_dev(&params[8].data), limit / 3f64.sqrt()));
 }

@@ -24,6 +24,10 @@ pub enum PlotError {
     Draw { path: PathBuf, message: String },
     /// The output's extension is neither `.png` nor `.svg`.
     Format { path: PathBuf },
+    /// An image grid cannot be drawn as asked (no images, a zero or
+    /// unsupported dimension, an image of the wrong length, a grid too
+    /// large); `problem` says which, naming the image by its index.
+    Grid { stem: PathBuf, problem: String },
     /// No log has a number for the metric; `available` lists those they have.
     UnknownMetric {
         metric: String,
@@ -65,6 +69,11 @@ impl fmt::Display for PlotError {
                 f,
                 "cannot tell the format of `{}`: name the output `.png` or `.svg`",
                 path.display()
+            ),
+            PlotError::Grid { stem, problem } => write!(
+                f,
+                "cannot draw the image grid `{}`: {problem}",
+                stem.display()
             ),
             PlotError::UnknownMetric { metric, available } if available.is_empty() => write!(
                 f,

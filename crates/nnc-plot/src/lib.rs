@@ -18,6 +18,10 @@
 //! [`plot_compare`] overlays one metric of several runs (the book's
 //! batch-size figures, chapters 37-38), one line per run.
 //!
+//! [`write_image_grid`] tiles small images (samples drawn from a model,
+//! test inputs beside their reconstructions) into one picture, written as
+//! `.png` and as an `.svg` that embeds the same PNG.
+//!
 //! Invariants:
 //! - Reading is tolerant of what a log may lack: a record without a key, a
 //!   key that is `null` (a non-finite value serialised by serde_json) or not
@@ -36,10 +40,12 @@
 
 mod error;
 mod figure;
+mod grid;
 mod log;
 mod write;
 
 pub use error::PlotError;
+pub use grid::{write_image_grid, GridSpec};
 pub use log::{read_log, RunLog};
 
 use figure::{Figure, Legend, Panel, Series};

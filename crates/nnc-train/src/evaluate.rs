@@ -5,6 +5,7 @@
 use crate::examples::Examples;
 use crate::measures::OutputSums;
 use crate::record::Score;
+use crate::seeds::eval_noise_seed;
 use nnc_check::program::{Measure, Model};
 use nnc_lower::backend::{Backend, BackendError, Batch, EvalStats};
 
@@ -71,7 +72,8 @@ pub fn reconstructed_output(model: &Model) -> Option<usize> {
 /// `examples`, evaluated `batch_size` at a time, with the measures of
 /// `extra` (read from the outputs, through `Backend::infer`) and the means
 /// of the cost terms named `terms` (for a model of several; empty
-/// otherwise). `None` for no examples.
+/// otherwise). `None` for no examples. Noise that the model draws comes
+/// from `seeds::eval_noise_seed(seed, first example of the batch)`.
 pub fn evaluate<B: Backend + ?Sized>(
     backend: &mut B,
     examples: &dyn Examples,
@@ -79,6 +81,7 @@ pub fn evaluate<B: Backend + ?Sized>(
     batch_size: usize,
     extra: Option<&OutputMeasures>,
     terms: &[String],
+    seed: u64,
 ) -> Result<Option<Score>, BackendError> {
     let count = count.min(examples.len());
     let batch_size = batch_size.max(1);
@@ -95,6 +98,7 @@ pub fn evaluate<B: Backend + ?Sized>(
             inputs: &inputs,
             targets: &targets,
             len: indices.len(),
+            noise_seed: eval_noise_seed(seed, start),
         };
         let Some(extra) = extra else {
             total.add(backend.evaluate(batch)?);

@@ -14,6 +14,8 @@ pub use nnc_lower::init::INIT_STREAM;
 pub const SHUFFLE_STREAM: u64 = 2;
 /// The stream of the per-step seeds (dropout masks).
 pub const DROPOUT_STREAM: u64 = 3;
+/// The stream of the noise that models draw in evaluation.
+pub const EVAL_NOISE_STREAM: u64 = 4;
 
 /// The order in which epoch `epoch` (1-based) visits the first `count`
 /// training examples: a permutation of `0..count`.
@@ -27,6 +29,15 @@ pub fn epoch_order(seed: u64, epoch: usize, count: usize) -> Vec<usize> {
 pub fn step_seed(seed: u64, epoch: usize, step: usize) -> u64 {
     let epoch_seed = epoch_rng(seed, DROPOUT_STREAM, epoch).next_u64();
     Rng::derive(epoch_seed, step as u64).next_u64()
+}
+
+/// The noise seed of the evaluation batch that starts at example `first`
+/// of a split: the same in every evaluation of a run (and in `nnc eval` of
+/// its checkpoints, at the same batch size), so measurements of a model
+/// that draws noise (`normal(shape)`) repeat, and no step seed is reused.
+pub fn eval_noise_seed(seed: u64, first: usize) -> u64 {
+    let base = Rng::derive(seed, EVAL_NOISE_STREAM).next_u64();
+    Rng::derive(base, first as u64).next_u64()
 }
 
 /// A generator for one epoch of one purpose: the run's stream for the

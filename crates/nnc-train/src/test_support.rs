@@ -42,6 +42,7 @@ pub fn model() -> Model {
         cost: None,
         input_costs: vec![],
         penalties: vec![],
+        cost_name: None,
         regularizers: vec![],
     }
 }

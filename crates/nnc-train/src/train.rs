@@ -332,12 +332,21 @@ impl Run<'_> {
                 terms.clear();
             }
             terms.truncate(nnc_lower::backend::MAX_COST_TERMS);
-            *slot = evaluate(backend, examples, count, batch_size, extra.as_ref(), &terms)
-                .map_err(|error| TrainError::Evaluate {
-                    epoch,
-                    split,
-                    error,
-                })?;
+            let seed = self.schedule.seed;
+            *slot = evaluate(
+                backend,
+                examples,
+                count,
+                batch_size,
+                extra.as_ref(),
+                &terms,
+                seed,
+            )
+            .map_err(|error| TrainError::Evaluate {
+                epoch,
+                split,
+                error,
+            })?;
         }
         Ok(scores)
     }
@@ -555,6 +564,7 @@ impl Run<'_> {
                 inputs: &self.inputs,
                 targets: &self.targets,
                 len: indices.len(),
+                noise_seed: 0,
             };
             let diverged = |tensor: Option<String>, cost: Option<f64>| TrainError::Diverged {
                 epoch: start.epoch,

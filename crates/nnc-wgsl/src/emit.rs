@@ -208,7 +208,7 @@ impl<'g> Emitter<'g> {
         for (j, op) in k.body.iter().enumerate() {
             let what = match op.op {
                 Op::DropoutMask { p, stream, .. } => Some(UploadKind::DropoutMask { p, stream }),
-                Op::RandomNormal { stream, .. } => Some(UploadKind::RandomNormal { stream }),
+                Op::Random { noise, stream, .. } => Some(UploadKind::Random { noise, stream }),
                 _ => None,
             };
             if let Some(what) = what {

@@ -169,10 +169,13 @@ pub enum UploadKind {
     /// meaning dropped, exactly as the interpreter and nnc-cpu's
     /// `HostOp::DropoutMask` draw it.
     DropoutMask { p: f64, stream: u64 },
-    /// Standard normal values (`random_normal`), drawn in row-major order
-    /// from `Rng::derive(step_seed, stream)` with `Rng::normal`, exactly
-    /// as the interpreter and nnc-cpu draw them.
-    RandomNormal { stream: u64 },
+    /// Values of `noise` (`random`), drawn in row-major order from
+    /// `Rng::derive(step_seed, stream)` by `Noise::draws`, exactly as the
+    /// interpreter and nnc-cpu draw them.
+    Random {
+        noise: nnc_ir::rng::Noise,
+        stream: u64,
+    },
 }
 
 /// The device limits the emitter respects. [`Target::default`] is wgpu's

@@ -59,6 +59,7 @@ fn run_steps(
             inputs: &xs,
             targets: &ys,
             len,
+            noise_seed: 0,
         };
         v.step(batch, 0.1, 40 + step as u64)?;
     }

@@ -111,6 +111,7 @@ pub fn agree_within(
             inputs: &xs,
             targets: &ys,
             len,
+            noise_seed: 0,
         };
         let lr = 0.05 + 0.01 * step as f32;
         let cj = jit.train_step(b, lr, step as u64).unwrap().cost;
@@ -130,6 +131,7 @@ pub fn agree_within(
         inputs: &xs,
         targets: &ys,
         len: batch,
+        noise_seed: 0,
     };
     let ej = jit.evaluate(b).unwrap();
     let ei = interp.evaluate(b).unwrap();

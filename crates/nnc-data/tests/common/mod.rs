@@ -216,6 +216,7 @@ pub fn model(name: &str, input_shape: &[usize], units: usize) -> Model {
         }),
         input_costs: vec![],
         penalties: vec![],
+        cost_name: None,
         regularizers: vec![],
     }
 }

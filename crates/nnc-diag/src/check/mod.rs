@@ -226,6 +226,14 @@ pub enum CheckError {
         span: Span,
         from: Span,
     },
+    /// E0305: `cost_name NAME` where NAME is a measure's or a cost term's
+    /// name, or no plain name.
+    CostName {
+        name: Option<String>,
+        /// The term of that name, when a cost term has it.
+        term: Option<Span>,
+        span: Span,
+    },
     /// E0117: two costs that both read the data's labels.
     CostTwice { span: Span, first: Span },
     /// E0303: a cost's target input differs in shape from its output.
@@ -469,6 +477,7 @@ impl CheckError {
             SettingTwice { .. } | CostTwice { .. } => "E0117",
             CostTargetShape { .. } => "E0303",
             PenaltyShape { .. } => "E0304",
+            CostName { .. } => "E0305",
             DenseNeedsVector { .. } => "E0201",
             AssertionFailed { .. } => "E0202",
             KernelTooLarge { .. } => "E0203",

@@ -111,6 +111,38 @@ pub(super) fn penalty_shape(
     .with_hint("sum it (`sum(...)`) or average it (`mean(...)`) into one value")
 }
 
+pub(super) fn cost_name(
+    code: &'static str,
+    name: Option<&str>,
+    term: Option<Span>,
+    span: Span,
+) -> Diagnostic {
+    let Some(name) = name else {
+        return Diagnostic::error(
+            code,
+            "`cost_name` takes a plain name",
+            Label::new(span, "not a name"),
+        )
+        .with_note("reports call the model's total cost by this name (in JSON, its key)")
+        .with_hint("write a name such as `cost_name negative_elbo`");
+    };
+    let diagnostic = Diagnostic::error(
+        code,
+        format!("`{name}` cannot name the total cost"),
+        Label::new(span, "already the name of something reported"),
+    );
+    match term {
+        Some(term) => diagnostic
+            .with_secondary(term, format!("a cost term is called `{name}`"))
+            .with_note("each cost term is reported under its own name beside the total"),
+        None => diagnostic.with_note(format!(
+            "`{name}` is a measure that reports give beside the cost (`cost`, `accuracy`, \
+             `mae`, `rmse`, `r2`, `topK_accuracy`)"
+        )),
+    }
+    .with_hint("choose another name, such as `negative_elbo` or `total_loss`")
+}
+
 pub(super) fn cost_twice(code: &'static str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
         code,

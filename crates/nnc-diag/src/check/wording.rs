@@ -150,6 +150,9 @@ impl CheckError {
             CheckError::PenaltyShape { shape, span, from } => {
                 training::penalty_shape(code, shape, *span, *from)
             }
+            CheckError::CostName { name, term, span } => {
+                training::cost_name(code, name.as_deref(), *term, *span)
+            }
             CheckError::SourceWithoutLabels { span, labels } => {
                 training::source_without_labels(code, *span, *labels)
             }

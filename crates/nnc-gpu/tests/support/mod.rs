@@ -149,6 +149,7 @@ pub fn agree_within(
             inputs: &xs,
             targets: &ys,
             len,
+            noise_seed: 0,
         };
         let lr = 0.05 + 0.01 * step as f32;
         let cg = gpu.train_step(b, lr, step as u64).unwrap().cost;
@@ -168,6 +169,7 @@ pub fn agree_within(
         inputs: &xs,
         targets: &ys,
         len: batch,
+        noise_seed: 0,
     };
     let eg = gpu.evaluate(b).unwrap();
     let ei = interp.evaluate(b).unwrap();

@@ -127,7 +127,7 @@ impl Walk<'_, '_> {
     fn is_mask(&self, j: usize) -> bool {
         matches!(
             self.k.body[j].op,
-            Op::DropoutMask { .. } | Op::RandomNormal { .. }
+            Op::DropoutMask { .. } | Op::Random { .. }
         )
     }
 

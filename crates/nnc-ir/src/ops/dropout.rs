@@ -13,7 +13,7 @@ use crate::graph::Shape;
 pub(crate) fn shape(op: &Op, inputs: &[&[usize]]) -> Result<Shape, ShapeError> {
     let (p, shape) = match op {
         Op::DropoutMask { p, shape, .. } => (p, shape),
-        Op::RandomNormal { shape, .. } => (&0.0, shape),
+        Op::Random { shape, .. } => (&0.0, shape),
         _ => return Err(ShapeError::Invalid("not a random op")),
     };
     arity(inputs, 1)?;

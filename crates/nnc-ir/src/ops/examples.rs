@@ -7,6 +7,7 @@
 
 use super::{CostFn, GeluForm, Op, PoolGeometry};
 use crate::graph::{InputKind, Shape};
+use crate::rng::Noise;
 use crate::scalar::Cmp;
 use crate::window::{PoolKind, Rounding};
 
@@ -94,7 +95,7 @@ pub fn covered(op: &Op) -> bool {
         | Op::Gather
         | Op::ScatterAdd { .. }
         | Op::DropoutMask { .. }
-        | Op::RandomNormal { .. }
+        | Op::Random { .. }
         | Op::Cost(_)
         | Op::CostGrad(_)
         | Op::CorrectCount => true,
@@ -399,16 +400,19 @@ pub fn examples() -> Vec<OpExample> {
         mask.differentiate = vec![false];
         all.push(mask);
     }
-    let mut noise = example(
-        "random_normal",
-        Op::RandomNormal {
-            stream: 12,
-            shape: vec![4, 7],
-        },
-        &[(&[], N)],
-    );
-    noise.differentiate = vec![false];
-    all.push(noise);
+    for (stream, noise) in [(12, Noise::Normal), (13, Noise::Uniform)] {
+        let mut draw = example(
+            &format!("random_{}", noise.name()),
+            Op::Random {
+                noise,
+                stream,
+                shape: vec![4, 7],
+            },
+            &[(&[], N)],
+        );
+        draw.differentiate = vec![false];
+        all.push(draw);
+    }
     all
 }
 
@@ -623,7 +627,7 @@ mod tests {
             "l2_pool_grad",
             "reshape",
             "dropout_mask",
-            "random_normal",
+            "random",
             "cost_quadratic",
             "cost_cross_entropy_grad",
             "correct_count",

@@ -28,6 +28,7 @@ pub mod table;
 
 use crate::error::CompileError;
 use crate::graph::{Graph, InputKind, NodeId, Shape};
+use crate::rng::Noise;
 use crate::scalar::Cmp;
 use crate::window::{PoolKind, Rounding};
 use std::fmt;
@@ -231,10 +232,11 @@ pub enum Op {
         stream: u64,
         shape: Shape,
     },
-    /// `(seed) -> noise`: standard normal values, drawn in row-major order
-    /// from `Rng::derive(step seed, stream)` (`Rng::normal`), like the
-    /// dropout masks.
-    RandomNormal {
+    /// `(seed) -> noise`: values of `noise` (standard normal or uniform on
+    /// [0, 1)), drawn in row-major order from `Rng::derive(step seed,
+    /// stream)` by `Noise::draws`, like the dropout masks.
+    Random {
+        noise: Noise,
         stream: u64,
         shape: Shape,
     },

@@ -599,8 +599,8 @@ impl Op {
                 dropout::shape,
                 Zero,
             ),
-            Op::RandomNormal { .. } => other(
-                "random_normal",
+            Op::Random { .. } => other(
+                "random",
                 1,
                 C::Random,
                 Fusion::Pointwise,

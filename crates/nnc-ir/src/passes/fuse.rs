@@ -143,7 +143,7 @@ impl<'g> Fusion<'g> {
         for (index, node) in nodes.iter().enumerate() {
             let copied = match node.op {
                 Op::Fill { .. } => true,
-                Op::DropoutMask { .. } | Op::RandomNormal { .. } => false,
+                Op::DropoutMask { .. } | Op::Random { .. } => false,
                 _ => {
                     classes[index] == Class::Pointwise
                         && node.shape.is_empty()
