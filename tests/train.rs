@@ -927,6 +927,8 @@ train expressions on table {
 
 /// `labels none`: images without a labels file train an autoencoder, whose
 /// cost compares the output with the input; its records hold no accuracy.
+/// `--plot` draws its validation inputs beside their reconstructions, and
+/// `nnc sample` refuses it, naming what a sampler needs.
 #[test]
 fn an_autoencoder_trains_on_unlabelled_images() {
     let dir = scratch("unlabelled");
@@ -965,12 +967,17 @@ train autoencoder on pictures {{
     )
     .unwrap();
     let log = dir.join("run.jsonl");
+    let (plots, checkpoints) = (dir.join("plots"), dir.join("ckpt"));
     let out = nnc(&[
         "run",
         &file.display().to_string(),
         "-q",
         "--log",
         &log.display().to_string(),
+        "--plot",
+        &plots.display().to_string(),
+        "--checkpoint",
+        &checkpoints.display().to_string(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let records = read_log(&log);
@@ -979,6 +986,64 @@ train autoencoder on pictures {{
     assert!(last.get("validation_accuracy").is_none());
     let check = nnc(&["check", "--data", &file.display().to_string()]);
     assert!(check.status.success(), "{}", text(&check.stderr));
+
+    // 16 validation images beside their reconstructions, 8 images (4
+    // pairs) a row: 2 x 28 pixels per image, 2-pixel gutters.
+    let (width, height, pixels) = read_gray_png(&plots.join("reconstructions.png"));
+    assert_eq!((width, height), (8 * 56 + 9 * 2, 4 * 56 + 5 * 2));
+    // Each reconstruction resembles its input: their pixels correlate.
+    let cell = |column: usize, row: usize| -> Vec<f64> {
+        let (x0, y0) = (2 + column * 58, 2 + row * 58);
+        (0..56)
+            .flat_map(|y| (0..56).map(move |x| (x0 + x, y0 + y)))
+            .map(|(x, y)| pixels[y * width + x] as f64)
+            .collect()
+    };
+    for pair in 0..4 {
+        let r = correlation(&cell(2 * pair, 0), &cell(2 * pair + 1, 0));
+        assert!(r > 0.6, "pair {pair}: correlation {r}");
+    }
+    assert!(std::fs::read_to_string(plots.join("reconstructions.svg"))
+        .unwrap()
+        .contains("epoch 3: inputs (left) and their reconstructions (right)"));
+
+    let sample = nnc(&[
+        "sample",
+        &file.display().to_string(),
+        "--weights",
+        &checkpoints.display().to_string(),
+        "-o",
+        &dir.join("samples.png").display().to_string(),
+    ]);
+    assert_eq!(sample.status.code(), Some(1));
+    assert!(
+        text(&sample.stderr)
+            .contains("model `autoencoder` has no sampler: its output `output` reads no noise"),
+        "{}",
+        text(&sample.stderr)
+    );
+    assert!(!dir.join("samples.png").exists());
+}
+
+/// A grayscale PNG's width, height and pixels.
+fn read_gray_png(path: &Path) -> (usize, usize, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    pixels.truncate(info.buffer_size());
+    (info.width as usize, info.height as usize, pixels)
+}
+
+/// The Pearson correlation of two equally long series.
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma) * (x - ma)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb) * (y - mb)).sum();
+    cov / (va * vb).sqrt()
 }
 
 /// The sparse autoencoder: `cost 0.1 * sum(abs(code))` adds an L1 activity
@@ -1114,4 +1179,46 @@ fn a_variational_autoencoder_lowers_its_negative_elbo() {
     );
     let other = eval(Some("2"))["negative_elbo"].as_f64().unwrap();
     assert!(other != repeated && (other - repeated).abs() < 0.05 * repeated);
+
+    // Samples from the prior: 9 codes decoded into a 3 x 3 grid of digits
+    // (brighter strokes on a dark ground, as MNIST's), other codes for
+    // another seed; a walk from test image 0 to test image 1 starts near
+    // image 0's reconstruction and ends near image 1's.
+    let sample = |extra: &[&str], name: &str| {
+        let out_path = dir.join(name);
+        let mut args = vec![
+            "sample".to_string(),
+            file.clone(),
+            "--weights".into(),
+            checkpoints.display().to_string(),
+            "-o".into(),
+            out_path.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = nnc(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(out_path.with_extension("svg").exists());
+        read_gray_png(&out_path)
+    };
+    let (width, height, first) = sample(&["--count", "9"], "prior.png");
+    assert_eq!((width, height), (3 * 56 + 4 * 2, 3 * 56 + 4 * 2));
+    let mean = first.iter().map(|&p| p as f64).sum::<f64>() / first.len() as f64;
+    assert!((10.0..110.0).contains(&mean), "mean pixel {mean}");
+    let (_, _, again) = sample(&["--count", "9"], "again.png");
+    assert_eq!(first, again);
+    let (_, _, other) = sample(&["--count", "9", "--seed", "2"], "other.png");
+    assert_ne!(first, other);
+    let (width, height, walk) = sample(&["--interpolate", "0,1", "--count", "5"], "walk.png");
+    assert_eq!((width, height), (5 * 56 + 6 * 2, 56 + 2 * 2));
+    let cell = |column: usize| -> Vec<f64> {
+        let x0 = 2 + column * 58;
+        (0..56)
+            .flat_map(|y| (0..56).map(move |x| (x0 + x, 2 + y)))
+            .map(|(x, y)| walk[y * width + x] as f64)
+            .collect()
+    };
+    let (start, middle, end) = (cell(0), cell(2), cell(4));
+    assert!(correlation(&start, &end) < correlation(&start, &middle));
+    assert!(correlation(&start, &end) < correlation(&middle, &end));
 }

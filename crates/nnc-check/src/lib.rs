@@ -47,6 +47,7 @@ mod checker;
 mod consts;
 mod convert;
 mod costs;
+pub mod cut;
 mod data;
 mod eval;
 mod habits;

@@ -66,6 +66,14 @@ Examples:
 
 See also: nnc run --checkpoint (writes the weights), nnc eval (a whole split)";
 
+pub(crate) const SAMPLE: &str = "\
+Examples:
+  nnc sample models/vae_mnist.nnet --weights ckpt -o samples.png
+  nnc sample models/vae_mnist.nnet --weights ckpt --count 16 --seed 7 -o samples.png
+  nnc sample models/vae_mnist.nnet --weights ckpt --interpolate 0,1 --count 10 -o walk.png
+
+See also: nnc run --plot (reconstructions after each epoch), nnc eval (the negative ELBO)";
+
 pub(crate) const EMIT: &str = "\
 Examples:
   nnc emit ir models/xor_2_2_1.nnet --after autodiff

@@ -18,10 +18,12 @@ mod epoch_log;
 mod eval;
 mod failure;
 mod help;
+mod images;
 mod plot;
 mod predict;
 mod prepare;
 mod run;
+mod sample;
 mod trace;
 
 #[derive(Parser)]
@@ -93,6 +95,10 @@ enum Command {
     /// CSV rows) under trained weights.
     #[command(after_help = help::PREDICT)]
     Predict(predict::PredictArgs),
+    /// Draw images from a generative model (a VAE): codes from the prior,
+    /// or a walk between two test images, decoded into a PNG and SVG grid.
+    #[command(after_help = help::SAMPLE)]
+    Sample(sample::SampleArgs),
     /// Print what the compiler makes of a file (`nnc emit ir FILE --after PASS`).
     #[command(subcommand, after_help = help::EMIT)]
     Emit(emit::EmitKind),
@@ -140,6 +146,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(&args),
         Command::Eval(args) => eval::eval(&args),
         Command::Predict(args) => predict::predict(&args),
+        Command::Sample(args) => sample::sample(&args),
         Command::Emit(kind) => emit::emit(&kind),
         Command::Plot(args) => plot::plot(&args),
     }

@@ -190,6 +190,15 @@ impl Prepared<'_> {
         }
     }
 
+    /// The split whose examples figures show: the test split, else the
+    /// validation split, else the training split.
+    pub(crate) fn shown(&self) -> &dyn Examples {
+        self.test
+            .as_ref()
+            .or(self.validation.as_ref())
+            .unwrap_or(&self.train)
+    }
+
     /// The splits the loop trains on and measures.
     pub(crate) fn splits(&self) -> Splits<'_> {
         Splits {

@@ -200,6 +200,15 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         console.tracer = Some(tracer);
     }
     console.plot = plot;
+    if let Some(dir) = &args.plot {
+        console.reconstructions = crate::images::ReconstructionPlot::new(
+            prepared.model,
+            prepared.shown(),
+            dir,
+            args.backend,
+            schedule.seed,
+        );
+    }
     console.log_earlier(session.earlier_records());
     session.catch_interrupts()?;
     let report = train(
@@ -386,6 +395,9 @@ struct Console {
     norms: Option<Vec<crate::trace::LayerNorms>>,
     /// `--plot DIR`: the run's figures, fed the same records as the log.
     plot: Option<RunPlot>,
+    /// `--plot DIR` for a model that reconstructs image inputs: the grid
+    /// of inputs and reconstructions, drawn after every epoch.
+    reconstructions: Option<crate::images::ReconstructionPlot>,
 }
 
 /// How often the running cost on the bar is refreshed.
@@ -403,6 +415,7 @@ impl Console {
             tracer: None,
             norms: None,
             plot: None,
+            reconstructions: None,
         }
     }
 
@@ -483,14 +496,19 @@ impl Console {
 
 impl Observer for Console {
     fn wants_params(&self) -> bool {
-        self.tracer.is_some()
+        self.tracer.is_some() || self.reconstructions.is_some()
     }
 
-    fn epoch_params(&mut self, _epoch: usize, params: Vec<nnc_lower::backend::Tensor>) {
+    fn epoch_params(&mut self, epoch: usize, params: Vec<nnc_lower::backend::Tensor>) {
         if let Some(tracer) = &mut self.tracer {
             match tracer.measure(&params) {
                 Ok(norms) => self.norms = Some(norms),
                 Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+        if let Some(plot) = &self.reconstructions {
+            if let Err(e) = plot.draw(epoch, params) {
+                eprintln!("warning: cannot draw the reconstructions of epoch {epoch}: {e}");
             }
         }
     }
