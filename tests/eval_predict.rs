@@ -1178,3 +1178,38 @@ fn regression_runs_report_rmse_and_r2_and_eval_agrees() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("`--top-k` measures classifiers"));
 }
+
+/// `--corrupt` measures a model that rebuilds its input from corrupted
+/// copies: a classifier is refused (a usage error naming why, nothing on
+/// stdout), and so is a corruption that is not `mask(P)` or `gaussian(S)`.
+#[test]
+fn eval_refuses_corrupt_for_a_classifier_and_bad_corruptions() {
+    let f = fixture();
+    let (file, weights) = (path(&f.blobs.file), path(&f.blobs.checkpoint));
+    let out = run(&[
+        "eval",
+        &file,
+        "--weights",
+        &weights,
+        "--corrupt",
+        "mask(0.3)",
+    ]);
+    let stderr = failed(&out, 2);
+    assert!(
+        stderr.contains("`--corrupt mask(0.3)` measures how a model rebuilds its clean inputs")
+            && stderr.contains("model `blobs` does not reconstruct its input")
+            && stderr.contains("its cost compares an output with the data's labels"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    for (bad, says) in [
+        ("mask(1.5)", "must be a number from 0 to 1, not `1.5`"),
+        ("gaussian(-1)", "must be a number of at least 0, not `-1`"),
+        ("blur(2)", "unknown corruption `blur`"),
+        ("mask", "write `mask(P)`"),
+    ] {
+        let out = run(&["eval", &file, "--weights", &weights, "--corrupt", bad]);
+        let stderr = failed(&out, 2);
+        assert!(stderr.contains(says), "{bad}: {stderr}");
+    }
+}

@@ -151,7 +151,7 @@ impl Builder {
     ) -> NodeId {
         let seq = self.seq();
         let id = NodeId(self.nodes.len());
-        if let Op::Dense { layer, .. } | Op::Conv2d { layer, .. } = &op {
+        if let Some(layer) = op.layer() {
             if let Some(l) = self.layers.get_mut(layer.0) {
                 l.first_node.get_or_insert(id);
             }

@@ -18,6 +18,12 @@ use nnc_syntax::ast::{DataItem, Setting, Stmt};
 /// The largest number of channels a `folder` image may have (RGBA).
 const MAX_CHANNELS: usize = 4;
 
+/// The label column of a `csv(path)` source written without `label:`
+/// (allowed with `labels none` only): every column is a feature. No index
+/// written in a file reaches it (integers are at most `i64::MAX`);
+/// `nnc_data::csv::NO_LABEL_COLUMN` is the same value.
+const NO_LABEL_COLUMN: LabelColumn = LabelColumn::Index(usize::MAX);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SourceKind {
     Idx,
@@ -147,22 +153,36 @@ impl<'a> Checker<'a> {
     }
 
     /// E0119: a split whose source has no labels (an `idx` without
-    /// `labels:`) in data whose `labels` is not `none`.
+    /// `labels:`) in data whose `labels` is not `none`; E0105 for a `csv`
+    /// without `label:` there (the argument is required unless `labels
+    /// none`).
     fn sources_have_labels(&mut self, splits: &[Option<Option<Split>>], labels: Option<Span>) {
         let mut seen: Vec<Span> = Vec::new();
         for split in splits.iter().flatten().flatten() {
-            let Source::Idx {
-                labels: None, span, ..
-            } = &split.source
-            else {
-                continue;
+            let (span, error) = match &split.source {
+                Source::Idx {
+                    labels: None, span, ..
+                } => (
+                    *span,
+                    CheckError::SourceWithoutLabels {
+                        span: *span,
+                        labels,
+                    },
+                ),
+                Source::Csv { label, span, .. } if *label == NO_LABEL_COLUMN => (
+                    *span,
+                    CheckError::MissingArguments {
+                        callee: "csv".into(),
+                        names: vec!["label".into()],
+                        span: *span,
+                        takes: ["path", "label", "header"].map(String::from).to_vec(),
+                    },
+                ),
+                _ => continue,
             };
-            if !seen.contains(span) {
-                seen.push(*span);
-                self.report(CheckError::SourceWithoutLabels {
-                    span: *span,
-                    labels,
-                });
+            if !seen.contains(&span) {
+                seen.push(span);
+                self.report(error);
             }
         }
     }
@@ -365,10 +385,13 @@ impl<'a> Checker<'a> {
         )?;
         let (names, required): (&[&str], &[bool]) = match kind {
             SourceKind::Idx => (&["images", "labels"], &[true, false]),
-            SourceKind::Csv => (&["path", "label", "header"], &[true, true, false]),
+            // `label` may be left out for `labels none` (checked once the
+            // labels are known, by `sources_have_labels`).
+            SourceKind::Csv => (&["path", "label", "header"], &[true, false, false]),
             SourceKind::Folder => (&["path", "size"], &[true, true]),
         };
         let callee = call.callee.name.clone();
+        let errors_before = self.error_count();
         let mut slots = self
             .bind_args(
                 &callee,
@@ -403,8 +426,12 @@ impl<'a> Checker<'a> {
                 }
             }
             SourceKind::Csv => {
-                let label =
-                    second.and_then(|a| self.label_column(&a.value, a.span, subject("label")));
+                let label = match second {
+                    Some(a) => self.label_column(&a.value, a.span, subject("label")),
+                    // A misspelt argument (reported) may have been meant.
+                    None if self.error_count() > errors_before => None,
+                    None => Some(NO_LABEL_COLUMN),
+                };
                 let header = match third {
                     Some(a) => self.boolean(&a.value, a.span, subject("header")),
                     None => Some(true),

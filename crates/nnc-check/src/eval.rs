@@ -179,6 +179,8 @@ impl<'a> Checker<'a> {
                     name,
                     "dense"
                         | "conv2d"
+                        | "conv2d_transpose"
+                        | "upsample"
                         | "max_pool"
                         | "avg_pool"
                         | "l2_pool"

@@ -11,7 +11,7 @@ use crate::args::Params;
 use crate::builder::{LayerDraft, OutAct};
 use crate::checker::Checker;
 use crate::init::InitArg;
-use crate::program::{Activation, Init, MathFn, Op, Param, PoolKind, Rounding, Shape};
+use crate::program::{Activation, Init, MathFn, Op, Param, PoolKind, Rounding, Shape, Upsampling};
 use crate::scope::Place;
 use crate::shape::{dropped_lines, element_count, same_padding, window_arith};
 use crate::value::{ArgValue, LayerFn, Tensor, Value};
@@ -39,6 +39,11 @@ pub(crate) struct BuiltinLayer {
 pub(crate) enum LayerKind {
     Dense(DenseSpec),
     Conv(ConvSpec),
+    ConvTranspose(ConvTransposeSpec),
+    Upsample {
+        factor: Option<[usize; 2]>,
+        mode: Option<Upsampling>,
+    },
     Pool(PoolSpec),
     Flatten,
     /// The target dimensions, `-1` for the inferred one.
@@ -86,6 +91,13 @@ pub(crate) struct ConvSpec {
     pub bias_init: InitArg,
 }
 
+/// `conv2d_transpose`'s arguments: `conv2d`'s and the output padding.
+#[derive(Clone, Debug)]
+pub(crate) struct ConvTransposeSpec {
+    pub conv: ConvSpec,
+    pub output_padding: Option<[usize; 2]>,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct PoolSpec {
     pub kind: PoolKind,
@@ -127,6 +139,21 @@ pub(crate) const CONV: &[&str] = &[
     "bias_init",
 ];
 const CONV_REQUIRED: &[bool] = &[true, true, false, false, false, false, false];
+pub(crate) const CONV_TRANSPOSE: &[&str] = &[
+    "filters",
+    "kernel",
+    "stride",
+    "padding",
+    "output_padding",
+    "act",
+    "init",
+    "bias_init",
+];
+const CONV_TRANSPOSE_REQUIRED: &[bool] = &[true, true, false, false, false, false, false, false];
+const UPSAMPLINGS: &[(&str, Upsampling)] = &[
+    ("nearest", Upsampling::Nearest),
+    ("bilinear", Upsampling::Bilinear),
+];
 const POOL: &[&str] = &["size", "stride", "padding", "round"];
 const POOL_REQUIRED: &[bool] = &[true, false, false, false];
 const ONE: &[bool] = &[true];
@@ -171,6 +198,30 @@ impl ArgReader<'_, '_> {
         match self.take(index) {
             Some(arg) => self.checker.int_pair(&arg.value, arg.span, subject),
             None => default,
+        }
+    }
+
+    /// A non-negative integer or `[rows, columns]` of them; `[0, 0]` when
+    /// absent (`output_padding`).
+    fn non_negative_pair(&mut self, index: usize, param: &str) -> Option<[usize; 2]> {
+        let subject = self.subject(param);
+        let Some(arg) = self.take(index) else {
+            return Some([0, 0]);
+        };
+        match &arg.value {
+            Value::Int(_) => self
+                .non_negative(&arg.value, arg.span, &subject)
+                .map(|n| [n, n]),
+            Value::List(items) if items.len() == 2 => {
+                let a = self.non_negative(&items[0].value, items[0].span, &subject);
+                let b = self.non_negative(&items[1].value, items[1].span, &subject);
+                Some([a?, b?])
+            }
+            other => {
+                self.checker
+                    .wrong_kind(other, arg.span, subject, Expected::IntOrPair);
+                None
+            }
         }
     }
 
@@ -282,6 +333,8 @@ impl<'a> Checker<'a> {
         let (names, required): (&[&str], &[bool]) = match name {
             "dense" => (DENSE, DENSE_REQUIRED),
             "conv2d" => (CONV, CONV_REQUIRED),
+            "conv2d_transpose" => (CONV_TRANSPOSE, CONV_TRANSPOSE_REQUIRED),
+            "upsample" => (&["factor", "mode"], &[true, false]),
             "max_pool" | "avg_pool" | "l2_pool" => (POOL, POOL_REQUIRED),
             "reshape" => (&["shape"], ONE),
             "dropout" => (&["p"], ONE),
@@ -322,6 +375,43 @@ impl<'a> Checker<'a> {
                     init: reader.init(5, "init", Init::ScaledGaussian, span),
                     bias_init: reader.init(6, "bias_init", default_bias_init(act), span),
                 })
+            }
+            "conv2d_transpose" => {
+                let filters = reader.positive(0, "filters", None);
+                let kernel = reader.pair(1, "kernel", None);
+                let stride = reader.pair(2, "stride", Some([1, 1]));
+                let padding = reader.padding(3, Padding::Valid, None);
+                let output_padding = reader.non_negative_pair(4, "output_padding");
+                let act = reader.activation(5);
+                LayerKind::ConvTranspose(ConvTransposeSpec {
+                    conv: ConvSpec {
+                        filters,
+                        kernel,
+                        stride,
+                        padding,
+                        act,
+                        init: reader.init(6, "init", Init::ScaledGaussian, span),
+                        bias_init: reader.init(7, "bias_init", default_bias_init(act), span),
+                    },
+                    output_padding,
+                })
+            }
+            "upsample" => {
+                let factor = reader.pair(0, "factor", None);
+                let mode = match reader.take(1) {
+                    Some(arg) => {
+                        let subject = reader.subject("mode");
+                        reader.checker.option(
+                            &arg.value,
+                            arg.span,
+                            subject,
+                            OptionKind::Upsampling,
+                            UPSAMPLINGS,
+                        )
+                    }
+                    None => Some(Upsampling::Nearest),
+                };
+                LayerKind::Upsample { factor, mode }
             }
             "max_pool" | "avg_pool" | "l2_pool" => {
                 let size = reader.pair(0, "size", None);
@@ -491,6 +581,10 @@ impl<'a> Checker<'a> {
                 match kind {
                     LayerKind::Dense(spec) => self.apply_dense(&ctx, spec),
                     LayerKind::Conv(spec) => self.apply_conv(&ctx, spec),
+                    LayerKind::ConvTranspose(spec) => self.apply_conv_transpose(&ctx, spec),
+                    LayerKind::Upsample { factor, mode } => {
+                        self.apply_upsample(&ctx, *factor, *mode)
+                    }
                     LayerKind::Pool(spec) => self.apply_pool(&ctx, spec),
                     LayerKind::Flatten => self.apply_flatten(&ctx),
                     LayerKind::Reshape(target) => self.apply_reshape(&ctx, target.as_deref()),
@@ -561,7 +655,13 @@ impl<'a> Checker<'a> {
     }
 
     /// A node whose derivation is just "this layer on that input".
-    fn simple_node(&mut self, ctx: &Applied<'_>, op: Op, shape: Shape, act: OutAct) -> Tensor {
+    pub(crate) fn simple_node(
+        &mut self,
+        ctx: &Applied<'_>,
+        op: Op,
+        shape: Shape,
+        act: OutAct,
+    ) -> Tensor {
         let derivation = Derivation::Layer {
             layer: ctx.name.to_string(),
             inputs: vec![ctx.shape.clone()],
@@ -617,7 +717,7 @@ impl<'a> Checker<'a> {
     /// Checks and registers the parameters of a dense or conv2d layer (a
     /// weight, then a bias).
     #[allow(clippy::too_many_arguments)]
-    fn params(
+    pub(crate) fn params(
         &mut self,
         ctx: &Applied<'_>,
         init: &InitArg,
@@ -668,7 +768,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The image dimensions `[c, h, w]` of a conv or pool input (E0205).
-    fn image_dims(&mut self, ctx: &Applied<'_>) -> Option<[usize; 3]> {
+    pub(crate) fn image_dims(&mut self, ctx: &Applied<'_>) -> Option<[usize; 3]> {
         match ctx.shape.as_slice() {
             [c, h, w] => Some([*c, *h, *w]),
             _ => {
@@ -785,7 +885,7 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn too_large(&mut self, ctx: &Applied<'_>, window: [usize; 2]) {
+    pub(crate) fn too_large(&mut self, ctx: &Applied<'_>, window: [usize; 2]) {
         let mut dims: Vec<u128> = ctx.shape.iter().map(|d| *d as u128).collect();
         dims.extend(window.iter().map(|d| *d as u128));
         self.report(CheckError::InvalidShape {
@@ -1005,17 +1105,17 @@ struct Windows {
 }
 
 /// What every shape rule needs about one application.
-struct Applied<'c> {
-    place: Place,
+pub(crate) struct Applied<'c> {
+    pub place: Place,
     /// The layer's name as written (for messages).
-    name: &'c str,
+    pub name: &'c str,
     /// The node's base name.
-    base: &'c str,
-    span: Span,
-    x: &'c Tensor,
-    shape: &'c Shape,
+    pub base: &'c str,
+    pub span: Span,
+    pub x: &'c Tensor,
+    pub shape: &'c Shape,
 }
 
-fn act_of(act: Option<Activation>) -> OutAct {
+pub(crate) fn act_of(act: Option<Activation>) -> OutAct {
     act.map_or(OutAct::Unknown, OutAct::Act)
 }

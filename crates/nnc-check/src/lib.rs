@@ -61,6 +61,7 @@ mod settings;
 pub mod shape;
 pub mod summary;
 mod train;
+mod transpose;
 mod value;
 
 use checker::Checker;

@@ -81,9 +81,8 @@ fn untrained_outputs(model: &Model, outputs: &[Output], cost_span: Span) -> Vec<
             if !used || reached[k] {
                 continue;
             }
-            let layer = match &model.nodes[k].op {
-                Op::Dense { layer, .. } | Op::Conv2d { layer, .. } => layer,
-                _ => continue,
+            let Some(layer) = model.nodes[k].op.layer() else {
+                continue;
             };
             let layer_name = &model.layers[layer.0].name;
             if !layers.contains(layer_name) {

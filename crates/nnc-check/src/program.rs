@@ -8,6 +8,7 @@
 
 use nnc_diag::data::SplitKind;
 use nnc_diag::Span;
+pub use nnc_ir::composite::Upsampling;
 pub use nnc_ir::window::{PoolKind, Rounding};
 use serde::Serialize;
 
@@ -117,6 +118,19 @@ impl Model {
     }
 }
 
+impl Op {
+    /// The parameter-owning layer of a dense, conv2d or conv2d_transpose
+    /// node.
+    pub fn layer(&self) -> Option<LayerId> {
+        match self {
+            Op::Dense { layer, .. }
+            | Op::Conv2d { layer, .. }
+            | Op::ConvTranspose2d { layer, .. } => Some(*layer),
+            _ => None,
+        }
+    }
+}
+
 impl Model {
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
@@ -153,6 +167,27 @@ pub enum Op {
         /// top, bottom, left, right
         padding: [usize; 4],
         act: Activation,
+    },
+    /// `conv2d_transpose(filters, kernel, ...)`: the transpose of
+    /// `conv2d` (each input pixel adds a kernel-sized window of outputs,
+    /// `stride` apart), then the activation; weights
+    /// `[in_channels, filters, kh, kw]` in `layer`. `padding` (top,
+    /// bottom, left, right) removes output rows and columns;
+    /// `output_padding` adds rows and columns at the bottom and right.
+    ConvTranspose2d {
+        layer: LayerId,
+        filters: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 4],
+        output_padding: [usize; 2],
+        act: Activation,
+    },
+    /// `upsample(factor, mode: nearest | bilinear)`: each axis of an image
+    /// `factor` times larger.
+    Upsample {
+        factor: [usize; 2],
+        mode: Upsampling,
     },
     Pool {
         kind: PoolKind,

@@ -15,6 +15,8 @@ use std::collections::HashMap;
 const STRUCTURAL_LAYERS: &[&str] = &[
     "dense",
     "conv2d",
+    "conv2d_transpose",
+    "upsample",
     "max_pool",
     "avg_pool",
     "l2_pool",

@@ -51,13 +51,11 @@ pub fn summarize(model: &Model) -> Summary {
             .and_then(|id| model.nodes.get(id.0))
             .map(|n| n.shape.as_slice())
             .unwrap_or(&[]);
-        let params = match &node.op {
-            Op::Dense { layer, .. } | Op::Conv2d { layer, .. } if seen_layers.insert(*layer) => {
-                model
-                    .layers
-                    .get(layer.0)
-                    .map_or(0, |l| l.param_count() as u64)
-            }
+        let params = match node.op.layer() {
+            Some(layer) if seen_layers.insert(layer) => model
+                .layers
+                .get(layer.0)
+                .map_or(0, |l| l.param_count() as u64),
             _ => 0,
         };
         let flops = match &node.op {
@@ -82,6 +80,23 @@ pub fn summarize(model: &Model) -> Summary {
                     .saturating_add(out)
                     .saturating_add(activation_flops(*act, out))
             }
+            Op::ConvTranspose2d {
+                filters,
+                kernel,
+                act,
+                ..
+            } => {
+                // Every input value meets every tap of its filters.
+                let taps = mul(kernel[0] as u64, kernel[1] as u64);
+                mul(2, mul(mul(elements(input), taps), *filters as u64))
+                    .saturating_add(out)
+                    .saturating_add(activation_flops(*act, out))
+            }
+            // Nearest copies; bilinear weighs two neighbours per axis.
+            Op::Upsample { mode, .. } => match mode {
+                crate::program::Upsampling::Nearest => 0,
+                crate::program::Upsampling::Bilinear => mul(6, out),
+            },
             Op::Pool {
                 size,
                 stride,
@@ -200,6 +215,32 @@ pub fn describe(op: &Op) -> String {
                 kernel[1],
                 act_suffix(act)
             )
+        }
+        Op::ConvTranspose2d {
+            filters,
+            kernel,
+            stride,
+            act,
+            ..
+        } => {
+            let stride = if stride == &[1, 1] {
+                String::new()
+            } else {
+                format!(", stride {}x{}", stride[0], stride[1])
+            };
+            format!(
+                "conv2d_transpose({filters}, {}x{}{stride}{})",
+                kernel[0],
+                kernel[1],
+                act_suffix(act)
+            )
+        }
+        Op::Upsample { factor, mode } => {
+            let mode = match mode {
+                crate::program::Upsampling::Nearest => "nearest",
+                crate::program::Upsampling::Bilinear => "bilinear",
+            };
+            format!("upsample({}x{}, {mode})", factor[0], factor[1])
         }
         Op::Pool { kind, size, .. } => {
             let name = match kind {

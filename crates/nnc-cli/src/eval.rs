@@ -5,10 +5,15 @@
 //! the train block of the checkpoint's model, loads that block's data as
 //! `nnc run` does, and runs the model's inference graph over the split
 //! (`--split`, the test split by default) on any backend (`--backend`).
-//! It prints the mean cost and the accuracy (for `labels value`, the cost
-//! only) and, for classifiers, the confusion matrix: one row per true
-//! class, one column per predicted class, with each class's recall and
-//! precision.
+//! It prints the mean cost and the accuracy (for `labels value` and
+//! autoencoders, the cost, MAE, MSE, RMSE and R²) and, for classifiers,
+//! the confusion matrix: one row per true class, one column per predicted
+//! class, with each class's recall and precision.
+//!
+//! `--corrupt mask(P)` / `gaussian(S)` (models that reconstruct their
+//! input only) corrupts each input before the model sees it
+//! ([`crate::corrupt`]) and compares the output with the clean input; the
+//! in-graph cost, which compares with the corrupted one, is not reported.
 //!
 //! This module also holds what `nnc predict` shares with it:
 //! - [`Opened`]: the file read and checked, its diagnostics printed;
@@ -36,6 +41,7 @@
 //! split), 2 on usage errors and missing or unreadable files.
 
 use crate::args::{make_backend, BackendKind};
+use crate::corrupt::Corruption;
 use crate::failure::Failure;
 use crate::Format;
 use clap::{Args, ValueEnum};
@@ -82,6 +88,13 @@ pub(crate) struct EvalArgs {
     /// the figures are those the run reported.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Corrupt the inputs of a model that reconstructs them (an
+    /// autoencoder) before it sees them: `mask(P)` sets each value to zero
+    /// with probability P, `gaussian(S)` adds N(0, S²) noise; MAE, MSE,
+    /// RMSE and R² then compare its output with the clean inputs. Drawn
+    /// from `--seed` (by default the run's seed), so the figures repeat.
+    #[arg(long, value_name = "CORRUPTION", value_parser = Corruption::parse)]
+    pub corrupt: Option<Corruption>,
 }
 
 /// The splits `--split` names.
@@ -121,6 +134,9 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
              (`labels value`), measured by MAE, RMSE and R²",
             weights.data.name
         )));
+    }
+    if let Some(corruption) = &args.corrupt {
+        refuse_corruption(weights.model, corruption)?;
     }
     let kind = args.split.kind();
     let loaded =
@@ -167,13 +183,10 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
             .map(|&k| Measure::TopK(k as usize))
             .collect()
     };
-    let mut inference = Inference::new(
-        weights.model,
-        args.backend,
-        weights.params.clone(),
-        args.seed.unwrap_or(weights.checkpoint.sidecar.seed),
-    )?;
-    let measured = measure(&mut inference, dataset, batch_size, &measures)?;
+    let seed = args.seed.unwrap_or(weights.checkpoint.sidecar.seed);
+    let mut inference = Inference::new(weights.model, args.backend, weights.params.clone(), seed)?;
+    let corrupt = args.corrupt.map(|c| (c, seed));
+    let measured = measure(&mut inference, dataset, batch_size, &measures, corrupt)?;
     let restored = weights
         .checkpoint
         .sidecar
@@ -202,6 +215,7 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
             terms
         },
         cost_name: weights.model.cost_name.clone(),
+        corrupt: corrupt.map(|(c, seed)| (c.name(), seed)),
         measured,
     };
     let text = match args.format {
@@ -211,6 +225,31 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
     // A closed pipe (`nnc eval ... | head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(())
+}
+
+/// `--corrupt` needs a model whose output rebuilds its one input (an
+/// autoencoder, `nnc_train::reconstructed_output`): anything else is a
+/// usage error naming why the model is not one.
+fn refuse_corruption(model: &Model, corruption: &Corruption) -> Result<(), Failure> {
+    if reconstructed_output(model).is_some() {
+        return Ok(());
+    }
+    let why = if model.cost.is_some() {
+        "its cost compares an output with the data's labels".to_string()
+    } else if model.inputs.len() != 1 {
+        format!(
+            "it has {} inputs, and the measures compare the output with the one input",
+            model.inputs.len()
+        )
+    } else {
+        "no cost of it compares an output with its input (`cost KIND(target: INPUT)`)".to_string()
+    };
+    Err(Failure::usage(format!(
+        "`--corrupt {}` measures how a model rebuilds its clean inputs from corrupted ones, \
+         and model `{}` does not reconstruct its input: {why}; evaluate it without `--corrupt`",
+        corruption.name(),
+        model.name
+    )))
 }
 
 /// A `.nnet` file read and checked; its diagnostics have been printed on
@@ -557,17 +596,23 @@ struct Measured {
     /// The measures read from the outputs (MAE, RMSE, R², top-k), in the
     /// order asked.
     measures: Vec<(Measure, f64)>,
+    /// The mean squared error per output value (RMSE²), when RMSE is
+    /// measured.
+    mse: Option<f64>,
     /// The sums of the cost terms of a model of several.
     term_sums: [f64; nnc_lower::backend::MAX_COST_TERMS],
 }
 
 /// Runs the model over every example of `dataset`, `batch_size` at a
-/// time, in the split's order.
+/// time, in the split's order. With `corrupt` (a corruption and its
+/// seed), the model sees corrupted inputs and its output is compared with
+/// the clean ones.
 fn measure(
     inference: &mut Inference<'_>,
     dataset: &Dataset,
     batch_size: usize,
     measures: &[Measure],
+    corrupt: Option<(Corruption, u64)>,
 ) -> Result<Measured, Failure> {
     let width = inference.width();
     // A model that reads no labels has no classes to confuse; its
@@ -585,16 +630,27 @@ fn measure(
             Vec::new()
         },
         measures: Vec::new(),
+        mse: None,
         term_sums: [0.0; nnc_lower::backend::MAX_COST_TERMS],
     };
     let mut sums = OutputSums::new(width, measures);
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+    let mut corrupted: Vec<f32> = Vec::new();
     let mut indices = Vec::with_capacity(batch_size);
     for start in (0..dataset.len()).step_by(batch_size.max(1)) {
         indices.clear();
         indices.extend(start..(start + batch_size).min(dataset.len()));
         dataset.fill_batch(&indices, &mut inputs, &mut targets);
-        let out = inference.run(&inputs, Some(&targets), indices.len())?;
+        let seen = match corrupt {
+            Some((corruption, seed)) => {
+                corrupted.clone_from(&inputs);
+                let input_len = inputs.len() / indices.len().max(1);
+                corruption.apply(seed, start, input_len, &mut corrupted);
+                &corrupted
+            }
+            None => &inputs,
+        };
+        let out = inference.run(seen, Some(&targets), indices.len())?;
         measured.examples += indices.len();
         measured.cost_sum += out.cost_sum;
         for (sum, term) in measured.term_sums.iter_mut().zip(out.terms) {
@@ -625,6 +681,11 @@ fn measure(
         .iter()
         .filter_map(|m| sums.value(*m).map(|v| (*m, v)))
         .collect();
+    measured.mse = measures
+        .contains(&Measure::Rmse)
+        .then(|| sums.value(Measure::Rmse))
+        .flatten()
+        .map(|rmse| rmse * rmse);
     Ok(measured)
 }
 
@@ -660,6 +721,9 @@ struct EvalReport {
     /// The model's `cost_name` (a VAE's `negative_elbo`), shown in place
     /// of `cost` and, in JSON, given beside it.
     cost_name: Option<String>,
+    /// `--corrupt`: the corruption as written and its seed. The in-graph
+    /// cost compares with the corrupted inputs, so it is not reported.
+    corrupt: Option<(String, u64)>,
     measured: Measured,
 }
 
@@ -720,23 +784,31 @@ impl EvalReport {
         let mut out = format!(
             "model     {} (weights `{}`, {epoch})\n\
              split     {} of `{}`, {} examples\n\
-             backend   {}\n\
-             {:<9} {:.6}\n",
-            self.model,
-            self.weights,
-            self.split,
-            self.data,
-            m.examples,
-            self.backend,
-            self.cost_name.as_deref().unwrap_or("cost"),
-            self.cost()
+             backend   {}\n",
+            self.model, self.weights, self.split, self.data, m.examples, self.backend,
         );
-        for (name, value) in self.terms() {
-            out.push_str(&format!("  {name}: {value:.6}\n"));
+        match &self.corrupt {
+            Some((corruption, seed)) => out.push_str(&format!(
+                "corrupt   {corruption} (seed {seed}): measured against the clean inputs; \
+                 the cost (against the corrupted ones) is left out\n"
+            )),
+            None => {
+                out.push_str(&format!(
+                    "{:<9} {:.6}\n",
+                    self.cost_name.as_deref().unwrap_or("cost"),
+                    self.cost()
+                ));
+                for (name, value) in self.terms() {
+                    out.push_str(&format!("  {name}: {value:.6}\n"));
+                }
+            }
         }
         if self.regression {
             for (measure, value) in &m.measures {
                 out.push_str(&format!("{:<9} {value:.6}\n", measure.name()));
+                if let (Measure::Mae, Some(mse)) = (measure, m.mse) {
+                    out.push_str(&format!("{:<9} {mse:.6}\n", "mse"));
+                }
             }
             return out;
         }
@@ -778,14 +850,20 @@ impl EvalReport {
             "split": self.split,
             "backend": self.backend,
             "examples": m.examples,
-            "cost": self.cost(),
         });
-        if let Some(name) = &self.cost_name {
+        if let Some((corruption, seed)) = &self.corrupt {
+            // The in-graph cost compares with the corrupted inputs: left out.
+            object["corrupt"] = json!(corruption);
+            object["corrupt_seed"] = json!(seed);
+        } else {
+            object["cost"] = json!(self.cost());
+        }
+        if let (Some(name), None) = (&self.cost_name, &self.corrupt) {
             object["cost_name"] = json!(name);
             object[name.as_str()] = json!(self.cost());
         }
         let terms = self.terms();
-        if !terms.is_empty() {
+        if !terms.is_empty() && self.corrupt.is_none() {
             object["cost_terms"] = terms
                 .into_iter()
                 .map(|(name, value)| (name, json!(value)))
@@ -798,6 +876,9 @@ impl EvalReport {
         }
         for (measure, value) in &m.measures {
             object[measure.name()] = json!(value);
+        }
+        if let Some(mse) = m.mse {
+            object["mse"] = json!(mse);
         }
         if let Some(best) = self.restored {
             object["restored_epoch"] = json!(best);

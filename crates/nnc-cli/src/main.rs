@@ -11,6 +11,7 @@ use std::process::ExitCode;
 mod args;
 mod bench;
 mod checkpoint;
+mod corrupt;
 mod emit;
 mod emit_graph;
 mod emit_wgsl;

@@ -1,5 +1,7 @@
 //! CSV files of numbers: an optional header row, one example per row, one
-//! column holding the label and the others the features.
+//! column holding the label and the others the features (or, for a
+//! `csv(path)` source of `labels none` data, [`NO_LABEL_COLUMN`], every
+//! column a feature).
 //!
 //! The reader streams the file line by line (a line may hold at most
 //! [`LINE_LIMIT`] bytes), so memory stays bounded whatever the file's length.
@@ -20,9 +22,16 @@ pub const LINE_LIMIT: u64 = 16 * 1024 * 1024;
 /// Cells shown in facts are cut to this many characters.
 const CELL_SHOWN: usize = 40;
 
+/// The label column the checker gives a `csv(path)` source written without
+/// `label:` (allowed with `labels none` only): the file has no label
+/// column, every column is a feature. No index written in a `.nnet` file
+/// is this large, so it stands for no column.
+pub const NO_LABEL_COLUMN: LabelColumn = LabelColumn::Index(usize::MAX);
+
 /// How to read a CSV file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CsvOptions {
+    /// The label column; [`NO_LABEL_COLUMN`] for none.
     pub label: LabelColumn,
     /// Whether the first row holds column names.
     pub header: bool,
@@ -39,11 +48,13 @@ pub struct CsvSummary {
     pub columns: usize,
     /// The header's names, when the file has a header.
     pub names: Option<Vec<String>>,
-    /// The 0-based index of the label column.
-    pub label_index: usize,
+    /// The 0-based index of the label column; `None` for a file read
+    /// without one ([`NO_LABEL_COLUMN`]).
+    pub label_index: Option<usize>,
     /// Data rows (examples).
     pub rows: u64,
-    /// The label column's values; positions are 0-based example indices.
+    /// The label column's values (none without a label column); positions
+    /// are 0-based example indices.
     pub labels: LabelStats,
     /// The 1-based line of `labels.first_non_class`.
     pub first_non_class_line: Option<u64>,
@@ -52,7 +63,8 @@ pub struct CsvSummary {
 impl CsvSummary {
     /// Feature columns per row.
     pub fn features(&self) -> usize {
-        self.columns.saturating_sub(1)
+        self.columns
+            .saturating_sub(usize::from(self.label_index.is_some()))
     }
 }
 
@@ -64,11 +76,11 @@ pub fn inspect_csv(path: &Path, options: &CsvOptions) -> Result<CsvSummary, File
 
 /// Reads and checks a whole CSV file as [`inspect_csv`] does, handing the
 /// cells of each data row (label included, in file order) and the label
-/// column's 0-based index to `row`.
+/// column's 0-based index (`None` without one) to `row`.
 pub fn read_csv(
     path: &Path,
     options: &CsvOptions,
-    mut row: impl FnMut(&[f64], usize),
+    mut row: impl FnMut(&[f64], Option<usize>),
 ) -> Result<CsvSummary, FileProblem> {
     let mut file = open_data_file(path)?;
     let mut lines = Lines {
@@ -99,11 +111,13 @@ pub fn read_csv(
         };
         layout.check_columns(fields.len(), line)?;
         layout.parse_row(text, &fields, line, options.header, &mut values)?;
-        let label = values.get(layout.label_index).copied().unwrap_or(0.0);
-        let before = labels.first_non_class.is_some();
-        labels.add(label);
-        if !before && labels.first_non_class.is_some() {
-            first_non_class_line = Some(line);
+        if let Some(index) = layout.label_index {
+            let label = values.get(index).copied().unwrap_or(0.0);
+            let before = labels.first_non_class.is_some();
+            labels.add(label);
+            if !before && labels.first_non_class.is_some() {
+                first_non_class_line = Some(line);
+            }
         }
         row(&values, layout.label_index);
         rows += 1;
@@ -133,7 +147,7 @@ struct Layout {
     columns: usize,
     first_line: u64,
     names: Option<Vec<String>>,
-    label_index: usize,
+    label_index: Option<usize>,
 }
 
 impl Layout {
@@ -151,7 +165,8 @@ impl Layout {
                 .collect()
         });
         let label_index = match (&options.label, &names) {
-            (LabelColumn::Index(i), _) if *i < columns => *i,
+            (label, _) if *label == NO_LABEL_COLUMN => None,
+            (LabelColumn::Index(i), _) if *i < columns => Some(*i),
             (LabelColumn::Index(i), _) => {
                 return Err(csv(CsvProblem::LabelIndexOutOfRange { index: *i, columns }));
             }
@@ -160,9 +175,9 @@ impl Layout {
                     name: name.clone(),
                 }));
             }
-            (LabelColumn::Name(name), Some(names)) => find_column(name, names)?,
+            (LabelColumn::Name(name), Some(names)) => Some(find_column(name, names)?),
         };
-        if columns < 2 && options.labelled {
+        if columns < 2 && options.labelled && label_index.is_some() {
             return Err(csv(CsvProblem::NoFeatures));
         }
         Ok(Layout {

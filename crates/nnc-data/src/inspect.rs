@@ -4,7 +4,7 @@
 //! `one_hot(k)`, and, for each `train MODEL on DATA`, the examples and labels
 //! against that model's input and output.
 
-use crate::csv::{inspect_csv, CsvOptions};
+use crate::csv::{inspect_csv, CsvOptions, CsvSummary};
 use crate::folder::inspect_folder;
 use crate::idx::{check_idx_file, scan_idx_labels, IdxHeader, LabelStats};
 use crate::open::{describe_missing, display_path, resolve};
@@ -255,22 +255,7 @@ impl<'a> Inspector<'a> {
 
     fn read_csv(&mut self, path: &str, options: &CsvOptions, span: Span) -> SourceFacts {
         match inspect_csv(&resolve(self.base_dir, path), options) {
-            Ok(summary) => SourceFacts {
-                examples: Some(summary.rows),
-                shape: Some(ExampleShape::Csv {
-                    features: summary.features(),
-                }),
-                labels: Some(LabelFacts::Values {
-                    non_class_at: summary.first_non_class_line.map(|line| LabelAt::CsvCell {
-                        line,
-                        column: summary.label_index + 1,
-                    }),
-                    stats: summary.labels,
-                    dims: Vec::new(),
-                    images_dims: None,
-                }),
-                labels_written: path.to_string(),
-            },
+            Ok(summary) => csv_facts(&summary, path),
             Err(problem) => {
                 self.file_error(span, FileRole::Csv, path, problem);
                 unread(path)
@@ -484,6 +469,28 @@ impl LabelFacts {
             }),
             LabelFacts::Folders(_) => Some(1),
         }
+    }
+}
+
+/// The facts of a CSV source read whole: its rows, its features and, when
+/// it has a label column, the labels found there (without one, nothing is
+/// compared with labels: the data is `labels none`).
+pub(crate) fn csv_facts(summary: &CsvSummary, written: &str) -> SourceFacts {
+    SourceFacts {
+        examples: Some(summary.rows),
+        shape: Some(ExampleShape::Csv {
+            features: summary.features(),
+        }),
+        labels: summary.label_index.map(|index| LabelFacts::Values {
+            non_class_at: summary.first_non_class_line.map(|line| LabelAt::CsvCell {
+                line,
+                column: index + 1,
+            }),
+            stats: summary.labels.clone(),
+            dims: Vec::new(),
+            images_dims: None,
+        }),
+        labels_written: written.to_string(),
     }
 }
 

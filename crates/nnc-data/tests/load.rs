@@ -263,6 +263,36 @@ fn csv_features_in_file_order_and_labels() {
     assert_eq!(codes(&errors), vec!["E0507"], "{errors:#?}");
 }
 
+/// `labels none` on a `csv(path)` source without a label column: every
+/// column is an input (the model's input has as many values), the targets
+/// are placeholders, and `nnc check --data`'s inspection agrees; a model
+/// whose input has one value fewer is refused with the features counted.
+#[test]
+fn csv_without_labels_feeds_every_column() {
+    let dir = TempDir::new("csvnone");
+    dir.write("u.csv", b"a,b,c\n1,2,3\n4,5,6\n7,8,9\n");
+    let source = csv_source("u.csv", nnc_data::csv::NO_LABEL_COLUMN, true);
+    let spec = data("u", Some(split(&source, None, Some(2))), Labels::None);
+    let train = loaded(&spec, &dir, Some(&model("m", &[3], 3)))
+        .train
+        .expect("train");
+    assert_eq!((train.len(), train.input_len()), (2, 3));
+    assert_eq!(
+        batch(&train, &[1, 0]),
+        (vec![4.0, 5.0, 6.0, 1.0, 2.0, 3.0], vec![0.0, 0.0])
+    );
+    let errors = failed(&spec, &dir, Some(&model("m", &[2], 2)));
+    assert_eq!(codes(&errors), vec!["E0509"], "{errors:#?}");
+    dir.write("r.csv", b"1,2\n3\n");
+    let ragged = csv_source("r.csv", nnc_data::csv::NO_LABEL_COLUMN, false);
+    let errors = failed(
+        &data("r", Some(split(&ragged, None, None)), Labels::None),
+        &dir,
+        None,
+    );
+    assert_eq!(codes(&errors), vec!["E0507"], "{errors:#?}");
+}
+
 /// Writes a PNG with the `png` crate.
 fn write_png(
     dir: &TempDir,

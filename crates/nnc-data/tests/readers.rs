@@ -305,7 +305,7 @@ fn csv_summary_counts_rows_and_labels() {
         inspect_csv(&path, &csv_options(LabelColumn::Name("label".into()), true)).expect("csv");
     assert_eq!(summary.columns, 3);
     assert_eq!(summary.features(), 2);
-    assert_eq!(summary.label_index, 1);
+    assert_eq!(summary.label_index, Some(1));
     assert_eq!(summary.rows, 3);
     assert_eq!(
         summary.names,
@@ -315,6 +315,51 @@ fn csv_summary_counts_rows_and_labels() {
     let gz = dir.write("d.csv.gz", &gzip(b"0,1,2\n1,3,4\n"));
     let summary = inspect_csv(&gz, &csv_options(LabelColumn::Index(0), false)).expect("gz csv");
     assert_eq!(summary.rows, 2);
+}
+
+/// A table read without a label column (`csv(path)` of `labels none`
+/// data): every column is a feature, one column included, and no label is
+/// collected; a malformed file is refused as a labelled one is.
+#[test]
+fn csv_without_a_label_column_is_all_features() {
+    let dir = TempDir::new("csvnolabel");
+    let options = |header| CsvOptions {
+        label: nnc_data::csv::NO_LABEL_COLUMN,
+        header,
+        labelled: true,
+    };
+    let path = dir.write("f.csv", b"a,b,c\n0.5,1,2\n3,4,5\n");
+    let mut rows = Vec::new();
+    let summary = nnc_data::read_csv(&path, &options(true), |cells, label| {
+        rows.push((cells.to_vec(), label));
+    })
+    .expect("csv");
+    assert_eq!((summary.columns, summary.features()), (3, 3));
+    assert_eq!((summary.label_index, summary.rows), (None, 2));
+    assert_eq!(summary.labels.range, None);
+    assert_eq!(rows[0], (vec![0.5, 1.0, 2.0], None));
+    let single = dir.write("one.csv", b"5\n6\n");
+    let summary = inspect_csv(&single, &options(false)).expect("one column");
+    assert_eq!((summary.features(), summary.rows), (1, 2));
+    let ragged = dir.write("ragged.csv", b"1,2\n3\n");
+    assert_eq!(
+        inspect_csv(&ragged, &options(false)).err(),
+        Some(FileProblem::Csv(CsvProblem::RaggedRow {
+            line: 2,
+            found: 1,
+            expected: 2,
+            first_line: 1,
+        }))
+    );
+    let text = dir.write("text.csv", b"x,y\n1,no\n");
+    assert!(matches!(
+        inspect_csv(&text, &options(true)),
+        Err(FileProblem::Csv(CsvProblem::NotNumeric {
+            line: 2,
+            column: 2,
+            ..
+        }))
+    ));
 }
 
 #[test]

@@ -37,6 +37,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0208", "output size differs from the number of classes"),
     ("E0209", "invalid shape"),
     ("E0210", "shared layer used on inputs of different sizes"),
+    ("E0211", "transposed convolution arithmetic"),
     ("E0301", "cost does not fit the output activation"),
     ("E0302", "trained model has no cost"),
     ("E0303", "cost target differs from its output in shape"),

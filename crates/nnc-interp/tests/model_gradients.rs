@@ -213,6 +213,27 @@ fn an_autoencoder_with_only_a_reconstruction_cost() {
     );
 }
 
+/// A convolutional autoencoder: strided convolutions down, a transposed
+/// convolution with output padding and both kinds of upsampling back up.
+#[test]
+fn a_convolutional_autoencoder_with_transposed_convolutions_and_upsampling() {
+    check_model(
+        "model autoencoder {
+           input image: [1, 6, 6]
+           layers {
+             conv2d(2, 3, stride: 2, padding: same, act: relu) -> [2, 3, 3]
+             conv2d_transpose(3, 2, stride: 2, padding: 1, output_padding: 1, act: tanh) -> [3, 5, 5]
+             upsample(2, mode: bilinear) -> [3, 10, 10]
+             conv2d(2, 3, stride: 2, act: relu) -> [2, 4, 4]
+             upsample([2, 1]) -> [2, 8, 4]
+             conv2d_transpose(1, [1, 3], padding: [1, 1, 0, 0], act: sigmoid) -> [1, 6, 6]
+           }
+           cost cross_entropy(target: image)
+         }",
+        2,
+    );
+}
+
 #[test]
 fn conv_pool_dense_network() {
     check_model(

@@ -304,6 +304,73 @@ fn conv2d_with_stride_padding_and_channels() {
     );
 }
 
+/// `conv2d_input_grad`, which is also the transposed convolution
+/// (`conv2d_transpose`): its gradients for both operands, with a stride
+/// and padding, for the input size a forward convolution maps onto `dy`
+/// and for one a row larger (what `output_padding: 1` asks for, a row no
+/// window of the forward convolution reads).
+#[test]
+fn conv2d_input_grad_as_a_transposed_convolution() {
+    for input in [[6, 6], [7, 6]] {
+        let op = Op::Conv2dInputGrad {
+            stride: [2, 1],
+            padding: [1, 0, 2, 1],
+            input,
+        };
+        check_op(
+            &format!("conv2d_input_grad to {input:?}"),
+            op,
+            &[(vec![2, 4, 3, 8], N), (vec![4, 3, 3, 2], N)],
+        );
+    }
+    let plain = Op::Conv2dInputGrad {
+        stride: [2, 2],
+        padding: [0; 4],
+        input: [6, 6],
+    };
+    check_op(
+        "conv2d_input_grad stride 2",
+        plain,
+        &[(vec![1, 2, 3, 3], N), (vec![2, 3, 2, 2], N)],
+    );
+}
+
+/// `upsample` (nearest and bilinear) built from primitives: finite
+/// differences agree with the gradient its primitives' rules derive.
+#[test]
+fn upsample_composites() {
+    use nnc_ir::composite::{upsample, Upsampling};
+    for (mode, factor) in [
+        (Upsampling::Nearest, [2, 3]),
+        (Upsampling::Bilinear, [2, 2]),
+        (Upsampling::Bilinear, [3, 1]),
+        (Upsampling::Bilinear, [1, 4]),
+    ] {
+        let label = format!("upsample {mode:?} {factor:?}");
+        let mut graph = Graph::new(GraphKind::Training, 1);
+        let shape = vec![2, 2, 3, 4];
+        let input = |graph: &mut Graph, k: usize, shape: &[usize]| {
+            let op = Op::Input {
+                kind: InputKind::Param(k),
+                shape: shape.to_vec(),
+            };
+            graph.add(op, Vec::new(), format!("x{k}")).unwrap()
+        };
+        let x = input(&mut graph, 0, &shape);
+        let y = upsample(&mut graph, x, factor, mode, "up").unwrap();
+        let out_shape = vec![2, 2, 3 * factor[0], 4 * factor[1]];
+        assert_eq!(graph.shape(y), out_shape.as_slice(), "{label}");
+        let r = input(&mut graph, 1, &out_shape);
+        let mut rng = Rng::new(5);
+        let values = vec![
+            (InputKind::Param(0), draw(N, &shape, &mut rng)),
+            (InputKind::Param(1), draw(N, &out_shape, &mut rng)),
+        ];
+        let compared = check(objective(graph, y, r, &[x], &[true], values, 0), &label);
+        assert_eq!(compared, 48, "{label}");
+    }
+}
+
 #[test]
 fn pooling_of_every_kind_and_rounding() {
     let geometries = [

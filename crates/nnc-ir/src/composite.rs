@@ -218,3 +218,152 @@ fn axis_back(
     }
     graph.add(Op::Permute { perm: inverse }, vec![x], name)
 }
+
+/// How `upsample` fills the new pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Upsampling {
+    /// Each pixel repeated `factor` times along each axis.
+    Nearest,
+    /// Linear interpolation between the two nearest source pixels along
+    /// each axis, source positions `(i + 0.5) / factor - 0.5` clamped to
+    /// the image (PyTorch's `align_corners=False`, TensorFlow's
+    /// `half_pixel_centers`).
+    Bilinear,
+}
+
+/// `x [b, c, h, w]` upsampled by `factor` (`[fh, fw]`) to
+/// `[b, c, h * fh, w * fw]`: an `expand` that repeats each pixel and a
+/// `reshape` (nearest), or per axis the sum of the pixel and its clamped
+/// neighbours each repeated and weighted by constant per-position weights
+/// (bilinear). Nodes are named `{name}.*`, the result `name`.
+pub fn upsample(
+    graph: &mut Graph,
+    x: NodeId,
+    factor: [usize; 2],
+    mode: Upsampling,
+    name: &str,
+) -> Result<NodeId, CompileError> {
+    match factor {
+        [1, 1] => graph.add(Op::Scale(1.0), vec![x], name),
+        [fh, 1] => upsample_axis(graph, x, 2, fh, mode, name),
+        [fh, fw] => {
+            let rows = upsample_axis(graph, x, 2, fh, mode, &format!("{name}.rows"))?;
+            upsample_axis(graph, rows, 3, fw, mode, name)
+        }
+    }
+}
+
+/// `x` upsampled by `k` along `axis`.
+fn upsample_axis(
+    graph: &mut Graph,
+    x: NodeId,
+    axis: usize,
+    k: usize,
+    mode: Upsampling,
+    name: &str,
+) -> Result<NodeId, CompileError> {
+    let shape = graph.shape(x).to_vec();
+    let n = shape[axis];
+    if k == 1 {
+        return Ok(x);
+    }
+    // `[.., n, k, ..]`: a new axis after `axis` holds the k copies.
+    let mut wide = shape.clone();
+    wide.insert(axis + 1, k);
+    let repeat = |graph: &mut Graph, v: NodeId, what: &str| {
+        let op = Op::Expand {
+            axes: vec![axis + 1],
+            shape: wide.clone(),
+        };
+        graph.add(op, vec![v], format!("{name}.{what}"))
+    };
+    let mut merged = shape.clone();
+    merged[axis] = n * k;
+    let sum = match mode {
+        Upsampling::Nearest => repeat(graph, x, "repeat")?,
+        Upsampling::Bilinear => {
+            // Output position q * k + r lies `t_r = (r + 0.5) / k - 0.5`
+            // source pixels from pixel q: between q - 1 and q (t_r < 0)
+            // or q and q + 1, with the neighbours clamped at the borders.
+            let t = |r: usize| (r as f64 + 0.5) / k as f64 - 0.5;
+            let before: Vec<f64> = (0..k).map(|r| (-t(r)).max(0.0)).collect();
+            let centre: Vec<f64> = (0..k).map(|r| 1.0 - t(r).abs()).collect();
+            let after: Vec<f64> = (0..k).map(|r| t(r).max(0.0)).collect();
+            let slice = |graph: &mut Graph, start: usize, len: usize, what: &str| {
+                let op = Op::Slice { axis, start, len };
+                graph.add(op, vec![x], format!("{name}.{what}"))
+            };
+            let concat = |graph: &mut Graph, parts: Vec<NodeId>, what: &str| {
+                let op = Op::Concat { axis, parts: 2 };
+                graph.add(op, parts, format!("{name}.{what}"))
+            };
+            let first = slice(graph, 0, 1, "first")?;
+            let last = slice(graph, n - 1, 1, "last")?;
+            let (previous, next) = if n > 1 {
+                let head = slice(graph, 0, n - 1, "head")?;
+                let tail = slice(graph, 1, n - 1, "tail")?;
+                (
+                    concat(graph, vec![first, head], "previous")?,
+                    concat(graph, vec![tail, last], "next")?,
+                )
+            } else {
+                (x, x)
+            };
+            let mut terms = Vec::new();
+            for (source, weights, what) in [
+                (previous, &before, "previous"),
+                (x, &centre, "centre"),
+                (next, &after, "next"),
+            ] {
+                if weights.iter().all(|w| *w == 0.0) {
+                    continue;
+                }
+                let copies = repeat(graph, source, &format!("{what}_repeat"))?;
+                let weight = position_weights(graph, &wide, axis + 1, weights, name, what)?;
+                terms.push(graph.add(
+                    Op::Mul,
+                    vec![copies, weight],
+                    format!("{name}.{what}_weighted"),
+                )?);
+            }
+            let mut sum = terms[0];
+            for (i, term) in terms.into_iter().enumerate().skip(1) {
+                sum = graph.add(Op::Add, vec![sum, term], format!("{name}.sum{i}"))?;
+            }
+            sum
+        }
+    };
+    graph.add(Op::Reshape { shape: merged }, vec![sum], name.to_string())
+}
+
+/// A constant tensor of `shape` whose values depend only on the position
+/// along `axis`: `weights[r]` there, built from one `fill` per position
+/// joined by a `concat`.
+fn position_weights(
+    graph: &mut Graph,
+    shape: &[usize],
+    axis: usize,
+    weights: &[f64],
+    name: &str,
+    what: &str,
+) -> Result<NodeId, CompileError> {
+    let mut one = shape.to_vec();
+    one[axis] = 1;
+    let parts = weights
+        .iter()
+        .enumerate()
+        .map(|(r, &value)| {
+            let op = Op::Fill {
+                value,
+                shape: one.clone(),
+            };
+            graph.add(op, Vec::new(), format!("{name}.{what}_w{r}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let op = Op::Concat {
+        axis,
+        parts: parts.len(),
+    };
+    graph.add(op, parts, format!("{name}.{what}_weights"))
+}

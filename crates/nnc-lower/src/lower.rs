@@ -266,6 +266,30 @@ impl Lowerer<'_> {
                 let wx = self.graph.add(op, vec![x, w], format!("{name}.wx"))?;
                 self.bias_and_activation(wx, layer.0, *act, &name)
             }
+            program::Op::ConvTranspose2d {
+                layer,
+                stride,
+                padding,
+                act,
+                ..
+            } => {
+                // The transpose of conv2d is conv2d's input gradient, with
+                // the input in the place of `dy`: weights [c_in, filters,
+                // kh, kw], output [batch, filters, oh, ow].
+                let x = self.operand(index, 0)?;
+                let w = self.read_layer_param(layer.0, "weight")?;
+                let op = Op::Conv2dInputGrad {
+                    stride: *stride,
+                    padding: *padding,
+                    input: [node.shape[1], node.shape[2]],
+                };
+                let wx = self.graph.add(op, vec![x, w], format!("{name}.wx"))?;
+                self.bias_and_activation(wx, layer.0, *act, &name)
+            }
+            program::Op::Upsample { factor, mode } => {
+                let x = self.operand(index, 0)?;
+                nnc_ir::composite::upsample(&mut self.graph, x, *factor, *mode, &name)
+            }
             program::Op::Pool {
                 kind,
                 size,

@@ -1,13 +1,14 @@
 //! Reading a `csv(path, label: ..., header: ...)` source whole: every
-//! column but the label is a feature, in file order, kept as `f32`.
+//! column but the label is a feature, in file order, kept as `f32`
+//! (every column, for a `csv(path)` of `labels none` data).
 
 use super::dataset::{Examples, Inputs, LabelValues};
 use super::{class_index, LabelMode};
 use crate::csv::{read_csv, CsvOptions};
-use crate::inspect::{unread, Inspector, LabelFacts, SourceFacts};
+use crate::inspect::{csv_facts, unread, Inspector, SourceFacts};
 use crate::open::resolve;
 use nnc_check::program::LabelColumn;
-use nnc_diag::data::{ExampleShape, FileRole, LabelAt};
+use nnc_diag::data::FileRole;
 use nnc_diag::Span;
 use std::path::Path;
 
@@ -31,11 +32,15 @@ pub(super) fn read(
     let mut values: Vec<f32> = Vec::new();
     let summary = read_csv(&resolve(base_dir, path), &options, |cells, label_index| {
         for (i, cell) in cells.iter().enumerate() {
-            if i != label_index {
+            if Some(i) != label_index {
                 features.push(*cell as f32);
             }
         }
-        let label = cells.get(label_index).copied().unwrap_or(0.0);
+        // Without a label column (`labels none`), a zero no graph reads.
+        let label = label_index
+            .and_then(|i| cells.get(i))
+            .copied()
+            .unwrap_or(0.0);
         match mode {
             LabelMode::Classes => classes.push(class_index(label)),
             LabelMode::Values => values.push(label as f32),
@@ -48,22 +53,7 @@ pub(super) fn read(
             return (unread(path), None);
         }
     };
-    let facts = SourceFacts {
-        examples: Some(summary.rows),
-        shape: Some(ExampleShape::Csv {
-            features: summary.features(),
-        }),
-        labels: Some(LabelFacts::Values {
-            non_class_at: summary.first_non_class_line.map(|line| LabelAt::CsvCell {
-                line,
-                column: summary.label_index + 1,
-            }),
-            stats: summary.labels.clone(),
-            dims: Vec::new(),
-            images_dims: None,
-        }),
-        labels_written: path.to_string(),
-    };
+    let facts = csv_facts(&summary, path);
     let labels = match mode {
         LabelMode::Classes => LabelValues::Classes(classes),
         LabelMode::Values => LabelValues::Values { values, width: 1 },

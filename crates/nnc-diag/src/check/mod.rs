@@ -24,7 +24,9 @@ mod wording;
 mod words;
 
 pub use names::{DefKind, NameKind};
-pub use shapes::{Axis, Derivation, ParamKind, RankNeed, Shape, ShapeProblem, WindowArith};
+pub use shapes::{
+    Axis, Derivation, ParamKind, RankNeed, Shape, ShapeProblem, TransposeArith, WindowArith,
+};
 pub use structure::{BodyKind, StmtKind};
 pub use training::{MetricMisfit, SplitNeed};
 pub use values::{Bound, Expected, Found, Num, OptionKind, Range, Subject};
@@ -276,6 +278,16 @@ pub enum CheckError {
         span: Span,
         input_from: Span,
     },
+    /// E0211: `conv2d_transpose` arithmetic along one axis that gives no
+    /// output, an output padding not smaller than the stride, or `padding:
+    /// same` with a kernel (plus output padding) smaller than the stride.
+    TransposeArith {
+        layer: String,
+        axis: Axis,
+        arith: TransposeArith,
+        span: Span,
+        input_from: Span,
+    },
     /// E0204: a pooling window larger than its (padded) input.
     PoolTooLarge {
         layer: String,
@@ -481,6 +493,7 @@ impl CheckError {
             DenseNeedsVector { .. } => "E0201",
             AssertionFailed { .. } => "E0202",
             KernelTooLarge { .. } => "E0203",
+            TransposeArith { .. } => "E0211",
             PoolTooLarge { .. } => "E0204",
             WrongRank { .. } => "E0205",
             ShapeMismatch { .. } => "E0206",

@@ -16,6 +16,31 @@ pub enum Axis {
     Width,
 }
 
+/// The numbers of `conv2d_transpose` along one axis: `out = (input - 1) *
+/// stride - pad_before - pad_after + kernel + output_padding`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransposeArith {
+    pub input: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad_before: usize,
+    pub pad_after: usize,
+    pub output_padding: usize,
+    /// `padding: same` was asked for (out = input * stride).
+    pub same: bool,
+}
+
+impl TransposeArith {
+    /// The output length, negative when the padding eats it all.
+    pub fn output(&self) -> i128 {
+        (self.input as i128 - 1) * self.stride as i128
+            - self.pad_before as i128
+            - self.pad_after as i128
+            + self.kernel as i128
+            + self.output_padding as i128
+    }
+}
+
 impl Axis {
     pub(super) fn word(self) -> &'static str {
         match self {
@@ -557,6 +582,90 @@ pub(super) fn shared_layer_shape(
     )
 }
 
+pub(super) fn transpose_arith(
+    code: &'static str,
+    layer: &str,
+    axis: Axis,
+    a: &TransposeArith,
+    span: Span,
+    input_from: Span,
+) -> Diagnostic {
+    let along = axis.word();
+    let formula = format!(
+        "out = ({} - 1) * {} - {} - {} + {} + {} = {}",
+        a.input,
+        a.stride,
+        a.pad_before,
+        a.pad_after,
+        a.kernel,
+        a.output_padding,
+        a.output()
+    );
+    let d = if a.output_padding >= a.stride {
+        Diagnostic::error(
+            code,
+            format!("the output padding of `{layer}` is not smaller than its stride"),
+            Label::new(
+                span,
+                format!("output padding {} along the {along}", a.output_padding),
+            ),
+        )
+        .with_note(format!(
+            "a stride of {} maps {} output sizes onto the same input size; the output padding \
+             picks one of them, so it is less than the stride",
+            a.stride, a.stride
+        ))
+        .with_hint(if a.stride == 2 {
+            "use `output_padding: 0 or 1`".to_string()
+        } else {
+            format!("use an `output_padding` from 0 to {}", a.stride - 1)
+        })
+    } else if a.same {
+        Diagnostic::error(
+            code,
+            format!(
+                "`padding: same` cannot make `{layer}` {} times larger",
+                a.stride
+            ),
+            Label::new(
+                span,
+                format!("the kernel is smaller than the stride along the {along}"),
+            ),
+        )
+        .with_note(format!(
+            "`same` gives out = input * stride = {} * {} = {}, which needs kernel + output \
+             padding >= stride ({} + {} < {})",
+            a.input,
+            a.stride,
+            a.input * a.stride,
+            a.kernel,
+            a.output_padding,
+            a.stride
+        ))
+        .with_hint(format!(
+            "use a kernel of at least {} (the stride), or `padding: valid`",
+            a.stride
+        ))
+    } else {
+        Diagnostic::error(
+            code,
+            format!("`{layer}` has no output along the {along}: its padding removes it all"),
+            Label::new(span, format!("{} output rows or columns", a.output())),
+        )
+        .with_note(formula.clone())
+        .with_hint(format!(
+            "padding removes rows or columns of the output; use at most {} in all along the {along}",
+            ((a.input as i128 - 1) * a.stride as i128 + a.kernel as i128 + a.output_padding as i128
+                - 1)
+            .max(0)
+        ))
+    };
+    d.with_secondary(input_from, format!("the input is {} along the {along}", a.input))
+        .with_note(format!(
+            "conv2d_transpose: out = (input - 1) * stride - padding + kernel + output_padding; here {formula}"
+        ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,6 +703,50 @@ mod tests {
         );
         assert!(d.hints.iter().any(|h| h.contains("padding: same")), "{d:?}");
         assert_eq!(d.secondary.len(), 1);
+    }
+
+    #[test]
+    fn transposed_convolution_arithmetic_is_shown() {
+        let arith = TransposeArith {
+            input: 4,
+            kernel: 2,
+            stride: 1,
+            pad_before: 3,
+            pad_after: 3,
+            output_padding: 0,
+            same: false,
+        };
+        let e = CheckError::TransposeArith {
+            layer: "conv2d_transpose".into(),
+            axis: Axis::Height,
+            arith,
+            span: Span::new(10, 20),
+            input_from: Span::new(0, 5),
+        };
+        let d = e.to_diagnostic();
+        assert_eq!(d.code, "E0211");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n == "out = (4 - 1) * 1 - 3 - 3 + 2 + 0 = -1"),
+            "{d:?}"
+        );
+        let padded = CheckError::TransposeArith {
+            layer: "conv2d_transpose".into(),
+            axis: Axis::Width,
+            arith: TransposeArith {
+                output_padding: 2,
+                stride: 2,
+                pad_before: 0,
+                pad_after: 0,
+                ..arith
+            },
+            span: Span::new(10, 20),
+            input_from: Span::new(0, 5),
+        };
+        let d = padded.to_diagnostic();
+        assert!(d.message.contains("output padding"), "{d:?}");
+        assert!(d.hints.iter().any(|h| h.contains("0 or 1")), "{d:?}");
     }
 
     #[test]

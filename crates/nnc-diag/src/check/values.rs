@@ -280,6 +280,7 @@ pub enum OptionKind {
     Source,
     Augmentation,
     FlipAxis,
+    Upsampling,
 }
 
 impl OptionKind {
@@ -298,6 +299,7 @@ impl OptionKind {
             OptionKind::Source => "data source",
             OptionKind::Augmentation => "augmentation",
             OptionKind::FlipAxis => "flip axis",
+            OptionKind::Upsampling => "upsampling mode",
         }
     }
 }

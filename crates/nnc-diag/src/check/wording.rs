@@ -147,6 +147,13 @@ impl CheckError {
                 structure::setting_twice(code, key, *span, *first)
             }
             CheckError::CostTwice { span, first } => training::cost_twice(code, *span, *first),
+            CheckError::TransposeArith {
+                layer,
+                axis,
+                arith,
+                span,
+                input_from,
+            } => shapes::transpose_arith(code, layer, *axis, arith, *span, *input_from),
             CheckError::PenaltyShape { shape, span, from } => {
                 training::penalty_shape(code, shape, *span, *from)
             }

@@ -132,3 +132,38 @@ pub(crate) fn gradient(
     })?;
     Ok(vec![dx, dw])
 }
+
+/// Gradient of `conv2d_input_grad(dy, w)`, also the transposed convolution
+/// `conv2d_transpose(x, w)` (with `x` as `dy`): the op is linear in each
+/// operand, and `<g, input_grad(dy, w)> = <conv2d(g, w), dy>`, so
+/// `d dy = conv2d(g, w)` (same stride and padding) and
+/// `d w = conv2d_weight_grad(g, dy)`.
+pub(crate) fn input_grad_gradient(
+    graph: &mut Graph,
+    node: NodeId,
+    g: NodeId,
+    wants: &[bool],
+) -> Result<Vec<Option<NodeId>>, CompileError> {
+    let Op::Conv2dInputGrad {
+        stride, padding, ..
+    } = graph.node(node).op
+    else {
+        return Ok(vec![None, None]);
+    };
+    let dy = operand(graph, node, 0);
+    let w = operand(graph, node, 1);
+    let (name_dy, name_w) = (grad_name(graph, dy), grad_name(graph, w));
+    let kernel = [graph.shape(w)[2], graph.shape(w)[3]];
+    let d_dy = wanted(wants, 0, || {
+        graph.add(Op::Conv2d { stride, padding }, vec![g, w], name_dy)
+    })?;
+    let dw = wanted(wants, 1, || {
+        let op = Op::Conv2dWeightGrad {
+            stride,
+            padding,
+            kernel,
+        };
+        graph.add(op, vec![g, dy], name_w)
+    })?;
+    Ok(vec![d_dy, dw])
+}

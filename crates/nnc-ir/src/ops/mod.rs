@@ -160,6 +160,8 @@ pub enum Op {
         padding: [usize; 4],
     },
     /// `(dy [b, f, oh, ow], w) -> dx [b, c, h, w]`; `input` is `[h, w]`.
+    /// Also the transposed convolution (`conv2d_transpose`), its input in
+    /// the place of `dy`.
     Conv2dInputGrad {
         stride: [usize; 2],
         padding: [usize; 4],

@@ -499,7 +499,7 @@ impl Op {
                     C::Spatial,
                     Fusion::Single,
                     conv::shape,
-                    Undefined,
+                    Rule(conv::input_grad_gradient),
                 )
             },
             Op::Conv2dWeightGrad { .. } => OpDef {
