@@ -14,7 +14,7 @@ use crate::args::Params;
 use crate::checker::Checker;
 use crate::scope::{Binding, Place, Scope, ScopeKind};
 use crate::value::{ArgValue, BlockCall, Tensor, Value};
-use nnc_diag::check::{BodyKind, CheckError, DefKind, StmtKind};
+use nnc_diag::check::{BodyKind, CheckError, DefKind, Expected, Subject};
 use nnc_diag::Span;
 use nnc_syntax::ast::{BlockBody, BlockItem, Expr, ExprKind, Ident, SettingValue, Stmt};
 use std::collections::HashSet;
@@ -195,6 +195,12 @@ impl<'a> Checker<'a> {
             return Tensor::unknown(call.span);
         };
         let item = def.item;
+        if self.several_outputs_used_as_one(call.block, call.span) {
+            return Tensor::unknown(call.span);
+        }
+        let Some(def) = self.blocks.get(call.block) else {
+            return Tensor::unknown(call.span);
+        };
         if def.recursive || inputs.iter().all(|t| t.shape.is_none()) {
             return Tensor::unknown(call.span);
         }
@@ -216,14 +222,108 @@ impl<'a> Checker<'a> {
         );
         let before = self.errors.len();
         self.bind_params(&mut scope, item, &call.params);
-        let out = self.block_body(&mut scope, item, inputs);
+        let mut outputs = self.block_body(&mut scope, item, inputs);
         self.lint_unused_locals(&scope);
         self.in_block(
             before,
             &item.name.name,
             self.site_override.unwrap_or(call.span),
         );
-        out
+        if outputs.len() > 1 {
+            self.block_outputs.insert(call.span, outputs.clone());
+        }
+        match outputs.is_empty() {
+            true => Tensor::unknown(call.span),
+            false => outputs.swap_remove(0).1,
+        }
+    }
+
+    /// The names of a dataflow block's outputs, in the order it declares
+    /// them (a sequential block's one output is `output`).
+    pub fn block_output_names(&self, index: usize) -> Vec<String> {
+        match self.blocks.get(index).map(|b| &b.item.body) {
+            Some(BlockBody::Dataflow(stmts)) => stmts
+                .iter()
+                .filter_map(|s| match s {
+                    Stmt::Output { name, .. } => Some(name.name.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec!["output".to_string()],
+        }
+    }
+
+    /// E0120 when block `index` has several outputs and its call at `span`
+    /// is not the one a `let (a, b) = ...` unpacks: it gives no one tensor.
+    pub fn several_outputs_used_as_one(&mut self, index: usize, span: Span) -> bool {
+        let outputs = self.block_output_names(index);
+        if outputs.len() < 2 || self.unpacking == Some(span) {
+            return false;
+        }
+        let block = self.blocks.get(index).map(|b| b.item.name.name.clone());
+        self.report(CheckError::BlockOutputs {
+            block,
+            outputs,
+            given: None,
+            span,
+        });
+        true
+    }
+
+    /// `let (a, b, ...) = BLOCK(...)`: binds the outputs of a dataflow
+    /// block with several, in the order it declares them. E0120 when the
+    /// value is not a call of such a block or the names do not match the
+    /// outputs in number.
+    pub fn let_many(&mut self, scope: &mut Scope, names: &[Ident], value: &'a Expr) {
+        let before = self.error_count();
+        let block = match &value.kind {
+            ExprKind::Call { callee, .. } => self.block_of(&callee.name),
+            _ => None,
+        };
+        let outputs = block
+            .map(|b| self.block_output_names(b))
+            .unwrap_or_default();
+        let block_name = block.and_then(|b| self.blocks.get(b).map(|d| d.item.name.name.clone()));
+        let fits = block.is_some() && outputs.len() == names.len();
+        if !fits {
+            let span = match &value.kind {
+                ExprKind::Call { callee, .. } if block.is_some() => callee.span,
+                _ => value.span,
+            };
+            self.report(CheckError::BlockOutputs {
+                block: block_name,
+                outputs,
+                given: Some(names.len()),
+                span,
+            });
+        }
+        let saved = self.unpacking.replace(value.span);
+        let evaluated = self.eval(scope, value);
+        self.unpacking = saved;
+        let mut tensors = self.block_outputs.remove(&value.span).unwrap_or_default();
+        if fits && tensors.is_empty() {
+            // The block was not expanded (unknown inputs, or a call without
+            // tensors): its first output is the value, when there is one.
+            if let Value::Tensor(t) = evaluated {
+                tensors.push((String::new(), t));
+            } else if !matches!(evaluated, Value::Unknown) {
+                let subject = Subject::Let {
+                    name: names.first().map_or_else(String::new, |n| n.name.clone()),
+                };
+                self.wrong_kind(&evaluated, value.span, subject, Expected::Tensor);
+            }
+        }
+        for (i, name) in names.iter().enumerate() {
+            let t = match tensors.get(i) {
+                Some((_, t)) if fits => t.clone(),
+                _ => Tensor::unknown(name.span),
+            };
+            if let Some(id) = t.node {
+                self.builder.bind_name(id, &name.name);
+            }
+            self.define_checked(scope, name, DefKind::Let, Binding::Tensor(t));
+            self.quiet_if_failed(scope, before);
+        }
     }
 
     /// Marks the facts found since `before` as found in one instantiation
@@ -271,24 +371,25 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The body of a block on its inputs; the block's output.
+    /// The body of a block on its inputs; the block's outputs, named, in
+    /// the order it declares them.
     fn block_body(
         &mut self,
         scope: &mut Scope,
         item: &'a BlockItem,
         inputs: Vec<Tensor>,
-    ) -> Tensor {
+    ) -> Vec<(String, Tensor)> {
         match &item.body {
             BlockBody::Layers(items) => {
                 let Some(mut t) = inputs.into_iter().next() else {
-                    return Tensor::unknown(item.name.span);
+                    return Vec::new();
                 };
                 for expr in items {
                     let f = self.stage_layer(scope, expr);
                     let place = scope.place;
                     t = self.apply(place, &f, vec![t], Some(expr.span));
                 }
-                t
+                vec![("output".to_string(), t)]
             }
             BlockBody::Dataflow(stmts) => self.dataflow_block(scope, item, stmts, inputs),
         }
@@ -300,11 +401,10 @@ impl<'a> Checker<'a> {
         item: &'a BlockItem,
         stmts: &'a [Stmt],
         inputs: Vec<Tensor>,
-    ) -> Tensor {
+    ) -> Vec<(String, Tensor)> {
         scope.later = crate::model::defined_names(stmts);
         let mut inputs = inputs.into_iter();
-        let mut output: Option<Tensor> = None;
-        let mut output_stmt = false;
+        let mut outputs: Vec<(String, Tensor, Span)> = Vec::new();
         for stmt in stmts {
             match stmt {
                 Stmt::Input { name, shape, .. } => {
@@ -326,24 +426,24 @@ impl<'a> Checker<'a> {
                     self.define_checked(scope, name, DefKind::Input, Binding::Tensor(t));
                 }
                 Stmt::Let { name, value, .. } => self.let_stmt(scope, name, value),
+                Stmt::LetMany { names, value, .. } => self.let_many(scope, names, value),
                 Stmt::Layer { name, value, .. } => self.layer_stmt(scope, name, value),
-                Stmt::Output { name, value, span } => {
+                Stmt::Output { name, value, .. } => {
                     let t = self.output_stmt(scope, name, value.as_ref());
-                    if output_stmt {
-                        self.report(CheckError::NotAllowed {
-                            stmt: StmtKind::ExtraOutput,
-                            body: BodyKind::Block,
-                            span: *span,
+                    if let Some((_, _, first)) = outputs.iter().find(|(n, _, _)| *n == name.name) {
+                        self.report(CheckError::Duplicate {
+                            name: name.name.clone(),
+                            kind: DefKind::Output,
+                            span: name.span,
+                            first: *first,
                         });
-                    } else {
-                        output = Some(t);
                     }
-                    output_stmt = true;
+                    outputs.push((name.name.clone(), t, name.span));
                 }
                 other => self.not_allowed(other, BodyKind::Block),
             }
         }
-        if !output_stmt {
+        if outputs.is_empty() {
             self.report(CheckError::NoOutput {
                 name: item.name.name.clone(),
                 block: true,
@@ -351,7 +451,7 @@ impl<'a> Checker<'a> {
                 last_let: None,
             });
         }
-        output.unwrap_or_else(|| Tensor::unknown(item.name.span))
+        outputs.into_iter().map(|(n, t, _)| (n, t)).collect()
     }
 
     /// Checks every block once on its own (see the module comment), in a
@@ -413,6 +513,10 @@ fn collect_stmt_exprs<'s>(
             }
             Stmt::Let { name, value, .. } | Stmt::Layer { name, value, .. } => {
                 shadowed.insert(&name.name);
+                exprs.push(value);
+            }
+            Stmt::LetMany { names, value, .. } => {
+                shadowed.extend(names.iter().map(|n| n.name.as_str()));
                 exprs.push(value);
             }
             Stmt::Layers { items, .. } => exprs.extend(items.iter()),

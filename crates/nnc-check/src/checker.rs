@@ -4,7 +4,7 @@
 
 use crate::builder::Builder;
 use crate::scope::{layer_names, Scope, FUNCTION_NAMES};
-use crate::value::Value;
+use crate::value::{Tensor, Value};
 use nnc_diag::check::{CheckError, DefKind};
 use nnc_diag::{suggestions, Span};
 use nnc_syntax::ast::{BlockBody, BlockItem, ConstItem, DataItem, File, Item, ModelItem, Stmt};
@@ -64,6 +64,12 @@ pub(crate) struct Checker<'a> {
     /// While a `layer` instance is applied: its use, where its nodes and
     /// their errors point (the definition would mislead).
     pub site_override: Option<Span>,
+    /// While `let (a, b) = CALL` evaluates its call: the call's span, the
+    /// one place a block of several outputs may be expanded.
+    pub unpacking: Option<Span>,
+    /// The outputs of the last expansion of a block of several outputs,
+    /// by the span of its call, for the `let (a, b) = ...` that unpacks it.
+    pub block_outputs: HashMap<Span, Vec<(String, Tensor)>>,
 }
 
 impl<'a> Checker<'a> {
@@ -85,6 +91,8 @@ impl<'a> Checker<'a> {
             builder: Builder::new(),
             model_name: String::new(),
             site_override: None,
+            unpacking: None,
+            block_outputs: HashMap::new(),
         };
         let mut values: HashMap<String, Span> = HashMap::new();
         let mut models: HashMap<String, Span> = HashMap::new();

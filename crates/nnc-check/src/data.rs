@@ -18,12 +18,6 @@ use nnc_syntax::ast::{DataItem, Setting, Stmt};
 /// The largest number of channels a `folder` image may have (RGBA).
 const MAX_CHANNELS: usize = 4;
 
-/// The label column of a `csv(path)` source written without `label:`
-/// (allowed with `labels none` only): every column is a feature. No index
-/// written in a file reaches it (integers are at most `i64::MAX`);
-/// `nnc_data::csv::NO_LABEL_COLUMN` is the same value.
-const NO_LABEL_COLUMN: LabelColumn = LabelColumn::Index(usize::MAX);
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SourceKind {
     Idx,
@@ -169,7 +163,9 @@ impl<'a> Checker<'a> {
                         labels,
                     },
                 ),
-                Source::Csv { label, span, .. } if *label == NO_LABEL_COLUMN => (
+                Source::Csv {
+                    label: None, span, ..
+                } => (
                     *span,
                     CheckError::MissingArguments {
                         callee: "csv".into(),
@@ -252,7 +248,7 @@ impl<'a> Checker<'a> {
             // The training split's, filled in by `resolve_holdouts`.
             source: Source::Csv {
                 path: String::new(),
-                label: LabelColumn::Index(0),
+                label: Some(LabelColumn::Index(0)),
                 header: false,
                 span,
             },
@@ -426,11 +422,14 @@ impl<'a> Checker<'a> {
                 }
             }
             SourceKind::Csv => {
+                // `None` inside: no label column (`labels none` only).
                 let label = match second {
-                    Some(a) => self.label_column(&a.value, a.span, subject("label")),
+                    Some(a) => self
+                        .label_column(&a.value, a.span, subject("label"))
+                        .map(Some),
                     // A misspelt argument (reported) may have been meant.
                     None if self.error_count() > errors_before => None,
-                    None => Some(NO_LABEL_COLUMN),
+                    None => Some(None),
                 };
                 let header = match third {
                     Some(a) => self.boolean(&a.value, a.span, subject("header")),

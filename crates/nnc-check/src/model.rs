@@ -140,6 +140,12 @@ pub(crate) fn defined_names(stmts: &[Stmt]) -> HashMap<String, Span> {
                 value: Some(_),
                 ..
             } => name,
+            Stmt::LetMany { names: many, .. } => {
+                for ident in many {
+                    names.entry(ident.name.clone()).or_insert(ident.span);
+                }
+                continue;
+            }
             _ => continue,
         };
         names.entry(ident.name.clone()).or_insert(ident.span);
@@ -177,6 +183,7 @@ impl<'a> Checker<'a> {
             match stmt {
                 Stmt::Input { .. } => {}
                 Stmt::Let { name, value, .. } => self.let_stmt(&mut scope, name, value),
+                Stmt::LetMany { names, value, .. } => self.let_many(&mut scope, names, value),
                 Stmt::Layer { name, value, .. } => self.layer_stmt(&mut scope, name, value),
                 Stmt::Output { name, value, .. } => {
                     has_output_stmt = true;
@@ -498,7 +505,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A binding whose value had errors is not also reported as unused.
-    fn quiet_if_failed(&self, scope: &mut Scope, before: usize) {
+    pub(crate) fn quiet_if_failed(&self, scope: &mut Scope, before: usize) {
         if self.error_count() > before {
             scope.mark_last_used();
         }

@@ -592,7 +592,9 @@ pub enum Source {
     },
     Csv {
         path: String,
-        label: LabelColumn,
+        /// `None`: the file has no label column, every column is an input
+        /// (`csv(path)` in data with `labels none`).
+        label: Option<LabelColumn>,
         header: bool,
         span: Span,
     },

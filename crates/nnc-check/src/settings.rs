@@ -126,6 +126,10 @@ impl<'a> Checker<'a> {
                 (StmtKind::Output, Span::new(span.start, name.span.end))
             }
             Stmt::Let { name, span, .. } => (StmtKind::Let, Span::new(span.start, name.span.end)),
+            Stmt::LetMany { names, span, .. } => (
+                StmtKind::Let,
+                Span::new(span.start, names.last().map_or(span.end, |n| n.span.end)),
+            ),
             Stmt::Layer { name, span, .. } => {
                 (StmtKind::Layer, Span::new(span.start, name.span.end))
             }

@@ -75,6 +75,56 @@ fn noise_named_cost_terms_and_the_cost_name() {
     }
 }
 
+/// A dataflow block of two inputs and two outputs: `let (a, b) = ...`
+/// binds the outputs in the block's order, each its own tensor; the block
+/// used as one tensor, a wrong count of names, or a `let (...)` of no
+/// block is E0120; two outputs of one name are E0103.
+#[test]
+fn a_block_of_several_outputs_is_unpacked_by_let() {
+    const BLOCK: &str = "
+block heads(units) {
+  input x
+  input y
+  let h = dense(concat(x, y), 8, act: relu)
+  output wide = dense(h, units)
+  output narrow = dense(h, 2)
+}
+";
+    let model =
+        |body: &str| format!("{BLOCK}\nmodel m {{\n input a: [3]\n input b: [4]\n {body}\n}}");
+    let p = program(&model(
+        "let (w, n) = heads(a, b, 5)\n output y = concat(w, n)\n cost quadratic",
+    ));
+    let m = &p.models[0];
+    let y = m.node(m.outputs[0].1);
+    assert_eq!(y.shape, vec![7]);
+    let shapes: Vec<Vec<usize>> = y.inputs.iter().map(|&i| m.node(i).shape.clone()).collect();
+    assert_eq!(shapes, [vec![5], vec![2]]);
+    for (body, code) in [
+        ("let w = heads(a, b, 5)\n output y = w", "E0120"),
+        (
+            "let (w, n, z) = heads(a, b, 5)\n output y = concat(w, n, z)",
+            "E0120",
+        ),
+        (
+            "let (w, n) = dense(a, 5)\n output y = concat(w, n)",
+            "E0120",
+        ),
+        ("output y = a |> heads(b, 5)", "E0120"),
+    ] {
+        let found = common::codes(&model(body));
+        assert!(found.contains(&code), "{body}: {found:?}");
+        // Nothing else is an error (an input left unused is a warning).
+        assert!(
+            found.iter().all(|c| *c == code || c.starts_with('W')),
+            "{body}: {found:?}"
+        );
+    }
+    let twice = "block two() {\n input x\n output o = dense(x, 2)\n output o = dense(x, 3)\n}\n\
+                 model m {\n input a: [3]\n let (p, q) = two(a)\n output y = concat(p, q)\n}";
+    assert!(common::codes(twice).contains(&"E0103"));
+}
+
 #[test]
 fn a_cost_can_name_one_of_several_outputs() {
     let p = program(
@@ -146,7 +196,7 @@ fn data_sources_splits_scale_labels() {
     else {
         panic!()
     };
-    assert_eq!((label, *header), (&LabelColumn::Index(4), false));
+    assert_eq!((label, *header), (&Some(LabelColumn::Index(4)), false));
     let Some(Split {
         source: Source::Csv { label, header, .. },
         ..
@@ -154,7 +204,10 @@ fn data_sources_splits_scale_labels() {
     else {
         panic!()
     };
-    assert_eq!((label, *header), (&LabelColumn::Name("y".into()), true));
+    assert_eq!(
+        (label, *header),
+        (&Some(LabelColumn::Name("y".into())), true)
+    );
     assert_eq!(t.labels, Labels::Value);
     assert_eq!(t.scale, 1.0);
 

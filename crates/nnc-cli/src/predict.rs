@@ -144,9 +144,11 @@ fn predict_inner(args: &PredictArgs) -> Result<(), Failure> {
         weights.checkpoint.sidecar.seed,
     )?;
     let width = inference.width();
-    // A model trained on `labels value` has no classes.
-    let activation =
-        (!matches!(weights.data.labels, Labels::Value)).then(|| compared_activation(&weights));
+    // A model trained on `labels value` has no classes, nor has one that
+    // reconstructs its input (an autoencoder): their outputs are values.
+    let classifies =
+        !matches!(weights.data.labels, Labels::Value | Labels::None) && !model.reconstructs();
+    let activation = classifies.then(|| compared_activation(&weights));
     let names = class_names(weights.data, &opened.base_dir, class_count(width));
     let mut predictions = Vec::with_capacity(examples.len());
     let mut values = Vec::new();
@@ -315,7 +317,9 @@ impl<'a> InputReader<'a> {
                 _ => None,
             }),
             csv_label: sources().find_map(|s| match s {
-                Source::Csv { label, .. } => Some(label.clone()),
+                // A table without a label column (`labels none`) has
+                // features alone: every column is a feature.
+                Source::Csv { label, .. } => label.clone(),
                 _ => None,
             }),
         }
@@ -549,7 +553,7 @@ fn read_rows(path: &Path) -> Result<Table, InputProblem> {
         // Rows of features alone may have one column (a model of one
         // input value); the label column, if any, is found afterwards.
         let options = CsvOptions {
-            label: LabelColumn::Index(0),
+            label: Some(LabelColumn::Index(0)),
             header,
             labelled: false,
         };

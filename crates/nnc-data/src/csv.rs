@@ -1,6 +1,6 @@
 //! CSV files of numbers: an optional header row, one example per row, one
 //! column holding the label and the others the features (or, for a
-//! `csv(path)` source of `labels none` data, [`NO_LABEL_COLUMN`], every
+//! `csv(path)` source of `labels none` data, no label column: every
 //! column a feature).
 //!
 //! The reader streams the file line by line (a line may hold at most
@@ -22,17 +22,12 @@ pub const LINE_LIMIT: u64 = 16 * 1024 * 1024;
 /// Cells shown in facts are cut to this many characters.
 const CELL_SHOWN: usize = 40;
 
-/// The label column the checker gives a `csv(path)` source written without
-/// `label:` (allowed with `labels none` only): the file has no label
-/// column, every column is a feature. No index written in a `.nnet` file
-/// is this large, so it stands for no column.
-pub const NO_LABEL_COLUMN: LabelColumn = LabelColumn::Index(usize::MAX);
-
 /// How to read a CSV file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CsvOptions {
-    /// The label column; [`NO_LABEL_COLUMN`] for none.
-    pub label: LabelColumn,
+    /// The label column; `None` for a file without one (`csv(path)` in
+    /// data with `labels none`: every column is a feature).
+    pub label: Option<LabelColumn>,
     /// Whether the first row holds column names.
     pub header: bool,
     /// Whether the rows must hold a label column besides the features (a
@@ -49,7 +44,7 @@ pub struct CsvSummary {
     /// The header's names, when the file has a header.
     pub names: Option<Vec<String>>,
     /// The 0-based index of the label column; `None` for a file read
-    /// without one ([`NO_LABEL_COLUMN`]).
+    /// without one.
     pub label_index: Option<usize>,
     /// Data rows (examples).
     pub rows: u64,
@@ -165,17 +160,17 @@ impl Layout {
                 .collect()
         });
         let label_index = match (&options.label, &names) {
-            (label, _) if *label == NO_LABEL_COLUMN => None,
-            (LabelColumn::Index(i), _) if *i < columns => Some(*i),
-            (LabelColumn::Index(i), _) => {
+            (None, _) => None,
+            (Some(LabelColumn::Index(i)), _) if *i < columns => Some(*i),
+            (Some(LabelColumn::Index(i)), _) => {
                 return Err(csv(CsvProblem::LabelIndexOutOfRange { index: *i, columns }));
             }
-            (LabelColumn::Name(name), None) => {
+            (Some(LabelColumn::Name(name)), None) => {
                 return Err(csv(CsvProblem::NamedLabelWithoutHeader {
                     name: name.clone(),
                 }));
             }
-            (LabelColumn::Name(name), Some(names)) => Some(find_column(name, names)?),
+            (Some(LabelColumn::Name(name)), Some(names)) => Some(find_column(name, names)?),
         };
         if columns < 2 && options.labelled && label_index.is_some() {
             return Err(csv(CsvProblem::NoFeatures));

@@ -271,7 +271,7 @@ fn csv_features_in_file_order_and_labels() {
 fn csv_without_labels_feeds_every_column() {
     let dir = TempDir::new("csvnone");
     dir.write("u.csv", b"a,b,c\n1,2,3\n4,5,6\n7,8,9\n");
-    let source = csv_source("u.csv", nnc_data::csv::NO_LABEL_COLUMN, true);
+    let source = csv_source("u.csv", None, true);
     let spec = data("u", Some(split(&source, None, Some(2))), Labels::None);
     let train = loaded(&spec, &dir, Some(&model("m", &[3], 3)))
         .train
@@ -284,7 +284,7 @@ fn csv_without_labels_feeds_every_column() {
     let errors = failed(&spec, &dir, Some(&model("m", &[2], 2)));
     assert_eq!(codes(&errors), vec!["E0509"], "{errors:#?}");
     dir.write("r.csv", b"1,2\n3\n");
-    let ragged = csv_source("r.csv", nnc_data::csv::NO_LABEL_COLUMN, false);
+    let ragged = csv_source("r.csv", None, false);
     let errors = failed(
         &data("r", Some(split(&ragged, None, None)), Labels::None),
         &dir,

@@ -264,7 +264,7 @@ fn arbitrary_bytes_never_panic() {
         let _ = check_idx_file(&path);
         let _ = scan_idx_labels(&path);
         let options = CsvOptions {
-            label: LabelColumn::Index(0),
+            label: Some(LabelColumn::Index(0)),
             header: round % 2 == 0,
             labelled: round % 3 != 0,
         };
@@ -286,9 +286,9 @@ fn missing_file_is_not_found() {
     );
 }
 
-fn csv_options(label: LabelColumn, header: bool) -> CsvOptions {
+fn csv_options(label: impl Into<Option<LabelColumn>>, header: bool) -> CsvOptions {
     CsvOptions {
-        label,
+        label: label.into(),
         header,
         labelled: true,
     }
@@ -324,7 +324,7 @@ fn csv_summary_counts_rows_and_labels() {
 fn csv_without_a_label_column_is_all_features() {
     let dir = TempDir::new("csvnolabel");
     let options = |header| CsvOptions {
-        label: nnc_data::csv::NO_LABEL_COLUMN,
+        label: None,
         header,
         labelled: true,
     };

@@ -646,6 +646,7 @@ impl<'a> Printer<'a> {
                 concat(docs)
             }),
             Stmt::Let { name, value, span } => self.binding("let", name, value, *span),
+            Stmt::LetMany { names, value, span } => self.unpacking(names, value, *span),
             Stmt::Layer { name, value, span } => self.binding("layer", name, value, *span),
             Stmt::Layers { items, span } => {
                 let brace = self.brace(span.start.saturating_add("layers".len()), *span);
@@ -688,6 +689,22 @@ impl<'a> Printer<'a> {
                 text(" = "),
                 p.expr(value),
             ])
+        })
+    }
+
+    /// `let (a, b) = value`.
+    fn unpacking(&mut self, names: &[Ident], value: &Expr, span: Span) -> Unit {
+        self.unit(self.end(span), |p| {
+            let mut parts = vec![text("let (")];
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    parts.push(text(", "));
+                }
+                parts.push(p.ident(name));
+            }
+            parts.push(text(") = "));
+            parts.push(p.expr(value));
+            concat(parts)
         })
     }
 

@@ -234,6 +234,29 @@ fn a_convolutional_autoencoder_with_transposed_convolutions_and_upsampling() {
     );
 }
 
+/// A dataflow block of two inputs and two outputs, unpacked by `let (a,
+/// b) = ...`: the gradient reaches the block's layers through both.
+#[test]
+fn a_block_of_two_outputs() {
+    check_model(
+        "block heads(units) {
+           input x
+           input y
+           let h = dense(concat(x, y), 4, act: tanh)
+           output mu = dense(h, units)
+           output logvar = dense(h, units)
+         }
+         model m {
+           input a: [3]
+           input b: [2]
+           let (mu, logvar) = heads(a, b, 2)
+           output out = dense(mu * exp(0.5 * logvar), 3, act: softmax)
+           cost log_likelihood
+         }",
+        3,
+    );
+}
+
 #[test]
 fn conv_pool_dense_network() {
     check_model(

@@ -137,6 +137,13 @@ pub enum Stmt {
         value: Expr,
         span: Span,
     },
+    /// `let (mu, logvar) = encoder(x)`: the outputs of a dataflow block
+    /// with several `output`s, bound in the order the block declares them.
+    LetMany {
+        names: Vec<Ident>,
+        value: Expr,
+        span: Span,
+    },
     /// `layer encoder = dense(32, act: relu)`: one set of weights, usable
     /// several times.
     Layer {
@@ -170,6 +177,7 @@ impl Stmt {
             Stmt::Input { span, .. }
             | Stmt::Output { span, .. }
             | Stmt::Let { span, .. }
+            | Stmt::LetMany { span, .. }
             | Stmt::Layer { span, .. }
             | Stmt::Layers { span, .. }
             | Stmt::At { span, .. }

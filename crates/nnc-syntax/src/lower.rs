@@ -263,8 +263,13 @@ impl<'e> Lowerer<'e> {
                 Ok(Stmt::Output { name, value, span })
             }
             Rule::let_stmt => {
-                let name = self.ident(&self.next(&mut children, span, "let name")?);
+                let target = self.next(&mut children, span, "let name")?;
                 let value = self.expr(self.next(&mut children, span, "let value")?, 0)?;
+                if target.as_rule() == Rule::let_names {
+                    let names = target.into_inner().map(|p| self.ident(&p)).collect();
+                    return Ok(Stmt::LetMany { names, value, span });
+                }
+                let name = self.ident(&target);
                 Ok(Stmt::Let { name, value, span })
             }
             Rule::layer_stmt => {

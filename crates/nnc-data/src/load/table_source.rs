@@ -17,7 +17,7 @@ pub(super) fn read(
     inspector: &mut Inspector,
     base_dir: &Path,
     path: &str,
-    label: &LabelColumn,
+    label: &Option<LabelColumn>,
     header: bool,
     span: Span,
     mode: LabelMode,

@@ -133,10 +133,11 @@ pub fn idx_source(images: &str, labels: &str) -> Source {
     }
 }
 
-pub fn csv_source(path: &str, label: LabelColumn, header: bool) -> Source {
+/// A `csv` source; `None` for a file without a label column.
+pub fn csv_source(path: &str, label: impl Into<Option<LabelColumn>>, header: bool) -> Source {
     Source::Csv {
         path: path.into(),
-        label,
+        label: label.into(),
         header,
         span: span(10, 20),
     }

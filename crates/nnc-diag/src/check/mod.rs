@@ -208,6 +208,15 @@ pub enum CheckError {
         span: Span,
         from: Span,
     },
+    /// E0120: `let (a, b) = VALUE` where the value is no call of a block,
+    /// or a block of other many outputs (`given` names); or a block of
+    /// several outputs used as one tensor (`given` is `None`).
+    BlockOutputs {
+        block: Option<String>,
+        outputs: Vec<String>,
+        given: Option<usize>,
+        span: Span,
+    },
     /// E0119: a source without labels in labelled data.
     SourceWithoutLabels {
         span: Span,
@@ -509,6 +518,7 @@ impl CheckError {
             AugmentNeedsImages { .. } => "E0118",
             MetricMisfit { .. } => "E0406",
             SourceWithoutLabels { .. } => "E0119",
+            BlockOutputs { .. } => "E0120",
             NeedsLabels { .. } => "E0407",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",

@@ -45,8 +45,6 @@ pub enum StmtKind {
     LayerCall {
         name: String,
     },
-    /// A second `output` in a block.
-    ExtraOutput,
 }
 
 impl StmtKind {
@@ -61,7 +59,6 @@ impl StmtKind {
             StmtKind::Section => "a named section".into(),
             StmtKind::Setting { key } => format!("setting `{key}`"),
             StmtKind::LayerCall { name } => format!("the layer `{name}` as a statement"),
-            StmtKind::ExtraOutput => "a second `output`".into(),
         }
     }
 }
@@ -107,7 +104,6 @@ pub(super) fn not_allowed(
         (StmtKind::Section, _) => {
             Some("named sections are reserved for training several models at once".to_string())
         }
-        (StmtKind::ExtraOutput, _) => Some("a block has exactly one output".to_string()),
         (
             StmtKind::Layers | StmtKind::Layer | StmtKind::Input | StmtKind::Output,
             BodyKind::Data | BodyKind::Train | BodyKind::Phase,
@@ -254,6 +250,60 @@ pub(super) fn trained_model_inputs(
         Label::new(span, "trained here"),
     )
     .with_secondary(model_span, format!("`{model}` is defined here"))
+}
+
+pub(super) fn block_outputs(
+    code: &'static str,
+    block: Option<&str>,
+    outputs: &[String],
+    given: Option<usize>,
+    span: Span,
+) -> Diagnostic {
+    let listed = outputs
+        .iter()
+        .map(|o| format!("`{o}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let unpack = format!("let ({}) = ", outputs.join(", "));
+    match (block, given) {
+        (None, _) => Diagnostic::error(
+            code,
+            "`let (...) = ...` unpacks the outputs of a block",
+            Label::new(span, "not a call of a block"),
+        )
+        .with_note("a dataflow block with several `output` statements gives one tensor per output")
+        .with_hint("call such a block here, or bind one tensor with `let NAME = ...`"),
+        (Some(block), None) => Diagnostic::error(
+            code,
+            format!(
+                "block `{block}` has {} outputs and gives no one tensor",
+                outputs.len()
+            ),
+            Label::new(
+                span,
+                format!("used here as one tensor; its outputs are {listed}"),
+            ),
+        )
+        .with_hint(format!("unpack them: `{unpack}{block}(...)`")),
+        (Some(block), Some(n)) => Diagnostic::error(
+            code,
+            format!(
+                "block `{block}` has {} output{}, and {n} name{} unpack it",
+                outputs.len(),
+                if outputs.len() == 1 { "" } else { "s" },
+                if n == 1 { "" } else { "s" }
+            ),
+            Label::new(span, format!("its outputs are {listed}")),
+        )
+        .with_hint(if outputs.len() == 1 {
+            format!(
+                "bind its one output with `let {} = {block}(...)`",
+                outputs[0]
+            )
+        } else {
+            format!("write one name per output, in the block's order: `{unpack}{block}(...)`")
+        }),
+    }
 }
 
 pub(super) fn no_output(

@@ -160,6 +160,12 @@ impl CheckError {
             CheckError::CostName { name, term, span } => {
                 training::cost_name(code, name.as_deref(), *term, *span)
             }
+            CheckError::BlockOutputs {
+                block,
+                outputs,
+                given,
+                span,
+            } => structure::block_outputs(code, block.as_deref(), outputs, *given, *span),
             CheckError::SourceWithoutLabels { span, labels } => {
                 training::source_without_labels(code, *span, *labels)
             }

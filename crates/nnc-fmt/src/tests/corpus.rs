@@ -46,8 +46,8 @@ fn the_corpus_covers_every_construct() {
     }
     let variants = [
         "Const", "Block", "Model", "Data", "Train", "Layers", "Dataflow", "Input", "Output", "Let",
-        "Layer", "At", "Section", "Setting", "Expr", "Args", "Int", "Float", "Str", "Bool", "Name",
-        "Call", "Slice", "List", "Neg", "Binary", "Pipe", "Assert", "Paren",
+        "LetMany", "Layer", "At", "Section", "Setting", "Expr", "Args", "Int", "Float", "Str",
+        "Bool", "Name", "Call", "Slice", "List", "Neg", "Binary", "Pipe", "Assert", "Paren",
     ];
     for variant in variants {
         assert!(keys.contains(variant), "no `{variant}` in the corpus");

@@ -331,6 +331,20 @@ fn calls_and_arguments() {
 }
 
 #[test]
+fn a_let_may_unpack_several_names() {
+    let body = model_body(
+        "model m { input x: [2]\n let (mu, logvar) = encoder(x, 20)\n let (a,\n b,) = f(x) }",
+    );
+    assert_eq!(
+        body[1..],
+        [
+            "(let (mu logvar) (call encoder x 20))",
+            "(let (a b) (call f x))",
+        ]
+    );
+}
+
+#[test]
 fn slices_have_optional_bounds() {
     assert_eq!(expr_sexp("f[0..50000]"), "(slice f 0 50000)");
     assert_eq!(expr_sexp("f[..50000]"), "(slice f _ 50000)");

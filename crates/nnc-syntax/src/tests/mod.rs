@@ -98,6 +98,10 @@ pub(crate) fn stmt_sexp(stmt: &Stmt) -> String {
         Stmt::Input { name, shape, .. } => format!("(input {} {})", name.name, opt(shape)),
         Stmt::Output { name, value, .. } => format!("(output {} {})", name.name, opt(value)),
         Stmt::Let { name, value, .. } => format!("(let {} {})", name.name, sexp(value)),
+        Stmt::LetMany { names, value, .. } => {
+            let names: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
+            format!("(let ({}) {})", names.join(" "), sexp(value))
+        }
         Stmt::Layer { name, value, .. } => format!("(layer {} {})", name.name, sexp(value)),
         Stmt::Layers { items, .. } => {
             format!(

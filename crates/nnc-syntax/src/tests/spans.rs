@@ -143,6 +143,13 @@ impl Walker<'_> {
                 self.expr(value, span);
                 self.ordered([name.span, value.span].into_iter());
             }
+            Stmt::LetMany { names, value, .. } => {
+                for name in names {
+                    self.ident(name, span);
+                }
+                self.expr(value, span);
+                self.ordered(names.iter().map(|n| n.span).chain([value.span]));
+            }
             Stmt::Layers { items, .. } => self.exprs(items, span),
             Stmt::At { epoch, body, .. } => {
                 self.expr(epoch, span);
