@@ -790,7 +790,8 @@ train two_heads on mnist {{
 }
 
 /// The autoencoders of chapter 59 (standard 784-30-784, multilayer
-/// 784-256-64-256-784, denoising with `mask_noise(0.3)`, convolutional
+/// 784-256-64-256-784, denoising with `mask_noise(0.3)` and with
+/// `gaussian_noise(0.3)`, convolutional
 /// with a transposed convolution, and with bilinear upsampling), trained
 /// briefly on 2,000 images: each reconstructs the validation images better
 /// than the pixels' means do (R² above 0.25;
@@ -808,6 +809,10 @@ fn autoencoders_learn_to_reconstruct_their_images() {
         (
             "denoising",
             "mask_noise(0.3)\n    dense(30, act: sigmoid)\n    dense(784, act: sigmoid)",
+        ),
+        (
+            "gaussian_denoising",
+            "gaussian_noise(0.3)\n    dense(30, act: sigmoid)\n    dense(784, act: sigmoid)",
         ),
         (
             "convolutional",

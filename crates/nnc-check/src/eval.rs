@@ -187,6 +187,7 @@ impl<'a> Checker<'a> {
                         | "reshape"
                         | "dropout"
                         | "mask_noise"
+                        | "gaussian_noise"
                         | "pow"
                         | "sum"
                         | "mean"

@@ -50,6 +50,7 @@ pub(crate) enum LayerKind {
     Reshape(Option<Vec<i64>>),
     Dropout(Option<f64>),
     MaskNoise(Option<f64>),
+    GaussianNoise(Option<f64>),
     Activation(Activation),
     Elementwise(Op),
     /// `exp(x)`, `pow(x, 2)`, ...; `None` when an argument was wrong.
@@ -339,6 +340,7 @@ impl<'a> Checker<'a> {
             "reshape" => (&["shape"], ONE),
             "dropout" => (&["p"], ONE),
             "mask_noise" => (&["p"], ONE),
+            "gaussian_noise" => (&["std"], ONE),
             "pow" => (&["p"], ONE),
             "sum" | "mean" => (&["axis"], &[false]),
             _ => (&[], &[]),
@@ -448,6 +450,16 @@ impl<'a> Checker<'a> {
             }
             "dropout" => LayerKind::Dropout(reader.probability()),
             "mask_noise" => LayerKind::MaskNoise(reader.probability()),
+            "gaussian_noise" => {
+                let subject = reader.subject("std");
+                let std = reader.take(0).and_then(|a| {
+                    let range = Range::at_least(Num::Float(0.0));
+                    reader
+                        .checker
+                        .number_in(&a.value, a.span, subject, Some(range))
+                });
+                LayerKind::GaussianNoise(std)
+            }
             "add" => LayerKind::Elementwise(Op::Add),
             "sub" => LayerKind::Elementwise(Op::Sub),
             "mul" => LayerKind::Elementwise(Op::Mul),
@@ -603,6 +615,17 @@ impl<'a> Checker<'a> {
                             Op::MaskNoise { p: *p },
                             shape.clone(),
                             self.out_act(&x),
+                        ),
+                        None => Tensor::unknown(span),
+                    },
+                    // Noise leaves an activation's range: the values are
+                    // plain afterwards.
+                    LayerKind::GaussianNoise(std) => match std {
+                        Some(std) => self.simple_node(
+                            &ctx,
+                            Op::GaussianNoise { std: *std },
+                            shape.clone(),
+                            OutAct::Plain,
                         ),
                         None => Tensor::unknown(span),
                     },

@@ -209,6 +209,12 @@ pub enum Op {
     MaskNoise {
         p: f64,
     },
+    /// `gaussian_noise(std)`: in training, N(0, std²) noise added to each
+    /// value (the denoising autoencoder's other corruption); the identity
+    /// in evaluation.
+    GaussianNoise {
+        std: f64,
+    },
     Activation(Activation),
     Add,
     Sub,

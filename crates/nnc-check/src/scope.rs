@@ -24,6 +24,7 @@ const STRUCTURAL_LAYERS: &[&str] = &[
     "reshape",
     "dropout",
     "mask_noise",
+    "gaussian_noise",
     "exp",
     "log",
     "sqrt",

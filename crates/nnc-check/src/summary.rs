@@ -60,6 +60,8 @@ pub fn summarize(model: &Model) -> Summary {
         };
         let flops = match &node.op {
             Op::Input | Op::Flatten | Op::Reshape | Op::Dropout { .. } | Op::MaskNoise { .. } => 0,
+            // Training only: no work in inference.
+            Op::GaussianNoise { .. } => 0,
             Op::Dense { act, .. } => {
                 let n_in = elements(input);
                 mul(2, mul(n_in, out))
@@ -254,6 +256,7 @@ pub fn describe(op: &Op) -> String {
         Op::Reshape => "reshape".to_string(),
         Op::Dropout { p } => format!("dropout({p})"),
         Op::MaskNoise { p } => format!("mask_noise({p})"),
+        Op::GaussianNoise { std } => format!("gaussian_noise({std})"),
         Op::Activation(act) => act.name().to_string(),
         Op::Add => "add".to_string(),
         Op::Sub => "sub".to_string(),

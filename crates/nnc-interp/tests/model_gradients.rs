@@ -123,6 +123,22 @@ fn a_denoising_autoencoder_with_masking_noise() {
     );
 }
 
+#[test]
+fn a_denoising_autoencoder_with_gaussian_noise() {
+    check_model(
+        "model denoising {
+           input x: [6]
+           layers {
+             gaussian_noise(0.5)
+             dense(3, act: tanh)
+             dense(6)
+           }
+           cost quadratic(target: x)
+         }",
+        3,
+    );
+}
+
 /// Tensor expressions: the elementwise functions, operators with numbers,
 /// division, min/max and reductions, all differentiated by the IR.
 #[test]

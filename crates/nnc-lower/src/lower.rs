@@ -320,6 +320,26 @@ impl Lowerer<'_> {
                 let x = self.operand(index, 0)?;
                 self.mask_noise(x, *p, &name)
             }
+            program::Op::GaussianNoise { std } => {
+                let x = self.operand(index, 0)?;
+                if !self.mode.training || *std == 0.0 {
+                    return Ok(x);
+                }
+                let seed = self
+                    .graph
+                    .input_or_add(InputKind::StepSeed, Vec::new(), "step_seed")?;
+                let op = Op::Random {
+                    noise: nnc_ir::rng::Noise::Normal,
+                    stream: self.dropouts,
+                    shape: self.graph.shape(x).to_vec(),
+                };
+                self.dropouts += 1;
+                let noise = self.graph.add(op, vec![seed], format!("{name}.noise"))?;
+                let scaled =
+                    self.graph
+                        .add(Op::Scale(*std), vec![noise], format!("{name}.scaled"))?;
+                self.graph.add(Op::Add, vec![x, scaled], name)
+            }
             program::Op::Activation(act) => {
                 let x = self.operand(index, 0)?;
                 self.activation(x, *act, &name)
