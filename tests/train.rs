@@ -1512,3 +1512,42 @@ train autoencoder on mnist {{
         masked_mse[1]
     );
 }
+
+/// The contractive autoencoder of `models/autoencoder_contractive.nnet`
+/// (its penalty reads the encoder's weights, `weight(encoder)`), briefly
+/// on 2,000 images at two penalty weights: both reconstruct (R² above
+/// 0.25), and the heavier penalty leaves the encoder's Jacobian (the
+/// logged term divided by its weight) much smaller.
+#[test]
+fn a_contractive_penalty_shrinks_the_encoder_jacobian() {
+    let dir = scratch("contractive");
+    let source =
+        std::fs::read_to_string(root().join("models/autoencoder_contractive.nnet")).unwrap();
+    let model = source.split("data mnist {").next().unwrap();
+    let mut jacobians = Vec::new();
+    for lambda in ["0.001", "1.0"] {
+        let body = model.replace("0.1 * jacobian", &format!("{lambda} * jacobian"))
+            + "train autoencoder on mnist {\n  optimizer adam\n  learning_rate 0.01\n  batch_size 20\n  epochs 5\n  seed 1\n}";
+        let file = small_mnist(&dir, &format!("cae_{lambda}.nnet"), &body, "..2_000");
+        let log = dir.join(format!("cae_{lambda}.jsonl"));
+        let out = nnc(&[
+            "run",
+            &file,
+            "-q",
+            "--eval-limit",
+            "500",
+            "--log",
+            &log.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let records = read_log(&log);
+        let last = records.last().unwrap();
+        assert!(
+            last["validation_r2"].as_f64().unwrap() > 0.25,
+            "{lambda}: {last}"
+        );
+        let term = last["validation_cost_contraction"].as_f64().unwrap();
+        jacobians.push(term / lambda.parse::<f64>().unwrap());
+    }
+    assert!(jacobians[1] < 0.5 * jacobians[0], "{jacobians:?}");
+}

@@ -313,6 +313,33 @@ impl<'a> Checker<'a> {
         )
     }
 
+    /// `weight(enc)`: declaration `decl` of `layer`, an op of no operands.
+    pub fn param_tensor(
+        &mut self,
+        place: Place,
+        name: &str,
+        layer: crate::program::LayerId,
+        decl: usize,
+        shape: Shape,
+        span: Span,
+    ) -> Tensor {
+        let derivation = Derivation::Layer {
+            layer: name.into(),
+            inputs: Vec::new(),
+            windows: Vec::new(),
+        };
+        self.new_node(
+            place,
+            name,
+            Op::Param { layer, decl },
+            &[],
+            shape,
+            span,
+            derivation,
+            OutAct::Plain,
+        )
+    }
+
     /// `normal(shape)`, `uniform(shape)`: a noise source, an op of no
     /// operands.
     pub fn noise(&mut self, place: Place, noise: Noise, shape: Shape, span: Span) -> Tensor {

@@ -149,6 +149,9 @@ impl<'a> Checker<'a> {
         if name == "concat" && has_tensors {
             return self.eval_concat(scope, values, span);
         }
+        if let ("weight" | "bias", true) = (name, has_tensors) {
+            return self.eval_param(scope, name, values, span);
+        }
         if let ("normal" | "uniform", true) = (name, has_tensors) {
             let noise = if name == "normal" {
                 Noise::Normal
@@ -381,6 +384,54 @@ impl<'a> Checker<'a> {
             return Value::Tensor(Tensor::unknown(span));
         };
         Value::Tensor(self.slice_tensor(scope.place, t, a, b, span))
+    }
+
+    /// `weight(enc)`, `bias(enc)`: a parameter of the one layer of an
+    /// applied `layer` instance, as a tensor the same for every example.
+    fn eval_param(
+        &mut self,
+        scope: &mut Scope,
+        name: &str,
+        values: Vec<ArgValue>,
+        span: Span,
+    ) -> Value {
+        let subject = Subject::Argument {
+            callee: name.into(),
+            param: "layer".into(),
+        };
+        let found = match values.as_slice() {
+            [ArgValue {
+                name: None,
+                value: Value::Layer(LayerFn::Instance(i)),
+                ..
+            }] => self
+                .builder
+                .instances
+                .get(*i)
+                .and_then(|inst| match inst.weights.as_slice() {
+                    [(layer, shapes, _)] => Some((*layer, shapes.clone())),
+                    _ => None,
+                }),
+            _ => None,
+        };
+        let decl_and_shape = found.and_then(|(layer, shapes)| {
+            let decl = self
+                .builder
+                .layers
+                .get(layer.0)?
+                .params
+                .iter()
+                .position(|p| p.name == name)?;
+            Some((layer, decl, shapes.get(decl)?.clone()))
+        });
+        let Some((layer, decl, shape)) = decl_and_shape else {
+            let (value, at) = values
+                .first()
+                .map_or((Value::Unknown, span), |a| (a.value.clone(), a.span));
+            self.wrong_kind(&value, at, subject, Expected::LayerInstance);
+            return Value::Tensor(Tensor::unknown(span));
+        };
+        Value::Tensor(self.param_tensor(scope.place, name, layer, decl, shape, span))
     }
 
     /// `normal(shape)`, `uniform(shape)`: noise of `shape` per example.

@@ -119,6 +119,25 @@ impl Model {
 }
 
 impl Op {
+    /// Whether a node of this op whose operands are all the same for every
+    /// example is too (computed once per batch, with no batch axis):
+    /// elementwise arithmetic, functions and reductions. Every other op
+    /// reads such operands repeated for each example.
+    pub fn keeps_shared(&self) -> bool {
+        matches!(
+            self,
+            Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Min
+                | Op::Max
+                | Op::Scale(_)
+                | Op::Math(_)
+                | Op::Reduce { .. }
+        )
+    }
+
     /// The parameter-owning layer of a dense, conv2d or conv2d_transpose
     /// node.
     pub fn layer(&self) -> Option<LayerId> {
@@ -132,6 +151,29 @@ impl Op {
 }
 
 impl Model {
+    /// For each node, whether its value is the same for every example: a
+    /// parameter (`weight(enc)`), or an op that keeps that
+    /// ([`Op::keeps_shared`]) of such operands alone. Such values have no
+    /// batch axis in the IR; other ops read them repeated per example.
+    pub fn shared_nodes(&self) -> Vec<bool> {
+        let mut shared: Vec<bool> = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let is = match node.op {
+                Op::Param { .. } => true,
+                ref op => {
+                    op.keeps_shared()
+                        && !node.inputs.is_empty()
+                        && node
+                            .inputs
+                            .iter()
+                            .all(|i| shared.get(i.0).copied().unwrap_or(false))
+                }
+            };
+            shared.push(is);
+        }
+        shared
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
     }
@@ -153,6 +195,13 @@ pub struct Node {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Op {
     Input,
+    /// `weight(enc)`, `bias(enc)`: declaration `decl` of layer `layer` (a
+    /// `layer` instance's), as a tensor of the parameter's shape, the same
+    /// for every example (see [`Model::shared_nodes`]).
+    Param {
+        layer: LayerId,
+        decl: usize,
+    },
     /// `x W^T + b`, then the activation; weights in `layer`.
     Dense {
         layer: LayerId,

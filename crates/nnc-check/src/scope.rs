@@ -72,6 +72,8 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "concat",
     "normal",
     "uniform",
+    "weight",
+    "bias",
     "shift",
     "rotate",
     "flip",

@@ -62,6 +62,8 @@ pub fn summarize(model: &Model) -> Summary {
             Op::Input | Op::Flatten | Op::Reshape | Op::Dropout { .. } | Op::MaskNoise { .. } => 0,
             // Training only: no work in inference.
             Op::GaussianNoise { .. } => 0,
+            // A reference to weights already counted.
+            Op::Param { .. } => 0,
             Op::Dense { act, .. } => {
                 let n_in = elements(input);
                 mul(2, mul(n_in, out))
@@ -198,6 +200,11 @@ pub fn describe(op: &Op) -> String {
     };
     match op {
         Op::Input => "input".to_string(),
+        Op::Param { decl, .. } => match decl {
+            0 => "weight".to_string(),
+            1 => "bias".to_string(),
+            d => format!("parameter {d}"),
+        },
         Op::Dense { units, act, .. } => format!("dense({units}{})", act_suffix(act)),
         Op::Conv2d {
             filters,

@@ -125,6 +125,45 @@ block heads(units) {
     assert!(common::codes(twice).contains(&"E0103"));
 }
 
+/// `weight(enc)` and `bias(enc)`: the parameters of an applied `layer`
+/// instance of one layer, shared by every example, and what refuses them.
+#[test]
+fn weight_and_bias_of_a_layer_instance() {
+    let model = |body: &str| {
+        format!(
+            "block two() {{\n input x\n output y = x |> dense(3) |> dense(2)\n}}\n\
+             model m {{\n input x: [4]\n input t: [3]\n layer enc = dense(3, act: sigmoid)\n\
+             {body}\n}}"
+        )
+    };
+    let p = program(&model(
+        "let h = enc(x)\n let n = sum(square(weight(enc)), axis: 1)\n\
+         output y = h * n + bias(enc)\n cost quadratic(y, target: t)",
+    ));
+    let m = &p.models[0];
+    let shared = m.shared_nodes();
+    let params: Vec<(Vec<usize>, bool)> = m
+        .nodes
+        .iter()
+        .zip(&shared)
+        .filter(|(n, _)| matches!(n.op, Op::Param { .. }))
+        .map(|(n, s)| (n.shape.clone(), *s))
+        .collect();
+    assert_eq!(params, [(vec![3, 4], true), (vec![3], true)]);
+    let n = m.nodes.iter().position(|node| node.name == "n").unwrap();
+    assert!(shared[n], "the norms are the same for every example");
+    assert!(!shared[m.outputs[0].1 .0], "the output is per example");
+    for body in [
+        "output y = weight(enc)",
+        "layer pair = two()\n let h = pair(x)\n output y = weight(pair)",
+        "output y = weight(dense(3))",
+        "output y = weight(x)",
+    ] {
+        let found = common::codes(&model(body));
+        assert!(found.contains(&"E0108"), "{body}: {found:?}");
+    }
+}
+
 #[test]
 fn a_cost_can_name_one_of_several_outputs() {
     let p = program(

@@ -123,6 +123,27 @@ fn a_denoising_autoencoder_with_masking_noise() {
     );
 }
 
+/// The contractive autoencoder's penalty: the encoder's weights
+/// (`weight(encoder)`, the same for every example) in an expression with
+/// the per-example code; the gradient reaches the weights both through the
+/// code and directly. `bias(encoder)` in a penalty of its own too.
+#[test]
+fn a_contractive_penalty_reads_the_encoder_weights() {
+    check_model(
+        "model contractive {
+           input x: [6]
+           layer encoder = dense(3, act: sigmoid)
+           let code = encoder(x)
+           output y = dense(code, 6)
+           let norms = sum(square(weight(encoder)), axis: 1)
+           cost quadratic(y, target: x)
+           cost 0.5 * sum(square(code * (1 - code)) * norms)
+           cost 0.1 * sum(square(bias(encoder)))
+         }",
+        3,
+    );
+}
+
 #[test]
 fn a_denoising_autoencoder_with_gaussian_noise() {
     check_model(

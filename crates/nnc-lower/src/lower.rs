@@ -75,6 +75,8 @@ pub fn lower(model: &Model, mode: Lowering, batch_size: usize) -> Result<Graph, 
         specs: param_specs(model),
         states,
         values: vec![None; model.nodes.len()],
+        shared: model.shared_nodes(),
+        repeated: vec![None; model.nodes.len()],
         dropouts: 0,
     };
     lowerer.graph.param_reads = vec![None; lowerer.specs.len()];
@@ -133,6 +135,12 @@ struct Lowerer<'m> {
     states: Vec<StateSpec>,
     /// The IR node holding each model node's value.
     values: Vec<Option<NodeId>>,
+    /// Which model nodes are the same for every example
+    /// (`Model::shared_nodes`): their IR values have no batch axis.
+    shared: Vec<bool>,
+    /// The value of each shared node repeated for every example (an
+    /// `expand` over the batch axis), made at its first per-example use.
+    repeated: Vec<Option<NodeId>>,
     /// Dropout nodes lowered so far: the next mask's stream.
     dropouts: u64,
 }
@@ -145,8 +153,9 @@ impl Lowerer<'_> {
         s
     }
 
-    /// The IR value of model node `id` (lowered before, by topological order).
-    fn value(&self, id: program::NodeId) -> Result<NodeId, CompileError> {
+    /// The IR value of model node `id` (lowered before, by topological
+    /// order) as it is: without a batch axis for a shared node.
+    fn own_value(&self, id: program::NodeId) -> Result<NodeId, CompileError> {
         self.values
             .get(id.0)
             .copied()
@@ -156,10 +165,33 @@ impl Lowerer<'_> {
             })
     }
 
-    /// Operand `i` of model node `index`.
-    fn operand(&self, index: usize, i: usize) -> Result<NodeId, CompileError> {
+    /// The IR value of model node `id` per example: a shared node's value
+    /// repeated over the batch axis.
+    fn value(&mut self, id: program::NodeId) -> Result<NodeId, CompileError> {
+        let own = self.own_value(id)?;
+        if !self.shared.get(id.0).copied().unwrap_or(false) {
+            return Ok(own);
+        }
+        if let Some(repeated) = self.repeated[id.0] {
+            return Ok(repeated);
+        }
+        let shape = self.batched(self.graph.shape(own));
+        let name = format!("{}.per_example", self.model.nodes[id.0].name);
+        let op = Op::Expand {
+            axes: vec![0],
+            shape,
+        };
+        let repeated = self.graph.add(op, vec![own], name)?;
+        self.repeated[id.0] = Some(repeated);
+        Ok(repeated)
+    }
+
+    /// Operand `i` of model node `index`: as it is for a shared node (whose
+    /// operands are all shared), per example otherwise.
+    fn operand(&mut self, index: usize, i: usize) -> Result<NodeId, CompileError> {
         let node = &self.model.nodes[index];
         match node.inputs.get(i) {
+            Some(&id) if self.shared[index] => self.own_value(id),
             Some(&id) => self.value(id),
             None => Err(CompileError::Internal {
                 what: format!("model node `{}` lacks operand {i}", node.name),
@@ -265,6 +297,15 @@ impl Lowerer<'_> {
                 };
                 let wx = self.graph.add(op, vec![x, w], format!("{name}.wx"))?;
                 self.bias_and_activation(wx, layer.0, *act, &name)
+            }
+            program::Op::Param { layer, decl } => {
+                let param = self.model.layers[layer.0].params.get(*decl);
+                let Some(param) = param.map(|p| p.name.clone()) else {
+                    return Err(CompileError::Internal {
+                        what: format!("layer {} has no declaration {decl}", layer.0),
+                    });
+                };
+                self.read_layer_param(layer.0, &param)
             }
             program::Op::ConvTranspose2d {
                 layer,
@@ -417,8 +458,10 @@ impl Lowerer<'_> {
             program::Op::Reduce { axes, mean } => {
                 let x = self.operand(index, 0)?;
                 let in_shape = self.graph.shape(x).to_vec();
-                let count: usize = axes.iter().map(|&a| in_shape[a + 1]).product();
-                let batch_axes = axes.iter().map(|&a| a + 1).collect();
+                // A shared value has no batch axis to skip.
+                let first = usize::from(!self.shared[index]);
+                let count: usize = axes.iter().map(|&a| in_shape[a + first]).product();
+                let batch_axes = axes.iter().map(|&a| a + first).collect();
                 let sum_name = if *mean {
                     format!("{name}.sum")
                 } else {
@@ -434,7 +477,11 @@ impl Lowerer<'_> {
                         name.clone(),
                     )?;
                 }
-                let shape = self.batched(&node.shape);
+                let shape = if self.shared[index] {
+                    node.shape.clone()
+                } else {
+                    self.batched(&node.shape)
+                };
                 if self.graph.shape(out) != shape.as_slice() {
                     out = self.graph.add(
                         Op::Reshape { shape },

@@ -192,6 +192,9 @@ pub enum Expected {
     Column,
     /// `[channels, height, width]`.
     ImageShape,
+    /// A `layer` instance of one dense or convolution layer, applied
+    /// (`weight(enc)`).
+    LayerInstance,
 }
 
 impl Expected {
@@ -212,6 +215,9 @@ impl Expected {
             Expected::ReshapeShape => "a list of positive integers (one may be -1)".into(),
             Expected::Tensor => "a tensor".into(),
             Expected::Layer => "a layer".into(),
+            Expected::LayerInstance => {
+                "a `layer` instance of one dense or convolution layer, applied before".into()
+            }
             Expected::NumberOrTensor => "a number or a tensor".into(),
             Expected::Option(kind) => format!("{} {}", article(kind.word()), kind.word()),
             Expected::Name => "a name".into(),
