@@ -1,7 +1,9 @@
 //! Per-example kernels: ops that work on each example's row of values as a
 //! whole (a cost summed over the output units, a softmax, an arg-max).
-//! Rows are short (the output units of a classifier), so the loops are
-//! scalar; each row is walked a few times, its values staying in cache.
+//! Rows are mostly short (the output units of a classifier), so most loops
+//! are scalar; a cost over long rows (an autoencoder's pixels) sums four
+//! units at a time. Each row is walked a few times, its values staying in
+//! cache.
 //! The formulas are the interpreter's (`nnc_interp` `kernels/cost.rs` and
 //! `kernels/activation.rs`).
 
@@ -39,23 +41,59 @@ fn log(x: Expr) -> Expr {
 }
 
 /// `ln(1 + e)` for `e` in `[0, 1]`: the series `e - e^2/2 + e^3/3` below
-/// `1e-3` (where `1 + e` would round away most of `e`), else `ln(1 + e)`.
-fn log_1p(e: Expr) -> Expr {
+/// `1e-3` (where `1 + e` would round away most of `e`), else `ln(1 + e)`;
+/// lanes of type `ty`.
+fn log_1p(e: Expr, ty: Ty) -> Expr {
+    let k = |v: f32| Expr::constant(v, ty);
     let series = Expr::mul(
         e.clone(),
         Expr::sub(
-            c(1.0),
-            Expr::mul(e.clone(), Expr::sub(c(0.5), Expr::div(e.clone(), c(3.0)))),
+            k(1.0),
+            Expr::mul(e.clone(), Expr::sub(k(0.5), Expr::div(e.clone(), k(3.0)))),
         ),
     );
     Expr::select(
         CmpOp::Lt,
         e.clone(),
-        c(1e-3),
+        k(1e-3),
         series,
-        log(Expr::add(c(1.0), e)),
+        log(Expr::add(k(1.0), e)),
     )
 }
+
+/// The cost of one output unit (prediction `p`, target `t`), in lanes of
+/// type `ty`; `lse` is the row's log-sum-exp (softmax log-likelihood).
+fn cost_term(cost: CostFn, p: Expr, t: Expr, lse: Expr, ty: Ty) -> Expr {
+    let k = |v: f32| Expr::constant(v, ty);
+    match cost {
+        CostFn::Quadratic => {
+            let d = Expr::sub(p, t);
+            Expr::mul(k(0.5), Expr::mul(d.clone(), d))
+        }
+        CostFn::CrossEntropy => {
+            let p = Expr::min(Expr::max(p, k(CLAMP)), k(1.0 - CLAMP));
+            let first = Expr::mul(t.clone(), log(p.clone()));
+            let second = Expr::mul(Expr::sub(k(1.0), t), log(Expr::sub(k(1.0), p)));
+            Expr::unary(UnOp::Neg, Expr::add(first, second))
+        }
+        CostFn::SigmoidCrossEntropy => {
+            // max(z, 0) - y z + ln(1 + e^-|z|), no overflow.
+            let e = Expr::unary(
+                UnOp::Exp,
+                Expr::unary(UnOp::Neg, Expr::unary(UnOp::Abs, p.clone())),
+            );
+            Expr::add(
+                Expr::sub(Expr::max(p.clone(), k(0.0)), Expr::mul(t, p)),
+                log_1p(e, ty),
+            )
+        }
+        CostFn::LogLikelihood => Expr::unary(UnOp::Neg, Expr::mul(t, log(Expr::max(p, k(FLOOR))))),
+        CostFn::SoftmaxLogLikelihood => Expr::mul(t, Expr::sub(lse, p)),
+    }
+}
+
+/// Rows at least this long sum their cost four units at a time.
+const VECTOR_ROW: usize = 8;
 
 /// Statements that leave the largest value of row `r` of `x` in `max`.
 fn row_max(k: &mut Kernel, x: BufId, r: LoopVar, n: usize, max: VarId) -> Vec<Stmt> {
@@ -75,6 +113,7 @@ pub(crate) fn cost(name: &str, cost: CostFn, rows: usize, n: usize) -> Kernel {
     let y = k.buffer("y", rows * n, Access::Read);
     let out = k.buffer("out", rows, Access::Write);
     let sum = k.var(Ty::F32);
+    let acc = k.var(Ty::F32x4);
     let max = k.var(Ty::F32);
     let lse = k.var(Ty::F32);
     let body = k.for_loop(0, rows, 1, 1, |k, r| {
@@ -89,37 +128,27 @@ pub(crate) fn cost(name: &str, cost: CostFn, rows: usize, n: usize) -> Kernel {
             }));
             stmts.push(set(lse, Expr::add(var(max), log(var(lse)))));
         }
-        stmts.push(set(sum, c(0.0)));
-        stmts.push(k.for_loop(0, n, 1, 4, |_, col| {
+        // Long rows (an autoencoder's 784 pixels): four units at a time
+        // into a vector accumulator, summed across its lanes, then the
+        // last `n mod 4` units one at a time. Short rows: one at a time.
+        let vector_end = if n >= VECTOR_ROW { n / 4 * 4 } else { 0 };
+        if vector_end > 0 {
+            stmts.push(set(acc, Expr::constant(0.0, Ty::F32x4)));
+            stmts.push(k.for_loop(0, vector_end, 4, 2, |_, col| {
+                let p = Expr::load(a, at(r, col, n), Ty::F32x4);
+                let t = Expr::load(y, at(r, col, n), Ty::F32x4);
+                let lse = Expr::Splat(Box::new(var(lse)));
+                let term = cost_term(cost, p, t, lse, Ty::F32x4);
+                vec![set(acc, Expr::add(var(acc), term))]
+            }));
+            stmts.push(set(sum, Expr::ReduceSum(Box::new(var(acc)))));
+        } else {
+            stmts.push(set(sum, c(0.0)));
+        }
+        stmts.push(k.for_loop(vector_end, n, 1, 4, |_, col| {
             let p = load(a, at(r, col, n));
             let t = load(y, at(r, col, n));
-            let term = match cost {
-                CostFn::Quadratic => {
-                    let d = Expr::sub(p, t);
-                    Expr::mul(c(0.5), Expr::mul(d.clone(), d))
-                }
-                CostFn::CrossEntropy => {
-                    let p = Expr::min(Expr::max(p, c(CLAMP)), c(1.0 - CLAMP));
-                    let first = Expr::mul(t.clone(), log(p.clone()));
-                    let second = Expr::mul(Expr::sub(c(1.0), t), log(Expr::sub(c(1.0), p)));
-                    Expr::unary(UnOp::Neg, Expr::add(first, second))
-                }
-                CostFn::SigmoidCrossEntropy => {
-                    // max(z, 0) - y z + ln(1 + e^-|z|), no overflow.
-                    let e = Expr::unary(
-                        UnOp::Exp,
-                        Expr::unary(UnOp::Neg, Expr::unary(UnOp::Abs, p.clone())),
-                    );
-                    Expr::add(
-                        Expr::sub(Expr::max(p.clone(), c(0.0)), Expr::mul(t, p)),
-                        log_1p(e),
-                    )
-                }
-                CostFn::LogLikelihood => {
-                    Expr::unary(UnOp::Neg, Expr::mul(t, log(Expr::max(p, c(FLOOR)))))
-                }
-                CostFn::SoftmaxLogLikelihood => Expr::mul(t, Expr::sub(var(lse), p)),
-            };
+            let term = cost_term(cost, p, t, var(lse), Ty::F32);
             vec![set(sum, Expr::add(var(sum), term))]
         }));
         stmts.push(Stmt::Store {
