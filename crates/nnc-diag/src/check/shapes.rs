@@ -359,7 +359,8 @@ pub(super) fn shape_mismatch(
     lhs_from: Span,
     rhs_from: Span,
 ) -> Diagnostic {
-    let (label, note) = if op.starts_with("concat") {
+    let concat = op.starts_with("concat");
+    let (label, note) = if concat {
         (
             "joined tensors of different shapes".to_string(),
             "`concat` needs tensors of one rank, equal on every axis but the one joined"
@@ -371,7 +372,14 @@ pub(super) fn shape_mismatch(
             "elementwise operations need operands of exactly the same shape".to_string(),
         )
     };
-    Diagnostic::error(
+    let hint = (!concat).then(|| {
+        format!(
+            "give both one shape: the right operand {}, or the left one {}",
+            shape_str(lhs),
+            shape_str(rhs)
+        )
+    });
+    let d = Diagnostic::error(
         code,
         format!(
             "operands of `{op}` differ in shape: {} and {}",
@@ -382,7 +390,11 @@ pub(super) fn shape_mismatch(
     )
     .with_secondary(lhs_from, format!("this is {}", shape_str(lhs)))
     .with_secondary(rhs_from, format!("this is {}", shape_str(rhs)))
-    .with_note(note)
+    .with_note(note);
+    match hint {
+        Some(hint) => d.with_hint(hint),
+        None => d,
+    }
 }
 
 pub(super) fn axis_out_of_range(
