@@ -192,6 +192,26 @@ fn activation_flops(act: Activation, out: u64) -> u64 {
     }
 }
 
+/// `conv2d(16, 3x3, stride 2x2, relu)`: a convolution as the summary
+/// table shows it (the stride when not 1).
+fn convolution(
+    name: &str,
+    filters: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    act: &str,
+) -> String {
+    let stride = if stride == [1, 1] {
+        String::new()
+    } else {
+        format!(", stride {}x{}", stride[0], stride[1])
+    };
+    format!(
+        "{name}({filters}, {}x{}{stride}{act})",
+        kernel[0], kernel[1]
+    )
+}
+
 /// A short description of an op, as the summary table shows it.
 pub fn describe(op: &Op) -> String {
     let act_suffix = |act: &Activation| match act {
@@ -212,38 +232,20 @@ pub fn describe(op: &Op) -> String {
             stride,
             act,
             ..
-        } => {
-            let stride = if stride == &[1, 1] {
-                String::new()
-            } else {
-                format!(", stride {}x{}", stride[0], stride[1])
-            };
-            format!(
-                "conv2d({filters}, {}x{}{stride}{})",
-                kernel[0],
-                kernel[1],
-                act_suffix(act)
-            )
-        }
+        } => convolution("conv2d", *filters, *kernel, *stride, &act_suffix(act)),
         Op::ConvTranspose2d {
             filters,
             kernel,
             stride,
             act,
             ..
-        } => {
-            let stride = if stride == &[1, 1] {
-                String::new()
-            } else {
-                format!(", stride {}x{}", stride[0], stride[1])
-            };
-            format!(
-                "conv2d_transpose({filters}, {}x{}{stride}{})",
-                kernel[0],
-                kernel[1],
-                act_suffix(act)
-            )
-        }
+        } => convolution(
+            "conv2d_transpose",
+            *filters,
+            *kernel,
+            *stride,
+            &act_suffix(act),
+        ),
         Op::Upsample { factor, mode } => {
             let mode = match mode {
                 crate::program::Upsampling::Nearest => "nearest",

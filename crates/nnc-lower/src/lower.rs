@@ -288,13 +288,28 @@ impl Lowerer<'_> {
                 padding,
                 act,
                 ..
+            }
+            | program::Op::ConvTranspose2d {
+                layer,
+                stride,
+                padding,
+                act,
+                ..
             } => {
+                let (stride, padding) = (*stride, *padding);
+                let op = match node.op {
+                    program::Op::Conv2d { .. } => Op::Conv2d { stride, padding },
+                    // The transpose of conv2d is conv2d's input gradient,
+                    // the input in the place of `dy`: weights [c_in,
+                    // filters, kh, kw], output [batch, filters, oh, ow].
+                    _ => Op::Conv2dInputGrad {
+                        stride,
+                        padding,
+                        input: [node.shape[1], node.shape[2]],
+                    },
+                };
                 let x = self.operand(index, 0)?;
                 let w = self.read_layer_param(layer.0, "weight")?;
-                let op = Op::Conv2d {
-                    stride: *stride,
-                    padding: *padding,
-                };
                 let wx = self.graph.add(op, vec![x, w], format!("{name}.wx"))?;
                 self.bias_and_activation(wx, layer.0, *act, &name)
             }
@@ -306,26 +321,6 @@ impl Lowerer<'_> {
                     });
                 };
                 self.read_layer_param(layer.0, &param)
-            }
-            program::Op::ConvTranspose2d {
-                layer,
-                stride,
-                padding,
-                act,
-                ..
-            } => {
-                // The transpose of conv2d is conv2d's input gradient, with
-                // the input in the place of `dy`: weights [c_in, filters,
-                // kh, kw], output [batch, filters, oh, ow].
-                let x = self.operand(index, 0)?;
-                let w = self.read_layer_param(layer.0, "weight")?;
-                let op = Op::Conv2dInputGrad {
-                    stride: *stride,
-                    padding: *padding,
-                    input: [node.shape[1], node.shape[2]],
-                };
-                let wx = self.graph.add(op, vec![x, w], format!("{name}.wx"))?;
-                self.bias_and_activation(wx, layer.0, *act, &name)
             }
             program::Op::Upsample { factor, mode } => {
                 let x = self.operand(index, 0)?;
