@@ -1551,3 +1551,42 @@ fn a_contractive_penalty_shrinks_the_encoder_jacobian() {
     }
     assert!(jacobians[1] < 0.5 * jacobians[0], "{jacobians:?}");
 }
+
+/// The KL sparse autoencoder of `models/autoencoder_sparse_kl.nnet` (the
+/// code's mean activation over the batch, `batch_mean(code)`, pulled to
+/// rho = 0.05), briefly on 2,000 images at two penalty weights: both
+/// reconstruct, and the heavier penalty leaves the units' mean activations
+/// much nearer rho (the logged term divided by its weight, the KL, is far
+/// smaller).
+#[test]
+fn a_kl_sparsity_penalty_pulls_mean_activations_to_rho() {
+    let dir = scratch("sparse-kl");
+    let source = std::fs::read_to_string(root().join("models/autoencoder_sparse_kl.nnet")).unwrap();
+    let model = source.split("data mnist {").next().unwrap();
+    let mut kls = Vec::new();
+    for beta in ["0.001", "3"] {
+        let body = model.replace("let sparsity = 3 *", &format!("let sparsity = {beta} *"))
+            + "train autoencoder on mnist {\n  optimizer adam\n  learning_rate 0.01\n  batch_size 20\n  epochs 5\n  seed 1\n}";
+        let file = small_mnist(&dir, &format!("kl_{beta}.nnet"), &body, "..2_000");
+        let log = dir.join(format!("kl_{beta}.jsonl"));
+        let out = nnc(&[
+            "run",
+            &file,
+            "-q",
+            "--eval-limit",
+            "500",
+            "--log",
+            &log.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let records = read_log(&log);
+        let last = records.last().unwrap();
+        assert!(
+            last["validation_r2"].as_f64().unwrap() > 0.25,
+            "{beta}: {last}"
+        );
+        let term = last["validation_cost_sparsity"].as_f64().unwrap();
+        kls.push(term / beta.parse::<f64>().unwrap());
+    }
+    assert!(kls[1] < 0.3 * kls[0], "{kls:?}");
+}

@@ -313,6 +313,29 @@ impl<'a> Checker<'a> {
         )
     }
 
+    /// `batch_mean(x)`: `x`'s mean over the batch, of `x`'s shape.
+    pub fn batch_mean(&mut self, place: Place, x: &Tensor, span: Span) -> Tensor {
+        let Some(shape) = x.shape.clone() else {
+            return Tensor::unknown(span);
+        };
+        let derivation = Derivation::Layer {
+            layer: "batch_mean".into(),
+            inputs: vec![shape.clone()],
+            windows: Vec::new(),
+        };
+        let act = self.out_act(x);
+        self.new_node(
+            place,
+            "batch_mean",
+            Op::BatchMean,
+            &[x],
+            shape,
+            span,
+            derivation,
+            act,
+        )
+    }
+
     /// `weight(enc)`: declaration `decl` of `layer`, an op of no operands.
     pub fn param_tensor(
         &mut self,

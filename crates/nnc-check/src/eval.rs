@@ -152,6 +152,9 @@ impl<'a> Checker<'a> {
         if let ("weight" | "bias", true) = (name, has_tensors) {
             return self.eval_param(scope, name, values, span);
         }
+        if let ("batch_mean", true) = (name, has_tensors) {
+            return self.eval_batch_mean(scope, values, span);
+        }
         if let ("normal" | "uniform", true) = (name, has_tensors) {
             let noise = if name == "normal" {
                 Noise::Normal
@@ -432,6 +435,28 @@ impl<'a> Checker<'a> {
             return Value::Tensor(Tensor::unknown(span));
         };
         Value::Tensor(self.param_tensor(scope.place, name, layer, decl, shape, span))
+    }
+
+    /// `batch_mean(x)`: the mean of tensor `x` over the batch's examples.
+    fn eval_batch_mean(&mut self, scope: &mut Scope, values: Vec<ArgValue>, span: Span) -> Value {
+        match values.as_slice() {
+            [ArgValue {
+                name: None,
+                value: Value::Tensor(t),
+                ..
+            }] => Value::Tensor(self.batch_mean(scope.place, t, span)),
+            _ => {
+                let (value, at) = values
+                    .first()
+                    .map_or((Value::Unknown, span), |a| (a.value.clone(), a.span));
+                let subject = Subject::Argument {
+                    callee: "batch_mean".into(),
+                    param: "x".into(),
+                };
+                self.wrong_kind(&value, at, subject, Expected::Tensor);
+                Value::Tensor(Tensor::unknown(span))
+            }
+        }
     }
 
     /// `normal(shape)`, `uniform(shape)`: noise of `shape` per example.

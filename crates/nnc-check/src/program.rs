@@ -152,14 +152,15 @@ impl Op {
 
 impl Model {
     /// For each node, whether its value is the same for every example: a
-    /// parameter (`weight(enc)`), or an op that keeps that
+    /// parameter (`weight(enc)`), a mean over the batch (`batch_mean(x)`),
+    /// or an op that keeps that
     /// ([`Op::keeps_shared`]) of such operands alone. Such values have no
     /// batch axis in the IR; other ops read them repeated per example.
     pub fn shared_nodes(&self) -> Vec<bool> {
         let mut shared: Vec<bool> = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {
             let is = match node.op {
-                Op::Param { .. } => true,
+                Op::Param { .. } | Op::BatchMean => true,
                 ref op => {
                     op.keeps_shared()
                         && !node.inputs.is_empty()
@@ -202,6 +203,10 @@ pub enum Op {
         layer: LayerId,
         decl: usize,
     },
+    /// `batch_mean(x)`: the mean of `x` over the examples of the batch (a
+    /// sparse autoencoder's mean activation per unit), the same for every
+    /// example.
+    BatchMean,
     /// `x W^T + b`, then the activation; weights in `layer`.
     Dense {
         layer: LayerId,

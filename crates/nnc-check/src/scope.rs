@@ -74,6 +74,7 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "uniform",
     "weight",
     "bias",
+    "batch_mean",
     "shift",
     "rotate",
     "flip",

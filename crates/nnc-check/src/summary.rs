@@ -64,6 +64,8 @@ pub fn summarize(model: &Model) -> Summary {
             Op::GaussianNoise { .. } => 0,
             // A reference to weights already counted.
             Op::Param { .. } => 0,
+            // One addition per value of each example.
+            Op::BatchMean => out,
             Op::Dense { act, .. } => {
                 let n_in = elements(input);
                 mul(2, mul(n_in, out))
@@ -220,6 +222,7 @@ pub fn describe(op: &Op) -> String {
     };
     match op {
         Op::Input => "input".to_string(),
+        Op::BatchMean => "batch_mean".to_string(),
         Op::Param { decl, .. } => match decl {
             0 => "weight".to_string(),
             1 => "bias".to_string(),

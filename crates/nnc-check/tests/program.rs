@@ -153,6 +153,14 @@ fn weight_and_bias_of_a_layer_instance() {
     let n = m.nodes.iter().position(|node| node.name == "n").unwrap();
     assert!(shared[n], "the norms are the same for every example");
     assert!(!shared[m.outputs[0].1 .0], "the output is per example");
+    // A mean over the batch is shared too, of its operand's shape.
+    let p = program(&model(
+        "let h = enc(x)\n let rho = batch_mean(h)\n output y = h - rho\n cost quadratic(y, target: t)",
+    ));
+    let m = &p.models[0];
+    let rho = m.nodes.iter().position(|node| node.name == "rho").unwrap();
+    assert!(m.shared_nodes()[rho] && m.nodes[rho].shape == [3]);
+    assert!(common::codes(&model("output y = batch_mean(3)")).contains(&"E0108"));
     for body in [
         "output y = weight(enc)",
         "layer pair = two()\n let h = pair(x)\n output y = weight(pair)",

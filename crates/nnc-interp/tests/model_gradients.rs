@@ -144,6 +144,24 @@ fn a_contractive_penalty_reads_the_encoder_weights() {
     );
 }
 
+/// The KL sparsity penalty of a sparse autoencoder: each code unit's mean
+/// activation over the batch (`batch_mean`), pulled towards rho; the
+/// gradient reaches every example's code through the batch mean.
+#[test]
+fn a_kl_sparsity_penalty_over_the_batch_mean() {
+    check_model(
+        "model sparse {
+           input x: [6]
+           let code = dense(x, 4, act: sigmoid)
+           output y = dense(code, 6)
+           let rho_hat = batch_mean(code)
+           cost quadratic(y, target: x)
+           cost 3 * sum(0.2 * log(0.2 / rho_hat) + 0.8 * log(0.8 / (1 - rho_hat)))
+         }",
+        4,
+    );
+}
+
 #[test]
 fn a_denoising_autoencoder_with_gaussian_noise() {
     check_model(

@@ -313,6 +313,22 @@ impl Lowerer<'_> {
                 let wx = self.graph.add(op, vec![x, w], format!("{name}.wx"))?;
                 self.bias_and_activation(wx, layer.0, *act, &name)
             }
+            program::Op::BatchMean => {
+                // The operand as it is: per example, or already shared.
+                let x = self.operand(index, 0)?;
+                let input = node.inputs.first().map(|i| i.0);
+                if input.is_some_and(|i| self.shared[i]) {
+                    return self.graph.add(Op::Scale(1.0), vec![x], name);
+                }
+                let batch = self.graph.batch_size;
+                let sum = self.graph.add(
+                    Op::SumAxes { axes: vec![0] },
+                    vec![x],
+                    format!("{name}.sum"),
+                )?;
+                self.graph
+                    .add(Op::Scale(1.0 / batch as f64), vec![sum], name)
+            }
             program::Op::Param { layer, decl } => {
                 let param = self.model.layers[layer.0].params.get(*decl);
                 let Some(param) = param.map(|p| p.name.clone()) else {
