@@ -104,3 +104,36 @@ fn zero_verify_steps_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
 }
+
+/// Every autoencoder of chapter 59 and the VAE, as shipped (noise, cost
+/// expressions, transposed convolutions, parameters and batch means in
+/// penalties): the JIT's kernels agree with the interpreter's on the first
+/// two training steps.
+#[test]
+fn the_autoencoders_and_the_vae_verify() {
+    for model in [
+        "autoencoder_784_30_784",
+        "autoencoder_deep",
+        "autoencoder_denoising",
+        "autoencoder_sparse",
+        "autoencoder_sparse_kl",
+        "autoencoder_conv",
+        "autoencoder_contractive",
+        "vae_mnist",
+    ] {
+        let file = format!("models/{model}.nnet");
+        let out = nnc(&[
+            "run",
+            &file,
+            "--verify-only",
+            "--verify-steps",
+            "2",
+            "--train-limit",
+            "256",
+        ]);
+        assert!(out.status.success(), "{model}: {}", text(&out.stderr));
+        let (steps, largest) = verified(&text(&out.stdout));
+        assert_eq!(steps, 2, "{model}");
+        assert!(largest <= 1e-4, "{model}: {largest}");
+    }
+}
