@@ -196,6 +196,30 @@ fn every_shipped_model_checks_clean_from_the_command_line() {
     );
 }
 
+/// `nnc fmt --check` passes on every shipped model and example: they are
+/// written as the formatter writes them.
+#[test]
+fn every_shipped_file_is_formatted() {
+    let mut args = vec!["fmt".to_string(), "--check".to_string()];
+    for dir in ["models", "examples"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "nnet") {
+                args.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(args.len() > 20, "{args:?}");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = nnc(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn emit_ir_prints_the_graph_after_each_pass() {
     let full = nnc(&["emit", "ir", "models/mnist_784_30_10.nnet"]);
