@@ -1237,6 +1237,41 @@ fn a_variational_autoencoder_lowers_its_negative_elbo() {
     let (start, middle, end) = (cell(0), cell(2), cell(4));
     assert!(correlation(&start, &end) < correlation(&start, &middle));
     assert!(correlation(&start, &end) < correlation(&middle, &end));
+
+    // Usage errors name what is wrong and write nothing.
+    let weights = checkpoints.display().to_string();
+    for (extra, says) in [
+        (vec!["--from", "nothing"], "has no tensor `nothing`"),
+        (vec!["--from", "encoder.mu"], "cannot be decoded from it"),
+        (
+            vec!["--interpolate", "0,5000"],
+            "has 1000 examples, so no example 5000",
+        ),
+        (vec!["--interpolate", "zero"], "give two example indices"),
+    ] {
+        let out_path = dir.join("refused.png").display().to_string();
+        let mut args = vec![
+            "sample",
+            file.as_str(),
+            "--weights",
+            &weights,
+            "-o",
+            &out_path,
+        ];
+        args.extend(extra.iter().copied());
+        let out = nnc(&args);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!dir.join("refused.png").exists(), "{extra:?}");
+    }
+    let jpeg = dir.join("grid.jpg").display().to_string();
+    let out = nnc(&["sample", &file, "--weights", &weights, "-o", &jpeg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("name it `.png` or `.svg`"));
 }
 
 /// A table of 8 columns driven by 2 hidden factors, written as `csv(path)`

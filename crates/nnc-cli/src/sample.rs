@@ -45,9 +45,9 @@ pub(crate) struct SampleArgs {
     /// Seeds the codes drawn from the prior.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The tensor (a `let` name) the output is decoded from; by default the
-    /// first one through which every input and every noise source reaches
-    /// the output (a VAE's code).
+    /// The tensor the output is decoded from, as `nnc summary` names it (`z`,
+    /// `encoder.mu`); by default the first one through which every input and
+    /// every noise source reaches the output (a VAE's code).
     #[arg(long, value_name = "NAME")]
     pub from: Option<String>,
     /// Decode the line between the codes of two examples of the test split
