@@ -181,7 +181,17 @@ pub(super) fn missing_arguments(
             format!("`{callee}` needs {}", tick_list(names)),
         )
     };
-    Diagnostic::error(code, message, Label::new(span, label)).with_note(takes_note(callee, takes))
+    let d = Diagnostic::error(code, message, Label::new(span, label))
+        .with_note(takes_note(callee, takes));
+    if callee == "csv" && names == ["label"] {
+        // Only labelled data needs it: a table without a label column is
+        // read with `labels none`.
+        return d.with_hint(
+            "name the label column (`label: \"digit\"` or `label: 0`), or, for a table of \
+             inputs alone (an autoencoder's), write `labels none`",
+        );
+    }
+    d
 }
 
 pub(super) fn cost_needs_output(
