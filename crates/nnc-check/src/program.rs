@@ -321,16 +321,20 @@ pub enum MathFn {
     Pow(f64),
     /// `x + c` for a constant `c`.
     AddConst(f64),
+    /// `detach(x)`: `x`, through which no gradient flows back (what one
+    /// step of a GAN reads of the model another step trains).
+    Detach,
 }
 
 impl MathFn {
     /// The functions called by name, with their names.
-    pub const NAMED: [(&'static str, MathFn); 5] = [
+    pub const NAMED: [(&'static str, MathFn); 6] = [
         ("exp", MathFn::Exp),
         ("log", MathFn::Log),
         ("sqrt", MathFn::Sqrt),
         ("abs", MathFn::Abs),
         ("square", MathFn::Square),
+        ("detach", MathFn::Detach),
     ];
 
     /// How it is written in `nnc summary`.

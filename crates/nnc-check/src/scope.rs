@@ -30,6 +30,7 @@ const STRUCTURAL_LAYERS: &[&str] = &[
     "sqrt",
     "abs",
     "square",
+    "detach",
     "pow",
     "sum",
     "mean",

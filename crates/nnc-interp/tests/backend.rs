@@ -309,3 +309,43 @@ fn an_output_without_a_cost_is_not_trained() {
         assert_eq!(moved, reached, "{}", spec.name);
     }
 }
+
+/// `detach(x)` stops gradients: a training step leaves the layer before it
+/// bit for bit unchanged (its only path to the cost runs through the
+/// detach) and changes the layer after it; without the detach, both
+/// change.
+#[test]
+fn detach_stops_the_gradient_of_the_layers_before_it() {
+    let source = |value: &str| {
+        format!(
+            "model m {{
+               input x: [3]
+               let h = dense(x, 4, act: tanh)
+               output y = dense({value}, 3, act: softmax)
+               cost log_likelihood
+             }}"
+        )
+    };
+    let (xs, ys, _) = examples(6, 8);
+    for (value, before_moves) in [("detach(h)", false), ("h", true)] {
+        let model = support::model(&source(value));
+        let mut backend = configured(&model, &Optimizer::Sgd, 6);
+        let start = backend.params();
+        let batch = Batch {
+            inputs: &xs,
+            targets: &ys,
+            len: 6,
+            noise_seed: 0,
+        };
+        backend.train_step(batch, 0.5, 1).unwrap();
+        let end = backend.params();
+        // Parameters in order: h's weight and bias, then y's.
+        let moved = |k: usize| start[k].data != end[k].data;
+        assert_eq!(
+            moved(0) || moved(1),
+            before_moves,
+            "{value}: the layer before"
+        );
+        assert!(moved(2) && moved(3), "{value}: the layer after");
+    }
+}

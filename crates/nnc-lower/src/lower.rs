@@ -429,6 +429,7 @@ impl Lowerer<'_> {
                     program::MathFn::Neg => Op::Neg,
                     program::MathFn::Pow(p) => Op::Pow(p),
                     program::MathFn::AddConst(c) => Op::AddConst(c),
+                    program::MathFn::Detach => Op::StopGradient,
                 };
                 self.graph.add(op, vec![x], name)
             }

@@ -55,6 +55,7 @@ pub fn covered(op: &Op) -> bool {
         | Op::Log
         | Op::Sqrt
         | Op::Sign
+        | Op::StopGradient
         | Op::Abs
         | Op::Square
         | Op::Pow(_)
@@ -134,6 +135,7 @@ pub fn examples() -> Vec<OpExample> {
         (Op::Log, POSITIVE),
         (Op::Sqrt, POSITIVE),
         (Op::Sign, N),
+        (Op::StopGradient, N),
         (Op::Abs, N),
         (Op::Square, N),
         (Op::Pow(3.0), N),
@@ -578,6 +580,7 @@ mod tests {
             "log",
             "sqrt",
             "sign",
+            "stop_gradient",
             "abs",
             "square",
             "pow",

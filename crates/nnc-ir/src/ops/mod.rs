@@ -72,6 +72,9 @@ pub enum Op {
     Sqrt,
     /// `-1`, `0` or `1` by the sign of `x` (zero gradient).
     Sign,
+    /// `x` itself, with a zero gradient: no gradient flows back through it
+    /// (`detach(x)` in a model).
+    StopGradient,
     /// `|x|`.
     Abs,
     /// `x^2`.
