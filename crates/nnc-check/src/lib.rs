@@ -59,6 +59,7 @@ pub mod program;
 mod scope;
 mod settings;
 pub mod shape;
+mod spatial;
 pub mod summary;
 mod train;
 mod transpose;
