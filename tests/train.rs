@@ -1548,80 +1548,57 @@ train autoencoder on mnist {{
     );
 }
 
+/// Trains the model of shipped file `model` (its model part) briefly on
+/// 2,000 images with its penalty weight `shipped` (as written in the file,
+/// e.g. `0.1 * jacobian`) replaced by each of `weights`; asserts that each
+/// run reconstructs (R² above 0.25) and returns, per weight, the penalty
+/// term logged as `validation_cost_TERM` divided by the weight.
+fn penalty_per_weight(model: &str, shipped: &str, weights: &[&str], term: &str) -> Vec<f64> {
+    let dir = scratch(&format!("penalty-{term}"));
+    let source = std::fs::read_to_string(root().join(model)).unwrap();
+    let model = source.split("data mnist {").next().unwrap();
+    assert!(model.contains(shipped), "{shipped}");
+    weights
+        .iter()
+        .map(|weight| {
+            // The shipped weight is the pattern's first word.
+            let rest = shipped.find(' ').map_or("", |at| &shipped[at..]);
+            let body = model.replace(shipped, &format!("{weight}{rest}"))
+                + "train autoencoder on mnist {\n  optimizer adam\n  learning_rate 0.01\n  batch_size 20\n  epochs 5\n  seed 1\n}";
+            let file = small_mnist(&dir, &format!("w{weight}.nnet"), &body, "..2_000");
+            let log = dir.join(format!("w{weight}.jsonl"));
+            let log_path = log.display().to_string();
+            let out = nnc(&["run", &file, "-q", "--eval-limit", "500", "--log", &log_path]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let records = read_log(&log);
+            let last = records.last().unwrap();
+            let r2 = last["validation_r2"].as_f64().unwrap();
+            assert!(r2 > 0.25, "{weight}: {last}");
+            let value = last[format!("validation_cost_{term}")].as_f64().unwrap();
+            value / weight.parse::<f64>().unwrap()
+        })
+        .collect()
+}
+
 /// The contractive autoencoder of `models/autoencoder_contractive.nnet`
-/// (its penalty reads the encoder's weights, `weight(encoder)`), briefly
-/// on 2,000 images at two penalty weights: both reconstruct (R² above
-/// 0.25), and the heavier penalty leaves the encoder's Jacobian (the
-/// logged term divided by its weight) much smaller.
+/// (its penalty reads the encoder's weights, `weight(encoder)`) at two
+/// penalty weights: the heavier leaves the encoder's Jacobian (the logged
+/// term divided by its weight) much smaller.
 #[test]
 fn a_contractive_penalty_shrinks_the_encoder_jacobian() {
-    let dir = scratch("contractive");
-    let source =
-        std::fs::read_to_string(root().join("models/autoencoder_contractive.nnet")).unwrap();
-    let model = source.split("data mnist {").next().unwrap();
-    let mut jacobians = Vec::new();
-    for lambda in ["0.001", "1.0"] {
-        let body = model.replace("0.1 * jacobian", &format!("{lambda} * jacobian"))
-            + "train autoencoder on mnist {\n  optimizer adam\n  learning_rate 0.01\n  batch_size 20\n  epochs 5\n  seed 1\n}";
-        let file = small_mnist(&dir, &format!("cae_{lambda}.nnet"), &body, "..2_000");
-        let log = dir.join(format!("cae_{lambda}.jsonl"));
-        let out = nnc(&[
-            "run",
-            &file,
-            "-q",
-            "--eval-limit",
-            "500",
-            "--log",
-            &log.display().to_string(),
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let records = read_log(&log);
-        let last = records.last().unwrap();
-        assert!(
-            last["validation_r2"].as_f64().unwrap() > 0.25,
-            "{lambda}: {last}"
-        );
-        let term = last["validation_cost_contraction"].as_f64().unwrap();
-        jacobians.push(term / lambda.parse::<f64>().unwrap());
-    }
+    let model = "models/autoencoder_contractive.nnet";
+    let jacobians = penalty_per_weight(model, "0.1 * jacobian", &["0.001", "1.0"], "contraction");
     assert!(jacobians[1] < 0.5 * jacobians[0], "{jacobians:?}");
 }
 
 /// The KL sparse autoencoder of `models/autoencoder_sparse_kl.nnet` (the
 /// code's mean activation over the batch, `batch_mean(code)`, pulled to
-/// rho = 0.05), briefly on 2,000 images at two penalty weights: both
-/// reconstruct, and the heavier penalty leaves the units' mean activations
-/// much nearer rho (the logged term divided by its weight, the KL, is far
-/// smaller).
+/// rho = 0.05) at two penalty weights: the heavier leaves the units' mean
+/// activations much nearer rho (the KL, the logged term divided by its
+/// weight, is far smaller).
 #[test]
 fn a_kl_sparsity_penalty_pulls_mean_activations_to_rho() {
-    let dir = scratch("sparse-kl");
-    let source = std::fs::read_to_string(root().join("models/autoencoder_sparse_kl.nnet")).unwrap();
-    let model = source.split("data mnist {").next().unwrap();
-    let mut kls = Vec::new();
-    for beta in ["0.001", "3"] {
-        let body = model.replace("let sparsity = 3 *", &format!("let sparsity = {beta} *"))
-            + "train autoencoder on mnist {\n  optimizer adam\n  learning_rate 0.01\n  batch_size 20\n  epochs 5\n  seed 1\n}";
-        let file = small_mnist(&dir, &format!("kl_{beta}.nnet"), &body, "..2_000");
-        let log = dir.join(format!("kl_{beta}.jsonl"));
-        let out = nnc(&[
-            "run",
-            &file,
-            "-q",
-            "--eval-limit",
-            "500",
-            "--log",
-            &log.display().to_string(),
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let records = read_log(&log);
-        let last = records.last().unwrap();
-        assert!(
-            last["validation_r2"].as_f64().unwrap() > 0.25,
-            "{beta}: {last}"
-        );
-        let term = last["validation_cost_sparsity"].as_f64().unwrap();
-        kls.push(term / beta.parse::<f64>().unwrap());
-    }
+    let model = "models/autoencoder_sparse_kl.nnet";
+    let kls = penalty_per_weight(model, "3 * sum(", &["0.001", "3"], "sparsity");
     assert!(kls[1] < 0.3 * kls[0], "{kls:?}");
 }
