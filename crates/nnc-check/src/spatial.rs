@@ -5,12 +5,44 @@
 use crate::builder::OutAct;
 use crate::checker::Checker;
 use crate::layers::{act_of, Applied, ConvSpec, Padding, PoolSpec};
-use crate::program::{Activation, Op, Rounding};
+use crate::program::{Activation, LayerId, Op, Rounding, Shape};
 use crate::shape::{dropped_lines, same_padding, window_arith};
 use crate::value::Tensor;
 use nnc_diag::check::{Axis, CheckError, Derivation, RankNeed, ShapeProblem, WindowArith};
 
 impl Checker<'_> {
+    /// Registers the weights (of shape `weights`) and the bias of a
+    /// convolution or transposed convolution, after the lint on wide
+    /// Gaussian initialisers at `fan_in` (E0209 when it overflows).
+    pub(crate) fn kernel_params(
+        &mut self,
+        ctx: &Applied<'_>,
+        spec: &ConvSpec,
+        weights: Shape,
+        fan_in: Option<usize>,
+    ) -> Option<LayerId> {
+        let (Some(filters), Some(kernel)) = (spec.filters, spec.kernel) else {
+            return None;
+        };
+        let Some(fan_in) = fan_in else {
+            self.too_large(ctx, kernel);
+            return None;
+        };
+        let fan_out = kernel[0]
+            .checked_mul(kernel[1])
+            .and_then(|a| a.checked_mul(filters));
+        self.lint_wide_gaussian(&spec.init, &spec.bias_init, fan_in, ctx.span);
+        self.params(
+            ctx,
+            &spec.init,
+            &spec.bias_init,
+            weights,
+            vec![filters],
+            fan_in,
+            fan_out,
+        )
+    }
+
     /// The image dimensions `[c, h, w]` of a conv or pool input (E0205).
     pub(crate) fn image_dims(&mut self, ctx: &Applied<'_>) -> Option<[usize; 3]> {
         match ctx.shape.as_slice() {
@@ -163,24 +195,11 @@ impl Checker<'_> {
         else {
             return Tensor::unknown(ctx.span);
         };
-        let area = kernel[0].checked_mul(kernel[1]);
-        let fan_in = area.and_then(|a| a.checked_mul(c));
-        let fan_out = area.and_then(|a| a.checked_mul(filters));
+        let fan_in = kernel[0]
+            .checked_mul(kernel[1])
+            .and_then(|a| a.checked_mul(c));
         let weights = vec![filters, c, kernel[0], kernel[1]];
-        let Some(fan_in) = fan_in else {
-            self.too_large(ctx, kernel);
-            return Tensor::unknown(ctx.span);
-        };
-        self.lint_wide_gaussian(&spec.init, &spec.bias_init, fan_in, ctx.span);
-        let Some(layer) = self.params(
-            ctx,
-            &spec.init,
-            &spec.bias_init,
-            weights,
-            vec![filters],
-            fan_in,
-            fan_out,
-        ) else {
+        let Some(layer) = self.kernel_params(ctx, spec, weights, fan_in) else {
             return Tensor::unknown(ctx.span);
         };
         let op = Op::Conv2d {

@@ -6,7 +6,7 @@ use crate::checker::Checker;
 use crate::layers::{act_of, Applied, ConvTransposeSpec, Padding};
 use crate::program::{Activation, Op, Upsampling};
 use crate::value::Tensor;
-use nnc_diag::check::{Axis, CheckError, Derivation, TransposeArith};
+use nnc_diag::check::{Axis, CheckError, TransposeArith};
 
 impl Checker<'_> {
     /// `conv2d_transpose` on `[c, h, w]`: weights `[c, filters, kh, kw]`,
@@ -82,28 +82,14 @@ impl Checker<'_> {
         if failed {
             return Tensor::unknown(ctx.span);
         }
-        let area = kernel[0].checked_mul(kernel[1]);
         // An output pixel gathers from about c * kh * kw / (sh * sw)
         // inputs: the fan-in that scales the initialisation.
-        let fan_in = area
+        let fan_in = kernel[0]
+            .checked_mul(kernel[1])
             .and_then(|a| a.checked_mul(c))
             .map(|n| n.div_ceil(stride[0] * stride[1]).max(1));
-        let fan_out = area.and_then(|a| a.checked_mul(filters));
-        let Some(fan_in) = fan_in else {
-            self.too_large(ctx, kernel);
-            return Tensor::unknown(ctx.span);
-        };
-        self.lint_wide_gaussian(&conv.init, &conv.bias_init, fan_in, ctx.span);
         let weights = vec![c, filters, kernel[0], kernel[1]];
-        let Some(layer) = self.params(
-            ctx,
-            &conv.init,
-            &conv.bias_init,
-            weights,
-            vec![filters],
-            fan_in,
-            fan_out,
-        ) else {
+        let Some(layer) = self.kernel_params(ctx, conv, weights, fan_in) else {
             return Tensor::unknown(ctx.span);
         };
         let op = Op::ConvTranspose2d {
@@ -115,21 +101,7 @@ impl Checker<'_> {
             output_padding,
             act: conv.act.unwrap_or(Activation::Identity),
         };
-        let derivation = Derivation::Layer {
-            layer: ctx.name.to_string(),
-            inputs: vec![ctx.shape.clone()],
-            windows: Vec::new(),
-        };
-        self.new_node(
-            ctx.place,
-            ctx.base,
-            op,
-            &[ctx.x],
-            vec![filters, out[0], out[1]],
-            ctx.span,
-            derivation,
-            act_of(conv.act),
-        )
+        self.simple_node(ctx, op, vec![filters, out[0], out[1]], act_of(conv.act))
     }
 
     /// `upsample(factor, mode:)` on `[c, h, w]`: `[c, h * fh, w * fw]`.
