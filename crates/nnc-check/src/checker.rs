@@ -70,6 +70,9 @@ pub(crate) struct Checker<'a> {
     /// The outputs of the last expansion of a block of several outputs,
     /// by the span of its call, for the `let (a, b) = ...` that unpacks it.
     pub block_outputs: HashMap<Span, Vec<(String, Tensor)>>,
+    /// While a `step` of a train block is checked: the models it may
+    /// call and what their calls record.
+    pub step: Option<crate::game::StepContext>,
 }
 
 impl<'a> Checker<'a> {
@@ -93,6 +96,7 @@ impl<'a> Checker<'a> {
             site_override: None,
             unpacking: None,
             block_outputs: HashMap::new(),
+            step: None,
         };
         let mut values: HashMap<String, Span> = HashMap::new();
         let mut models: HashMap<String, Span> = HashMap::new();

@@ -79,6 +79,9 @@ impl<'a> Checker<'a> {
         if let Some(&index) = self.const_index.get(&id.name) {
             return self.const_value(index, Some(id.span));
         }
+        if self.labels_missing(id) {
+            return Value::Unknown;
+        }
         Value::Word(self.word(scope, id))
     }
 
@@ -146,6 +149,9 @@ impl<'a> Checker<'a> {
             Some(_) => return self.not_callable(scope, callee, &values),
             None => {}
         }
+        if let (Some(index), true) = (self.player_of(name), has_tensors) {
+            return self.call_player(scope, index, args, values, span);
+        }
         if name == "concat" && has_tensors {
             return self.eval_concat(scope, values, span);
         }
@@ -194,6 +200,7 @@ impl<'a> Checker<'a> {
                         | "dropout"
                         | "mask_noise"
                         | "gaussian_noise"
+                        | "leaky_relu"
                         | "pow"
                         | "sum"
                         | "mean"

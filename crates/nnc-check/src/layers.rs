@@ -54,6 +54,9 @@ pub(crate) enum LayerKind {
     Dropout(Option<f64>),
     MaskNoise(Option<f64>),
     GaussianNoise(Option<f64>),
+    /// `leaky_relu(slope)`: `max(x, slope x)`, built of `Scale` and `Max`
+    /// (its gradient comes with them); `None` when the slope was wrong.
+    LeakyRelu(Option<f64>),
     Activation(Activation),
     Elementwise(Op),
     /// `exp(x)`, `pow(x, 2)`, ...; `None` when an argument was wrong.
@@ -75,6 +78,10 @@ impl LayerKind {
         }
     }
 }
+
+/// The slope of `leaky_relu` for negative inputs when none is given (as
+/// PyTorch's `LeakyReLU`).
+const LEAKY_RELU_SLOPE: f64 = 0.01;
 
 #[derive(Clone, Debug)]
 pub(crate) struct DenseSpec {
@@ -344,6 +351,7 @@ impl<'a> Checker<'a> {
             "dropout" => (&["p"], ONE),
             "mask_noise" => (&["p"], ONE),
             "gaussian_noise" => (&["std"], ONE),
+            "leaky_relu" => (&["slope"], &[false]),
             "pow" => (&["p"], ONE),
             "sum" | "mean" => (&["axis"], &[false]),
             _ => (&[], &[]),
@@ -462,6 +470,19 @@ impl<'a> Checker<'a> {
                         .number_in(&a.value, a.span, subject, Some(range))
                 });
                 LayerKind::GaussianNoise(std)
+            }
+            "leaky_relu" => {
+                let subject = reader.subject("slope");
+                let slope = match reader.take(0) {
+                    Some(a) => {
+                        let range = Range::between(Num::Float(0.0), true, Num::Float(1.0), false);
+                        reader
+                            .checker
+                            .number_in(&a.value, a.span, subject, Some(range))
+                    }
+                    None => Some(LEAKY_RELU_SLOPE),
+                };
+                LayerKind::LeakyRelu(slope)
             }
             "add" => LayerKind::Elementwise(Op::Add),
             "sub" => LayerKind::Elementwise(Op::Sub),
@@ -630,6 +651,26 @@ impl<'a> Checker<'a> {
                             shape.clone(),
                             OutAct::Plain,
                         ),
+                        None => Tensor::unknown(span),
+                    },
+                    LayerKind::LeakyRelu(slope) => match slope {
+                        Some(slope) => {
+                            let scaled = self.simple_node(
+                                &ctx,
+                                Op::Scale(*slope),
+                                shape.clone(),
+                                OutAct::Plain,
+                            );
+                            self.elementwise_named(
+                                place,
+                                Op::Max,
+                                base,
+                                &b.name,
+                                x.clone(),
+                                scaled,
+                                span,
+                            )
+                        }
                         None => Tensor::unknown(span),
                     },
                     LayerKind::Activation(act) => self.apply_activation(&ctx, *act),

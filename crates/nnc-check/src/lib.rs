@@ -50,6 +50,7 @@ mod costs;
 pub mod cut;
 mod data;
 mod eval;
+mod game;
 mod habits;
 mod init;
 mod layers;
@@ -117,7 +118,7 @@ pub fn check(file: &File) -> Checked {
     }
     for item in &file.items {
         if let Item::Train(train) = item {
-            let spec = checker.check_train(train, &model_infos, &data_infos);
+            let spec = checker.check_train(train, &model_infos, &program.models, &data_infos);
             let known = |spec: &program::TrainSpec| {
                 program.model(&spec.model).is_some() && program.data(&spec.data).is_some()
             };

@@ -707,6 +707,94 @@ pub struct TrainSpec {
     /// `keep_best METRIC`: keep the best epoch's checkpoint by this metric
     /// (as `nnc run --keep-best METRIC`, which overrides it).
     pub keep_best: Option<Metric>,
+    /// The models the header names, in order (`train generator,
+    /// discriminator on mnist`); one for ordinary training, `model`.
+    pub players: Vec<String>,
+    /// The `step` sections of a training of several models against each
+    /// other, in the order they run on every mini-batch; empty for one
+    /// model.
+    pub steps: Vec<StepSpec>,
+}
+
+impl TrainSpec {
+    /// Whether several models train against each other in `step`s.
+    pub fn is_game(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    /// For a game: the model that holds every player's parameters (each
+    /// step's graph has them all, in the same order, with the same names
+    /// `PLAYER.LAYER.NAME`): what checkpoints hold and `init_params`
+    /// initialises.
+    pub fn game_params(&self) -> Option<&Model> {
+        self.steps.first().map(|s| &s.graph)
+    }
+
+    /// For a game, the model its data is loaded and checked for: `real`
+    /// as its only input, no outputs and no costs, so the examples are
+    /// shaped as `real` and the labels kept as they are.
+    pub fn data_view(&self) -> Option<Model> {
+        let mut model = self.game_params()?.clone();
+        model.inputs.truncate(1);
+        model.outputs.clear();
+        model.penalties.clear();
+        Some(model)
+    }
+
+    /// For a game, what each epoch reports, in order: the cost of each
+    /// step (named after the model it updates, `discriminator`), then the
+    /// mean of each monitored output of each step (`discriminator(real)`).
+    pub fn game_terms(&self) -> Vec<String> {
+        let costs = self.steps.iter().map(StepSpec::cost_name);
+        let monitors = self
+            .steps
+            .iter()
+            .flat_map(|s| s.graph.outputs.iter().map(|(name, _)| name.clone()));
+        costs.chain(monitors).collect()
+    }
+}
+
+/// One `step MODEL { ... }` section: an optimizer step of one model on a
+/// cost that may read the others (which it does not change).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepSpec {
+    /// The model the step updates.
+    pub model: String,
+    /// Where `step NAME` is written.
+    pub span: Span,
+    /// `repeat k`: the step runs `k` times per mini-batch (on the same
+    /// real examples, with fresh noise each time).
+    pub repeat: usize,
+    pub optimizer: Optimizer,
+    /// The learning rate from each start epoch on (`learning_rate`, then
+    /// each `at epoch N { learning_rate ... }`), in order of epochs.
+    pub rates: Vec<(usize, f64)>,
+    /// The step as a model: input 0 is `real`, the mini-batch's examples;
+    /// input 1, when the data has `labels one_hot(k)`, is `labels`, their
+    /// one-hot classes. Its layers are every player's (the same list in
+    /// every step); only the updated model's are trained. Its penalties
+    /// are the step's costs; its outputs are the monitored values (each
+    /// call of the updated model that gives one value per example, named
+    /// by its source text, `discriminator(fake)`).
+    pub graph: Model,
+}
+
+impl StepSpec {
+    /// The learning rate in `epoch` (1-based).
+    pub fn rate_at(&self, epoch: usize) -> f64 {
+        self.rates
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= epoch)
+            .or(self.rates.first())
+            .map_or(0.0, |(_, rate)| *rate)
+    }
+
+    /// How reports name the step's cost: after its model, with the
+    /// repetition when there are several steps of one model.
+    pub fn cost_name(&self) -> String {
+        self.model.clone()
+    }
 }
 
 /// Settings in force from `start_epoch` (1-based) until the next phase.

@@ -25,6 +25,7 @@ const STRUCTURAL_LAYERS: &[&str] = &[
     "dropout",
     "mask_noise",
     "gaussian_noise",
+    "leaky_relu",
     "exp",
     "log",
     "sqrt",

@@ -26,6 +26,14 @@ pub(crate) const TRAIN_KEYS: &[&str] = &[
     "metrics",
     "keep_best",
 ];
+/// The settings of a train block of several models: what every step
+/// shares, and defaults for the steps' optimizer and learning rate.
+pub(crate) const GAME_KEYS: &[&str] =
+    &["batch_size", "epochs", "seed", "optimizer", "learning_rate"];
+
+/// The settings of a `step MODEL { ... }` section.
+pub(crate) const STEP_KEYS: &[&str] = &["optimizer", "learning_rate", "repeat", "cost", "report"];
+
 pub(crate) const PHASE_KEYS: &[&str] = &["learning_rate", "batch_size", "optimizer"];
 
 /// The known settings of one body, first occurrence of each key.

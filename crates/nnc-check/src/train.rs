@@ -51,17 +51,17 @@ fn metric_split(metric: Metric) -> usize {
 
 /// The settings a phase can change.
 #[derive(Clone, Debug)]
-struct PhaseValues {
-    optimizer: Option<Optimizer>,
-    learning_rate: Option<f64>,
-    batch_size: Option<usize>,
+pub(crate) struct PhaseValues {
+    pub optimizer: Option<Optimizer>,
+    pub learning_rate: Option<f64>,
+    pub batch_size: Option<usize>,
 }
 
 /// An `at epoch N { ... }` statement.
-struct At<'a> {
-    epoch: &'a Expr,
-    body: &'a [Stmt],
-    span: Span,
+pub(crate) struct At<'a> {
+    pub epoch: &'a Expr,
+    pub body: &'a [Stmt],
+    pub span: Span,
 }
 
 impl<'a> Checker<'a> {
@@ -70,18 +70,18 @@ impl<'a> Checker<'a> {
         &mut self,
         item: &'a TrainItem,
         models: &[ModelInfo],
+        checked: &[crate::program::Model],
         data: &[DataInfo],
     ) -> Option<TrainSpec> {
+        let steps = item
+            .body
+            .iter()
+            .any(|s| matches!(s, Stmt::Section { kind, .. } if kind.name == "step"));
+        if item.models.len() > 1 || steps {
+            return self.check_game(item, models, checked, data);
+        }
         let before = self.error_count();
         let header = Span::new(item.span.start, item.data.span.end.max(item.span.start));
-        if let (Some(first), Some(last)) = (item.models.first(), item.models.last()) {
-            if item.models.len() > 1 {
-                self.report(CheckError::SeveralModels {
-                    count: item.models.len(),
-                    span: first.span.to(last.span),
-                });
-            }
-        }
         let model_ident = item.models.first();
         let model = model_ident.and_then(|m| self.find_model(m, models));
         let data_info = self.find_data(&item.data, data);
@@ -198,6 +198,8 @@ impl<'a> Checker<'a> {
             early_stop: early_stop.map_or(Some(None), |e| e.map(|(e, _)| Some(e)))?,
             metrics,
             keep_best: keep_best.map_or(Some(None), |k| k.map(|(m, _)| Some(m)))?,
+            players: vec![model.name.clone()],
+            steps: Vec::new(),
         };
         clean.then_some(spec)
     }
@@ -386,7 +388,7 @@ impl<'a> Checker<'a> {
 
     /// Phase 0 (from epoch 1) and one phase per `at epoch`, each inheriting
     /// the settings of the one before. `at epoch 1` changes phase 0.
-    fn phases(
+    pub(crate) fn phases(
         &mut self,
         base: PhaseValues,
         ats: &[At<'a>],
@@ -475,7 +477,7 @@ impl<'a> Checker<'a> {
     }
 
     /// `sgd`, `momentum(mu)`, `nesterov(mu)`, `adam(beta1, beta2, eps)`.
-    fn optimizer_setting(&mut self, setting: &'a Setting) -> Option<Optimizer> {
+    pub(crate) fn optimizer_setting(&mut self, setting: &'a Setting) -> Option<Optimizer> {
         let (value, span) = self.setting_value(setting);
         let subject = Subject::Setting {
             key: "optimizer".into(),

@@ -499,6 +499,59 @@ fn by_name(
     Ok(out)
 }
 
+/// The optimizer state tensors named `wanted` (name and shape), in that
+/// order: a game's, whose state is every step's (`nnc_train::game`).
+pub fn named_state(
+    ck: &Checkpoint,
+    wanted: &[(String, Vec<usize>)],
+) -> Result<Vec<Tensor>, CkptError> {
+    by_name(
+        ck,
+        &ck.sidecar.state,
+        &ck.state,
+        wanted,
+        "optimizer state tensor",
+    )
+}
+
+/// The parameters of `model` as one player of a game saved in `ck`: each
+/// named `PLAYER.LAYER.NAME` there (`generator.dense_1.weight`), in
+/// `param_specs` order, checked by name and shape. The other players'
+/// parameters are left.
+pub fn player_params(model: &Model, ck: &Checkpoint) -> Result<Vec<Tensor>, CkptError> {
+    let index: HashMap<&str, usize> = ck
+        .sidecar
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let mut out = Vec::new();
+    for spec in nnc_lower::params::param_specs(model) {
+        let name = format!("{}.{}", model.name, spec.name);
+        let Some(tensor) = index.get(name.as_str()).and_then(|&i| ck.params.get(i)) else {
+            return Err(CkptError::mismatch(
+                &ck.path,
+                format!(
+                    "it has no parameter `{name}` (model `{}`'s has shape {:?})",
+                    model.name, spec.shape
+                ),
+            ));
+        };
+        if tensor.shape != spec.shape {
+            return Err(CkptError::mismatch(
+                &ck.path,
+                format!(
+                    "parameter `{name}` has shape {:?} in the checkpoint, the model's has shape {:?}",
+                    tensor.shape, spec.shape
+                ),
+            ));
+        }
+        out.push(tensor.clone());
+    }
+    Ok(out)
+}
+
 /// The model's parameters from `ck`, in `param_specs` order, checked by
 /// name and shape.
 pub fn model_params(model: &Model, ck: &Checkpoint) -> Result<Vec<Tensor>, CkptError> {

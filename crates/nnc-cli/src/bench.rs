@@ -230,6 +230,10 @@ impl Backend for Timed<'_> {
         self.inner.evaluate(batch)
     }
 
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.inner.begin_epoch(epoch);
+    }
+
     fn set_check_numerics(&mut self, on: bool) {
         self.inner.set_check_numerics(on);
     }
@@ -455,7 +459,7 @@ mod tests {
             _step_seed: u64,
         ) -> Result<StepStats, BackendError> {
             self.steps += 1;
-            Ok(StepStats { cost: 1.0 })
+            Ok(StepStats::cost(1.0))
         }
 
         fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {
@@ -543,6 +547,7 @@ mod tests {
             steps: 100,
             examples: 1000,
             train_cost: 0.5,
+            train_terms: Vec::new(),
             train: None,
             validation: None,
             test: None,

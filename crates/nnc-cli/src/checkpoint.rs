@@ -333,6 +333,7 @@ impl Session {
         backend: &mut dyn Backend,
         model: &Model,
         schedule: &Schedule,
+        game: Option<&GameNames>,
     ) -> Result<Option<Resume>, Failure> {
         self.backend = backend.name().to_string();
         let Some((ck, state)) = &self.resumed else {
@@ -360,8 +361,11 @@ impl Session {
                     schedule.phases.len()
                 ))
             })?;
-        let optimizer_state = nnc_ckpt::model_state(model, &phase.optimizer, ck)
-            .map_err(|e| Failure::problem(e.to_string()))?;
+        let optimizer_state = match game {
+            Some(game) => nnc_ckpt::named_state(ck, &game.state),
+            None => nnc_ckpt::model_state(model, &phase.optimizer, ck),
+        }
+        .map_err(|e| Failure::problem(e.to_string()))?;
         backend.set_params(params).map_err(|e| {
             Failure::problem(format!(
                 "cannot take up the parameters of `{}`: {e}",
@@ -381,11 +385,17 @@ impl Session {
     }
 
     /// The loop's checkpointer for `model` trained by `schedule`.
-    pub(crate) fn saver<'s>(&'s mut self, model: &'s Model, schedule: &'s Schedule) -> Saver<'s> {
+    pub(crate) fn saver<'s>(
+        &'s mut self,
+        model: &'s Model,
+        schedule: &'s Schedule,
+        game: Option<&'s GameNames>,
+    ) -> Saver<'s> {
         Saver {
             session: self,
             model,
             schedule,
+            game,
         }
     }
 
@@ -434,11 +444,21 @@ impl Session {
     }
 }
 
+/// What a game's checkpoints call it and its optimizer state.
+pub(crate) struct GameNames {
+    /// `generator, discriminator` (`crate::game::game_name`).
+    pub(crate) name: String,
+    /// Every step's optimizer state, step after step: name and shape.
+    pub(crate) state: Vec<(String, Vec<usize>)>,
+}
+
 /// The checkpointer the loop calls: saves and prunes.
 pub(crate) struct Saver<'s> {
     session: &'s mut Session,
     model: &'s Model,
     schedule: &'s Schedule,
+    /// A game's name and optimizer state (every step's, named by step).
+    game: Option<&'s GameNames>,
 }
 
 impl Checkpointer for Saver<'_> {
@@ -472,7 +492,9 @@ impl Checkpointer for Saver<'_> {
             format: nnc_ckpt::FORMAT,
             model_file: session.model_file.clone(),
             model_hash: session.model_hash.clone(),
-            model: self.model.name.clone(),
+            model: self
+                .game
+                .map_or_else(|| self.model.name.clone(), |g| g.name.clone()),
             backend: session.backend.clone(),
             epoch: state.epoch,
             step: state.step,
@@ -482,10 +504,13 @@ impl Checkpointer for Saver<'_> {
                 .into_iter()
                 .map(|s| s.name)
                 .collect(),
-            state: nnc_lower::params::optimizer_state(self.model, optimizer)
-                .into_iter()
-                .map(|s| s.name)
-                .collect(),
+            state: match self.game {
+                Some(game) => game.state.iter().map(|(name, _)| name.clone()).collect(),
+                None => nnc_lower::params::optimizer_state(self.model, optimizer)
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect(),
+            },
             loop_state,
             metrics: session.metrics.clone(),
         };

@@ -17,6 +17,9 @@ pub(crate) struct Style {
     /// the total cost under it, and the log has `SPLIT_NAME` beside
     /// `SPLIT_cost`.
     pub(crate) cost_name: Option<String>,
+    /// For a game, how many steps it has: the first terms of a split are
+    /// the steps' costs, the rest the values they report (`report`).
+    pub(crate) game: Option<usize>,
 }
 
 impl Style {
@@ -26,12 +29,59 @@ impl Style {
             regression: data.is_some_and(|d| matches!(d.labels, Labels::Value))
                 || model.is_some_and(|m| m.reconstructs()),
             cost_name: model.and_then(|m| m.cost_name.clone()),
+            game: None,
+        }
+    }
+
+    /// The style of a game of `steps` steps: each step's cost and reported
+    /// values, no accuracy.
+    pub(crate) fn game(steps: usize) -> Style {
+        Style {
+            regression: true,
+            cost_name: None,
+            game: Some(steps),
         }
     }
 }
 
+/// The epoch line of a game: each step's mean cost over the epoch's
+/// batches, then on each measured split each step's cost and each
+/// reported value.
+fn game_line(r: &EpochRecord) -> String {
+    let values = |terms: &[(String, f64)]| -> String {
+        terms
+            .iter()
+            .map(|(name, value)| format!("{name} {value:.4}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut parts = vec![
+        format!("epoch {}", r.epoch),
+        format!("batch {}", r.batch_size),
+        format!("train: {}", values(&r.train_terms)),
+    ];
+    let splits = [
+        ("train", &r.train),
+        ("validation", &r.validation),
+        ("test", &r.test),
+    ];
+    for (name, score) in splits {
+        if let Some(score) = score {
+            parts.push(format!("{name}: {}", values(&score.terms)));
+        }
+    }
+    parts.push(format!(
+        "{:.1} s ({:.0} examples/s)",
+        r.seconds, r.examples_per_second
+    ));
+    parts.join("  ")
+}
+
 /// The line printed after each epoch.
 pub(crate) fn epoch_line(r: &EpochRecord, style: &Style) -> String {
+    if style.game.is_some() {
+        return game_line(r);
+    }
     let regression = style.regression;
     let mut parts = vec![
         format!("epoch {}", r.epoch),
@@ -111,6 +161,9 @@ pub(crate) fn log_object(r: &EpochRecord, style: &Style) -> Value {
     put("steps", json!(r.steps));
     put("examples", json!(r.examples));
     put("train_cost", json!(r.train_cost));
+    for (term, value) in &r.train_terms {
+        put(&format!("train_cost_{term}"), json!(value));
+    }
     let splits = [
         ("train", &r.train),
         ("validation", &r.validation),
@@ -132,8 +185,13 @@ pub(crate) fn log_object(r: &EpochRecord, style: &Style) -> Value {
         for (measure, value) in &score.measures {
             put(&format!("{name}_{}", measure.name()), json!(value));
         }
-        for (term, value) in &score.terms {
-            put(&format!("{name}_cost_{term}"), json!(value));
+        let costs = style.game.unwrap_or(score.terms.len());
+        for (k, (term, value)) in score.terms.iter().enumerate() {
+            if k < costs {
+                put(&format!("{name}_cost_{term}"), json!(value));
+            } else {
+                put(&format!("{name}_{term}"), json!(value));
+            }
         }
     }
     put("seconds", json!(r.seconds));
@@ -190,6 +248,7 @@ mod tests {
     const REGRESSION: Style = Style {
         regression: true,
         cost_name: None,
+        game: None,
     };
 
     fn record() -> EpochRecord {
@@ -201,6 +260,7 @@ mod tests {
             steps: 5000,
             examples: 50_000,
             train_cost: 0.123456,
+            train_terms: Vec::new(),
             train: None,
             validation: Some(Score {
                 accuracy: 0.9312,
@@ -283,6 +343,7 @@ mod tests {
         let style = Style {
             regression: true,
             cost_name: Some("negative_elbo".into()),
+            game: None,
         };
         let mut r = record();
         r.validation.as_mut().unwrap().terms =

@@ -421,6 +421,44 @@ impl<'p> Weights<'p> {
     }
 }
 
+/// The checkpoint at `path` when it is a game's, with the game's train
+/// block; `None` for any other checkpoint (which `Weights::load` reads).
+pub(crate) fn game_checkpoint<'p>(
+    opened: &Opened,
+    program: &'p Program,
+    path: &Path,
+) -> Result<Option<(&'p TrainSpec, Checkpoint)>, Failure> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let Ok(ck) = nnc_ckpt::load_best_or_newest(path) else {
+        return Ok(None);
+    };
+    let Some(spec) = crate::game::game_of(program, &ck) else {
+        return Ok(None);
+    };
+    if nnc_ckpt::hash_source(&opened.source) != ck.sidecar.model_hash {
+        eprintln!(
+            "warning: `{}` is not the source the checkpoint `{}` was trained from; its \
+             parameters fit the game's models, so they are used",
+            opened.name,
+            ck.path.display()
+        );
+    }
+    Ok(Some((spec, ck)))
+}
+
+/// The parameters of `model`, one player of the game saved in `ck`.
+pub(crate) fn player_params(model: &Model, ck: &Checkpoint) -> Result<Vec<Tensor>, Failure> {
+    nnc_ckpt::player_params(model, ck).map_err(|e| {
+        Failure::problem(format!(
+            "the checkpoint `{}` does not fit model `{}`: {e}",
+            ck.path.display(),
+            model.name
+        ))
+    })
+}
+
 /// The activation that produces node `id` (`Identity` for nodes without
 /// one: pooling, reshapes, arithmetic).
 pub(crate) fn activation_of(model: &Model, id: NodeId) -> Activation {

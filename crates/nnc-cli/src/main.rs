@@ -18,6 +18,7 @@ mod emit_wgsl;
 mod epoch_log;
 mod eval;
 mod failure;
+mod game;
 mod help;
 mod images;
 mod plot;

@@ -155,7 +155,10 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 
 /// The model of a train block and its data, loaded.
 pub(crate) struct Prepared<'p> {
+    /// The trained model; for a game, every player's parameters
+    /// (`TrainSpec::game_params`).
     pub(crate) model: &'p Model,
+    pub(crate) spec: &'p TrainSpec,
     pub(crate) train: Dataset,
     validation: Option<Dataset>,
     test: Option<Dataset>,
@@ -214,15 +217,26 @@ impl Prepared<'_> {
 pub(crate) fn prepare<'p>(
     checked: &CheckedFile,
     program: &'p Program,
-    spec: &TrainSpec,
+    spec: &'p TrainSpec,
 ) -> Result<Prepared<'p>, Failure> {
-    let (Some(model), Some(data)) = (program.model(&spec.model), program.data(&spec.data)) else {
+    let model = match spec.game_params() {
+        Some(params) => Some(params),
+        None => program.model(&spec.model),
+    };
+    let (Some(model), Some(data)) = (model, program.data(&spec.data)) else {
         return Err(Failure::problem(format!(
             "`{}` has no model `{}` or no data `{}`",
             checked.name, spec.model, spec.data
         )));
     };
-    let loaded = nnc_data::load(data, &checked.base_dir, Some(model)).map_err(|errors| {
+    // A game's examples are `real`, shaped as its steps read them.
+    let view = spec.data_view();
+    let loaded = nnc_data::load(
+        data,
+        &checked.base_dir,
+        Some(view.as_ref().unwrap_or(model)),
+    );
+    let loaded = loaded.map_err(|errors| {
         let diagnostics: Vec<_> = errors.iter().map(|e| e.to_diagnostic()).collect();
         eprint!("{}", checked.render(&diagnostics));
         Failure::problem(format!(
@@ -239,6 +253,7 @@ pub(crate) fn prepare<'p>(
     };
     Ok(Prepared {
         model,
+        spec,
         train,
         validation: loaded.validation,
         test: loaded.test,

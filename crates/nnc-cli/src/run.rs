@@ -148,7 +148,10 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     let spec = pick_train(program, checked.name(), args.train.as_deref())?;
     // No accuracy is shown for real-valued labels, nor for a model that
     // reads no labels (its costs compare outputs with its inputs).
-    let style = Style::of(program.model(&spec.model), program.data(&spec.data));
+    let style = match spec.is_game() {
+        true => Style::game(spec.steps.len()),
+        false => Style::of(program.model(&spec.model), program.data(&spec.data)),
+    };
     let restores = spec.early_stop.as_ref().filter(|e| e.restore_best);
     let mut session = crate::checkpoint::Session::open(
         &args.checkpoints,
@@ -263,10 +266,26 @@ fn train(
     console: &mut Console,
     session: &mut crate::checkpoint::Session,
 ) -> Result<TrainReport, Failure> {
-    let mut backend = make_backend(backend);
+    let game = nnc_train::Game::new(prepared.spec, || make_backend(backend));
+    let game_names = prepared
+        .spec
+        .is_game()
+        .then(|| crate::checkpoint::GameNames {
+            name: crate::game::game_name(prepared.spec),
+            state: nnc_train::game::game_state_specs(prepared.spec),
+        });
+    let mut backend: Box<dyn nnc_train::Backend> = match game {
+        Some(game) => Box::new(game),
+        None => make_backend(backend),
+    };
     backend.set_check_numerics(check_numerics);
     // A resumed run takes its parameters from the checkpoint.
-    let resume = session.restore(backend.as_mut(), prepared.model, schedule)?;
+    let resume = session.restore(
+        backend.as_mut(),
+        prepared.model,
+        schedule,
+        game_names.as_ref(),
+    )?;
     if resume.is_none() {
         nnc_train::init_params(backend.as_mut(), prepared.model, schedule.seed)
             .map_err(train_failure)?;
@@ -280,7 +299,7 @@ fn train(
         options,
         console,
         resume,
-        &mut session.saver(prepared.model, schedule),
+        &mut session.saver(prepared.model, schedule, game_names.as_ref()),
     )
     .map_err(|e| session.train_failure(e))?;
     if outcome.interrupted.is_some() {

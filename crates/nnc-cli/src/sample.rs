@@ -13,6 +13,7 @@
 use crate::args::BackendKind;
 use crate::eval::{Inference, Opened, Weights};
 use crate::failure::Failure;
+use crate::game::Generator;
 use crate::images::{image_layout, write_grid};
 use clap::Args;
 use nnc_check::cut;
@@ -57,6 +58,14 @@ pub(crate) struct SampleArgs {
     /// What runs the model.
     #[arg(long, value_enum, default_value_t = BackendKind::Jit)]
     pub backend: BackendKind,
+    /// For a game's conditional generator: draw this class (0-based)
+    /// only; by default the classes in turn, one per column.
+    #[arg(long, value_name = "K")]
+    pub label: Option<usize>,
+    /// For a game: the model that generates (by default the first the
+    /// train block names).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
 }
 
 /// Runs `nnc sample` and returns its exit code.
@@ -75,6 +84,16 @@ fn sample_inner(args: &SampleArgs) -> Result<String, Failure> {
     let interpolate = args.interpolate.as_deref().map(pair).transpose()?;
     let opened = Opened::open(&args.file, interpolate.is_some())?;
     let program = opened.program("sample from it")?;
+    if let Some(line) = sample_game(args, &opened, program, &stem)? {
+        return Ok(line);
+    }
+    if let Some(label) = args.label {
+        return Err(Failure::usage(format!(
+            "`--label {label}` chooses the class a game's conditional generator draws; the \
+             weights `{}` are no game's",
+            args.weights.display()
+        )));
+    }
     let weights = Weights::load(&opened, program, &args.weights)?;
     let model = weights.model;
     let sampler = Sampler::find(model, args.from.as_deref())?;
@@ -135,6 +154,53 @@ fn sample_inner(args: &SampleArgs) -> Result<String, Failure> {
         shown.join(" and "),
         if count == 1 { "" } else { "s" }
     ))
+}
+
+/// `nnc sample` on a game's checkpoint: images of its generator on noise;
+/// `None` when the checkpoint is no game's.
+fn sample_game(
+    args: &SampleArgs,
+    opened: &Opened,
+    program: &nnc_check::program::Program,
+    stem: &std::path::Path,
+) -> Result<Option<String>, Failure> {
+    let Some((spec, ck)) = crate::eval::game_checkpoint(opened, program, &args.weights)? else {
+        return Ok(None);
+    };
+    if args.interpolate.is_some() || args.from.is_some() {
+        return Err(Failure::usage(
+            "`--interpolate` and `--from` decode an autoencoder's codes; a game's generator \
+             draws from its noise input (`--seed`, `--label`)",
+        ));
+    }
+    let generator = Generator::of(program, spec, args.model.as_deref())?;
+    let params = crate::eval::player_params(generator.model, &ck)?;
+    let count = args.count as usize;
+    let (inputs, classes) = generator.inputs(count, args.seed, args.label)?;
+    let images = generator.draw(args.backend, params, &inputs, count)?;
+    let size = generator.image_size();
+    let images: Vec<&[f32]> = images.chunks(size).collect();
+    let (columns, what) = match (generator.classes, args.label) {
+        (Some(k), None) => (k, format!(", classes 0-{} in turn", k - 1)),
+        (_, Some(label)) => (
+            (count as f64).sqrt().ceil() as usize,
+            format!(", class {label}"),
+        ),
+        (None, None) => ((count as f64).sqrt().ceil() as usize, String::new()),
+    };
+    debug_assert!(classes.is_empty() || classes.len() == count);
+    let title = format!(
+        "{count} samples of `{}` (noise from N(0, I), seed {}{what})",
+        generator.model.name, args.seed
+    );
+    let written =
+        write_grid(&images, generator.layout, columns, title, stem).map_err(Failure::usage)?;
+    let shown: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    Ok(Some(format!(
+        "wrote {} ({count} image{})",
+        shown.join(" and "),
+        if count == 1 { "" } else { "s" }
+    )))
 }
 
 /// `grid.png` (or `grid.svg`, or `grid`) as the stem both files share.

@@ -303,7 +303,7 @@ impl Backend for JitBackend {
         }
         copy_out(program, &mut self.params, OutputKind::NewParam);
         copy_out(program, &mut self.state, OutputKind::NewState);
-        Ok(StepStats { cost: cost as f64 })
+        Ok(StepStats::cost(cost as f64))
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {

@@ -26,8 +26,10 @@ pub fn inspect(program: &Program, base_dir: &Path) -> Vec<DataError> {
         stage.data_block(data);
     }
     for train in &program.trains {
-        if let (Some(model), Some(data)) = (program.model(&train.model), program.data(&train.data))
-        {
+        // A game's examples are `real`, as its steps read them.
+        let view = train.data_view();
+        let model = view.as_ref().or_else(|| program.model(&train.model));
+        if let (Some(model), Some(data)) = (model, program.data(&train.data)) {
             stage.against_model(model, data);
         }
     }

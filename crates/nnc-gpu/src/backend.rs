@@ -628,7 +628,7 @@ impl Backend for GpuBackend {
             }
             gpu.queue.submit([encoder.finish()]);
         })?;
-        Ok(StepStats { cost: cost as f64 })
+        Ok(StepStats::cost(cost as f64))
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {

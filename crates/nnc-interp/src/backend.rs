@@ -264,7 +264,7 @@ impl Backend for InterpBackend {
         }
         take_outputs(interp, &mut self.params, OutputKind::NewParam);
         take_outputs(interp, &mut self.state, OutputKind::NewState);
-        Ok(StepStats { cost: cost as f64 })
+        Ok(StepStats::cost(cost as f64))
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {

@@ -232,6 +232,17 @@ impl<'a> Batch<'a> {
 pub struct StepStats {
     /// The mean cost of the batch before the update (data term only).
     pub cost: f64,
+    /// For a backend that runs several optimizer steps per batch (the
+    /// steps of a game, `nnc_train::game`), each one's mean cost, in step
+    /// order; `None` otherwise.
+    pub terms: Option<[f64; MAX_COST_TERMS]>,
+}
+
+impl StepStats {
+    /// The stats of a step that reports its cost alone.
+    pub fn cost(cost: f64) -> StepStats {
+        StepStats { cost, terms: None }
+    }
 }
 
 /// The most cost terms whose sums an evaluation reports one by one.
@@ -382,6 +393,11 @@ pub trait Backend {
         learning_rate: f32,
         step_seed: u64,
     ) -> Result<StepStats, BackendError>;
+
+    /// Called by the loop before the first training step of each epoch
+    /// (1-based). A backend that schedules learning rates of its own (the
+    /// steps of a game) picks them here; others ignore it.
+    fn begin_epoch(&mut self, _epoch: usize) {}
 
     /// Runs the model in inference mode (no dropout) on `batch`.
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError>;

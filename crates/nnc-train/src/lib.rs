@@ -38,6 +38,7 @@
 pub mod error;
 pub mod evaluate;
 pub mod examples;
+pub mod game;
 mod init;
 pub mod measures;
 pub mod observer;
@@ -58,6 +59,7 @@ mod tests;
 pub use error::TrainError;
 pub use evaluate::{compared_output, reconstructed_output, OutputMeasures};
 pub use examples::{Examples, InMemory, SplitKind, Splits};
+pub use game::Game;
 pub use init::init_params;
 pub use measures::OutputSums;
 pub use nnc_lower::backend::Backend;

@@ -54,6 +54,9 @@ pub struct EpochRecord {
     /// Mean cost of the epoch's steps, each batch's cost measured before its
     /// update and weighted by the batch's length.
     pub train_cost: f64,
+    /// For a game, the mean cost of each step over the epoch's batches,
+    /// named after the model it updates; empty otherwise.
+    pub train_terms: Vec<(String, f64)>,
     /// Measured only when a metric asks for the training accuracy.
     pub train: Option<Score>,
     pub validation: Option<Score>,

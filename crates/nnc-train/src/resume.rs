@@ -53,6 +53,10 @@ pub struct LoopState {
     /// times its length.
     #[serde(with = "bits")]
     pub cost_sum: f64,
+    /// For a game, the sums of each step's batch costs (times the batch's
+    /// length) over the steps done in epoch `epoch + 1`.
+    #[serde(default, with = "bits_terms")]
+    pub term_sums: Option<[f64; nnc_lower::backend::MAX_COST_TERMS]>,
     /// Examples trained on in epoch `epoch + 1`.
     pub examples_done: usize,
     /// The plateau decay's counters and factor, when the file has a decay.
@@ -165,6 +169,27 @@ pub(crate) mod bits {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
         u64::deserialize(deserializer).map(f64::from_bits)
+    }
+}
+
+/// Optional term sums as their bit patterns, so a resumed epoch adds up
+/// exactly what the uninterrupted one does.
+pub(crate) mod bits_terms {
+    use nnc_lower::backend::MAX_COST_TERMS;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    type Terms = Option<[f64; MAX_COST_TERMS]>;
+
+    pub fn serialize<S: Serializer>(value: &Terms, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => serializer.serialize_some(&v.map(f64::to_bits)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Terms, D::Error> {
+        Option::<[u64; MAX_COST_TERMS]>::deserialize(deserializer)
+            .map(|v| v.map(|bits| bits.map(f64::from_bits)))
     }
 }
 

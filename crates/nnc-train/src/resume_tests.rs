@@ -50,9 +50,7 @@ impl Backend for Drift {
         self.v = 0.9 * self.v + grad;
         self.p -= learning_rate * self.v;
         self.steps.push((learning_rate, step_seed));
-        Ok(StepStats {
-            cost: f64::from(grad * grad),
-        })
+        Ok(StepStats::cost(f64::from(grad * grad)))
     }
 
     fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {
@@ -136,6 +134,8 @@ fn spec() -> TrainSpec {
         early_stop: None,
         metrics: vec![Metric::VALIDATION_ACCURACY],
         keep_best: None,
+        players: Vec::new(),
+        steps: Vec::new(),
     }
 }
 

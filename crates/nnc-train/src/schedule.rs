@@ -35,6 +35,12 @@ pub struct Schedule {
     pub metrics: Vec<Metric>,
     /// The metric the best epoch is chosen by, when one is kept.
     pub keep_best: Option<Metric>,
+    /// What evaluations report term by term when the model's cost terms
+    /// do not say (a game: each step's cost, then each monitored value,
+    /// `TrainSpec::game_terms`); empty otherwise.
+    pub terms: Vec<String>,
+    /// How many of `terms` training steps report (a game's step costs).
+    pub train_terms: usize,
 }
 
 impl Schedule {
@@ -55,6 +61,8 @@ impl Schedule {
             early_stop: spec.early_stop.clone(),
             metrics: spec.metrics.clone(),
             keep_best: overrides.keep_best.or(spec.keep_best),
+            terms: spec.game_terms(),
+            train_terms: spec.steps.len(),
         }
     }
 

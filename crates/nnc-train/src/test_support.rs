@@ -28,6 +28,8 @@ pub fn spec(epochs: usize) -> TrainSpec {
         early_stop: None,
         metrics: vec![Metric::VALIDATION_ACCURACY],
         keep_best: None,
+        players: Vec::new(),
+        steps: Vec::new(),
     }
 }
 
@@ -162,7 +164,7 @@ impl Backend for Fake {
         let cost = (self.step_cost)(self.steps);
         self.steps += 1;
         self.stepped = true;
-        Ok(StepStats { cost })
+        Ok(StepStats::cost(cost))
     }
 
     fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {

@@ -129,6 +129,7 @@ pub fn train_resumable<B: Backend + ?Sized>(
             partial = Some(Partial {
                 step: state.step,
                 cost_sum: state.cost_sum,
+                term_sums: state.term_sums,
                 examples_done: state.examples_done,
             });
         }
@@ -155,6 +156,7 @@ pub fn train_resumable<B: Backend + ?Sized>(
             let done = Partial {
                 step: 0,
                 cost_sum: 0.0,
+                term_sums: None,
                 examples_done: 0,
             };
             run.save(
@@ -211,6 +213,8 @@ struct Run<'a> {
 struct StepsDone {
     steps: usize,
     cost: f64,
+    /// The mean of each term the backend reported (the steps of a game).
+    terms: Option<[f64; nnc_lower::backend::MAX_COST_TERMS]>,
     seconds: f64,
 }
 
@@ -219,6 +223,8 @@ struct StepsDone {
 struct Partial {
     step: usize,
     cost_sum: f64,
+    /// The sums of the terms the backend reports, when it reports some.
+    term_sums: Option<[f64; nnc_lower::backend::MAX_COST_TERMS]>,
     examples_done: usize,
 }
 
@@ -266,6 +272,7 @@ impl Run<'_> {
             examples: self.train_count,
         };
         observer.epoch_started(&start);
+        backend.begin_epoch(epoch);
         let done = match self.steps(backend, &start, observer, checkpointer, partial)? {
             StepsEnd::Done(done) => done,
             StepsEnd::Interrupted(position) => return Ok(EpochEnd::Interrupted(position)),
@@ -288,6 +295,7 @@ impl Run<'_> {
             steps: done.steps,
             examples: self.train_count,
             train_cost: done.cost,
+            train_terms: self.train_terms(done.terms),
             train,
             validation,
             test,
@@ -327,8 +335,12 @@ impl Run<'_> {
         {
             let Some(examples) = examples else { continue };
             observer.evaluating(epoch, split);
-            let mut terms = self.model.cost_terms();
-            if terms.len() < 2 {
+            let mut terms = if self.schedule.terms.is_empty() {
+                self.model.cost_terms()
+            } else {
+                self.schedule.terms.clone()
+            };
+            if terms.len() < 2 && self.schedule.terms.is_empty() {
                 terms.clear();
             }
             terms.truncate(nnc_lower::backend::MAX_COST_TERMS);
@@ -452,6 +464,7 @@ impl Run<'_> {
             train_count: self.train_count,
             eval_limit: self.options.eval_limit,
             cost_sum: done.cost_sum,
+            term_sums: done.term_sums,
             examples_done: done.examples_done,
             decay: self.decay.as_ref().map(Decay::state),
             early_stop: self.early_stop.as_ref().map(EarlyStopper::state),
@@ -551,6 +564,8 @@ impl Run<'_> {
         // order and the step seeds are those of the uninterrupted epoch.
         let skip = partial.map_or(0, |p| p.step);
         let mut cost_sum = partial.map_or(0.0, |p| p.cost_sum);
+        let mut term_sums: Option<[f64; nnc_lower::backend::MAX_COST_TERMS]> =
+            partial.and_then(|p| p.term_sums);
         let mut examples_done = partial.map_or(0, |p| p.examples_done);
         for (step, indices) in order.chunks(start.batch_size).enumerate().skip(skip) {
             let seed_of_step = step_seed(seed, start.epoch, step);
@@ -588,6 +603,12 @@ impl Run<'_> {
                 return Err(diverged(None, Some(stats.cost)));
             }
             cost_sum += stats.cost * indices.len() as f64;
+            if let Some(terms) = stats.terms {
+                let sums = term_sums.get_or_insert([0.0; nnc_lower::backend::MAX_COST_TERMS]);
+                for (sum, term) in sums.iter_mut().zip(terms) {
+                    *sum += term * indices.len() as f64;
+                }
+            }
             examples_done += indices.len();
             observer.step_finished(&StepProgress {
                 epoch: start.epoch,
@@ -602,6 +623,7 @@ impl Run<'_> {
                 let done = Partial {
                     step: step + 1,
                     cost_sum,
+                    term_sums,
                     examples_done,
                 };
                 let completed = start.epoch - 1;
@@ -620,9 +642,11 @@ impl Run<'_> {
                 }));
             }
         }
+        let per_example = 1.0 / examples_done.max(1) as f64;
         Ok(StepsEnd::Done(StepsDone {
             steps: start.steps,
-            cost: cost_sum / examples_done.max(1) as f64,
+            cost: cost_sum * per_example,
+            terms: term_sums.map(|sums| sums.map(|s| s * per_example)),
             seconds: began.elapsed().as_secs_f64(),
         }))
     }
@@ -670,6 +694,25 @@ impl Run<'_> {
             })?;
         record.restored = Some(best);
         Ok(())
+    }
+
+    /// The named means of the terms a backend reported per step (the
+    /// steps of a game: each one's cost, named by the schedule).
+    fn train_terms(
+        &self,
+        terms: Option<[f64; nnc_lower::backend::MAX_COST_TERMS]>,
+    ) -> Vec<(String, f64)> {
+        let Some(terms) = terms else {
+            return Vec::new();
+        };
+        let steps = self.schedule.train_terms.min(terms.len());
+        self.schedule
+            .terms
+            .iter()
+            .take(steps)
+            .cloned()
+            .zip(terms)
+            .collect()
     }
 
     /// Feeds the epoch's metrics to the decay and early stopping; marks the

@@ -234,6 +234,8 @@ pub fn train(model: &str, data: &str) -> TrainSpec {
         early_stop: None,
         metrics: vec![],
         keep_best: None,
+        players: Vec::new(),
+        steps: Vec::new(),
     }
 }
 

@@ -166,6 +166,19 @@ pub(super) fn output_not_trained(
     ))
 }
 
+pub(super) fn no_step_updates(code: &'static str, model: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(
+        code,
+        format!("no step updates `{model}`: its parameters keep their initial values"),
+        Label::new(span, "never updated"),
+    )
+    .with_note("each `step MODEL { ... }` updates that model only; the others read it as it is")
+    .with_hint(format!(
+        "add `step {model} {{ ... }}` with its optimizer and cost, or remove `{model}` from \
+         the train block"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::check::CheckError;

@@ -405,8 +405,43 @@ pub enum CheckError {
         span: Span,
         previous_span: Span,
     },
-    /// E0405: `train a, b on d`.
+    /// E0405: `train a, b on d` without `step` sections.
     SeveralModels { count: usize, span: Span },
+    /// E0212: a model called in a step on a tensor of another shape than
+    /// its input (a generator's output given to a discriminator).
+    PlayerInput {
+        model: String,
+        input: String,
+        expected: Shape,
+        /// Where the input is declared.
+        expected_span: Span,
+        given: Shape,
+        /// Where the given tensor was computed.
+        given_from: Span,
+        span: Span,
+    },
+    /// E0306: a step whose cost does not depend on the parameters of the
+    /// model it updates (`detached`: it does, but only through `detach`).
+    StepIgnoresModel {
+        model: String,
+        span: Span,
+        step_span: Span,
+        detached: bool,
+    },
+    /// E0408: `step NAME` for a model the train block does not name.
+    StepModelNotTrained {
+        model: String,
+        span: Span,
+        header: Span,
+    },
+    /// E0409: `labels` in a step when the data has no one-hot labels.
+    StepLabels {
+        data: String,
+        span: Span,
+        data_span: Span,
+    },
+    /// W0107: a model of a train block that no step updates.
+    NoStepUpdates { model: String, span: Span },
     /// W0101: a stride that leaves the last rows or columns uncovered.
     StrideDropsPixels {
         layer: String,
@@ -522,6 +557,11 @@ impl CheckError {
             NeedsLabels { .. } => "E0407",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",
+            PlayerInput { .. } => "E0212",
+            StepIgnoresModel { .. } => "E0306",
+            StepModelNotTrained { .. } => "E0408",
+            StepLabels { .. } => "E0409",
+            NoStepUpdates { .. } => "W0107",
             StrideDropsPixels { .. } => "W0101",
             QuadraticSigmoid { .. } => "W0102",
             LargeInitStd { .. } => "W0103",

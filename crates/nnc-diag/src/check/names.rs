@@ -32,6 +32,8 @@ pub enum DefKind {
     Layer,
     Output,
     Param,
+    /// A `step MODEL` section (one per model).
+    Step,
 }
 
 impl DefKind {
@@ -46,6 +48,7 @@ impl DefKind {
             DefKind::Layer => "layer instance",
             DefKind::Output => "output",
             DefKind::Param => "parameter",
+            DefKind::Step => "step",
         }
     }
 }

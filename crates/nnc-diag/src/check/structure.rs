@@ -13,6 +13,12 @@ pub enum BodyKind {
     Data,
     Train,
     Phase,
+    /// A train block of several models (`train g, d on data`).
+    Game,
+    /// A `step MODEL { ... }` section.
+    Step,
+    /// An `at epoch` phase inside a `step`.
+    StepPhase,
 }
 
 impl BodyKind {
@@ -23,6 +29,9 @@ impl BodyKind {
             BodyKind::Data => "data block",
             BodyKind::Train => "train block",
             BodyKind::Phase => "`at epoch` phase",
+            BodyKind::Game => "train block of several models",
+            BodyKind::Step => "`step` section",
+            BodyKind::StepPhase => "`at epoch` phase of a step",
         }
     }
 }

@@ -355,10 +355,123 @@ pub(super) fn phases_out_of_order(
 pub(super) fn several_models(code: &'static str, count: usize, span: Span) -> Diagnostic {
     Diagnostic::error(
         code,
-        format!("a train block trains one model, found {count}"),
+        format!("a train block of {count} models needs a `step` section for each model it updates"),
         Label::new(span, "several models"),
     )
     .with_note(
-        "training several models against each other (e.g. GANs) is planned but not supported yet",
+        "models trained against each other (a GAN) take turns: each `step MODEL { ... }` has \
+         its own optimizer, learning rate and cost, and updates that model only",
     )
+    .with_hint(
+        "add `step discriminator { optimizer adam  learning_rate 0.0002  cost ... }` and \
+         one for each other model, or train one model per train block",
+    )
+}
+
+pub(super) fn player_input(
+    code: &'static str,
+    model: &str,
+    input: &str,
+    (expected, expected_span): (&[usize], Span),
+    (given, given_from): (&[usize], Span),
+    span: Span,
+) -> Diagnostic {
+    let expected_str = crate::shape_str(expected);
+    let given_str = crate::shape_str(given);
+    let count = |s: &[usize]| s.iter().product::<usize>();
+    let note = if count(expected) == count(given) {
+        format!(
+            "both hold {} values per example, laid out differently",
+            count(given)
+        )
+    } else {
+        format!(
+            "{given_str} holds {} values per example, {expected_str} holds {}",
+            count(given),
+            count(expected)
+        )
+    };
+    let hint = if count(expected) == count(given) {
+        format!("reshape it first: `reshape({expected_str})`, or change `{input}`'s shape")
+    } else {
+        format!(
+            "make the model that computes it give {expected_str}, or declare `input {input}: \
+             {given_str}`"
+        )
+    };
+    Diagnostic::error(
+        code,
+        format!("`{model}` takes `{input}` of shape {expected_str}, but this is {given_str}"),
+        Label::new(span, format!("this is {given_str}")),
+    )
+    .with_secondary(given_from, format!("{given_str} computed here"))
+    .with_secondary(expected_span, format!("`{input}` is {expected_str}"))
+    .with_note(note)
+    .with_hint(hint)
+}
+
+pub(super) fn step_ignores_model(
+    code: &'static str,
+    model: &str,
+    span: Span,
+    step_span: Span,
+    detached: bool,
+) -> Diagnostic {
+    let note = if detached {
+        format!(
+            "the cost reads `{model}` only through `detach(...)`, which passes no gradient back: \
+             the step would leave `{model}` unchanged"
+        )
+    } else {
+        format!(
+            "a step updates `{model}` by the gradient of its cost; a cost that never calls \
+             `{model}` has none, so the step would leave it unchanged"
+        )
+    };
+    let hint = if detached {
+        format!("remove the `detach` around what `{model}` computes in this step")
+    } else {
+        format!("write the cost with `{model}(...)`, as in `cost -mean(log({model}(real)))`")
+    };
+    Diagnostic::error(
+        code,
+        format!("the cost of step `{model}` does not depend on `{model}`'s parameters"),
+        Label::new(span, "this cost"),
+    )
+    .with_secondary(step_span, format!("this step updates `{model}`"))
+    .with_note(note)
+    .with_hint(hint)
+}
+
+pub(super) fn step_model_not_trained(
+    code: &'static str,
+    model: &str,
+    span: Span,
+    header: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("step `{model}` updates a model this train block does not train"),
+        Label::new(span, "not in the train block's models"),
+    )
+    .with_secondary(header, "the models this block trains")
+    .with_hint(format!("add `{model}` to the models after `train`"))
+}
+
+pub(super) fn step_labels(
+    code: &'static str,
+    data: &str,
+    span: Span,
+    data_span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("`labels` needs one-hot labels, and data `{data}` has no `labels one_hot(k)`"),
+        Label::new(span, "the mini-batch's labels"),
+    )
+    .with_secondary(data_span, "the data")
+    .with_note("in a step, `labels` is the one-hot class of each real example, `[k]`")
+    .with_hint(format!(
+        "add `labels one_hot(10)` (the number of classes) to data `{data}`"
+    ))
 }

@@ -341,6 +341,39 @@ impl CheckError {
             CheckError::SeveralModels { count, span } => {
                 training::several_models(code, *count, *span)
             }
+            CheckError::PlayerInput {
+                model,
+                input,
+                expected,
+                expected_span,
+                given,
+                given_from,
+                span,
+            } => training::player_input(
+                code,
+                model,
+                input,
+                (expected, *expected_span),
+                (given, *given_from),
+                *span,
+            ),
+            CheckError::StepIgnoresModel {
+                model,
+                span,
+                step_span,
+                detached,
+            } => training::step_ignores_model(code, model, *span, *step_span, *detached),
+            CheckError::StepModelNotTrained {
+                model,
+                span,
+                header,
+            } => training::step_model_not_trained(code, model, *span, *header),
+            CheckError::StepLabels {
+                data,
+                span,
+                data_span,
+            } => training::step_labels(code, data, *span, *data_span),
+            CheckError::NoStepUpdates { model, span } => lints::no_step_updates(code, model, *span),
             // Lints.
             CheckError::StrideDropsPixels { layer, axes, span } => {
                 lints::stride_drops(code, layer, axes, *span)
