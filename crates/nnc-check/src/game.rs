@@ -162,6 +162,9 @@ impl<'a> Checker<'a> {
         let epochs_at = epochs.zip(table.get("epochs").map(|s| s.span));
         let mut steps: Vec<StepSpec> = Vec::new();
         let mut stepped: Vec<(String, Span)> = Vec::new();
+        // A step naming no model may have meant one of the players: none
+        // of them is then reported as updated by no step.
+        let mut misnamed = false;
         for section in &sections {
             let name = &section.name.name;
             if let Some((_, first)) = stepped.iter().find(|(n, _)| n == name) {
@@ -178,6 +181,7 @@ impl<'a> Checker<'a> {
                 if item.models.iter().any(|m| m.name == *name) {
                     continue; // a player with errors of its own
                 }
+                misnamed = true;
                 if models.iter().any(|m| m.name == *name) {
                     self.report(CheckError::StepModelNotTrained {
                         model: name.clone(),
@@ -212,7 +216,7 @@ impl<'a> Checker<'a> {
             steps.extend(step);
         }
         for (player, ident) in players.iter().zip(&item.models) {
-            if !stepped.iter().any(|(n, _)| *n == player.model.name) {
+            if !misnamed && !stepped.iter().any(|(n, _)| *n == player.model.name) {
                 self.report(CheckError::NoStepUpdates {
                     model: player.model.name.clone(),
                     span: ident.span,
@@ -765,10 +769,11 @@ impl<'a> Checker<'a> {
             );
             values[i] = Some(t);
         }
-        let Some(mut out) = values.get(output.0).cloned().flatten() else {
+        // The output keeps where the player computes it (its last layer),
+        // for reports about its shape.
+        let Some(out) = values.get(output.0).cloned().flatten() else {
             return Value::Tensor(Tensor::unknown(span));
         };
-        out.from = span;
         if updated && out.shape.as_deref() == Some(&[1][..]) {
             let label = call_label(&model.name, args);
             if let Some(step) = self.step.as_mut() {

@@ -288,3 +288,94 @@ pub fn describe(op: &Op) -> String {
         }
     }
 }
+
+/// Which parameters each step of a game updates, and which it reads
+/// without changing them (`nnc summary` of a file with a game).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GameSummary {
+    /// The models of the train block, in order.
+    pub players: Vec<String>,
+    pub data: String,
+    pub steps: Vec<StepSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepSummary {
+    /// The model the step updates.
+    pub model: String,
+    /// The optimizer, as written in the language (`adam(beta1: 0.5, ...)`).
+    pub optimizer: String,
+    /// The learning rate of each phase: (first epoch, rate).
+    pub rates: Vec<(usize, f64)>,
+    pub repeat: usize,
+    /// The parameter tensors the step updates (`generator.dense_1.weight`).
+    pub updates: Vec<String>,
+    /// How many values those hold.
+    pub updated_values: u64,
+    /// The parameter tensors its cost reads but it leaves unchanged.
+    pub reads: Vec<String>,
+    pub read_values: u64,
+}
+
+/// The steps of a game: for each, what it updates and what it only reads.
+pub fn summarize_game(spec: &crate::program::TrainSpec) -> Option<GameSummary> {
+    if !spec.is_game() {
+        return None;
+    }
+    let steps = spec
+        .steps
+        .iter()
+        .map(|step| {
+            let graph = &step.graph;
+            let used: HashSet<usize> = graph
+                .nodes
+                .iter()
+                .filter_map(|n| match &n.op {
+                    Op::Param { layer, .. } => Some(layer.0),
+                    op => op.layer().map(|l| l.0),
+                })
+                .collect();
+            let mut summary = StepSummary {
+                model: step.model.clone(),
+                optimizer: optimizer_text(&step.optimizer),
+                rates: step.rates.clone(),
+                repeat: step.repeat,
+                updates: Vec::new(),
+                updated_values: 0,
+                reads: Vec::new(),
+                read_values: 0,
+            };
+            for (index, layer) in graph.layers.iter().enumerate() {
+                for param in &layer.params {
+                    let name = format!("{}.{}", layer.name, param.name);
+                    if param.trained {
+                        summary.updates.push(name);
+                        summary.updated_values += param.len() as u64;
+                    } else if used.contains(&index) {
+                        summary.reads.push(name);
+                        summary.read_values += param.len() as u64;
+                    }
+                }
+            }
+            summary
+        })
+        .collect();
+    Some(GameSummary {
+        players: spec.players.clone(),
+        data: spec.data.clone(),
+        steps,
+    })
+}
+
+/// An optimizer as the language writes it.
+fn optimizer_text(optimizer: &crate::program::Optimizer) -> String {
+    use crate::program::Optimizer;
+    match optimizer {
+        Optimizer::Sgd => "sgd".into(),
+        Optimizer::Momentum { mu } => format!("momentum({mu})"),
+        Optimizer::Nesterov { mu } => format!("nesterov({mu})"),
+        Optimizer::Adam { beta1, beta2, eps } => {
+            format!("adam(beta1: {beta1}, beta2: {beta2}, eps: {eps:e})")
+        }
+    }
+}

@@ -28,25 +28,6 @@ pub(crate) fn game_of<'p>(program: &'p Program, ck: &Checkpoint) -> Option<&'p T
         .find(|t| t.is_game() && game_name(t) == ck.sidecar.model)
 }
 
-/// The parameters of player `name` within the parameters of the game
-/// `spec` (every player's, player after player).
-pub(crate) fn player_slice(
-    program: &Program,
-    spec: &TrainSpec,
-    name: &str,
-    params: &[Tensor],
-) -> Option<Vec<Tensor>> {
-    let mut start = 0;
-    for player in &spec.players {
-        let count = param_specs(program.model(player)?).len();
-        if player == name {
-            return params.get(start..start + count).map(<[Tensor]>::to_vec);
-        }
-        start += count;
-    }
-    None
-}
-
 /// A generator: a player whose output is an image, run on noise.
 pub(crate) struct Generator<'p> {
     pub(crate) model: &'p Model,
@@ -178,5 +159,85 @@ impl<'p> Generator<'p> {
     /// Values per image.
     pub(crate) fn image_size(&self) -> usize {
         self.layout.0 * self.layout.1 * self.layout.2
+    }
+}
+
+/// The images drawn from a fixed noise after every epoch (`nnc run --plot`
+/// on a game): the same noise each epoch, so the grid shows the generator
+/// learning. A conditional generator draws the classes in turn, one per
+/// column.
+pub(crate) struct SamplePlot {
+    model: Model,
+    /// The generator's parameters among the game's.
+    params: std::ops::Range<usize>,
+    backend: BackendKind,
+    layout: (usize, usize, usize),
+    inputs: Vec<f32>,
+    count: usize,
+    columns: usize,
+    stem: std::path::PathBuf,
+}
+
+/// How many images the grid of `nnc run --plot` shows.
+const PLOTTED: usize = 64;
+
+/// The seed of the grid's noise: fixed, so every epoch draws from the same.
+const PLOT_SEED: u64 = 2024;
+
+impl SamplePlot {
+    /// The grid of game `spec`'s generator (the first model it names) into
+    /// `dir`; `None` when that model draws no image.
+    pub(crate) fn new(
+        program: &Program,
+        spec: &TrainSpec,
+        dir: &std::path::Path,
+        backend: BackendKind,
+    ) -> Option<SamplePlot> {
+        let generator = Generator::of(program, spec, None).ok()?;
+        let mut start = 0;
+        for player in &spec.players {
+            if *player == generator.model.name {
+                break;
+            }
+            start += param_specs(program.model(player)?).len();
+        }
+        let count = generator
+            .classes
+            .map_or(PLOTTED, |k| k * (PLOTTED / k).max(1));
+        let (inputs, _) = generator.inputs(count, PLOT_SEED, None).ok()?;
+        Some(SamplePlot {
+            model: generator.model.clone(),
+            params: start..start + param_specs(generator.model).len(),
+            backend,
+            layout: generator.layout,
+            inputs,
+            count,
+            columns: generator.classes.unwrap_or(8),
+            stem: dir.join("samples"),
+        })
+    }
+
+    /// Draws the grid for the game's parameters after `epoch`.
+    pub(crate) fn draw(&self, epoch: usize, params: &[Tensor]) -> Result<(), String> {
+        let own = params
+            .get(self.params.clone())
+            .ok_or("the game's parameters lack the generator's")?
+            .to_vec();
+        let generator = Generator {
+            model: &self.model,
+            noise: 0,
+            classes: None,
+            layout: self.layout,
+        };
+        let images = generator
+            .draw(self.backend, own, &self.inputs, self.count)
+            .map_err(|f| f.message)?;
+        let size = generator.image_size();
+        let images: Vec<&[f32]> = images.chunks(size).collect();
+        let title = format!(
+            "epoch {epoch}: `{}` on the same noise every epoch",
+            self.model.name
+        );
+        crate::images::write_grid(&images, self.layout, self.columns, title, &self.stem).map(|_| ())
     }
 }

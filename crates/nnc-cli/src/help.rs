@@ -71,8 +71,19 @@ Examples:
   nnc sample models/vae_mnist.nnet --weights ckpt -o samples.png
   nnc sample models/vae_mnist.nnet --weights ckpt --count 16 --seed 7 -o samples.png
   nnc sample models/vae_mnist.nnet --weights ckpt --interpolate 0,1 --count 10 -o walk.png
+  nnc sample models/gan_mnist.nnet --weights ckpt --count 64 -o gan.png
+  nnc sample models/gan_conditional.nnet --weights ckpt --label 7 -o sevens.png
 
 See also: nnc run --plot (reconstructions after each epoch), nnc eval (the negative ELBO)";
+
+pub(crate) const EVAL_SAMPLES: &str = "\
+Examples:
+  nnc eval-samples models/gan_mnist.nnet --weights gan_ckpt \\
+      --classifier models/conv_20_40.nnet --classifier-weights clf_ckpt
+  nnc eval-samples models/gan_conditional.nnet --weights ckpt --label 7 \\
+      --classifier models/conv_20_40.nnet --classifier-weights clf_ckpt --format json
+
+See also: nnc sample (the images themselves), nnc run --plot (a fixed-noise grid per epoch)";
 
 pub(crate) const EMIT: &str = "\
 Examples:

@@ -17,6 +17,7 @@ mod emit_graph;
 mod emit_wgsl;
 mod epoch_log;
 mod eval;
+mod eval_samples;
 mod failure;
 mod game;
 mod help;
@@ -97,10 +98,16 @@ enum Command {
     /// CSV rows) under trained weights.
     #[command(after_help = help::PREDICT)]
     Predict(predict::PredictArgs),
-    /// Draw images from a generative model (a VAE): codes from the prior,
-    /// or a walk between two test images, decoded into a PNG and SVG grid.
+    /// Draw images from a generative model into a PNG and SVG grid: a
+    /// VAE's codes from the prior or a walk between two test images, or a
+    /// game's generator on noise (a chosen class for a conditional one).
     #[command(after_help = help::SAMPLE)]
     Sample(sample::SampleArgs),
+    /// Measure a game's generated images with a trained classifier: the
+    /// share classified confidently, the share of each class and, for a
+    /// conditional generator, the share of the class asked for.
+    #[command(after_help = help::EVAL_SAMPLES)]
+    EvalSamples(eval_samples::EvalSamplesArgs),
     /// Print what the compiler makes of a file (`nnc emit ir FILE --after PASS`).
     #[command(subcommand, after_help = help::EMIT)]
     Emit(emit::EmitKind),
@@ -149,6 +156,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::eval(&args),
         Command::Predict(args) => predict::predict(&args),
         Command::Sample(args) => sample::sample(&args),
+        Command::EvalSamples(args) => eval_samples::eval_samples(&args),
         Command::Emit(kind) => emit::emit(&kind),
         Command::Plot(args) => plot::plot(&args),
     }
@@ -298,17 +306,27 @@ fn summary(path: &Path, only: Option<&str>, format: Format) -> ExitCode {
         .iter()
         .map(|m| nnc_check::summary::summarize(m))
         .collect();
+    // Games: which step updates which parameters.
+    let games: Vec<_> = program
+        .trains
+        .iter()
+        .filter(|t| only.is_none_or(|name| t.players.iter().any(|p| p == name)))
+        .filter_map(nnc_check::summary::summarize_game)
+        .collect();
     let mut out = std::io::stdout().lock();
     let text = match format {
         Format::Text => summaries
             .iter()
             .map(summary_table::render)
+            .chain(games.iter().map(summary_table::render_game))
             .collect::<Vec<_>>()
             .join("\n"),
         Format::Json => {
-            serde_json::to_string_pretty(&serde_json::json!({ "models": summaries }))
-                .unwrap_or_default()
-                + "\n"
+            let mut object = serde_json::json!({ "models": summaries });
+            if !games.is_empty() {
+                object["games"] = serde_json::json!(games);
+            }
+            serde_json::to_string_pretty(&object).unwrap_or_default() + "\n"
         }
     };
     // A closed pipe (`nnc summary f | head`) is not an error worth a message.

@@ -204,6 +204,9 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     }
     console.plot = plot;
     if let Some(dir) = &args.plot {
+        if spec.is_game() {
+            console.samples = crate::game::SamplePlot::new(program, spec, dir, args.backend);
+        }
         console.reconstructions = crate::images::ReconstructionPlot::new(
             prepared.model,
             prepared.shown(),
@@ -417,6 +420,9 @@ struct Console {
     /// `--plot DIR` for a model that reconstructs image inputs: the grid
     /// of inputs and reconstructions, drawn after every epoch.
     reconstructions: Option<crate::images::ReconstructionPlot>,
+    /// `--plot` on a game: its generator's images on a fixed noise, drawn
+    /// after every epoch.
+    samples: Option<crate::game::SamplePlot>,
 }
 
 /// How often the running cost on the bar is refreshed.
@@ -435,6 +441,7 @@ impl Console {
             norms: None,
             plot: None,
             reconstructions: None,
+            samples: None,
         }
     }
 
@@ -515,7 +522,7 @@ impl Console {
 
 impl Observer for Console {
     fn wants_params(&self) -> bool {
-        self.tracer.is_some() || self.reconstructions.is_some()
+        self.tracer.is_some() || self.reconstructions.is_some() || self.samples.is_some()
     }
 
     fn epoch_params(&mut self, epoch: usize, params: Vec<nnc_lower::backend::Tensor>) {
@@ -523,6 +530,11 @@ impl Observer for Console {
             match tracer.measure(&params) {
                 Ok(norms) => self.norms = Some(norms),
                 Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+        if let Some(plot) = &self.samples {
+            if let Err(e) = plot.draw(epoch, &params) {
+                eprintln!("warning: cannot draw the samples of epoch {epoch}: {e}");
             }
         }
         if let Some(plot) = &self.reconstructions {

@@ -74,3 +74,56 @@ pub fn render(summary: &Summary) -> String {
     out.push('\n');
     out
 }
+
+/// Lays out which parameters each step of a game updates and reads.
+pub fn render_game(game: &nnc_check::summary::GameSummary) -> String {
+    let mut out = format!(
+        "train {} on {}: {} per mini-batch, in this order\n",
+        game.players.join(", "),
+        game.data,
+        if game.steps.len() == 1 {
+            "1 step".to_string()
+        } else {
+            format!("{} steps", game.steps.len())
+        }
+    );
+    for step in &game.steps {
+        let rates: Vec<String> = step
+            .rates
+            .iter()
+            .map(|(epoch, rate)| {
+                if *epoch == 1 {
+                    format!("learning rate {rate}")
+                } else {
+                    format!("{rate} from epoch {epoch}")
+                }
+            })
+            .collect();
+        let repeat = if step.repeat > 1 {
+            format!(", {} times", step.repeat)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "  step {}: {}, {}{repeat}\n",
+            step.model,
+            step.optimizer,
+            rates.join(", ")
+        ));
+        out.push_str(&format!(
+            "    updates {} values: {}\n",
+            thousands(step.updated_values),
+            step.updates.join(", ")
+        ));
+        if step.reads.is_empty() {
+            out.push_str("    reads no other model's parameters\n");
+        } else {
+            out.push_str(&format!(
+                "    reads, unchanged, {} values: {}\n",
+                thousands(step.read_values),
+                step.reads.join(", ")
+            ));
+        }
+    }
+    out
+}

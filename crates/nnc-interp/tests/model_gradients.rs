@@ -395,3 +395,75 @@ fn repeated_layer_in_a_stack() {
         2,
     );
 }
+
+/// Both steps of a tiny GAN: each step's cost is differentiated with
+/// respect to the parameters of the model it updates only (the other
+/// model's get no gradient output), through the other model's layers (the
+/// generator's step reaches the generator through the discriminator) and
+/// not through `detach` (the discriminator's step).
+#[test]
+fn each_step_of_a_game_reaches_its_own_model_only() {
+    let program = support::program(
+        "model g {
+           input z: [3]
+           layers {
+             dense(5)
+             leaky_relu(0.2)
+             dense(4, act: sigmoid)
+           }
+         }
+         model d {
+           input x: [4]
+           layers {
+             dense(5, act: tanh)
+             dense(1)
+           }
+         }
+         data pairs {
+           train csv(\"pairs.csv\", header: true)
+           labels none
+         }
+         train g, d on pairs {
+           batch_size 3
+           epochs 1
+           optimizer adam
+           learning_rate 0.001
+           step d {
+             let fake = detach(g(normal([3])))
+             cost softplus(-d(real)) + softplus(d(fake))
+           }
+           step g {
+             cost softplus(-d(g(normal([3]))))
+           }
+         }",
+    );
+    let spec = &program.trains[0];
+    assert_eq!(spec.steps.len(), 2);
+    for step in &spec.steps {
+        let model = &step.graph;
+        let specs = param_specs(model);
+        let mut problem = model_problem(model, 3, 5);
+        let trained: Vec<usize> = (0..specs.len()).filter(|&k| specs[k].trained).collect();
+        for (k, spec) in specs.iter().enumerate() {
+            let has_gradient = problem
+                .graph
+                .outputs
+                .iter()
+                .any(|o| o.kind == nnc_ir::graph::OutputKind::Gradient(k));
+            assert_eq!(has_gradient, spec.trained, "{}: {}", model.name, spec.name);
+            assert_eq!(
+                spec.trained,
+                spec.name.starts_with(&format!("{}.", step.model)),
+                "{}",
+                spec.name
+            );
+        }
+        problem.wrt = trained.iter().map(|&k| InputKind::Param(k)).collect();
+        let compared = check(problem, &model.name);
+        let values: usize = trained
+            .iter()
+            .map(|&k| specs[k].shape.iter().product::<usize>())
+            .sum();
+        assert_eq!(compared, values, "every value of {} is checked", step.model);
+    }
+}

@@ -56,12 +56,15 @@ const SPLITS: [&str; 3] = ["train", "validation", "test"];
 
 /// Draws the figures of one run into `dir` (created when missing) and
 /// returns the files written, each figure as `NAME.png` and `NAME.svg`:
-/// `cost` always (when any record has a cost), `accuracy` when any accuracy
-/// was measured, `learning_speed` when the records carry gradient norms. A
+/// `cost` always (when any record has a cost), `cost_terms` when the
+/// records carry terms of the cost (`SPLIT_cost_TERM`: a VAE's terms, a
+/// game's step costs), `accuracy` when any accuracy was measured,
+/// `learning_speed` when the records carry gradient norms. A
 /// log with no epoch records yet writes nothing.
 pub fn plot_run(log: &RunLog, dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let figures: Vec<(&str, Figure)> = [
         ("cost", cost_figure(log)),
+        ("cost_terms", cost_terms_figure(log)),
         ("accuracy", accuracy_figure(log)),
         ("learning_speed", learning_speed_figure(log)),
     ]
@@ -153,6 +156,37 @@ fn cost_figure(log: &RunLog) -> Option<Figure> {
         .collect();
     (!series.is_empty()).then(|| Figure {
         title: format!("Cost per epoch: {}", log.name),
+        panels: vec![Panel {
+            title: None,
+            y_label: metric_axis_label("train_cost"),
+            log_y: false,
+            legend: Legend::UpperRight,
+            series,
+        }],
+    })
+}
+
+/// The terms of the cost, one line per logged `SPLIT_cost_TERM`: a VAE's
+/// reconstruction and KL terms, or each step's cost in a game (the
+/// discriminator's and the generator's losses).
+fn cost_terms_figure(log: &RunLog) -> Option<Figure> {
+    let series: Vec<Series> = log
+        .numeric_keys()
+        .into_iter()
+        .filter(|key| {
+            SPLITS
+                .iter()
+                .any(|split| key.starts_with(&format!("{split}_cost_")))
+        })
+        .map(|key| {
+            let points = log.metric_points(&key);
+            let label = key.replacen("_cost_", " ", 1);
+            Series::new(&label, points)
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    (!series.is_empty()).then(|| Figure {
+        title: format!("Cost terms per epoch: {}", log.name),
         panels: vec![Panel {
             title: None,
             y_label: metric_axis_label("train_cost"),

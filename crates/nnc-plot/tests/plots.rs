@@ -325,3 +325,36 @@ fn an_unwritable_folder_is_an_error_naming_the_path() {
         "{message}"
     );
 }
+
+/// A game's log: a `cost_terms` figure with one line per step cost.
+#[test]
+fn cost_terms_figure_has_a_line_per_logged_term() {
+    let dir = scratch("cost_terms");
+    let records: Vec<Value> = (1..=4)
+        .map(|epoch| {
+            let e = f64::from(epoch);
+            json!({
+                "epoch": epoch,
+                "train_cost": 2.0 / e,
+                "train_cost_discriminator": 1.0 / e,
+                "train_cost_generator": 1.0 + 0.1 * e,
+                "test_cost_discriminator": 1.1 / e,
+            })
+        })
+        .collect();
+    let log = RunLog::new("game", records);
+    let written = plot_run(&log, &dir).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"cost_terms.png".to_string()), "{names:?}");
+    let svg = std::fs::read_to_string(dir.join("cost_terms.svg")).unwrap();
+    for label in [
+        "train discriminator",
+        "train generator",
+        "test discriminator",
+    ] {
+        assert!(svg.contains(label), "no line `{label}` in the legend");
+    }
+}

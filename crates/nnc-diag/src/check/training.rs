@@ -363,8 +363,8 @@ pub(super) fn several_models(code: &'static str, count: usize, span: Span) -> Di
          its own optimizer, learning rate and cost, and updates that model only",
     )
     .with_hint(
-        "add `step discriminator { optimizer adam  learning_rate 0.0002  cost ... }` and \
-         one for each other model, or train one model per train block",
+        "add a `step MODEL { cost ... }` section for each model (with its `optimizer` and \
+         `learning_rate`), or train one model per train block",
     )
 }
 
@@ -399,15 +399,19 @@ pub(super) fn player_input(
              {given_str}`"
         )
     };
-    Diagnostic::error(
+    let d = Diagnostic::error(
         code,
         format!("`{model}` takes `{input}` of shape {expected_str}, but this is {given_str}"),
         Label::new(span, format!("this is {given_str}")),
-    )
-    .with_secondary(given_from, format!("{given_str} computed here"))
-    .with_secondary(expected_span, format!("`{input}` is {expected_str}"))
-    .with_note(note)
-    .with_hint(hint)
+    );
+    let d = if given_from == span {
+        d
+    } else {
+        d.with_secondary(given_from, format!("{given_str} computed here"))
+    };
+    d.with_secondary(expected_span, format!("`{input}` is {expected_str}"))
+        .with_note(note)
+        .with_hint(hint)
 }
 
 pub(super) fn step_ignores_model(

@@ -45,8 +45,14 @@ pub fn check(problem: Problem, label: &str) -> usize {
     let mut interp = Interpreter::<f64>::new(problem.graph).unwrap();
     let mut values = problem.values;
     evaluate(&mut interp, &values, problem.seed);
+    // The gradient of parameter `k` is output `Gradient(k)`; of the k-th
+    // other input, `Gradient(k)` too.
     let analytic: Vec<Vec<f64>> = (0..problem.wrt.len())
         .map(|k| {
+            let k = match problem.wrt[k] {
+                InputKind::Param(p) => p,
+                _ => k,
+            };
             interp
                 .output_of(OutputKind::Gradient(k))
                 .unwrap_or_else(|| panic!("{label}: no gradient output {k}"))
