@@ -17,9 +17,9 @@ pub(crate) struct Style {
     /// the total cost under it, and the log has `SPLIT_NAME` beside
     /// `SPLIT_cost`.
     pub(crate) cost_name: Option<String>,
-    /// For a game, how many steps it has: the first terms of a split are
-    /// the steps' costs, the rest the values they report (`report`).
-    pub(crate) game: Option<usize>,
+    /// For a game, its steps: the first terms of a split are the steps'
+    /// costs, the rest the values they report (`report`).
+    pub(crate) game: Option<GameSteps>,
 }
 
 impl Style {
@@ -33,21 +33,52 @@ impl Style {
         }
     }
 
-    /// The style of a game of `steps` steps: each step's cost and reported
+    /// The style of a game: each step's cost, learning rate and reported
     /// values, no accuracy.
-    pub(crate) fn game(steps: usize) -> Style {
+    pub(crate) fn game(spec: &nnc_check::program::TrainSpec) -> Style {
         Style {
             regression: true,
             cost_name: None,
-            game: Some(steps),
+            game: Some(GameSteps {
+                rates: spec
+                    .steps
+                    .iter()
+                    .map(|s| (s.model.clone(), s.rates.clone()))
+                    .collect(),
+            }),
         }
+    }
+}
+
+/// The steps of a game, as reports need them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct GameSteps {
+    /// Each step's model and learning-rate schedule (first epoch, rate).
+    pub(crate) rates: Vec<(String, Vec<(usize, f64)>)>,
+}
+
+impl GameSteps {
+    /// Each step's model and learning rate in `epoch`.
+    fn rates_at(&self, epoch: usize) -> Vec<(&str, f64)> {
+        self.rates
+            .iter()
+            .map(|(model, rates)| {
+                let rate = rates
+                    .iter()
+                    .rev()
+                    .find(|(start, _)| *start <= epoch)
+                    .or(rates.first())
+                    .map_or(0.0, |(_, r)| *r);
+                (model.as_str(), rate)
+            })
+            .collect()
     }
 }
 
 /// The epoch line of a game: each step's mean cost over the epoch's
 /// batches, then on each measured split each step's cost and each
 /// reported value.
-fn game_line(r: &EpochRecord) -> String {
+fn game_line(r: &EpochRecord, game: &GameSteps) -> String {
     let values = |terms: &[(String, f64)]| -> String {
         terms
             .iter()
@@ -55,8 +86,17 @@ fn game_line(r: &EpochRecord) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let rates = game.rates_at(r.epoch);
+    let lr = match rates.as_slice() {
+        [(_, first), rest @ ..] if rest.iter().all(|(_, r)| r == first) => format!("lr {first}"),
+        _ => {
+            let each: Vec<String> = rates.iter().map(|(m, r)| format!("{m} {r}")).collect();
+            format!("lr {}", each.join(" "))
+        }
+    };
     let mut parts = vec![
         format!("epoch {}", r.epoch),
+        lr,
         format!("batch {}", r.batch_size),
         format!("train: {}", values(&r.train_terms)),
     ];
@@ -79,8 +119,8 @@ fn game_line(r: &EpochRecord) -> String {
 
 /// The line printed after each epoch.
 pub(crate) fn epoch_line(r: &EpochRecord, style: &Style) -> String {
-    if style.game.is_some() {
-        return game_line(r);
+    if let Some(game) = &style.game {
+        return game_line(r, game);
     }
     let regression = style.regression;
     let mut parts = vec![
@@ -156,7 +196,14 @@ pub(crate) fn log_object(r: &EpochRecord, style: &Style) -> Value {
     };
     put("epoch", json!(r.epoch));
     put("phase", json!(r.phase));
-    put("learning_rate", json!(r.learning_rate));
+    match &style.game {
+        Some(game) => {
+            for (model, rate) in game.rates_at(r.epoch) {
+                put(&format!("learning_rate_{model}"), json!(rate));
+            }
+        }
+        None => put("learning_rate", json!(r.learning_rate)),
+    }
     put("batch_size", json!(r.batch_size));
     put("steps", json!(r.steps));
     put("examples", json!(r.examples));
@@ -185,7 +232,10 @@ pub(crate) fn log_object(r: &EpochRecord, style: &Style) -> Value {
         for (measure, value) in &score.measures {
             put(&format!("{name}_{}", measure.name()), json!(value));
         }
-        let costs = style.game.unwrap_or(score.terms.len());
+        let costs = style
+            .game
+            .as_ref()
+            .map_or(score.terms.len(), |g| g.rates.len());
         for (k, (term, value)) in score.terms.iter().enumerate() {
             if k < costs {
                 put(&format!("{name}_cost_{term}"), json!(value));

@@ -149,7 +149,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     // No accuracy is shown for real-valued labels, nor for a model that
     // reads no labels (its costs compare outputs with its inputs).
     let style = match spec.is_game() {
-        true => Style::game(spec.steps.len()),
+        true => Style::game(spec),
         false => Style::of(program.model(&spec.model), program.data(&spec.data)),
     };
     let restores = spec.early_stop.as_ref().filter(|e| e.restore_best);
@@ -333,30 +333,57 @@ fn verify(
         return Err(VerifyFailure::Train(TrainError::NoTrainingExamples));
     }
     let batch_size = phase.batch_size.max(1);
-    let setup = TrainSetup {
-        model: prepared.model,
-        optimizer: &phase.optimizer,
-        batch_size,
-        train_size: count,
+    // A game verifies each step's graph in turn, from the same start.
+    let graphs: Vec<(&nnc_check::program::Model, _, f64, Option<_>)> = if prepared.spec.is_game() {
+        prepared
+            .spec
+            .steps
+            .iter()
+            .map(|s| (&s.graph, &s.optimizer, s.rate_at(1), Some(s)))
+            .collect()
+    } else {
+        vec![(prepared.model, &phase.optimizer, phase.learning_rate, None)]
     };
-    let params = nnc_lower::init_params(prepared.model, schedule.seed);
-    let mut verifier = Verifier::new(&setup, params).map_err(VerifyFailure::Verify)?;
-    let order = nnc_train::seeds::epoch_order(schedule.seed, 1, count);
-    let (mut inputs, mut targets) = (Vec::new(), Vec::new());
-    for (step, indices) in order.chunks(batch_size).take(steps).enumerate() {
-        let seed = nnc_train::seeds::step_seed(schedule.seed, 1, step);
-        Examples::fill_train_batch(train, indices, &mut inputs, &mut targets, seed);
-        let batch = Batch {
-            inputs: &inputs,
-            targets: &targets,
-            len: indices.len(),
-            noise_seed: 0,
+    let mut total = VerifyReport::default();
+    for (model, optimizer, rate, step_spec) in graphs {
+        let setup = TrainSetup {
+            model,
+            optimizer,
+            batch_size,
+            train_size: count,
         };
-        verifier
-            .step(batch, phase.learning_rate as f32, seed)
-            .map_err(VerifyFailure::Verify)?;
+        let params = nnc_lower::init_params(prepared.model, schedule.seed);
+        let mut verifier = Verifier::new(&setup, params).map_err(VerifyFailure::Verify)?;
+        let order = nnc_train::seeds::epoch_order(schedule.seed, 1, count);
+        let (mut inputs, mut targets, mut own) = (Vec::new(), Vec::new(), Vec::new());
+        for (step, indices) in order.chunks(batch_size).take(steps).enumerate() {
+            let seed = nnc_train::seeds::step_seed(schedule.seed, 1, step);
+            Examples::fill_train_batch(train, indices, &mut inputs, &mut targets, seed);
+            let batch = Batch {
+                inputs: &inputs,
+                targets: &targets,
+                len: indices.len(),
+                noise_seed: 0,
+            };
+            let batch = match step_spec {
+                Some(spec) => {
+                    nnc_train::game::batch_of_step(spec, &batch, &mut own).map_err(|e| {
+                        VerifyFailure::Train(TrainError::Step {
+                            epoch: 1,
+                            batch: step + 1,
+                            error: e,
+                        })
+                    })?
+                }
+                None => batch,
+            };
+            verifier
+                .step(batch, rate as f32, seed)
+                .map_err(VerifyFailure::Verify)?;
+        }
+        total.merge(verifier.report());
     }
-    Ok(verifier.report().clone())
+    Ok(total)
 }
 
 /// Why `--verify` failed.

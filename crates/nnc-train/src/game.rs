@@ -39,10 +39,7 @@ struct Step {
     fresh: bool,
     /// The learning rate of the current epoch.
     rate: f64,
-    /// The one-hot width of `labels`, when the step reads them (input 1).
-    classes: Option<usize>,
-    /// Values of `real` per example.
-    real_size: usize,
+    inputs: StepInputs,
 }
 
 /// The steps of a game run as one backend.
@@ -67,22 +64,12 @@ impl Game {
         let steps = spec
             .steps
             .iter()
-            .map(|s| {
-                let graph = &s.graph;
-                let size = |k: usize| {
-                    graph
-                        .inputs
-                        .get(k)
-                        .map(|&id| graph.node(id).shape.iter().product::<usize>())
-                };
-                Step {
-                    spec: s.clone(),
-                    backend: make(),
-                    fresh: false,
-                    rate: s.rate_at(1),
-                    classes: size(1),
-                    real_size: size(0).unwrap_or(0),
-                }
+            .map(|s| Step {
+                spec: s.clone(),
+                backend: make(),
+                fresh: false,
+                rate: s.rate_at(1),
+                inputs: StepInputs::of(s),
             })
             .collect();
         Some(Game {
@@ -120,36 +107,24 @@ impl Game {
     }
 }
 
-/// The batch step `step` reads: the examples as `real`, followed in each
+/// The batch a step reads: the examples as `real`, followed in each
 /// example by its one-hot `labels` when the step reads them (its inputs
-/// are then gathered into `inputs`). `with_targets` keeps targets (a
-/// step's graph reads none, but inference reports its sums only for a
-/// batch that has some).
+/// are then gathered into `inputs`); no targets (a step's graph reads
+/// none: the labels are its input).
 fn step_batch<'b>(
-    step: &Step,
+    step: StepInputs,
     batch: &Batch<'b>,
     inputs: &'b mut Vec<f32>,
-    targets: &'b mut Vec<f32>,
-    with_targets: bool,
 ) -> Result<Batch<'b>, BackendError> {
-    let targets: &'b [f32] = if with_targets {
-        if batch.targets.is_empty() {
-            // Class 0 for every example: nothing reads it.
-            targets.clear();
-            targets.resize(batch.len, 0.0);
-            targets
-        } else {
-            batch.targets
-        }
-    } else {
-        &[]
-    };
     let Some(classes) = step.classes else {
-        return Ok(Batch { targets, ..*batch });
+        return Ok(Batch {
+            targets: &[],
+            ..*batch
+        });
     };
     let mut one_hot = Vec::new();
     let rows = batch.target_rows(classes, &mut one_hot)?;
-    let real = step.real_size;
+    let real = step.real;
     if batch.inputs.len() != batch.len * real {
         return Err(BackendError::Failed {
             message: format!(
@@ -168,9 +143,57 @@ fn step_batch<'b>(
     }
     Ok(Batch {
         inputs,
-        targets,
+        targets: &[],
         ..*batch
     })
+}
+
+/// Class 0 for each of `len` examples: the targets that make inference
+/// report its sums (`Inference::stats`) for a step's batch. Nothing reads
+/// them but the accuracy of a step's first reported value, which nothing
+/// uses.
+fn dummy_targets(len: usize, targets: &mut Vec<f32>) -> &[f32] {
+    targets.clear();
+    targets.resize(len, 0.0);
+    targets
+}
+
+/// What a step reads of a batch: `real` (its values per example) and,
+/// when it reads them, the one-hot `labels`.
+#[derive(Clone, Copy, Debug)]
+struct StepInputs {
+    /// Values of `real` per example.
+    real: usize,
+    /// The one-hot width of `labels`, when the step reads them (input 1).
+    classes: Option<usize>,
+}
+
+impl StepInputs {
+    fn of(spec: &StepSpec) -> StepInputs {
+        let graph = &spec.graph;
+        let size = |k: usize| {
+            graph
+                .inputs
+                .get(k)
+                .map(|&id| graph.node(id).shape.iter().product::<usize>())
+        };
+        StepInputs {
+            real: size(0).unwrap_or(0),
+            classes: size(1),
+        }
+    }
+}
+
+/// The batch the step `spec` of a game reads from a batch of the game's
+/// examples: `real`, and the one-hot `labels` after each example when the
+/// step reads them (gathered into `inputs`). For tools that run one step
+/// alone (`nnc run --verify`).
+pub fn batch_of_step<'b>(
+    spec: &StepSpec,
+    batch: &Batch<'b>,
+    inputs: &'b mut Vec<f32>,
+) -> Result<Batch<'b>, BackendError> {
+    step_batch(StepInputs::of(spec), batch, inputs)
 }
 
 /// The seed of repetition `r` of step `k` in a training step of seed
@@ -236,7 +259,7 @@ impl Backend for Game {
             let mut sum = 0.0;
             for r in 0..repeat {
                 let step = &mut self.steps[k];
-                let own = step_batch(step, &batch, &mut self.inputs, &mut self.targets, false)?;
+                let own = step_batch(step.inputs, &batch, &mut self.inputs)?;
                 let rate = step.rate as f32;
                 let stats = step
                     .backend
@@ -265,7 +288,10 @@ impl Backend for Game {
         for k in 0..self.steps.len() {
             self.sync(k)?;
             let step = &mut self.steps[k];
-            let own = step_batch(step, &batch, &mut self.inputs, &mut self.targets, true)?;
+            let own = Batch {
+                targets: dummy_targets(batch.len, &mut self.targets),
+                ..step_batch(step.inputs, &batch, &mut self.inputs)?
+            };
             let inference = step.backend.infer(own)?;
             let cost = inference.stats.map_or(0.0, |s| s.cost_sum);
             stats.cost_sum += cost;

@@ -321,7 +321,12 @@ impl Run<'_> {
         batch_size: usize,
         observer: &mut dyn Observer,
     ) -> Result<[Option<Score>; 3], TrainError> {
-        let measured = !self.schedule.measures_on(SplitKind::Train).is_empty();
+        // A game with nothing but training examples reports its steps'
+        // costs and values on them.
+        let game_alone = !self.schedule.terms.is_empty()
+            && self.splits.validation.is_none()
+            && self.splits.test.is_none();
+        let measured = game_alone || !self.schedule.measures_on(SplitKind::Train).is_empty();
         let train = measured.then_some(self.splits.train);
         let eval_count = self.options.eval_limit.unwrap_or(usize::MAX);
         let splits = [

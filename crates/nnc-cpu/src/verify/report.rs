@@ -25,6 +25,22 @@ impl VerifyReport {
     pub fn largest_relative_error(&self) -> f32 {
         self.largest.as_ref().map_or(0.0, |l| l.relative_error)
     }
+
+    /// Adds what another verification saw (another graph of the same
+    /// training, such as another step of a game): counts add, the largest
+    /// error is the larger.
+    pub fn merge(&mut self, other: &VerifyReport) {
+        self.steps += other.steps;
+        self.kernels += other.kernels;
+        self.tensors += other.tensors;
+        self.values += other.values;
+        if other.largest_relative_error() > self.largest_relative_error() || self.largest.is_none()
+        {
+            if let Some(largest) = &other.largest {
+                self.largest = Some(largest.clone());
+            }
+        }
+    }
 }
 
 /// The value with the largest relative error of a verification.
