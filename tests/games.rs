@@ -174,11 +174,7 @@ fn each_step_changes_only_its_models_parameters() {
 /// Makes a fresh backend of one kind.
 type MakeBackend<'a> = &'a dyn Fn() -> Box<dyn Backend>;
 
-fn run_game(
-    spec: &TrainSpec,
-    make: MakeBackend<'_>,
-    steps: usize,
-) -> (Vec<Tensor>, Vec<Vec<f64>>) {
+fn run_game(spec: &TrainSpec, make: MakeBackend<'_>, steps: usize) -> (Vec<Tensor>, Vec<Vec<f64>>) {
     let mut game = Game::new(spec, make).unwrap();
     let params = nnc_lower::init_params(spec.game_params().unwrap(), 3);
     game.set_params(params).unwrap();
@@ -532,6 +528,172 @@ fn sample_and_eval_samples_read_a_games_checkpoint() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("holds no game's weights"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A backend that counts its training steps and their seeds, and runs
+/// them on the JIT.
+struct Counting {
+    inner: nnc_cpu::JitBackend,
+    seeds: std::rc::Rc<std::cell::RefCell<Vec<(String, u64, f32)>>>,
+    model: String,
+}
+
+impl Backend for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn configure(
+        &mut self,
+        setup: &TrainSetup<'_>,
+    ) -> Result<(), nnc_lower::backend::BackendError> {
+        self.model = setup.model.name.clone();
+        self.inner.configure(setup)
+    }
+    fn set_params(&mut self, params: Vec<Tensor>) -> Result<(), nnc_lower::backend::BackendError> {
+        self.inner.set_params(params)
+    }
+    fn params(&self) -> Vec<Tensor> {
+        self.inner.params()
+    }
+    fn train_step(
+        &mut self,
+        batch: Batch<'_>,
+        learning_rate: f32,
+        step_seed: u64,
+    ) -> Result<nnc_lower::backend::StepStats, nnc_lower::backend::BackendError> {
+        self.seeds
+            .borrow_mut()
+            .push((self.model.clone(), step_seed, learning_rate));
+        self.inner.train_step(batch, learning_rate, step_seed)
+    }
+    fn evaluate(
+        &mut self,
+        batch: Batch<'_>,
+    ) -> Result<nnc_lower::backend::EvalStats, nnc_lower::backend::BackendError> {
+        self.inner.evaluate(batch)
+    }
+    fn configure_inference(
+        &mut self,
+        model: &nnc_check::program::Model,
+    ) -> Result<(), nnc_lower::backend::BackendError> {
+        self.inner.configure_inference(model)
+    }
+    fn infer(
+        &mut self,
+        batch: Batch<'_>,
+    ) -> Result<nnc_lower::backend::Inference, nnc_lower::backend::BackendError> {
+        self.inner.infer(batch)
+    }
+}
+
+/// `repeat 3` runs the discriminator's step three times per mini-batch,
+/// each with its own seed (fresh noise), before the generator's one; each
+/// step takes its own learning rate, and its `at epoch` phase.
+#[test]
+fn repeat_runs_a_step_several_times_per_batch_with_its_own_rate() {
+    let source = TOY
+        .replace(
+            "  step discriminator {\n",
+            "  step discriminator {\n    repeat 3\n    learning_rate 0.001\n    at epoch 2 {\n      learning_rate 0.0005\n    }\n",
+        );
+    let program = program(&source);
+    let spec = &program.trains[0];
+    let seeds = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let make = || {
+        Box::new(Counting {
+            inner: nnc_cpu::JitBackend::new(),
+            seeds: seeds.clone(),
+            model: String::new(),
+        }) as Box<dyn Backend>
+    };
+    let mut game = Game::new(spec, make).unwrap();
+    game.set_params(nnc_lower::init_params(spec.game_params().unwrap(), 3))
+        .unwrap();
+    let model = game.params_model().clone();
+    let setup = TrainSetup {
+        model: &model,
+        optimizer: &spec.phases[0].optimizer,
+        batch_size: 50,
+        train_size: 400,
+    };
+    game.configure(&setup).unwrap();
+    let inputs = batch_values(50);
+    let batch = Batch {
+        inputs: &inputs,
+        targets: &[],
+        len: 50,
+        noise_seed: 0,
+    };
+    game.begin_epoch(1);
+    game.train_step(batch, 0.0, 11).unwrap();
+    game.begin_epoch(2);
+    game.train_step(batch, 0.0, 12).unwrap();
+    let seen = seeds.borrow();
+    let order: Vec<&str> = seen.iter().map(|(m, _, _)| m.as_str()).collect();
+    let d = "discriminator step";
+    let g = "generator step";
+    assert_eq!(order, [d, d, d, g, d, d, d, g]);
+    let mut distinct: Vec<u64> = seen.iter().map(|(_, s, _)| *s).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        8,
+        "every step and repetition has its own seed"
+    );
+    let rates: Vec<f32> = seen.iter().map(|(_, _, r)| *r).collect();
+    assert_eq!(
+        rates,
+        [0.001, 0.001, 0.001, 0.002, 0.0005, 0.0005, 0.0005, 0.002]
+    );
+}
+
+/// The other tools on a game: `nnc emit ir --step` prints one step's
+/// graph (gradients of its model's parameters only), `nnc bench` times
+/// every step, `nnc run --verify-only` checks every step's kernels, and
+/// `nnc eval` refuses a game's checkpoint, pointing at the tools for it.
+#[test]
+fn the_other_tools_take_a_game() {
+    let dir = scratch("tools");
+    let file = toy_game(&dir);
+    let out = nnc(&[
+        "emit",
+        "ir",
+        &file,
+        "--step",
+        "generator",
+        "--train-size",
+        "400",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ir = text(&out.stdout);
+    assert!(ir.contains("output grad(generator.dense_1.weight)"), "{ir}");
+    assert!(ir.contains("output new(generator.dense_1.weight)"), "{ir}");
+    assert!(!ir.contains("output grad(discriminator."), "{ir}");
+    assert!(!ir.contains("output new(discriminator."), "{ir}");
+    let out = nnc(&["emit", "ir", &file, "--step", "critic"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the game's steps update `discriminator`, `generator`"));
+
+    let out = nnc(&["bench", &file, "--epochs", "1", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bench: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(bench["model"], "generator, discriminator", "{bench}");
+
+    let out = nnc(&["run", &file, "--verify-only", "--verify-steps", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("agrees with the interpreter on 4 steps"));
+
+    let ckpt = dir.join("ckpt").display().to_string();
+    let out = nnc(&["run", &file, "-q", "--epochs", "1", "--checkpoint", &ckpt]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = nnc(&["eval", &file, "--weights", &ckpt]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`nnc eval-samples`"),
         "{}",
         text(&out.stderr)
     );

@@ -101,16 +101,19 @@ fn bench_inner(args: &BenchArgs) -> Result<(), Failure> {
     let prepared = prepare(&checked, program, spec)?;
     prepared.warn_of_limits(&options);
     // On a GPU, the adapter the figures were measured on (opening the
-    // device now also reports a missing adapter before any work).
-    let (mut backend, device) = match args.backend {
-        BackendKind::Wgpu => {
+    // device now also reports a missing adapter before any work). A game
+    // times all its steps: one backend per step.
+    let game = nnc_train::Game::new(spec, || make_backend(args.backend));
+    let (mut backend, device) = match (game, args.backend) {
+        (Some(game), _) => (Box::new(game) as Box<dyn Backend>, None),
+        (None, BackendKind::Wgpu) => {
             let mut gpu = nnc_gpu::GpuBackend::new();
             gpu.open()
                 .map_err(|e| Failure::problem(format!("cannot open a GPU: {e}")))?;
             let device = gpu.adapter().map(ToString::to_string);
             (Box::new(gpu) as Box<dyn Backend>, device)
         }
-        kind => (make_backend(kind), None),
+        (None, kind) => (make_backend(kind), None),
     };
     let backend_name = backend.name();
     let mut timed = Timed::new(backend.as_mut());
@@ -127,9 +130,13 @@ fn bench_inner(args: &BenchArgs) -> Result<(), Failure> {
         &mut progress,
     )
     .map_err(train_failure)?;
+    let name = match spec.is_game() {
+        true => crate::game::game_name(spec),
+        false => spec.model.clone(),
+    };
     let result = BenchResult::new(
         checked.name(),
-        &spec.model,
+        &name,
         backend_name,
         &report,
         timed.compile(),

@@ -34,6 +34,10 @@ pub struct GraphArgs {
     /// The training-set size `n` of the L2/L1 decay (default: from the data).
     #[arg(long, value_name = "N")]
     pub train_size: Option<usize>,
+    /// For a game (a train block of `step` sections): the step whose graph
+    /// to build, by the model it updates (default: the first step).
+    #[arg(long, value_name = "MODEL")]
+    pub step: Option<String>,
 }
 
 /// Checks `args.file` and builds the graph it asks for, stopped after the
@@ -48,7 +52,8 @@ pub(crate) fn build_graph(
     let source = crate::failure::read_model(&args.file)?;
     let base_dir = driver::base_dir(&args.file);
     let report = driver::check_source(&source, base_dir, Options::default());
-    if args.inference {
+    // A step's inference graph comes from its train block, below.
+    if args.inference && args.step.is_none() {
         if let Some(graph) = inference_graph(&report, args, after)? {
             return Ok(graph);
         }
@@ -63,9 +68,13 @@ pub(crate) fn build_graph(
         )));
     };
     let spec = pick_train(program, &name, args.train.as_deref())?;
-    let model = program
-        .model(&spec.model)
-        .ok_or_else(|| Failure::problem(format!("no model `{}`", spec.model)))?;
+    let step = pick_step(spec, args.step.as_deref())?;
+    let model = match step {
+        Some(step) => &step.graph,
+        None => program
+            .model(&spec.model)
+            .ok_or_else(|| Failure::problem(format!("no model `{}`", spec.model)))?,
+    };
     let phase = spec.phases.get(args.phase.wrapping_sub(1)).ok_or_else(|| {
         Failure::usage(format!(
             "phase {} does not exist: the schedule has {} phase(s)",
@@ -86,13 +95,49 @@ pub(crate) fn build_graph(
         };
         let setup = TrainSetup {
             model,
-            optimizer: &phase.optimizer,
+            optimizer: step.map_or(&phase.optimizer, |s| &s.optimizer),
             batch_size: batch,
             train_size,
         };
         nnc_lower::compile_training_fused(&setup, batch, after)
     };
     graph.map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// The step `--step` names in a game (the first when none is named);
+/// `None` for a train block of one model, where `--step` is a usage error.
+fn pick_step<'s>(
+    spec: &'s TrainSpec,
+    wanted: Option<&str>,
+) -> Result<Option<&'s nnc_check::program::StepSpec>, Failure> {
+    if !spec.is_game() {
+        return match wanted {
+            Some(name) => Err(Failure::usage(format!(
+                "`--step {name}`: the train block of `{}` has no steps; `--step` picks one \
+                 step of a train block of several models",
+                spec.model
+            ))),
+            None => Ok(None),
+        };
+    }
+    let Some(name) = wanted else {
+        return Ok(spec.steps.first());
+    };
+    spec.steps
+        .iter()
+        .find(|s| s.model == name)
+        .map(Some)
+        .ok_or_else(|| {
+            let steps: Vec<String> = spec
+                .steps
+                .iter()
+                .map(|s| format!("`{}`", s.model))
+                .collect();
+            Failure::usage(format!(
+                "`--step {name}`: the game's steps update {}",
+                steps.join(", ")
+            ))
+        })
 }
 
 /// `--inference` needs a model, not a train block: the model `--train
@@ -159,7 +204,8 @@ fn training_set_size(
     {
         return Ok(end.saturating_sub(start.unwrap_or(0)));
     }
-    let model = program.model(&spec.model);
+    let view = spec.data_view();
+    let model = view.as_ref().or_else(|| program.model(&spec.model));
     let loaded = nnc_data::load(data, base_dir, model).map_err(|_| {
         Failure::problem(
             "the training-set size (the `n` of the L2/L1 decay) is not written in the file and \

@@ -405,4 +405,54 @@ mod tests {
         assert_eq!(object["validation_cost"], 0.3);
         assert_eq!(object["validation_cost_kl"], 0.05);
     }
+
+    /// A game: the steps' rates (one when they agree), each step's mean
+    /// cost, and each measured split's costs and reported values; the log
+    /// has one learning rate per step, the costs as `SPLIT_cost_STEP` and
+    /// the reported values as `SPLIT_NAME`.
+    #[test]
+    fn a_game_shows_each_steps_rate_cost_and_reported_values() {
+        let style = Style {
+            regression: true,
+            cost_name: None,
+            game: Some(GameSteps {
+                rates: vec![
+                    ("discriminator".into(), vec![(1, 0.0002), (21, 0.0001)]),
+                    ("generator".into(), vec![(1, 0.0002)]),
+                ],
+            }),
+        };
+        let mut r = record();
+        r.epoch = 21;
+        r.train_terms = vec![("discriminator".into(), 1.25), ("generator".into(), 0.75)];
+        r.validation = None;
+        r.test = Some(Score {
+            accuracy: 0.0,
+            cost: 2.0,
+            count: 100,
+            measures: Vec::new(),
+            terms: vec![
+                ("discriminator".into(), 1.2),
+                ("generator".into(), 0.8),
+                ("d_real".into(), 0.6),
+                ("d_fake".into(), 0.3),
+            ],
+        });
+        assert_eq!(
+            epoch_line(&r, &style),
+            "epoch 21  lr discriminator 0.0001 generator 0.0002  batch 10  train: discriminator \
+             1.2500 generator 0.7500  test: discriminator 1.2000 generator 0.8000 d_real 0.6000 \
+             d_fake 0.3000  12.3 s (5000 examples/s)"
+        );
+        let object = log_object(&r, &style);
+        assert_eq!(object["learning_rate_discriminator"], 0.0001);
+        assert_eq!(object["learning_rate_generator"], 0.0002);
+        assert!(object.get("learning_rate").is_none());
+        assert_eq!(object["train_cost_generator"], 0.75);
+        assert_eq!(object["test_cost_discriminator"], 1.2);
+        assert_eq!(object["test_d_fake"], 0.3);
+        assert!(object.get("test_accuracy").is_none());
+        r.epoch = 3;
+        assert!(epoch_line(&r, &style).starts_with("epoch 3  lr 0.0002  batch 10"));
+    }
 }

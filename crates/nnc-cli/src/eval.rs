@@ -344,6 +344,13 @@ impl<'p> Weights<'p> {
         } else {
             format!(" (it was trained from `{}`)", sidecar.model_file)
         };
+        if crate::game::game_of(program, &checkpoint).is_some() {
+            return Err(Failure::problem(format!(
+                "the checkpoint `{shown}` holds the game `{wanted}`, models trained against \
+                 each other, not one model to measure or run; draw from its generator with \
+                 `nnc sample` and measure the draws with `nnc eval-samples`"
+            )));
+        }
         let Some(model) = program.model(wanted) else {
             let models: Vec<String> = program
                 .models
