@@ -171,13 +171,12 @@ fn each_step_changes_only_its_models_parameters() {
 
 /// Runs `steps` game steps of `spec` on backends from `make`, on the
 /// first points, and returns the parameters and each step's costs.
-/// Makes a fresh backend of one kind.
-type MakeBackend<'a> = &'a dyn Fn() -> Box<dyn Backend>;
-
-fn run_game(spec: &TrainSpec, make: MakeBackend<'_>, steps: usize) -> (Vec<Tensor>, Vec<Vec<f64>>) {
+/// The game of `spec` on backends from `make`, with the parameters seed 3
+/// draws, configured for batches of 50 of the 400 points.
+fn configured_game(spec: &TrainSpec, make: MakeBackend<'_>) -> Game {
     let mut game = Game::new(spec, make).unwrap();
-    let params = nnc_lower::init_params(spec.game_params().unwrap(), 3);
-    game.set_params(params).unwrap();
+    game.set_params(nnc_lower::init_params(spec.game_params().unwrap(), 3))
+        .unwrap();
     let model = game.params_model().clone();
     let setup = TrainSetup {
         model: &model,
@@ -186,6 +185,14 @@ fn run_game(spec: &TrainSpec, make: MakeBackend<'_>, steps: usize) -> (Vec<Tenso
         train_size: 400,
     };
     game.configure(&setup).unwrap();
+    game
+}
+
+/// Makes a fresh backend of one kind.
+type MakeBackend<'a> = &'a dyn Fn() -> Box<dyn Backend>;
+
+fn run_game(spec: &TrainSpec, make: MakeBackend<'_>, steps: usize) -> (Vec<Tensor>, Vec<Vec<f64>>) {
+    let mut game = configured_game(spec, make);
     game.begin_epoch(1);
     let inputs = batch_values(400);
     let mut costs = Vec::new();
@@ -393,23 +400,21 @@ fn summary_lists_what_each_step_updates_and_reads() {
     );
 }
 
-/// A conditional GAN trained briefly on MNIST: `nnc sample --label K`
-/// draws a grid, and `nnc eval-samples` measures the draws with a
-/// classifier trained here, reporting the share of each class and of the
-/// class drawn; a label the generator does not know is refused.
-#[test]
-fn sample_and_eval_samples_read_a_games_checkpoint() {
-    let dir = scratch("sample");
-    let source = std::fs::read_to_string(root().join("models/gan_conditional.nnet"))
+/// The shipped model `name` copied into `dir` (its MNIST paths made
+/// absolute) and trained one epoch on `examples` images with a checkpoint:
+/// the file and the checkpoint folder.
+fn shipped_briefly_trained(dir: &Path, name: &str, examples: usize) -> (String, String) {
+    let source = std::fs::read_to_string(root().join(format!("models/{name}.nnet")))
         .unwrap()
         .replace(
             "\"../data/mnist/",
             &format!("\"{}/", root().join("data/mnist").display()),
         );
-    let file = dir.join("cgan.nnet");
+    let file = dir.join(format!("{name}.nnet"));
     std::fs::write(&file, source).unwrap();
     let file = file.display().to_string();
-    let ckpt = dir.join("ckpt").display().to_string();
+    let ckpt = dir.join(format!("{name}_ckpt")).display().to_string();
+    let limit = examples.to_string();
     let out = nnc(&[
         "run",
         &file,
@@ -417,13 +422,24 @@ fn sample_and_eval_samples_read_a_games_checkpoint() {
         "--epochs",
         "1",
         "--train-limit",
-        "640",
+        &limit,
         "--eval-limit",
         "200",
         "--checkpoint",
         &ckpt,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    (file, ckpt)
+}
+
+/// A conditional GAN trained briefly on MNIST: `nnc sample --label K`
+/// draws a grid, and `nnc eval-samples` measures the draws with a
+/// classifier trained here, reporting the share of each class and of the
+/// class drawn; a label the generator does not know is refused.
+#[test]
+fn sample_and_eval_samples_read_a_games_checkpoint() {
+    let dir = scratch("sample");
+    let (file, ckpt) = shipped_briefly_trained(&dir, "gan_conditional", 640);
     let grid = dir.join("sevens.png").display().to_string();
     let out = nnc(&[
         "sample",
@@ -457,30 +473,7 @@ fn sample_and_eval_samples_read_a_games_checkpoint() {
     );
 
     // A quick classifier of the 28x28 digits.
-    let clf_source = std::fs::read_to_string(root().join("models/mnist_784_30_10.nnet"))
-        .unwrap()
-        .replace(
-            "\"../data/mnist/",
-            &format!("\"{}/", root().join("data/mnist").display()),
-        );
-    let clf = dir.join("clf.nnet");
-    std::fs::write(&clf, clf_source).unwrap();
-    let clf = clf.display().to_string();
-    let clf_ckpt = dir.join("clf_ckpt").display().to_string();
-    let out = nnc(&[
-        "run",
-        &clf,
-        "-q",
-        "--epochs",
-        "1",
-        "--train-limit",
-        "2000",
-        "--eval-limit",
-        "200",
-        "--checkpoint",
-        &clf_ckpt,
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (clf, clf_ckpt) = shipped_briefly_trained(&dir, "mnist_784_30_10", 2000);
     let out = nnc(&[
         "eval-samples",
         &file,
@@ -609,17 +602,7 @@ fn repeat_runs_a_step_several_times_per_batch_with_its_own_rate() {
             model: String::new(),
         }) as Box<dyn Backend>
     };
-    let mut game = Game::new(spec, make).unwrap();
-    game.set_params(nnc_lower::init_params(spec.game_params().unwrap(), 3))
-        .unwrap();
-    let model = game.params_model().clone();
-    let setup = TrainSetup {
-        model: &model,
-        optimizer: &spec.phases[0].optimizer,
-        batch_size: 50,
-        train_size: 400,
-    };
-    game.configure(&setup).unwrap();
+    let mut game = configured_game(spec, &make);
     let inputs = batch_values(50);
     let batch = Batch {
         inputs: &inputs,

@@ -72,7 +72,7 @@ pub(crate) struct Checker<'a> {
     pub block_outputs: HashMap<Span, Vec<(String, Tensor)>>,
     /// While a `step` of a train block is checked: the models it may
     /// call and what their calls record.
-    pub step: Option<crate::game::StepContext>,
+    pub step: Option<crate::players::StepContext>,
 }
 
 impl<'a> Checker<'a> {

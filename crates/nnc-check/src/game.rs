@@ -8,7 +8,7 @@
 //! only `MODEL`'s trained; and whose costs are the step's `cost`
 //! expressions. A call of a player, `discriminator(x)`, expands that
 //! player's checked graph on `x` with the step's shared layers, so two
-//! calls read the same weights. Checks: a step names a model of the block
+//! calls read the same weights (`players.rs`). Checks: a step names a model of the block
 //! (E0101, E0408) once (E0103); its cost depends on that model's
 //! parameters other than through `detach` (E0306); a player's input and
 //! the tensor given to it agree in shape (E0212); `labels` needs one-hot
@@ -18,33 +18,14 @@ use crate::builder::{LayerDraft, OutAct};
 use crate::checker::Checker;
 use crate::data::DataInfo;
 use crate::model::{defined_names, ModelInfo};
+use crate::players::{Player, StepContext};
 use crate::program::{MathFn, Model, NodeId, Op, Optimizer, Penalty, StepSpec, TrainSpec};
 use crate::scope::{Binding, Place, Scope, ScopeKind};
 use crate::settings::{GAME_KEYS, STEP_KEYS};
-use crate::value::{ArgValue, Tensor, Value};
+use crate::value::{Tensor, Value};
 use nnc_diag::check::{BodyKind, CheckError, DefKind, Derivation, Expected, NameKind, Subject};
 use nnc_diag::{suggestions, Span};
-use nnc_syntax::ast::{Arg, ExprKind, Ident, Setting, SettingValue, Stmt, TrainItem};
-
-/// A model a step may call, with where its layers start in the step's
-/// layer list.
-#[derive(Clone, Debug)]
-pub(crate) struct Player {
-    pub model: Model,
-    pub offset: usize,
-}
-
-/// The step being checked: what calls of players need.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct StepContext {
-    pub players: Vec<Player>,
-    /// The index in `players` of the model the step updates.
-    pub updated: usize,
-    /// Calls of the updated model that give one value per example.
-    pub monitors: Vec<(String, Tensor)>,
-    /// Data without one-hot labels: its name and span, for E0409.
-    pub labels_missing: Option<(String, Span)>,
-}
+use nnc_syntax::ast::{ExprKind, Ident, Setting, SettingValue, Stmt, TrainItem};
 
 /// A `step` section of the body, as written.
 struct Section<'a> {
@@ -111,7 +92,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let data_info = self.find_game_data(&item.data, data);
+        let data_info = self.find_data(&item.data, data);
         let mut settings: Vec<&'a Setting> = Vec::new();
         let mut sections: Vec<Section<'a>> = Vec::new();
         for stmt in &item.body {
@@ -150,15 +131,9 @@ impl<'a> Checker<'a> {
             });
         }
         let defaults = self.phase_defaults(&table);
-        let batch_size = self.positive_setting(&table, "batch_size");
-        let epochs = self.positive_setting(&table, "epochs");
-        let seed = match table.get("seed") {
-            Some(s) => {
-                let (value, span) = self.setting_value(s);
-                self.non_negative_int(&value, span, Subject::Setting { key: "seed".into() })
-            }
-            None => Some(0),
-        };
+        let batch_size = self.count_setting(&table, "batch_size");
+        let epochs = self.count_setting(&table, "epochs");
+        let seed = self.seed_setting(&table);
         let epochs_at = epochs.zip(table.get("epochs").map(|s| s.span));
         let mut steps: Vec<StepSpec> = Vec::new();
         let mut stepped: Vec<(String, Span)> = Vec::new();
@@ -261,20 +236,6 @@ impl<'a> Checker<'a> {
             players: players.iter().map(|p| p.model.name.clone()).collect(),
             steps,
         })
-    }
-
-    fn find_game_data(&mut self, ident: &Ident, data: &[DataInfo]) -> Option<DataInfo> {
-        let found = data.iter().find(|d| d.name == ident.name).cloned();
-        if found.is_none() {
-            self.report(CheckError::UnknownName {
-                name: ident.name.clone(),
-                kind: NameKind::Data,
-                span: ident.span,
-                did_you_mean: suggestions(&ident.name, data.iter().map(|d| d.name.as_str())),
-                defined_later: None,
-            });
-        }
-        found
     }
 
     /// One `step MODEL { ... }`.
@@ -612,186 +573,6 @@ impl<'a> Checker<'a> {
             });
         }
     }
-
-    /// Whether `name` calls a player of the step being checked.
-    pub(crate) fn player_of(&self, name: &str) -> Option<usize> {
-        self.step
-            .as_ref()?
-            .players
-            .iter()
-            .position(|p| p.model.name == name)
-    }
-
-    /// `labels` in a step over data without one-hot labels: E0409.
-    pub(crate) fn labels_missing(&mut self, id: &Ident) -> bool {
-        if id.name != "labels" {
-            return false;
-        }
-        let Some((data, data_span)) = self.step.as_ref().and_then(|s| s.labels_missing.clone())
-        else {
-            return false;
-        };
-        self.report(CheckError::StepLabels {
-            data,
-            span: id.span,
-            data_span,
-        });
-        true
-    }
-
-    /// `player(x, ...)` in a step: the player's graph on the given
-    /// tensors, with the step's copy of its layers.
-    pub(crate) fn call_player(
-        &mut self,
-        scope: &Scope,
-        index: usize,
-        args: &'a [Arg],
-        values: Vec<ArgValue>,
-        span: Span,
-    ) -> Value {
-        let Some(context) = self.step.as_ref() else {
-            return Value::Unknown;
-        };
-        let Some(player) = context.players.get(index).cloned() else {
-            return Value::Unknown;
-        };
-        let updated = context.updated == index;
-        let model = &player.model;
-        let mut tensors: Vec<(Tensor, Span)> = Vec::new();
-        for value in values {
-            match (value.name, value.value) {
-                (None, Value::Tensor(t)) => tensors.push((t, value.span)),
-                (_, Value::Unknown) => return Value::Tensor(Tensor::unknown(span)),
-                (Some(name), _) => {
-                    self.report(CheckError::UnknownArgument {
-                        callee: model.name.clone(),
-                        name: name.name.clone(),
-                        span: name.span,
-                        did_you_mean: Vec::new(),
-                        takes: Vec::new(),
-                    });
-                    return Value::Tensor(Tensor::unknown(span));
-                }
-                (None, other) => {
-                    let subject = Subject::Argument {
-                        callee: model.name.clone(),
-                        param: "input".into(),
-                    };
-                    self.wrong_kind(&other, value.span, subject, Expected::Tensor);
-                    return Value::Tensor(Tensor::unknown(span));
-                }
-            }
-        }
-        if tensors.len() != model.inputs.len() {
-            return Value::Tensor(self.wrong_input_count(
-                &model.name,
-                model.inputs.len(),
-                tensors.len(),
-                span,
-            ));
-        }
-        let mut failed = false;
-        for ((t, arg_span), &input) in tensors.iter().zip(&model.inputs) {
-            let node = model.node(input);
-            match &t.shape {
-                None => failed = true,
-                Some(shape) if *shape != node.shape => {
-                    self.report(CheckError::PlayerInput {
-                        model: model.name.clone(),
-                        input: node.name.clone(),
-                        expected: node.shape.clone(),
-                        expected_span: node.span,
-                        given: shape.clone(),
-                        given_from: t.from,
-                        span: *arg_span,
-                    });
-                    failed = true;
-                }
-                Some(_) => {}
-            }
-        }
-        if failed {
-            return Value::Tensor(Tensor::unknown(span));
-        }
-        let [(_, output)] = model.outputs.as_slice() else {
-            self.report(CheckError::BlockOutputs {
-                block: Some(model.name.clone()),
-                outputs: model.outputs.iter().map(|(n, _)| n.clone()).collect(),
-                given: Some(1),
-                span,
-            });
-            return Value::Tensor(Tensor::unknown(span));
-        };
-        let naming = self.builder.child_scope(scope.place.naming, &model.name);
-        let place = Place {
-            naming,
-            depth: scope.place.depth,
-        };
-        let mut values: Vec<Option<Tensor>> = vec![None; model.nodes.len()];
-        for (k, &input) in model.inputs.iter().enumerate() {
-            values[input.0] = tensors.get(k).map(|(t, _)| t.clone());
-        }
-        for (i, node) in model.nodes.iter().enumerate() {
-            if node.op == Op::Input {
-                continue;
-            }
-            let inputs: Option<Vec<Tensor>> = node
-                .inputs
-                .iter()
-                .map(|id| values.get(id.0).cloned().flatten())
-                .collect();
-            let Some(inputs) = inputs else {
-                return Value::Tensor(Tensor::unknown(span));
-            };
-            let op = relayer(&node.op, player.offset);
-            let act = match &op {
-                Op::Dense { act, .. }
-                | Op::Conv2d { act, .. }
-                | Op::ConvTranspose2d { act, .. }
-                | Op::Activation(act) => OutAct::Act(*act),
-                _ => OutAct::Plain,
-            };
-            let derivation = Derivation::Layer {
-                layer: model.name.clone(),
-                inputs: inputs.iter().filter_map(|t| t.shape.clone()).collect(),
-                windows: Vec::new(),
-            };
-            let refs: Vec<&Tensor> = inputs.iter().collect();
-            let t = self.new_node(
-                place,
-                &node.name,
-                op,
-                &refs,
-                node.shape.clone(),
-                node.span,
-                derivation,
-                act,
-            );
-            values[i] = Some(t);
-        }
-        // The output keeps where the player computes it (its last layer),
-        // for reports about its shape.
-        let Some(out) = values.get(output.0).cloned().flatten() else {
-            return Value::Tensor(Tensor::unknown(span));
-        };
-        if updated && out.shape.as_deref() == Some(&[1][..]) {
-            let label = call_label(&model.name, args);
-            if let Some(step) = self.step.as_mut() {
-                let taken = step
-                    .monitors
-                    .iter()
-                    .filter(|(l, _)| l.starts_with(&label))
-                    .count();
-                let label = if taken == 0 {
-                    label
-                } else {
-                    format!("{label}_{}", taken + 1)
-                };
-                step.monitors.push((label, out.clone()));
-            }
-        }
-        Value::Tensor(out)
-    }
 }
 
 /// The settings a game's train block gives every step that does not set
@@ -828,47 +609,4 @@ impl<'a> Checker<'a> {
             ))),
         )
     }
-
-    fn positive_setting(
-        &mut self,
-        table: &crate::settings::SettingTable<'a>,
-        key: &str,
-    ) -> Option<usize> {
-        let setting = table.get(key)?;
-        let (value, span) = self.setting_value(setting);
-        self.positive_int(
-            &value,
-            span,
-            Subject::Setting {
-                key: key.to_string(),
-            },
-        )
-    }
-}
-
-/// `op` with its layer (if any) moved by `offset`: a player's layer in the
-/// step's list.
-fn relayer(op: &Op, offset: usize) -> Op {
-    let mut op = op.clone();
-    match &mut op {
-        Op::Dense { layer, .. }
-        | Op::Conv2d { layer, .. }
-        | Op::ConvTranspose2d { layer, .. }
-        | Op::Param { layer, .. } => layer.0 += offset,
-        _ => {}
-    }
-    op
-}
-
-/// How reports name a call: `discriminator(real)`, with each argument's
-/// name, or `…` for an argument that is no plain name.
-fn call_label(model: &str, args: &[Arg]) -> String {
-    let parts: Vec<String> = args
-        .iter()
-        .map(|a| match &a.value.kind {
-            ExprKind::Name(id) => id.name.clone(),
-            _ => "…".to_string(),
-        })
-        .collect();
-    format!("{model}({})", parts.join(", "))
 }

@@ -56,6 +56,7 @@ mod init;
 mod layers;
 mod lints;
 mod model;
+mod players;
 pub mod program;
 mod scope;
 mod settings;

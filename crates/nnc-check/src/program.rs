@@ -730,6 +730,28 @@ impl TrainSpec {
         self.steps.first().map(|s| &s.graph)
     }
 
+    /// The models whose training graphs the block's optimizer steps run,
+    /// each with the optimizer of each phase: the model it trains, or for
+    /// a game each step's graph with the step's optimizer. For tools and
+    /// tests that compile every graph a file trains.
+    pub fn trained_graphs<'p>(
+        &'p self,
+        program: &'p Program,
+    ) -> Vec<(&'p Model, Vec<&'p Optimizer>)> {
+        if self.is_game() {
+            return self
+                .steps
+                .iter()
+                .map(|s| (&s.graph, vec![&s.optimizer]))
+                .collect();
+        }
+        program
+            .model(&self.model)
+            .map(|m| (m, self.phases.iter().map(|p| &p.optimizer).collect()))
+            .into_iter()
+            .collect()
+    }
+
     /// For a game, the model its data is loaded and checked for: `real`
     /// as its only input, no outputs and no costs, so the examples are
     /// shaped as `real` and the labels kept as they are.

@@ -127,13 +127,7 @@ impl<'a> Checker<'a> {
         }
         let base = self.phase_values(&table, true);
         let epochs = self.count_setting(&table, "epochs");
-        let seed = match table.get("seed") {
-            Some(s) => {
-                let (value, span) = self.setting_value(s);
-                self.non_negative_int(&value, span, Subject::Setting { key: "seed".into() })
-            }
-            None => Some(0),
-        };
+        let seed = self.seed_setting(&table);
         let epochs_at = epochs.zip(table.get("epochs").map(|s| s.span));
         let phases = self.phases(base, &ats, epochs_at, header);
         let decay = table.get("decay").map(|s| self.decay_setting(s));
@@ -218,7 +212,7 @@ impl<'a> Checker<'a> {
         found
     }
 
-    fn find_data(&mut self, ident: &Ident, data: &[DataInfo]) -> Option<DataInfo> {
+    pub(crate) fn find_data(&mut self, ident: &Ident, data: &[DataInfo]) -> Option<DataInfo> {
         let found = data.iter().find(|d| d.name == ident.name).cloned();
         if found.is_none() {
             self.report(CheckError::UnknownName {
@@ -373,8 +367,17 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `seed N` (0 when absent); `None` when invalid.
+    pub(crate) fn seed_setting(&mut self, table: &SettingTable<'a>) -> Option<u64> {
+        let Some(s) = table.get("seed") else {
+            return Some(0);
+        };
+        let (value, span) = self.setting_value(s);
+        self.non_negative_int(&value, span, Subject::Setting { key: "seed".into() })
+    }
+
     /// A positive integer setting; `None` when absent or invalid.
-    fn count_setting(&mut self, table: &SettingTable<'a>, key: &str) -> Option<usize> {
+    pub(crate) fn count_setting(&mut self, table: &SettingTable<'a>, key: &str) -> Option<usize> {
         let setting = table.get(key)?;
         let (value, span) = self.setting_value(setting);
         self.positive_int(

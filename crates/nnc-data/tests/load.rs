@@ -672,11 +672,12 @@ fn fixtures_load_with_the_facts_inspection_gives() {
                 continue;
             };
             let base = path.parent().expect("folder");
-            let model = program
-                .trains
-                .iter()
-                .find(|t| t.data == spec.name)
-                .and_then(|t| program.model(&t.model));
+            let train = program.trains.iter().find(|t| t.data == spec.name);
+            // A game's data are loaded for its steps' `real`.
+            let view = train.and_then(|t| t.data_view());
+            let model = view
+                .as_ref()
+                .or_else(|| train.and_then(|t| program.model(&t.model)));
             let inspected = nnc_data::inspect(program, base);
             let loaded = load(spec, base, model).err().unwrap_or_default();
             assert_eq!(loaded, inspected, "{}", path.display());

@@ -36,20 +36,34 @@ fn every_model_steps_on_the_gpu_as_on_the_interpreter() {
         let checked = nnc_check::check(&ast);
         assert!(!checked.has_errors(), "{}", file.display());
         let program = checked.program;
-        for train in &program.trains {
-            let model = program.model(&train.model).unwrap();
+        // Every graph a train block trains: its model's, or each step's of
+        // a game.
+        for (model, optimizers) in program
+            .trains
+            .iter()
+            .flat_map(|t| t.trained_graphs(&program))
+        {
+            let train = program
+                .trains
+                .iter()
+                .find(|t| {
+                    t.trained_graphs(&program)
+                        .iter()
+                        .any(|(m, _)| std::ptr::eq(*m, model))
+                })
+                .unwrap();
             let width = |id| model.node(id).shape.iter().product::<usize>();
             let inputs: usize = model.inputs.iter().map(|&id| width(id)).sum();
-            let outputs = width(model.outputs[0].1);
+            let outputs = model.outputs.first().map_or(1, |(_, id)| width(*id));
             let params = init_params(model, 3);
             let mut gpu = GpuBackend::new();
             let mut interp = InterpBackend::new();
-            for (p, phase) in train.phases.iter().enumerate() {
+            for (p, (phase, optimizer)) in train.phases.iter().zip(optimizers).enumerate() {
                 let label = format!("{} phase {p}", file.display());
                 for backend in [&mut gpu as &mut dyn Backend, &mut interp] {
                     let setup = nnc_lower::backend::TrainSetup {
                         model,
-                        optimizer: &phase.optimizer,
+                        optimizer,
                         batch_size: 2,
                         train_size: 1000,
                     };
@@ -81,7 +95,7 @@ fn every_model_steps_on_the_gpu_as_on_the_interpreter() {
                 // up to `lr * e / (4 eps)`. Allow a tenth of `lr` (a wrong
                 // update is off by about `lr` or more; `agreement.rs`
                 // checks Adam to a thousandth of `lr` on W1).
-                let slack = match phase.optimizer {
+                let slack = match optimizer {
                     nnc_check::program::Optimizer::Adam { .. } => 0.1 * lr,
                     _ => 0.0,
                 };

@@ -176,38 +176,35 @@ fn every_repository_phase_plans_and_verifies() {
             plans += 1;
         }
         for train in &program.trains {
-            let model = program
-                .models
-                .iter()
-                .find(|m| m.name == train.model)
-                .unwrap();
-            if model.cost.is_none() {
-                continue;
-            }
-            for phase in &train.phases {
-                let batch = phase.batch_size;
-                let what = format!("{name} {} batch {batch}", model.name);
-                let setup = setup(model, &phase.optimizer, batch);
-                let fused = compile_training_fused(&setup, batch, None).unwrap();
-                let fused_plan = assert_good_plan(&fused, &format!("{what} fused"));
-                let plain = compile_training(&setup, batch, None).unwrap();
-                assert_good_plan(&plain, &format!("{what} unfused"));
-                let inference = compile_inference_fused(model, batch, None).unwrap();
-                assert_good_plan(&inference, &format!("{what} inference"));
-                // Every kernel output has a buffer of its own, apart from
-                // its kernel's other outputs (they are written together).
-                for id in fused.ids() {
-                    if let Op::KernelOutput { .. } = fused.node(id).op {
-                        let kernel = fused.node(id).inputs[0];
-                        let (a, b) = (
-                            fused_plan.buffer(id).unwrap(),
-                            fused_plan.buffer(kernel).unwrap(),
-                        );
-                        assert_eq!(a.live.first, b.live.first, "{what}");
-                        assert!(a.end() <= b.offset || b.end() <= a.offset, "{what}");
-                    }
+            for (model, optimizers) in train.trained_graphs(&program) {
+                if !model.has_cost() {
+                    continue;
                 }
-                plans += 3;
+                for (phase, optimizer) in train.phases.iter().zip(optimizers) {
+                    let batch = phase.batch_size;
+                    let what = format!("{name} {} batch {batch}", model.name);
+                    let setup = setup(model, optimizer, batch);
+                    let fused = compile_training_fused(&setup, batch, None).unwrap();
+                    let fused_plan = assert_good_plan(&fused, &format!("{what} fused"));
+                    let plain = compile_training(&setup, batch, None).unwrap();
+                    assert_good_plan(&plain, &format!("{what} unfused"));
+                    let inference = compile_inference_fused(model, batch, None).unwrap();
+                    assert_good_plan(&inference, &format!("{what} inference"));
+                    // Every kernel output has a buffer of its own, apart from
+                    // its kernel's other outputs (they are written together).
+                    for id in fused.ids() {
+                        if let Op::KernelOutput { .. } = fused.node(id).op {
+                            let kernel = fused.node(id).inputs[0];
+                            let (a, b) = (
+                                fused_plan.buffer(id).unwrap(),
+                                fused_plan.buffer(kernel).unwrap(),
+                            );
+                            assert_eq!(a.live.first, b.live.first, "{what}");
+                            assert!(a.end() <= b.offset || b.end() <= a.offset, "{what}");
+                        }
+                    }
+                    plans += 3;
+                }
             }
         }
     }

@@ -154,8 +154,13 @@ fn cost_figure(log: &RunLog) -> Option<Figure> {
         .map(|split| Series::new(split, log.metric_points(&format!("{split}_cost"))))
         .filter(|s| !s.points.is_empty())
         .collect();
+    cost_panel(format!("Cost per epoch: {}", log.name), series)
+}
+
+/// A figure of costs per epoch in one panel; `None` without any series.
+fn cost_panel(title: String, series: Vec<Series>) -> Option<Figure> {
     (!series.is_empty()).then(|| Figure {
-        title: format!("Cost per epoch: {}", log.name),
+        title,
         panels: vec![Panel {
             title: None,
             y_label: metric_axis_label("train_cost"),
@@ -185,16 +190,7 @@ fn cost_terms_figure(log: &RunLog) -> Option<Figure> {
         })
         .filter(|s| !s.points.is_empty())
         .collect();
-    (!series.is_empty()).then(|| Figure {
-        title: format!("Cost terms per epoch: {}", log.name),
-        panels: vec![Panel {
-            title: None,
-            y_label: metric_axis_label("train_cost"),
-            log_y: false,
-            legend: Legend::UpperRight,
-            series,
-        }],
-    })
+    cost_panel(format!("Cost terms per epoch: {}", log.name), series)
 }
 
 fn accuracy_figure(log: &RunLog) -> Option<Figure> {

@@ -36,9 +36,12 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
     let program = checked.program;
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let mut out = Vec::new();
-    for spec in &program.trains {
-        let model = program.model(&spec.model).unwrap();
-        for (k, phase) in spec.phases.iter().enumerate() {
+    for (spec, model, optimizers) in program.trains.iter().flat_map(|t| {
+        t.trained_graphs(&program)
+            .into_iter()
+            .map(move |(m, o)| (t, m, o))
+    }) {
+        for (k, (phase, optimizer)) in spec.phases.iter().zip(optimizers).enumerate() {
             let batch = phase.batch_size;
             let mut sizes = vec![batch];
             if batch > 1 {
@@ -47,7 +50,7 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
             for size in sizes {
                 let setup = TrainSetup {
                     model,
-                    optimizer: &phase.optimizer,
+                    optimizer,
                     batch_size: size,
                     train_size: 1000,
                 };
