@@ -681,3 +681,124 @@ fn the_other_tools_take_a_game() {
         text(&out.stderr)
     );
 }
+
+/// Stops the loop after `after` training steps and keeps the snapshot
+/// saved there.
+struct StopAfter {
+    after: usize,
+    steps: std::cell::Cell<usize>,
+    saved: Option<(nnc_train::LoopState, Vec<Tensor>, Vec<Tensor>)>,
+}
+
+impl nnc_train::Checkpointer for StopAfter {
+    fn stop_requested(&self) -> bool {
+        self.steps.set(self.steps.get() + 1);
+        self.steps.get() == self.after
+    }
+    fn saves_epochs(&self) -> bool {
+        false
+    }
+    fn save(&mut self, snapshot: &nnc_train::Snapshot<'_>) -> Result<(), String> {
+        self.saved = Some((
+            snapshot.state.clone(),
+            snapshot.params.clone(),
+            snapshot.optimizer_state.clone(),
+        ));
+        Ok(())
+    }
+}
+
+/// A game interrupted in the middle of an epoch and resumed from the
+/// snapshot ends where the uninterrupted game ends, bit for bit, with the
+/// same records: the steps' mean costs of the interrupted epoch included.
+#[test]
+fn a_game_resumed_mid_epoch_ends_as_the_uninterrupted_one() {
+    let program = program(&TOY.replace("epochs 30", "epochs 2"));
+    let spec = &program.trains[0];
+    let examples = nnc_train::InMemory {
+        input_size: 2,
+        target_size: 0,
+        inputs: batch_values(400),
+        targets: Vec::new(),
+    };
+    let splits = || nnc_train::Splits {
+        train: &examples,
+        validation: None,
+        test: None,
+    };
+    let schedule = nnc_train::Schedule::new(spec, nnc_train::Overrides::default());
+    let options = nnc_train::Options::default();
+    let jit = || Box::new(nnc_cpu::JitBackend::new()) as Box<dyn Backend>;
+    let params_model = spec.game_params().unwrap();
+    let fresh = || {
+        let mut game = Game::new(spec, jit).unwrap();
+        nnc_train::init_params(&mut game, params_model, schedule.seed).unwrap();
+        game
+    };
+    let mut whole = fresh();
+    let uninterrupted = nnc_train::train(
+        &mut whole,
+        params_model,
+        &schedule,
+        splits(),
+        &options,
+        &mut nnc_train::Silent,
+    )
+    .unwrap();
+
+    // Stopped within epoch 2 (8 steps an epoch; the stop is also asked
+    // after each epoch), then resumed.
+    let mut first = fresh();
+    let mut stopper = StopAfter {
+        after: 11,
+        steps: std::cell::Cell::new(0),
+        saved: None,
+    };
+    let outcome = nnc_train::train_resumable(
+        &mut first,
+        params_model,
+        &schedule,
+        splits(),
+        &options,
+        &mut nnc_train::Silent,
+        None,
+        &mut stopper,
+    )
+    .unwrap();
+    assert!(outcome.interrupted.is_some());
+    let (state, params, optimizer_state) = stopper.saved.expect("a snapshot");
+    assert_eq!((state.epoch, state.step), (1, 2));
+    assert!(state.term_sums.is_some(), "the steps' cost sums are kept");
+    let mut second = Game::new(spec, jit).unwrap();
+    second.set_params(params).unwrap();
+    let resumed = nnc_train::train_resumable(
+        &mut second,
+        params_model,
+        &schedule,
+        splits(),
+        &options,
+        &mut nnc_train::Silent,
+        Some(nnc_train::Resume {
+            state,
+            optimizer_state,
+        }),
+        &mut nnc_train::NoCheckpoints,
+    )
+    .unwrap();
+    let bits = |p: Vec<Tensor>| -> Vec<u32> {
+        p.iter()
+            .flat_map(|t| t.data.iter().map(|v| v.to_bits()))
+            .collect()
+    };
+    assert!(
+        bits(whole.params()) == bits(second.params()),
+        "parameters differ"
+    );
+    assert!(
+        whole.optimizer_state() == second.optimizer_state(),
+        "optimizer state differs"
+    );
+    let last = |r: &nnc_train::TrainReport| r.epochs.last().unwrap().without_timings();
+    assert_eq!(last(&uninterrupted), last(&resumed.report));
+    assert_eq!(last(&resumed.report).train_terms.len(), 2);
+}
