@@ -133,7 +133,7 @@ impl SampleQuality {
 pub(crate) fn eval_samples(args: &EvalSamplesArgs) -> ExitCode {
     match measure(args) {
         Ok(text) => {
-            println!("{text}");
+            crate::failure::print_line(text);
             ExitCode::SUCCESS
         }
         Err(failure) => failure.exit(),

@@ -107,3 +107,10 @@ mod tests {
         assert!(!other.message.contains("--backend"), "{}", other.message);
     }
 }
+
+/// Prints `line` on stdout. A closed pipe (`nnc ... | head -1`) is no
+/// error worth a message, and never a panic.
+pub(crate) fn print_line(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}

@@ -229,7 +229,7 @@ fn check(
                 "warnings": warnings,
                 "diagnostics": json,
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            failure::print_line(serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
     if failed {

@@ -39,7 +39,7 @@ pub struct PlotArgs {
 pub fn plot(args: &PlotArgs) -> ExitCode {
     match plot_inner(args) {
         Ok(line) => {
-            println!("{line}");
+            crate::failure::print_line(line);
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -189,7 +189,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     prepared.warn_of_limits(&options);
     if let Some(steps) = args.verify_step_count() {
         let report = verify(&prepared, &schedule, &options, steps).map_err(verify_failure)?;
-        println!("{}", verify_line(&report));
+        crate::failure::print_line(verify_line(&report));
         if args.verify_only {
             return Ok(());
         }
@@ -238,7 +238,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     plotted.map_err(Failure::usage)?;
     if args.quiet {
         if let Some(last) = report.last() {
-            println!("{}", epoch_line(last, &console.style));
+            crate::failure::print_line(epoch_line(last, &console.style));
         }
     }
     print_outcome(&report);
@@ -256,7 +256,7 @@ fn run_name(file: &Path) -> String {
 fn print_outcome(report: &TrainReport) {
     if let Some(stop) = report.stop {
         let epoch = report.last().map_or(0, |r| r.epoch);
-        println!("stopped after epoch {epoch}: {stop}");
+        crate::failure::print_line(format!("stopped after epoch {epoch}: {stop}"));
     }
 }
 
@@ -531,7 +531,7 @@ impl Console {
         match tracer.measure(&params) {
             Ok(norms) => {
                 if !self.quiet {
-                    println!("{}", crate::trace::norms_line("initial", &norms));
+                    crate::failure::print_line(crate::trace::norms_line("initial", &norms));
                 }
                 if let Some(log) = &mut self.log {
                     log.write(&json!({"epoch": 0, "grad_norms": crate::trace::norms_json(&norms)}));

@@ -72,7 +72,7 @@ pub(crate) struct SampleArgs {
 pub(crate) fn sample(args: &SampleArgs) -> ExitCode {
     match sample_inner(args) {
         Ok(line) => {
-            println!("{line}");
+            crate::failure::print_line(line);
             ExitCode::SUCCESS
         }
         Err(failure) => failure.exit(),
