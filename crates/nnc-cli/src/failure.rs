@@ -84,6 +84,13 @@ pub(crate) fn train_failure(error: TrainError) -> Failure {
     }
 }
 
+/// Prints `line` on stdout. A closed pipe (`nnc ... | head -1`) is no
+/// error worth a message, and never a panic.
+pub(crate) fn print_line(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,11 +113,4 @@ mod tests {
         let other = train_failure(TrainError::NoTrainingExamples);
         assert!(!other.message.contains("--backend"), "{}", other.message);
     }
-}
-
-/// Prints `line` on stdout. A closed pipe (`nnc ... | head -1`) is no
-/// error worth a message, and never a panic.
-pub(crate) fn print_line(line: impl std::fmt::Display) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
