@@ -673,6 +673,13 @@ fn the_other_tools_take_a_game() {
     let ckpt = dir.join("ckpt").display().to_string();
     let out = nnc(&["run", &file, "-q", "--epochs", "1", "--checkpoint", &ckpt]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    for refused in [["--trace", "grad-norms"], ["--keep-best", "train_cost"]] {
+        let mut args = vec!["run", &file, "--epochs", "1", "--checkpoint", &ckpt];
+        args.extend(refused);
+        let out = nnc(&args);
+        assert_eq!(out.status.code(), Some(2), "{refused:?}");
+        assert!(text(&out.stderr).contains("a game"), "{}", text(&out.stderr));
+    }
     let out = nnc(&["eval", &file, "--weights", &ckpt]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -148,6 +148,9 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     let spec = pick_train(program, checked.name(), args.train.as_deref())?;
     // No accuracy is shown for real-valued labels, nor for a model that
     // reads no labels (its costs compare outputs with its inputs).
+    if spec.is_game() {
+        game_options(args)?;
+    }
     let style = match spec.is_game() {
         true => Style::game(spec),
         false => Style::of(program.model(&spec.model), program.data(&spec.data)),
@@ -242,6 +245,24 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         }
     }
     print_outcome(&report);
+    Ok(())
+}
+
+/// The options of `nnc run` that measure one model's cost or metric, which
+/// a game (one cost per step, no metric) does not have: refused, with why.
+fn game_options(args: &RunArgs) -> Result<(), Failure> {
+    if !args.trace.is_empty() {
+        return Err(Failure::usage(
+            "`--trace grad-norms` traces the gradients of one model's cost, and a game has a \
+             cost per step; `nnc emit ir FILE --step MODEL` shows each step's gradients",
+        ));
+    }
+    if let Some(metric) = args.checkpoints.keep_best {
+        return Err(Failure::usage(format!(
+            "`--keep-best {metric}` keeps the best epoch by one model's metric, and a game has \
+             none; its checkpoints are kept by epoch (`--keep N`)"
+        )));
+    }
     Ok(())
 }
 
