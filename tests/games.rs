@@ -678,7 +678,11 @@ fn the_other_tools_take_a_game() {
         args.extend(refused);
         let out = nnc(&args);
         assert_eq!(out.status.code(), Some(2), "{refused:?}");
-        assert!(text(&out.stderr).contains("a game"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("a game"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     let out = nnc(&["eval", &file, "--weights", &ckpt]);
     assert_eq!(out.status.code(), Some(1));

@@ -216,6 +216,14 @@ impl Backend for Timed<'_> {
         self.inner.params()
     }
 
+    fn read_params(&self, start: usize, out: &mut [Tensor]) -> Result<(), BackendError> {
+        self.inner.read_params(start, out)
+    }
+
+    fn write_params(&mut self, start: usize, values: &[Tensor]) -> Result<(), BackendError> {
+        self.inner.write_params(start, values)
+    }
+
     fn train_step(
         &mut self,
         batch: Batch<'_>,

@@ -250,6 +250,36 @@ impl Backend for JitBackend {
             .collect()
     }
 
+    fn read_params(&self, start: usize, out: &mut [Tensor]) -> Result<(), BackendError> {
+        let held = self
+            .params
+            .get(start..start + out.len())
+            .ok_or_else(|| failed("parameters asked for that the backend does not hold"))?;
+        for (o, p) in out.iter_mut().zip(held) {
+            if o.data.len() != p.len() {
+                return Err(failed(
+                    "a parameter asked for into a tensor of another size",
+                ));
+            }
+            o.data.copy_from_slice(p);
+        }
+        Ok(())
+    }
+
+    fn write_params(&mut self, start: usize, values: &[Tensor]) -> Result<(), BackendError> {
+        let held = self
+            .params
+            .get_mut(start..start + values.len())
+            .ok_or_else(|| failed("parameters given that the backend does not hold"))?;
+        for (p, v) in held.iter_mut().zip(values) {
+            if v.data.len() != p.len() {
+                return Err(failed("a parameter given with another number of values"));
+            }
+            p.copy_from_slice(&v.data);
+        }
+        Ok(())
+    }
+
     fn train_step(
         &mut self,
         batch: Batch<'_>,

@@ -208,6 +208,40 @@ impl Backend for InterpBackend {
             .collect()
     }
 
+    fn read_params(&self, start: usize, out: &mut [Tensor]) -> Result<(), BackendError> {
+        let held = self
+            .params
+            .get(start..start + out.len())
+            .ok_or_else(|| failed("parameters asked for that the backend does not hold"))?;
+        for (o, p) in out.iter_mut().zip(held) {
+            if o.data.len() != p.len() {
+                return Err(failed(
+                    "a parameter asked for into a tensor of another size",
+                ));
+            }
+            for (slot, v) in o.data.iter_mut().zip(p.iter()) {
+                *slot = *v;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_params(&mut self, start: usize, values: &[Tensor]) -> Result<(), BackendError> {
+        let held = self
+            .params
+            .get_mut(start..start + values.len())
+            .ok_or_else(|| failed("parameters given that the backend does not hold"))?;
+        for (p, v) in held.iter_mut().zip(values) {
+            if v.data.len() != p.len() || v.shape.as_slice() != p.shape() {
+                return Err(failed("a parameter given of another shape"));
+            }
+            for (slot, x) in p.iter_mut().zip(&v.data) {
+                *slot = *x;
+            }
+        }
+        Ok(())
+    }
+
     fn train_step(
         &mut self,
         batch: Batch<'_>,

@@ -385,6 +385,56 @@ pub trait Backend {
     /// The current parameters, in the order `set_params` takes them.
     fn params(&self) -> Vec<Tensor>;
 
+    /// Copies the current values of parameters `start..start + out.len()`
+    /// into `out`, whose tensors have those parameters' shapes: what a
+    /// holder that keeps other backends in step reads after a step (the
+    /// steps of a game), without copying every parameter. The default
+    /// reads them all; backends that keep parameters on the host copy only
+    /// those asked for.
+    fn read_params(&self, start: usize, out: &mut [Tensor]) -> Result<(), BackendError> {
+        let all = self.params();
+        let values = all
+            .get(start..start + out.len())
+            .ok_or_else(|| BackendError::Failed {
+                message: format!(
+                    "parameters {start}..{} asked for, the backend holds {}",
+                    start + out.len(),
+                    all.len()
+                ),
+            })?;
+        for (o, v) in out.iter_mut().zip(values) {
+            o.clone_from(v);
+        }
+        Ok(())
+    }
+
+    /// Replaces parameters `start..start + values.len()` (each of its
+    /// parameter's shape), keeping the others. The default goes through
+    /// `params` and `set_params`.
+    fn write_params(&mut self, start: usize, values: &[Tensor]) -> Result<(), BackendError> {
+        let mut all = self.params();
+        let slots =
+            all.get_mut(start..start + values.len())
+                .ok_or_else(|| BackendError::Failed {
+                    message: format!(
+                        "parameters {start}..{} given, the backend holds fewer",
+                        start + values.len()
+                    ),
+                })?;
+        for (slot, v) in slots.iter_mut().zip(values) {
+            if slot.shape != v.shape {
+                return Err(BackendError::Failed {
+                    message: format!(
+                        "a parameter of shape {:?} was given for one of shape {:?}",
+                        v.shape, slot.shape
+                    ),
+                });
+            }
+            slot.clone_from(v);
+        }
+        self.set_params(all)
+    }
+
     /// One step of the optimizer on `batch` at this learning rate. The
     /// `step_seed` drives dropout masks, so the step is reproducible.
     fn train_step(

@@ -30,13 +30,26 @@ use nnc_lower::backend::{
     TrainSetup, MAX_COST_TERMS,
 };
 use nnc_lower::params::optimizer_state;
+use std::ops::Range;
+
+/// What a step's backend lacks of the game's current parameters.
+#[derive(Clone, Debug, PartialEq)]
+enum Stale {
+    /// Every parameter (before the first step, after `set_params`).
+    All,
+    /// The parameters other steps changed since this one last ran.
+    Ranges(Vec<Range<usize>>),
+}
 
 /// One step of the game with the backend that runs it.
 struct Step {
     spec: StepSpec,
     backend: Box<dyn Backend>,
-    /// Whether the backend holds the game's current parameters.
-    fresh: bool,
+    /// What the backend lacks of the game's current parameters.
+    stale: Stale,
+    /// The parameters the step changes: every one of the model it
+    /// updates (in `param_specs` order they follow one another).
+    updates: Range<usize>,
     /// The learning rate of the current epoch.
     rate: f64,
     inputs: StepInputs,
@@ -67,7 +80,8 @@ impl Game {
             .map(|s| Step {
                 spec: s.clone(),
                 backend: make(),
-                fresh: false,
+                stale: Stale::All,
+                updates: updated_params(s),
                 rate: s.rate_at(1),
                 inputs: StepInputs::of(s),
             })
@@ -88,22 +102,41 @@ impl Game {
         &self.params_model
     }
 
-    /// Hands step `k`'s backend the current parameters if it lacks them.
+    /// Hands step `k`'s backend the current values of the parameters it
+    /// lacks: all of them the first time, then only those other steps
+    /// changed since it last ran.
     fn sync(&mut self, k: usize) -> Result<(), BackendError> {
+        if self.params.is_empty() {
+            return Ok(());
+        }
         let step = &mut self.steps[k];
-        if !step.fresh && !self.params.is_empty() {
-            step.backend.set_params(self.params.clone())?;
-            step.fresh = true;
+        match std::mem::replace(&mut step.stale, Stale::Ranges(Vec::new())) {
+            Stale::All => step.backend.set_params(self.params.clone())?,
+            Stale::Ranges(ranges) => {
+                for range in ranges {
+                    let values = self.params.get(range.clone()).unwrap_or_default();
+                    step.backend.write_params(range.start, values)?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// After step `k` ran: its parameters are the game's.
-    fn took_step(&mut self, k: usize) {
-        self.params = self.steps[k].backend.params();
-        for (j, step) in self.steps.iter_mut().enumerate() {
-            step.fresh = j == k;
+    /// After step `k` ran: the parameters it changed become the game's,
+    /// and every other step's backend lacks them.
+    fn took_step(&mut self, k: usize) -> Result<(), BackendError> {
+        let range = self.steps[k].updates.clone();
+        if let Some(out) = self.params.get_mut(range.clone()) {
+            self.steps[k].backend.read_params(range.start, out)?;
         }
+        for (j, step) in self.steps.iter_mut().enumerate() {
+            if let (true, Stale::Ranges(ranges)) = (j != k, &mut step.stale) {
+                if !ranges.contains(&range) {
+                    ranges.push(range.clone());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -156,6 +189,19 @@ fn dummy_targets(len: usize, targets: &mut Vec<f32>) -> &[f32] {
     targets.clear();
     targets.resize(len, 0.0);
     targets
+}
+
+/// The parameters step `spec` changes: those of the model it updates,
+/// named `MODEL.LAYER.NAME`, which follow one another.
+fn updated_params(spec: &StepSpec) -> Range<usize> {
+    let prefix = format!("{}.", spec.model);
+    let names: Vec<bool> = nnc_lower::params::param_specs(&spec.graph)
+        .iter()
+        .map(|p| p.name.starts_with(&prefix))
+        .collect();
+    let start = names.iter().position(|&own| own).unwrap_or(0);
+    let end = names.iter().rposition(|&own| own).map_or(start, |e| e + 1);
+    start..end
 }
 
 /// What a step reads of a batch: `real` (its values per example) and,
@@ -217,7 +263,7 @@ impl Backend for Game {
                 train_size: setup.train_size,
             };
             step.backend.configure(&own)?;
-            step.fresh = false;
+            step.stale = Stale::All;
         }
         self.configured = true;
         if let Some(state) = self.pending_state.take() {
@@ -236,7 +282,7 @@ impl Backend for Game {
         check_params(Some(&self.params_model), &params)?;
         self.params = params;
         for step in &mut self.steps {
-            step.fresh = false;
+            step.stale = Stale::All;
         }
         Ok(())
     }
@@ -266,7 +312,7 @@ impl Backend for Game {
                     .train_step(own, rate, repeat_seed(step_seed, k, r))?;
                 sum += stats.cost;
             }
-            self.took_step(k);
+            self.took_step(k)?;
             let mean = sum / repeat as f64;
             if let Some(slot) = terms.get_mut(k) {
                 *slot = mean;
