@@ -795,9 +795,10 @@ pub struct StepSpec {
     /// input 1, when the data has `labels one_hot(k)`, is `labels`, their
     /// one-hot classes. Its layers are every player's (the same list in
     /// every step); only the updated model's are trained. Its penalties
-    /// are the step's costs; its outputs are the monitored values (each
-    /// call of the updated model that gives one value per example, named
-    /// by its source text, `discriminator(fake)`).
+    /// are the step's costs; its outputs are the reported values: each
+    /// `report NAME`, or without any, each call of the updated model that
+    /// gives one value per example, named by its source text
+    /// (`discriminator(fake)`).
     pub graph: Model,
 }
 
@@ -812,8 +813,8 @@ impl StepSpec {
             .map_or(0.0, |(_, rate)| *rate)
     }
 
-    /// How reports name the step's cost: after its model, with the
-    /// repetition when there are several steps of one model.
+    /// How reports name the step's cost: after its model (a model has at
+    /// most one step, E0103).
     pub fn cost_name(&self) -> String {
         self.model.clone()
     }
