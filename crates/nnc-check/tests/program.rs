@@ -357,3 +357,110 @@ fn parts_with_errors_are_left_out() {
     assert!(p.data("d").is_some());
     assert!(p.trains.is_empty());
 }
+
+/// A game: the block's models in order, one `StepSpec` per step in the
+/// written order with its optimizer (the block's by default), rates by
+/// phase and repeat; every step's graph holds every player's layers, only
+/// its own model's trained; `real` and `labels` are its inputs; the
+/// reported values are its outputs.
+#[test]
+fn a_game_has_one_step_graph_per_step() {
+    let p = program(
+        "model g {
+           input z: [3]
+           input c: [2]
+           output x = dense(concat(z, c), 4, act: tanh)
+         }
+         model d {
+           input x: [4]
+           input c: [2]
+           output logit = dense(concat(x, c), 1)
+         }
+         data pts {
+           train csv(\"p.csv\", label: \"k\", header: true)
+           labels one_hot(2)
+         }
+         train g, d on pts {
+           batch_size 8
+           epochs 5
+           optimizer adam
+           learning_rate 0.001
+           step d {
+             repeat 2
+             optimizer sgd
+             let r = d(real, labels)
+             cost softplus(-r) + softplus(d(detach(g(normal([3]), labels)), labels))
+             let p = sigmoid(r)
+             report p
+           }
+           step g {
+             cost softplus(-d(g(normal([3]), labels), labels))
+             at epoch 3 { learning_rate 0.0005 }
+           }
+         }",
+    );
+    let t = &p.trains[0];
+    assert_eq!(t.players, ["g", "d"]);
+    assert!(t.is_game());
+    let [d, g] = t.steps.as_slice() else {
+        panic!("two steps: {:?}", t.steps.len())
+    };
+    assert_eq!((d.model.as_str(), d.repeat), ("d", 2));
+    assert_eq!(d.optimizer, Optimizer::Sgd);
+    assert!(matches!(g.optimizer, Optimizer::Adam { .. }));
+    assert_eq!(g.rates, [(1, 0.001), (3, 0.0005)]);
+    assert_eq!((g.rate_at(2), g.rate_at(4)), (0.001, 0.0005));
+    for step in &t.steps {
+        let names: Vec<&str> = step.graph.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["g.x", "d.logit"], "{}", step.model);
+        for layer in &step.graph.layers {
+            let own = layer.name.starts_with(&format!("{}.", step.model));
+            assert!(
+                layer.params.iter().all(|p| p.trained == own),
+                "{}",
+                layer.name
+            );
+        }
+        let inputs: Vec<&str> = step
+            .graph
+            .inputs
+            .iter()
+            .map(|&id| step.graph.node(id).name.as_str())
+            .collect();
+        assert_eq!(inputs, ["real", "labels"]);
+    }
+    let reported: Vec<&str> = d.graph.outputs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(reported, ["p"]);
+    assert_eq!(t.game_terms(), ["d", "g", "p"]);
+    let view = t.data_view().unwrap();
+    assert_eq!(view.inputs.len(), 1);
+}
+
+/// Settings that follow one model's metric are not settings of a game.
+#[test]
+fn a_game_has_no_metrics() {
+    let source = "model g {
+           input z: [2]
+           output x = dense(z, 2)
+         }
+         model d {
+           input x: [2]
+           output y = dense(x, 1)
+         }
+         data pts {
+           train csv(\"p.csv\", header: true)
+           labels none
+         }
+         train g, d on pts {
+           batch_size 8
+           epochs 5
+           learning_rate 0.01
+           metrics [train_cost]
+           step d { cost softplus(-d(real)) + softplus(d(detach(g(normal([2]))))) }
+           step g { cost softplus(-d(g(normal([2])))) }
+         }";
+    let (file, _) = nnc_syntax::parse(source);
+    let checked = nnc_check::check(&file);
+    let codes: Vec<&str> = checked.errors.iter().map(|e| e.code()).collect();
+    assert_eq!(codes, ["E0112"]);
+}
