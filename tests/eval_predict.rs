@@ -20,7 +20,7 @@
 
 mod common;
 
-use common::{nnc, scratch, Lcg};
+use common::{gpu_available, nnc, scratch, Lcg};
 use nnc_cli::driver::{self, Options};
 use nnc_train::{Examples, Overrides, Schedule, Splits};
 use serde_json::Value;
@@ -488,24 +488,6 @@ fn eval_reports_what_training_measured_with_a_confusion_matrix() {
     assert_eq!(halves["classes"], serde_json::json!(["left", "right"]));
     assert_close(halves["accuracy"].as_f64().unwrap(), f.halves.test.accuracy);
     check_confusion(&halves, 2);
-}
-
-/// Whether a GPU device can be opened; without one the wgpu half of a test
-/// is skipped (with a line on stderr), unless `NNC_REQUIRE_GPU=1` demands
-/// a device.
-fn gpu_available(test: &str) -> bool {
-    match nnc_gpu::Gpu::acquire() {
-        Ok(_) => true,
-        Err(error) => {
-            assert!(
-                !std::env::var("NNC_REQUIRE_GPU").is_ok_and(|v| v == "1"),
-                "NNC_REQUIRE_GPU=1 but no GPU device could be opened: {error}"
-            );
-            let line = format!("SKIPPED the wgpu part of {test}: {error}\n");
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-            false
-        }
-    }
 }
 
 /// `nnc eval` and `nnc predict` run on every backend through the

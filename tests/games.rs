@@ -109,6 +109,14 @@ fn program(source: &str) -> Program {
     checked.program
 }
 
+/// Asserts that a run of `nnc` exited with `code` and said `says` on
+/// stderr.
+fn fails_with(out: &std::process::Output, code: i32, says: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+}
+
 fn read_log(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .expect("the log was written")
@@ -210,22 +218,6 @@ fn run_game(spec: &TrainSpec, make: MakeBackend<'_>, steps: usize) -> (Vec<Tenso
     (game.params(), costs)
 }
 
-/// Whether a GPU device can be opened; without one the wgpu part is
-/// skipped (with a line on stderr), unless `NNC_REQUIRE_GPU=1`.
-fn gpu_available() -> bool {
-    match nnc_gpu::Gpu::acquire() {
-        Ok(_) => true,
-        Err(error) => {
-            assert!(
-                !std::env::var("NNC_REQUIRE_GPU").is_ok_and(|v| v == "1"),
-                "NNC_REQUIRE_GPU=1 but no GPU device could be opened: {error}"
-            );
-            eprintln!("SKIPPED the wgpu part of the game agreement: {error}");
-            false
-        }
-    }
-}
-
 /// The JIT and wgpu take the interpreter's game steps: after four
 /// mini-batches (eight optimizer steps) every parameter agrees to 1e-4
 /// relative, and each step's cost too.
@@ -238,7 +230,7 @@ fn game_steps_agree_on_every_backend() {
     let gpu = || Box::new(nnc_gpu::GpuBackend::new()) as Box<dyn Backend>;
     let (reference, reference_costs) = run_game(spec, &interp, 4);
     let mut others: Vec<(&str, MakeBackend<'_>)> = vec![("jit", &jit)];
-    if gpu_available() {
+    if common::gpu_available("game_steps_agree_on_every_backend") {
         others.push(("wgpu", &gpu));
     }
     for (name, make) in others {
@@ -465,12 +457,7 @@ fn sample_and_eval_samples_read_a_games_checkpoint() {
         "-o",
         &grid,
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("knows 10 classes, 0 to 9"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_with(&out, 2, "knows 10 classes, 0 to 9");
 
     // A quick classifier of the 28x28 digits.
     let (clf, clf_ckpt) = shipped_briefly_trained(&dir, "mnist_784_30_10", 2000);
@@ -518,12 +505,7 @@ fn sample_and_eval_samples_read_a_games_checkpoint() {
         "--classifier-weights",
         &clf_ckpt,
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("holds no game's weights"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_with(&out, 1, "holds no game's weights");
 }
 
 /// A backend that counts its training steps and their seeds, and runs
@@ -677,20 +659,10 @@ fn the_other_tools_take_a_game() {
         let mut args = vec!["run", &file, "--epochs", "1", "--checkpoint", &ckpt];
         args.extend(refused);
         let out = nnc(&args);
-        assert_eq!(out.status.code(), Some(2), "{refused:?}");
-        assert!(
-            text(&out.stderr).contains("a game"),
-            "{}",
-            text(&out.stderr)
-        );
+        fails_with(&out, 2, "a game");
     }
     let out = nnc(&["eval", &file, "--weights", &ckpt]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("`nnc eval-samples`"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_with(&out, 1, "`nnc eval-samples`");
 }
 
 /// Stops the loop after `after` training steps and keeps the snapshot

@@ -104,3 +104,21 @@ impl Lcg {
         lo + self.next() % (hi - lo)
     }
 }
+
+/// Whether a GPU device can be opened; without one the wgpu half of a test
+/// is skipped (with a line on stderr), unless `NNC_REQUIRE_GPU=1` demands
+/// a device.
+pub fn gpu_available(test: &str) -> bool {
+    match nnc_gpu::Gpu::acquire() {
+        Ok(_) => true,
+        Err(error) => {
+            assert!(
+                !std::env::var("NNC_REQUIRE_GPU").is_ok_and(|v| v == "1"),
+                "NNC_REQUIRE_GPU=1 but no GPU device could be opened: {error}"
+            );
+            let line = format!("SKIPPED the wgpu part of {test}: {error}\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            false
+        }
+    }
+}

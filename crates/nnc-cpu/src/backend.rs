@@ -11,8 +11,8 @@ use crate::program::Program;
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{fuse_verified, InputKind, OutputKind};
 use nnc_lower::backend::{
-    check_params, check_state, collect_outputs, Backend, BackendError, Batch, EvalStats, Inference,
-    Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
+    check_params, check_state, collect_outputs, read_held, write_held, Backend, BackendError,
+    Batch, EvalStats, Inference, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
 };
 use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
@@ -251,33 +251,11 @@ impl Backend for JitBackend {
     }
 
     fn read_params(&self, start: usize, out: &mut [Tensor]) -> Result<(), BackendError> {
-        let held = self
-            .params
-            .get(start..start + out.len())
-            .ok_or_else(|| failed("parameters asked for that the backend does not hold"))?;
-        for (o, p) in out.iter_mut().zip(held) {
-            if o.data.len() != p.len() {
-                return Err(failed(
-                    "a parameter asked for into a tensor of another size",
-                ));
-            }
-            o.data.copy_from_slice(p);
-        }
-        Ok(())
+        read_held(self.params.iter().map(Vec::as_slice), start, out)
     }
 
     fn write_params(&mut self, start: usize, values: &[Tensor]) -> Result<(), BackendError> {
-        let held = self
-            .params
-            .get_mut(start..start + values.len())
-            .ok_or_else(|| failed("parameters given that the backend does not hold"))?;
-        for (p, v) in held.iter_mut().zip(values) {
-            if v.data.len() != p.len() {
-                return Err(failed("a parameter given with another number of values"));
-            }
-            p.copy_from_slice(&v.data);
-        }
-        Ok(())
+        write_held(self.params.iter_mut().map(Vec::as_mut_slice), start, values)
     }
 
     fn train_step(

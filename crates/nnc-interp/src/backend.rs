@@ -16,9 +16,9 @@ use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{InputKind, OutputKind};
 use nnc_lower::backend::{
-    check_param_shapes, check_params, check_state, collect_outputs, compile_training_step, Backend,
-    BackendError, Batch, EvalStats, Inference, Reuse, StepStats, Tensor, TrainSetup,
-    TrainingCompiler,
+    check_param_shapes, check_params, check_state, collect_outputs, compile_training_step,
+    read_held, write_held, Backend, BackendError, Batch, EvalStats, Inference, Reuse, StepStats,
+    Tensor, TrainSetup, TrainingCompiler,
 };
 use nnc_lower::{compile_inference, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
@@ -209,37 +209,16 @@ impl Backend for InterpBackend {
     }
 
     fn read_params(&self, start: usize, out: &mut [Tensor]) -> Result<(), BackendError> {
-        let held = self
-            .params
-            .get(start..start + out.len())
-            .ok_or_else(|| failed("parameters asked for that the backend does not hold"))?;
-        for (o, p) in out.iter_mut().zip(held) {
-            if o.data.len() != p.len() {
-                return Err(failed(
-                    "a parameter asked for into a tensor of another size",
-                ));
-            }
-            for (slot, v) in o.data.iter_mut().zip(p.iter()) {
-                *slot = *v;
-            }
-        }
-        Ok(())
+        let held: Option<Vec<&[f32]>> = self.params.iter().map(|p| p.as_slice()).collect();
+        let held = held.ok_or_else(|| failed("a parameter is not laid out in order"))?;
+        read_held(held.into_iter(), start, out)
     }
 
     fn write_params(&mut self, start: usize, values: &[Tensor]) -> Result<(), BackendError> {
-        let held = self
-            .params
-            .get_mut(start..start + values.len())
-            .ok_or_else(|| failed("parameters given that the backend does not hold"))?;
-        for (p, v) in held.iter_mut().zip(values) {
-            if v.data.len() != p.len() || v.shape.as_slice() != p.shape() {
-                return Err(failed("a parameter given of another shape"));
-            }
-            for (slot, x) in p.iter_mut().zip(&v.data) {
-                *slot = *x;
-            }
-        }
-        Ok(())
+        let held: Option<Vec<&mut [f32]>> =
+            self.params.iter_mut().map(|p| p.as_slice_mut()).collect();
+        let held = held.ok_or_else(|| failed("a parameter is not laid out in order"))?;
+        write_held(held.into_iter(), start, values)
     }
 
     fn train_step(

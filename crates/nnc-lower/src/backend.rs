@@ -503,6 +503,60 @@ pub trait Backend {
     }
 }
 
+/// `Backend::read_params` for a backend that keeps each parameter's values
+/// on the host as one slice: copies `held[start..]` into `out`, checking
+/// that the parameters exist and have the sizes of `out`'s tensors.
+pub fn read_held<'h>(
+    held: impl ExactSizeIterator<Item = &'h [f32]>,
+    start: usize,
+    out: &mut [Tensor],
+) -> Result<(), BackendError> {
+    let count = held.len();
+    if start + out.len() > count {
+        return Err(held_error(start, out.len(), count));
+    }
+    for (o, values) in out.iter_mut().zip(held.skip(start)) {
+        if o.data.len() != values.len() {
+            return Err(BackendError::Failed {
+                message: "a parameter asked for into a tensor of another size".into(),
+            });
+        }
+        o.data.copy_from_slice(values);
+    }
+    Ok(())
+}
+
+/// `Backend::write_params` for such a backend: copies `values` into
+/// `held[start..]`, checking sizes.
+pub fn write_held<'h>(
+    held: impl ExactSizeIterator<Item = &'h mut [f32]>,
+    start: usize,
+    values: &[Tensor],
+) -> Result<(), BackendError> {
+    let count = held.len();
+    if start + values.len() > count {
+        return Err(held_error(start, values.len(), count));
+    }
+    for (slot, v) in held.skip(start).zip(values) {
+        if slot.len() != v.data.len() {
+            return Err(BackendError::Failed {
+                message: "a parameter given with another number of values".into(),
+            });
+        }
+        slot.copy_from_slice(&v.data);
+    }
+    Ok(())
+}
+
+fn held_error(start: usize, len: usize, count: usize) -> BackendError {
+    BackendError::Failed {
+        message: format!(
+            "parameters {start}..{} asked for or given, the backend holds {count}",
+            start + len
+        ),
+    }
+}
+
 /// Checks tensors handed to `Backend::set_optimizer_state`: one per tensor
 /// of `params::optimizer_state(model, optimizer)`, each of its shape and
 /// holding as many values as its shape.
