@@ -785,3 +785,22 @@ fn a_game_resumed_mid_epoch_ends_as_the_uninterrupted_one() {
     assert_eq!(last(&uninterrupted), last(&resumed.report));
     assert_eq!(last(&resumed.report).train_terms.len(), 2);
 }
+
+/// Data that do not fit `real` are reported against the model and input
+/// `real` is shaped as: the discriminator's, as it is declared.
+#[test]
+fn data_that_do_not_fit_real_name_the_discriminators_input() {
+    let dir = scratch("misfit");
+    let file = toy_game(&dir);
+    let source = TOY
+        .replace("    dense(2)\n", "    dense(3)\n")
+        .replace("input point: [2]", "input point: [3]");
+    std::fs::write(&file, source).unwrap();
+    let out = nnc(&["check", "--data", &file]);
+    fails_with(&out, 1, "do not fit the input of model `discriminator`");
+    assert!(
+        text(&out.stderr).contains("declare `input point: [2]`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

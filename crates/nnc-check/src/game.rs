@@ -278,11 +278,14 @@ impl<'a> Checker<'a> {
         scope.later = defined_names(section.body);
         // `real` is shaped as the input of the last model named, the one
         // that tells real examples from generated ones.
-        let real_shape = context.players.last().and_then(|p| {
-            let id = *p.model.inputs.first()?;
-            Some(p.model.node(id).shape.clone())
+        let real_input = context.players.last().and_then(|p| {
+            let node = p.model.node(*p.model.inputs.first()?);
+            Some((node.shape.clone(), node.span, node.name.clone()))
         });
-        let real = self.step_input(&mut scope, "real", real_shape, section.name.span);
+        // Reports about `real` point at the input it is shaped as.
+        let real_span = real_input.as_ref().map_or(section.name.span, |r| r.1);
+        let real_shape = real_input.as_ref().map(|r| r.0.clone());
+        let real = self.step_input(&mut scope, "real", real_shape, real_span);
         let labels = classes
             .map(|k| self.step_input(&mut scope, "labels", Some(vec![k]), section.name.span));
         self.step = Some(context);
@@ -395,6 +398,7 @@ impl<'a> Checker<'a> {
         Some(StepSpec {
             model: name.clone(),
             span: section.span,
+            real_input: real_input.map(|r| r.2).unwrap_or_default(),
             repeat: repeat?,
             optimizer: optimizer?,
             rates: rates?,

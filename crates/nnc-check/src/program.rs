@@ -756,7 +756,16 @@ impl TrainSpec {
     /// as its only input, no outputs and no costs, so the examples are
     /// shaped as `real` and the labels kept as they are.
     pub fn data_view(&self) -> Option<Model> {
-        let mut model = self.game_params()?.clone();
+        let step = self.steps.first()?;
+        let mut model = step.graph.clone();
+        // Reports about the data name the model and input `real` is
+        // shaped as: `discriminator`, `image`.
+        if let Some(player) = self.players.last() {
+            model.name = player.clone();
+        }
+        if let Some(node) = model.inputs.first().and_then(|r| model.nodes.get_mut(r.0)) {
+            node.name = step.real_input.clone();
+        }
         model.inputs.truncate(1);
         model.outputs.clear();
         model.penalties.clear();
@@ -784,6 +793,9 @@ pub struct StepSpec {
     pub model: String,
     /// Where `step NAME` is written.
     pub span: Span,
+    /// The input of the last model of the block that `real` is shaped as
+    /// (`image`); `real`'s node points at its declaration.
+    pub real_input: String,
     /// `repeat k`: the step runs `k` times per mini-batch (on the same
     /// real examples, with fresh noise each time).
     pub repeat: usize,
