@@ -341,20 +341,29 @@ impl<'g> Fusion<'g> {
     }
 
     /// Whether a path leads from group `from` to group `to` through at
-    /// least one other group.
+    /// least one other group. Nodes are in topological order, so a group
+    /// on such a path has a member before the last member of `to`: the
+    /// search never leaves that window (which keeps long unrolled graphs
+    /// linear to fuse).
     fn reaches_through(&self, from: usize, to: usize) -> bool {
-        let mut seen = BTreeSet::new();
+        let last = self.members[to].last().copied().unwrap_or(0);
+        let before_end = |g: usize| self.members[g].first().is_some_and(|&m| m < last);
+        let mut seen = std::collections::HashSet::new();
         let mut stack: Vec<usize> = self
             .successors(from)
             .into_iter()
-            .filter(|&r| r != to)
+            .filter(|&r| r != to && before_end(r))
             .collect();
         while let Some(group) = stack.pop() {
             if group == to {
                 return true;
             }
             if seen.insert(group) {
-                stack.extend(self.successors(group));
+                stack.extend(
+                    self.successors(group)
+                        .into_iter()
+                        .filter(|&r| r == to || before_end(r)),
+                );
             }
         }
         false
