@@ -2,6 +2,7 @@
 //! safely on slices.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -136,8 +137,23 @@ fn compile_with(
         .as_mut()
         .ok_or_else(|| JitError::Codegen("JIT module missing".into()))?;
     let mut ctx = Context::new();
-    let mut pending = Vec::with_capacity(kernels.len());
+    let mut pending: Vec<(cranelift_module::FuncId, usize, Duration)> =
+        Vec::with_capacity(kernels.len());
+    // Kernels of the same code (an unrolled recurrence repeats each step's
+    // kernels over other buffers) are compiled once: the code reads its
+    // buffers through the pointer table, so one entry serves them all.
+    let mut compiled_as: HashMap<String, usize> = HashMap::new();
     for (n, kernel) in kernels.iter().enumerate() {
+        let key = format!(
+            "{:?}|{:?}|{}|{:?}",
+            kernel.buffers, kernel.vars, kernel.loop_vars, kernel.body
+        );
+        if let Some(&first) = compiled_as.get(&key) {
+            let (id, code_size, _) = pending[first];
+            pending.push((id, code_size, Duration::ZERO));
+            continue;
+        }
+        compiled_as.insert(key, n);
         let started = Instant::now();
         let symbol = format!("nnc_{}_{n}", kernel.name);
         let id = module
