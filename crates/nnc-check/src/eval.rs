@@ -204,6 +204,9 @@ impl<'a> Checker<'a> {
                         | "pow"
                         | "sum"
                         | "mean"
+                        | "rnn"
+                        | "lstm"
+                        | "gru"
                 );
                 let inputs = if matches!(name, "add" | "sub" | "mul" | "div" | "min" | "max") {
                     2

@@ -15,6 +15,7 @@ use crate::builder::{LayerDraft, OutAct};
 use crate::checker::Checker;
 use crate::init::InitArg;
 use crate::program::{Activation, Init, MathFn, Op, Param, PoolKind, Rounding, Shape, Upsampling};
+use crate::recurrent::{RecurrentSpec, GRU_ARGS, LSTM_ARGS, RECURRENT_REQUIRED, RNN_ARGS};
 use crate::scope::Place;
 use crate::shape::element_count;
 use crate::value::{ArgValue, LayerFn, Tensor, Value};
@@ -61,6 +62,8 @@ pub(crate) enum LayerKind {
     Elementwise(Op),
     /// `exp(x)`, `pow(x, 2)`, ...; `None` when an argument was wrong.
     Math(Option<MathFn>),
+    /// `rnn(units)`, `lstm(units)`, `gru(units)`.
+    Recurrent(RecurrentSpec),
     /// `sum(x)`, `mean(x, axis: 1)`; the axis when given (`None` inside
     /// when it was wrong).
     Reduce {
@@ -172,18 +175,28 @@ const ROUNDINGS: &[(&str, Rounding)] = &[("floor", Rounding::Floor), ("ceil", Ro
 const PADDINGS: &[(&str, Padding)] = &[("valid", Padding::Valid), ("same", Padding::Same)];
 
 /// Reads the arguments of one call against its parameter list.
-struct ArgReader<'c, 'a> {
-    checker: &'c mut Checker<'a>,
+pub(crate) struct ArgReader<'c, 'a> {
+    pub checker: &'c mut Checker<'a>,
     callee: String,
     slots: Vec<Option<ArgValue>>,
 }
 
 impl ArgReader<'_, '_> {
-    fn take(&mut self, index: usize) -> Option<ArgValue> {
+    pub(crate) fn take(&mut self, index: usize) -> Option<ArgValue> {
         self.slots.get_mut(index).and_then(Option::take)
     }
 
-    fn subject(&self, param: &str) -> Subject {
+    /// Whether argument `index` was given (and not taken yet).
+    pub(crate) fn has(&self, index: usize) -> bool {
+        self.slots.get(index).is_some_and(Option::is_some)
+    }
+
+    /// Where argument `index` was given, if it was (and not taken yet).
+    pub(crate) fn peek(&self, index: usize) -> Option<Span> {
+        self.slots.get(index).and_then(Option::as_ref).map(|a| a.arg_span)
+    }
+
+    pub(crate) fn subject(&self, param: &str) -> Subject {
         Subject::Argument {
             callee: self.callee.clone(),
             param: param.to_string(),
@@ -191,7 +204,7 @@ impl ArgReader<'_, '_> {
     }
 
     /// A positive integer; absent reads as `default`.
-    fn positive(&mut self, index: usize, param: &str, default: Option<usize>) -> Option<usize> {
+    pub(crate) fn positive(&mut self, index: usize, param: &str, default: Option<usize>) -> Option<usize> {
         let subject = self.subject(param);
         match self.take(index) {
             Some(arg) => self.checker.positive_int(&arg.value, arg.span, subject),
@@ -236,7 +249,7 @@ impl ArgReader<'_, '_> {
         }
     }
 
-    fn activation(&mut self, index: usize) -> Option<Activation> {
+    pub(crate) fn activation(&mut self, index: usize) -> Option<Activation> {
         let subject = self.subject("act");
         match self.take(index) {
             Some(arg) => self.checker.option(
@@ -250,7 +263,7 @@ impl ArgReader<'_, '_> {
         }
     }
 
-    fn init(&mut self, index: usize, param: &str, default: Init, call: Span) -> InitArg {
+    pub(crate) fn init(&mut self, index: usize, param: &str, default: Init, call: Span) -> InitArg {
         let slot = self.take(index);
         let callee = self.callee.clone();
         self.checker.init_arg(&callee, param, slot, default, call)
@@ -354,6 +367,9 @@ impl<'a> Checker<'a> {
             "leaky_relu" => (&["slope"], &[false]),
             "pow" => (&["p"], ONE),
             "sum" | "mean" => (&["axis"], &[false]),
+            "rnn" => (RNN_ARGS, RECURRENT_REQUIRED),
+            "lstm" => (LSTM_ARGS, RECURRENT_REQUIRED),
+            "gru" => (GRU_ARGS, &RECURRENT_REQUIRED[..6]),
             _ => (&[], &[]),
         };
         let slots = self.bind_args(name, span, Params { names, required }, args);
@@ -484,6 +500,7 @@ impl<'a> Checker<'a> {
                 };
                 LayerKind::LeakyRelu(slope)
             }
+            "rnn" | "lstm" | "gru" => LayerKind::Recurrent(reader.recurrent(name, span)),
             "add" => LayerKind::Elementwise(Op::Add),
             "sub" => LayerKind::Elementwise(Op::Sub),
             "mul" => LayerKind::Elementwise(Op::Mul),
@@ -682,6 +699,7 @@ impl<'a> Checker<'a> {
                         None => Tensor::unknown(span),
                     },
                     LayerKind::Reduce { mean, axis } => self.apply_reduce(&ctx, *mean, *axis),
+                    LayerKind::Recurrent(spec) => self.apply_recurrent(&ctx, spec),
                 }
             }
         }

@@ -58,6 +58,7 @@ mod lints;
 mod model;
 mod players;
 pub mod program;
+mod recurrent;
 mod scope;
 mod settings;
 pub mod shape;

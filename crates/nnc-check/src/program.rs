@@ -144,7 +144,8 @@ impl Op {
         match self {
             Op::Dense { layer, .. }
             | Op::Conv2d { layer, .. }
-            | Op::ConvTranspose2d { layer, .. } => Some(*layer),
+            | Op::ConvTranspose2d { layer, .. }
+            | Op::Recurrent { layer, .. } => Some(*layer),
             _ => None,
         }
     }
@@ -298,6 +299,20 @@ pub enum Op {
         start: usize,
         len: usize,
     },
+    /// `rnn(units)`, `lstm(units)`, `gru(units)`: a recurrent layer over a
+    /// sequence `[T, features]`, `layers` of them stacked, each direction
+    /// with its own weights in `layer` (see [`Cell`] for the declarations
+    /// and formulas); the hidden state of every step `[T, units * dirs]`
+    /// (`all`) or of the last step `[units * dirs]` (for the backward
+    /// direction, its state after reading step 0).
+    Recurrent {
+        layer: LayerId,
+        cell: Cell,
+        units: usize,
+        layers: usize,
+        bidirectional: bool,
+        all: bool,
+    },
     /// `sum(x)`, `mean(x, axis: k)`: the sum (or mean) over `axes` of the
     /// example's shape (0-based, sorted), which disappear; reducing every
     /// axis leaves `[1]`.
@@ -305,6 +320,68 @@ pub enum Op {
         axes: Vec<usize>,
         mean: bool,
     },
+}
+
+/// The cell of a recurrent layer. Each layer and direction of a
+/// recurrent layer declares `weight_ih_lK` (`[gates * units, inputs]`),
+/// `weight_hh_lK` (`[gates * units, units]`) and its biases, with the
+/// suffix `_reverse` for the backward direction; the gates' rows are in
+/// the order below. With `x W^T` written `W x`:
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Cell {
+    /// `h_t = act(W_ih x_t + W_hh h_{t-1} + b)`: the plain RNN; bias
+    /// `bias_lK` `[units]`.
+    Rnn(Activation),
+    /// Gates `i, f, g, o`: `[i f g o] = W_ih x_t + W_hh h_{t-1} + b`,
+    /// `c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g)`,
+    /// `h_t = sigmoid(o) tanh(c_t)`; bias `bias_lK` `[4 units]`.
+    Lstm,
+    /// Gates `r, z, n`, the reset gate applied after the recurrent product
+    /// (as cuDNN and PyTorch do, so the three products are one):
+    /// `a = W_ih x_t + b_ih`, `b = W_hh h_{t-1} + b_hh`,
+    /// `r = sigmoid(a_r + b_r)`, `z = sigmoid(a_z + b_z)`,
+    /// `n = tanh(a_n + r b_n)`, `h_t = (1 - z) n + z h_{t-1}`; biases
+    /// `bias_ih_lK` and `bias_hh_lK`, `[3 units]` each.
+    Gru,
+}
+
+impl Cell {
+    /// The gate blocks of the weights: 1, 4 or 3.
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Rnn(_) => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// The builtin's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cell::Rnn(_) => "rnn",
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+        }
+    }
+
+    /// The bias declarations of one layer and direction (`suffix` is
+    /// `_l0`, `_l1_reverse`, ...).
+    pub fn bias_names(self, suffix: &str) -> Vec<String> {
+        match self {
+            Cell::Gru => vec![format!("bias_ih{suffix}"), format!("bias_hh{suffix}")],
+            _ => vec![format!("bias{suffix}")],
+        }
+    }
+}
+
+/// The suffix of the declarations of layer `layer`, direction `reverse`,
+/// of a recurrent layer: `_l0`, `_l0_reverse`, `_l1`, ...
+pub fn recurrent_suffix(layer: usize, reverse: bool) -> String {
+    if reverse {
+        format!("_l{layer}_reverse")
+    } else {
+        format!("_l{layer}")
+    }
 }
 
 /// The elementwise functions of one tensor in tensor expressions.

@@ -35,6 +35,9 @@ const STRUCTURAL_LAYERS: &[&str] = &[
     "pow",
     "sum",
     "mean",
+    "rnn",
+    "lstm",
+    "gru",
 ];
 
 /// Builtin elementwise layers of two operands.

@@ -124,6 +124,13 @@ pub fn summarize(model: &Model) -> Summary {
             | Op::Max
             | Op::Scale(_)
             | Op::Math(_) => out,
+            Op::Recurrent {
+                cell,
+                units,
+                layers,
+                bidirectional,
+                ..
+            } => recurrent_flops(*cell, *units, *layers, *bidirectional, input),
             // Copies, no arithmetic.
             Op::Concat { .. } | Op::Slice { .. } | Op::Noise(_) => 0,
             // One addition per value summed (and a division per result).
@@ -281,6 +288,32 @@ pub fn describe(op: &Op) -> String {
         Op::Min => "min".to_string(),
         Op::Max => "max".to_string(),
         Op::Math(f) => f.describe(),
+        Op::Recurrent {
+            cell,
+            units,
+            layers,
+            bidirectional,
+            all,
+            ..
+        } => {
+            let mut text = format!("{}({units}", cell.name());
+            if let crate::program::Cell::Rnn(act) = cell {
+                if *act != Activation::Tanh {
+                    text.push_str(&format!(", {}", act.name()));
+                }
+            }
+            if *layers > 1 {
+                text.push_str(&format!(", {layers} layers"));
+            }
+            if *bidirectional {
+                text.push_str(", bidirectional");
+            }
+            if !*all {
+                text.push_str(", last");
+            }
+            text.push(')');
+            text
+        }
         Op::Reduce { axes, mean } => {
             let name = if *mean { "mean" } else { "sum" };
             let axes: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
@@ -378,4 +411,35 @@ fn optimizer_text(optimizer: &crate::program::Optimizer) -> String {
             format!("adam(beta1: {beta1}, beta2: {beta2}, eps: {eps:e})")
         }
     }
+}
+
+/// The FLOPs of a recurrent layer over a sequence `input` (`[T, F]`): per
+/// step, layer and direction, the gate products (`2 gates units (inputs +
+/// units)`) and the cell's pointwise arithmetic (about 2 FLOPs per unit
+/// for the plain RNN, 10 for the LSTM and the GRU).
+fn recurrent_flops(
+    cell: crate::program::Cell,
+    units: usize,
+    layers: usize,
+    bidirectional: bool,
+    input: &[usize],
+) -> u64 {
+    let (steps, features) = match input {
+        [t, f] => (*t as u64, *f as u64),
+        _ => return 0,
+    };
+    let dirs: u64 = if bidirectional { 2 } else { 1 };
+    let units = units as u64;
+    let gates = cell.gates() as u64;
+    let pointwise = match cell {
+        crate::program::Cell::Rnn(_) => 2,
+        _ => 10,
+    };
+    let mut per_step: u64 = 0;
+    for layer in 0..layers {
+        let inputs = if layer == 0 { features } else { units * dirs };
+        let products = mul(2, mul(mul(gates, units), inputs.saturating_add(units)));
+        per_step = per_step.saturating_add(mul(dirs, products.saturating_add(mul(pointwise, units))));
+    }
+    mul(steps, per_step)
 }

@@ -28,6 +28,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0118", "augmentation needs images"),
     ("E0119", "images without labels in labelled data"),
     ("E0120", "block outputs do not fit their use"),
+    ("E0121", "arguments that cannot be given together"),
     ("E0201", "dense layer needs a vector input"),
     ("E0202", "shape assertion failed"),
     ("E0203", "convolution kernel larger than its input"),

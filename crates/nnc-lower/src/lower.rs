@@ -20,6 +20,8 @@
 //! the same value, and a gradient `a - y` that never divides by `a (1 - a)`.
 //! Inference graphs also output the correct count and every model output.
 
+mod recurrent;
+
 use crate::params::{find_param, optimizer_state, param_specs, states_of, ParamSpec, StateSpec};
 use nnc_check::program::{self as program, Activation, Cost, CostKind, Model, Optimizer};
 use nnc_ir::graph::{Graph, GraphKind, InputKind, NodeId, OutputKind, Shape};
@@ -466,6 +468,24 @@ impl Lowerer<'_> {
                     len: *len,
                 };
                 self.graph.add(op, vec![x], name)
+            }
+            program::Op::Recurrent {
+                layer,
+                cell,
+                units,
+                layers,
+                bidirectional,
+                all,
+            } => {
+                let r = recurrent::Recurrence {
+                    layer: layer.0,
+                    cell: *cell,
+                    units: *units,
+                    layers: *layers,
+                    bidirectional: *bidirectional,
+                    all: *all,
+                };
+                self.recurrent(index, &r)
             }
             program::Op::Reduce { axes, mean } => {
                 let x = self.operand(index, 0)?;

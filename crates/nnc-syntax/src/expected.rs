@@ -73,7 +73,7 @@ fn from_rule(rule: Rule) -> Option<Expected> {
         expr | sum | product | unary | float | int | string | string_inner | boolean | call
         | index | list | paren | neg_op => Expected::Expression,
         pipe_op | arrow | add_op | sub_op | mul_op | div_op => Expected::Operator,
-        ident | ident_list | let_names => Expected::Name,
+        ident | arg_name | ident_list | let_names => Expected::Name,
         params | param => Expected::Parameter,
         args | arg | named_arg => Expected::Argument,
         slice => Expected::Symbol("[".to_string()),

@@ -94,6 +94,17 @@ pub enum CheckError {
         span: Span,
         first: Span,
     },
+    /// E0121: two arguments of one call that cannot be given together
+    /// (`lstm(forget_bias: 1.0, bias_init: zeros)`: both set the biases).
+    ExclusiveArguments {
+        callee: String,
+        name: String,
+        other: String,
+        /// What both would decide.
+        decides: String,
+        span: Span,
+        other_span: Span,
+    },
     /// E0108: a value of the wrong kind.
     WrongKind {
         subject: Subject,
@@ -554,6 +565,7 @@ impl CheckError {
             MetricMisfit { .. } => "E0406",
             SourceWithoutLabels { .. } => "E0119",
             BlockOutputs { .. } => "E0120",
+            ExclusiveArguments { .. } => "E0121",
             NeedsLabels { .. } => "E0407",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",

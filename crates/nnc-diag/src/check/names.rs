@@ -248,3 +248,21 @@ pub(super) fn argument_twice(
     )
     .with_secondary(first, "first given here")
 }
+
+pub(super) fn exclusive_arguments(
+    code: &'static str,
+    callee: &str,
+    name: &str,
+    other: &str,
+    decides: &str,
+    span: Span,
+    other_span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("`{name}` and `{other}` of `{callee}` cannot be given together"),
+        Label::new(span, format!("this sets {decides}")),
+    )
+    .with_secondary(other_span, format!("and so does this"))
+    .with_hint(format!("keep one of them: remove `{name}` or `{other}`"))
+}

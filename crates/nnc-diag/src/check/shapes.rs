@@ -125,6 +125,8 @@ pub enum RankNeed {
     Vector,
     /// `[channels, height, width]`
     Image,
+    /// `[steps, features]`
+    Sequence,
 }
 
 /// Which parameter of a layer an initialiser is for.
@@ -306,6 +308,7 @@ pub(super) fn wrong_rank(
     let (wanted, rank) = match need {
         RankNeed::Vector => ("a vector [n]", 1),
         RankNeed::Image => ("a [channels, height, width] tensor", 3),
+        RankNeed::Sequence => ("a sequence [steps, features]", 2),
     };
     let d = Diagnostic::error(
         code,
@@ -328,6 +331,19 @@ pub(super) fn wrong_rank(
                 d.with_hint(format!("add a channel dimension: `reshape([1, {h}, {w}])`"))
             }
             None => d.with_hint("reshape it to [channels, height, width] first"),
+        },
+        RankNeed::Sequence => match (actual, image_side(actual)) {
+            (_, Some((1, side))) => d.with_hint(format!(
+                "read the image as a sequence of its rows: declare `input x: [{side}, {side}]`, or `reshape([{side}, {side}])` first"
+            )),
+            ([c, h, w], _) => d.with_hint(format!(
+                "read the image as a sequence of its rows: `reshape([{h}, {}])` (the {c} channels of a row side by side)",
+                c * w
+            )),
+            ([n], _) => d.with_hint(format!(
+                "one value per step is `reshape([{n}, 1])`"
+            )),
+            _ => d.with_hint("reshape it to [steps, features] first"),
         },
     }
 }

@@ -287,6 +287,8 @@ pub enum OptionKind {
     Augmentation,
     FlipAxis,
     Upsampling,
+    /// What a recurrent layer returns: `all` or `last`.
+    Return,
 }
 
 impl OptionKind {
@@ -306,6 +308,7 @@ impl OptionKind {
             OptionKind::Augmentation => "augmentation",
             OptionKind::FlipAxis => "flip axis",
             OptionKind::Upsampling => "upsampling mode",
+            OptionKind::Return => "recurrent output (what the layer returns)",
         }
     }
 }

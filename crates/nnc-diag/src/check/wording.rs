@@ -62,6 +62,22 @@ impl CheckError {
                 span,
                 first,
             } => names::argument_twice(code, callee, name, *span, *first),
+            CheckError::ExclusiveArguments {
+                callee,
+                name,
+                other,
+                decides,
+                span,
+                other_span,
+            } => names::exclusive_arguments(
+                code,
+                callee,
+                name,
+                other,
+                decides,
+                *span,
+                *other_span,
+            ),
             // Values and constants.
             CheckError::WrongKind {
                 subject,

@@ -138,11 +138,76 @@ fn nodes_on_paths(graph: &Graph, of: NodeId, wrt: &[NodeId]) -> Vec<bool> {
 }
 
 /// The sum of the gradient contributions to `id` (no node for one).
+/// Contributions that are slices' gradients (`pad`s along one axis) of
+/// disjoint ranges are joined into one concatenation, with zeros for the
+/// gaps, instead of being added one full-size tensor at a time: a
+/// sequence read step by step (an unrolled recurrence) gets its gradient
+/// in one pass, not in T passes over the whole sequence.
 fn sum(graph: &mut Graph, id: NodeId, parts: &[NodeId]) -> Result<NodeId, CompileError> {
     let name = grad_name(graph, id);
+    let parts = join_pads(graph, parts, &name)?;
     let mut total = parts[0];
     for &part in &parts[1..] {
         total = graph.add(Op::Add, vec![total, part], name.clone())?;
     }
     Ok(total)
+}
+
+/// `parts` with the `pad`s along the most common axis that cover disjoint
+/// ranges replaced by one `concat` (when there are at least two).
+fn join_pads(graph: &mut Graph, parts: &[NodeId], name: &str) -> Result<Vec<NodeId>, CompileError> {
+    let pad_of = |graph: &Graph, p: NodeId| match graph.node(p).op {
+        Op::Pad { axis, before, .. } => {
+            let operand = graph.node(p).inputs[0];
+            let len = graph.shape(operand).get(axis).copied().unwrap_or(0);
+            Some((axis, before, len, operand))
+        }
+        _ => None,
+    };
+    let mut pads: Vec<(usize, usize, usize, NodeId)> =
+        parts.iter().filter_map(|&p| pad_of(graph, p)).collect();
+    if pads.len() < 2 {
+        return Ok(parts.to_vec());
+    }
+    let axis = pads[0].0;
+    pads.retain(|p| p.0 == axis);
+    pads.sort_by_key(|p| p.1);
+    let disjoint = pads.windows(2).all(|w| w[0].1 + w[0].2 <= w[1].1);
+    if pads.len() < 2 || !disjoint {
+        return Ok(parts.to_vec());
+    }
+    let shape = graph.shape(parts[0]).to_vec();
+    let extent = shape.get(axis).copied().unwrap_or(0);
+    let zeros = |graph: &mut Graph, len: usize| {
+        let mut s = shape.clone();
+        s[axis] = len;
+        graph.add(Op::Fill { value: 0.0, shape: s }, Vec::new(), name.to_string())
+    };
+    let mut pieces = Vec::with_capacity(pads.len() * 2 + 1);
+    let mut at = 0;
+    for &(_, before, len, operand) in &pads {
+        if before > at {
+            pieces.push(zeros(graph, before - at)?);
+        }
+        pieces.push(operand);
+        at = before + len;
+    }
+    if at < extent {
+        pieces.push(zeros(graph, extent - at)?);
+    }
+    let joined = graph.add(
+        Op::Concat {
+            axis,
+            parts: pieces.len(),
+        },
+        pieces,
+        name.to_string(),
+    )?;
+    let mut rest: Vec<NodeId> = parts
+        .iter()
+        .copied()
+        .filter(|&p| !matches!(pad_of(graph, p), Some((a, ..)) if a == axis))
+        .collect();
+    rest.insert(0, joined);
+    Ok(rest)
 }
