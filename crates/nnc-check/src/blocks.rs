@@ -345,6 +345,14 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Binds the parameters of block `block` (for `unroll`, which reads
+    /// a cell's state shapes before applying it).
+    pub(crate) fn bind_params_of(&mut self, scope: &mut Scope, block: usize, given: &[Option<Value>]) {
+        if let Some(item) = self.blocks.get(block).map(|b| b.item) {
+            self.bind_params(scope, item, given);
+        }
+    }
+
     /// Binds the parameters: given values, else defaults (evaluated in the
     /// block's scope, so a default may use earlier parameters).
     fn bind_params(&mut self, scope: &mut Scope, item: &'a BlockItem, given: &[Option<Value>]) {

@@ -152,6 +152,9 @@ impl<'a> Checker<'a> {
         if let (Some(index), true) = (self.player_of(name), has_tensors) {
             return self.call_player(scope, index, args, values, span);
         }
+        if name == "unroll" && has_tensors {
+            return self.eval_unroll(scope, values, span);
+        }
         if name == "concat" && has_tensors {
             return self.eval_concat(scope, values, span);
         }

@@ -59,6 +59,7 @@ mod model;
 mod players;
 pub mod program;
 mod recurrent;
+mod unroll;
 mod scope;
 mod settings;
 pub mod shape;

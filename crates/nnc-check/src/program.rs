@@ -313,6 +313,9 @@ pub enum Op {
         bidirectional: bool,
         all: bool,
     },
+    /// Zeros of the node's shape for every example: the initial state of
+    /// a cell that `unroll` runs.
+    Zeros,
     /// `sum(x)`, `mean(x, axis: k)`: the sum (or mean) over `axes` of the
     /// example's shape (0-based, sorted), which disappear; reducing every
     /// axis leaves `[1]`.

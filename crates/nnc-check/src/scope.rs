@@ -75,6 +75,7 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "folder",
     "holdout",
     "concat",
+    "unroll",
     "normal",
     "uniform",
     "weight",

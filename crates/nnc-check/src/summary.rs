@@ -132,7 +132,7 @@ pub fn summarize(model: &Model) -> Summary {
                 ..
             } => recurrent_flops(*cell, *units, *layers, *bidirectional, input),
             // Copies, no arithmetic.
-            Op::Concat { .. } | Op::Slice { .. } | Op::Noise(_) => 0,
+            Op::Concat { .. } | Op::Slice { .. } | Op::Noise(_) | Op::Zeros => 0,
             // One addition per value summed (and a division per result).
             Op::Reduce { mean, .. } => elements(input).saturating_add(if *mean { out } else { 0 }),
         };
@@ -284,6 +284,7 @@ pub fn describe(op: &Op) -> String {
         Op::Concat { axis } => format!("concat(axis {axis})"),
         Op::Slice { start, len } => format!("slice [{start}..{}]", start + len),
         Op::Noise(noise) => noise.name().to_string(),
+        Op::Zeros => "zeros".to_string(),
         Op::Div => "div".to_string(),
         Op::Min => "min".to_string(),
         Op::Max => "max".to_string(),

@@ -265,10 +265,39 @@ pub fn lower_with(graph: &Graph, choices: LowerOptions) -> Result<Program, Lower
 /// are not.
 const SPLIT_MIN_ELEMENTS: usize = 32_768;
 
+/// How many plain elementwise passes one element of the group costs, about:
+/// 1, plus 8 for each transcendental function (an exponential, a
+/// logarithm, a sigmoid or tanh: some thirty vector instructions each).
+/// An LSTM step's gates (`64 x 128`, three sigmoids and two tanhs, 110 us
+/// on one thread) are split by it; a bias and ReLU of as many elements is
+/// not.
+fn work_per_element(group: &Group) -> usize {
+    let heavy = group
+        .ops
+        .iter()
+        .filter(|m| {
+            matches!(
+                m.op,
+                Op::Exp
+                    | Op::Log
+                    | Op::Sigmoid
+                    | Op::Tanh
+                    | Op::Softplus
+                    | Op::Silu
+                    | Op::Gelu(_)
+                    | Op::GeluGrad(_)
+                    | Op::SiluGrad
+                    | Op::Pow(_)
+            )
+        })
+        .count();
+    1 + 8 * heavy
+}
+
 /// The group as two kernels over the first and the last rows, when it is
 /// large enough to pay for a second thread.
 fn split_rows(group: &Group, name: &str) -> Result<Option<Pending>, LowerError> {
-    if !two_cores() || group.rows < 2 || group.rows * group.cols < SPLIT_MIN_ELEMENTS {
+    if !two_cores() || group.rows < 2 || group.rows * group.cols * work_per_element(group) < SPLIT_MIN_ELEMENTS {
         return Ok(None);
     }
     let first = group.rows / 2;

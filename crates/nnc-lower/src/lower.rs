@@ -469,6 +469,10 @@ impl Lowerer<'_> {
                 };
                 self.graph.add(op, vec![x], name)
             }
+            program::Op::Zeros => {
+                let shape = self.batched(&node.shape);
+                self.graph.add(Op::Fill { value: 0.0, shape }, Vec::new(), name)
+            }
             program::Op::Recurrent {
                 layer,
                 cell,

@@ -228,6 +228,15 @@ pub enum CheckError {
         given: Option<usize>,
         span: Span,
     },
+    /// E0213: a cell that `unroll` cannot run over a sequence.
+    Cell {
+        block: String,
+        problem: CellProblem,
+        /// The `unroll` call.
+        span: Span,
+        /// The block's definition, or the state's `input` statement.
+        at: Span,
+    },
     /// E0119: a source without labels in labelled data.
     SourceWithoutLabels {
         span: Span,
@@ -566,6 +575,7 @@ impl CheckError {
             SourceWithoutLabels { .. } => "E0119",
             BlockOutputs { .. } => "E0120",
             ExclusiveArguments { .. } => "E0121",
+            Cell { .. } => "E0213",
             NeedsLabels { .. } => "E0407",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",
@@ -620,4 +630,25 @@ mod tests {
         };
         assert!(e.is_error());
     }
+}
+
+/// What is wrong with a cell given to `unroll` (E0213).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CellProblem {
+    /// Not a dataflow block (a layer, a sequential block, a tensor).
+    NotABlock { found: String },
+    /// A block of one input: it has no state.
+    NoState { inputs: Vec<String> },
+    /// State `state` has no `STATE_next` output.
+    NoNext { state: String, outputs: Vec<String> },
+    /// State `state` declares no shape and no initial value is given.
+    NoShape { state: String },
+    /// The next value of `state` has another shape than the state.
+    StateShape {
+        state: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    /// `state:` lists `given` tensors for `expected` states.
+    StateCount { expected: Vec<String>, given: usize },
 }

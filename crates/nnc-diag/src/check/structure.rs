@@ -3,6 +3,7 @@
 //! inputs and outputs.
 
 use super::words::{plural, tick_list, with_did_you_mean};
+use super::CellProblem;
 use crate::{thousands, Diagnostic, Label, Span};
 
 /// The kind of body a statement appears in.
@@ -351,4 +352,87 @@ pub(super) fn setting_twice(code: &'static str, key: &str, span: Span, first: Sp
     )
     .with_secondary(first, "first given here")
     .with_hint("remove one of them")
+}
+
+pub(super) fn cell(
+    code: &'static str,
+    block: &str,
+    problem: &CellProblem,
+    span: Span,
+    at: Span,
+) -> Diagnostic {
+    let shape = |s: &[usize]| {
+        let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
+        format!("[{}]", dims.join(", "))
+    };
+    let cell_rule = "a cell's first input is the step's value; each further input is a state, and an output `STATE_next` gives its value for the next step";
+    match problem {
+        CellProblem::NotABlock { found } => Diagnostic::error(
+            code,
+            format!("`unroll` needs a cell (a dataflow block), found {found}"),
+            Label::new(at, "not a dataflow block"),
+        )
+        .with_note(cell_rule)
+        .with_hint("for the builtin cells, apply `rnn(units)`, `lstm(units)` or `gru(units)` to the sequence instead"),
+        CellProblem::NoState { inputs } => Diagnostic::error(
+            code,
+            format!("block `{block}` has no state to carry from step to step"),
+            Label::new(span, "unrolled here"),
+        )
+        .with_secondary(at, format!("its inputs: {}", names(inputs)))
+        .with_note(cell_rule)
+        .with_hint(format!("declare the state after the step's input, e.g. `input h: [units]`, and give `output h_next = ...` in `{block}`")),
+        CellProblem::NoNext { state, outputs } => Diagnostic::error(
+            code,
+            format!("state `{state}` of cell `{block}` has no next value"),
+            Label::new(at, format!("state `{state}` is declared here")),
+        )
+        .with_secondary(span, "unrolled here")
+        .with_note(format!("the outputs of `{block}`: {}", names(outputs)))
+        .with_hint(format!("add `output {state}_next = ...` to `{block}`: the value of `{state}` for the next step")),
+        CellProblem::NoShape { state } => Diagnostic::error(
+            code,
+            format!("state `{state}` of cell `{block}` has no shape, so its zero initial value cannot be made"),
+            Label::new(at, "no shape declared"),
+        )
+        .with_secondary(span, "unrolled here")
+        .with_hint(format!("declare it, e.g. `input {state}: [units]`, or give the initial states: `unroll(..., state: [...])`")),
+        CellProblem::StateShape {
+            state,
+            expected,
+            found,
+        } => Diagnostic::error(
+            code,
+            format!(
+                "cell `{block}` gives `{state}_next` of shape {}, but state `{state}` is {}",
+                shape(found),
+                shape(expected)
+            ),
+            Label::new(span, "unrolled here"),
+        )
+        .with_secondary(at, format!("state `{state}` is {}", shape(expected)))
+        .with_hint(format!("`{state}_next` must have the shape of `{state}`: it is `{state}` at the next step")),
+        CellProblem::StateCount { expected, given } => Diagnostic::error(
+            code,
+            format!(
+                "`state:` gives {given} initial value{} for the {} state{} of `{block}`",
+                if *given == 1 { "" } else { "s" },
+                expected.len(),
+                if expected.len() == 1 { "" } else { "s" }
+            ),
+            Label::new(span, format!("{given} given")),
+        )
+        .with_secondary(at, format!("its states: {}", names(expected)))
+        .with_hint("give one tensor per state, in the order the block declares them"),
+    }
+}
+
+fn names(list: &[String]) -> String {
+    if list.is_empty() {
+        return "none".to_string();
+    }
+    list.iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

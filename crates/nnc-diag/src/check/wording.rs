@@ -182,6 +182,12 @@ impl CheckError {
                 given,
                 span,
             } => structure::block_outputs(code, block.as_deref(), outputs, *given, *span),
+            CheckError::Cell {
+                block,
+                problem,
+                span,
+                at,
+            } => structure::cell(code, block, problem, *span, *at),
             CheckError::SourceWithoutLabels { span, labels } => {
                 training::source_without_labels(code, *span, *labels)
             }
