@@ -210,6 +210,7 @@ impl<'a> Checker<'a> {
                         | "rnn"
                         | "lstm"
                         | "gru"
+                        | "embed"
                 );
                 let inputs = if matches!(name, "add" | "sub" | "mul" | "div" | "min" | "max") {
                     2

@@ -64,6 +64,12 @@ pub(crate) enum LayerKind {
     Math(Option<MathFn>),
     /// `rnn(units)`, `lstm(units)`, `gru(units)`.
     Recurrent(RecurrentSpec),
+    /// `embed(vocabulary, dim, init: gaussian(1.0))`.
+    Embed {
+        vocabulary: Option<usize>,
+        dim: Option<usize>,
+        init: InitArg,
+    },
     /// `sum(x)`, `mean(x, axis: 1)`; the axis when given (`None` inside
     /// when it was wrong).
     Reduce {
@@ -370,6 +376,7 @@ impl<'a> Checker<'a> {
             "rnn" => (RNN_ARGS, RECURRENT_REQUIRED),
             "lstm" => (LSTM_ARGS, RECURRENT_REQUIRED),
             "gru" => (GRU_ARGS, &RECURRENT_REQUIRED[..6]),
+            "embed" => (&["vocabulary", "dim", "init"], &[true, true, false]),
             _ => (&[], &[]),
         };
         let slots = self.bind_args(name, span, Params { names, required }, args);
@@ -501,6 +508,11 @@ impl<'a> Checker<'a> {
                 LayerKind::LeakyRelu(slope)
             }
             "rnn" | "lstm" | "gru" => LayerKind::Recurrent(reader.recurrent(name, span)),
+            "embed" => LayerKind::Embed {
+                vocabulary: reader.positive(0, "vocabulary", None),
+                dim: reader.positive(1, "dim", None),
+                init: reader.init(2, "init", Init::Gaussian { std: 1.0 }, span),
+            },
             "add" => LayerKind::Elementwise(Op::Add),
             "sub" => LayerKind::Elementwise(Op::Sub),
             "mul" => LayerKind::Elementwise(Op::Mul),
@@ -700,6 +712,11 @@ impl<'a> Checker<'a> {
                     },
                     LayerKind::Reduce { mean, axis } => self.apply_reduce(&ctx, *mean, *axis),
                     LayerKind::Recurrent(spec) => self.apply_recurrent(&ctx, spec),
+                    LayerKind::Embed {
+                        vocabulary,
+                        dim,
+                        init,
+                    } => self.apply_embed(&ctx, *vocabulary, *dim, init),
                 }
             }
         }
@@ -765,7 +782,13 @@ impl<'a> Checker<'a> {
     }
 
     fn apply_dense(&mut self, ctx: &Applied<'_>, spec: &DenseSpec) -> Tensor {
-        let [n] = ctx.shape.as_slice() else {
+        // A sequence `[T, n]` is transformed step by step.
+        let shape = match ctx.shape.as_slice() {
+            [n] => Some((None, n)),
+            [t, n] => Some((Some(*t), n)),
+            _ => None,
+        };
+        let Some((steps, n)) = shape else {
             self.report(CheckError::DenseNeedsVector {
                 input: ctx.shape.clone(),
                 size: element_count(ctx.shape),
@@ -796,7 +819,11 @@ impl<'a> Checker<'a> {
             units,
             act: spec.act.unwrap_or(Activation::Identity),
         };
-        self.simple_node(ctx, op, vec![units], act_of(spec.act))
+        let shape = match steps {
+            Some(t) => vec![t, units],
+            None => vec![units],
+        };
+        self.simple_node(ctx, op, shape, act_of(spec.act))
     }
 
     /// Checks and registers the parameters of a dense or conv2d layer (a
@@ -903,7 +930,8 @@ impl<'a> Checker<'a> {
     }
 
     fn apply_activation(&mut self, ctx: &Applied<'_>, act: Activation) -> Tensor {
-        if act == Activation::Softmax && ctx.shape.len() != 1 {
+        // A sequence's softmax is per step (over its last axis).
+        if act == Activation::Softmax && !matches!(ctx.shape.len(), 1 | 2) {
             self.report(CheckError::WrongRank {
                 layer: ctx.name.to_string(),
                 need: RankNeed::Vector,

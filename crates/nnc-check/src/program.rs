@@ -145,7 +145,8 @@ impl Op {
             Op::Dense { layer, .. }
             | Op::Conv2d { layer, .. }
             | Op::ConvTranspose2d { layer, .. }
-            | Op::Recurrent { layer, .. } => Some(*layer),
+            | Op::Recurrent { layer, .. }
+            | Op::Embed { layer, .. } => Some(*layer),
             _ => None,
         }
     }
@@ -312,6 +313,14 @@ pub enum Op {
         layers: usize,
         bidirectional: bool,
         all: bool,
+    },
+    /// `embed(vocabulary, dim)`: row `x_i` of the `[vocabulary, dim]`
+    /// table `weight` of `layer` for each index `x_i` of the input (an
+    /// index outside the table reads zeros).
+    Embed {
+        layer: LayerId,
+        vocabulary: usize,
+        dim: usize,
     },
     /// Zeros of the node's shape for every example: the initial state of
     /// a cell that `unroll` runs.

@@ -1,6 +1,7 @@
-//! The recurrent builtins `rnn(units)`, `lstm(units)` and `gru(units)`:
-//! their arguments and their shape rule. The layer is one node of the
-//! model ([`Op::Recurrent`]); `nnc-lower` unrolls it over the sequence.
+//! The sequence builtins: the recurrent layers `rnn(units)`, `lstm(units)`
+//! and `gru(units)` (their arguments and their shape rule; the layer is one
+//! node of the model, [`Op::Recurrent`], which `nnc-lower` unrolls over the
+//! sequence) and `embed(vocabulary, dim)`.
 
 use crate::builder::{LayerDraft, OutAct};
 use crate::checker::Checker;
@@ -279,3 +280,82 @@ impl Checker<'_> {
     }
 }
 
+
+impl Checker<'_> {
+    /// `embed(vocabulary, dim)` on indices `[n]`: `[n, dim]`. The indices
+    /// must be a model input (E0214): only the data gives indices.
+    pub(crate) fn apply_embed(
+        &mut self,
+        ctx: &Applied<'_>,
+        vocabulary: Option<usize>,
+        dim: Option<usize>,
+        init: &InitArg,
+    ) -> Tensor {
+        let [n] = ctx.shape.as_slice() else {
+            self.report(CheckError::WrongRank {
+                layer: ctx.name.to_string(),
+                need: RankNeed::Vector,
+                actual: ctx.shape.clone(),
+                span: ctx.span,
+                input_from: ctx.x.from,
+            });
+            return Tensor::unknown(ctx.span);
+        };
+        let is_input = ctx
+            .x
+            .node
+            .and_then(|id| self.builder.node(id))
+            .is_some_and(|node| matches!(node.op, Op::Input));
+        if !is_input {
+            self.report(CheckError::EmbedInput {
+                span: ctx.span,
+                input_from: ctx.x.from,
+            });
+            return Tensor::unknown(ctx.span);
+        }
+        let (Some(vocabulary), Some(dim)) = (vocabulary, dim) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let shape = vec![vocabulary, dim];
+        if element_count(&shape).is_none() {
+            return self.recurrent_too_large(ctx, shape);
+        }
+        let Some(init) = self.resolve_init(init, &shape, ParamKind::Weights) else {
+            return Tensor::unknown(ctx.span);
+        };
+        let draft = LayerDraft {
+            params: vec![Param {
+                name: "weight".into(),
+                role: ParamRole::Weight,
+                shape,
+                init,
+                decay: true,
+                trained: true,
+            }],
+            fan_in: 1,
+            fan_out: dim,
+            span: ctx.span,
+            name_hint: None,
+            first_node: None,
+        };
+        let layer = match self.builder.param_layer(draft, ctx.span) {
+            Ok(id) => id,
+            Err(mismatch) => {
+                self.report(CheckError::SharedLayerShape {
+                    name: mismatch.name,
+                    first: mismatch.first,
+                    now: mismatch.now,
+                    span: ctx.span,
+                    first_span: mismatch.first_span,
+                });
+                return Tensor::unknown(ctx.span);
+            }
+        };
+        let op = Op::Embed {
+            layer,
+            vocabulary,
+            dim,
+        };
+        self.simple_node(ctx, op, vec![*n, dim], OutAct::Plain)
+    }
+}

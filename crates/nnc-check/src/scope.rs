@@ -38,6 +38,7 @@ const STRUCTURAL_LAYERS: &[&str] = &[
     "rnn",
     "lstm",
     "gru",
+    "embed",
 ];
 
 /// Builtin elementwise layers of two operands.

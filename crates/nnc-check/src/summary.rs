@@ -67,7 +67,8 @@ pub fn summarize(model: &Model) -> Summary {
             // One addition per value of each example.
             Op::BatchMean => out,
             Op::Dense { act, .. } => {
-                let n_in = elements(input);
+                // Per step for a sequence: the last axis is the layer's input.
+                let n_in = input.last().copied().unwrap_or(0) as u64;
                 mul(2, mul(n_in, out))
                     .saturating_add(out)
                     .saturating_add(activation_flops(*act, out))
@@ -132,7 +133,7 @@ pub fn summarize(model: &Model) -> Summary {
                 ..
             } => recurrent_flops(*cell, *units, *layers, *bidirectional, input),
             // Copies, no arithmetic.
-            Op::Concat { .. } | Op::Slice { .. } | Op::Noise(_) | Op::Zeros => 0,
+            Op::Concat { .. } | Op::Slice { .. } | Op::Noise(_) | Op::Zeros | Op::Embed { .. } => 0,
             // One addition per value summed (and a division per result).
             Op::Reduce { mean, .. } => elements(input).saturating_add(if *mean { out } else { 0 }),
         };
@@ -285,6 +286,9 @@ pub fn describe(op: &Op) -> String {
         Op::Slice { start, len } => format!("slice [{start}..{}]", start + len),
         Op::Noise(noise) => noise.name().to_string(),
         Op::Zeros => "zeros".to_string(),
+        Op::Embed {
+            vocabulary, dim, ..
+        } => format!("embed({vocabulary}, {dim})"),
         Op::Div => "div".to_string(),
         Op::Min => "min".to_string(),
         Op::Max => "max".to_string(),

@@ -42,6 +42,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0211", "transposed convolution arithmetic"),
     ("E0212", "model called on a tensor of another shape"),
     ("E0213", "cell that unroll cannot run"),
+    ("E0214", "embedding of a computed tensor"),
     ("E0301", "cost does not fit the output activation"),
     ("E0302", "trained model has no cost"),
     ("E0303", "cost target differs from its output in shape"),

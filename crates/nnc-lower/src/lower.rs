@@ -274,6 +274,34 @@ impl Lowerer<'_> {
             program::Op::Dense { layer, act, .. } => {
                 let x = self.operand(index, 0)?;
                 let w = self.read_layer_param(layer.0, "weight")?;
+                let shape = self.graph.shape(x).to_vec();
+                if let [batch, steps, inputs] = shape[..] {
+                    // A sequence: every step of every example is one row.
+                    let rows = self.graph.add(
+                        Op::Reshape {
+                            shape: vec![batch * steps, inputs],
+                        },
+                        vec![x],
+                        format!("{name}.rows"),
+                    )?;
+                    let wx = self.graph.add(
+                        Op::MatMul {
+                            ta: false,
+                            tb: true,
+                        },
+                        vec![rows, w],
+                        format!("{name}.wx"),
+                    )?;
+                    let units = self.graph.shape(wx)[1];
+                    let y = self.bias_and_activation(wx, layer.0, *act, &format!("{name}.rows"))?;
+                    return self.graph.add(
+                        Op::Reshape {
+                            shape: vec![batch, steps, units],
+                        },
+                        vec![y],
+                        name,
+                    );
+                }
                 let wx = self.graph.add(
                     Op::MatMul {
                         ta: false,
@@ -396,7 +424,22 @@ impl Lowerer<'_> {
             }
             program::Op::Activation(act) => {
                 let x = self.operand(index, 0)?;
-                self.activation(x, *act, &name)
+                let shape = self.graph.shape(x).to_vec();
+                match (act, &shape[..]) {
+                    // A sequence's softmax is per step: over rows.
+                    (Activation::Softmax, [batch, steps, width]) => {
+                        let rows = self.graph.add(
+                            Op::Reshape {
+                                shape: vec![batch * steps, *width],
+                            },
+                            vec![x],
+                            format!("{name}.rows"),
+                        )?;
+                        let y = self.activation(rows, *act, &format!("{name}.rows"))?;
+                        self.graph.add(Op::Reshape { shape }, vec![y], name)
+                    }
+                    _ => self.activation(x, *act, &name),
+                }
             }
             program::Op::Add
             | program::Op::Sub
@@ -468,6 +511,11 @@ impl Lowerer<'_> {
                     len: *len,
                 };
                 self.graph.add(op, vec![x], name)
+            }
+            program::Op::Embed { layer, .. } => {
+                let x = self.operand(index, 0)?;
+                let table = self.read_layer_param(layer.0, "weight")?;
+                self.graph.add(Op::Gather, vec![table, x], name)
             }
             program::Op::Zeros => {
                 let shape = self.batched(&node.shape);
@@ -700,9 +748,29 @@ impl Lowerer<'_> {
         }
         if !self.mode.training {
             if let Some((compared, target)) = target {
-                let correct =
-                    self.graph
-                        .add(Op::CorrectCount, vec![compared, target], "correct")?;
+                let correct = match self.graph.shape(compared).to_vec()[..] {
+                    // A sequence: the share of its steps classified
+                    // correctly, so that the count divided by the examples
+                    // is the accuracy per step.
+                    [batch, steps, width] => {
+                        let dims = [batch, steps, width];
+                        let rows = self.as_rows(compared, dims, "correct.rows")?;
+                        let target_rows = self.as_rows(target, dims, "correct.target_rows")?;
+                        let steps_right = self.graph.add(
+                            Op::CorrectCount,
+                            vec![rows, target_rows],
+                            "correct.steps",
+                        )?;
+                        self.graph.add(
+                            Op::Scale(1.0 / steps.max(1) as f64),
+                            vec![steps_right],
+                            "correct",
+                        )?
+                    }
+                    _ => self
+                        .graph
+                        .add(Op::CorrectCount, vec![compared, target], "correct")?,
+                };
                 self.graph
                     .add_output("correct", OutputKind::Correct, correct);
             }
@@ -723,6 +791,9 @@ impl Lowerer<'_> {
         target: NodeId,
         name: &str,
     ) -> Result<NodeId, CompileError> {
+        if let [batch, steps, width] = self.graph.shape(output).to_vec()[..] {
+            return self.sequence_cost_term(cost, output, target, [batch, steps, width], name);
+        }
         let (cost_fn, prediction) = self.cost_operand(cost.kind, output);
         let per_example = self.graph.add(
             Op::Cost(cost_fn),
@@ -736,6 +807,65 @@ impl Lowerer<'_> {
             Op::Scale(cost.weight),
             vec![per_example],
             format!("{name}.weighted"),
+        )
+    }
+
+    /// A cost on a sequence `[batch, T, width]`: the cost of each step
+    /// (a row), summed over the steps of each example.
+    fn sequence_cost_term(
+        &mut self,
+        cost: &Cost,
+        output: NodeId,
+        target: NodeId,
+        [batch, steps, width]: [usize; 3],
+        name: &str,
+    ) -> Result<NodeId, CompileError> {
+        let rows = self.as_rows(output, [batch, steps, width], &format!("{name}.rows"))?;
+        let target_rows = self.as_rows(target, [batch, steps, width], &format!("{name}.target_rows"))?;
+        let (cost_fn, prediction) = self.cost_operand(cost.kind, rows);
+        let per_step = self.graph.add(
+            Op::Cost(cost_fn),
+            vec![prediction, target_rows],
+            format!("{name}.per_step"),
+        )?;
+        let per_step = self.graph.add(
+            Op::Reshape {
+                shape: vec![batch, steps],
+            },
+            vec![per_step],
+            format!("{name}.per_step"),
+        )?;
+        let per_example = self.graph.add(
+            Op::SumAxes { axes: vec![1] },
+            vec![per_step],
+            format!("{name}.per_example"),
+        )?;
+        if cost.weight == 1.0 {
+            return Ok(per_example);
+        }
+        self.graph.add(
+            Op::Scale(cost.weight),
+            vec![per_example],
+            format!("{name}.weighted"),
+        )
+    }
+
+    /// A sequence `[batch, T, width]` as rows `[batch * T, width]`: the
+    /// rows it was reshaped from when it is a reshape of them (a per-step
+    /// softmax), so the cost can take the fused form.
+    fn as_rows(&mut self, x: NodeId, [batch, steps, width]: [usize; 3], name: &str) -> Result<NodeId, CompileError> {
+        let node = self.graph.node(x);
+        if let (Op::Reshape { .. }, Some(&from)) = (&node.op, node.inputs.first()) {
+            if self.graph.shape(from) == [batch * steps, width] {
+                return Ok(from);
+            }
+        }
+        self.graph.add(
+            Op::Reshape {
+                shape: vec![batch * steps, width],
+            },
+            vec![x],
+            name.to_string(),
         )
     }
 

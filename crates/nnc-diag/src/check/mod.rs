@@ -228,6 +228,12 @@ pub enum CheckError {
         given: Option<usize>,
         span: Span,
     },
+    /// E0214: `embed` applied to a computed tensor: it reads class
+    /// indices, which only the data gives (a model input).
+    EmbedInput {
+        span: Span,
+        input_from: Span,
+    },
     /// E0213: a cell that `unroll` cannot run over a sequence.
     Cell {
         block: String,
@@ -576,6 +582,7 @@ impl CheckError {
             BlockOutputs { .. } => "E0120",
             ExclusiveArguments { .. } => "E0121",
             Cell { .. } => "E0213",
+            EmbedInput { .. } => "E0214",
             NeedsLabels { .. } => "E0407",
             PhasesOutOfOrder { .. } => "E0404",
             SeveralModels { .. } => "E0405",

@@ -436,3 +436,14 @@ fn names(list: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+pub(super) fn embed_input(code: &'static str, span: Span, input_from: Span) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        "`embed` reads class indices, but this tensor is computed",
+        Label::new(span, "needs the indices of a model input"),
+    )
+    .with_secondary(input_from, "computed here: its values are no indices")
+    .with_note("an embedding looks up one row of its table per index; only the data gives indices (`text(...)` gives a character's index per step)")
+    .with_hint("apply `embed` to a model input, e.g. `input text: [100]` then `text |> embed(65, 32)`")
+}

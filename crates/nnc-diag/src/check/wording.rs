@@ -182,6 +182,9 @@ impl CheckError {
                 given,
                 span,
             } => structure::block_outputs(code, block.as_deref(), outputs, *given, *span),
+            CheckError::EmbedInput { span, input_from } => {
+                structure::embed_input(code, *span, *input_from)
+            }
             CheckError::Cell {
                 block,
                 problem,
