@@ -5,7 +5,7 @@
 
 use crate::args::Params;
 use crate::checker::Checker;
-use crate::program::{DataSpec, Holdout, LabelColumn, Labels, Source, Split};
+use crate::program::{DataSpec, Holdout, LabelColumn, Labels, SliceBound, Source, Split};
 use crate::scope::{is_builtin_word, Binding, Place, Scope, ScopeKind};
 use crate::settings::DATA_KEYS;
 use crate::value::{CallValue, Item, Value};
@@ -23,12 +23,14 @@ enum SourceKind {
     Idx,
     Csv,
     Folder,
+    Text,
 }
 
 const SOURCES: &[(&str, SourceKind)] = &[
     ("idx", SourceKind::Idx),
     ("csv", SourceKind::Csv),
     ("folder", SourceKind::Folder),
+    ("text", SourceKind::Text),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,20 +301,27 @@ impl<'a> Checker<'a> {
                 let start = self.slice_bound(s.start.as_ref());
                 let end = self.slice_bound(s.end.as_ref());
                 let (start, end) = (start?, end?);
-                if let (Some(a), Some(b)) = (start, end) {
-                    if a >= b {
-                        self.report(CheckError::EmptySlice {
-                            start: a,
-                            end: b,
-                            span: s.span,
-                        });
-                        return None;
+                let empty = match (start, end) {
+                    (Some(SliceBound::Index(a)), Some(SliceBound::Index(b))) => {
+                        (a >= b).then_some((a as u64, b as u64))
                     }
+                    (Some(SliceBound::Fraction(a)), Some(SliceBound::Fraction(b))) if a >= b => {
+                        Some(((a * 100.0) as u64, (b * 100.0) as u64))
+                    }
+                    _ => None,
+                };
+                if let Some((a, b)) = empty {
+                    self.report(CheckError::EmptySlice {
+                        start: a,
+                        end: b,
+                        span: s.span,
+                    });
+                    return None;
                 }
                 Some(Split {
                     source: source?,
-                    start: start.map(|a| usize::try_from(a).unwrap_or(usize::MAX)),
-                    end: end.map(|b| usize::try_from(b).unwrap_or(usize::MAX)),
+                    start,
+                    end,
                     span,
                     holdout: None,
                 })
@@ -327,13 +336,22 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A slice bound: `Some(None)` when absent, `None` when invalid.
-    fn slice_bound(&mut self, item: Option<&Item>) -> Option<Option<u64>> {
+    /// A slice bound: `Some(None)` when absent, `None` when invalid. A
+    /// number in `(0, 1)` is a fraction of the source (`src[..0.9]`).
+    fn slice_bound(&mut self, item: Option<&Item>) -> Option<Option<SliceBound>> {
         match item {
             None => Some(None),
+            Some(Item {
+                value: Value::Float(f),
+                span,
+            }) => {
+                let range = Range::between(Num::Float(0.0), false, Num::Float(1.0), false);
+                self.number_in(&Value::Float(*f), *span, Subject::SliceBound, Some(range))
+                    .map(|f| Some(SliceBound::Fraction(f)))
+            }
             Some(item) => self
                 .non_negative_int(&item.value, item.span, Subject::SliceBound)
-                .map(Some),
+                .map(|i| Some(SliceBound::Index(usize::try_from(i).unwrap_or(usize::MAX)))),
         }
     }
 
@@ -385,6 +403,7 @@ impl<'a> Checker<'a> {
             // labels are known, by `sources_have_labels`).
             SourceKind::Csv => (&["path", "label", "header"], &[true, false, false]),
             SourceKind::Folder => (&["path", "size"], &[true, true]),
+            SourceKind::Text => (&["path", "context"], &[true, true]),
         };
         let callee = call.callee.name.clone();
         let errors_before = self.error_count();
@@ -447,6 +466,15 @@ impl<'a> Checker<'a> {
                 Source::Folder {
                     path: path?,
                     size: size?,
+                    span: call.span,
+                }
+            }
+            SourceKind::Text => {
+                let context =
+                    second.and_then(|a| self.positive_int(&a.value, a.span, subject("context")));
+                Source::Text {
+                    path: path?,
+                    context: usize::try_from(context?).ok()?,
                     span: call.span,
                 }
             }

@@ -714,13 +714,32 @@ pub enum FlipAxis {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Split {
     pub source: Source,
-    pub start: Option<usize>,
-    pub end: Option<usize>,
+    pub start: Option<SliceBound>,
+    pub end: Option<SliceBound>,
     pub span: Span,
     /// `validation holdout(0.1)`: the split is a seeded random share of
     /// the training split's examples (`source`, `start` and `end` are the
     /// training split's), which training then goes without.
     pub holdout: Option<Holdout>,
+}
+
+/// A bound of a split's slice: an example index (`src[..50_000]`), or a
+/// fraction of the source's examples (`src[..0.9]`: the first 90%).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum SliceBound {
+    Index(usize),
+    /// In `(0, 1)`: `round(fraction * count)` examples.
+    Fraction(f64),
+}
+
+impl SliceBound {
+    /// The example index it names in a source of `count` examples.
+    pub fn resolve(self, count: usize) -> usize {
+        match self {
+            SliceBound::Index(i) => i,
+            SliceBound::Fraction(f) => ((f * count as f64).round() as usize).min(count),
+        }
+    }
 }
 
 /// A share of the training examples held out for a split.
@@ -754,6 +773,15 @@ pub enum Source {
     Folder {
         path: String,
         size: Shape,
+        span: Span,
+    },
+    /// `text(path, context: T)`: a text file (UTF-8, gzipped or not) read
+    /// as characters; example `k` is the `T` characters from `k T` on
+    /// (as indices into the vocabulary) and, as its labels, the `T`
+    /// characters one further on (each step's next character).
+    Text {
+        path: String,
+        context: usize,
         span: Span,
     },
 }

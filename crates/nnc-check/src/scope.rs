@@ -74,6 +74,7 @@ pub(crate) const FUNCTION_NAMES: &[&str] = &[
     "idx",
     "csv",
     "folder",
+    "text",
     "holdout",
     "concat",
     "unroll",

@@ -6,7 +6,7 @@
 use crate::failure::Failure;
 use crate::prepare::pick_train;
 use clap::Args;
-use nnc_check::program::{Program, Split, TrainSpec};
+use nnc_check::program::{Program, SliceBound, Split, TrainSpec};
 use nnc_cli::driver::{self, Options};
 use nnc_diag::render;
 use nnc_ir::Graph;
@@ -198,11 +198,14 @@ fn training_set_size(
         .ok_or_else(|| Failure::problem(format!("no data block `{}`", spec.data)))?;
     if let Some(Split {
         start,
-        end: Some(end),
+        end: Some(SliceBound::Index(end)),
         ..
     }) = &data.train
     {
-        return Ok(end.saturating_sub(start.unwrap_or(0)));
+        if let None | Some(SliceBound::Index(_)) = start {
+            let start = start.map_or(0, |b| b.resolve(*end));
+            return Ok(end.saturating_sub(start));
+        }
     }
     let view = spec.data_view();
     let model = view.as_ref().or_else(|| program.model(&spec.model));

@@ -62,6 +62,9 @@ pub(crate) enum LabelFacts {
     },
     /// The class subfolders of an image folder, sorted.
     Folders(Vec<String>),
+    /// A text's next characters: as many classes as its distinct
+    /// characters.
+    Text { vocabulary: usize },
 }
 
 /// The checks of the data stage, over sources read once each.
@@ -162,6 +165,28 @@ impl<'a> Inspector<'a> {
                 self.read_csv(path, &options, *span)
             }
             Source::Folder { path, size, span } => self.read_folder(path, size, *span),
+            Source::Text {
+                path,
+                context,
+                span,
+            } => self.read_text(path, *context, *span),
+        }
+    }
+
+    fn read_text(&mut self, path: &str, context: usize, span: Span) -> SourceFacts {
+        match crate::text::read_text(&resolve(self.base_dir, path)) {
+            Ok(chars) => SourceFacts {
+                examples: Some(crate::text::text_examples(chars.len(), context) as u64),
+                shape: Some(ExampleShape::Text { context }),
+                labels: Some(LabelFacts::Text {
+                    vocabulary: crate::text::vocabulary_of(&chars).len(),
+                }),
+                labels_written: path.to_string(),
+            },
+            Err(problem) => {
+                self.file_error(span, FileRole::Text, path, problem);
+                unread(path)
+            }
         }
     }
 
@@ -282,15 +307,18 @@ impl<'a> Inspector<'a> {
 
     /// A split must end within its source and hold at least one example.
     fn check_split(&mut self, kind: SplitKind, split: &Split, available: u64) {
-        let past_end = split.end.is_some_and(|e| e as u64 > available);
-        let empty_start = split.start.unwrap_or(0) as u64 >= available;
+        let count = usize::try_from(available).unwrap_or(usize::MAX);
+        let start = split.start.map(|b| b.resolve(count));
+        let end = split.end.map(|b| b.resolve(count));
+        let past_end = end.is_some_and(|e| e as u64 > available);
+        let empty_start = start.unwrap_or(0) as u64 >= available || end == Some(0);
         if past_end || empty_start {
             self.report(DataError::SplitTooLarge {
                 span: split.span,
                 source_span: source_span(&split.source),
                 split: kind,
-                start: split.start,
-                end: split.end,
+                start,
+                end,
                 available,
             });
         }
@@ -339,6 +367,9 @@ impl<'a> Inspector<'a> {
     ) -> Option<FoundClasses> {
         let written = facts.labels_written.clone();
         match facts.labels.as_ref()? {
+            // A text's classes are its characters (checked against the
+            // model by `check_vocabulary`).
+            LabelFacts::Text { .. } => None,
             LabelFacts::Folders(names) => Some(FoundClasses::Folders {
                 names: names.clone(),
             }),
@@ -395,6 +426,44 @@ impl<'a> Inspector<'a> {
         }
     }
 
+    /// A text's characters against the model: its output's classes per
+    /// step and its embeddings' tables (E0511).
+    fn check_vocabulary(&mut self, span: Span, facts: &SourceFacts, model: &Model, output: &Output) {
+        let Some(LabelFacts::Text { vocabulary }) = facts.labels else {
+            return;
+        };
+        let mut narrow: Vec<(String, usize, Span)> = Vec::new();
+        let id = model
+            .cost
+            .as_ref()
+            .map(|c| c.output)
+            .or_else(|| model.outputs.first().map(|(_, id)| *id));
+        let width = id
+            .and_then(|id| model.nodes.get(id.0))
+            .and_then(|n| n.shape.last().copied())
+            .unwrap_or(output.units);
+        if width < vocabulary {
+            narrow.push((format!("output `{}`", output.name), width, output.span));
+        }
+        for node in &model.nodes {
+            if let nnc_check::program::Op::Embed { vocabulary: v, .. } = node.op {
+                if v < vocabulary {
+                    narrow.push((format!("embedding `{}`", node.name), v, node.span));
+                }
+            }
+        }
+        for (what, width, at) in narrow {
+            self.report(DataError::VocabularyMismatch {
+                span,
+                vocabulary,
+                model: model.name.clone(),
+                what,
+                width,
+                at,
+            });
+        }
+    }
+
     fn check_output(
         &mut self,
         span: Span,
@@ -406,6 +475,9 @@ impl<'a> Inspector<'a> {
         match labels {
             // `one_hot(k)` against the output size is the checker's E0208.
             Labels::OneHot { .. } => {}
+            Labels::Index if matches!(facts.labels, Some(LabelFacts::Text { .. })) => {
+                self.check_vocabulary(span, facts, model, &output);
+            }
             Labels::Index => {
                 let Some(found) = self.class_facts(span, facts, ClassLabels::Index) else {
                     return;
@@ -469,7 +541,7 @@ impl LabelFacts {
                 rest.iter()
                     .try_fold(1usize, |acc, d| acc.checked_mul(*d as usize))
             }),
-            LabelFacts::Folders(_) => Some(1),
+            LabelFacts::Folders(_) | LabelFacts::Text { .. } => Some(1),
         }
     }
 }

@@ -51,6 +51,7 @@ mod load;
 pub mod open;
 pub mod resize;
 mod spec;
+pub mod text;
 
 pub use csv::{inspect_csv, read_csv, CsvOptions, CsvSummary};
 pub use folder::{class_images, inspect_folder, ClassFolder, FolderSummary};

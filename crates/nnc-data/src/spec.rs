@@ -32,7 +32,10 @@ pub(crate) fn distinct_sources(data: &DataSpec) -> Vec<&Source> {
 /// The span of a source expression.
 pub(crate) fn source_span(source: &Source) -> Span {
     match source {
-        Source::Idx { span, .. } | Source::Csv { span, .. } | Source::Folder { span, .. } => *span,
+        Source::Idx { span, .. }
+        | Source::Csv { span, .. }
+        | Source::Folder { span, .. }
+        | Source::Text { span, .. } => *span,
     }
 }
 
@@ -73,6 +76,18 @@ pub(crate) fn same_source(a: &Source, b: &Source) -> bool {
                 path: p2, size: s2, ..
             },
         ) => p1 == p2 && s1 == s2,
+        (
+            Source::Text {
+                path: p1,
+                context: c1,
+                ..
+            },
+            Source::Text {
+                path: p2,
+                context: c2,
+                ..
+            },
+        ) => p1 == p2 && c1 == c2,
         _ => false,
     }
 }
@@ -118,6 +133,7 @@ pub fn fits(example: &ExampleShape, input: &[usize]) -> bool {
         }
         ExampleShape::Csv { features } => values == Some(*features),
         ExampleShape::Folder(size) => size.as_slice() == input,
+        ExampleShape::Text { context } => input == [*context],
     }
 }
 

@@ -71,6 +71,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("E0508", "malformed image folder"),
     ("E0509", "data does not fit the model input"),
     ("E0510", "data file cannot be read"),
+    ("E0511", "text does not fit the vocabulary"),
     ("W0101", "stride drops pixels"),
     ("W0102", "quadratic cost on sigmoid outputs"),
     ("W0103", "N(0, 1) initialisation on a large fan-in"),

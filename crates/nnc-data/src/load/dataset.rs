@@ -22,6 +22,9 @@ pub enum TargetKind {
     Index,
     /// `width` real values, as read (`labels value`).
     Values { width: usize },
+    /// A text's next characters: a one-hot row of `classes` for each of
+    /// the `steps` characters of the window.
+    Steps { steps: usize, classes: usize },
 }
 
 impl TargetKind {
@@ -53,6 +56,7 @@ impl TargetKind {
             TargetKind::OneHot { classes } => classes,
             TargetKind::Index => 1,
             TargetKind::Values { width } => width,
+            TargetKind::Steps { steps, classes } => steps * classes,
         }
     }
 }
@@ -64,6 +68,9 @@ pub(crate) enum Inputs {
     Bytes(Vec<u8>),
     /// Any other values, scaled per batch.
     Floats(Vec<f32>),
+    /// A text: example `k` is characters `k context ..` (as indices into
+    /// the split's vocabulary), its targets the characters one further.
+    Text { chars: Arc<Vec<char>>, context: usize },
 }
 
 /// The labels of every example of a source.
@@ -73,6 +80,8 @@ pub(crate) enum LabelValues {
     Classes(Vec<u32>),
     /// `width` real values per example (`labels value`).
     Values { values: Vec<f32>, width: usize },
+    /// Each step's next character (read from the text itself).
+    Text,
 }
 
 /// Every example of one source, in memory.
@@ -105,6 +114,8 @@ pub struct Dataset {
     /// `byte * scale` for every byte, rounded once to `f32`.
     byte_values: [f32; 256],
     target: TargetKind,
+    /// A text's classes, sorted: character `vocabulary[i]` is class `i`.
+    vocabulary: Option<Arc<Vec<char>>>,
 }
 
 impl Dataset {
@@ -128,6 +139,7 @@ impl Dataset {
             scale,
             byte_values,
             target,
+            vocabulary: None,
         }
     }
 
@@ -209,6 +221,34 @@ impl Dataset {
         }
     }
 
+    /// Sets a text split's vocabulary; returns the first character of the
+    /// split outside it and its position in the text, if any.
+    pub(crate) fn set_vocabulary(&mut self, vocabulary: Arc<Vec<char>>) -> Option<(char, usize)> {
+        if let Inputs::Text { chars, context } = &self.examples.inputs {
+            let first = (self.range.start * context).min(chars.len());
+            let last = (self.range.end * context + 1).min(chars.len());
+            let unknown = chars[first..last]
+                .iter()
+                .position(|c| vocabulary.binary_search(c).is_err())
+                .map(|at| (chars[first + at], first + at));
+            if unknown.is_some() {
+                return unknown;
+            }
+        }
+        self.vocabulary = Some(vocabulary);
+        None
+    }
+
+    /// A text split's vocabulary (its classes, sorted).
+    pub fn vocabulary(&self) -> Option<&[char]> {
+        self.vocabulary.as_deref().map(Vec::as_slice)
+    }
+
+    /// The class of character `c` in the vocabulary (`None` outside it).
+    fn char_class(&self, c: char) -> Option<usize> {
+        self.vocabulary.as_ref()?.binary_search(&c).ok()
+    }
+
     /// The number of examples.
     pub fn len(&self) -> usize {
         self.picked.as_ref().map_or(self.range.len(), |p| p.len())
@@ -268,7 +308,7 @@ impl Dataset {
     pub fn class(&self, index: usize) -> Option<usize> {
         match &self.examples.labels {
             LabelValues::Classes(classes) => classes.get(self.example(index)).map(|c| *c as usize),
-            LabelValues::Values { .. } => None,
+            LabelValues::Values { .. } | LabelValues::Text => None,
         }
     }
 
@@ -279,13 +319,13 @@ impl Dataset {
             LabelValues::Classes(classes) => (0..self.len())
                 .map(|i| classes.get(self.example(i)).copied())
                 .collect(),
-            LabelValues::Values { .. } => None,
+            LabelValues::Values { .. } | LabelValues::Text => None,
         }
     }
 
     /// Whether the labels are classes (not `labels value`).
     pub fn is_classified(&self) -> bool {
-        matches!(self.examples.labels, LabelValues::Classes(_))
+        matches!(self.examples.labels, LabelValues::Classes(_) | LabelValues::Text)
     }
 
     /// The names of the classes of an image folder (its subfolders,
@@ -325,6 +365,15 @@ impl Dataset {
                 let row = values.get(row).unwrap_or(&[]);
                 out.extend(row.iter().map(|v| (f64::from(*v) * self.scale) as f32));
             }
+            // Character indices (never scaled); one outside the vocabulary
+            // (none: `set_vocabulary` refuses such splits) would read -1.
+            Inputs::Text { chars, .. } => {
+                let row = chars.get(row).unwrap_or(&[]);
+                out.extend(
+                    row.iter()
+                        .map(|c| self.char_class(*c).map_or(-1.0, |i| i as f32)),
+                );
+            }
         }
     }
 
@@ -341,12 +390,28 @@ impl Dataset {
                             *slot = 1.0;
                         }
                     }
-                    TargetKind::Index | TargetKind::Values { .. } => out.push(class as f32),
+                    TargetKind::Index | TargetKind::Values { .. } | TargetKind::Steps { .. } => {
+                        out.push(class as f32)
+                    }
                 }
             }
             LabelValues::Values { values, width: w } => {
                 let row = values.get(example * w..(example + 1) * w).unwrap_or(&[]);
                 out.extend_from_slice(row);
+            }
+            LabelValues::Text => {
+                if let (Inputs::Text { chars, context }, TargetKind::Steps { steps, classes }) =
+                    (&self.examples.inputs, self.target)
+                {
+                    out.resize(start + steps * classes, 0.0);
+                    let first = example * context + 1;
+                    for step in 0..steps.min(*context) {
+                        let class = chars.get(first + step).and_then(|c| self.char_class(*c));
+                        if let Some(k) = class.filter(|k| *k < classes) {
+                            out[start + step * classes + k] = 1.0;
+                        }
+                    }
+                }
             }
         }
         // Every row has the target's width, whatever the labels held.

@@ -29,6 +29,9 @@ pub struct LoadedData {
     pub train: Option<Dataset>,
     pub validation: Option<Dataset>,
     pub test: Option<Dataset>,
+    /// A text source's vocabulary: the distinct characters of the
+    /// training split, sorted; character `vocabulary[i]` is class `i`.
+    pub vocabulary: Option<Vec<char>>,
 }
 
 impl LoadedData {
@@ -102,7 +105,19 @@ pub fn load(
         train: None,
         validation: None,
         test: None,
+        vocabulary: None,
     };
+    // A text's classes are the training split's characters.
+    let vocabulary = text_vocabulary(spec, &read);
+    let step_classes = model.and_then(|m| {
+        let id = m
+            .cost
+            .as_ref()
+            .map(|c| c.output)
+            .or_else(|| m.outputs.first().map(|(_, id)| *id))?;
+        m.nodes.get(id.0)?.shape.last().copied()
+    });
+    let mut errors_late: Vec<DataError> = Vec::new();
     for (kind, split) in splits(spec) {
         let Some(examples) = read
             .iter()
@@ -111,19 +126,48 @@ pub fn load(
         else {
             continue;
         };
-        let range = split.start.unwrap_or(0)..split.end.unwrap_or(examples.count);
+        let start = split.start.map_or(0, |b| b.resolve(examples.count));
+        let end = split.end.map_or(examples.count, |b| b.resolve(examples.count));
+        let range = start..end;
         let value_width = match &examples.labels {
-            LabelValues::Classes(_) => 1,
+            LabelValues::Classes(_) | LabelValues::Text => 1,
             LabelValues::Values { width, .. } => *width,
         };
-        let target = TargetKind::for_labels(&spec.labels, output_units, value_width);
-        let dataset = Dataset::new(examples, range, spec.scale, target);
+        let mut target = TargetKind::for_labels(&spec.labels, output_units, value_width);
+        let mut dataset_vocabulary = None;
+        if let (dataset::Inputs::Text { context, .. }, Some(v)) = (&examples.inputs, &vocabulary) {
+            let classes = match spec.labels {
+                Labels::OneHot { classes, .. } => classes,
+                _ => step_classes.unwrap_or(v.len()),
+            };
+            target = TargetKind::Steps {
+                steps: *context,
+                classes,
+            };
+            dataset_vocabulary = Some(Arc::clone(v));
+        }
+        let mut dataset = Dataset::new(examples, range, spec.scale, target);
+        if let Some(v) = dataset_vocabulary {
+            if let Some(unknown) = dataset.set_vocabulary(v) {
+                errors_late.push(DataError::UnknownCharacter {
+                    span: split.span,
+                    split: kind,
+                    character: unknown.0,
+                    position: unknown.1,
+                });
+                continue;
+            }
+        }
         match kind {
             SplitKind::Train => loaded.train = Some(dataset),
             SplitKind::Validation => loaded.validation = Some(dataset),
             SplitKind::Test => loaded.test = Some(dataset),
         }
     }
+    if !errors_late.is_empty() {
+        return Err(errors_late);
+    }
+    loaded.vocabulary = vocabulary.map(|v| v.to_vec());
     hold_out(spec, &mut loaded);
     loaded.train = loaded.train.map(|train| train.with_augment(&spec.augment));
     Ok(loaded)
@@ -173,7 +217,70 @@ fn read_source(
         Source::Folder { path, size, span } => {
             folder_source::read(inspector, base_dir, path, size, *span, mode)
         }
+        Source::Text {
+            path,
+            context,
+            span,
+        } => read_text(inspector, base_dir, path, *context, *span),
     }
+}
+
+/// Reads a `text(path, context: T)` source: every character, example `k`
+/// the window from `k T`.
+fn read_text(
+    inspector: &mut Inspector,
+    base_dir: &Path,
+    path: &str,
+    context: usize,
+    span: nnc_diag::Span,
+) -> (SourceFacts, Option<Examples>) {
+    match crate::text::read_text(&crate::open::resolve(base_dir, path)) {
+        Ok(chars) => {
+            let count = crate::text::text_examples(chars.len(), context);
+            let facts = SourceFacts {
+                examples: Some(count as u64),
+                shape: Some(nnc_diag::data::ExampleShape::Text { context }),
+                labels: Some(crate::inspect::LabelFacts::Text {
+                    vocabulary: crate::text::vocabulary_of(&chars).len(),
+                }),
+                labels_written: path.to_string(),
+            };
+            let examples = Examples {
+                inputs: dataset::Inputs::Text {
+                    chars: Arc::new(chars),
+                    context,
+                },
+                input_len: context,
+                count,
+                labels: LabelValues::Text,
+                class_names: None,
+                image: None,
+            };
+            (facts, Some(examples))
+        }
+        Err(problem) => {
+            inspector.file_error(span, nnc_diag::data::FileRole::Text, path, problem);
+            (crate::inspect::unread(path), None)
+        }
+    }
+}
+
+/// The vocabulary of a data block whose training split is a text: the
+/// distinct characters of its windows (targets included), sorted.
+fn text_vocabulary(spec: &DataSpec, read: &[(&Source, Option<Arc<Examples>>)]) -> Option<Arc<Vec<char>>> {
+    let train = spec.train.as_ref()?;
+    let examples = read
+        .iter()
+        .find(|(s, _)| same_source(s, &train.source))
+        .and_then(|(_, e)| e.clone())?;
+    let dataset::Inputs::Text { chars, context } = &examples.inputs else {
+        return None;
+    };
+    let start = train.start.map_or(0, |b| b.resolve(examples.count));
+    let end = train.end.map_or(examples.count, |b| b.resolve(examples.count));
+    let first = (start * context).min(chars.len());
+    let last = (end * context + 1).min(chars.len());
+    Some(Arc::new(crate::text::vocabulary_of(&chars[first..last])))
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub enum FileRole {
     Csv,
     /// The folder of `folder(...)`.
     Folder,
+    /// The file of `text(...)`.
+    Text,
 }
 
 impl FileRole {
@@ -24,6 +26,7 @@ impl FileRole {
             FileRole::Labels => "labels file",
             FileRole::Csv => "CSV file",
             FileRole::Folder => "image folder",
+            FileRole::Text => "text file",
         }
     }
 }

@@ -12,6 +12,8 @@ pub enum ExampleShape {
     Csv { features: usize },
     /// Image folders: the `size:` images are resized to.
     Folder(Vec<usize>),
+    /// Text: `context` character indices per example.
+    Text { context: usize },
 }
 
 /// The number of values in a shape (saturating: shapes read from files may
@@ -39,6 +41,10 @@ fn example_text(example: &ExampleShape) -> (String, u128) {
             let n = value_count(size);
             (format!("images resized to {}", shape_str(size)), n)
         }
+        ExampleShape::Text { context } => (
+            format!("text windows of {context} characters"),
+            *context as u128,
+        ),
     }
 }
 
@@ -104,6 +110,11 @@ pub(super) fn input_diagnostic(
                     shape_str(input_shape),
                     shape_str(size)
                 ));
+        }
+        ExampleShape::Text { context } => {
+            d = d
+                .with_note("a text example is the index of each of its `context` characters")
+                .with_hint(format!("declare `input {input}: [{context}]`, or set `context: {}`", input_shape.first().copied().unwrap_or(1)));
         }
     }
     d

@@ -102,6 +102,26 @@ pub enum DataError {
         units: usize,
         output_span: Span,
     },
+    /// E0511: a text with more distinct characters than a layer of the
+    /// model has classes for: the output per step, or an embedding's
+    /// table (`what` names which).
+    VocabularyMismatch {
+        span: Span,
+        vocabulary: usize,
+        model: String,
+        what: String,
+        width: usize,
+        at: Span,
+    },
+    /// E0511: a character of a split that the training split's
+    /// vocabulary lacks.
+    UnknownCharacter {
+        span: Span,
+        split: SplitKind,
+        character: char,
+        /// Its index in the text, in characters.
+        position: usize,
+    },
     /// E0506: an IDX source whose two files hold different numbers of examples.
     CountMismatch {
         span: Span,
@@ -131,6 +151,8 @@ impl DataError {
             | DataError::LabelNotClass { span, .. }
             | DataError::LabelsNotScalar { span, .. }
             | DataError::TargetMismatch { span, .. }
+            | DataError::VocabularyMismatch { span, .. }
+            | DataError::UnknownCharacter { span, .. }
             | DataError::CountMismatch { span, .. }
             | DataError::InputMismatch { span, .. } => *span,
         }
@@ -147,6 +169,7 @@ impl DataError {
             | DataError::TargetMismatch { .. } => "E0505",
             DataError::CountMismatch { .. } => "E0506",
             DataError::InputMismatch { .. } => "E0509",
+            DataError::VocabularyMismatch { .. } | DataError::UnknownCharacter { .. } => "E0511",
         }
     }
 
@@ -204,6 +227,38 @@ impl DataError {
                 units,
                 output_span,
             } => target_mismatch_diagnostic(*span, *target, model, output, *units, *output_span),
+            DataError::VocabularyMismatch {
+                span,
+                vocabulary,
+                model,
+                what,
+                width,
+                at,
+            } => Diagnostic::error(
+                "E0511",
+                format!(
+                    "the text has {vocabulary} distinct characters, but {what} of model `{model}` has room for {width}"
+                ),
+                crate::Label::new(*span, format!("{vocabulary} characters in this text")),
+            )
+            .with_secondary(*at, format!("{width} classes here"))
+            .with_note("each character is a class: its index picks an embedding row and the output unit that predicts it")
+            .with_hint(format!("give it {vocabulary} classes (or more)")),
+            DataError::UnknownCharacter {
+                span,
+                split,
+                character,
+                position,
+            } => Diagnostic::error(
+                "E0511",
+                format!(
+                    "the {} split holds {character:?} (character {position} of the text), which the training split never does",
+                    split.name()
+                ),
+                crate::Label::new(*span, "split here"),
+            )
+            .with_note("the vocabulary (the classes) is the training split's characters; a model cannot read or predict others")
+            .with_hint("choose split bounds so that the training split holds every character, or remove it from the text"),
             DataError::CountMismatch {
                 span,
                 images_path,
