@@ -145,6 +145,7 @@ fn each_step_changes_only_its_models_parameters() {
             optimizer: &step.optimizer,
             batch_size: 50,
             train_size: 400,
+            clip: Default::default(),
         };
         backend.configure(&setup).unwrap();
         backend.set_params(params.clone()).unwrap();
@@ -191,6 +192,7 @@ fn configured_game(spec: &TrainSpec, make: MakeBackend<'_>) -> Game {
         optimizer: &spec.phases[0].optimizer,
         batch_size: 50,
         train_size: 400,
+        clip: Default::default(),
     };
     game.configure(&setup).unwrap();
     game

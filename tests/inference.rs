@@ -171,6 +171,7 @@ fn inference_follows_training_and_refuses_misuse() {
             optimizer: &optimizer,
             batch_size: 4,
             train_size: 4,
+            clip: Default::default(),
         };
         backend.configure(&setup).unwrap();
         backend.set_params(init_params(&model, 3)).unwrap();

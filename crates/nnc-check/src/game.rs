@@ -227,6 +227,7 @@ impl<'a> Checker<'a> {
             data: data_info.name.clone(),
             span: item.span,
             epochs: epochs?,
+            clip: Default::default(),
             seed: seed?,
             phases: vec![phase],
             decay: None,

@@ -810,6 +810,8 @@ pub struct TrainSpec {
     pub model: String,
     pub data: String,
     pub span: Span,
+    /// Gradient clipping, for every phase.
+    pub clip: Clip,
     pub epochs: usize,
     pub seed: u64,
     /// Phase 0 starts at epoch 1; later phases at their `at epoch N`.
@@ -957,6 +959,17 @@ pub struct Phase {
     pub learning_rate: f64,
     pub batch_size: usize,
     pub span: Span,
+}
+
+/// Gradient clipping (`clip_norm 5.0`, `clip_value 1.0`): applied to the
+/// gradients of every step before the optimizer reads them, value first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Clip {
+    /// Every gradient value into `[-v, v]`.
+    pub value: Option<f64>,
+    /// The gradients scaled by `min(1, c / norm)`, `norm` the Euclidean
+    /// norm of all of them together.
+    pub norm: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

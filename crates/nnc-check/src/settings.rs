@@ -25,6 +25,8 @@ pub(crate) const TRAIN_KEYS: &[&str] = &[
     "early_stop",
     "metrics",
     "keep_best",
+    "clip_norm",
+    "clip_value",
 ];
 /// The settings of a train block of several models: what every step
 /// shares, and defaults for the steps' optimizer and learning rate.

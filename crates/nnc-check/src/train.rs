@@ -8,7 +8,7 @@ use crate::args::Params;
 use crate::checker::Checker;
 use crate::data::DataInfo;
 use crate::model::ModelInfo;
-use crate::program::{EarlyStop, Measure, Metric, Optimizer, Phase, PlateauDecay, TrainSpec};
+use crate::program::{Clip, EarlyStop, Measure, Metric, Optimizer, Phase, PlateauDecay, TrainSpec};
 use crate::scope::Scope;
 use crate::settings::{SettingTable, PHASE_KEYS, TRAIN_KEYS};
 use crate::shape::element_count;
@@ -134,6 +134,8 @@ impl<'a> Checker<'a> {
         let early_stop = table.get("early_stop").map(|s| self.early_stop_setting(s));
         let metrics = table.get("metrics").map(|s| self.metrics_setting(s));
         let keep_best = table.get("keep_best").map(|s| self.keep_best_setting(s));
+        let clip_norm = self.positive_number_setting(&table, "clip_norm");
+        let clip_value = self.positive_number_setting(&table, "clip_value");
 
         let mut used: Vec<(Metric, Span)> = Vec::new();
         if let Some(Some((d, span))) = &decay {
@@ -192,6 +194,10 @@ impl<'a> Checker<'a> {
             early_stop: early_stop.map_or(Some(None), |e| e.map(|(e, _)| Some(e)))?,
             metrics,
             keep_best: keep_best.map_or(Some(None), |k| k.map(|(m, _)| Some(m)))?,
+            clip: Clip {
+                norm: clip_norm?,
+                value: clip_value?,
+            },
             players: vec![model.name.clone()],
             steps: Vec::new(),
         };
@@ -374,6 +380,29 @@ impl<'a> Checker<'a> {
         };
         let (value, span) = self.setting_value(s);
         self.non_negative_int(&value, span, Subject::Setting { key: "seed".into() })
+    }
+
+    /// A positive number setting: `Some(None)` when absent, `None` when
+    /// invalid.
+    pub(crate) fn positive_number_setting(
+        &mut self,
+        table: &SettingTable<'a>,
+        key: &str,
+    ) -> Option<Option<f64>> {
+        let Some(setting) = table.get(key) else {
+            return Some(None);
+        };
+        let (value, span) = self.setting_value(setting);
+        let range = Range::between(Num::Float(0.0), false, Num::Float(f64::INFINITY), false);
+        self.number_in(
+            &value,
+            span,
+            Subject::Setting {
+                key: key.to_string(),
+            },
+            Some(range),
+        )
+        .map(Some)
     }
 
     /// A positive integer setting; `None` when absent or invalid.

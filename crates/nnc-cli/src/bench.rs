@@ -517,6 +517,7 @@ mod tests {
             optimizer: &Optimizer::Sgd,
             batch_size,
             train_size,
+            clip: Default::default(),
         };
         timed.configure(&setup(10, 25)).unwrap();
         timed.configure(&setup(5, 25)).unwrap();
@@ -544,6 +545,7 @@ mod tests {
             optimizer: &Optimizer::Sgd,
             batch_size: 10,
             train_size: 25,
+            clip: Default::default(),
         };
         timed.configure(&setup).unwrap();
         assert!(interp.training_graph(10).is_some());

@@ -98,6 +98,7 @@ pub(crate) fn build_graph(
             optimizer: step.map_or(&phase.optimizer, |s| &s.optimizer),
             batch_size: batch,
             train_size,
+            clip: spec.clip,
         };
         nnc_lower::compile_training_fused(&setup, batch, after)
     };

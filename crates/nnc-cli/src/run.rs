@@ -372,6 +372,7 @@ fn verify(
             optimizer,
             batch_size,
             train_size: count,
+            clip: schedule.clip,
         };
         let params = nnc_lower::init_params(prepared.model, schedule.seed);
         let mut verifier = Verifier::new(&setup, params).map_err(VerifyFailure::Verify)?;

@@ -81,6 +81,7 @@ impl GradTracer {
             optimizer: &Optimizer::Sgd,
             batch_size: count,
             train_size: count,
+            clip: Default::default(),
         };
         let graph = nnc_lower::compile_training(&setup, count, Some("autodiff"))
             .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;

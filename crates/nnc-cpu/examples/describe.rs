@@ -23,6 +23,7 @@ fn main() {
         optimizer: &Optimizer::Sgd,
         batch_size: batch,
         train_size: 50_000,
+        clip: Default::default(),
     };
     let graph = match nnc_lower::compile_training_fused(&setup, batch, None) {
         Ok(graph) => graph,

@@ -43,6 +43,7 @@ fn main() {
             optimizer: &Optimizer::Sgd,
             batch_size: batch,
             train_size: 50_000,
+            clip: Default::default(),
         };
         let started = Instant::now();
         backend.configure(&setup).unwrap();

@@ -35,6 +35,7 @@ fn main() {
             optimizer: &Optimizer::Sgd,
             batch_size: 10,
             train_size: train.len(),
+            clip: Default::default(),
         };
         let started = Instant::now();
         backend.configure(&setup).unwrap();

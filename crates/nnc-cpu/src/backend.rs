@@ -26,6 +26,7 @@ pub struct JitBackend {
     model: Option<Arc<Model>>,
     optimizer: Option<Optimizer>,
     train_size: usize,
+    clip: nnc_check::program::Clip,
     params: Vec<Vec<f32>>,
     state: Vec<Vec<f32>>,
     /// Training programs by batch size.
@@ -130,6 +131,7 @@ impl JitBackend {
         model: &Model,
         optimizer: &Optimizer,
         train_size: usize,
+        clip: nnc_check::program::Clip,
         batch_size: usize,
     ) -> Result<Program, BackendError> {
         let setup = TrainSetup {
@@ -137,6 +139,7 @@ impl JitBackend {
             optimizer,
             batch_size,
             train_size,
+            clip,
         };
         let graph = match compiler {
             None => compile_training_fused(&setup, batch_size, None),
@@ -196,6 +199,7 @@ impl Backend for JitBackend {
             self.model.as_deref(),
             self.optimizer.as_ref(),
             self.train_size,
+            self.clip,
             setup,
         );
         if reuse.model_changed {
@@ -213,6 +217,7 @@ impl Backend for JitBackend {
         }
         self.optimizer = Some(setup.optimizer.clone());
         self.train_size = setup.train_size;
+        self.clip = setup.clip;
         self.check_param_sizes(setup.model)?;
         // The full batch and the short last batch of an epoch.
         for size in setup.batch_sizes() {
@@ -222,6 +227,7 @@ impl Backend for JitBackend {
                     setup.model,
                     setup.optimizer,
                     setup.train_size,
+                    setup.clip,
                     size,
                 )?);
             }
@@ -277,6 +283,7 @@ impl Backend for JitBackend {
                 &model,
                 &optimizer,
                 self.train_size,
+                self.clip,
                 batch.len,
             )?),
         };

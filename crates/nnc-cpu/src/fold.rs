@@ -333,6 +333,7 @@ mod tests {
             optimizer: &optimizer,
             batch_size: 32,
             train_size: 1000,
+            clip: Default::default(),
         };
         let graph = nnc_lower::compile_training_fused(&setup, 32, None).unwrap();
         find(&graph, use_library).into_values().collect()

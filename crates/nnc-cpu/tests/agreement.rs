@@ -164,6 +164,7 @@ fn phase_changes_keep_or_reset_state_as_the_interpreter_does() {
                 optimizer,
                 batch_size: *batch,
                 train_size: 1000,
+                clip: Default::default(),
             };
             backend.configure(&setup).unwrap();
             if first {
@@ -207,6 +208,7 @@ fn evaluating_before_parameters_are_set_is_an_error() {
         optimizer: &Optimizer::Sgd,
         batch_size: 10,
         train_size: 100,
+        clip: Default::default(),
     };
     let mut jit = JitBackend::new();
     jit.configure(&setup).unwrap();

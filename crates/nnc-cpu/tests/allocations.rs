@@ -56,6 +56,7 @@ fn a_training_step_allocates_nothing() {
         optimizer: &Optimizer::Momentum { mu: 0.9 },
         batch_size: 8,
         train_size: 80,
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(init_params(&model, 2)).unwrap();

@@ -27,6 +27,7 @@ fn training_lines(model: &Model, batch: usize) -> Vec<String> {
         optimizer: &Optimizer::Sgd,
         batch_size: batch,
         train_size: 50_000,
+        clip: Default::default(),
     };
     let graph = compile_training_fused(&setup, batch, None).unwrap();
     lower(&graph).unwrap().describe()
@@ -119,6 +120,7 @@ fn runs_are_bit_for_bit_identical() {
             optimizer: &Optimizer::Momentum { mu: 0.9 },
             batch_size: 10,
             train_size: 100,
+            clip: Default::default(),
         };
         backend.configure(&setup).unwrap();
         backend.set_params(init_params(&m, 4)).unwrap();
@@ -216,6 +218,7 @@ fn every_repository_model_lowers_or_is_unsupported() {
                         optimizer,
                         batch_size: 3,
                         train_size: 30,
+                        clip: Default::default(),
                     };
                     graphs.push(compile_training_fused(&setup, 3, None).unwrap());
                 }

@@ -129,6 +129,7 @@ fn convolutions_as_products_with_stride_and_padding_agree() {
                 optimizer: &Optimizer::Sgd,
                 batch_size: 5,
                 train_size: 10,
+                clip: Default::default(),
             },
             5,
             None,

@@ -33,6 +33,7 @@ pub struct GpuBackend {
     model: Option<Arc<Model>>,
     optimizer: Option<Optimizer>,
     train_size: usize,
+    clip: nnc_check::program::Clip,
     /// Parameter buffers, in `param_specs` order, and their shapes.
     params: Vec<wgpu::Buffer>,
     shapes: Vec<Vec<usize>>,
@@ -251,6 +252,7 @@ impl GpuBackend {
             optimizer: &optimizer,
             batch_size,
             train_size: self.train_size,
+            clip: self.clip,
         };
         let graph = match self.compiler {
             None => compile_training_fused(&setup, batch_size, None),
@@ -456,6 +458,7 @@ impl Backend for GpuBackend {
             self.model.as_deref(),
             self.optimizer.as_ref(),
             self.train_size,
+            self.clip,
             setup,
         );
         let shapes = self.fitting_shapes(setup.model)?;
@@ -483,6 +486,7 @@ impl Backend for GpuBackend {
         }
         self.optimizer = Some(setup.optimizer.clone());
         self.train_size = setup.train_size;
+        self.clip = setup.clip;
         // The full batch and the short last batch of an epoch.
         for size in setup.batch_sizes() {
             self.build_training(size)?;

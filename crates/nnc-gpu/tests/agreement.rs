@@ -231,6 +231,7 @@ fn phase_changes_keep_or_reset_state_as_the_interpreter_does() {
                 optimizer,
                 batch_size: *batch,
                 train_size: 1000,
+                clip: Default::default(),
             };
             backend.configure(&setup).unwrap();
             if phase == 0 {

@@ -32,6 +32,7 @@ fn a_parameter_over_the_limit_is_named_with_its_size_and_the_limit() {
         optimizer: &Optimizer::Sgd,
         batch_size: 10,
         train_size: 100,
+        clip: Default::default(),
     };
     let error = gpu.configure(&setup).expect_err("over the limit");
     let text = error.to_string();
@@ -54,6 +55,7 @@ fn a_batch_over_the_limit_is_named_with_its_size_and_the_limit() {
         optimizer: &Optimizer::Sgd,
         batch_size: 6000,
         train_size: 6000,
+        clip: Default::default(),
     };
     let error = gpu.configure(&setup).expect_err("over the limit");
     let text = error.to_string();

@@ -41,6 +41,7 @@ fn train_and_evaluate(backend: &mut dyn Backend, name: &str, count: usize) -> Ev
         optimizer: &Optimizer::Sgd,
         batch_size: 10,
         train_size: train.len(),
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(init_params(model, 1)).unwrap();

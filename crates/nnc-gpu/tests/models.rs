@@ -66,6 +66,7 @@ fn every_model_steps_on_the_gpu_as_on_the_interpreter() {
                         optimizer,
                         batch_size: 2,
                         train_size: 1000,
+                        clip: Default::default(),
                     };
                     backend
                         .configure(&setup)

@@ -84,6 +84,7 @@ fn the_forward_pass_updates_state_and_the_optimizer_leaves_it_alone() {
             optimizer: &optimizer,
             batch_size: 4,
             train_size: 14,
+            clip: Default::default(),
         };
         let backends: [&mut dyn Backend; 2] = [&mut gpu, &mut interp];
         for backend in backends {

@@ -32,6 +32,7 @@ pub struct InterpBackend {
     model: Option<Arc<Model>>,
     optimizer: Option<Optimizer>,
     train_size: usize,
+    clip: nnc_check::program::Clip,
     /// Parameters in `param_specs` order; empty until `set_params`.
     params: Vec<ArrayD<f32>>,
     /// Optimizer state in `optimizer_state` order.
@@ -155,6 +156,7 @@ impl Backend for InterpBackend {
             self.model.as_deref(),
             self.optimizer.as_ref(),
             self.train_size,
+            self.clip,
             setup,
         );
         if reuse.model_changed {
@@ -172,6 +174,7 @@ impl Backend for InterpBackend {
         }
         self.optimizer = Some(setup.optimizer.clone());
         self.train_size = setup.train_size;
+        self.clip = setup.clip;
         if !self.params.is_empty() {
             let shapes: Vec<&[usize]> = self.params.iter().map(|p| p.shape()).collect();
             check_param_shapes(setup.model, &shapes)?;
@@ -183,6 +186,7 @@ impl Backend for InterpBackend {
                 setup.model,
                 setup.optimizer,
                 setup.train_size,
+                setup.clip,
                 batch,
             )?);
         }
@@ -240,6 +244,7 @@ impl Backend for InterpBackend {
                 &model,
                 &optimizer,
                 self.train_size,
+                self.clip,
                 batch.len,
             )?),
         };
@@ -352,6 +357,7 @@ fn training_interpreter(
     model: &Model,
     optimizer: &Optimizer,
     train_size: usize,
+    clip: nnc_check::program::Clip,
     batch_size: usize,
 ) -> Result<Interpreter<f32>, BackendError> {
     let setup = TrainSetup {
@@ -359,6 +365,7 @@ fn training_interpreter(
         optimizer,
         batch_size,
         train_size,
+        clip,
     };
     let compile = compiler.unwrap_or(compile_training_step);
     let graph = compile(&setup, batch_size).map_err(|e| failed(e.to_string()))?;

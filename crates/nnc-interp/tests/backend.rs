@@ -17,6 +17,7 @@ fn configured(model: &Model, optimizer: &Optimizer, batch_size: usize) -> Interp
         optimizer,
         batch_size,
         train_size: 100,
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(init_params(model, 3)).unwrap();
@@ -150,6 +151,7 @@ fn optimizer_state_survives_a_phase_change_of_the_same_kind_only() {
         optimizer,
         batch_size,
         train_size: 100,
+        clip: Default::default(),
     };
     // Two steps without interruption.
     let mut straight = configured(&model, &momentum, 4);

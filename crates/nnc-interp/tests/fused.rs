@@ -106,6 +106,7 @@ fn compare_training(what: &str, model: &Model, optimizer: &Optimizer, batch: usi
         optimizer,
         batch_size: batch,
         train_size: 50_000,
+        clip: Default::default(),
     };
     let plain = compile_training(&setup, batch, None).unwrap();
     let fused = compile_training_fused(&setup, batch, None).unwrap();

@@ -20,6 +20,7 @@ fn model_problem(model: &Model, batch: usize, seed: u64) -> Problem {
         optimizer: &Optimizer::Sgd,
         batch_size: batch,
         train_size: 100,
+        clip: Default::default(),
     };
     let graph = compile_training(&setup, batch, Some("autodiff")).unwrap();
     let mut rng = Rng::new(seed);

@@ -41,6 +41,7 @@ fn run_steps(model: &Model, optimizer: &Optimizer, steps: usize) -> ([f64; 2], f
         optimizer,
         batch_size: 1,
         train_size: N,
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(init_params(model, 0)).unwrap();
@@ -243,6 +244,7 @@ fn train_classifier(
         optimizer,
         batch_size: 10,
         train_size: count,
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(init_params(&model, 7)).unwrap();
@@ -310,6 +312,7 @@ fn the_books_xor_network_learns_xor() {
         optimizer: &phase.optimizer,
         batch_size: phase.batch_size,
         train_size: 4,
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(init_params(model, train.seed)).unwrap();

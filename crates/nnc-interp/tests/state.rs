@@ -79,6 +79,7 @@ fn the_forward_pass_updates_state_and_the_optimizer_leaves_it_alone() {
             optimizer: &optimizer,
             batch_size: 4,
             train_size: 12,
+            clip: Default::default(),
         };
         backend.configure(&setup).unwrap();
         let initial = init_params(&model, 3);
@@ -139,6 +140,7 @@ fn evaluation_neither_reads_nor_changes_state() {
         optimizer: &optimizer,
         batch_size: 2,
         train_size: 2,
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     let initial = init_params(&model, 3);

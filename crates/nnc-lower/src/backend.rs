@@ -48,6 +48,8 @@ pub struct TrainSetup<'a> {
     pub batch_size: usize,
     /// Size of the training split: the `n` of the book's `(1 - eta*lambda/n)`.
     pub train_size: usize,
+    /// Gradient clipping (the train block's `clip_norm`, `clip_value`).
+    pub clip: nnc_check::program::Clip,
 }
 
 /// Builds the (unfused) training-step graph of a setup for a batch size:
@@ -618,13 +620,17 @@ impl Reuse {
         model: Option<&Model>,
         optimizer: Option<&Optimizer>,
         train_size: usize,
+        clip: nnc_check::program::Clip,
         next: &TrainSetup<'_>,
     ) -> Reuse {
         let model_changed = model != Some(next.model);
         let state_kept = !model_changed
             && optimizer.is_some_and(|old| crate::params::same_state_layout(old, next.optimizer));
         let steps_kept =
-            state_kept && optimizer == Some(next.optimizer) && train_size == next.train_size;
+            state_kept
+                && optimizer == Some(next.optimizer)
+                && train_size == next.train_size
+                && clip == next.clip;
         Reuse {
             model_changed,
             state_kept,

@@ -811,7 +811,8 @@ impl Lowerer<'_> {
     }
 
     /// A cost on a sequence `[batch, T, width]`: the cost of each step
-    /// (a row), summed over the steps of each example.
+    /// (a row), averaged over the steps of each example (for a language
+    /// model, nats per character).
     fn sequence_cost_term(
         &mut self,
         cost: &Cost,
@@ -835,18 +836,16 @@ impl Lowerer<'_> {
             vec![per_step],
             format!("{name}.per_step"),
         )?;
-        let per_example = self.graph.add(
+        let total = self.graph.add(
             Op::SumAxes { axes: vec![1] },
             vec![per_step],
             format!("{name}.per_example"),
         )?;
-        if cost.weight == 1.0 {
-            return Ok(per_example);
-        }
+        // The mean over the steps: a language model's cost per character.
         self.graph.add(
-            Op::Scale(cost.weight),
-            vec![per_example],
-            format!("{name}.weighted"),
+            Op::Scale(cost.weight / steps.max(1) as f64),
+            vec![total],
+            format!("{name}.mean"),
         )
     }
 

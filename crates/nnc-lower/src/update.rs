@@ -46,11 +46,13 @@ pub fn update(graph: &mut Graph, setup: &TrainSetup<'_>) -> Result<(), CompileEr
             Regularizer::L1 { lambda, .. } => decay.l1 += lambda / n,
         }
     }
+    let clipped = clip_gradients(graph, &specs, setup.clip)?;
     let mut step = Step {
         graph,
         decay,
         lr: None,
         adam_corrections: None,
+        clipped,
     };
     step.lr = Some(step.graph.input_or_add(
         InputKind::LearningRate,
@@ -86,6 +88,89 @@ struct Step<'g> {
     lr: Option<NodeId>,
     /// Adam's `t + 1`, `1 / (1 - b1^t)` and `1 / (1 - b2^t)`, built once.
     adam_corrections: Option<(NodeId, NodeId, NodeId)>,
+    /// Each parameter's clipped gradient, when clipping is on.
+    clipped: Vec<Option<NodeId>>,
+}
+
+/// The gradients after `clip_value` (each value into `[-v, v]`) and then
+/// `clip_norm` (all of them scaled by `min(1, c / norm)`, `norm` the
+/// Euclidean norm of every trained gradient together), by parameter;
+/// all `None` without clipping.
+fn clip_gradients(
+    graph: &mut Graph,
+    specs: &[ParamSpec],
+    clip: nnc_check::program::Clip,
+) -> Result<Vec<Option<NodeId>>, CompileError> {
+    let mut out = vec![None; specs.len()];
+    if clip.value.is_none() && clip.norm.is_none() {
+        return Ok(out);
+    }
+    for (k, spec) in specs.iter().enumerate() {
+        if !spec.trained {
+            continue;
+        }
+        let Some(grad) = graph.output_of(OutputKind::Gradient(k)).map(|o| o.node) else {
+            continue;
+        };
+        let mut g = grad;
+        if let Some(v) = clip.value {
+            let shape = graph.shape(g).to_vec();
+            let name = format!("clip_value({})", spec.name);
+            let high = graph.add(
+                Op::Fill {
+                    value: v,
+                    shape: shape.clone(),
+                },
+                Vec::new(),
+                name.clone(),
+            )?;
+            let low = graph.add(Op::Fill { value: -v, shape }, Vec::new(), name.clone())?;
+            let below = graph.add(Op::Minimum, vec![g, high], name.clone())?;
+            g = graph.add(Op::Maximum, vec![below, low], name)?;
+        }
+        out[k] = Some(g);
+    }
+    let Some(c) = clip.norm else {
+        return Ok(out);
+    };
+    let mut total: Option<NodeId> = None;
+    for g in out.iter().flatten() {
+        let rank = graph.shape(*g).len();
+        let square = graph.add(Op::Square, vec![*g], "grad_norm")?;
+        let sum = graph.add(
+            Op::SumAxes {
+                axes: (0..rank).collect(),
+            },
+            vec![square],
+            "grad_norm",
+        )?;
+        total = Some(match total {
+            Some(t) => graph.add(Op::Add, vec![t, sum], "grad_norm")?,
+            None => sum,
+        });
+    }
+    let Some(total) = total else {
+        return Ok(out);
+    };
+    let norm = graph.add(Op::Sqrt, vec![total], "grad_norm")?;
+    let limit = graph.add(
+        Op::Fill {
+            value: c,
+            shape: Vec::new(),
+        },
+        Vec::new(),
+        "clip_norm",
+    )?;
+    // min(1, c / norm) = c / max(norm, c).
+    let larger = graph.add(Op::Maximum, vec![norm, limit], "clip_norm")?;
+    let factor = graph.add(Op::Div, vec![limit, larger], "clip_norm")?;
+    for (k, g) in out.iter_mut().enumerate() {
+        if let Some(node) = g {
+            let name = format!("clip_norm({})", specs[k].name);
+            *node = graph.add(Op::ScaleBy, vec![*node, factor], name)?;
+        }
+    }
+    Ok(out)
 }
 
 impl Step<'_> {
@@ -128,6 +213,7 @@ impl Step<'_> {
                     spec.name
                 ),
             })?;
+        let grad = self.clipped.get(k).copied().flatten().unwrap_or(grad);
         let read = self
             .graph
             .param_reads

@@ -44,6 +44,7 @@ fn training(model: &Model, optimizer: &Optimizer, batch: usize) -> (Graph, Graph
         optimizer,
         batch_size: batch,
         train_size: 50_000,
+        clip: Default::default(),
     };
     let plain = compile_training(&setup, batch, None).unwrap();
     let fused = compile_training_fused(&setup, batch, None).unwrap();
@@ -311,6 +312,7 @@ fn stopping_before_fuse_gives_the_unfused_graph() {
         optimizer: &optimizer,
         batch_size: 4,
         train_size: 4,
+        clip: Default::default(),
     };
     for pass in &JIT_TRAINING_PASSES[..5] {
         assert_eq!(
@@ -443,6 +445,7 @@ fn text_form_after_fuse() {
         optimizer: &optimizer,
         batch_size: 2,
         train_size: 1000,
+        clip: Default::default(),
     };
     let text = compile_training_fused(&setup, 2, Some("fuse"))
         .unwrap()

@@ -70,6 +70,7 @@ fn setup<'a>(model: &'a Model, optimizer: &'a Optimizer) -> TrainSetup<'a> {
         optimizer,
         batch_size: 5,
         train_size: 100,
+        clip: Default::default(),
     }
 }
 

@@ -78,6 +78,7 @@ fn every_repository_model_compiles_and_verifies_after_every_pass() {
                     optimizer: &optimizer,
                     batch_size: 3,
                     train_size: 1000,
+                    clip: Default::default(),
                 };
                 for pass in TRAINING_PASSES {
                     let graph = compile_training(&setup, 3, Some(pass)).unwrap_or_else(|e| {
@@ -111,6 +112,7 @@ fn a_training_graph_outputs_the_cost_and_every_update() {
         optimizer: &adam,
         batch_size: 5,
         train_size: 10,
+        clip: Default::default(),
     };
     let graph = compile_training(&setup, 5, None).unwrap();
     let names: Vec<&str> = graph.outputs.iter().map(|o| o.name.as_str()).collect();
@@ -153,6 +155,7 @@ fn dropout_is_in_training_graphs_only() {
         optimizer: &Optimizer::Sgd,
         batch_size: 2,
         train_size: 10,
+        clip: Default::default(),
     };
     let is_mask = |op: &Op| matches!(op, Op::DropoutMask { .. });
     let training = compile_training(&setup, 2, None).unwrap();
@@ -187,6 +190,7 @@ fn a_shared_layer_is_one_parameter_read_twice() {
         optimizer: &Optimizer::Sgd,
         batch_size: 2,
         train_size: 10,
+        clip: Default::default(),
     };
     let graph = compile_training(&setup, 2, Some("autodiff")).unwrap();
     let weight = graph.input(InputKind::Param(0)).unwrap();
@@ -212,6 +216,7 @@ fn pipeline_errors_are_values() {
         optimizer: &Optimizer::Sgd,
         batch_size: 1,
         train_size: 1,
+        clip: Default::default(),
     };
     let error = compile_training(&setup, 1, Some("fusion")).unwrap_err();
     assert_eq!(
@@ -260,6 +265,7 @@ fn compiling_twice_prints_the_same_text() {
                     optimizer: optimizers[0],
                     batch_size: train.phases[0].batch_size,
                     train_size: 50_000,
+                    clip: Default::default(),
                 };
                 let a = compile_training(&setup, 7, None).unwrap().to_string();
                 let b = compile_training(&setup, 7, None).unwrap().to_string();

@@ -43,6 +43,7 @@ fn setup<'a>(model: &'a Model, optimizer: &'a Optimizer, batch: usize) -> TrainS
         optimizer,
         batch_size: batch,
         train_size: 50_000,
+        clip: Default::default(),
     }
 }
 

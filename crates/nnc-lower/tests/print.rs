@@ -37,6 +37,7 @@ fn training_graph_after_each_pass() {
         optimizer: &optimizer,
         batch_size: 4,
         train_size: 1000,
+        clip: Default::default(),
     };
     for pass in TRAINING_PASSES {
         let text = compile_training(&setup, 4, Some(pass)).unwrap().to_string();

@@ -261,6 +261,7 @@ impl Backend for Game {
                 optimizer: &step.spec.optimizer,
                 batch_size: setup.batch_size,
                 train_size: setup.train_size,
+                clip: setup.clip,
             };
             step.backend.configure(&own)?;
             step.stale = Stale::All;

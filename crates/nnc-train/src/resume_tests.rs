@@ -122,6 +122,7 @@ fn spec() -> TrainSpec {
         data: "d".into(),
         span: Span::default(),
         epochs: 5,
+        clip: Default::default(),
         seed: 11,
         phases: vec![first, second],
         decay: Some(PlateauDecay {

@@ -41,6 +41,8 @@ pub struct Schedule {
     pub terms: Vec<String>,
     /// How many of `terms` training steps report (a game's step costs).
     pub train_terms: usize,
+    /// Gradient clipping, for every phase.
+    pub clip: nnc_check::program::Clip,
 }
 
 impl Schedule {
@@ -56,6 +58,7 @@ impl Schedule {
         Schedule {
             epochs,
             seed: overrides.seed.unwrap_or(spec.seed),
+            clip: spec.clip,
             phases,
             decay: spec.decay.clone(),
             early_stop: spec.early_stop.clone(),

@@ -22,6 +22,7 @@ pub fn spec(epochs: usize) -> TrainSpec {
         data: "d".into(),
         span: Span::default(),
         epochs,
+        clip: Default::default(),
         seed: 0,
         phases: vec![phase(1, 0.1, 10)],
         decay: None,

@@ -379,6 +379,7 @@ impl Run<'_> {
             optimizer: &phase.optimizer,
             batch_size: phase.batch_size.max(1),
             train_size: self.train_count,
+            clip: self.schedule.clip,
         };
         backend
             .configure(&setup)

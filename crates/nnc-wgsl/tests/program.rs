@@ -23,6 +23,7 @@ fn training(path: &str, optimizer: &Optimizer, batch: usize) -> Graph {
         optimizer,
         batch_size: batch,
         train_size: 1000,
+        clip: Default::default(),
     };
     nnc_lower::compile_training_fused(&setup, batch, None).unwrap()
 }

@@ -40,6 +40,7 @@ fn a_forward_update_of_state_is_kept_for_the_backend() {
         optimizer: &optimizer,
         batch_size: 4,
         train_size: 100,
+        clip: Default::default(),
     };
     let mode = Lowering {
         training: true,

@@ -53,6 +53,7 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
                     optimizer,
                     batch_size: size,
                     train_size: 1000,
+                    clip: Default::default(),
                 };
                 let graph = nnc_lower::compile_training_fused(&setup, size, None).unwrap();
                 let plain = nnc_lower::compile_training(&setup, size, None).unwrap();
@@ -93,6 +94,7 @@ fn graphs(path: &PathBuf) -> Vec<(String, Graph, Option<Graph>)> {
                 optimizer: &Optimizer::Sgd,
                 batch_size: 4,
                 train_size: 1000,
+                clip: Default::default(),
             };
             if let Ok(graph) = nnc_lower::compile_training_fused(&setup, 4, None) {
                 out.push((

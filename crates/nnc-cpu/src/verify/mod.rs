@@ -147,6 +147,7 @@ pub struct Verifier {
     model: Model,
     optimizer: Optimizer,
     train_size: usize,
+    clip: nnc_check::program::Clip,
     params: Vec<Vec<f32>>,
     state: Vec<Vec<f32>>,
     sides: BTreeMap<usize, Side>,
@@ -180,6 +181,7 @@ impl Verifier {
             model: setup.model.clone(),
             optimizer: setup.optimizer.clone(),
             train_size: setup.train_size,
+            clip: setup.clip,
             params: params.into_iter().map(|t| t.data).collect(),
             state,
             sides: BTreeMap::new(),
@@ -192,6 +194,7 @@ impl Verifier {
             &verifier.model,
             &verifier.optimizer,
             verifier.train_size,
+            verifier.clip,
             setup.batch_size.max(1),
         )?;
         Ok(verifier)
@@ -229,13 +232,14 @@ impl Verifier {
             model,
             optimizer,
             train_size,
+            clip,
             params,
             state,
             sides,
             report,
             ..
         } = self;
-        let side = side(sides, model, optimizer, *train_size, batch.len)?;
+        let side = side(sides, model, optimizer, *train_size, *clip, batch.len)?;
         let program = &mut side.program;
         bind_batch(program, model, &batch)?;
         if let Some(lr) = program.input_mut(InputKind::LearningRate) {
@@ -311,6 +315,7 @@ fn side<'s>(
     model: &Model,
     optimizer: &Optimizer,
     train_size: usize,
+    clip: nnc_check::program::Clip,
     len: usize,
 ) -> Result<&'s mut Side, BackendError> {
     Ok(match sides.entry(len) {
@@ -321,6 +326,7 @@ fn side<'s>(
                 optimizer,
                 batch_size: len,
                 train_size,
+                clip,
             };
             let graph =
                 compile_training_fused(&setup, len, None).map_err(|e| BackendError::Failed {

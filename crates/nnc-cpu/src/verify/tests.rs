@@ -42,6 +42,7 @@ fn verifier(model: &Model, optimizer: &Optimizer, batch: usize) -> Verifier {
         optimizer,
         batch_size: batch,
         train_size: 100,
+        clip: Default::default(),
     };
     Verifier::new(&setup, init_params(model, 3)).unwrap()
 }

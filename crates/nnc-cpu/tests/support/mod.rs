@@ -66,6 +66,7 @@ pub fn configure(
         optimizer,
         batch_size,
         train_size,
+        clip: Default::default(),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(params).unwrap();

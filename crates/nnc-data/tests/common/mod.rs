@@ -228,6 +228,7 @@ pub fn train(model: &str, data: &str) -> TrainSpec {
         data: data.into(),
         span: span(200, 300),
         epochs: 1,
+        clip: Default::default(),
         seed: 0,
         phases: vec![],
         decay: None,

@@ -103,6 +103,7 @@ pub fn configure(
         optimizer,
         batch_size,
         train_size,
+        clip: Default::default(),
     };
     backend
         .configure(&setup)
