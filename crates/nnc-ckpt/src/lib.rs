@@ -89,6 +89,10 @@ pub struct Sidecar {
     pub loop_state: serde_json::Value,
     /// The log records of the epochs so far.
     pub metrics: Vec<serde_json::Value>,
+    /// A character model's vocabulary: its classes in order (character
+    /// `i` of the string is class `i`); absent for other models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocabulary: Option<String>,
 }
 
 /// A checkpoint read back.

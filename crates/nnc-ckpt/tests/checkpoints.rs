@@ -74,6 +74,7 @@ fn tensors(model: &Model, offset: f32) -> (Sidecar, Vec<Tensor>, Vec<Tensor>) {
         state: state_specs.into_iter().map(|s| s.name).collect(),
         loop_state: serde_json::json!({ "multiplier": 0.5 }),
         metrics: vec![serde_json::json!({ "epoch": 1, "train_cost": 0.25 })],
+        vocabulary: None,
     };
     (sidecar, params, state)
 }

@@ -174,6 +174,8 @@ pub(crate) struct Session {
     /// `--keep-best METRIC` (or the file's `keep_best`, or the early stop
     /// metric of `restore_best`): the metric, and its best value so far.
     keep_best: Option<(Metric, Option<f64>)>,
+    /// The training data's vocabulary (a text), saved with every checkpoint.
+    pub(crate) vocabulary: Option<String>,
 }
 
 impl Session {
@@ -273,6 +275,7 @@ impl Session {
             metrics,
             last_good,
             keep_best,
+            vocabulary: None,
         })
     }
 
@@ -513,6 +516,7 @@ impl Checkpointer for Saver<'_> {
             },
             loop_state,
             metrics: session.metrics.clone(),
+            vocabulary: session.vocabulary.clone(),
         };
         let name = checkpoint_name(state.epoch, state.step);
         let path = nnc_ckpt::save(

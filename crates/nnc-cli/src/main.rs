@@ -27,6 +27,7 @@ mod predict;
 mod prepare;
 mod run;
 mod sample;
+mod sample_text;
 mod trace;
 
 #[derive(Parser)]

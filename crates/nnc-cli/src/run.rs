@@ -189,6 +189,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
         skip_evaluation: false,
     };
     let prepared = prepare(&checked, program, spec)?;
+    session.vocabulary = prepared.train.vocabulary().map(|v| v.iter().collect());
     prepared.warn_of_limits(&options);
     if let Some(steps) = args.verify_step_count() {
         let report = verify(&prepared, &schedule, &options, steps).map_err(verify_failure)?;

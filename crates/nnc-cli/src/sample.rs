@@ -36,9 +36,21 @@ pub(crate) struct SampleArgs {
     #[arg(long, value_name = "CKPT")]
     pub weights: PathBuf,
     /// The image grid to write: `grid.png` writes `grid.png` and
-    /// `grid.svg`.
+    /// `grid.svg`. For a character model, the text file to write (by
+    /// default the text goes to the standard output).
     #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
+    /// For a character model: the text it goes on from.
+    #[arg(long, value_name = "TEXT", default_value = "\n")]
+    pub prime: String,
+    /// For a character model: how many characters to write after the prime.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub length: usize,
+    /// For a character model: below 1 the likelier characters are drawn
+    /// more often, above 1 less often (each probability raised to
+    /// `1 / temperature`).
+    #[arg(long, value_name = "T", default_value_t = 1.0)]
+    pub temperature: f64,
     /// How many images: samples from the prior, or points of the
     /// interpolation (both ends included).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT as u64))]
@@ -80,10 +92,18 @@ pub(crate) fn sample(args: &SampleArgs) -> ExitCode {
 }
 
 fn sample_inner(args: &SampleArgs) -> Result<String, Failure> {
-    let stem = grid_stem(&args.output)?;
     let interpolate = args.interpolate.as_deref().map(pair).transpose()?;
     let opened = Opened::open(&args.file, interpolate.is_some())?;
     let program = opened.program("sample from it")?;
+    if let Some(line) = sample_chars(args, &opened, program)? {
+        return Ok(line);
+    }
+    let Some(output) = &args.output else {
+        return Err(Failure::usage(
+            "give the image grid to write with `-o grid.png` (a character model writes text without it)",
+        ));
+    };
+    let stem = grid_stem(output)?;
     if let Some(line) = sample_game(args, &opened, program, &stem)? {
         return Ok(line);
     }
@@ -154,6 +174,66 @@ fn sample_inner(args: &SampleArgs) -> Result<String, Failure> {
         shown.join(" and "),
         if count == 1 { "" } else { "s" }
     ))
+}
+
+/// `nnc sample` of a character model: its text, printed or written to
+/// `-o FILE`; `None` when the model reads no characters.
+fn sample_chars(
+    args: &SampleArgs,
+    opened: &Opened,
+    program: &nnc_check::program::Program,
+) -> Result<Option<String>, Failure> {
+    if crate::eval::game_checkpoint(opened, program, &args.weights)?.is_some() {
+        return Ok(None);
+    }
+    let weights = Weights::load(opened, program, &args.weights)?;
+    if !crate::sample_text::reads_text(weights.model) {
+        return Ok(None);
+    }
+    let vocabulary: Vec<char> = match &weights.checkpoint.sidecar.vocabulary {
+        Some(v) => v.chars().collect(),
+        // A checkpoint written before vocabularies were saved: the
+        // training split's, read again.
+        None => {
+            let loaded = nnc_data::load(weights.data, &opened.base_dir, Some(weights.model))
+                .map_err(|_| {
+                    Failure::problem(format!(
+                        "the checkpoint holds no vocabulary and the data `{}` cannot be read to rebuild it",
+                        weights.data.name
+                    ))
+                })?;
+            loaded.vocabulary.ok_or_else(|| {
+                Failure::problem(format!(
+                    "model `{}` reads characters, but neither the checkpoint nor the data `{}` has a vocabulary",
+                    weights.model.name, weights.data.name
+                ))
+            })?
+        }
+    };
+    let text = crate::sample_text::sample_text(
+        &weights,
+        &vocabulary,
+        &crate::sample_text::TextSample {
+            prime: &args.prime,
+            length: args.length,
+            temperature: args.temperature,
+            seed: args.seed,
+            backend: args.backend,
+        },
+    )?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|e| {
+                Failure::usage(format!("cannot write `{}`: {e}", path.display()))
+            })?;
+            Ok(Some(format!(
+                "wrote {} ({} characters after the prime)",
+                path.display(),
+                args.length
+            )))
+        }
+        None => Ok(Some(text)),
+    }
 }
 
 /// `nnc sample` on a game's checkpoint: images of its generator on noise;
