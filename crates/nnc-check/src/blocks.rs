@@ -347,7 +347,12 @@ impl<'a> Checker<'a> {
 
     /// Binds the parameters of block `block` (for `unroll`, which reads
     /// a cell's state shapes before applying it).
-    pub(crate) fn bind_params_of(&mut self, scope: &mut Scope, block: usize, given: &[Option<Value>]) {
+    pub(crate) fn bind_params_of(
+        &mut self,
+        scope: &mut Scope,
+        block: usize,
+        given: &[Option<Value>],
+    ) {
         if let Some(item) = self.blocks.get(block).map(|b| b.item) {
             self.bind_params(scope, item, given);
         }

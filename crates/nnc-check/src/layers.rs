@@ -199,7 +199,10 @@ impl ArgReader<'_, '_> {
 
     /// Where argument `index` was given, if it was (and not taken yet).
     pub(crate) fn peek(&self, index: usize) -> Option<Span> {
-        self.slots.get(index).and_then(Option::as_ref).map(|a| a.arg_span)
+        self.slots
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|a| a.arg_span)
     }
 
     pub(crate) fn subject(&self, param: &str) -> Subject {
@@ -210,7 +213,12 @@ impl ArgReader<'_, '_> {
     }
 
     /// A positive integer; absent reads as `default`.
-    pub(crate) fn positive(&mut self, index: usize, param: &str, default: Option<usize>) -> Option<usize> {
+    pub(crate) fn positive(
+        &mut self,
+        index: usize,
+        param: &str,
+        default: Option<usize>,
+    ) -> Option<usize> {
         let subject = self.subject(param);
         match self.take(index) {
             Some(arg) => self.checker.positive_int(&arg.value, arg.span, subject),

@@ -59,7 +59,6 @@ mod model;
 mod players;
 pub mod program;
 mod recurrent;
-mod unroll;
 mod scope;
 mod settings;
 pub mod shape;
@@ -67,6 +66,7 @@ mod spatial;
 pub mod summary;
 mod train;
 mod transpose;
+mod unroll;
 mod value;
 
 use checker::Checker;

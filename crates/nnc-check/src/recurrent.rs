@@ -87,13 +87,8 @@ impl ArgReader<'_, '_> {
         let all = match at("return").and_then(|i| self.take(i)) {
             Some(arg) => {
                 let subject = self.subject("return");
-                self.checker.option(
-                    &arg.value,
-                    arg.span,
-                    subject,
-                    OptionKind::Return,
-                    RETURNS,
-                )
+                self.checker
+                    .option(&arg.value, arg.span, subject, OptionKind::Return, RETURNS)
             }
             None => Some(true),
         };
@@ -119,10 +114,7 @@ impl ArgReader<'_, '_> {
             Some(arg) => {
                 forget_span = Some(arg.arg_span);
                 let subject = self.subject("forget_bias");
-                Some(
-                    self.checker
-                        .number_in(&arg.value, arg.span, subject, None),
-                )
+                Some(self.checker.number_in(&arg.value, arg.span, subject, None))
             }
             None => None,
         };
@@ -265,7 +257,11 @@ impl Checker<'_> {
             bidirectional,
             all,
         };
-        let shape = if all { vec![*steps, width] } else { vec![width] };
+        let shape = if all {
+            vec![*steps, width]
+        } else {
+            vec![width]
+        };
         self.simple_node(ctx, op, shape, OutAct::Plain)
     }
 
@@ -279,7 +275,6 @@ impl Checker<'_> {
         Tensor::unknown(ctx.span)
     }
 }
-
 
 impl Checker<'_> {
     /// `embed(vocabulary, dim)` on indices `[n]`: `[n, dim]`. The indices

@@ -444,7 +444,8 @@ fn recurrent_flops(
     for layer in 0..layers {
         let inputs = if layer == 0 { features } else { units * dirs };
         let products = mul(2, mul(mul(gates, units), inputs.saturating_add(units)));
-        per_step = per_step.saturating_add(mul(dirs, products.saturating_add(mul(pointwise, units))));
+        per_step =
+            per_step.saturating_add(mul(dirs, products.saturating_add(mul(pointwise, units))));
     }
     mul(steps, per_step)
 }

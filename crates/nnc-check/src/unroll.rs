@@ -64,7 +64,9 @@ impl<'a> Checker<'a> {
                 }
                 Some("state") => {
                     let items = match &arg.value {
-                        Value::List(items) => items.iter().map(|i| (i.value.clone(), i.span)).collect(),
+                        Value::List(items) => {
+                            items.iter().map(|i| (i.value.clone(), i.span)).collect()
+                        }
                         Value::Tensor(_) => vec![(arg.value.clone(), arg.span)],
                         other => {
                             self.wrong_kind(other, arg.span, subject("state"), Expected::Tensor);
@@ -93,7 +95,12 @@ impl<'a> Checker<'a> {
                         name: name.name.clone(),
                         span: name.span,
                         did_you_mean: nnc_diag::suggestions(&name.name, ["return", "state"]),
-                        takes: vec!["cell".into(), "sequence".into(), "return".into(), "state".into()],
+                        takes: vec![
+                            "cell".into(),
+                            "sequence".into(),
+                            "return".into(),
+                            "state".into(),
+                        ],
                     });
                     return unknown;
                 }
@@ -105,7 +112,12 @@ impl<'a> Checker<'a> {
                 callee: "unroll".into(),
                 names: vec!["cell".into(), "sequence".into()],
                 span,
-                takes: vec!["cell".into(), "sequence".into(), "return".into(), "state".into()],
+                takes: vec![
+                    "cell".into(),
+                    "sequence".into(),
+                    "return".into(),
+                    "state".into(),
+                ],
             });
             return unknown;
         };
@@ -332,9 +344,7 @@ impl<'a> Checker<'a> {
             current = next;
         }
         if !all {
-            return step_values
-                .pop()
-                .map_or(unknown, Value::Tensor);
+            return step_values.pop().map_or(unknown, Value::Tensor);
         }
         // Every step's value, stacked along a new first axis.
         let mut rows = Vec::with_capacity(step_values.len());
@@ -366,13 +376,28 @@ impl<'a> Checker<'a> {
     }
 
     /// `t` with another shape of as many values.
-    fn reshape_node(&mut self, place: crate::scope::Place, t: Tensor, shape: Shape, span: Span) -> Tensor {
+    fn reshape_node(
+        &mut self,
+        place: crate::scope::Place,
+        t: Tensor,
+        shape: Shape,
+        span: Span,
+    ) -> Tensor {
         let derivation = Derivation::Layer {
             layer: "reshape".into(),
             inputs: vec![t.shape.clone().unwrap_or_default()],
             windows: Vec::new(),
         };
         let act = self.out_act(&t);
-        self.new_node(place, "reshape", Op::Reshape, &[&t], shape, span, derivation, act)
+        self.new_node(
+            place,
+            "reshape",
+            Op::Reshape,
+            &[&t],
+            shape,
+            span,
+            derivation,
+            act,
+        )
     }
 }

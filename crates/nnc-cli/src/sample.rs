@@ -223,9 +223,8 @@ fn sample_chars(
     )?;
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text).map_err(|e| {
-                Failure::usage(format!("cannot write `{}`: {e}", path.display()))
-            })?;
+            std::fs::write(path, &text)
+                .map_err(|e| Failure::usage(format!("cannot write `{}`: {e}", path.display())))?;
             Ok(Some(format!(
                 "wrote {} ({} characters after the prime)",
                 path.display(),

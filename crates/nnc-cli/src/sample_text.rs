@@ -38,11 +38,15 @@ pub(crate) fn sample_text(
     s: &TextSample<'_>,
 ) -> Result<String, Failure> {
     let model = weights.model;
-    if model
-        .nodes
-        .iter()
-        .any(|n| matches!(n.op, Op::Recurrent { bidirectional: true, .. }))
-    {
+    if model.nodes.iter().any(|n| {
+        matches!(
+            n.op,
+            Op::Recurrent {
+                bidirectional: true,
+                ..
+            }
+        )
+    }) {
         return Err(Failure::usage(format!(
             "model `{}` reads its text in both directions, so it cannot write a text one character after the other",
             model.name
@@ -100,7 +104,10 @@ pub(crate) fn sample_text(
         let next = draw(probs, s.temperature, vocabulary.len(), &mut rng);
         text.push(next);
     }
-    Ok(text.iter().map(|&i| vocabulary.get(i).copied().unwrap_or('?')).collect())
+    Ok(text
+        .iter()
+        .map(|&i| vocabulary.get(i).copied().unwrap_or('?'))
+        .collect())
 }
 
 /// A class drawn from `probs` (the first `classes` of them) raised to

@@ -297,7 +297,10 @@ fn work_per_element(group: &Group) -> usize {
 /// The group as two kernels over the first and the last rows, when it is
 /// large enough to pay for a second thread.
 fn split_rows(group: &Group, name: &str) -> Result<Option<Pending>, LowerError> {
-    if !two_cores() || group.rows < 2 || group.rows * group.cols * work_per_element(group) < SPLIT_MIN_ELEMENTS {
+    if !two_cores()
+        || group.rows < 2
+        || group.rows * group.cols * work_per_element(group) < SPLIT_MIN_ELEMENTS
+    {
         return Ok(None);
     }
     let first = group.rows / 2;

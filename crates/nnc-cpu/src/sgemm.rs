@@ -37,8 +37,11 @@
 //!   with `r < rows`, `p < k` of the broadcast side (rows of a partial
 //!   block repeat the block's first row instead of running past the end)
 //!   and only the packed panels, and writes only valid elements of `C`.
-//! - Packing buffers belong to the [`Sgemm`] value and are allocated when
-//!   it is built: a call allocates nothing.
+//! - Packing buffers belong to the calling thread and serve every
+//!   product it runs (one at a time): a graph of hundreds of products (an
+//!   unrolled recurrence) holds one set, not one per product. They grow
+//!   to the largest product on its first call; later calls allocate
+//!   nothing.
 //! - The code runs only where [`Sgemm::available`] says the processor has
 //!   AVX2 and FMA; lowering asks first and uses the `gemm` library
 //!   elsewhere.
@@ -83,12 +86,31 @@ pub struct Sgemm {
     tb: bool,
     orientation: Orientation,
     threads: usize,
-    /// One packing buffer per thread: the vector side's panels (when
-    /// the threads split its columns) and a broadcast micro-panel.
-    buffers: Vec<Vec<f32>>,
-    /// The whole vector side packed once, shared by the threads when
-    /// they split the broadcast side's rows.
+    /// The length of each thread's packing buffer: the vector side's
+    /// panels (when the threads split its columns) and a broadcast
+    /// micro-panel.
+    buffer_len: usize,
+    /// The length of the whole vector side packed once, shared by the
+    /// threads when they split the broadcast side's rows (0 otherwise).
+    shared_len: usize,
+}
+
+/// The packing buffers of the products a thread runs ([`Sgemm::run`]).
+#[derive(Default)]
+struct Packing {
+    buffers: [Vec<f32>; 2],
     shared: Vec<f32>,
+}
+
+thread_local! {
+    static PACKING: std::cell::RefCell<Packing> = std::cell::RefCell::new(Packing::default());
+}
+
+/// `buffer` at least `len` long (grown with zeros when shorter).
+fn at_least(buffer: &mut Vec<f32>, len: usize) {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
 }
 
 /// Strides of the two sides and of the result, as the micro-kernel sees
@@ -182,19 +204,19 @@ impl Sgemm {
             tb,
             orientation,
             threads: threads.clamp(1, 2),
-            buffers: Vec::new(),
-            shared: Vec::new(),
+            buffer_len: 0,
+            shared_len: 0,
         };
         let layout = s.layout();
         let cols = layout.cols.div_ceil(NR) * NR;
         let kc = KC.min(k.max(1));
         let len = if s.split_rows() {
-            s.shared = vec![0.0; k.max(1) * cols.max(NR)];
+            s.shared_len = k.max(1) * cols.max(NR);
             0
         } else {
             kc * NC.min(cols.max(NR))
         };
-        s.buffers = (0..s.threads).map(|_| vec![0.0; len + kc * MR]).collect();
+        s.buffer_len = len + kc * MR;
         s
     }
 
@@ -253,19 +275,58 @@ impl Sgemm {
             Orientation::Direct => (a, b),
             Orientation::Transposed => (b, a),
         };
+        PACKING.with(|packing| {
+            let Ok(mut packing) = packing.try_borrow_mut() else {
+                return false;
+            };
+            let Packing { buffers, shared } = &mut *packing;
+            at_least(shared, self.shared_len);
+            for buffer in buffers.iter_mut().take(self.threads) {
+                at_least(buffer, self.buffer_len);
+            }
+            let [one, two] = buffers;
+            let second = self.buffer_len.min(two.len());
+            let own: &mut [&mut [f32]] =
+                &mut [&mut one[..self.buffer_len], &mut two[..second]][..self.threads];
+            self.run_packed(
+                layout,
+                u,
+                v,
+                c,
+                alpha,
+                beta,
+                &mut shared[..self.shared_len],
+                own,
+            )
+        })
+    }
+
+    /// [`Sgemm::run`] with the packing buffers given.
+    #[allow(clippy::too_many_arguments)]
+    fn run_packed(
+        &self,
+        layout: Layout,
+        u: &[f32],
+        v: &[f32],
+        c: &mut [f32],
+        alpha: f32,
+        beta: f32,
+        shared_buffer: &mut [f32],
+        buffers: &mut [&mut [f32]],
+    ) -> bool {
         let out = OutPtr(c.as_mut_ptr());
         let split_rows = self.split_rows();
         let shared: &[f32] = if split_rows {
-            // SAFETY: `shared` holds `k x cols` rounded up to whole panels
-            // (allocated in `with_orientation`), and the lengths of the
-            // operands were checked above.
-            unsafe { pack_all(&layout, v, &mut self.shared) };
-            &self.shared
+            // SAFETY: `shared_buffer` holds `k x cols` rounded up to whole
+            // panels (`shared_len`), and the lengths of the operands were
+            // checked by `run`.
+            unsafe { pack_all(&layout, v, shared_buffer) };
+            shared_buffer
         } else {
             &[]
         };
         let whole = ((0, layout.rows), (0, layout.cols));
-        match self.buffers.as_mut_slice() {
+        match buffers {
             [one, two] => {
                 // Halves aligned to the micro-kernel's blocks.
                 let (total, unit) = if split_rows {
@@ -283,7 +344,7 @@ impl Sgemm {
                 };
                 let (first, second) = (ranges(0, mid), ranges(mid, total));
                 let (one, two) = (std::sync::Mutex::new(one), std::sync::Mutex::new(two));
-                let half = |range, buffer: &std::sync::Mutex<&mut Vec<f32>>| {
+                let half = |range, buffer: &std::sync::Mutex<&mut &mut [f32]>| {
                     // Each half locks only its own buffer (never contended).
                     if let Ok(mut buffer) = buffer.lock() {
                         // SAFETY: the ranges are disjoint blocks of the

@@ -428,7 +428,13 @@ impl<'a> Inspector<'a> {
 
     /// A text's characters against the model: its output's classes per
     /// step and its embeddings' tables (E0511).
-    fn check_vocabulary(&mut self, span: Span, facts: &SourceFacts, model: &Model, output: &Output) {
+    fn check_vocabulary(
+        &mut self,
+        span: Span,
+        facts: &SourceFacts,
+        model: &Model,
+        output: &Output,
+    ) {
         let Some(LabelFacts::Text { vocabulary }) = facts.labels else {
             return;
         };

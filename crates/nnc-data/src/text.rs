@@ -37,8 +37,19 @@ pub fn text_examples(chars: usize, context: usize) -> usize {
 
 /// The sorted distinct characters of `chars`.
 pub fn vocabulary_of(chars: &[char]) -> Vec<char> {
-    let mut v: Vec<char> = chars.to_vec();
-    v.sort_unstable();
-    v.dedup();
-    v
+    let mut ascii = [false; 128];
+    let mut other = std::collections::BTreeSet::new();
+    for &c in chars {
+        match ascii.get_mut(c as usize) {
+            Some(seen) => *seen = true,
+            None => {
+                other.insert(c);
+            }
+        }
+    }
+    (0u8..128)
+        .filter(|&b| ascii[usize::from(b)])
+        .map(char::from)
+        .chain(other)
+        .collect()
 }

@@ -458,7 +458,14 @@ pub fn place(requests: &[(Lifetime, usize)]) -> Placement {
     let mut by_start: Vec<usize> = (0..requests.len()).collect();
     by_start.sort_by_key(|&i| (requests[i].0.first, std::cmp::Reverse(extent(i)), i));
     let mut best: Option<Placement> = None;
-    for order in [by_size, by_area, by_start] {
+    // Each order costs a pass over every pair of values live together; a
+    // graph of thousands (an unrolled recurrence) is placed by size alone.
+    let orders = if requests.len() > ONE_ORDER_ABOVE {
+        vec![by_size]
+    } else {
+        vec![by_size, by_area, by_start]
+    };
+    for order in orders {
         let placement = first_fit(requests, &order);
         if best
             .as_ref()
@@ -477,20 +484,36 @@ pub fn place(requests: &[(Lifetime, usize)]) -> Placement {
 /// of every placed request live at the same time.
 pub fn first_fit(requests: &[(Lifetime, usize)], order: &[usize]) -> Placement {
     let mut offsets = vec![0usize; requests.len()];
-    let mut placed: Vec<usize> = Vec::with_capacity(order.len());
     let mut arena_len = 0;
-    for &i in order {
+    // The placed requests by the blocks of steps their lifetimes touch, so
+    // that finding those live at the same time as a new one reads only
+    // its blocks (long unrolled graphs have thousands of short-lived
+    // values); `seen` marks each one once per search.
+    let block = |step: usize| step / FIT_BLOCK;
+    let blocks = requests
+        .iter()
+        .map(|(l, _)| block(l.last) + 1)
+        .max()
+        .unwrap_or(0);
+    let mut by_block: Vec<Vec<usize>> = vec![Vec::new(); blocks];
+    let mut seen = vec![usize::MAX; requests.len()];
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    for (search, &i) in order.iter().enumerate() {
         let (live, len) = requests[i];
         let size = align_up(len);
-        let mut taken: Vec<(usize, usize)> = placed
-            .iter()
-            .filter(|&&p| requests[p].0.overlaps(live) && requests[p].1 > 0)
-            .map(|&p| (offsets[p], offsets[p] + align_up(requests[p].1)))
-            .collect();
+        taken.clear();
+        for list in &by_block[block(live.first)..=block(live.last)] {
+            for &p in list {
+                if seen[p] != search && requests[p].0.overlaps(live) {
+                    seen[p] = search;
+                    taken.push((offsets[p], offsets[p] + align_up(requests[p].1)));
+                }
+            }
+        }
         taken.sort_unstable();
         let mut offset = 0;
         if size > 0 {
-            for (start, end) in taken {
+            for &(start, end) in &taken {
                 if offset + size <= start {
                     break;
                 }
@@ -499,10 +522,20 @@ pub fn first_fit(requests: &[(Lifetime, usize)], order: &[usize]) -> Placement {
         }
         offsets[i] = offset;
         arena_len = arena_len.max(offset + size);
-        placed.push(i);
+        if len > 0 {
+            for list in &mut by_block[block(live.first)..=block(live.last)] {
+                list.push(i);
+            }
+        }
     }
     Placement { offsets, arena_len }
 }
+
+/// Above this many requests, [`place`] tries one order, not three.
+const ONE_ORDER_ABOVE: usize = 1_000;
+
+/// Steps per block of [`first_fit`]'s index of placed requests.
+const FIT_BLOCK: usize = 64;
 
 impl MemoryPlan {
     /// The arena offset of a node's value, if it has a buffer.

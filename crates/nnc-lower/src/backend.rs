@@ -626,11 +626,10 @@ impl Reuse {
         let model_changed = model != Some(next.model);
         let state_kept = !model_changed
             && optimizer.is_some_and(|old| crate::params::same_state_layout(old, next.optimizer));
-        let steps_kept =
-            state_kept
-                && optimizer == Some(next.optimizer)
-                && train_size == next.train_size
-                && clip == next.clip;
+        let steps_kept = state_kept
+            && optimizer == Some(next.optimizer)
+            && train_size == next.train_size
+            && clip == next.clip;
         Reuse {
             model_changed,
             state_kept,

@@ -519,7 +519,8 @@ impl Lowerer<'_> {
             }
             program::Op::Zeros => {
                 let shape = self.batched(&node.shape);
-                self.graph.add(Op::Fill { value: 0.0, shape }, Vec::new(), name)
+                self.graph
+                    .add(Op::Fill { value: 0.0, shape }, Vec::new(), name)
             }
             program::Op::Recurrent {
                 layer,
@@ -822,7 +823,11 @@ impl Lowerer<'_> {
         name: &str,
     ) -> Result<NodeId, CompileError> {
         let rows = self.as_rows(output, [batch, steps, width], &format!("{name}.rows"))?;
-        let target_rows = self.as_rows(target, [batch, steps, width], &format!("{name}.target_rows"))?;
+        let target_rows = self.as_rows(
+            target,
+            [batch, steps, width],
+            &format!("{name}.target_rows"),
+        )?;
         let (cost_fn, prediction) = self.cost_operand(cost.kind, rows);
         let per_step = self.graph.add(
             Op::Cost(cost_fn),
@@ -852,7 +857,12 @@ impl Lowerer<'_> {
     /// A sequence `[batch, T, width]` as rows `[batch * T, width]`: the
     /// rows it was reshaped from when it is a reshape of them (a per-step
     /// softmax), so the cost can take the fused form.
-    fn as_rows(&mut self, x: NodeId, [batch, steps, width]: [usize; 3], name: &str) -> Result<NodeId, CompileError> {
+    fn as_rows(
+        &mut self,
+        x: NodeId,
+        [batch, steps, width]: [usize; 3],
+        name: &str,
+    ) -> Result<NodeId, CompileError> {
         let node = self.graph.node(x);
         if let (Op::Reshape { .. }, Some(&from)) = (&node.op, node.inputs.first()) {
             if self.graph.shape(from) == [batch * steps, width] {

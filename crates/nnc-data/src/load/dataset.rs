@@ -70,7 +70,10 @@ pub(crate) enum Inputs {
     Floats(Vec<f32>),
     /// A text: example `k` is characters `k context ..` (as indices into
     /// the split's vocabulary), its targets the characters one further.
-    Text { chars: Arc<Vec<char>>, context: usize },
+    Text {
+        chars: Arc<Vec<char>>,
+        context: usize,
+    },
 }
 
 /// The labels of every example of a source.
@@ -325,7 +328,10 @@ impl Dataset {
 
     /// Whether the labels are classes (not `labels value`).
     pub fn is_classified(&self) -> bool {
-        matches!(self.examples.labels, LabelValues::Classes(_) | LabelValues::Text)
+        matches!(
+            self.examples.labels,
+            LabelValues::Classes(_) | LabelValues::Text
+        )
     }
 
     /// The names of the classes of an image folder (its subfolders,

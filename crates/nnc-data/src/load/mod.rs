@@ -127,7 +127,9 @@ pub fn load(
             continue;
         };
         let start = split.start.map_or(0, |b| b.resolve(examples.count));
-        let end = split.end.map_or(examples.count, |b| b.resolve(examples.count));
+        let end = split
+            .end
+            .map_or(examples.count, |b| b.resolve(examples.count));
         let range = start..end;
         let value_width = match &examples.labels {
             LabelValues::Classes(_) | LabelValues::Text => 1,
@@ -267,7 +269,10 @@ fn read_text(
 
 /// The vocabulary of a data block whose training split is a text: the
 /// distinct characters of its windows (targets included), sorted.
-fn text_vocabulary(spec: &DataSpec, read: &[(&Source, Option<Arc<Examples>>)]) -> Option<Arc<Vec<char>>> {
+fn text_vocabulary(
+    spec: &DataSpec,
+    read: &[(&Source, Option<Arc<Examples>>)],
+) -> Option<Arc<Vec<char>>> {
     let train = spec.train.as_ref()?;
     let examples = read
         .iter()
@@ -277,7 +282,9 @@ fn text_vocabulary(spec: &DataSpec, read: &[(&Source, Option<Arc<Examples>>)]) -
         return None;
     };
     let start = train.start.map_or(0, |b| b.resolve(examples.count));
-    let end = train.end.map_or(examples.count, |b| b.resolve(examples.count));
+    let end = train
+        .end
+        .map_or(examples.count, |b| b.resolve(examples.count));
     let first = (start * context).min(chars.len());
     let last = (end * context + 1).min(chars.len());
     Some(Arc::new(crate::text::vocabulary_of(&chars[first..last])))

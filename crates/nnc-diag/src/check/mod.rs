@@ -230,10 +230,7 @@ pub enum CheckError {
     },
     /// E0214: `embed` applied to a computed tensor: it reads class
     /// indices, which only the data gives (a model input).
-    EmbedInput {
-        span: Span,
-        input_from: Span,
-    },
+    EmbedInput { span: Span, input_from: Span },
     /// E0213: a cell that `unroll` cannot run over a sequence.
     Cell {
         block: String,

@@ -69,15 +69,7 @@ impl CheckError {
                 decides,
                 span,
                 other_span,
-            } => names::exclusive_arguments(
-                code,
-                callee,
-                name,
-                other,
-                decides,
-                *span,
-                *other_span,
-            ),
+            } => names::exclusive_arguments(code, callee, name, other, decides, *span, *other_span),
             // Values and constants.
             CheckError::WrongKind {
                 subject,

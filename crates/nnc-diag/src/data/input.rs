@@ -114,7 +114,10 @@ pub(super) fn input_diagnostic(
         ExampleShape::Text { context } => {
             d = d
                 .with_note("a text example is the index of each of its `context` characters")
-                .with_hint(format!("declare `input {input}: [{context}]`, or set `context: {}`", input_shape.first().copied().unwrap_or(1)));
+                .with_hint(format!(
+                    "declare `input {input}: [{context}]`, or set `context: {}`",
+                    input_shape.first().copied().unwrap_or(1)
+                ));
         }
     }
     d

@@ -181,7 +181,14 @@ fn join_pads(graph: &mut Graph, parts: &[NodeId], name: &str) -> Result<Vec<Node
     let zeros = |graph: &mut Graph, len: usize| {
         let mut s = shape.clone();
         s[axis] = len;
-        graph.add(Op::Fill { value: 0.0, shape: s }, Vec::new(), name.to_string())
+        graph.add(
+            Op::Fill {
+                value: 0.0,
+                shape: s,
+            },
+            Vec::new(),
+            name.to_string(),
+        )
     };
     let mut pieces = Vec::with_capacity(pads.len() * 2 + 1);
     let mut at = 0;

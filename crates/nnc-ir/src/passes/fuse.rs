@@ -229,9 +229,8 @@ impl<'g> Fusion<'g> {
         }
         let (keep, gone) = if ra < rb { (ra, rb) } else { (rb, ra) };
         let moved = std::mem::take(&mut self.members[gone]);
-        let merged = &mut self.members[keep];
-        merged.extend(moved);
-        merged.sort_unstable();
+        let kept = std::mem::take(&mut self.members[keep]);
+        self.members[keep] = merge_sorted(kept, moved);
         self.parent[gone] = keep;
     }
 
@@ -349,24 +348,49 @@ impl<'g> Fusion<'g> {
         let last = self.members[to].last().copied().unwrap_or(0);
         let before_end = |g: usize| self.members[g].first().is_some_and(|&m| m < last);
         let mut seen = std::collections::HashSet::new();
-        let mut stack: Vec<usize> = self
-            .successors(from)
-            .into_iter()
-            .filter(|&r| r != to && before_end(r))
-            .collect();
+        let mut stack: Vec<usize> = Vec::new();
+        self.each_successor(from, |r| {
+            if r != to && before_end(r) {
+                stack.push(r);
+            }
+        });
+        let mut found = false;
         while let Some(group) = stack.pop() {
             if group == to {
                 return true;
             }
             if seen.insert(group) {
-                stack.extend(
-                    self.successors(group)
-                        .into_iter()
-                        .filter(|&r| r == to || before_end(r)),
-                );
+                self.each_successor(group, |r| {
+                    if r == to {
+                        found = true;
+                    } else if before_end(r) {
+                        stack.push(r);
+                    }
+                });
+                if found {
+                    return true;
+                }
             }
         }
         false
+    }
+
+    /// Calls `f` with each group a group's values flow into (itself
+    /// excepted; a group may come more than once).
+    fn each_successor(&self, root: usize, mut f: impl FnMut(usize)) {
+        for &m in &self.members[root] {
+            if self.free[m] {
+                continue;
+            }
+            for &c in &self.consumers[m] {
+                if self.grouped(c) {
+                    let r = self.root(c);
+                    if r != root {
+                        f(r);
+                    }
+                }
+            }
+        }
     }
 
     /// The kind of the kernel of the group at `root`.
@@ -555,4 +579,22 @@ impl Body<'_, '_> {
         };
         Arg::Input(k)
     }
+}
+
+/// The union of two ascending lists of distinct members, ascending.
+fn merge_sorted(a: Vec<usize>, b: Vec<usize>) -> Vec<usize> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] <= b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }

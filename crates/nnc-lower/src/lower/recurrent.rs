@@ -29,7 +29,11 @@ pub(super) struct Recurrence {
 impl Lowerer<'_> {
     /// The value of recurrent node `index`: `[batch, T, units * dirs]`
     /// (every step) or `[batch, units * dirs]` (the last).
-    pub(super) fn recurrent(&mut self, index: usize, r: &Recurrence) -> Result<NodeId, CompileError> {
+    pub(super) fn recurrent(
+        &mut self,
+        index: usize,
+        r: &Recurrence,
+    ) -> Result<NodeId, CompileError> {
         let name = self.model.nodes[index].name.clone();
         let mut input = self.operand(index, 0)?;
         let steps = self.graph.shape(input).get(1).copied().unwrap_or(0);
@@ -94,7 +98,10 @@ impl Lowerer<'_> {
         for &h in steps {
             let s = self.graph.shape(h).to_vec();
             let shape = vec![s[0], 1, s[1]];
-            parts.push(self.graph.add(Op::Reshape { shape }, vec![h], name.to_string())?);
+            parts.push(
+                self.graph
+                    .add(Op::Reshape { shape }, vec![h], name.to_string())?,
+            );
         }
         let op = Op::Concat {
             axis: 1,
@@ -124,7 +131,10 @@ impl Lowerer<'_> {
                 self.read_layer_param(r.layer, &format!("bias_ih{suffix}"))?,
                 Some(self.read_layer_param(r.layer, &format!("bias_hh{suffix}"))?),
             ),
-            _ => (self.read_layer_param(r.layer, &format!("bias{suffix}"))?, None),
+            _ => (
+                self.read_layer_param(r.layer, &format!("bias{suffix}"))?,
+                None,
+            ),
         };
         // Every step's input products at once.
         let g = &mut self.graph;
@@ -135,7 +145,10 @@ impl Lowerer<'_> {
             vec![input],
             format!("{prefix}.x"),
         )?;
-        let product = Op::MatMul { ta: false, tb: true };
+        let product = Op::MatMul {
+            ta: false,
+            tb: true,
+        };
         let xw = g.add(product.clone(), vec![flat, w_ih], format!("{prefix}.xw"))?;
         let xw = g.add(Op::BiasAdd, vec![xw, b_in], format!("{prefix}.xw"))?;
         let xw = g.add(
