@@ -263,3 +263,27 @@ fn odd_sizes_activations_and_costs_agree_with_the_interpreter() {
         }
     }
 }
+
+/// The plain RNN, the LSTM and a stacked bidirectional GRU: unrolled over
+/// five steps, trained with Adam.
+#[test]
+fn recurrent_layers_agree_with_the_interpreter() {
+    let adam = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+    for layer in RECURRENT_LAYERS {
+        agree_within(&sequence_model(layer), &adam, 4, &[4, 4, 2], 3, 1e-3);
+    }
+}
+
+/// Clipping by value and by the norm of all gradients, on an LSTM.
+#[test]
+fn clipped_gradients_agree_with_the_interpreter() {
+    with_clip(nnc_check::program::Clip {
+        value: Some(0.05),
+        norm: Some(0.1),
+    });
+    agree(&sequence_model("lstm(5)"), &Optimizer::Sgd, 4, &[4, 3], 3);
+}

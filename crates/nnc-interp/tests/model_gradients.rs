@@ -6,7 +6,7 @@
 
 mod support;
 
-use nnc_check::program::{Model, Optimizer};
+use nnc_check::program::{Model, Op, Optimizer};
 use nnc_ir::rng::Rng;
 use nnc_ir::InputKind;
 use nnc_lower::backend::TrainSetup;
@@ -36,14 +36,25 @@ fn model_problem(model: &Model, batch: usize, seed: u64) -> Problem {
     }
     for (k, &input) in model.inputs.iter().enumerate() {
         let n = batch * model.node(input).shape.iter().product::<usize>();
-        values.push((InputKind::Data(k), (0..n).map(|_| rng.normal()).collect()));
+        // An embedding reads class indices.
+        let rows = model.nodes.iter().find_map(|node| match node.op {
+            Op::Embed { vocabulary, .. } if node.inputs.first() == Some(&input) => Some(vocabulary),
+            _ => None,
+        });
+        let data = match rows {
+            Some(rows) => (0..n).map(|_| rng.below(rows) as f64).collect(),
+            None => (0..n).map(|_| rng.normal()).collect(),
+        };
+        values.push((InputKind::Data(k), data));
     }
     // A model whose costs all compare outputs with inputs reads no labels.
     if let Some(target) = graph.input(InputKind::Target) {
         let shape = graph.shape(target).to_vec();
-        let width = shape[1..].iter().product::<usize>();
-        let mut y = vec![0.0; batch * width];
-        for row in 0..batch {
+        // One class per row: per example, or per step of a sequence.
+        let width = *shape.last().unwrap_or(&1);
+        let rows = batch * shape[1..shape.len() - 1].iter().product::<usize>();
+        let mut y = vec![0.0; rows * width];
+        for row in 0..rows {
             if width == 1 {
                 y[row] = rng.uniform();
             } else {
@@ -467,4 +478,78 @@ fn each_step_of_a_game_reaches_its_own_model_only() {
             .sum();
         assert_eq!(compared, values, "every value of {} is checked", step.model);
     }
+}
+
+/// Backpropagation through time: the plain RNN, the LSTM (its last state)
+/// and a stacked bidirectional GRU over a sequence of four steps, every
+/// weight of every step checked against finite differences.
+#[test]
+fn recurrent_builtins_through_time() {
+    for layer in [
+        "rnn(3)",
+        "rnn(3, act: relu, return: last)",
+        "lstm(3, return: last, forget_bias: 1.0)",
+        "gru(3, layers: 2, bidirectional: true)",
+        "lstm(2, layers: 2, bidirectional: true, return: last)",
+    ] {
+        check_model(
+            &format!(
+                "model seq {{
+                   input x: [4, 2]
+                   let h = x |> {layer}
+                   output y = h |> flatten |> dense(3, act: softmax)
+                   cost log_likelihood
+                 }}"
+            ),
+            2,
+        );
+    }
+}
+
+/// A cell written as a block, unrolled over the steps with its two states
+/// starting from tensors computed from a second input (a carried state):
+/// the gradient reaches the cell's weights through every step and the
+/// layers that make the initial states.
+#[test]
+fn an_unrolled_cell_with_given_initial_states() {
+    check_model(
+        "block cell(units) {
+           input x
+           input h: [units]
+           input c: [units]
+           let xh = concat(x, h)
+           let gate = dense(xh, units, act: sigmoid)
+           let fresh = dense(xh, units, act: tanh)
+           output c_next = gate * c + (1 - gate) * fresh
+           output h_next = tanh(c_next)
+         }
+         model carried {
+           input x: [3, 2]
+           input start: [2]
+           let h0 = dense(start, 3, act: tanh)
+           let c0 = dense(start, 3)
+           let states = unroll(cell(3), x, state: [h0, c0])
+           output y = states |> flatten |> dense(2, act: softmax)
+           cost log_likelihood
+         }",
+        2,
+    );
+}
+
+/// A character model: embedded indices, an LSTM, a softmax at every step
+/// and the cost averaged over the steps.
+#[test]
+fn an_embedded_sequence_with_a_cost_at_every_step() {
+    check_model(
+        "model chars {
+           input text: [4]
+           layers {
+             embed(5, 3)
+             lstm(3)
+             dense(5, act: softmax)
+           }
+           cost log_likelihood
+         }",
+        2,
+    );
 }

@@ -66,7 +66,7 @@ pub fn configure(
         optimizer,
         batch_size,
         train_size,
-        clip: Default::default(),
+        clip: CLIP.with(std::cell::Cell::get),
     };
     backend.configure(&setup).unwrap();
     backend.set_params(params).unwrap();
@@ -145,3 +145,34 @@ pub fn agree_within(
     assert_eq!(ej.correct, ei.correct);
     assert_eq!(ej.count, ei.count);
 }
+
+thread_local! {
+    /// The gradient clipping `configure` sets up (each test runs on a
+    /// thread of its own).
+    pub static CLIP: std::cell::Cell<nnc_check::program::Clip> =
+        std::cell::Cell::new(nnc_check::program::Clip::default());
+}
+
+/// Sets the clipping of the backends this test's thread configures.
+pub fn with_clip(clip: nnc_check::program::Clip) {
+    CLIP.with(|c| c.set(clip));
+}
+
+/// A model over sequences `[5, 3]`: `layer`, then a softmax of 4.
+pub fn sequence_model(layer: &str) -> Model {
+    model(&format!(
+        "model seq {{
+           input x: [5, 3]
+           let h = x |> {layer}
+           output y = h |> flatten |> dense(4, act: softmax)
+           cost log_likelihood
+         }}"
+    ))
+}
+
+/// The recurrent layers the agreement tests run.
+pub const RECURRENT_LAYERS: &[&str] = &[
+    "rnn(6)",
+    "lstm(5, return: last)",
+    "gru(4, layers: 2, bidirectional: true)",
+];
