@@ -312,3 +312,64 @@ fn composed_layer_values() {
     // Two parameter sets for the instance, one for the stack's dense.
     assert_eq!(m.layers.len(), 3);
 }
+
+/// The recurrent builtins: their output shapes and their parameter counts,
+/// the usual formulas (`u` units, `f` input features, per layer and
+/// direction): RNN `u (f + u) + u`, LSTM `4 (u (f + u) + u)`, GRU
+/// `3 (u (f + u) + 2 u)` (two biases, as PyTorch and Keras count them).
+#[test]
+fn recurrent_layers_have_the_usual_shapes_and_parameter_counts() {
+    let count = |layer: &str| params(&model(&common::stack("[28, 28]", layer)));
+    let (u, f) = (128, 28);
+    assert_eq!(count("lstm(128)"), 4 * (u * (f + u) + u));
+    assert_eq!(count("rnn(128)"), u * (f + u) + u);
+    assert_eq!(count("gru(128)"), 3 * (u * (f + u) + 2 * u));
+    // A second layer reads the first's states; a backward direction has
+    // its own weights and doubles the next layer's inputs.
+    assert_eq!(
+        count("lstm(128, layers: 2)"),
+        4 * (u * (f + u) + u) + 4 * (u * (u + u) + u)
+    );
+    assert_eq!(
+        count("gru(64, layers: 2, bidirectional: true)"),
+        2 * 3 * (64 * (f + 64) + 2 * 64) + 2 * 3 * (64 * (128 + 64) + 2 * 64)
+    );
+    assert_eq!(stack_shape("[28, 28]", "lstm(128)"), vec![28, 128]);
+    assert_eq!(stack_shape("[28, 28]", "lstm(128, return: last)"), vec![128]);
+    assert_eq!(
+        stack_shape("[28, 28]", "gru(32, bidirectional: true)"),
+        vec![28, 64]
+    );
+    // Per step: an embedding of indices, a dense layer and a softmax.
+    assert_eq!(
+        stack_shape("[100]", "embed(65, 16) rnn(32) dense(65, act: softmax)"),
+        vec![100, 65]
+    );
+    assert_eq!(count("lstm(128, forget_bias: 1.0)"), 4 * (u * (f + u) + u));
+}
+
+/// An LSTM cell written as a block and unrolled has the parameters of the
+/// builtin (four gates on `[x, h]`, one bias each), and `unroll` gives the
+/// state of every step or of the last.
+#[test]
+fn an_unrolled_block_cell_has_the_builtins_parameters() {
+    let source = common::repo_file("models/recurrent_cells.nnet");
+    let program = common::program(&source);
+    let lstm = program.model("lstm_rows").expect("lstm_rows");
+    let builtin = model(&common::stack("[28, 28]", "lstm(128, return: last) dense(10)"));
+    assert_eq!(params(lstm), params(&builtin));
+    let all = model(
+        "block cell(units) {
+           input x
+           input h: [units]
+           output h_next = dense(concat(x, h), units, act: tanh)
+         }
+         model m {
+           input x: [7, 3]
+           output y = unroll(cell(5), x)
+         }",
+    );
+    let (_, id) = all.outputs[0];
+    assert_eq!(all.node(id).shape, vec![7, 5]);
+    assert_eq!(params(&all), 5 * (3 + 5) + 5);
+}

@@ -79,3 +79,9 @@ pub fn stack_shape(input: &str, layers: &str) -> Vec<usize> {
 pub fn params(m: &Model) -> usize {
     m.layers.iter().map(|l| l.param_count()).sum()
 }
+
+/// A file of the repository, from the workspace root.
+pub fn repo_file(path: &str) -> String {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
