@@ -43,6 +43,10 @@ pub(crate) struct LayerNorms {
     pub(crate) layer: String,
     /// One per trained parameter of the layer, in declaration order.
     pub(crate) params: Vec<ParamNorm>,
+    /// For a recurrent layer, `|dC/dh_t|` of its first layer's forward
+    /// states, from the last step back to the first (`states[k]`: `k`
+    /// steps back from the end): the vanishing gradient of the plain RNN.
+    pub(crate) states: Vec<f64>,
 }
 
 /// `|dC/dP|` of one trained parameter.
@@ -65,6 +69,9 @@ impl LayerNorms {
 pub(crate) struct GradTracer {
     interp: Interpreter<f32>,
     model: Model,
+    /// For each recurrent layer (its name), the gradients of its states
+    /// step by step, first step first.
+    states: Vec<(String, Vec<nnc_ir::NodeId>)>,
 }
 
 impl GradTracer {
@@ -83,7 +90,9 @@ impl GradTracer {
             train_size: count,
             clip: Default::default(),
         };
-        let graph = nnc_lower::compile_training(&setup, count, Some("autodiff"))
+        let mut graph = nnc_lower::compile_training(&setup, count, Some("autodiff"))
+            .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;
+        let states = state_gradients(&mut graph, model)
             .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;
         let mut interp = Interpreter::new(graph)
             .map_err(|e| format!("cannot build the gradient graph for --trace: {e}"))?;
@@ -118,6 +127,7 @@ impl GradTracer {
         Ok(GradTracer {
             interp,
             model: model.clone(),
+            states,
         })
     }
 
@@ -167,6 +177,7 @@ impl GradTracer {
                     layers.push(LayerNorms {
                         layer: name,
                         params: Vec::new(),
+                        states: Vec::new(),
                     });
                     layers.len() - 1
                 }
@@ -177,8 +188,65 @@ impl GradTracer {
                 norm,
             });
         }
+        for (layer, grads) in &self.states {
+            let norms: Vec<f64> = grads
+                .iter()
+                .rev()
+                .map(|&g| {
+                    self.interp
+                        .value(g)
+                        .iter()
+                        .map(|&v| f64::from(v) * f64::from(v))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .collect();
+            if let Some(entry) = layers.iter_mut().find(|l| &l.layer == layer) {
+                entry.states = norms;
+            }
+        }
         Ok(layers)
     }
+}
+
+/// Appends to `graph` the gradient of the cost with respect to the states
+/// of the first layer (forward direction) of each recurrent layer of
+/// `model`, step by step (the nodes `LAYER.l0.hT` its lowering names).
+fn state_gradients(
+    graph: &mut nnc_ir::Graph,
+    model: &Model,
+) -> Result<Vec<(String, Vec<nnc_ir::NodeId>)>, nnc_ir::CompileError> {
+    let Some(cost) = graph.output_of(OutputKind::Cost).map(|o| o.node) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for node in &model.nodes {
+        let nnc_check::program::Op::Recurrent { layer, .. } = node.op else {
+            continue;
+        };
+        let Some(steps) = model
+            .node(node.inputs[0])
+            .shape
+            .first()
+            .copied()
+        else {
+            continue;
+        };
+        let states: Option<Vec<nnc_ir::NodeId>> = (0..steps)
+            .map(|t| {
+                let wanted = format!("{}.l0.h{t}", node.name);
+                graph.ids().find(|&id| graph.node(id).name == wanted)
+            })
+            .collect();
+        let Some(states) = states else { continue };
+        let grads = nnc_ir::passes::autodiff::gradients(graph, cost, &states)?;
+        let name = model
+            .layers
+            .get(layer.0)
+            .map_or_else(|| node.name.clone(), |l| l.name.clone());
+        out.push((name, grads));
+    }
+    Ok(out)
 }
 
 /// The norms as the JSON-lines log holds them: `[{"layer": NAME, "bias":
@@ -193,6 +261,9 @@ pub(crate) fn norms_json(norms: &[LayerNorms]) -> Value {
                 object.insert("layer".into(), json!(n.layer));
                 for p in &n.params {
                     object.insert(p.name.clone(), json!(p.norm));
+                }
+                if !n.states.is_empty() {
+                    object.insert("states_back".into(), json!(n.states));
                 }
                 Value::Object(object)
             })
@@ -210,7 +281,24 @@ pub(crate) fn norms_line(when: &str, norms: &[LayerNorms]) -> String {
                 .map(|b| format!("{} {b:.4}", n.layer))
         })
         .collect();
-    format!("{when} learning speed |dC/db|: {}", parts.join(", "))
+    let mut line = format!("{when} learning speed |dC/db|: {}", parts.join(", "));
+    for n in norms.iter().filter(|n| !n.states.is_empty()) {
+        let at = |k: usize| n.states.get(k).map(|v| format!("{k} {v:.3e}"));
+        let shown: Vec<String> = [0, 1, 5, 10, 20, 50, 100]
+            .into_iter()
+            .filter(|&k| k < n.states.len())
+            .chain(std::iter::once(n.states.len() - 1))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter_map(at)
+            .collect();
+        line.push_str(&format!(
+            "; {} |dC/dh| by steps back: {}",
+            n.layer,
+            shown.join(", ")
+        ));
+    }
+    line
 }
 
 #[cfg(test)]
