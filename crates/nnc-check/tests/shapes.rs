@@ -335,7 +335,10 @@ fn recurrent_layers_have_the_usual_shapes_and_parameter_counts() {
         2 * 3 * (64 * (f + 64) + 2 * 64) + 2 * 3 * (64 * (128 + 64) + 2 * 64)
     );
     assert_eq!(stack_shape("[28, 28]", "lstm(128)"), vec![28, 128]);
-    assert_eq!(stack_shape("[28, 28]", "lstm(128, return: last)"), vec![128]);
+    assert_eq!(
+        stack_shape("[28, 28]", "lstm(128, return: last)"),
+        vec![128]
+    );
     assert_eq!(
         stack_shape("[28, 28]", "gru(32, bidirectional: true)"),
         vec![28, 64]
@@ -356,7 +359,10 @@ fn an_unrolled_block_cell_has_the_builtins_parameters() {
     let source = common::repo_file("models/recurrent_cells.nnet");
     let program = common::program(&source);
     let lstm = program.model("lstm_rows").expect("lstm_rows");
-    let builtin = model(&common::stack("[28, 28]", "lstm(128, return: last) dense(10)"));
+    let builtin = model(&common::stack(
+        "[28, 28]",
+        "lstm(128, return: last) dense(10)",
+    ));
     assert_eq!(params(lstm), params(&builtin));
     let all = model(
         "block cell(units) {

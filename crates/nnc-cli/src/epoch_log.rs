@@ -20,6 +20,9 @@ pub(crate) struct Style {
     /// For a game, its steps: the first terms of a split are the steps'
     /// costs, the rest the values they report (`report`).
     pub(crate) game: Option<GameSteps>,
+    /// A character model (`text(...)` training data): costs are nats per
+    /// character, shown in bits per character too.
+    pub(crate) per_char: bool,
 }
 
 impl Style {
@@ -30,6 +33,12 @@ impl Style {
                 || model.is_some_and(|m| m.reconstructs()),
             cost_name: model.and_then(|m| m.cost_name.clone()),
             game: None,
+            per_char: data.is_some_and(|d| {
+                matches!(
+                    d.train.as_ref().map(|s| &s.source),
+                    Some(nnc_check::program::Source::Text { .. })
+                )
+            }),
         }
     }
 
@@ -39,6 +48,7 @@ impl Style {
         Style {
             regression: true,
             cost_name: None,
+            per_char: false,
             game: Some(GameSteps {
                 rates: spec
                     .steps
@@ -128,7 +138,10 @@ pub(crate) fn epoch_line(r: &EpochRecord, style: &Style) -> String {
         format!("phase {}", r.phase),
         format!("lr {}", r.learning_rate),
         format!("batch {}", r.batch_size),
-        format!("train cost {:.4}", r.train_cost),
+        match style.per_char {
+            true => format!("train cost {}", nats_and_bits(r.train_cost)),
+            false => format!("train cost {:.4}", r.train_cost),
+        },
     ];
     let splits = [
         ("train", &r.train),
@@ -141,6 +154,12 @@ pub(crate) fn epoch_line(r: &EpochRecord, style: &Style) -> String {
         let mut part = match (regression, name) {
             (true, "train") => name.to_string(),
             (true, _) => format!("{name} cost {:.4}", score.cost),
+            (false, "train") if style.per_char => format!("{name} {:.2}%", 100.0 * score.accuracy),
+            (false, _) if style.per_char => format!(
+                "{name} {} {:.2}%",
+                nats_and_bits(score.cost),
+                100.0 * score.accuracy
+            ),
             (false, _) => format!("{name} {:.2}%", 100.0 * score.accuracy),
         };
         for (measure, value) in &score.measures {
@@ -174,6 +193,12 @@ pub(crate) fn epoch_line(r: &EpochRecord, style: &Style) -> String {
         line.push_str(&format!("  (parameters of epoch {epoch} restored)"));
     }
     line
+}
+
+/// A cost in nats per character with its value in bits: `1.4638 nats
+/// (2.112 bits)`.
+fn nats_and_bits(nats: f64) -> String {
+    format!("{nats:.4} nats ({:.3} bits)", nats / std::f64::consts::LN_2)
 }
 
 /// A measure read from the outputs, as the epoch line and `nnc eval` show
@@ -299,6 +324,7 @@ mod tests {
         regression: true,
         cost_name: None,
         game: None,
+        per_char: false,
     };
 
     fn record() -> EpochRecord {
@@ -394,6 +420,7 @@ mod tests {
             regression: true,
             cost_name: Some("negative_elbo".into()),
             game: None,
+            per_char: false,
         };
         let mut r = record();
         r.validation.as_mut().unwrap().terms =
@@ -406,6 +433,29 @@ mod tests {
         assert_eq!(object["validation_cost_kl"], 0.05);
     }
 
+    /// A character model's costs in nats and bits per character.
+    #[test]
+    fn a_character_models_costs_are_shown_in_nats_and_bits() {
+        let style = Style {
+            regression: false,
+            cost_name: None,
+            game: None,
+            per_char: true,
+        };
+        let mut r = record();
+        r.train_cost = 1.3862943611198906;
+        r.validation.as_mut().unwrap().cost = std::f64::consts::LN_2;
+        let line = epoch_line(&r, &style);
+        assert!(
+            line.contains("train cost 1.3863 nats (2.000 bits)"),
+            "{line}"
+        );
+        assert!(
+            line.contains("validation 0.6931 nats (1.000 bits)"),
+            "{line}"
+        );
+    }
+
     /// A game: the steps' rates (one when they agree), each step's mean
     /// cost, and each measured split's costs and reported values; the log
     /// has one learning rate per step, the costs as `SPLIT_cost_STEP` and
@@ -415,6 +465,7 @@ mod tests {
         let style = Style {
             regression: true,
             cost_name: None,
+            per_char: false,
             game: Some(GameSteps {
                 rates: vec![
                     ("discriminator".into(), vec![(1, 0.0002), (21, 0.0001)]),

@@ -224,12 +224,7 @@ fn state_gradients(
         let nnc_check::program::Op::Recurrent { layer, .. } = node.op else {
             continue;
         };
-        let Some(steps) = model
-            .node(node.inputs[0])
-            .shape
-            .first()
-            .copied()
-        else {
+        let Some(steps) = model.node(node.inputs[0]).shape.first().copied() else {
             continue;
         };
         let states: Option<Vec<nnc_ir::NodeId>> = (0..steps)

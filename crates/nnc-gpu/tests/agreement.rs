@@ -398,7 +398,15 @@ fn recurrent_layers_agree_with_the_interpreter() {
         eps: 1e-8,
     };
     for layer in RECURRENT_LAYERS {
-        agree_within("recurrent", &sequence_model(layer), &adam, 4, &[4, 4, 2], 3, 1e-3);
+        agree_within(
+            "recurrent",
+            &sequence_model(layer),
+            &adam,
+            4,
+            &[4, 4, 2],
+            3,
+            1e-3,
+        );
     }
 }
 
@@ -409,5 +417,12 @@ fn clipped_gradients_agree_with_the_interpreter() {
         value: Some(0.05),
         norm: Some(0.1),
     });
-    agree("clipped", &sequence_model("lstm(5)"), &Optimizer::Sgd, 4, &[4, 3], 3);
+    agree(
+        "clipped",
+        &sequence_model("lstm(5)"),
+        &Optimizer::Sgd,
+        4,
+        &[4, 3],
+        3,
+    );
 }
