@@ -268,6 +268,7 @@ fn train_and_save(file: &Path) -> Trained {
         state: Vec::new(),
         loop_state: Value::Null,
         metrics: Vec::new(),
+        vocabulary: None,
     };
     use nnc_lower::backend::Backend;
     let checkpoint = nnc_ckpt::save(

@@ -474,7 +474,7 @@ impl<'a> Checker<'a> {
                     second.and_then(|a| self.positive_int(&a.value, a.span, subject("context")));
                 Source::Text {
                     path: path?,
-                    context: usize::try_from(context?).ok()?,
+                    context: context?,
                     span: call.span,
                 }
             }

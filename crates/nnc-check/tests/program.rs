@@ -4,7 +4,7 @@ mod common;
 
 use common::program;
 use nnc_check::program::{
-    CostKind, LabelColumn, Labels, Metric, Op, Optimizer, Regularizer, Source, Split,
+    CostKind, LabelColumn, Labels, Metric, Op, Optimizer, Regularizer, SliceBound, Source, Split,
 };
 use nnc_ir::rng::Noise;
 
@@ -223,14 +223,15 @@ fn data_sources_splits_scale_labels() {
         (images.as_str(), labels.as_deref().unwrap_or("")),
         ("i.gz", "l.gz")
     );
-    assert_eq!((*start, *end), (Some(2), Some(6)));
+    let at = SliceBound::Index;
+    assert_eq!((*start, *end), (Some(at(2)), Some(at(6))));
     assert_eq!(
         d.validation.as_ref().map(|s| (s.start, s.end)),
-        Some((None, Some(2)))
+        Some((None, Some(at(2))))
     );
     assert_eq!(
         d.test.as_ref().map(|s| (s.start, s.end)),
-        Some((Some(6), None))
+        Some((Some(at(6)), None))
     );
     assert!((d.scale - 1.0 / 255.0).abs() < 1e-12);
     assert!(matches!(d.labels, Labels::OneHot { classes: 10, .. }));

@@ -453,7 +453,7 @@ fn diagnostics_render_with_the_source() {
     let split = Split {
         source: src,
         start: None,
-        end: Some(5),
+        end: Some(nnc_check::program::SliceBound::Index(5)),
         span: span(split_start, split_start + 6),
         holdout: None,
     };

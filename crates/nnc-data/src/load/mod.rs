@@ -326,8 +326,16 @@ mod tests {
         let spec = DataSpec {
             name: "d".into(),
             span: Span::new(0, 1),
-            train: Some(split(10, None, Some(3))),
-            validation: Some(split(20, Some(3), None)),
+            train: Some(split(
+                10,
+                None,
+                Some(nnc_check::program::SliceBound::Index(3)),
+            )),
+            validation: Some(split(
+                20,
+                Some(nnc_check::program::SliceBound::Index(3)),
+                None,
+            )),
             test: Some(split(30, None, None)),
             scale: 1.0,
             labels: Labels::Index,

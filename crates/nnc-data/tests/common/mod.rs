@@ -154,8 +154,8 @@ pub fn folder_source(path: &str, size: &[usize]) -> Source {
 pub fn split(source: &Source, start: Option<usize>, end: Option<usize>) -> Split {
     Split {
         source: source.clone(),
-        start,
-        end,
+        start: start.map(nnc_check::program::SliceBound::Index),
+        end: end.map(nnc_check::program::SliceBound::Index),
         span: span(30, 40),
         holdout: None,
     }

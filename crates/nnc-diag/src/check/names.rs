@@ -263,6 +263,6 @@ pub(super) fn exclusive_arguments(
         format!("`{name}` and `{other}` of `{callee}` cannot be given together"),
         Label::new(span, format!("this sets {decides}")),
     )
-    .with_secondary(other_span, format!("and so does this"))
+    .with_secondary(other_span, "and so does this")
     .with_hint(format!("keep one of them: remove `{name}` or `{other}`"))
 }
