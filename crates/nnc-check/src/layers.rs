@@ -872,14 +872,37 @@ impl<'a> Checker<'a> {
             name_hint: None,
             first_node: None,
         };
-        match self.builder.param_layer(draft.clone(), ctx.span) {
+        self.register_layer(draft, ctx.span)
+    }
+
+    /// E0205: the layer's input has a rank it does not take.
+    pub(crate) fn wrong_rank(&mut self, ctx: &Applied<'_>, need: RankNeed) -> Tensor {
+        self.report(CheckError::WrongRank {
+            layer: ctx.name.to_string(),
+            need,
+            actual: ctx.shape.clone(),
+            span: ctx.span,
+            input_from: ctx.x.from,
+        });
+        Tensor::unknown(ctx.span)
+    }
+
+    /// Registers a layer's parameters: a new set, or in a `layer`
+    /// instance the shared set of its first use (E0210 when the shapes
+    /// differ from that use's).
+    pub(crate) fn register_layer(
+        &mut self,
+        draft: LayerDraft,
+        span: Span,
+    ) -> Option<crate::program::LayerId> {
+        match self.builder.param_layer(draft, span) {
             Ok(id) => Some(id),
             Err(mismatch) => {
                 self.report(CheckError::SharedLayerShape {
                     name: mismatch.name,
                     first: mismatch.first,
                     now: mismatch.now,
-                    span: ctx.span,
+                    span,
                     first_span: mismatch.first_span,
                 });
                 None
@@ -940,14 +963,7 @@ impl<'a> Checker<'a> {
     fn apply_activation(&mut self, ctx: &Applied<'_>, act: Activation) -> Tensor {
         // A sequence's softmax is per step (over its last axis).
         if act == Activation::Softmax && !matches!(ctx.shape.len(), 1 | 2) {
-            self.report(CheckError::WrongRank {
-                layer: ctx.name.to_string(),
-                need: RankNeed::Vector,
-                actual: ctx.shape.clone(),
-                span: ctx.span,
-                input_from: ctx.x.from,
-            });
-            return Tensor::unknown(ctx.span);
+            return self.wrong_rank(ctx, RankNeed::Vector);
         }
         self.simple_node(
             ctx,

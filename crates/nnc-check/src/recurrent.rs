@@ -149,14 +149,7 @@ impl Checker<'_> {
     /// other rank).
     pub(crate) fn apply_recurrent(&mut self, ctx: &Applied<'_>, spec: &RecurrentSpec) -> Tensor {
         let [steps, features] = ctx.shape.as_slice() else {
-            self.report(CheckError::WrongRank {
-                layer: ctx.name.to_string(),
-                need: RankNeed::Sequence,
-                actual: ctx.shape.clone(),
-                span: ctx.span,
-                input_from: ctx.x.from,
-            });
-            return Tensor::unknown(ctx.span);
+            return self.wrong_rank(ctx, RankNeed::Sequence);
         };
         let (Some(cell), Some(units), Some(all), Some(layers), Some(bidirectional)) = (
             spec.cell,
@@ -236,18 +229,8 @@ impl Checker<'_> {
             name_hint: None,
             first_node: None,
         };
-        let layer = match self.builder.param_layer(draft, ctx.span) {
-            Ok(id) => id,
-            Err(mismatch) => {
-                self.report(CheckError::SharedLayerShape {
-                    name: mismatch.name,
-                    first: mismatch.first,
-                    now: mismatch.now,
-                    span: ctx.span,
-                    first_span: mismatch.first_span,
-                });
-                return Tensor::unknown(ctx.span);
-            }
+        let Some(layer) = self.register_layer(draft, ctx.span) else {
+            return Tensor::unknown(ctx.span);
         };
         let op = Op::Recurrent {
             layer,
@@ -287,14 +270,7 @@ impl Checker<'_> {
         init: &InitArg,
     ) -> Tensor {
         let [n] = ctx.shape.as_slice() else {
-            self.report(CheckError::WrongRank {
-                layer: ctx.name.to_string(),
-                need: RankNeed::Vector,
-                actual: ctx.shape.clone(),
-                span: ctx.span,
-                input_from: ctx.x.from,
-            });
-            return Tensor::unknown(ctx.span);
+            return self.wrong_rank(ctx, RankNeed::Vector);
         };
         let is_input = ctx
             .x
@@ -333,18 +309,8 @@ impl Checker<'_> {
             name_hint: None,
             first_node: None,
         };
-        let layer = match self.builder.param_layer(draft, ctx.span) {
-            Ok(id) => id,
-            Err(mismatch) => {
-                self.report(CheckError::SharedLayerShape {
-                    name: mismatch.name,
-                    first: mismatch.first,
-                    now: mismatch.now,
-                    span: ctx.span,
-                    first_span: mismatch.first_span,
-                });
-                return Tensor::unknown(ctx.span);
-            }
+        let Some(layer) = self.register_layer(draft, ctx.span) else {
+            return Tensor::unknown(ctx.span);
         };
         let op = Op::Embed {
             layer,
