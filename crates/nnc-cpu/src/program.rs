@@ -29,8 +29,10 @@ use nnc_ir::{Graph, InputKind, NodeId, OutputKind};
 use nnc_jit::CompiledKernel;
 use std::sync::Mutex;
 
-/// The most buffers an action reads: what the fusion pass allows a kernel.
-pub(crate) const MAX_INPUTS: usize = nnc_ir::passes::fuse::MAX_KERNEL_INPUTS;
+/// The most buffers an action reads: a fused kernel's reads (at most
+/// `fuse::MAX_KERNEL_INPUTS`, WGSL's bound) and what lowering adds to
+/// them (the inputs of the free scalars it copies in).
+pub(crate) const MAX_INPUTS: usize = 16;
 /// The most buffers an action writes.
 pub(crate) const MAX_OUTPUTS: usize = nnc_ir::passes::fuse::MAX_KERNEL_OUTPUTS;
 

@@ -146,12 +146,38 @@ fn nodes_on_paths(graph: &Graph, of: NodeId, wrt: &[NodeId]) -> Vec<bool> {
 fn sum(graph: &mut Graph, id: NodeId, parts: &[NodeId]) -> Result<NodeId, CompileError> {
     let name = grad_name(graph, id);
     let parts = join_pads(graph, parts, &name)?;
+    let elements: usize = graph.shape(parts[0]).iter().product();
+    if parts.len() > STACK_ABOVE && elements <= STACK_MAX_ELEMENTS {
+        // Many small contributions (a bias read at every step of an
+        // unrolled recurrence): stacked and summed in one reduction, not
+        // a chain of additions a fused kernel would read all at once.
+        let mut row = vec![1];
+        row.extend_from_slice(graph.shape(parts[0]));
+        let rows = parts
+            .iter()
+            .map(|&p| graph.add(Op::Reshape { shape: row.clone() }, vec![p], name.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let op = Op::Concat {
+            axis: 0,
+            parts: rows.len(),
+        };
+        let stacked = graph.add(op, rows, name.clone())?;
+        return graph.add(Op::SumAxes { axes: vec![0] }, vec![stacked], name);
+    }
     let mut total = parts[0];
     for &part in &parts[1..] {
         total = graph.add(Op::Add, vec![total, part], name.clone())?;
     }
     Ok(total)
 }
+
+/// Above this many contributions to one gradient, small ones are stacked
+/// and summed by one reduction.
+const STACK_ABOVE: usize = 8;
+/// The largest contribution (in values) that is stacked: larger ones (a
+/// weight's gradient, which the products accumulate in their epilogues)
+/// are added one after the other.
+const STACK_MAX_ELEMENTS: usize = 16_384;
 
 /// `parts` with the `pad`s along the most common axis that cover disjoint
 /// ranges replaced by one `concat` (when there are at least two).

@@ -48,8 +48,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 /// The most values a fused kernel reads from outside it (graph inputs and
-/// other kernels' values): what a backend's kernel call can bind.
-pub const MAX_KERNEL_INPUTS: usize = 16;
+/// other kernels' values): what a backend's kernel call can bind. WGSL's
+/// default limit is 8 storage buffers a shader, its stores included: a
+/// kernel that reads 7 can always be written as shaders of one store each
+/// (a long sum of gradient contributions, as an unrolled recurrence makes,
+/// would otherwise read more).
+pub const MAX_KERNEL_INPUTS: usize = 7;
 /// The most values a fused kernel yields.
 pub const MAX_KERNEL_OUTPUTS: usize = 8;
 
