@@ -483,3 +483,25 @@ fn errors_inside_blocks_name_the_instantiation() {
         .iter()
         .any(|l| l.message.contains("in this use of block `residual`")));
 }
+
+/// A slice bound is an index or a fraction in (0, 1); `text(...)` needs
+/// its `context`.
+#[test]
+fn fractional_slice_bounds_and_text_sources() {
+    let data = |train: &str| {
+        format!(
+            "data words {{
+               let all = text(\"words.txt\", context: 8)
+               train {train}
+             }}"
+        )
+    };
+    assert!(common::codes(&data("all[..0.9]")).is_empty());
+    assert!(common::codes(&data("all[0.25..0.75]")).is_empty());
+    assert_eq!(common::codes(&data("all[..1.5]")), vec!["E0109"]);
+    assert_eq!(common::codes(&data("all[0.8..0.2]")), vec!["E0109"]);
+    assert_eq!(
+        common::codes("data words { train text(\"words.txt\") }"),
+        vec!["E0105"]
+    );
+}
