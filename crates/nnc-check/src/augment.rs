@@ -59,13 +59,19 @@ impl<'a> Checker<'a> {
         for (value, span) in items {
             match self.augmentation(value, span) {
                 Some(op) => {
-                    if let (true, Some(Source::Csv { span: source, .. })) =
-                        (op.is_spatial(), train.map(|t| &t.source))
-                    {
+                    let misfit = match train.map(|t| &t.source) {
+                        Some(Source::Csv { span: source, .. }) if op.is_spatial() => {
+                            Some((*source, false))
+                        }
+                        Some(Source::Text { span: source, .. }) => Some((*source, true)),
+                        _ => None,
+                    };
+                    if let Some((source_span, text)) = misfit {
                         self.report(CheckError::AugmentNeedsImages {
                             augmentation: augmentation_name(&op).to_string(),
                             span,
-                            source_span: *source,
+                            source_span,
+                            text,
                         });
                         ok = false;
                     }

@@ -420,6 +420,9 @@ pub enum CheckError {
         augmentation: String,
         span: Span,
         source_span: Span,
+        /// The training data are a text (character indices), where no
+        /// augmentation applies, not a table.
+        text: bool,
     },
     /// E0404: `at epoch` phases not in increasing order.
     PhasesOutOfOrder {

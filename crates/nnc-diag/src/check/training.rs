@@ -242,7 +242,18 @@ pub(super) fn augment_needs_images(
     augmentation: &str,
     span: Span,
     source_span: Span,
+    text: bool,
 ) -> Diagnostic {
+    if text {
+        return Diagnostic::error(
+            code,
+            format!("`{augmentation}` changes inputs, but the training data are characters"),
+            Label::new(span, "no augmentation applies to a text"),
+        )
+        .with_secondary(source_span, "a text: each input is a character's index")
+        .with_note("an index moved or blurred is another character, or none")
+        .with_hint("remove `augment` from a data block of `text(...)`");
+    }
     Diagnostic::error(
         code,
         format!("`{augmentation}` moves pixels, but the training data are not images"),

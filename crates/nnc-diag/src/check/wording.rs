@@ -342,7 +342,8 @@ impl CheckError {
                 augmentation,
                 span,
                 source_span,
-            } => training::augment_needs_images(code, augmentation, *span, *source_span),
+                text,
+            } => training::augment_needs_images(code, augmentation, *span, *source_span, *text),
             CheckError::MetricMisfit {
                 metric,
                 misfit,
