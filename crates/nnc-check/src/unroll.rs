@@ -25,6 +25,14 @@ use nnc_syntax::ast::{BlockBody, Stmt};
 
 const RETURNS: &[(&str, bool)] = &[("all", true), ("last", false)];
 
+/// `unroll`'s arguments, in order, for the messages that list them.
+fn unroll_arguments() -> Vec<String> {
+    ["cell", "sequence", "return", "state"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// A state of a cell: its name, where it is declared, its declared shape
 /// expression and the index of its next value among the outputs.
 struct State<'a> {
@@ -95,12 +103,7 @@ impl<'a> Checker<'a> {
                         name: name.name.clone(),
                         span: name.span,
                         did_you_mean: nnc_diag::suggestions(&name.name, ["return", "state"]),
-                        takes: vec![
-                            "cell".into(),
-                            "sequence".into(),
-                            "return".into(),
-                            "state".into(),
-                        ],
+                        takes: unroll_arguments(),
                     });
                     return unknown;
                 }
@@ -112,12 +115,7 @@ impl<'a> Checker<'a> {
                 callee: "unroll".into(),
                 names: vec!["cell".into(), "sequence".into()],
                 span,
-                takes: vec![
-                    "cell".into(),
-                    "sequence".into(),
-                    "return".into(),
-                    "state".into(),
-                ],
+                takes: unroll_arguments(),
             });
             return unknown;
         };
