@@ -98,6 +98,8 @@ pub(crate) struct Builder {
     next_seq: usize,
     /// Set once the node limit was hit (reported once).
     pub limit_hit: bool,
+    /// The states `unroll` starts at zero: (zeros node, final value node).
+    pub zero_states: Vec<(NodeId, NodeId)>,
 }
 
 impl Builder {
@@ -114,6 +116,7 @@ impl Builder {
             }],
             next_seq: 1,
             limit_hit: false,
+            zero_states: Vec::new(),
         }
     }
 

@@ -72,6 +72,8 @@ pub fn part(model: &Model, inputs: &[NodeId], output: NodeId) -> Option<Model> {
         penalties: Vec::new(),
         regularizers: Vec::new(),
         cost_name: None,
+        zero_states: Vec::new(),
+        carry: false,
     })
 }
 

@@ -63,6 +63,11 @@ pub(crate) struct DataInfo {
     pub labels_span: Option<Span>,
     /// `labels none`: no targets.
     pub unlabelled: bool,
+    /// When the training split's source is `text(path, context: T)`: `T`
+    /// and the source's span (what `bptt` must match).
+    pub text_context: Option<(usize, Span)>,
+    /// The training split's span, when it has one.
+    pub train_span: Option<Span>,
 }
 
 impl<'a> Checker<'a> {
@@ -125,6 +130,11 @@ impl<'a> Checker<'a> {
             regression: matches!(labels, Some(Labels::Value)),
             labels_span: table.get("labels").map(|s| s.span),
             unlabelled: matches!(labels, Some(Labels::None)),
+            text_context: match train_split.as_ref().map(|s| &s.source) {
+                Some(Source::Text { context, span, .. }) => Some((*context, *span)),
+                _ => None,
+            },
+            train_span: train_split.as_ref().map(|s| s.span),
         };
         if !matches!(labels, Some(Labels::None) | None) || table.get("labels").is_none() {
             self.sources_have_labels(&splits, table.get("labels").map(|s| s.span));

@@ -236,6 +236,7 @@ impl<'a> Checker<'a> {
             keep_best: None,
             players: players.iter().map(|p| p.model.name.clone()).collect(),
             steps,
+            bptt: None,
         })
     }
 
@@ -415,6 +416,8 @@ impl<'a> Checker<'a> {
                 penalties: penalties?,
                 regularizers: player.model.regularizers.clone(),
                 cost_name: None,
+                zero_states: Vec::new(),
+                carry: false,
             },
         })
     }

@@ -373,6 +373,8 @@ impl<'a> Checker<'a> {
             penalties: penalties?,
             regularizers: regularizers?,
             cost_name,
+            zero_states: self.builder.zero_states.clone(),
+            carry: false,
         })
     }
 

@@ -64,6 +64,17 @@ pub struct Model {
     /// `cost_name NAME`: what reports call the total cost (a VAE's
     /// `negative_elbo`); `None` for plain `cost`.
     pub cost_name: Option<String>,
+    /// The states `unroll` starts at zero, each as (its `zeros` node, the
+    /// node of its value after the last step), in the order they appear.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zero_states: Vec<(NodeId, NodeId)>,
+    /// Truncated backpropagation through time (`bptt` in a train block):
+    /// the states of `zero_states` and those of the recurrent layers start
+    /// each batch where the previous batch of their stream ended, rather
+    /// than at zero. `false` as the checker builds a model;
+    /// [`Model::carrying`] gives the model a `bptt` run trains.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub carry: bool,
 }
 
 /// A cost term written as a tensor expression.
@@ -78,6 +89,25 @@ pub struct Penalty {
 }
 
 impl Model {
+    /// This model with its recurrent state carried from batch to batch
+    /// (`carry`), as a train block with `bptt` trains it.
+    pub fn carrying(&self) -> Model {
+        Model {
+            carry: true,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the model has recurrent state that `bptt` can carry: a
+    /// recurrent layer, or a state `unroll` starts at zero.
+    pub fn has_recurrent_state(&self) -> bool {
+        !self.zero_states.is_empty()
+            || self
+                .nodes
+                .iter()
+                .any(|n| matches!(n.op, Op::Recurrent { .. }))
+    }
+
     /// Every cost: the labels' first, then those against inputs.
     pub fn costs(&self) -> impl Iterator<Item = &Cost> {
         self.cost.iter().chain(&self.input_costs)
@@ -833,6 +863,11 @@ pub struct TrainSpec {
     /// other, in the order they run on every mini-batch; empty for one
     /// model.
     pub steps: Vec<StepSpec>,
+    /// `bptt T`: truncated backpropagation through time over windows of
+    /// `T` steps, the recurrent state carried from each window of a stream
+    /// to the next ([`Model::carrying`]); `None`: every example starts
+    /// from zero state.
+    pub bptt: Option<usize>,
 }
 
 impl TrainSpec {

@@ -27,6 +27,7 @@ pub(crate) const TRAIN_KEYS: &[&str] = &[
     "keep_best",
     "clip_norm",
     "clip_value",
+    "bptt",
 ];
 /// The settings of a train block of several models: what every step
 /// shares, and defaults for the steps' optimizer and learning rate.

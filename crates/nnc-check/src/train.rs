@@ -14,8 +14,8 @@ use crate::settings::{SettingTable, PHASE_KEYS, TRAIN_KEYS};
 use crate::shape::element_count;
 use crate::value::{ArgValue, Value};
 use nnc_diag::check::{
-    BodyKind, CheckError, Expected, MetricMisfit, NameKind, Num, OptionKind, Range, SplitNeed,
-    Subject,
+    BodyKind, BpttProblem, CheckError, Expected, MetricMisfit, NameKind, Num, OptionKind, Range,
+    SplitNeed, Subject,
 };
 use nnc_diag::data::SplitKind;
 use nnc_diag::{suggestions, Span};
@@ -136,6 +136,7 @@ impl<'a> Checker<'a> {
         let keep_best = table.get("keep_best").map(|s| self.keep_best_setting(s));
         let clip_norm = self.positive_number_setting(&table, "clip_norm");
         let clip_value = self.positive_number_setting(&table, "clip_value");
+        let bptt = self.count_setting(&table, "bptt");
 
         let mut used: Vec<(Metric, Span)> = Vec::new();
         if let Some(Some((d, span))) = &decay {
@@ -177,6 +178,18 @@ impl<'a> Checker<'a> {
                 self.classes_fit_output(m, d, header);
             }
         }
+        if let (Some(setting), Some(window), true) = (table.get("bptt"), bptt, single) {
+            let trained = model
+                .as_ref()
+                .and_then(|m| checked.iter().find(|c| c.name == m.name));
+            self.bptt_fits(
+                window,
+                setting.span,
+                trained,
+                model.as_ref(),
+                data_info.as_ref(),
+            );
+        }
         let clean = self.error_count() == before;
         let (model, data_info) = (model?, data_info?);
         let metrics = match metrics {
@@ -200,8 +213,70 @@ impl<'a> Checker<'a> {
             },
             players: vec![model.name.clone()],
             steps: Vec::new(),
+            bptt,
         };
         clean.then_some(spec)
+    }
+
+    /// E0410: `bptt window` (at `span`) needs a model with recurrent state
+    /// none of whose layers reads backward, trained on a text source
+    /// whose examples are windows of the same length.
+    fn bptt_fits(
+        &mut self,
+        window: usize,
+        span: Span,
+        trained: Option<&crate::program::Model>,
+        model: Option<&ModelInfo>,
+        data: Option<&DataInfo>,
+    ) {
+        let report = |checker: &mut Self, problem, at| {
+            checker.report(CheckError::Bptt { problem, span, at });
+        };
+        if let (Some(trained), Some(info)) = (trained, model) {
+            if !trained.has_recurrent_state() {
+                let problem = BpttProblem::NoState {
+                    model: trained.name.clone(),
+                };
+                report(self, problem, info.name_span);
+            }
+            let backward = trained.nodes.iter().find(|n| {
+                matches!(
+                    n.op,
+                    crate::program::Op::Recurrent {
+                        bidirectional: true,
+                        ..
+                    }
+                )
+            });
+            if let Some(node) = backward {
+                let problem = BpttProblem::Bidirectional {
+                    layer: node.name.clone(),
+                };
+                report(self, problem, node.span);
+            }
+        }
+        let Some(data) = data else {
+            return;
+        };
+        match data.text_context {
+            Some((context, _)) if context == window => {}
+            Some((context, source)) => {
+                report(
+                    self,
+                    BpttProblem::Length {
+                        bptt: window,
+                        context,
+                    },
+                    source,
+                );
+            }
+            None => {
+                let problem = BpttProblem::NotText {
+                    data: data.name.clone(),
+                };
+                report(self, problem, data.train_span.unwrap_or(data.name_span));
+            }
+        }
     }
 
     fn find_model(&mut self, ident: &Ident, models: &[ModelInfo]) -> Option<ModelInfo> {

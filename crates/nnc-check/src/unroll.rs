@@ -241,6 +241,7 @@ impl<'a> Checker<'a> {
         let (steps, features) = (*steps, *features);
         // The initial states.
         let mut current: Vec<Tensor> = Vec::new();
+        let zero_start = initial.is_none();
         match initial {
             Some((tensors, at)) => {
                 if tensors.len() != states.len() {
@@ -297,6 +298,7 @@ impl<'a> Checker<'a> {
             weights: Vec::new(),
         });
         let place = scope.place;
+        let starts = zero_start.then(|| current.clone());
         let mut step_values: Vec<Tensor> = Vec::with_capacity(steps);
         let step_output = (0..outputs.len())
             .find(|k| states.iter().all(|s| s.next != *k))
@@ -340,6 +342,13 @@ impl<'a> Checker<'a> {
             }
             step_values.push(produced[step_output].clone());
             current = next;
+        }
+        // States that start at zero can start where the previous batch
+        // ended instead (`bptt`).
+        for (start, end) in starts.iter().flatten().zip(&current) {
+            if let (Some(start), Some(end)) = (start.node, end.node) {
+                self.builder.zero_states.push((start, end));
+            }
         }
         if !all {
             return step_values.pop().map_or(unknown, Value::Tensor);

@@ -156,8 +156,9 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 /// The model of a train block and its data, loaded.
 pub(crate) struct Prepared<'p> {
     /// The trained model; for a game, every player's parameters
-    /// (`TrainSpec::game_params`).
-    pub(crate) model: &'p Model,
+    /// (`TrainSpec::game_params`). Under `bptt`, the model that carries
+    /// its recurrent state from batch to batch (`Model::carrying`).
+    pub(crate) model: std::borrow::Cow<'p, Model>,
     pub(crate) spec: &'p TrainSpec,
     pub(crate) train: Dataset,
     validation: Option<Dataset>,
@@ -250,6 +251,10 @@ pub(crate) fn prepare<'p>(
             "the data `{}` has no `train` split to train on",
             data.name
         )));
+    };
+    let model = match spec.bptt {
+        Some(_) => std::borrow::Cow::Owned(model.carrying()),
+        None => std::borrow::Cow::Borrowed(model),
     };
     Ok(Prepared {
         model,

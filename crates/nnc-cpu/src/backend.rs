@@ -12,7 +12,7 @@ use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{fuse_verified, InputKind, OutputKind};
 use nnc_lower::backend::{
     check_params, check_state, collect_outputs, read_held, write_held, Backend, BackendError,
-    Batch, EvalStats, Inference, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
+    Batch, Carried, EvalStats, Inference, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
 };
 use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
@@ -38,6 +38,8 @@ pub struct JitBackend {
     /// Builds the (unfused) training-step graphs; `None`:
     /// `compile_training_fused`.
     compiler: Option<TrainingCompiler>,
+    /// The recurrent state carried from batch to batch (`Model::carry`).
+    carried: Carried,
 }
 
 fn failed(message: impl Into<String>) -> BackendError {
@@ -120,9 +122,11 @@ impl JitBackend {
             bind_inputs(program, model, batch)?;
         }
         swap_in(program, &mut self.params, InputKind::Param);
+        bind_carried(program, &mut self.carried);
         let ran = program.run(batch.noise_seed);
         swap_in(program, &mut self.params, InputKind::Param);
         ran.map_err(BackendError::from)?;
+        keep_carried(program, &mut self.carried);
         Ok(program)
     }
 
@@ -293,6 +297,7 @@ impl Backend for JitBackend {
         }
         swap_in(program, &mut self.params, InputKind::Param);
         swap_in(program, &mut self.state, InputKind::State);
+        bind_carried(program, &mut self.carried);
         let mut bad = None;
         let ran = if self.check_numerics {
             run_checked(program, step_seed, &mut bad).map(|_| ())
@@ -318,7 +323,12 @@ impl Backend for JitBackend {
         }
         copy_out(program, &mut self.params, OutputKind::NewParam);
         copy_out(program, &mut self.state, OutputKind::NewState);
+        keep_carried(program, &mut self.carried);
         Ok(StepStats::cost(cost as f64))
+    }
+
+    fn reset_carry(&mut self) {
+        self.carried.reset();
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
@@ -402,6 +412,30 @@ fn swap_in(program: &mut Program, values: &mut [Vec<f32>], kind: fn(usize) -> In
         if let Some(buf) = program.input_mut(kind(k)) {
             if buf.len() == v.len() {
                 std::mem::swap(buf, v);
+            }
+        }
+    }
+}
+
+/// Copies each carried state into the program's input for it.
+pub(crate) fn bind_carried(program: &mut Program, carried: &mut Carried) {
+    for i in 0..program.graph().outputs.len() {
+        let OutputKind::Carry(k) = program.graph().outputs[i].kind else {
+            continue;
+        };
+        if let Some(buf) = program.input_mut(InputKind::Carry(k)) {
+            let len = buf.len();
+            buf.copy_from_slice(carried.start(k, len));
+        }
+    }
+}
+
+/// Keeps the state each `Carry(k)` output ended the batch with.
+pub(crate) fn keep_carried(program: &Program, carried: &mut Carried) {
+    for output in &program.graph().outputs {
+        if let OutputKind::Carry(k) = output.kind {
+            if let Some(end) = program.value(output.node) {
+                carried.keep(k, end);
             }
         }
     }

@@ -61,6 +61,7 @@ pub const ALL: &[(&str, &str)] = &[
         "step updates a model the train block does not name",
     ),
     ("E0409", "labels in a step without one-hot labels"),
+    ("E0410", "bptt that cannot carry state"),
     ("E0501", "data file not found"),
     ("E0502", "not an IDX file"),
     ("E0503", "IDX file size does not match its header"),

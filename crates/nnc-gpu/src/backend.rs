@@ -15,8 +15,9 @@ use crate::executable::{create_buffer, Executable, PipelineCache};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{fuse_verified, Graph, InputKind, OutputKind};
 use nnc_lower::backend::{
-    check_params, check_state, collect_outputs, Backend, BackendError, Batch, EvalStats, Inference,
-    Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler, MAX_COST_TERMS,
+    carry_outputs, check_params, check_state, collect_outputs, Backend, BackendError, Batch,
+    Carried, EvalStats, Inference, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
+    MAX_COST_TERMS,
 };
 use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::BTreeMap;
@@ -56,6 +57,10 @@ pub struct GpuBackend {
     /// Builds the (unfused) training-step graphs; `None`:
     /// `compile_training_fused`.
     compiler: Option<TrainingCompiler>,
+    /// The recurrent state carried from batch to batch (`Model::carry`),
+    /// on the host: a few rows per batch, uploaded before and read back
+    /// after each run.
+    carried: Carried,
 }
 
 fn failed(message: impl Into<String>) -> BackendError {
@@ -333,6 +338,7 @@ impl GpuBackend {
         if with_targets {
             write_targets(gpu, exe, batch, &mut self.scratch)?;
         }
+        write_carried(gpu, exe, &mut self.carried)?;
         exe.write_uploads(gpu, batch.noise_seed);
         let exe = &*exe;
         let mut kinds = vec![OutputKind::CostSum, OutputKind::Correct];
@@ -349,6 +355,7 @@ impl GpuBackend {
             }
             gpu.queue.submit([encoder.finish()]);
         })?;
+        read_carried(gpu, exe, &mut self.carried)?;
         let stats = if with_targets {
             let values = exe.read_scalars(gpu, &kinds)?;
             Some(EvalStats {
@@ -423,6 +430,31 @@ fn write_inputs(
         let values = batch.input_values(model, k, scratch)?;
         if exe.input_len(InputKind::Data(k)).is_some() {
             exe.write_input(gpu, InputKind::Data(k), values)?;
+        }
+    }
+    Ok(())
+}
+
+/// Uploads each carried state into the program's input for it.
+fn write_carried(
+    gpu: &Gpu,
+    exe: &mut Executable,
+    carried: &mut Carried,
+) -> Result<(), BackendError> {
+    for k in carry_outputs(&exe.program.graph) {
+        if let Some(len) = exe.input_len(InputKind::Carry(k)) {
+            exe.write_input(gpu, InputKind::Carry(k), carried.start(k, len))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads back the state each `Carry(k)` output ended the batch with.
+fn read_carried(gpu: &Gpu, exe: &Executable, carried: &mut Carried) -> Result<(), BackendError> {
+    for k in carry_outputs(&exe.program.graph) {
+        if let Some(range) = exe.output(OutputKind::Carry(k)) {
+            let end = gpu.read(&exe.buffers[range.buffer], range.offset, range.len)?;
+            carried.keep(k, &end);
         }
     }
     Ok(())
@@ -552,6 +584,7 @@ impl Backend for GpuBackend {
         let gpu = self.gpu.as_ref().ok_or_else(not_configured)?;
         let exe = self.train.get_mut(&batch.len).ok_or_else(not_configured)?;
         write_batch(gpu, exe, &model, &batch, &mut self.scratch)?;
+        write_carried(gpu, exe, &mut self.carried)?;
         exe.write_input(gpu, InputKind::LearningRate, &[learning_rate])?;
         exe.write_uploads(gpu, step_seed);
         let exe = &*exe;
@@ -632,7 +665,12 @@ impl Backend for GpuBackend {
             }
             gpu.queue.submit([encoder.finish()]);
         })?;
+        read_carried(gpu, exe, &mut self.carried)?;
         Ok(StepStats::cost(cost as f64))
+    }
+
+    fn reset_carry(&mut self) {
+        self.carried.reset();
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {

@@ -16,9 +16,9 @@ use ndarray::{ArrayD, IxDyn};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{InputKind, OutputKind};
 use nnc_lower::backend::{
-    check_param_shapes, check_params, check_state, collect_outputs, compile_training_step,
-    read_held, write_held, Backend, BackendError, Batch, EvalStats, Inference, Reuse, StepStats,
-    Tensor, TrainSetup, TrainingCompiler,
+    carry_inputs, carry_outputs, check_param_shapes, check_params, check_state, collect_outputs,
+    compile_training_step, read_held, write_held, Backend, BackendError, Batch, Carried, EvalStats,
+    Inference, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
 };
 use nnc_lower::{compile_inference, optimizer_state, param_specs};
 use std::collections::btree_map::Entry;
@@ -47,6 +47,8 @@ pub struct InterpBackend {
     check_numerics: bool,
     /// Builds the training-step graphs; `None`: `compile_training`.
     compiler: Option<TrainingCompiler>,
+    /// The recurrent state carried from batch to batch (`Model::carry`).
+    carried: Carried,
 }
 
 #[derive(Debug, Default)]
@@ -108,7 +110,9 @@ impl InterpBackend {
             bind_targets(interp, batch, &mut self.scratch)?;
         }
         bind_tensors(interp, &self.params, InputKind::Param)?;
+        bind_carried(interp, &mut self.carried)?;
         interp.run(batch.noise_seed);
+        keep_carried(interp, &mut self.carried);
         Ok(interp)
     }
 }
@@ -251,6 +255,7 @@ impl Backend for InterpBackend {
         bind_batch(interp, &model, &batch, &mut self.scratch)?;
         bind_tensors(interp, &self.params, InputKind::Param)?;
         bind_tensors(interp, &self.state, InputKind::State)?;
+        bind_carried(interp, &mut self.carried)?;
         interp
             .set_input(InputKind::LearningRate, &[learning_rate])
             .map_err(interp_error)?;
@@ -282,7 +287,12 @@ impl Backend for InterpBackend {
         }
         take_outputs(interp, &mut self.params, OutputKind::NewParam);
         take_outputs(interp, &mut self.state, OutputKind::NewState);
+        keep_carried(interp, &mut self.carried);
         Ok(StepStats::cost(cost as f64))
+    }
+
+    fn reset_carry(&mut self) {
+        self.carried.reset();
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
@@ -348,6 +358,28 @@ impl Backend for InterpBackend {
             })
             .collect::<Result<_, _>>()?;
         Ok(())
+    }
+}
+
+/// Binds each carried-state input of the graph to its state.
+fn bind_carried(interp: &mut Interpreter<f32>, carried: &mut Carried) -> Result<(), BackendError> {
+    for (k, len) in carry_inputs(interp.graph()) {
+        interp
+            .set_input(InputKind::Carry(k), carried.start(k, len))
+            .map_err(interp_error)?;
+    }
+    Ok(())
+}
+
+/// Keeps the state each carried-state output ended the batch with.
+fn keep_carried(interp: &Interpreter<f32>, carried: &mut Carried) {
+    for k in carry_outputs(interp.graph()) {
+        if let Some(end) = interp.output_of(OutputKind::Carry(k)) {
+            match end.as_slice() {
+                Some(values) => carried.keep(k, values),
+                None => carried.keep(k, &end.iter().copied().collect::<Vec<_>>()),
+            }
+        }
     }
 }
 

@@ -55,7 +55,9 @@ fn bindings(model: &Model, graph: &Graph, seed: u64) -> Vec<(InputKind, Vec<f32>
             InputKind::State(_) if shape.is_empty() => vec![3.0],
             // Momenta, and Adam's second moments, which are not negative.
             InputKind::State(_) => (0..n).map(|_| (0.01 * rng.normal()).abs() as f32).collect(),
-            InputKind::Data(_) => (0..n).map(|_| rng.uniform() as f32).collect(),
+            InputKind::Data(_) | InputKind::Carry(_) => {
+                (0..n).map(|_| rng.uniform() as f32).collect()
+            }
             InputKind::StepSeed => continue,
         };
         bound.push((kind, values));

@@ -69,6 +69,11 @@ pub enum InputKind {
     /// a `u64` handed to the executor, not a tensor; the node is a scalar
     /// placeholder that makes the dependency visible.
     StepSeed,
+    /// Recurrent state `k` carried from the previous batch (`bptt`): the
+    /// value of output `OutputKind::Carry(k)` after the last run of a graph
+    /// of the same batch size, zeros at the start of a stream. `[batch,
+    /// ...]`; the lowering numbers them (`nnc_lower::carry_names`).
+    Carry(usize),
 }
 
 impl fmt::Display for InputKind {
@@ -80,6 +85,7 @@ impl fmt::Display for InputKind {
             InputKind::State(k) => write!(f, "state[{k}]"),
             InputKind::LearningRate => write!(f, "learning_rate"),
             InputKind::StepSeed => write!(f, "step_seed"),
+            InputKind::Carry(k) => write!(f, "carry[{k}]"),
         }
     }
 }
@@ -109,6 +115,11 @@ pub enum OutputKind {
     NewParam(usize),
     /// The value of optimizer state `k` after the step.
     NewState(usize),
+    /// The recurrent state `k` at the end of the batch, which the next
+    /// batch of the stream starts from (`InputKind::Carry(k)`). Forward
+    /// values: no gradient flows back through them (truncated
+    /// backpropagation through time).
+    Carry(usize),
 }
 
 /// A named output of a graph.

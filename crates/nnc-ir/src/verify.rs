@@ -194,6 +194,7 @@ pub fn verify(graph: &Graph) -> Result<(), Vec<VerifyError>> {
         let replaced = match output.kind {
             OutputKind::NewParam(k) => Some(InputKind::Param(k)),
             OutputKind::NewState(k) => Some(InputKind::State(k)),
+            OutputKind::Carry(k) => Some(InputKind::Carry(k)),
             _ => None,
         };
         let input = replaced.and_then(|kind| Some((kind, *inputs.get(&kind)?)));

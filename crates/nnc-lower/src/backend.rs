@@ -451,6 +451,15 @@ pub trait Backend {
     /// steps of a game) picks them here; others ignore it.
     fn begin_epoch(&mut self, _epoch: usize) {}
 
+    /// Forgets the recurrent state carried from batch to batch (a model
+    /// with `Model::carry`, `bptt`): the next training step or evaluation
+    /// starts every stream at zero. The loop calls it at the start of
+    /// each epoch and of each evaluated split. Backends that run such
+    /// models keep the state of each `InputKind::Carry` input (see
+    /// [`Carried`]); the default, for backends that never carry, does
+    /// nothing.
+    fn reset_carry(&mut self) {}
+
     /// Runs the model in inference mode (no dropout) on `batch`.
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError>;
 
@@ -503,6 +512,71 @@ pub trait Backend {
             })
         }
     }
+}
+
+/// The recurrent state a backend carries from one batch to the next
+/// (`Model::carry`), kept on the host: for each `InputKind::Carry(k)`, the
+/// values of output `OutputKind::Carry(k)` after the last run. A state is
+/// zero after [`Carried::reset`], and also when the next graph's input has
+/// another size (a batch of another size: the streams differ).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Carried {
+    values: Vec<Vec<f32>>,
+}
+
+impl Carried {
+    /// The values to bind to carry input `k`, of `len` values.
+    pub fn start(&mut self, k: usize, len: usize) -> &[f32] {
+        if self.values.len() <= k {
+            self.values.resize_with(k + 1, Vec::new);
+        }
+        let values = &mut self.values[k];
+        if values.len() != len {
+            values.clear();
+            values.resize(len, 0.0);
+        }
+        values
+    }
+
+    /// Keeps `end`, the value of output `Carry(k)` after a run, for the
+    /// next batch.
+    pub fn keep(&mut self, k: usize, end: &[f32]) {
+        if self.values.len() <= k {
+            self.values.resize_with(k + 1, Vec::new);
+        }
+        self.values[k].clear();
+        self.values[k].extend_from_slice(end);
+    }
+
+    /// Every state back to zero.
+    pub fn reset(&mut self) {
+        self.values.clear();
+    }
+}
+
+/// The `InputKind::Carry(k)` inputs of a graph: each `k` and its number
+/// of values, in graph order.
+pub fn carry_inputs(graph: &nnc_ir::Graph) -> Vec<(usize, usize)> {
+    graph
+        .inputs()
+        .into_iter()
+        .filter_map(|(kind, id)| match kind {
+            nnc_ir::InputKind::Carry(k) => Some((k, graph.shape(id).iter().product())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The numbers `k` of a graph's `OutputKind::Carry(k)` outputs, in order.
+pub fn carry_outputs(graph: &nnc_ir::Graph) -> Vec<usize> {
+    graph
+        .outputs
+        .iter()
+        .filter_map(|o| match o.kind {
+            OutputKind::Carry(k) => Some(k),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `Backend::read_params` for a backend that keeps each parameter's values

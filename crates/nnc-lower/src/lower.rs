@@ -80,6 +80,7 @@ pub fn lower(model: &Model, mode: Lowering, batch_size: usize) -> Result<Graph, 
         shared: model.shared_nodes(),
         repeated: vec![None; model.nodes.len()],
         dropouts: 0,
+        next_carry: model.zero_states.len(),
     };
     lowerer.graph.param_reads = vec![None; lowerer.specs.len()];
     for index in 0..model.nodes.len() {
@@ -87,6 +88,7 @@ pub fn lower(model: &Model, mode: Lowering, batch_size: usize) -> Result<Graph, 
         lowerer.values[index] = Some(value);
     }
     lowerer.outputs()?;
+    lowerer.carried_outputs()?;
     // Every trained parameter gets a read, so that autodiff gives it a
     // gradient (zero when the cost does not depend on it).
     for k in 0..lowerer.specs.len() {
@@ -145,6 +147,9 @@ struct Lowerer<'m> {
     repeated: Vec<Option<NodeId>>,
     /// Dropout nodes lowered so far: the next mask's stream.
     dropouts: u64,
+    /// The number of the next carried state of a recurrent layer
+    /// (`InputKind::Carry`): those of `Model::zero_states` come first.
+    next_carry: usize,
 }
 
 impl Lowerer<'_> {
@@ -519,8 +524,19 @@ impl Lowerer<'_> {
             }
             program::Op::Zeros => {
                 let shape = self.batched(&node.shape);
-                self.graph
-                    .add(Op::Fill { value: 0.0, shape }, Vec::new(), name)
+                let carried = self
+                    .model
+                    .zero_states
+                    .iter()
+                    .position(|(start, _)| start.0 == index);
+                match carried {
+                    Some(k) if self.model.carry => {
+                        self.graph.input_or_add(InputKind::Carry(k), shape, name)
+                    }
+                    _ => self
+                        .graph
+                        .add(Op::Fill { value: 0.0, shape }, Vec::new(), name),
+                }
             }
             program::Op::Recurrent {
                 layer,

@@ -74,6 +74,11 @@ pub fn reconstructed_output(model: &Model) -> Option<usize> {
 /// of the cost terms named `terms` (for a model of several; empty
 /// otherwise). `None` for no examples. Noise that the model draws comes
 /// from `seeds::eval_noise_seed(seed, first example of the batch)`.
+/// With `streams` (a model that carries recurrent state, `bptt`), the
+/// examples are visited in `batch_size` streams (`seeds::stream_order`),
+/// each starting at zero state, and the examples past the last whole
+/// batch are left out.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate<B: Backend + ?Sized>(
     backend: &mut B,
     examples: &dyn Examples,
@@ -82,6 +87,7 @@ pub fn evaluate<B: Backend + ?Sized>(
     extra: Option<&OutputMeasures>,
     terms: &[String],
     seed: u64,
+    streams: bool,
 ) -> Result<Option<Score>, BackendError> {
     let count = count.min(examples.len());
     let batch_size = batch_size.max(1);
@@ -89,11 +95,15 @@ pub fn evaluate<B: Backend + ?Sized>(
     let mut sums: Option<OutputSums> = None;
     let mut inputs = Vec::new();
     let mut targets = Vec::new();
-    let mut indices = Vec::with_capacity(batch_size);
-    for start in (0..count).step_by(batch_size) {
-        indices.clear();
-        indices.extend(start..(start + batch_size).min(count));
-        examples.fill_batch(&indices, &mut inputs, &mut targets);
+    let order: Vec<usize> = if streams {
+        backend.reset_carry();
+        crate::seeds::stream_order(count, batch_size)
+    } else {
+        (0..count).collect()
+    };
+    for (k, indices) in order.chunks(batch_size).enumerate() {
+        let start = k * batch_size;
+        examples.fill_batch(indices, &mut inputs, &mut targets);
         let batch = Batch {
             inputs: &inputs,
             targets: &targets,

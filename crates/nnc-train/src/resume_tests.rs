@@ -137,6 +137,7 @@ fn spec() -> TrainSpec {
         keep_best: None,
         players: Vec::new(),
         steps: Vec::new(),
+        bptt: None,
     }
 }
 

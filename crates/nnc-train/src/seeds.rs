@@ -25,6 +25,24 @@ pub fn epoch_order(seed: u64, epoch: usize, count: usize) -> Vec<usize> {
     order
 }
 
+/// The order in which a model that carries recurrent state from batch to
+/// batch (`bptt`) visits the first `count` examples of a split, in batches
+/// of `streams`: the examples are cut into `streams` runs of consecutive
+/// examples (the streams), and batch `i` holds example `i` of every
+/// stream, so each row of a batch continues the same row of the batch
+/// before. The `count % streams` examples past the last full run are
+/// left out (fewer than one batch); fewer examples than `streams` make
+/// one stream each. Not shuffled: the order is the text's.
+pub fn stream_order(count: usize, streams: usize) -> Vec<usize> {
+    let streams = streams.min(count).max(1);
+    let length = count / streams;
+    let mut order = Vec::with_capacity(length * streams);
+    for i in 0..length {
+        order.extend((0..streams).map(|s| s * length + i));
+    }
+    order
+}
+
 /// The seed of training step `step` (0-based) of epoch `epoch` (1-based).
 pub fn step_seed(seed: u64, epoch: usize, step: usize) -> u64 {
     let epoch_seed = epoch_rng(seed, DROPOUT_STREAM, epoch).next_u64();
@@ -61,6 +79,21 @@ mod tests {
         assert_ne!(first, (0..1000).collect::<Vec<_>>());
         assert_ne!(first, epoch_order(7, 2, 1000));
         assert_ne!(first, epoch_order(8, 1, 1000));
+    }
+
+    #[test]
+    fn streams_continue_row_by_row_and_drop_the_remainder() {
+        // 10 examples in 3 streams of 3: 0 1 2 | 3 4 5 | 6 7 8; 9 is left out.
+        assert_eq!(stream_order(10, 3), vec![0, 3, 6, 1, 4, 7, 2, 5, 8]);
+        let order = stream_order(1000, 32);
+        assert_eq!(order.len(), 31 * 32);
+        for (i, batch) in order.chunks(32).enumerate().skip(1) {
+            for (row, &example) in batch.iter().enumerate() {
+                assert_eq!(example, order[(i - 1) * 32 + row] + 1);
+            }
+        }
+        assert_eq!(stream_order(2, 5), vec![0, 1]);
+        assert!(stream_order(0, 5).is_empty());
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn spec(epochs: usize) -> TrainSpec {
         keep_best: None,
         players: Vec::new(),
         steps: Vec::new(),
+        bptt: None,
     }
 }
 
@@ -47,6 +48,8 @@ pub fn model() -> Model {
         penalties: vec![],
         cost_name: None,
         regularizers: vec![],
+        zero_states: vec![],
+        carry: false,
     }
 }
 

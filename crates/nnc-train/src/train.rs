@@ -11,7 +11,7 @@ use crate::resume::{
     Checkpointer, LoopState, NoCheckpoints, Position, Resume, RunOutcome, SaveKind, Snapshot,
 };
 use crate::schedule::Schedule;
-use crate::seeds::{epoch_order, step_seed};
+use crate::seeds::{epoch_order, step_seed, stream_order};
 use nnc_check::program::{Model, Phase};
 use nnc_lower::backend::{Backend, BackendError, Batch, Tensor, TrainSetup};
 use nnc_lower::params::{optimizer_state, param_specs, same_state_layout};
@@ -268,19 +268,27 @@ impl Run<'_> {
             phase_changed,
             learning_rate,
             batch_size,
-            steps: self.train_count.div_ceil(batch_size),
-            examples: self.train_count,
+            steps: self.epoch_examples(batch_size).div_ceil(batch_size),
+            examples: self.epoch_examples(batch_size),
         };
         observer.epoch_started(&start);
         backend.begin_epoch(epoch);
+        if self.model.carry {
+            // Every stream starts the epoch at zero state.
+            backend.reset_carry();
+        }
         let done = match self.steps(backend, &start, observer, checkpointer, partial)? {
             StepsEnd::Done(done) => done,
             StepsEnd::Interrupted(position) => return Ok(EpochEnd::Interrupted(position)),
         };
-        let eval_batch = self
-            .options
-            .eval_batch_size
-            .unwrap_or(batch_size.max(MIN_EVAL_BATCH));
+        // A model that carries state evaluates in as many streams as it
+        // trains in: larger batches would make shorter streams.
+        let default_eval = if self.model.carry {
+            batch_size
+        } else {
+            batch_size.max(MIN_EVAL_BATCH)
+        };
+        let eval_batch = self.options.eval_batch_size.unwrap_or(default_eval);
         let scores = if self.options.skip_evaluation {
             [None, None, None]
         } else {
@@ -293,7 +301,7 @@ impl Run<'_> {
             learning_rate,
             batch_size,
             steps: done.steps,
-            examples: self.train_count,
+            examples: start.examples,
             train_cost: done.cost,
             train_terms: self.train_terms(done.terms),
             train,
@@ -301,7 +309,7 @@ impl Run<'_> {
             test,
             seconds: 0.0,
             train_seconds: done.seconds,
-            examples_per_second: self.train_count as f64 / done.seconds.max(1e-9),
+            examples_per_second: start.examples as f64 / done.seconds.max(1e-9),
             decayed: false,
             stop: None,
             restored: None,
@@ -358,6 +366,7 @@ impl Run<'_> {
                 extra.as_ref(),
                 &terms,
                 seed,
+                self.model.carry,
             )
             .map_err(|error| TrainError::Evaluate {
                 epoch,
@@ -554,7 +563,20 @@ impl Run<'_> {
             })
     }
 
-    /// One pass over the shuffled training examples.
+    /// The examples an epoch of batches of `batch_size` trains on: all of
+    /// them, or for a model that carries state, those of whole streams
+    /// (`seeds::stream_order`).
+    fn epoch_examples(&self, batch_size: usize) -> usize {
+        if self.model.carry {
+            let streams = batch_size.min(self.train_count).max(1);
+            self.train_count / streams * streams
+        } else {
+            self.train_count
+        }
+    }
+
+    /// One pass over the shuffled training examples (in streams, for a
+    /// model that carries state).
     fn steps<B: Backend + ?Sized>(
         &mut self,
         backend: &mut B,
@@ -565,7 +587,11 @@ impl Run<'_> {
     ) -> Result<StepsEnd, TrainError> {
         let began = Instant::now();
         let seed = self.schedule.seed;
-        let order = epoch_order(seed, start.epoch, self.train_count);
+        let order = if self.model.carry {
+            stream_order(self.train_count, start.batch_size)
+        } else {
+            epoch_order(seed, start.epoch, self.train_count)
+        };
         // A resumed epoch skips the steps done before the interruption; the
         // order and the step seeds are those of the uninterrupted epoch.
         let skip = partial.map_or(0, |p| p.step);

@@ -152,6 +152,8 @@ pub struct Verifier {
     state: Vec<Vec<f32>>,
     sides: BTreeMap<usize, Side>,
     report: VerifyReport,
+    /// The recurrent state carried from step to step (`Model::carry`).
+    carried: nnc_lower::backend::Carried,
     #[cfg(test)]
     fault: Option<Fault>,
 }
@@ -186,6 +188,7 @@ impl Verifier {
             state,
             sides: BTreeMap::new(),
             report: VerifyReport::default(),
+            carried: Default::default(),
             #[cfg(test)]
             fault: None,
         };
@@ -237,6 +240,7 @@ impl Verifier {
             state,
             sides,
             report,
+            carried,
             ..
         } = self;
         let side = side(sides, model, optimizer, *train_size, *clip, batch.len)?;
@@ -247,6 +251,7 @@ impl Verifier {
         }
         copy_in(program, params, InputKind::Param);
         copy_in(program, state, InputKind::State);
+        crate::backend::bind_carried(program, carried);
         // The inputs as bound: a folded update overwrites its parameter
         // during the run.
         let mut produced = vec![false; program.graph().len()];
@@ -299,6 +304,7 @@ impl Verifier {
         }
         copy_out(program, params, OutputKind::NewParam);
         copy_out(program, state, OutputKind::NewState);
+        crate::backend::keep_carried(program, carried);
         Ok(())
     }
 

@@ -219,6 +219,8 @@ pub fn model(name: &str, input_shape: &[usize], units: usize) -> Model {
         penalties: vec![],
         cost_name: None,
         regularizers: vec![],
+        zero_states: vec![],
+        carry: false,
     }
 }
 
@@ -237,6 +239,7 @@ pub fn train(model: &str, data: &str) -> TrainSpec {
         keep_best: None,
         players: Vec::new(),
         steps: Vec::new(),
+        bptt: None,
     }
 }
 

@@ -240,6 +240,14 @@ pub enum CheckError {
         /// The block's definition, or the state's `input` statement.
         at: Span,
     },
+    /// E0410: `bptt` that cannot carry state: see [`BpttProblem`].
+    Bptt {
+        problem: BpttProblem,
+        /// The `bptt` setting.
+        span: Span,
+        /// What the problem is about (the model, the layer, the source).
+        at: Span,
+    },
     /// E0119: a source without labels in labelled data.
     SourceWithoutLabels {
         span: Span,
@@ -582,6 +590,7 @@ impl CheckError {
             BlockOutputs { .. } => "E0120",
             ExclusiveArguments { .. } => "E0121",
             Cell { .. } => "E0213",
+            Bptt { .. } => "E0410",
             EmbedInput { .. } => "E0214",
             NeedsLabels { .. } => "E0407",
             PhasesOutOfOrder { .. } => "E0404",
@@ -637,6 +646,22 @@ mod tests {
         };
         assert!(e.is_error());
     }
+}
+
+/// Why a train block's `bptt` cannot carry state from batch to batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BpttProblem {
+    /// The model has no recurrent layer and no state `unroll` starts at
+    /// zero.
+    NoState { model: String },
+    /// A bidirectional layer: its backward direction starts at the end of
+    /// the window.
+    Bidirectional { layer: String },
+    /// The training split's source does not continue from one example to
+    /// the next (not a `text` source).
+    NotText { data: String },
+    /// The window differs from the text source's `context`.
+    Length { bptt: usize, context: usize },
 }
 
 /// What is wrong with a cell given to `unroll` (E0213).

@@ -3,6 +3,7 @@
 //! missing settings and data splits.
 
 use super::words::{act_phrase, plural, tick_list};
+use super::BpttProblem;
 use crate::{Diagnostic, Label, Span};
 
 /// Why a data split is needed (E0403).
@@ -489,4 +490,42 @@ pub(super) fn step_labels(
     .with_hint(format!(
         "add `labels one_hot(10)` (the number of classes) to data `{data}`"
     ))
+}
+
+pub(super) fn bptt(code: &'static str, problem: &BpttProblem, span: Span, at: Span) -> Diagnostic {
+    let rule = "`bptt T` trains on consecutive windows of T steps of each stream of the text, and each window starts from the recurrent state the one before it ended with";
+    match problem {
+        BpttProblem::NoState { model } => Diagnostic::error(
+            code,
+            format!("`bptt` carries recurrent state, but model `{model}` has none"),
+            Label::new(span, "nothing to carry"),
+        )
+        .with_secondary(at, format!("`{model}` has no `rnn`, `lstm` or `gru` layer and no `unroll` that starts at zero"))
+        .with_note(rule)
+        .with_hint("remove `bptt`, or give the model a recurrent layer"),
+        BpttProblem::Bidirectional { layer } => Diagnostic::error(
+            code,
+            format!("`bptt` cannot carry the state of bidirectional layer `{layer}`"),
+            Label::new(at, "reads each window backward too"),
+        )
+        .with_secondary(span, "state carried here")
+        .with_note("the backward direction of a window starts at the window's end, where the next window, not the one before, would give its state")
+        .with_hint(format!("remove `bidirectional: true` from `{layer}`, or remove `bptt`")),
+        BpttProblem::NotText { data } => Diagnostic::error(
+            code,
+            format!("`bptt` needs examples that continue one another, but the training split of `{data}` is not a `text` source"),
+            Label::new(span, "state carried here"),
+        )
+        .with_secondary(at, "the training split's source")
+        .with_note(rule)
+        .with_hint("train on a `text(path, context: T)` source, or remove `bptt`"),
+        BpttProblem::Length { bptt, context } => Diagnostic::error(
+            code,
+            format!("`bptt {bptt}` does not match the text's windows of {context} characters"),
+            Label::new(span, format!("{bptt} steps")),
+        )
+        .with_secondary(at, format!("`context: {context}`: each example is the next {context} characters"))
+        .with_note(format!("a window of {bptt} steps ends where the next example starts only when {bptt} = {context}"))
+        .with_hint(format!("write `bptt {context}`, or `context: {bptt}` with a model input of [{bptt}]")),
+    }
 }

@@ -183,6 +183,7 @@ impl CheckError {
                 span,
                 at,
             } => structure::cell(code, block, problem, *span, *at),
+            CheckError::Bptt { problem, span, at } => training::bptt(code, problem, *span, *at),
             CheckError::SourceWithoutLabels { span, labels } => {
                 training::source_without_labels(code, *span, *labels)
             }

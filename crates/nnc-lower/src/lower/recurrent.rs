@@ -12,7 +12,7 @@
 
 use super::Lowerer;
 use nnc_check::program::{recurrent_suffix, Cell};
-use nnc_ir::graph::NodeId;
+use nnc_ir::graph::{InputKind, NodeId, OutputKind};
 use nnc_ir::ops::Op;
 use nnc_ir::CompileError;
 
@@ -27,6 +27,33 @@ pub(super) struct Recurrence {
 }
 
 impl Lowerer<'_> {
+    /// Under `Model::carry`, outputs the value after the last step of each
+    /// state `unroll` starts at zero (`Model::zero_states`), which the next
+    /// batch starts from: output `carry(NAME)` of kind `Carry(k)`, `NAME`
+    /// the start's node.
+    pub(super) fn carried_outputs(&mut self) -> Result<(), CompileError> {
+        if !self.model.carry {
+            return Ok(());
+        }
+        for (k, (start, end)) in self.model.zero_states.iter().enumerate() {
+            let value = self.value(*end)?;
+            let name = format!("carry({})", self.model.node(*start).name);
+            self.graph.add_output(name, OutputKind::Carry(k), value);
+        }
+        Ok(())
+    }
+
+    /// A recurrent layer's state at the start of the batch under
+    /// `Model::carry`: the next carried state's input, `[batch, units]`,
+    /// and its number.
+    fn carried_start(&mut self, units: usize, name: &str) -> Result<(usize, NodeId), CompileError> {
+        let k = self.next_carry;
+        self.next_carry += 1;
+        let shape = vec![self.graph.batch_size, units];
+        let node = self.graph.input_or_add(InputKind::Carry(k), shape, name)?;
+        Ok((k, node))
+    }
+
     /// The value of recurrent node `index`: `[batch, T, units * dirs]`
     /// (every step) or `[batch, units * dirs]` (the last).
     pub(super) fn recurrent(
@@ -161,6 +188,19 @@ impl Lowerer<'_> {
         let mut hs = vec![None; steps];
         let mut h: Option<NodeId> = None;
         let mut c: Option<NodeId> = None;
+        // Under `bptt`, the state the previous batch ended with (a
+        // backward direction starts at the window's end: never carried).
+        let mut carried = Vec::new();
+        if self.model.carry && !reverse {
+            let (k, start) = self.carried_start(u, &format!("{prefix}.h_start"))?;
+            h = Some(start);
+            carried.push((k, "h"));
+            if r.cell == Cell::Lstm {
+                let (k, start) = self.carried_start(u, &format!("{prefix}.c_start"))?;
+                c = Some(start);
+                carried.push((k, "c"));
+            }
+        }
         let order: Vec<usize> = if reverse {
             (0..steps).rev().collect()
         } else {
@@ -271,6 +311,13 @@ impl Lowerer<'_> {
             };
             h = Some(next);
             hs[t] = Some(next);
+        }
+        for (k, what) in carried {
+            let end = if what == "h" { h } else { c };
+            if let Some(end) = end {
+                let name = format!("carry({prefix}.{what})");
+                self.graph.add_output(name, OutputKind::Carry(k), end);
+            }
         }
         hs.into_iter()
             .map(|h| {
