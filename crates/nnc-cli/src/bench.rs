@@ -253,6 +253,14 @@ impl Backend for Timed<'_> {
         self.inner.reset_carry();
     }
 
+    fn carried(&self) -> Vec<Vec<f32>> {
+        self.inner.carried()
+    }
+
+    fn set_carried(&mut self, values: Vec<Vec<f32>>) {
+        self.inner.set_carried(values);
+    }
+
     fn set_check_numerics(&mut self, on: bool) {
         self.inner.set_check_numerics(on);
     }

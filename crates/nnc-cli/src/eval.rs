@@ -184,7 +184,11 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
             .collect()
     };
     let seed = args.seed.unwrap_or(weights.checkpoint.sidecar.seed);
-    let mut inference = Inference::new(weights.model, args.backend, weights.params.clone(), seed)?;
+    // Under `bptt`, measured as the run measured it: the state carried
+    // along each stream of the split.
+    let carrying = weights.spec.bptt.map(|_| weights.model.carrying());
+    let model = carrying.as_ref().unwrap_or(weights.model);
+    let mut inference = Inference::new(model, args.backend, weights.params.clone(), seed)?;
     let corrupt = args.corrupt.map(|c| (c, seed));
     let measured = measure(&mut inference, dataset, batch_size, &measures, corrupt)?;
     let restored = weights
@@ -424,7 +428,12 @@ impl<'p> Weights<'p> {
             .get(phase - 1)
             .or_else(|| self.spec.phases.first())
             .map_or(1, |p| p.batch_size);
-        batch.max(nnc_train::MIN_EVAL_BATCH)
+        if self.spec.bptt.is_some() {
+            // As many streams as training had.
+            batch
+        } else {
+            batch.max(nnc_train::MIN_EVAL_BATCH)
+        }
     }
 }
 
@@ -543,6 +552,16 @@ impl<'m> Inference<'m> {
         Ok(inference)
     }
 
+    /// The recurrent state the backend carries (`Backend::carried`).
+    pub(crate) fn carried(&self) -> Vec<Vec<f32>> {
+        self.backend.carried()
+    }
+
+    /// Puts back a carried state (`Backend::set_carried`).
+    pub(crate) fn set_carried(&mut self, values: Vec<Vec<f32>>) {
+        self.backend.set_carried(values);
+    }
+
     /// Values per example of the predictions.
     pub(crate) fn width(&self) -> usize {
         self.width
@@ -649,7 +668,8 @@ struct Measured {
 }
 
 /// Runs the model over every example of `dataset`, `batch_size` at a
-/// time, in the split's order. With `corrupt` (a corruption and its
+/// time, in the split's order (in streams, for a model that carries
+/// state). With `corrupt` (a corruption and its
 /// seed), the model sees corrupted inputs and its output is compared with
 /// the clean ones.
 fn measure(
@@ -681,11 +701,17 @@ fn measure(
     let mut sums = OutputSums::new(width, measures);
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
     let mut corrupted: Vec<f32> = Vec::new();
-    let mut indices = Vec::with_capacity(batch_size);
-    for start in (0..dataset.len()).step_by(batch_size.max(1)) {
-        indices.clear();
-        indices.extend(start..(start + batch_size).min(dataset.len()));
-        dataset.fill_batch(&indices, &mut inputs, &mut targets);
+    // A model that carries state reads the split in streams, each from
+    // zero state (the examples past the last whole batch left out).
+    let batch_size = batch_size.max(1);
+    let order: Vec<usize> = if inference.model.carry {
+        nnc_train::seeds::stream_order(dataset.len(), batch_size)
+    } else {
+        (0..dataset.len()).collect()
+    };
+    for (k, indices) in order.chunks(batch_size).enumerate() {
+        let start = k * batch_size;
+        dataset.fill_batch(indices, &mut inputs, &mut targets);
         let seen = match corrupt {
             Some((corruption, seed)) => {
                 corrupted.clone_from(&inputs);

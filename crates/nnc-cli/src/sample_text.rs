@@ -9,6 +9,13 @@
 //! after that place do not matter to a model that reads forwards only (the
 //! window is filled with the vocabulary's first character). The draws come
 //! from `--seed`, so a sample repeats exactly.
+//!
+//! A model trained with `bptt` reads the text as it was trained to: in
+//! consecutive windows of `T` characters, each starting from the state the
+//! window before ended with. Each character is drawn from a run on the
+//! window being written, from that window's start state; once the window
+//! is full, its end state starts the next. The model thus remembers the
+//! whole text written so far, not only the last `T` characters.
 
 use crate::args::BackendKind;
 use crate::eval::{Inference, Weights};
@@ -82,6 +89,8 @@ pub(crate) fn sample_text(
     if text.is_empty() {
         return Err(Failure::usage("--prime needs at least one character"));
     }
+    let carrying = weights.spec.bptt.map(|_| model.carrying());
+    let model = carrying.as_ref().unwrap_or(model);
     let mut inference = Inference::new(
         model,
         s.backend,
@@ -90,14 +99,41 @@ pub(crate) fn sample_text(
     )?;
     let mut rng = Rng::new(s.seed);
     let mut window = vec![0.0f32; context];
-    for _ in 0..s.length {
-        let start = text.len().saturating_sub(context);
-        let seen = &text[start..];
+    // Under `bptt`: where the window being written starts, and the state
+    // it starts from.
+    let mut window_start = 0;
+    let mut start_state = Vec::new();
+    let mut run = |inference: &mut Inference<'_>, seen: &[usize]| {
         window.fill(0.0);
         for (slot, &i) in window.iter_mut().zip(seen) {
             *slot = i as f32;
         }
-        let out = inference.run(&window, None, 1)?;
+        inference.run(&window, None, 1)
+    };
+    if model.carry {
+        // The prime's whole windows but the last, each from the state
+        // the one before ended with.
+        while text.len() - window_start > context {
+            inference.set_carried(start_state);
+            run(&mut inference, &text[window_start..window_start + context])?;
+            start_state = inference.carried();
+            window_start += context;
+        }
+    }
+    for _ in 0..s.length {
+        let start = if model.carry {
+            inference.set_carried(start_state.clone());
+            window_start
+        } else {
+            text.len().saturating_sub(context)
+        };
+        let seen = &text[start..];
+        let out = run(&mut inference, seen)?;
+        if model.carry && seen.len() == context {
+            // The window is full: its end state starts the next one.
+            start_state = inference.carried();
+            window_start += context;
+        }
         let width = out.predictions.len() / context.max(1);
         let at = seen.len() - 1;
         let probs = &out.predictions[at * width..(at + 1) * width];

@@ -331,6 +331,14 @@ impl Backend for JitBackend {
         self.carried.reset();
     }
 
+    fn carried(&self) -> Vec<Vec<f32>> {
+        self.carried.values().to_vec()
+    }
+
+    fn set_carried(&mut self, values: Vec<Vec<f32>>) {
+        self.carried.replace(values);
+    }
+
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
         let model = self.model.clone().ok_or_else(not_configured)?;
         self.ensure_params(&model)?;

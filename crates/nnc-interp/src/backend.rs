@@ -295,6 +295,14 @@ impl Backend for InterpBackend {
         self.carried.reset();
     }
 
+    fn carried(&self) -> Vec<Vec<f32>> {
+        self.carried.values().to_vec()
+    }
+
+    fn set_carried(&mut self, values: Vec<Vec<f32>>) {
+        self.carried.replace(values);
+    }
+
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {
         if batch.len == 0 {
             self.ensure_params()?;

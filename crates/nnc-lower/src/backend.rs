@@ -460,6 +460,19 @@ pub trait Backend {
     /// nothing.
     fn reset_carry(&mut self) {}
 
+    /// The carried recurrent state, one vector per `InputKind::Carry(k)`
+    /// (empty for one never carried): what a caller that runs windows
+    /// out of order keeps and puts back ([`Backend::set_carried`]), as
+    /// `nnc sample` does to write a text one character at a time. The
+    /// default, for backends that never carry, has none.
+    fn carried(&self) -> Vec<Vec<f32>> {
+        Vec::new()
+    }
+
+    /// Replaces the carried recurrent state with `values`, as
+    /// [`Backend::carried`] gave them.
+    fn set_carried(&mut self, _values: Vec<Vec<f32>>) {}
+
     /// Runs the model in inference mode (no dropout) on `batch`.
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError>;
 
@@ -551,6 +564,16 @@ impl Carried {
     /// Every state back to zero.
     pub fn reset(&mut self) {
         self.values.clear();
+    }
+
+    /// The states, by `k` (`Backend::carried`).
+    pub fn values(&self) -> &[Vec<f32>] {
+        &self.values
+    }
+
+    /// Replaces every state (`Backend::set_carried`).
+    pub fn replace(&mut self, values: Vec<Vec<f32>>) {
+        self.values = values;
     }
 }
 
