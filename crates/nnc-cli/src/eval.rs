@@ -200,6 +200,7 @@ fn eval_inner(args: &EvalArgs) -> Result<(), Failure> {
         .and_then(Value::as_u64)
         .map(|e| e as usize);
     let report = EvalReport {
+        steps: inference.steps(),
         file: opened.name.clone(),
         weights: weights.checkpoint.path.display().to_string(),
         epoch: weights.checkpoint.sidecar.epoch,
@@ -509,7 +510,7 @@ pub(crate) struct Outputs {
     /// The sum of the per-example costs (0 for a model without a cost).
     pub(crate) cost_sum: f64,
     /// The examples classified right (meaningful with targets only).
-    pub(crate) correct: usize,
+    pub(crate) correct: f64,
     /// `len * width` activations of the compared output, example by example.
     pub(crate) predictions: Vec<f32>,
     /// The sums of the cost terms of a model of several.
@@ -560,6 +561,16 @@ impl<'m> Inference<'m> {
     /// Puts back a carried state (`Backend::set_carried`).
     pub(crate) fn set_carried(&mut self, values: Vec<Vec<f32>>) {
         self.backend.set_carried(values);
+    }
+
+    /// The steps of the compared output: `T` for a sequence `[T, classes]`
+    /// (every step predicted), else 1.
+    pub(crate) fn steps(&self) -> usize {
+        let shape = &self.model.node(self.model.outputs[self.compared].1).shape;
+        match shape.as_slice() {
+            [steps, _] => (*steps).max(1),
+            _ => 1,
+        }
     }
 
     /// Values per example of the predictions.
@@ -654,7 +665,7 @@ pub(crate) fn class_count(width: usize) -> usize {
 struct Measured {
     examples: usize,
     cost_sum: f64,
-    correct: usize,
+    correct: f64,
     /// `confusion[true][predicted]`; empty for regression.
     confusion: Vec<Vec<usize>>,
     /// The measures read from the outputs (MAE, RMSE, R², top-k), in the
@@ -684,11 +695,14 @@ fn measure(
     // reconstruction is compared with its input.
     let reconstructs = inference.model.reconstructs();
     let classified = dataset.is_classified() && !reconstructs;
-    let classes = class_count(width);
+    // The steps of a sequence output (`[T, classes]`), each classified.
+    let steps = inference.steps();
+    let row_width = (width / steps).max(1);
+    let classes = class_count(row_width);
     let mut measured = Measured {
         examples: 0,
         cost_sum: 0.0,
-        correct: 0,
+        correct: 0.0,
         confusion: if classified {
             vec![vec![0; classes]; classes]
         } else {
@@ -735,16 +749,35 @@ fn measure(
         if !classified {
             continue;
         }
-        for (&index, row) in indices.iter().zip(out.predictions.chunks(width.max(1))) {
-            let (Some(truth), predicted) = (dataset.class(index), predicted_class(row)) else {
-                continue;
-            };
-            if let Some(cell) = measured
-                .confusion
-                .get_mut(truth)
-                .and_then(|r| r.get_mut(predicted))
-            {
-                *cell += 1;
+        // A sequence output classifies every step: its targets are a
+        // class index (or a one-hot row) per step.
+        let per_example = targets.len() / indices.len().max(1);
+        for (e, (&index, example)) in indices
+            .iter()
+            .zip(out.predictions.chunks(width.max(1)))
+            .enumerate()
+        {
+            for (t, row) in example.chunks(row_width).enumerate() {
+                let truth = if steps == 1 {
+                    dataset.class(index)
+                } else {
+                    let target = &targets[e * per_example..(e + 1) * per_example];
+                    match per_example / steps {
+                        1 => target.get(t).map(|&c| c as usize),
+                        w if w == row_width => Some(predicted_class(&target[t * w..(t + 1) * w])),
+                        _ => None,
+                    }
+                };
+                let Some(truth) = truth else {
+                    continue;
+                };
+                if let Some(cell) = measured
+                    .confusion
+                    .get_mut(truth)
+                    .and_then(|r| r.get_mut(predicted_class(row)))
+                {
+                    *cell += 1;
+                }
             }
         }
     }
@@ -760,10 +793,14 @@ fn measure(
     Ok(measured)
 }
 
-/// The names of the classes: the image folder's, else the indices.
+/// The names of the classes: the image folder's, a text's characters
+/// (quoted: `'a'`, `' '`, `'\n'`), else the indices.
 fn class_names(dataset: &Dataset, classes: usize) -> Vec<String> {
     (0..classes)
         .map(|i| {
+            if let Some(c) = dataset.vocabulary().and_then(|v| v.get(i)) {
+                return format!("{c:?}");
+            }
             dataset
                 .class_names()
                 .and_then(|names| names.get(i))
@@ -773,8 +810,13 @@ fn class_names(dataset: &Dataset, classes: usize) -> Vec<String> {
         .collect()
 }
 
+/// The most classes whose confusion matrix the text report shows.
+const MAX_SHOWN_CLASSES: usize = 32;
+
 /// Everything `nnc eval` prints.
 struct EvalReport {
+    /// The steps of a sequence output, each classified (1 otherwise).
+    steps: usize,
     file: String,
     weights: String,
     epoch: usize,
@@ -815,7 +857,7 @@ impl EvalReport {
     }
 
     fn accuracy(&self) -> f64 {
-        self.measured.correct as f64 / self.measured.examples.max(1) as f64
+        self.measured.correct / self.measured.examples.max(1) as f64
     }
 
     /// Recall of each class: the share of its examples predicted as it
@@ -883,12 +925,22 @@ impl EvalReport {
             }
             return out;
         }
-        out.push_str(&format!(
-            "accuracy  {:.2}% ({} of {})\n",
-            100.0 * self.accuracy(),
-            m.correct,
-            m.examples
-        ));
+        if self.steps > 1 {
+            // Every step of every example is classified.
+            let total: usize = m.confusion.iter().flatten().sum();
+            let right: usize = (0..m.confusion.len()).map(|i| m.confusion[i][i]).sum();
+            out.push_str(&format!(
+                "accuracy  {:.2}% ({right} of {total} steps)\n",
+                100.0 * self.accuracy(),
+            ));
+        } else {
+            out.push_str(&format!(
+                "accuracy  {:.2}% ({} of {})\n",
+                100.0 * self.accuracy(),
+                m.correct,
+                m.examples
+            ));
+        }
         for (measure, value) in &m.measures {
             if let Measure::TopK(k) = measure {
                 out.push_str(&format!(
@@ -898,7 +950,12 @@ impl EvalReport {
                 ));
             }
         }
-        if !m.confusion.is_empty() {
+        if m.confusion.len() > MAX_SHOWN_CLASSES {
+            out.push_str(&format!(
+                "\nconfusion matrix: {} classes, too many to show here; `--format json` gives it\n",
+                m.confusion.len()
+            ));
+        } else if !m.confusion.is_empty() {
             out.push('\n');
             out.push_str(&confusion_table(
                 &m.confusion,
@@ -943,7 +1000,13 @@ impl EvalReport {
         }
         if !self.regression {
             object["accuracy"] = json!(self.accuracy());
-            object["correct"] = json!(m.correct);
+            // A whole count as an integer; a sequence output's shares of
+            // steps may sum to a fraction.
+            object["correct"] = if m.correct.fract() == 0.0 {
+                json!(m.correct as u64)
+            } else {
+                json!(m.correct)
+            };
         }
         for (measure, value) in &m.measures {
             object[measure.name()] = json!(value);

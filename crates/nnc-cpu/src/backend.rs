@@ -407,7 +407,7 @@ impl Backend for JitBackend {
 fn eval_stats(program: &Program, len: usize) -> EvalStats {
     EvalStats {
         cost_sum: program.scalar(OutputKind::CostSum).unwrap_or(0.0) as f64,
-        correct: program.scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
+        correct: f64::from(program.scalar(OutputKind::Correct).unwrap_or(0.0)),
         count: len,
         terms: EvalStats::term_sums(|kind| program.scalar(kind)),
     }

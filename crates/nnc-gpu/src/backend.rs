@@ -360,7 +360,7 @@ impl GpuBackend {
             let values = exe.read_scalars(gpu, &kinds)?;
             Some(EvalStats {
                 cost_sum: values[0].unwrap_or(0.0) as f64,
-                correct: values[1].unwrap_or(0.0).round().max(0.0) as usize,
+                correct: f64::from(values[1].unwrap_or(0.0).max(0.0)),
                 count: batch.len,
                 terms: EvalStats::term_sums(|kind| match kind {
                     OutputKind::CostTermSum(k) => values.get(2 + k).copied().flatten(),

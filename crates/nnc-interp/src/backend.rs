@@ -126,7 +126,7 @@ fn eval_stats(interp: &Interpreter<f32>, len: usize) -> EvalStats {
     };
     EvalStats {
         cost_sum: scalar(OutputKind::CostSum).unwrap_or(0.0) as f64,
-        correct: scalar(OutputKind::Correct).unwrap_or(0.0).round() as usize,
+        correct: f64::from(scalar(OutputKind::Correct).unwrap_or(0.0)),
         count: len,
         terms: EvalStats::term_sums(scalar),
     }

@@ -335,7 +335,7 @@ fn the_books_xor_network_learns_xor() {
     }
     let eval = backend.evaluate(batch).unwrap();
     assert!(
-        last.cost < 0.1 && eval.correct == 4,
+        last.cost < 0.1 && eval.correct == 4.0,
         "cost {:.3} -> {:.3}, {} of 4 right",
         first.cost,
         last.cost,

@@ -255,8 +255,11 @@ pub const MAX_COST_TERMS: usize = 8;
 pub struct EvalStats {
     /// Sum over the examples of the cost (data term only).
     pub cost_sum: f64,
-    /// Examples whose arg-max output equals the arg-max target.
-    pub correct: usize,
+    /// Examples whose arg-max output equals the arg-max target; for a
+    /// sequence output (`[T, classes]`), the sum over the examples of the
+    /// share of their steps classified right, so a fraction. Not rounded:
+    /// sums of batches are exact.
+    pub correct: f64,
     pub count: usize,
     /// For a model of several cost terms (`Model::cost_terms`), the sum
     /// of each over the examples (`OutputKind::CostTermSum`); zeros past

@@ -157,7 +157,7 @@ pub fn evaluate<B: Backend + ?Sized>(
 /// named `terms`; `None` when nothing was counted.
 pub fn score(stats: EvalStats, terms: &[String]) -> Option<Score> {
     (stats.count > 0).then(|| Score {
-        accuracy: stats.correct as f64 / stats.count as f64,
+        accuracy: stats.correct / stats.count as f64,
         cost: stats.cost_sum / stats.count as f64,
         count: stats.count,
         measures: Vec::new(),

@@ -67,7 +67,7 @@ impl Backend for Drift {
         let error = f64::from((self.p - 0.5).abs());
         Ok(EvalStats {
             cost_sum: error * batch.len as f64,
-            correct: ((1.0 - error.min(1.0)) * batch.len as f64) as usize,
+            correct: ((1.0 - error.min(1.0)) * batch.len as f64).floor(),
             count: batch.len,
             ..EvalStats::default()
         })

@@ -190,7 +190,7 @@ impl Backend for Fake {
         let accuracy = (self.accuracy)(self.epoch);
         Ok(EvalStats {
             cost_sum: (1.0 - accuracy) * batch.len as f64,
-            correct: (accuracy * batch.len as f64).round() as usize,
+            correct: (accuracy * batch.len as f64).round(),
             count: batch.len,
             ..EvalStats::default()
         })

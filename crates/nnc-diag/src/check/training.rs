@@ -525,7 +525,7 @@ pub(super) fn bptt(code: &'static str, problem: &BpttProblem, span: Span, at: Sp
             Label::new(span, format!("{bptt} steps")),
         )
         .with_secondary(at, format!("`context: {context}`: each example is the next {context} characters"))
-        .with_note(format!("a window of {bptt} steps ends where the next example starts only when {bptt} = {context}"))
+        .with_note(format!("the state is carried from each example of a stream to the next, so each window is one example of {context} characters, not {bptt}"))
         .with_hint(format!("write `bptt {context}`, or `context: {bptt}` with a model input of [{bptt}]")),
     }
 }
