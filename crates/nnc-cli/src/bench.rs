@@ -117,13 +117,13 @@ fn bench_inner(args: &BenchArgs) -> Result<(), Failure> {
     };
     let backend_name = backend.name();
     let mut timed = Timed::new(backend.as_mut());
-    nnc_train::init_params(&mut timed, &*prepared.model, schedule.seed).map_err(train_failure)?;
+    nnc_train::init_params(&mut timed, &prepared.model, schedule.seed).map_err(train_failure)?;
     let mut progress = Progress {
         show: std::io::stderr().is_terminal(),
     };
     let report = nnc_train::train(
         &mut timed,
-        &*prepared.model,
+        &prepared.model,
         &schedule,
         prepared.splits(),
         &options,

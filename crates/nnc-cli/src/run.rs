@@ -202,7 +202,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
     console.quiet = args.quiet;
     if args.trace.contains(&crate::trace::TraceKind::GradNorms) {
         let limit = options.train_limit.unwrap_or(usize::MAX);
-        let tracer = crate::trace::GradTracer::new(&*prepared.model, &prepared.train, limit)
+        let tracer = crate::trace::GradTracer::new(&prepared.model, &prepared.train, limit)
             .map_err(Failure::problem)?;
         console.tracer = Some(tracer);
     }
@@ -212,7 +212,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Failure> {
             console.samples = crate::game::SamplePlot::new(program, spec, dir, args.backend);
         }
         console.reconstructions = crate::images::ReconstructionPlot::new(
-            &*prepared.model,
+            &prepared.model,
             prepared.shown(),
             dir,
             args.backend,
@@ -307,24 +307,24 @@ fn train(
     // A resumed run takes its parameters from the checkpoint.
     let resume = session.restore(
         backend.as_mut(),
-        &*prepared.model,
+        &prepared.model,
         schedule,
         game_names.as_ref(),
     )?;
     if resume.is_none() {
-        nnc_train::init_params(backend.as_mut(), &*prepared.model, schedule.seed)
+        nnc_train::init_params(backend.as_mut(), &prepared.model, schedule.seed)
             .map_err(train_failure)?;
         console.trace_initial(backend.params());
     }
     let outcome = nnc_train::train_resumable(
         backend.as_mut(),
-        &*prepared.model,
+        &prepared.model,
         schedule,
         prepared.splits(),
         options,
         console,
         resume,
-        &mut session.saver(&*prepared.model, schedule, game_names.as_ref()),
+        &mut session.saver(&prepared.model, schedule, game_names.as_ref()),
     )
     .map_err(|e| session.train_failure(e))?;
     if outcome.interrupted.is_some() {
@@ -380,7 +380,7 @@ fn verify(
             train_size: count,
             clip: schedule.clip,
         };
-        let params = nnc_lower::init_params(&*prepared.model, schedule.seed);
+        let params = nnc_lower::init_params(&prepared.model, schedule.seed);
         let mut verifier = Verifier::new(&setup, params).map_err(VerifyFailure::Verify)?;
         let order = if model.carry {
             nnc_train::seeds::stream_order(count, batch_size)

@@ -72,7 +72,7 @@ fn main() {
             backend.name(),
             configure.as_secs_f64() * 1e3,
             epoch.as_secs_f64(),
-            100.0 * stats.correct as f64 / stats.count as f64
+            100.0 * stats.correct / stats.count as f64
         );
     }
 }

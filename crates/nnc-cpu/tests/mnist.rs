@@ -70,7 +70,7 @@ fn train_and_evaluate(backend: &mut dyn Backend, count: usize) -> EvalStats {
 fn w1_on_2000_images_reaches_the_interpreters_accuracy() {
     let jit = train_and_evaluate(&mut JitBackend::new(), 2000);
     let interp = train_and_evaluate(&mut InterpBackend::new(), 2000);
-    let accuracy = |s: &EvalStats| s.correct as f64 / s.count as f64;
+    let accuracy = |s: &EvalStats| s.correct / s.count as f64;
     let (aj, ai) = (accuracy(&jit), accuracy(&interp));
     eprintln!("validation accuracy: jit {aj:.3}, interpreter {ai:.3}");
     assert!(ai > 0.65, "the interpreter reached only {ai}");

@@ -410,6 +410,22 @@ fn recurrent_layers_agree_with_the_interpreter() {
     }
 }
 
+/// Under `bptt`, each step starts from the state the step before ended
+/// with (the third step, of another batch size, from zeros), and the
+/// evaluation after them from the last training step's.
+#[test]
+fn carried_recurrent_state_agrees_with_the_interpreter() {
+    let adam = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+    for layer in ["rnn(6)", "lstm(5, layers: 2)", "gru(4, return: last)"] {
+        let model = sequence_model(layer).carrying();
+        agree_within("carried", &model, &adam, 4, &[4, 4, 2, 4], 4, 1e-3);
+    }
+}
+
 /// Clipping by value and by the norm of all gradients, on an LSTM.
 #[test]
 fn clipped_gradients_agree_with_the_interpreter() {

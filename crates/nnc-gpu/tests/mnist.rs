@@ -80,7 +80,7 @@ fn same_band(test: &str, name: &str, count: usize, floor: f64) {
     }
     let gpu = train_and_evaluate(&mut GpuBackend::new(), name, count);
     let interp = train_and_evaluate(&mut InterpBackend::new(), name, count);
-    let accuracy = |s: &EvalStats| s.correct as f64 / s.count as f64;
+    let accuracy = |s: &EvalStats| s.correct / s.count as f64;
     let (ag, ai) = (accuracy(&gpu), accuracy(&interp));
     eprintln!("{name}: validation accuracy gpu {ag:.3}, interpreter {ai:.3}");
     assert!(ai > floor, "the interpreter reached only {ai}");

@@ -47,6 +47,14 @@ fn model_problem(model: &Model, batch: usize, seed: u64) -> Problem {
         };
         values.push((InputKind::Data(k), data));
     }
+    // A model that carries recurrent state (`bptt`) starts from the state
+    // the batch before ended with: any values, not zeros.
+    for (kind, id) in graph.inputs() {
+        if let InputKind::Carry(_) = kind {
+            let n: usize = graph.shape(id).iter().product();
+            values.push((kind, (0..n).map(|_| 0.5 * rng.normal()).collect()));
+        }
+    }
     // A model whose costs all compare outputs with inputs reads no labels.
     if let Some(target) = graph.input(InputKind::Target) {
         let shape = graph.shape(target).to_vec();
@@ -552,4 +560,54 @@ fn an_embedded_sequence_with_a_cost_at_every_step() {
          }",
         2,
     );
+}
+
+/// Truncated backpropagation through time (`bptt`): each recurrent layer,
+/// and the states an `unroll` starts at zero, start from the state the
+/// batch before ended with, a graph input of any value; the gradient of
+/// every weight through the window's steps matches finite differences.
+#[test]
+fn recurrent_layers_that_start_from_a_carried_state() {
+    for layer in ["rnn(3)", "lstm(3, layers: 2)", "gru(3, return: last)"] {
+        let model = support::model(&format!(
+            "model seq {{
+               input x: [4, 2]
+               let h = x |> {layer}
+               output y = h |> flatten |> dense(3, act: softmax)
+               cost log_likelihood
+             }}"
+        ))
+        .carrying();
+        let problem = model_problem(&model, 2, 5);
+        let carried = problem
+            .values
+            .iter()
+            .filter(|(kind, _)| matches!(kind, InputKind::Carry(_)))
+            .count();
+        // h of each layer, and c of each LSTM layer.
+        let expected = if layer.starts_with("lstm") { 4 } else { 1 };
+        assert_eq!(carried, expected, "{layer}");
+        check(problem, &model.name);
+    }
+    let unrolled = support::model(
+        "block cell(units) {
+           input x
+           input h: [units]
+           output h_next = dense(concat(x, h), units, act: tanh)
+         }
+         model carried {
+           input x: [3, 2]
+           let hs = unroll(cell(3), x)
+           output y = hs |> flatten |> dense(2, act: softmax)
+           cost log_likelihood
+         }",
+    )
+    .carrying();
+    assert_eq!(unrolled.zero_states.len(), 1);
+    let problem = model_problem(&unrolled, 2, 7);
+    assert!(problem
+        .values
+        .iter()
+        .any(|(kind, _)| *kind == InputKind::Carry(0)));
+    check(problem, &unrolled.name);
 }

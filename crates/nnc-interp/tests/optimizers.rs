@@ -270,7 +270,7 @@ fn train_classifier(
     (
         before.cost_sum / count as f64,
         after.cost_sum / count as f64,
-        after.correct as f64 / count as f64,
+        after.correct / count as f64,
     )
 }
 

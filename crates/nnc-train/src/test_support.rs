@@ -70,6 +70,8 @@ pub enum Call {
     Evaluate {
         len: usize,
     },
+    /// `Backend::reset_carry`.
+    ResetCarry,
 }
 
 /// A backend that trains nothing: each step's cost comes from `step_cost`
@@ -83,6 +85,8 @@ pub struct Fake {
     pub fail_step: Option<(usize, BackendError)>,
     /// The value of the last `set_params`.
     pub restored: Option<f32>,
+    /// The first input value of each example of each evaluation batch.
+    pub evaluated: Vec<Vec<f32>>,
     steps: usize,
     epoch: usize,
     stepped: bool,
@@ -96,6 +100,7 @@ impl Fake {
             accuracy: Box::new(|_| 0.5),
             fail_step: None,
             restored: None,
+            evaluated: Vec::new(),
             steps: 0,
             epoch: 0,
             stepped: false,
@@ -171,6 +176,10 @@ impl Backend for Fake {
         Ok(StepStats::cost(cost))
     }
 
+    fn reset_carry(&mut self) {
+        self.calls.push(Call::ResetCarry);
+    }
+
     fn configure_inference(&mut self, _model: &Model) -> Result<(), BackendError> {
         Ok(())
     }
@@ -187,6 +196,9 @@ impl Backend for Fake {
             self.stepped = false;
         }
         self.calls.push(Call::Evaluate { len: batch.len });
+        let width = batch.inputs.len() / batch.len.max(1);
+        self.evaluated
+            .push(batch.inputs.iter().step_by(width.max(1)).copied().collect());
         let accuracy = (self.accuracy)(self.epoch);
         Ok(EvalStats {
             cost_sum: (1.0 - accuracy) * batch.len as f64,

@@ -126,6 +126,64 @@ fn every_epoch_visits_each_example_once_in_a_new_order() {
     assert_ne!(orders[1], orders[2]);
 }
 
+/// A model that carries recurrent state (`bptt`) trains on streams: 95
+/// examples in batches of 10 are 10 streams of 9 consecutive examples
+/// (the last 5 left out), batch `i` holding example `i` of each, in the
+/// same order every epoch; the state is reset before each epoch and each
+/// evaluation, which reads its split in streams too.
+#[test]
+fn a_model_that_carries_state_trains_and_evaluates_in_streams() {
+    let mut fake = Fake::new();
+    let s = spec(2);
+    let train_data = numbered(95);
+    let validation = numbered(100);
+    let splits = Splits {
+        train: &train_data,
+        validation: Some(&validation),
+        test: None,
+    };
+    let schedule = Schedule::new(&s, Overrides::default());
+    let carrying = model().carrying();
+    let report = train(
+        &mut fake,
+        &carrying,
+        &schedule,
+        splits,
+        &Options::default(),
+        &mut Silent,
+    )
+    .unwrap();
+    let steps = fake.steps();
+    assert_eq!(steps.len(), 18);
+    for (i, (examples, _, _)) in steps.iter().enumerate() {
+        let expected: Vec<f32> = (0..10).map(|s| (s * 9 + i % 9) as f32).collect();
+        assert_eq!(*examples, expected.as_slice(), "step {i}");
+    }
+    assert_eq!(report.epochs[0].examples, 90);
+    assert_eq!(report.epochs[0].steps, 9);
+    // Reset, 9 steps, reset, the validation split's 10 batches; twice.
+    let mut shape: Vec<&str> = Vec::new();
+    for call in &fake.calls {
+        let what = match call {
+            Call::ResetCarry => "reset",
+            Call::Step { .. } => "step",
+            Call::Evaluate { .. } => "evaluate",
+            Call::Configure { .. } => continue,
+        };
+        if shape.last() != Some(&what) || what == "reset" {
+            shape.push(what);
+        }
+    }
+    assert_eq!(
+        shape,
+        ["reset", "step", "reset", "evaluate", "reset", "step", "reset", "evaluate"]
+    );
+    // The evaluation batch is the training batch: 10 streams of 10.
+    assert_eq!(fake.evaluated.len(), 20);
+    let expected: Vec<f32> = (0..10).map(|s| (s * 10 + 1) as f32).collect();
+    assert_eq!(fake.evaluated[1], expected);
+}
+
 #[test]
 fn same_seed_same_run_other_seed_other_order() {
     let s = spec(2);

@@ -164,6 +164,17 @@ pub fn agree_within(
             let label = format!("step {step} param {k}");
             assert_close(&label, &pg.data, &pi.data, slack * lr);
         }
+        // The recurrent state a model that carries it (`bptt`) takes
+        // into the next batch.
+        let (carried, reference) = (gpu.carried(), interp.carried());
+        assert_eq!(
+            carried.len(),
+            reference.len(),
+            "step {step}: carried states"
+        );
+        for (k, (c, r)) in carried.iter().zip(&reference).enumerate() {
+            assert_close(&format!("step {step} carried state {k}"), c, r, slack * lr);
+        }
     }
     let (xs, ys) = examples(batch, inputs, classes, 99);
     let b = Batch {
