@@ -389,7 +389,8 @@ fn bptt_carries_the_state_from_window_to_window() {
         &ckpt.display().to_string(),
         "--split",
         "validation",
-        "--json",
+        "--format",
+        "json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
