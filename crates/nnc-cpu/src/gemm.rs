@@ -48,7 +48,7 @@ const TWO_THREADS_MIN_MACS: usize = 500_000;
 /// The threads for the product `[m, k] x [k, n]` (decided at lowering:
 /// asking the system for its cores allocates).
 pub(crate) fn threads_for(m: usize, k: usize, n: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let cores = crate::pair::cores();
     let macs = m.saturating_mul(k).saturating_mul(n);
     if macs >= TWO_THREADS_MIN_MACS && cores >= 2 {
         2

@@ -207,15 +207,18 @@ pub fn lower_with(graph: &Graph, choices: LowerOptions) -> Result<Program, Lower
             }
         }
     }
+    // The kernels move to the compiler (the pending actions keep empty
+    // ones in their place).
     let mut kernels = Vec::new();
-    for (pending, _, _, _) in &l.actions {
+    let take = |k: &mut nnc_jit::Kernel| std::mem::replace(k, nnc_jit::Kernel::new(""));
+    for (pending, _, _, _) in &mut l.actions {
         match pending {
-            Pending::Jit(k) => kernels.push(k.clone()),
-            Pending::Split([a, b], _, _) => kernels.extend([a.clone(), b.clone()]),
+            Pending::Jit(k) => kernels.push(take(k)),
+            Pending::Split([a, b], _, _) => kernels.extend([take(a), take(b)]),
             _ => {}
         }
     }
-    let mut compiled = nnc_jit::compile_many(&kernels)
+    let mut compiled = nnc_jit::compile_many(kernels)
         .map_err(|e| LowerError::jit("graph", e))?
         .into_iter();
     let mut actions = Vec::with_capacity(l.actions.len());

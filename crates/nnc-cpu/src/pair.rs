@@ -198,7 +198,15 @@ impl Drop for Wait<'_> {
 /// Whether the machine has the two cores a split kernel needs (asked at
 /// lowering: asking allocates).
 pub(crate) fn two_cores() -> bool {
-    std::thread::available_parallelism().map_or(1, |c| c.get()) >= 2
+    cores() >= 2
+}
+
+/// The cores this process may use, asked of the system once: on Linux the
+/// question reads the cgroup files, a tenth of a millisecond that a graph
+/// of thousands of kernels would pay for each.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()))
 }
 
 /// Runs `first` on this thread and `second` on the helper thread, and

@@ -219,7 +219,7 @@ pub struct MemoryPlan {
     /// lifetime ending at `steps` lasts past the step (a graph output).
     pub steps: usize,
     /// Value buffers in arena (node) order, each kernel's scratch buffer
-    /// after its value.
+    /// after its value (`buffer` and `scratch_of` search by it).
     pub buffers: Vec<Buffer>,
     /// The temporaries of each fused kernel that has any.
     pub scratch: Vec<Scratch>,
@@ -406,11 +406,12 @@ pub fn plan_memory_with(graph: &Graph, options: PlanOptions) -> MemoryPlan {
     for (buffer, &offset) in buffers.iter_mut().zip(&placement.offsets) {
         buffer.offset = offset;
     }
-    for (entry, lens) in scratch.iter_mut().zip(slot_lens) {
-        let base = buffers
-            .iter()
-            .find(|b| b.kind == BufferKind::Scratch && b.node == entry.kernel)
-            .map_or(0, |b| b.offset);
+    // The scratch buffers, in node order as the kernels of `scratch`.
+    let bases = buffers
+        .iter()
+        .filter(|b| b.kind == BufferKind::Scratch)
+        .map(|b| b.offset);
+    for ((entry, lens), base) in scratch.iter_mut().zip(slot_lens).zip(bases) {
         let mut at = base;
         for (value, len) in lens {
             entry.slots.push((value, at, len));
@@ -525,16 +526,24 @@ impl MemoryPlan {
         self.buffer(node).map(|b| b.offset)
     }
 
-    /// The value buffer of a node.
+    /// The value buffer of a node (a binary search: the buffers are in
+    /// node order, each value before its kernel's scratch).
     pub fn buffer(&self, node: NodeId) -> Option<&Buffer> {
+        let at = self
+            .buffers
+            .partition_point(|b| b.node.index() < node.index());
         self.buffers
-            .iter()
-            .find(|b| b.node == node && b.kind == BufferKind::Value)
+            .get(at)
+            .filter(|b| b.node == node && b.kind == BufferKind::Value)
     }
 
-    /// The scratch slots of a fused kernel, if it has temporaries.
+    /// The scratch slots of a fused kernel, if it has temporaries (in
+    /// kernel order: a binary search).
     pub fn scratch_of(&self, kernel: NodeId) -> Option<&Scratch> {
-        self.scratch.iter().find(|s| s.kernel == kernel)
+        let at = self
+            .scratch
+            .partition_point(|s| s.kernel.index() < kernel.index());
+        self.scratch.get(at).filter(|s| s.kernel == kernel)
     }
 
     /// The elements all buffers reserve together: the arena a plan without

@@ -16,7 +16,7 @@ use cranelift_module::{default_libcall_names, Linkage, Module};
 
 use crate::codegen::{host_has_fma, signature, translate};
 use crate::error::JitError;
-use crate::ir::{Access, Kernel};
+use crate::ir::{Access, Expr, Kernel, Stmt};
 
 /// The host's instruction set with nnc's settings: optimise for speed,
 /// verify the IR, absolute addressing (cranelift-jit does not support PIC).
@@ -28,6 +28,15 @@ pub(crate) fn host_isa() -> Result<OwnedTargetIsa, JitError> {
         .set("use_colocated_libcalls", "false")
         .map_err(|e| err(&e))?;
     flags.set("is_pic", "false").map_err(|e| err(&e))?;
+    // Cranelift's IR verifier checks every function it compiles: kept in
+    // debug builds (every test), left out of release builds, where it
+    // was a tenth of the compile time of an unrolled recurrence.
+    let verify = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    flags.set("enable_verifier", verify).map_err(|e| err(&e))?;
     let isa = cranelift_native::builder().map_err(|e| err(&e))?;
     isa.finish(settings::Flags::new(flags)).map_err(|e| err(&e))
 }
@@ -102,7 +111,7 @@ impl std::fmt::Debug for CompiledKernel {
 
 /// Compiles one kernel.
 pub fn compile(kernel: &Kernel) -> Result<CompiledKernel, JitError> {
-    let mut all = compile_many(std::slice::from_ref(kernel))?;
+    let mut all = compile_many(vec![kernel.clone()])?;
     all.pop()
         .ok_or_else(|| JitError::Codegen("no kernel compiled".into()))
 }
@@ -110,14 +119,15 @@ pub fn compile(kernel: &Kernel) -> Result<CompiledKernel, JitError> {
 /// Compiles several kernels into one JIT module (their code is finalized
 /// together and freed when the last of them is dropped), returning them in
 /// order. Each kernel is validated first; the first error is returned.
-pub fn compile_many(kernels: &[Kernel]) -> Result<Vec<CompiledKernel>, JitError> {
+/// The compiled kernels keep the kernels given (no copy).
+pub fn compile_many(kernels: Vec<Kernel>) -> Result<Vec<CompiledKernel>, JitError> {
     compile_with(kernels, None)
 }
 
 /// [`compile_many`], optionally overriding whether FMA is used (tests run
 /// the multiply-then-add fallback on hosts that have FMA).
 fn compile_with(
-    kernels: &[Kernel],
+    kernels: Vec<Kernel>,
     use_fma: Option<bool>,
 ) -> Result<Vec<CompiledKernel>, JitError> {
     let err = |e: &dyn std::fmt::Display| JitError::Codegen(e.to_string());
@@ -142,18 +152,31 @@ fn compile_with(
     // Kernels of the same code (an unrolled recurrence repeats each step's
     // kernels over other buffers) are compiled once: the code reads its
     // buffers through the pointer table, so one entry serves them all.
-    let mut compiled_as: HashMap<String, usize> = HashMap::new();
+    // Kernels are bucketed by their sizes, then compared field by field
+    // (the name aside) with the distinct codes of their bucket.
+    let mut compiled_as: HashMap<(usize, usize, u32, usize), Vec<usize>> = HashMap::new();
     for (n, kernel) in kernels.iter().enumerate() {
-        let key = format!(
-            "{:?}|{:?}|{}|{:?}",
-            kernel.buffers, kernel.vars, kernel.loop_vars, kernel.body
-        );
-        if let Some(&first) = compiled_as.get(&key) {
+        let bucket = compiled_as
+            .entry((
+                kernel.buffers.len(),
+                kernel.vars.len(),
+                kernel.loop_vars,
+                kernel.body.len(),
+            ))
+            .or_default();
+        let same = bucket.iter().copied().find(|&first| {
+            let other = &kernels[first];
+            other.buffers == kernel.buffers
+                && other.vars == kernel.vars
+                && other.body == kernel.body
+                && constant_bits(&other.body) == constant_bits(&kernel.body)
+        });
+        if let Some(first) = same {
             let (id, code_size, _) = pending[first];
             pending.push((id, code_size, Duration::ZERO));
             continue;
         }
-        compiled_as.insert(key, n);
+        bucket.push(n);
         let started = Instant::now();
         let symbol = format!("nnc_{}_{n}", kernel.name);
         let id = module
@@ -175,7 +198,7 @@ fn compile_with(
         .collect();
     let code = Rc::new(code);
     Ok(kernels
-        .iter()
+        .into_iter()
         .zip(pending)
         .zip(entries)
         .map(|((kernel, (_, code_size, compile_time)), ptr)| {
@@ -191,17 +214,61 @@ fn compile_with(
                 .filter(|d| d.access == Access::Scratch)
                 .map(|d| vec![0.0; d.len])
                 .collect();
+            let table = RefCell::new(vec![std::ptr::null_mut(); kernel.buffers.len()]);
             CompiledKernel {
-                kernel: kernel.clone(),
+                kernel,
                 entry,
                 code_size,
                 compile_time,
                 scratch: RefCell::new(scratch),
-                table: RefCell::new(vec![std::ptr::null_mut(); kernel.buffers.len()]),
+                table,
                 _code: Rc::clone(&code),
             }
         })
         .collect())
+}
+
+/// The bits of every constant of `body`, in order: `==` on kernels holds
+/// `0.0` and `-0.0` equal, and the code they make differs.
+fn constant_bits(body: &[Stmt]) -> Vec<u32> {
+    fn expr(e: &Expr, out: &mut Vec<u32>) {
+        match e {
+            Expr::Const(c) => out.push(c.to_bits()),
+            Expr::Load { .. } | Expr::Var(_) => {}
+            Expr::Splat(a) | Expr::Unary(_, a) | Expr::ReduceSum(a) => expr(a, out),
+            Expr::Binary(_, a, b) => {
+                expr(a, out);
+                expr(b, out);
+            }
+            Expr::Fma(a, b, c) => {
+                expr(a, out);
+                expr(b, out);
+                expr(c, out);
+            }
+            Expr::Select {
+                lhs,
+                rhs,
+                then,
+                otherwise,
+                ..
+            } => {
+                for e in [lhs, rhs, then, otherwise] {
+                    expr(e, out);
+                }
+            }
+        }
+    }
+    fn stmts(body: &[Stmt], out: &mut Vec<u32>) {
+        for s in body {
+            match s {
+                Stmt::Loop(l) => stmts(&l.body, out),
+                Stmt::Assign { value, .. } | Stmt::Store { value, .. } => expr(value, out),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    stmts(body, &mut out);
+    out
 }
 
 impl CompiledKernel {
@@ -297,7 +364,33 @@ impl CompiledKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{matmul, Activation, MatmulSpec};
+    use crate::kernels::{elementwise, matmul, Activation, MatmulSpec, Operand};
+
+    /// Kernels that differ by name alone share one compiled code; a
+    /// constant `-0.0` where another has `0.0` (equal under `==`) makes
+    /// other code, and each computes its own result.
+    #[test]
+    fn kernels_of_the_same_code_are_compiled_once() {
+        let with = |name: &str, c: f32| {
+            elementwise(name, 2, 4, &[Operand::Full], move |a, ty| {
+                // `x / c`: infinities of opposite signs for the two zeros.
+                Expr::div(a[0].clone(), Expr::constant(c, ty))
+            })
+        };
+        let compiled = compile_many(vec![with("a", 0.0), with("b", 0.0), with("c", -0.0)]).unwrap();
+        let entries: Vec<usize> = compiled.iter().map(|k| k.entry as usize).collect();
+        assert_eq!(entries[0], entries[1]);
+        assert_ne!(entries[0], entries[2]);
+        assert_eq!(compiled[1].kernel().name, "b");
+        let x = [1.0f32; 8];
+        let run = |k: &CompiledKernel| {
+            let mut y = [0.0f32; 8];
+            k.call(&[&x], &mut [&mut y]).unwrap();
+            y[0]
+        };
+        assert_eq!(run(&compiled[1]), f32::INFINITY);
+        assert_eq!(run(&compiled[2]), f32::NEG_INFINITY);
+    }
 
     /// The multiply-then-add fallback for hosts without FMA computes the
     /// same product to within rounding.
@@ -321,7 +414,7 @@ mod tests {
         let bias: Vec<f32> = (0..13).map(|i| i as f32 / 20.0).collect();
         let mut outs = Vec::new();
         for use_fma in [false, true] {
-            let f = compile_with(std::slice::from_ref(&kernel), Some(use_fma))
+            let f = compile_with(vec![kernel.clone()], Some(use_fma))
                 .unwrap()
                 .pop()
                 .unwrap();

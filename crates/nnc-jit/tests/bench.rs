@@ -102,7 +102,7 @@ fn compile_time_of_a_training_step() {
         }),
     ];
     let t = Instant::now();
-    let compiled = compile_many(&kernels).unwrap();
+    let compiled = compile_many(kernels).unwrap();
     let total = t.elapsed();
     for c in &compiled {
         println!(

@@ -134,11 +134,13 @@ pub fn check_params(model: Option<&Model>, params: &[Tensor]) -> Result<(), Back
 
 impl TrainSetup<'_> {
     /// The batch sizes of an epoch of this phase: the full batch, then the
-    /// short last batch when the training split is not a multiple of it.
+    /// short last batch when the training split is not a multiple of it
+    /// (never for a model that carries state: see `seeds::stream_order`).
     pub fn batch_sizes(&self) -> Vec<usize> {
         let batch = self.batch_size.max(1);
         let rest = self.train_size % batch;
-        if rest == 0 {
+        // A model that carries state trains on whole batches of streams.
+        if rest == 0 || self.model.carry {
             vec![batch]
         } else {
             vec![batch, rest]
