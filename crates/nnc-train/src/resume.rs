@@ -67,6 +67,12 @@ pub struct LoopState {
     /// runs nothing. (A run that ran all its epochs is not finished: it
     /// resumes with more epochs, `--epochs`.)
     pub finished: bool,
+    /// For a model that carries recurrent state (`bptt`) interrupted in
+    /// the middle of an epoch: the state its next step starts from
+    /// (`Backend::carried`), each value as its bit pattern. Empty at an
+    /// epoch boundary, where every stream starts at zero.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<Vec<u32>>,
 }
 
 impl LoopState {

@@ -106,6 +106,7 @@ pub fn train_resumable<B: Backend + ?Sized>(
         configured: None,
         last_phase: None,
         pending_state: None,
+        pending_carry: None,
         inputs: Vec::new(),
         targets: Vec::new(),
     };
@@ -134,6 +135,14 @@ pub fn train_resumable<B: Backend + ?Sized>(
             });
         }
         run.pending_state = Some((state.phase - 1, resume.optimizer_state));
+        if state.step > 0 && !state.carried.is_empty() {
+            let values = state.carried.iter();
+            run.pending_carry = Some(
+                values
+                    .map(|bits| bits.iter().map(|&b| f32::from_bits(b)).collect())
+                    .collect(),
+            );
+        }
     }
     for epoch in first_epoch..=schedule.epochs {
         let mut record = match run.epoch(backend, epoch, observer, checkpointer, partial.take())? {
@@ -205,6 +214,9 @@ struct Run<'a> {
     /// A resumed run's optimizer state and the index of the phase it
     /// belongs to, set into the backend when it is first configured.
     pending_state: Option<(usize, Vec<Tensor>)>,
+    /// The carried recurrent state a resumed epoch's next step starts
+    /// from (`LoopState::carried`), put back after the epoch's reset.
+    pending_carry: Option<Vec<Vec<f32>>>,
     inputs: Vec<f32>,
     targets: Vec<f32>,
 }
@@ -484,6 +496,7 @@ impl Run<'_> {
             decay: self.decay.as_ref().map(Decay::state),
             early_stop: self.early_stop.as_ref().map(EarlyStopper::state),
             finished,
+            carried: Vec::new(),
         }
     }
 
@@ -501,7 +514,14 @@ impl Run<'_> {
         record: Option<&EpochRecord>,
         finished: bool,
     ) -> Result<(), TrainError> {
-        let state = self.loop_state(epochs_completed, done, finished);
+        let mut state = self.loop_state(epochs_completed, done, finished);
+        if self.model.carry && done.step > 0 {
+            state.carried = backend
+                .carried()
+                .iter()
+                .map(|values| values.iter().map(|v| v.to_bits()).collect())
+                .collect();
+        }
         let params = backend.params();
         let optimizer = self
             .configured
@@ -595,6 +615,9 @@ impl Run<'_> {
         // A resumed epoch skips the steps done before the interruption; the
         // order and the step seeds are those of the uninterrupted epoch.
         let skip = partial.map_or(0, |p| p.step);
+        if let Some(carried) = self.pending_carry.take() {
+            backend.set_carried(carried);
+        }
         let mut cost_sum = partial.map_or(0.0, |p| p.cost_sum);
         let mut term_sums: Option<[f64; nnc_lower::backend::MAX_COST_TERMS]> =
             partial.and_then(|p| p.term_sums);
