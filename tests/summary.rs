@@ -144,3 +144,51 @@ fn summary_shows_a_clean_model_of_a_file_with_other_errors() {
     );
     assert!(stderr.contains("outside the models summarised"), "{stderr}");
 }
+
+/// An unrolled cell shows its first step row by row and one line for the
+/// other steps (and one for the reshapes that stack every step's output),
+/// whose sums are those of the rows it stands for.
+#[test]
+fn unrolled_steps_are_one_line_after_the_first() {
+    let s = one("block cell(units) {
+           input x
+           input h: [units]
+           output h_next = dense(concat(x, h), units, act: tanh)
+         }
+         model m {
+           input x: [5, 2]
+           let hs = unroll(cell(3), x)
+           output y = hs |> flatten |> dense(2, act: softmax)
+           cost log_likelihood
+         }");
+    assert_eq!(s.repeats.len(), 2);
+    let steps = &s.repeats[0];
+    assert_eq!((steps.block.as_str(), steps.steps), ("cell", 5));
+    // slice, reshape, concat, dense per step.
+    assert_eq!(steps.per_step, 4);
+    assert_eq!(s.rows[steps.first + 3].layer, "cell_1.h_next");
+    let table = nnc_cli::summary_table::render(&s);
+    let later: u64 = s.rows[steps.first + 4..steps.first + 20]
+        .iter()
+        .map(|r| r.flops)
+        .sum();
+    assert_eq!(later, 4 * 36);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("steps 2..5"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        line.contains("4 x the step above") && line.contains(" 144 "),
+        "{line}"
+    );
+    assert!(!table.contains("cell_2."), "{table}");
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.starts_with("steps 2..5"))
+            .count(),
+        2
+    );
+    // The totals count every step.
+    assert!(table.lines().last().unwrap().contains(" 244 "), "{table}");
+}

@@ -100,6 +100,8 @@ pub(crate) struct Builder {
     pub limit_hit: bool,
     /// The states `unroll` starts at zero: (zeros node, final value node).
     pub zero_states: Vec<(NodeId, NodeId)>,
+    /// Where each `unroll`'s steps lie.
+    pub unrolls: Vec<crate::program::Unrolled>,
 }
 
 impl Builder {
@@ -117,6 +119,7 @@ impl Builder {
             next_seq: 1,
             limit_hit: false,
             zero_states: Vec::new(),
+            unrolls: Vec::new(),
         }
     }
 

@@ -74,6 +74,7 @@ pub fn part(model: &Model, inputs: &[NodeId], output: NodeId) -> Option<Model> {
         cost_name: None,
         zero_states: Vec::new(),
         carry: false,
+        unrolls: Vec::new(),
     })
 }
 

@@ -418,6 +418,7 @@ impl<'a> Checker<'a> {
                 cost_name: None,
                 zero_states: Vec::new(),
                 carry: false,
+                unrolls: Vec::new(),
             },
         })
     }

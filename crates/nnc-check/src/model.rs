@@ -375,6 +375,7 @@ impl<'a> Checker<'a> {
             cost_name,
             zero_states: self.builder.zero_states.clone(),
             carry: false,
+            unrolls: self.builder.unrolls.clone(),
         })
     }
 

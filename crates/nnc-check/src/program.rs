@@ -75,6 +75,24 @@ pub struct Model {
     /// [`Model::carrying`] gives the model a `bptt` run trains.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub carry: bool,
+    /// Each `unroll`'s steps, as laid out in `nodes` (for reports that
+    /// show one step and count the others).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unrolls: Vec<Unrolled>,
+}
+
+/// Where the steps of one `unroll` lie in `Model::nodes`: step `t`'s nodes
+/// are `first + t * per_step ..` `first + (t + 1) * per_step`, all of the
+/// same ops.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unrolled {
+    /// The cell's block name.
+    pub block: String,
+    /// The first node of the first step.
+    pub first: NodeId,
+    /// Nodes per step.
+    pub per_step: usize,
+    pub steps: usize,
 }
 
 /// A cost term written as a tensor expression.

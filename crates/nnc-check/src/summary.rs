@@ -25,6 +25,21 @@ pub struct Summary {
     pub total_params: u64,
     pub total_flops: u64,
     pub total_activation_bytes: u64,
+    /// The steps of each `unroll` (`Model::unrolls`): the text table shows
+    /// the first step's rows and one line for the others.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Repeat>,
+}
+
+/// Rows `first + per_step ..` `first + steps * per_step`: steps 2 to
+/// `steps` of an `unroll` of `block`, each the same ops as rows `first ..`
+/// `first + per_step`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Repeat {
+    pub block: String,
+    pub first: usize,
+    pub per_step: usize,
+    pub steps: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -153,6 +168,16 @@ pub fn summarize(model: &Model) -> Summary {
         total_flops: sum(|r| r.flops),
         total_activation_bytes: sum(|r| r.activation_bytes),
         rows,
+        repeats: model
+            .unrolls
+            .iter()
+            .map(|u| Repeat {
+                block: u.block.clone(),
+                first: u.first.0,
+                per_step: u.per_step,
+                steps: u.steps,
+            })
+            .collect(),
     }
 }
 

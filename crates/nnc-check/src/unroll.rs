@@ -299,6 +299,7 @@ impl<'a> Checker<'a> {
         });
         let place = scope.place;
         let starts = zero_start.then(|| current.clone());
+        let first_node = self.builder.nodes.len();
         let mut step_values: Vec<Tensor> = Vec::with_capacity(steps);
         let step_output = (0..outputs.len())
             .find(|k| states.iter().all(|s| s.next != *k))
@@ -343,6 +344,16 @@ impl<'a> Checker<'a> {
             step_values.push(produced[step_output].clone());
             current = next;
         }
+        // Every step made as many nodes as the first: reports show one.
+        let made = self.builder.nodes.len() - first_node;
+        if steps > 1 && made % steps == 0 {
+            self.builder.unrolls.push(crate::program::Unrolled {
+                block: block.clone(),
+                first: crate::program::NodeId(first_node),
+                per_step: made / steps,
+                steps,
+            });
+        }
         // States that start at zero can start where the previous batch
         // ended instead (`bptt`).
         for (start, end) in starts.iter().flatten().zip(&current) {
@@ -355,10 +366,19 @@ impl<'a> Checker<'a> {
         }
         // Every step's value, stacked along a new first axis.
         let mut rows = Vec::with_capacity(step_values.len());
+        let first_row = self.builder.nodes.len();
         for v in step_values {
             let mut shape = vec![1];
             shape.extend(v.shape.clone().unwrap_or_default());
             rows.push(self.reshape_node(place, v, shape, span));
+        }
+        if steps > 1 && self.builder.nodes.len() - first_row == steps {
+            self.builder.unrolls.push(crate::program::Unrolled {
+                block: block.clone(),
+                first: crate::program::NodeId(first_row),
+                per_step: 1,
+                steps,
+            });
         }
         Value::Tensor(self.concat_tensors(place, &rows, 0, span))
     }

@@ -1,6 +1,6 @@
 //! The text layout of `nnc summary`.
 
-use nnc_check::summary::Summary;
+use nnc_check::summary::{Summary, SummaryRow};
 use nnc_diag::{shape_str, thousands};
 
 /// Lays a summary out as an aligned table with a totals line.
@@ -13,20 +13,40 @@ pub fn render(summary: &Summary) -> String {
         "FLOPs/example",
         "activation bytes/example",
     ];
-    let mut rows: Vec<[String; 6]> = summary
-        .rows
-        .iter()
-        .map(|r| {
-            [
-                r.layer.clone(),
-                r.op.clone(),
-                shape_str(&r.shape),
-                thousands(r.params),
-                thousands(r.flops),
-                thousands(r.activation_bytes),
-            ]
-        })
-        .collect();
+    let mut rows: Vec<[String; 6]> = Vec::with_capacity(summary.rows.len() + 1);
+    let mut i = 0;
+    while i < summary.rows.len() {
+        // The later steps of an `unroll`: one line for all of them.
+        let repeat = summary
+            .repeats
+            .iter()
+            .find(|r| r.steps > 1 && i == r.first + r.per_step);
+        if let Some(r) = repeat {
+            let end = (r.first + r.steps * r.per_step).min(summary.rows.len());
+            let later = &summary.rows[i..end];
+            let sum = |f: fn(&SummaryRow) -> u64| later.iter().map(f).fold(0, u64::saturating_add);
+            rows.push([
+                format!("steps 2..{}", r.steps),
+                format!("{} x the step above", r.steps - 1),
+                String::new(),
+                thousands(sum(|r| r.params)),
+                thousands(sum(|r| r.flops)),
+                thousands(sum(|r| r.activation_bytes)),
+            ]);
+            i = end;
+            continue;
+        }
+        let r = &summary.rows[i];
+        rows.push([
+            r.layer.clone(),
+            r.op.clone(),
+            shape_str(&r.shape),
+            thousands(r.params),
+            thousands(r.flops),
+            thousands(r.activation_bytes),
+        ]);
+        i += 1;
+    }
     rows.push([
         "total".to_string(),
         String::new(),

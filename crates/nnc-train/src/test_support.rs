@@ -50,6 +50,7 @@ pub fn model() -> Model {
         regularizers: vec![],
         zero_states: vec![],
         carry: false,
+        unrolls: vec![],
     }
 }
 

@@ -221,6 +221,7 @@ pub fn model(name: &str, input_shape: &[usize], units: usize) -> Model {
         regularizers: vec![],
         zero_states: vec![],
         carry: false,
+        unrolls: vec![],
     }
 }
 
