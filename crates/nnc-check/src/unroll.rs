@@ -346,7 +346,7 @@ impl<'a> Checker<'a> {
         }
         // Every step made as many nodes as the first: reports show one.
         let made = self.builder.nodes.len() - first_node;
-        if steps > 1 && made % steps == 0 {
+        if steps > 1 && made.is_multiple_of(steps) {
             self.builder.unrolls.push(crate::program::Unrolled {
                 block: block.clone(),
                 first: crate::program::NodeId(first_node),
