@@ -382,18 +382,7 @@ fn bptt_carries_the_state_from_window_to_window() {
     assert!(carried < 0.16, "with bptt: {carried} nats (floor 0.099)");
     assert!(reset > carried + 0.1, "without: {reset}, with: {carried}");
     // `nnc eval` carries the state along the same streams.
-    let out = nnc(&[
-        "eval",
-        &file.display().to_string(),
-        "--weights",
-        &ckpt.display().to_string(),
-        "--split",
-        "validation",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let report = common::eval_json(&file, &ckpt, "validation");
     let cost = report["cost"].as_f64().unwrap();
     assert!((cost - carried).abs() < 1e-4, "eval {cost}, run {carried}");
     // Sampling carries the state past each window of 8.

@@ -552,18 +552,7 @@ data mnist {{
         .as_f64()
         .unwrap();
     assert!(accuracy > 0.6, "the held-out tenth is measured: {accuracy}");
-    let eval = nnc(&[
-        "eval",
-        &path.display().to_string(),
-        "--weights",
-        &ckpt.display().to_string(),
-        "--split",
-        "validation",
-        "--format",
-        "json",
-    ]);
-    assert!(eval.status.success(), "{}", text(&eval.stderr));
-    let report: Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let report = common::eval_json(&path, &ckpt, "validation");
     assert_eq!(report["examples"], 200);
     assert!((report["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9);
 }

@@ -57,6 +57,23 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
 }
 
 /// Bytes a process printed, as text.
+/// `nnc eval FILE --weights WEIGHTS --split SPLIT --format json`, which
+/// must succeed: its report.
+pub fn eval_json(file: &Path, weights: &Path, split: &str) -> serde_json::Value {
+    let out = nnc(&[
+        "eval",
+        &file.display().to_string(),
+        "--weights",
+        &weights.display().to_string(),
+        "--split",
+        split,
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("a JSON report")
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
