@@ -26,9 +26,10 @@
 //!   (`W = W - eta * dW` is `alpha = 1`, `beta = -eta`), so a weight
 //!   gradient need never be stored;
 //! - on two threads the rows of the broadcast side (or the columns of the
-//!   vector side, whichever is longer) are split in two, each half summed
-//!   by one thread over the whole of `k` in a fixed order: results do not
-//!   depend on the thread count.
+//!   vector side, whichever is longer, and the columns whenever the
+//!   vector side is the larger operand, so that each thread packs half of
+//!   it) are split in two, each half summed by one thread over the whole
+//!   of `k` in a fixed order: results do not depend on the thread count.
 //!
 //! # Invariants
 //!
