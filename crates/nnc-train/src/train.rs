@@ -463,11 +463,10 @@ impl Run<'_> {
             early.restore(saved);
         }
         if state.step > 0 && state.epoch < self.schedule.epochs {
-            let steps = self.train_count.div_ceil(
-                self.schedule.phases[self.schedule.phase_index(state.epoch + 1)]
-                    .batch_size
-                    .max(1),
-            );
+            let batch_size = self.schedule.phases[self.schedule.phase_index(state.epoch + 1)]
+                .batch_size
+                .max(1);
+            let steps = self.epoch_examples(batch_size).div_ceil(batch_size);
             if state.step > steps {
                 return problem(format!(
                     "it stopped after step {} of epoch {}, which has {steps} steps",
@@ -556,7 +555,8 @@ impl Run<'_> {
             if tensor.data.iter().any(|v| !v.is_finite()) {
                 let epoch = epochs_completed + usize::from(done.step > 0);
                 let phase = &self.schedule.phases[self.schedule.phase_index(epoch.max(1))];
-                let batches = self.train_count.div_ceil(phase.batch_size.max(1));
+                let batch_size = phase.batch_size.max(1);
+                let batches = self.epoch_examples(batch_size).div_ceil(batch_size);
                 return Err(TrainError::Diverged {
                     epoch: epoch.max(1),
                     batch: if done.step > 0 { done.step } else { batches },
