@@ -68,6 +68,9 @@ pub(crate) struct DataInfo {
     pub text_context: Option<(usize, Span)>,
     /// The training split's span, when it has one.
     pub train_span: Option<Span>,
+    /// A `validation` or `test` split drawn by `holdout(...)` from the
+    /// training examples: its name and span.
+    pub holdout: Option<(&'static str, Span)>,
 }
 
 impl<'a> Checker<'a> {
@@ -135,6 +138,12 @@ impl<'a> Checker<'a> {
                 _ => None,
             },
             train_span: train_split.as_ref().map(|s| s.span),
+            holdout: [(1, "validation"), (2, "test")].into_iter().find_map(
+                |(i, name)| match splits.get(i) {
+                    Some(Some(Some(split))) if split.holdout.is_some() => Some((name, split.span)),
+                    _ => None,
+                },
+            ),
         };
         if !matches!(labels, Some(Labels::None) | None) || table.get("labels").is_none() {
             self.sources_have_labels(&splits, table.get("labels").map(|s| s.span));

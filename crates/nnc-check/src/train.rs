@@ -258,6 +258,12 @@ impl<'a> Checker<'a> {
         let Some(data) = data else {
             return;
         };
+        if let Some((split, at)) = data.holdout {
+            let problem = BpttProblem::Holdout {
+                split: split.to_string(),
+            };
+            report(self, problem, at);
+        }
         match data.text_context {
             Some((context, _)) if context == window => {}
             Some((context, source)) => {

@@ -662,6 +662,9 @@ pub enum BpttProblem {
     NotText { data: String },
     /// The window differs from the text source's `context`.
     Length { bptt: usize, context: usize },
+    /// A split drawn at random from the training windows leaves gaps in
+    /// the training text's streams.
+    Holdout { split: String },
 }
 
 /// What is wrong with a cell given to `unroll` (E0213).

@@ -527,5 +527,13 @@ pub(super) fn bptt(code: &'static str, problem: &BpttProblem, span: Span, at: Sp
         .with_secondary(at, format!("`context: {context}`: each example is the next {context} characters"))
         .with_note(format!("the state is carried from each example of a stream to the next, so each window is one example of {context} characters, not {bptt}"))
         .with_hint(format!("write `bptt {context}`, or `context: {bptt}` with a model input of [{bptt}]")),
+        BpttProblem::Holdout { split } => Diagnostic::error(
+            code,
+            format!("`bptt` needs the training text whole, but the `{split}` split holds out windows of it at random"),
+            Label::new(span, "state carried here"),
+        )
+        .with_secondary(at, "windows drawn from the training split")
+        .with_note("a stream would go on from a window to the one after a held-out gap, as if they were consecutive")
+        .with_hint(format!("give `{split}` a slice of the text of its own: `train t[..0.9]` and `{split} t[0.9..]`, `t` the `text(...)` source")),
     }
 }
