@@ -10,14 +10,14 @@
 //! from the program's working memory into the backend's buffers; so after
 //! a diverging step the values before it stay, as with the JIT.
 
+use crate::carry::DeviceCarry;
 use crate::device::{Gpu, GpuError};
 use crate::executable::{create_buffer, Executable, PipelineCache};
 use nnc_check::program::{Model, Optimizer};
 use nnc_ir::{fuse_verified, Graph, InputKind, OutputKind};
 use nnc_lower::backend::{
-    carry_outputs, check_params, check_state, collect_outputs, Backend, BackendError, Batch,
-    Carried, EvalStats, Inference, Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler,
-    MAX_COST_TERMS,
+    check_params, check_state, collect_outputs, Backend, BackendError, Batch, EvalStats, Inference,
+    Reuse, StepStats, Tensor, TrainSetup, TrainingCompiler, MAX_COST_TERMS,
 };
 use nnc_lower::{compile_inference_fused, compile_training_fused, optimizer_state, param_specs};
 use std::collections::BTreeMap;
@@ -58,9 +58,8 @@ pub struct GpuBackend {
     /// `compile_training_fused`.
     compiler: Option<TrainingCompiler>,
     /// The recurrent state carried from batch to batch (`Model::carry`),
-    /// on the host: a few rows per batch, uploaded before and read back
-    /// after each run.
-    carried: Carried,
+    /// on the device.
+    carry: DeviceCarry,
 }
 
 fn failed(message: impl Into<String>) -> BackendError {
@@ -338,9 +337,10 @@ impl GpuBackend {
         if with_targets {
             write_targets(gpu, exe, batch, &mut self.scratch)?;
         }
-        write_carried(gpu, exe, &mut self.carried)?;
+        self.carry.prepare(gpu, exe)?;
         exe.write_uploads(gpu, batch.noise_seed);
         let exe = &*exe;
+        let carry = &mut self.carry;
         let mut kinds = vec![OutputKind::CostSum, OutputKind::Correct];
         kinds.extend((0..MAX_COST_TERMS).map(OutputKind::CostTermSum));
         gpu.scoped("an evaluation", || {
@@ -349,13 +349,14 @@ impl GpuBackend {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("nnc evaluation"),
                 });
+            carry.encode_in(exe, &mut encoder);
             exe.encode(&mut encoder);
+            carry.encode_out(gpu, exe, &mut encoder);
             if with_targets {
                 exe.encode_scalars(&mut encoder, &kinds);
             }
             gpu.queue.submit([encoder.finish()]);
         })?;
-        read_carried(gpu, exe, &mut self.carried)?;
         let stats = if with_targets {
             let values = exe.read_scalars(gpu, &kinds)?;
             Some(EvalStats {
@@ -430,31 +431,6 @@ fn write_inputs(
         let values = batch.input_values(model, k, scratch)?;
         if exe.input_len(InputKind::Data(k)).is_some() {
             exe.write_input(gpu, InputKind::Data(k), values)?;
-        }
-    }
-    Ok(())
-}
-
-/// Uploads each carried state into the program's input for it.
-fn write_carried(
-    gpu: &Gpu,
-    exe: &mut Executable,
-    carried: &mut Carried,
-) -> Result<(), BackendError> {
-    for k in carry_outputs(&exe.program.graph) {
-        if let Some(len) = exe.input_len(InputKind::Carry(k)) {
-            exe.write_input(gpu, InputKind::Carry(k), carried.start(k, len))?;
-        }
-    }
-    Ok(())
-}
-
-/// Reads back the state each `Carry(k)` output ended the batch with.
-fn read_carried(gpu: &Gpu, exe: &Executable, carried: &mut Carried) -> Result<(), BackendError> {
-    for k in carry_outputs(&exe.program.graph) {
-        if let Some(range) = exe.output(OutputKind::Carry(k)) {
-            let end = gpu.read(&exe.buffers[range.buffer], range.offset, range.len)?;
-            carried.keep(k, &end);
         }
     }
     Ok(())
@@ -584,16 +560,18 @@ impl Backend for GpuBackend {
         let gpu = self.gpu.as_ref().ok_or_else(not_configured)?;
         let exe = self.train.get_mut(&batch.len).ok_or_else(not_configured)?;
         write_batch(gpu, exe, &model, &batch, &mut self.scratch)?;
-        write_carried(gpu, exe, &mut self.carried)?;
+        self.carry.prepare(gpu, exe)?;
         exe.write_input(gpu, InputKind::LearningRate, &[learning_rate])?;
         exe.write_uploads(gpu, step_seed);
         let exe = &*exe;
+        let carry = &mut self.carry;
         let checked = gpu.scoped("a training step", || {
             let mut encoder = gpu
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("nnc training step"),
                 });
+            carry.encode_in(exe, &mut encoder);
             let checked = if self.check_numerics {
                 Some(exe.encode_checked(gpu, &mut encoder))
             } else {
@@ -663,22 +641,30 @@ impl Backend for GpuBackend {
                     range.byte_len(),
                 );
             }
+            // The state the next batch starts from.
+            carry.encode_out(gpu, exe, &mut encoder);
             gpu.queue.submit([encoder.finish()]);
         })?;
-        read_carried(gpu, exe, &mut self.carried)?;
         Ok(StepStats::cost(cost as f64))
     }
 
     fn reset_carry(&mut self) {
-        self.carried.reset();
+        self.carry.reset();
     }
 
+    /// Reads the states back from the device; none when it cannot be
+    /// read (a lost device, whose next step fails anyway).
     fn carried(&self) -> Vec<Vec<f32>> {
-        self.carried.values().to_vec()
+        self.gpu
+            .as_ref()
+            .and_then(|gpu| self.carry.read(gpu).ok())
+            .unwrap_or_default()
     }
 
     fn set_carried(&mut self, values: Vec<Vec<f32>>) {
-        self.carried.replace(values);
+        if let Some(gpu) = &self.gpu {
+            self.carry.write(gpu, &values);
+        }
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalStats, BackendError> {

@@ -40,6 +40,7 @@
 //! [`GpuBackend::open`]), so constructing a backend never fails.
 
 mod backend;
+mod carry;
 pub mod device;
 mod executable;
 
