@@ -112,36 +112,69 @@ fn small_text(n: usize, seed: u64) -> String {
     out
 }
 
+/// A character model on the text `text_file`, saved as `NAME.nnet`:
+/// windows of `context`, an embedding of `vocabulary` characters, an LSTM
+/// of `units`, the first 80% to train on; `settings` end the train block.
+struct TextModel<'a> {
+    name: &'a str,
+    text_file: &'a str,
+    context: usize,
+    vocabulary: usize,
+    units: usize,
+    settings: &'a str,
+}
+
+impl TextModel<'_> {
+    fn write(&self, dir: &Path) -> std::path::PathBuf {
+        let TextModel {
+            name,
+            text_file,
+            context,
+            vocabulary,
+            units,
+            settings,
+        } = self;
+        let file = dir.join(format!("{name}.nnet"));
+        std::fs::write(
+            &file,
+            format!(
+                r#"model {name} {{
+                     input text: [{context}]
+                     layers {{
+                       embed({vocabulary}, 8)
+                       lstm({units})
+                       dense({vocabulary}, act: softmax)
+                     }}
+                     cost log_likelihood
+                   }}
+                   data words {{
+                     let all = text("{text_file}", context: {context})
+                     train all[..0.8]
+                     validation all[0.8..]
+                   }}
+                   train {name} on words {{
+                     optimizer adam
+                     learning_rate 0.01
+                     batch_size 16
+                     {settings}
+                   }}"#
+            ),
+        )
+        .unwrap();
+        file
+    }
+}
+
 fn char_model(dir: &Path, text_file: &str) -> std::path::PathBuf {
-    let file = dir.join("chars.nnet");
-    std::fs::write(
-        &file,
-        format!(
-            r#"model chars {{
-                 input text: [16]
-                 layers {{
-                   embed(16, 8)
-                   lstm(24)
-                   dense(16, act: softmax)
-                 }}
-                 cost log_likelihood
-               }}
-               data words {{
-                 let all = text("{text_file}", context: 16)
-                 train all[..0.8]
-                 validation all[0.8..]
-               }}
-               train chars on words {{
-                 optimizer adam
-                 learning_rate 0.01
-                 batch_size 16
-                 epochs 6
-                 clip_norm 5.0
-               }}"#
-        ),
-    )
-    .unwrap();
-    file
+    TextModel {
+        name: "chars",
+        text_file,
+        context: 16,
+        vocabulary: 16,
+        units: 24,
+        settings: "epochs 6  clip_norm 5.0",
+    }
+    .write(dir)
 }
 
 /// A character model learns a small text (its cost in nats per character
@@ -312,35 +345,15 @@ fn segments(n: usize, seed: u64) -> String {
 }
 
 fn segment_model(dir: &Path, name: &str, bptt: &str) -> std::path::PathBuf {
-    let file = dir.join(format!("{name}.nnet"));
-    std::fs::write(
-        &file,
-        format!(
-            r#"model seg {{
-                 input text: [8]
-                 layers {{
-                   embed(3, 8)
-                   lstm(16)
-                   dense(3, act: softmax)
-                 }}
-                 cost log_likelihood
-               }}
-               data segs {{
-                 let all = text("segments.txt", context: 8)
-                 train all[..0.8]
-                 validation all[0.8..]
-               }}
-               train seg on segs {{
-                 optimizer adam
-                 learning_rate 0.01
-                 batch_size 16
-                 epochs 10
-                 {bptt}
-               }}"#
-        ),
-    )
-    .unwrap();
-    file
+    TextModel {
+        name,
+        text_file: "segments.txt",
+        context: 8,
+        vocabulary: 3,
+        units: 16,
+        settings: &format!("epochs 10  {bptt}"),
+    }
+    .write(dir)
 }
 
 /// `bptt 8` carries the LSTM's state from each window of 8 characters to
