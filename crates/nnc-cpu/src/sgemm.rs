@@ -598,6 +598,24 @@ unsafe fn pack(
         let nr = NR.min(cb - q * NR);
         let dst = &mut buffer[q * kb * NR..(q + 1) * kb * NR];
         let col = c0 + q * NR;
+        if l.vps == 1 && nr == NR {
+            // A transposed operand: each column's `p`s are contiguous.
+            // Blocks of 8 columns x 8 `p`s are transposed in registers.
+            let whole = kb / 8 * 8;
+            for half in 0..2 {
+                for p in (0..whole).step_by(8) {
+                    let src = v.as_ptr().add(p0 + p + (col + half * 8) * l.vcs);
+                    transpose_8x8(src, l.vcs, dst.as_mut_ptr().add(p * NR + half * 8), NR);
+                }
+            }
+            for c in 0..NR {
+                for p in whole..kb {
+                    *dst.get_unchecked_mut(p * NR + c) =
+                        *v.get_unchecked(p0 + p + (col + c) * l.vcs);
+                }
+            }
+            continue;
+        }
         // Column by column: each reads a contiguous run of `v` when its
         // `p` stride is one (a transposed operand).
         for c in 0..NR {
@@ -609,6 +627,45 @@ unsafe fn pack(
                 };
             }
         }
+    }
+}
+
+/// Reads 8 rows of 8 values (row `i` at `src + i * src_step`) and writes
+/// them transposed: row `j` of the result, at `dst + j * dst_step`, holds
+/// value `j` of every source row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose_8x8(src: *const f32, src_step: usize, dst: *mut f32, dst_step: usize) {
+    let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * src_step)));
+    // Pairs of rows interleaved, then pairs of pairs, then the halves.
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    let out = [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ];
+    for (j, row) in out.into_iter().enumerate() {
+        _mm256_storeu_ps(dst.add(j * dst_step), row);
     }
 }
 
