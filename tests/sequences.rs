@@ -98,6 +98,34 @@ fn an_lstm_remembers_the_first_step_of_a_sequence() {
     assert!(last >= 0.95, "validation accuracy {last} (chance is 1/3)");
 }
 
+/// `nnc sample FILE --weights CKPT --prime ... --length ... --temperature
+/// ... --seed ...`, which must succeed: the text it writes.
+fn sample_text(
+    file: &Path,
+    ckpt: &Path,
+    prime: &str,
+    length: &str,
+    temperature: &str,
+    seed: &str,
+) -> String {
+    let out = nnc(&[
+        "sample",
+        &file.display().to_string(),
+        "--weights",
+        &ckpt.display().to_string(),
+        "--prime",
+        prime,
+        "--length",
+        length,
+        "--temperature",
+        temperature,
+        "--seed",
+        seed,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 /// A short text of a few words in varied order, `n` characters.
 fn small_text(n: usize, seed: u64) -> String {
     let words = [
@@ -220,24 +248,7 @@ fn a_character_model_trains_keeps_its_vocabulary_and_samples_repeatably() {
     let saved: String = vocabulary.iter().collect();
     assert_eq!(sidecar["vocabulary"].as_str(), Some(saved.as_str()));
     // Sampling: the same seed, the same text; another seed, another text.
-    let sample = |seed: &str| {
-        let out = nnc(&[
-            "sample",
-            &file.display().to_string(),
-            "--weights",
-            &ckpt.display().to_string(),
-            "--prime",
-            "the ",
-            "--length",
-            "120",
-            "--temperature",
-            "0.8",
-            "--seed",
-            seed,
-        ]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        text(&out.stdout)
-    };
+    let sample = |seed: &str| sample_text(&file, &ckpt, "the ", "120", "0.8", seed);
     let (a, b, c) = (sample("1"), sample("1"), sample("2"));
     assert_eq!(a, b);
     assert_ne!(a, c);
@@ -399,22 +410,7 @@ fn bptt_carries_the_state_from_window_to_window() {
     let cost = report["cost"].as_f64().unwrap();
     assert!((cost - carried).abs() < 1e-4, "eval {cost}, run {carried}");
     // Sampling carries the state past each window of 8.
-    let out = nnc(&[
-        "sample",
-        &file.display().to_string(),
-        "--weights",
-        &ckpt.display().to_string(),
-        "--prime",
-        "a-----ab",
-        "--length",
-        "160",
-        "--temperature",
-        "0.5",
-        "--seed",
-        "3",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let sample = text(&out.stdout);
+    let sample = sample_text(&file, &ckpt, "a-----ab", "160", "0.5", "3");
     let chars: Vec<char> = sample.trim_end().chars().collect();
     let whole = chars.len() / 7 * 7;
     assert!(whole >= 140, "{sample}");
